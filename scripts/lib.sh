@@ -1,0 +1,94 @@
+# Shared set-up steps for scripts/serve and scripts/test. Sourced, not run.
+# Every step is idempotent: a second run only checks and moves on.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+mkdir -p "$ROOT/var"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+fail() { printf '\033[31mERROR: %s\033[0m\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+have_apt() { command -v apt-get >/dev/null 2>&1; }
+
+apt_install() {
+  # Installs Debian packages when we can (root with apt); otherwise tells the user.
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if is_root && have_apt; then
+    say "Instalando paquetes del sistema: ${missing[*]}"
+    if [ ! -f "$ROOT/var/.apt-updated" ] || [ -n "$(find "$ROOT/var/.apt-updated" -mmin +1440)" ]; then
+      apt-get update -qq && touch "$ROOT/var/.apt-updated"
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    fail "Faltan paquetes del sistema: ${missing[*]}. Instálalos (por ejemplo: sudo apt-get install ${missing[*]}) y vuelve a ejecutar este comando."
+  fi
+}
+
+ensure_python() {
+  if [ ! -x "$PY" ]; then
+    say "Creando el entorno virtual en .venv"
+    python3 -m venv "$VENV" || fail "No se pudo crear el entorno virtual. Instala python3-venv (Python 3.11 o posterior)."
+  fi
+  local stamp="$ROOT/var/.deps-$1"
+  local reqs=("requirements.txt")
+  [ "$1" = dev ] && reqs+=("requirements-dev.txt")
+  if [ ! -f "$stamp" ] || [ -n "$(find "${reqs[@]}" -newer "$stamp")" ]; then
+    say "Instalando dependencias de Python (${reqs[*]})"
+    local args=()
+    for r in "${reqs[@]}"; do args+=(-r "$r"); done
+    "$VENV/bin/pip" install -q --disable-pip-version-check "${args[@]}"
+    touch "$stamp"
+  fi
+}
+
+ensure_node_modules() {
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  if [ ! -d node_modules/@xterm/xterm ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "Instalando bibliotecas del navegador (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
+
+ensure_docker() {
+  # Starts a Docker engine when none answers and we are able to; otherwise explains.
+  if docker_answers; then return 0; fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    if is_root && have_apt; then
+      apt_install docker.io
+    else
+      echo "AVISO: no hay ningún motor de Docker. Las lecciones funcionan, pero la terminal no."
+      echo "       Instala Docker (por ejemplo: sudo apt-get install docker.io) y arráncalo"
+      echo "       (sudo systemctl start docker), o añade tu usuario al grupo docker."
+      return 1
+    fi
+  fi
+  command -v docker >/dev/null 2>&1 || apt_install docker.io
+  if is_root; then
+    say "Arrancando el motor de Docker (dockerd); registro en var/dockerd.log"
+    nohup dockerd >"$ROOT/var/dockerd.log" 2>&1 &
+    for _ in $(seq 1 60); do docker_answers && return 0; sleep 0.5; done
+    echo "AVISO: dockerd no respondió en 30 s. Mira var/dockerd.log."
+    return 1
+  fi
+  echo "AVISO: el motor de Docker no responde y no tienes permisos para arrancarlo."
+  echo "       Pide que lo arranquen (sudo systemctl start docker) o que te añadan al grupo docker."
+  return 1
+}
+
+ensure_images() {
+  say "Comprobando las imágenes del curso (se construyen sin conexión si hace falta)"
+  "$PY" manage.py build_images
+}
+
+migrate() {
+  say "Aplicando migraciones de la base de datos"
+  "$PY" manage.py migrate --noinput -v 0
+}

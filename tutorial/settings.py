@@ -1,0 +1,207 @@
+"""Muelle settings, read from the environment.
+
+Defaults give a working developer set-up (SQLite, in-memory channel layer);
+DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis. Every helper in
+tutorial.env raises ImproperlyConfigured on a malformed value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from tutorial.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+
+SECRET_KEY = env_str("SECRET_KEY", "")
+if not SECRET_KEY:
+    if DEBUG or env_bool("MUELLE_INSECURE_DEV_KEY", False):
+        SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
+    else:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it, or set DEBUG=1 for local development."
+        )
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_htmx",
+    "template_partials",
+    "lessons",
+    "sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "tutorial.urls"
+ASGI_APPLICATION = "tutorial.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: SQLite by default, anything dj-database-url understands otherwise.
+_database_url = env_str("DATABASE_URL", "")
+if _database_url:
+    try:
+        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": Path(env_str("SQLITE_PATH", str(BASE_DIR / "var" / "db.sqlite3"))),
+            "OPTIONS": {"timeout": 20},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Channel layer: in memory by default (one process), Redis when REDIS_URL is set.
+_redis_url = env_str("REDIS_URL", "")
+if _redis_url:
+    if not _redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [_redis_url]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "es"
+LANGUAGES = [("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_str("TIME_ZONE", "Europe/Madrid")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # Front-end libraries come from the npm registry (package.json); served as they ship.
+    ("vendor/xterm", BASE_DIR / "node_modules" / "@xterm" / "xterm"),
+    ("vendor/xterm-addon-fit", BASE_DIR / "node_modules" / "@xterm" / "addon-fit"),
+]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if not DEBUG
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# Sessions: anonymous students get a session at once; keep it a while.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 24 * 30, minimum=60)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# Security headers; HTTPS-only flags when the deployment says it is behind TLS.
+_https = env_bool("HTTPS", not DEBUG)
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _https)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if _https else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
+SECURE_HSTS_PRELOAD = _https
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if env_bool("BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- Lessons -------------------------------------------------------------------------------
+# Folder holding one markdown file (or folder) per lesson.
+LESSONS_DIR = Path(env_str("LESSONS_DIR", str(BASE_DIR / "content" / "lessons")))
+
+# --- Sandbox: every value here is a hardening or capacity default ----------------------------
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", True)
+SANDBOX_IMAGE = env_str("SANDBOX_IMAGE", "muelle/sandbox:latest")
+SANDBOX_USER = env_str("SANDBOX_USER", "1000:1000")
+SANDBOX_WORKDIR = env_str("SANDBOX_WORKDIR", "/home/alumno")
+SANDBOX_WORKDIR_SIZE = env_str("SANDBOX_WORKDIR_SIZE", "64m")
+SANDBOX_TMP_SIZE = env_str("SANDBOX_TMP_SIZE", "16m")
+SANDBOX_MEMORY = env_str("SANDBOX_MEMORY", "256m")
+SANDBOX_CPUS = env_float("SANDBOX_CPUS", 0.5, minimum=0.01)
+SANDBOX_PIDS_LIMIT = env_int("SANDBOX_PIDS_LIMIT", 128, minimum=8)
+SANDBOX_NOFILE = env_int("SANDBOX_NOFILE", 1024, minimum=64)
+SANDBOX_NETWORK = env_str("SANDBOX_NETWORK", "none")
+SANDBOX_READ_ONLY = env_bool("SANDBOX_READ_ONLY", True)
+SANDBOX_LOG_MAX_SIZE = env_str("SANDBOX_LOG_MAX_SIZE", "1m")
+SANDBOX_IDLE_TIMEOUT = env_int("SANDBOX_IDLE_TIMEOUT", 15 * 60, minimum=10)
+SANDBOX_MAX_LIFETIME = env_int("SANDBOX_MAX_LIFETIME", 2 * 60 * 60, minimum=60)
+SANDBOX_EXPIRY_WARNING = env_int("SANDBOX_EXPIRY_WARNING", 2 * 60, minimum=5)
+SANDBOX_RECONNECT_GRACE = env_int("SANDBOX_RECONNECT_GRACE", 60, minimum=0)
+SANDBOX_MAX_LIVE = env_int("SANDBOX_MAX_LIVE", 60, minimum=1)
+SANDBOX_MAX_PER_SESSION = env_int("SANDBOX_MAX_PER_SESSION", 1, minimum=1)
+SANDBOX_MAX_TERMINALS_PER_SESSION = env_int("SANDBOX_MAX_TERMINALS_PER_SESSION", 3, minimum=1)
+SANDBOX_WARM_POOL = env_int("SANDBOX_WARM_POOL", 2, minimum=0)
+SANDBOX_REAP_INTERVAL = env_int("SANDBOX_REAP_INTERVAL", 30, minimum=5)
+SANDBOX_DOCKER_THREADS = env_int("SANDBOX_DOCKER_THREADS", 8, minimum=2)
+SANDBOX_RUN_TIMEOUT = env_float("SANDBOX_RUN_TIMEOUT", 10.0, minimum=0.1)
+SANDBOX_RUN_OUTPUT_CAP = env_int("SANDBOX_RUN_OUTPUT_CAP", 64 * 1024, minimum=1024)
+# Websocket edge limits.
+TERMINAL_MAX_FRAME = env_int("TERMINAL_MAX_FRAME", 64 * 1024, minimum=1024)
+TERMINAL_INPUT_RATE = env_int("TERMINAL_INPUT_RATE", 200, minimum=10)  # frames per second
+TERMINAL_OUTPUT_RATE = env_int("TERMINAL_OUTPUT_RATE", 256 * 1024, minimum=4096)  # bytes/s
+TERMINAL_REPLAY_BYTES = env_int("TERMINAL_REPLAY_BYTES", 64 * 1024, minimum=0)
+# Identifies this deployment's containers, so two Muelles on one engine never reap each other's.
+SANDBOX_INSTANCE = env_str("SANDBOX_INSTANCE", "default")
