@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    "tutorial",
     "template_partials",
     "lessons",
     "sandbox",

@@ -1,0 +1,112 @@
+"""The production system checks: each unsafe setting fails `check --deploy`, a safe one passes."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from tutorial import checks
+
+SAFE_ENV = {
+    "SECRET_KEY": "k3y-" + "x7Q9zA2mL5" * 6,
+    "HTTPS": "1",
+    "DEBUG": "0",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "ALLOWED_HOSTS": "muelle.example.org",
+}
+
+
+def _deploy_check_ids() -> set[str]:
+    try:
+        call_command("check", "--deploy", "--tag", "security")
+    except SystemCheckError as exc:
+        return set(re.findall(r"\((muelle\.E\d+)\)", str(exc)))
+    return set()
+
+
+def _ids(errors: list) -> set[str]:
+    return {e.id for e in errors}
+
+
+def test_it_refuses_the_in_memory_channel_layer() -> None:
+    with override_settings(
+        CHANNEL_LAYERS={"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    ):
+        assert _ids(checks.check_channel_layer(None)) == {"muelle.E001"}
+    redis = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}}
+    with override_settings(CHANNEL_LAYERS=redis):
+        assert checks.check_channel_layer(None) == []
+
+
+def test_it_refuses_a_wildcard_allowed_host() -> None:
+    with override_settings(ALLOWED_HOSTS=["*"]):
+        assert _ids(checks.check_allowed_hosts(None)) == {"muelle.E002"}
+    with override_settings(ALLOWED_HOSTS=["muelle.example.org"]):
+        assert checks.check_allowed_hosts(None) == []
+
+
+def test_it_refuses_websocket_routes_without_origin_validation() -> None:
+    assert checks.check_websocket_origin_validation(None) == []
+    with override_settings(ASGI_APPLICATION="tests.unsafe_asgi.application"):
+        assert _ids(checks.check_websocket_origin_validation(None)) == {"muelle.E003"}
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"SANDBOX_NETWORK": "bridge"},
+        {"SANDBOX_READ_ONLY": False},
+        {"SANDBOX_USER": "0:0"},
+        {"SANDBOX_USER": "root"},
+        {"SANDBOX_PIDS_LIMIT": 100000},
+    ],
+)
+def test_it_refuses_switched_off_hardening(override: dict) -> None:
+    assert checks.check_sandbox_hardening(None) == []
+    with override_settings(**override):
+        assert _ids(checks.check_sandbox_hardening(None)) == {"muelle.E004"}
+
+
+def test_check_deploy_fails_through_the_real_command() -> None:
+    with override_settings(ALLOWED_HOSTS=["*"], SANDBOX_NETWORK="host"):
+        assert {"muelle.E002", "muelle.E004"} <= _deploy_check_ids()
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path) -> None:  # noqa: ANN001
+    env = {k: v for k, v in os.environ.items() if k not in {"MUELLE_INSECURE_DEV_KEY"}}
+    env.update(SAFE_ENV, SQLITE_PATH=str(tmp_path / "db.sqlite3"))
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_start_without_secret_key_fails_loudly(tmp_path) -> None:  # noqa: ANN001
+    env = {k: v for k, v in os.environ.items() if k not in {"MUELLE_INSECURE_DEV_KEY", "SECRET_KEY"}}
+    env.update(DEBUG="0", SQLITE_PATH=str(tmp_path / "db.sqlite3"))
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_a_malformed_setting_stops_the_start(tmp_path) -> None:  # noqa: ANN001
+    env = dict(os.environ, SANDBOX_PIDS_LIMIT="muchos", SQLITE_PATH=str(tmp_path / "db.sqlite3"))
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "SANDBOX_PIDS_LIMIT must be an integer" in result.stderr
