@@ -1,3 +1,11 @@
+"""Websocket routes of the sandbox app (gathered by tutorial.routing)."""
+
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from sandbox.consumers import TerminalConsumer
+
+websocket_urlpatterns = [
+    path("ws/terminal/", TerminalConsumer.as_asgi()),
+]

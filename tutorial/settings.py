@@ -187,6 +187,7 @@ SANDBOX_NOFILE = env_int("SANDBOX_NOFILE", 1024, minimum=64)
 SANDBOX_NETWORK = env_str("SANDBOX_NETWORK", "none")
 SANDBOX_READ_ONLY = env_bool("SANDBOX_READ_ONLY", True)
 SANDBOX_LOG_MAX_SIZE = env_str("SANDBOX_LOG_MAX_SIZE", "1m")
+SANDBOX_LOG_MAX_FILE = env_int("SANDBOX_LOG_MAX_FILE", 1, minimum=1)
 SANDBOX_IDLE_TIMEOUT = env_int("SANDBOX_IDLE_TIMEOUT", 15 * 60, minimum=10)
 SANDBOX_MAX_LIFETIME = env_int("SANDBOX_MAX_LIFETIME", 2 * 60 * 60, minimum=60)
 SANDBOX_EXPIRY_WARNING = env_int("SANDBOX_EXPIRY_WARNING", 2 * 60, minimum=5)
@@ -206,3 +207,57 @@ TERMINAL_OUTPUT_RATE = env_int("TERMINAL_OUTPUT_RATE", 256 * 1024, minimum=4096)
 TERMINAL_REPLAY_BYTES = env_int("TERMINAL_REPLAY_BYTES", 64 * 1024, minimum=0)
 # Identifies this deployment's containers, so two Muelles on one engine never reap each other's.
 SANDBOX_INSTANCE = env_str("SANDBOX_INSTANCE", "default")
+
+# --- Docker gateway: the per-student Docker endpoint (sandbox/gateway, docs/gateway.md) ----------
+DOCKER_GATEWAY_ENABLED = env_bool("DOCKER_GATEWAY_ENABLED", True)
+# The real engine; never mounted into any sandbox.
+DOCKER_GATEWAY_ENGINE_SOCKET = env_str("DOCKER_GATEWAY_ENGINE_SOCKET", "/var/run/docker.sock")
+# One sub-folder per student holds that student's socket; the folder is what gets mounted.
+DOCKER_GATEWAY_SOCKET_DIR = Path(
+    env_str("DOCKER_GATEWAY_SOCKET_DIR", str(BASE_DIR / "var" / "gateway"))
+)
+# Where that folder appears inside the sandbox (DOCKER_HOST=unix://<here>/docker.sock).
+DOCKER_GATEWAY_MOUNT_TARGET = env_str("DOCKER_GATEWAY_MOUNT_TARGET", "/run/muelle")
+# Owner of the socket file: the sandbox user as the host sees it (add the offset under
+# userns-remap, e.g. 101000).
+_sandbox_uid, _, _sandbox_gid = SANDBOX_USER.partition(":")
+try:
+    DOCKER_GATEWAY_SOCKET_UID = env_int("DOCKER_GATEWAY_SOCKET_UID", int(_sandbox_uid), minimum=0)
+    DOCKER_GATEWAY_SOCKET_GID = env_int(
+        "DOCKER_GATEWAY_SOCKET_GID", int(_sandbox_gid or _sandbox_uid), minimum=0
+    )
+except ValueError:
+    raise ImproperlyConfigured(
+        "SANDBOX_USER must be numeric (uid:gid), or set DOCKER_GATEWAY_SOCKET_UID/GID"
+    ) from None
+# Limits every student container gets (the default, and the most a student may ask for).
+DOCKER_GATEWAY_CONTAINER_MEMORY = env_str("DOCKER_GATEWAY_CONTAINER_MEMORY", "128m")
+DOCKER_GATEWAY_CONTAINER_CPUS = env_float("DOCKER_GATEWAY_CONTAINER_CPUS", 0.5, minimum=0.01)
+DOCKER_GATEWAY_CONTAINER_PIDS = env_int("DOCKER_GATEWAY_CONTAINER_PIDS", 64, minimum=8)
+# Capabilities a student container keeps after `cap_drop: ALL` (and the only ones --cap-add takes).
+DOCKER_GATEWAY_CAP_ALLOWLIST = env_list(
+    "DOCKER_GATEWAY_CAP_ALLOWLIST",
+    ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "NET_BIND_SERVICE"],
+)
+# Per-student quotas.
+DOCKER_GATEWAY_MAX_CONTAINERS = env_int("DOCKER_GATEWAY_MAX_CONTAINERS", 8, minimum=1)
+DOCKER_GATEWAY_MAX_IMAGES = env_int("DOCKER_GATEWAY_MAX_IMAGES", 8, minimum=1)
+DOCKER_GATEWAY_MAX_VOLUMES = env_int("DOCKER_GATEWAY_MAX_VOLUMES", 8, minimum=0)
+DOCKER_GATEWAY_MAX_NETWORKS = env_int("DOCKER_GATEWAY_MAX_NETWORKS", 4, minimum=0)
+DOCKER_GATEWAY_MAX_TOTAL_MEMORY = env_str("DOCKER_GATEWAY_MAX_TOTAL_MEMORY", "512m")
+# Docker Hub repositories a student may pull (no other registry, ever).
+DOCKER_GATEWAY_PULL_ALLOWLIST = env_list(
+    "DOCKER_GATEWAY_PULL_ALLOWLIST", ["hello-world", "alpine", "busybox", "debian", "nginx"]
+)
+# Builds: classic builder only, no network, these limits for every build step.
+DOCKER_GATEWAY_BUILD_MEMORY = env_str("DOCKER_GATEWAY_BUILD_MEMORY", "256m")
+DOCKER_GATEWAY_BUILD_CPUS = env_float("DOCKER_GATEWAY_BUILD_CPUS", 1.0, minimum=0.01)
+DOCKER_GATEWAY_BUILD_PIDS = env_int("DOCKER_GATEWAY_BUILD_PIDS", 128, minimum=8)
+DOCKER_GATEWAY_BUILD_CONTEXT_MAX = env_str("DOCKER_GATEWAY_BUILD_CONTEXT_MAX", "32m")
+DOCKER_GATEWAY_BUILD_CGROUP_ROOT = env_str("DOCKER_GATEWAY_BUILD_CGROUP_ROOT", "/sys/fs/cgroup")
+DOCKER_GATEWAY_BUILD_CGROUP_PARENT = env_str("DOCKER_GATEWAY_BUILD_CGROUP_PARENT", "muelle-build")
+import re as _re  # noqa: E402  (kept inside this section: other people edit the top)
+
+for _name in ("CONTAINER_MEMORY", "MAX_TOTAL_MEMORY", "BUILD_MEMORY", "BUILD_CONTEXT_MAX"):
+    if not _re.fullmatch(r"\d+[kmgKMG]?", globals()[f"DOCKER_GATEWAY_{_name}"]):
+        raise ImproperlyConfigured(f"DOCKER_GATEWAY_{_name} must be a size like 128m or 1g")

@@ -1,0 +1,338 @@
+"""Terminal websocket latency, measured end to end through a real server.
+
+Starts the real app with uvicorn (websockets-sansio) on a free loopback port in a subprocess and
+talks to it with the `websockets` client, as a browser would:
+
+* connect → first prompt byte, cold (no warm pool: a container is created) and warm (the pool
+  has one ready);
+* keystroke echo round trip (a byte typed at the prompt and its echo);
+* a burst of students connecting at once (time to the first byte of each).
+
+Prints median and p95 of each. Loopback only; bounded in count and time; every container it
+made is removed at the end (its own SANDBOX_INSTANCE, pruned with the engine's cleanup).
+
+    .venv/bin/python bench/terminal_ws.py [--rounds 10] [--burst 30] [--burst-rounds 2]
+
+Targets on the 2-core reference machine: warm p50 ≤ 150 ms, cold p50 ≤ 400 ms, echo p50 ≤ 20 ms,
+burst of 30 p95 ≤ 3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+ORIGIN = "http://127.0.0.1"
+DEADLINE = 15 * 60  # the whole run, seconds
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def report(name: str, seconds: list[float], target: str) -> None:
+    ms = [s * 1000 for s in seconds]
+    print(
+        f"{name:<38} n={len(ms):<4} median {statistics.median(ms):8.1f} ms   "
+        f"p95 {percentile(ms, 0.95):8.1f} ms   max {max(ms):8.1f} ms   (target {target})",
+        flush=True,
+    )
+
+
+class Server:
+    """uvicorn serving tutorial.asgi in a subprocess, with its own database and instance."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        self.process = subprocess.Popen(
+            [
+                str(VENV_BIN / "uvicorn"),
+                "tutorial.asgi:application",
+                "--host", "127.0.0.1",
+                "--port", str(self.port),
+                "--ws", "websockets-sansio",
+                "--ws-max-size", "65536",
+                "--log-level", "warning",
+                "--lifespan", "off",
+                "--timeout-graceful-shutdown", "10",
+            ],
+            cwd=ROOT,
+            env=self.env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(
+                ("127.0.0.1", self.port), timeout=0.2
+            ):
+                return self
+            if self.process.poll() is not None:
+                raise RuntimeError("uvicorn exited at start")
+            time.sleep(0.05)
+        raise RuntimeError("uvicorn did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/terminal/"
+
+
+class Tab:
+    """One websocket: the time to its first output byte, and typing with echo timing."""
+
+    def __init__(self, server: Server, session_key: str) -> None:
+        self.server = server
+        self.session_key = session_key
+        self.terminal_id = secrets.token_urlsafe(16)
+        self.ws: object | None = None
+
+    async def open(self) -> float:
+        """Connects; returns seconds from starting the handshake to the first output byte."""
+        from websockets.asyncio.client import connect
+
+        started = time.perf_counter()
+        self.ws = await connect(
+            f"{self.server.url}?t={self.terminal_id}&rows=24&cols=80",
+            origin=ORIGIN,  # type: ignore[arg-type]
+            additional_headers={"Cookie": f"sessionid={self.session_key}"},
+            max_size=None,
+            open_timeout=60,
+        )
+        while True:
+            frame = await asyncio.wait_for(self.ws.recv(), 120)  # type: ignore[attr-defined]
+            if isinstance(frame, bytes):
+                return time.perf_counter() - started
+            event = json.loads(frame)
+            if event["type"] in {"notice", "exit"} and event.get("level") != "info":
+                raise RuntimeError(f"terminal refused: {event}")
+
+    async def settle(self, quiet: float = 0.3) -> None:
+        """Reads until the shell has been quiet for `quiet` seconds (the prompt is drawn)."""
+        with contextlib.suppress(TimeoutError):
+            while True:
+                await asyncio.wait_for(self.ws.recv(), quiet)  # type: ignore[attr-defined]
+
+    async def echo_round_trip(self, byte: bytes = b"x") -> float:
+        ws = self.ws
+        started = time.perf_counter()
+        await ws.send(byte)  # type: ignore[attr-defined]
+        seen = b""
+        while byte not in seen:
+            frame = await asyncio.wait_for(ws.recv(), 10)  # type: ignore[attr-defined]
+            if isinstance(frame, bytes):
+                seen += frame
+        return time.perf_counter() - started
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()  # type: ignore[attr-defined]
+
+
+def make_sessions(count: int) -> list[str]:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    keys = []
+    for _ in range(count):
+        store = SessionStore()
+        store["bench"] = True
+        store.save()
+        keys.append(store.session_key)
+    return keys
+
+
+def wait_for_warm_pool(env: dict[str, str], size: int, timeout: float = 120) -> None:
+    """Waits until the server's engine has `size` idle, pre-started sandboxes."""
+    if size <= 0:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if count_idle_sandboxes(env) >= size:
+            return
+        time.sleep(0.25)
+    print(f"  (warm pool did not reach {size} in {timeout:.0f} s)", flush=True)
+
+
+def count_idle_sandboxes(env: dict[str, str]) -> int:
+    from sandbox import engine
+
+    return int(asyncio.run(engine.warm_count()))  # type: ignore[attr-defined]
+
+
+def cleanup(env: dict[str, str]) -> None:
+    from sandbox import engine
+
+    removed = asyncio.run(engine.cleanup_instance())  # type: ignore[attr-defined]
+    print(f"cleanup: removed {removed} container(s) of instance {env['SANDBOX_INSTANCE']}")
+
+
+async def measure_first_byte(server: Server, sessions: list[str], env: dict[str, str],
+                             warm: int) -> list[float]:  # fmt: skip
+    times = []
+    for key in sessions:
+        wait_for_warm_pool(env, warm)
+        tab = Tab(server, key)
+        times.append(await tab.open())
+        await tab.settle()
+        await tab.close()
+    return times
+
+
+async def measure_echo(server: Server, session: str, count: int) -> list[float]:
+    tab = Tab(server, session)
+    await tab.open()
+    await tab.settle(0.5)
+    times = []
+    for _ in range(count):
+        times.append(await tab.echo_round_trip(b"x"))
+        await tab.echo_round_trip(b"\x7f")  # erase it again, so the line stays short
+    await tab.close()
+    return times
+
+
+async def measure_burst(server: Server, sessions: list[str]) -> list[float]:
+    tabs = [Tab(server, key) for key in sessions]
+    times = await asyncio.gather(*(tab.open() for tab in tabs))
+    await asyncio.gather(*(tab.close() for tab in tabs))
+    return list(times)
+
+
+def configure(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def base_env(db: Path, instance: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tutorial.settings",
+        MUELLE_INSECURE_DEV_KEY="1",
+        HTTPS="0",
+        SQLITE_PATH=str(db),
+        SANDBOX_INSTANCE=instance,
+        LOG_LEVEL="WARNING",
+    )
+    env.pop("REDIS_URL", None)
+    env.pop("DATABASE_URL", None)
+    return env
+
+
+@contextlib.contextmanager
+def alarm(seconds: int) -> Iterator[None]:
+    def _timeout(*_: object) -> None:
+        raise TimeoutError(f"bench took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, _timeout)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=10, help="connections per first-byte run")
+    parser.add_argument("--echo", type=int, default=200, help="keystrokes timed")
+    parser.add_argument("--burst", type=int, default=30, help="students connecting at once")
+    parser.add_argument("--burst-rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="muelle-bench-"))
+    instance = f"bench-{os.getpid()}"
+    env = base_env(tmp / "bench.sqlite3", instance)
+    configure(env)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    total = args.rounds * 2 + 1 + args.burst * args.burst_rounds
+    sessions = iter(make_sessions(total))
+
+    print(f"Muelle terminal websocket bench ({os.cpu_count()} CPUs, instance {instance})")
+    try:
+        with alarm(DEADLINE):
+            # Cold: no pool, every connection creates and starts its container.
+            cold_env = {**env, "SANDBOX_WARM_POOL": "0"}
+            with Server(cold_env) as server:
+                cold = asyncio.run(
+                    measure_first_byte(
+                        server, [next(sessions) for _ in range(args.rounds)], cold_env, 0
+                    )
+                )
+                echo = asyncio.run(measure_echo(server, next(sessions), args.echo))
+            cleanup(env)
+            report("connect → first byte, cold", cold, "p50 ≤ 400 ms")
+            report("keystroke echo round trip", echo, "p50 ≤ 20 ms")
+
+            # Warm: a pool of 2 refilled between connections.
+            warm_env = {**env, "SANDBOX_WARM_POOL": "2"}
+            with Server(warm_env) as server:
+                warm = asyncio.run(
+                    measure_first_byte(
+                        server, [next(sessions) for _ in range(args.rounds)], warm_env, 1
+                    )
+                )
+            cleanup(env)
+            report("connect → first byte, warm pool", warm, "p50 ≤ 150 ms")
+
+            # A class opening the lesson at once: the pool must hold the whole burst.
+            burst_env = {
+                **env,
+                "SANDBOX_WARM_POOL": str(args.burst),
+                "SANDBOX_MAX_LIVE": str(args.burst * 2 + 4),
+            }
+            burst: list[float] = []
+            with Server(burst_env) as server:
+                for _ in range(args.burst_rounds):
+                    wait_for_warm_pool(burst_env, args.burst, timeout=180)
+                    burst += asyncio.run(
+                        measure_burst(server, [next(sessions) for _ in range(args.burst)])
+                    )
+            report(f"burst of {args.burst}: first byte each", burst, "p95 ≤ 3 s")
+            print(
+                f"  (burst settings: SANDBOX_WARM_POOL={args.burst}, "
+                f"SANDBOX_MAX_LIVE={burst_env['SANDBOX_MAX_LIVE']})"
+            )
+    finally:
+        cleanup(env)
+
+
+if __name__ == "__main__":
+    main()

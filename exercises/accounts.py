@@ -1,0 +1,44 @@
+"""Accounts, so a student keeps their progress: sign up, log in, log out (Django auth).
+
+Students never need an account to practise; these only exist to keep progress across browsers.
+Whatever was done anonymously moves to the account at login (exercises.signals).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import UserCreationForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+login_view = auth_views.LoginView.as_view(
+    template_name="registration/login.html",
+    next_page=reverse_lazy("lessons:index"),
+    redirect_authenticated_user=True,
+)
+logout_view = auth_views.LogoutView.as_view(next_page=reverse_lazy("lessons:index"))
+
+
+def _next_url(request: HttpRequest) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse("lessons:index")
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(_next_url(request))
+    form = UserCreationForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(_next_url(request))
+    return render(request, "registration/signup.html", {"form": form, "next": _next_url(request)})

@@ -1,0 +1,84 @@
+"""manage.py verify_solutions [slug ...]: each lesson's reference solutions pass, in a fresh
+sandbox, every check that failed before them. Exit status 1 when any does not."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import gettext as _
+
+from exercises import catalog
+from exercises.reference import verify_lesson
+from sandbox import engine
+
+
+class Command(BaseCommand):
+    help = _(
+        "Ejecuta la solución de referencia de los ejercicios en un contenedor nuevo y comprueba "
+        "que cada comprobación falla antes y pasa después."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("slugs", nargs="*", help=_("lecciones (por defecto, todas)"))
+
+    def handle(self, *args: Any, slugs: list[str], **options: Any) -> None:
+        failed = False
+        if slugs:
+            lessons = []
+            for slug in slugs:
+                lesson = catalog.for_lesson(slug)
+                if lesson is None:
+                    self.stderr.write(_("No existe ninguna lección «%(slug)s».") % {"slug": slug})
+                    failed = True
+                else:
+                    lessons.append(lesson)
+        else:
+            lessons = [lesson for lesson in catalog.all_lessons() if lesson.exercises or lesson.problems]
+        for lesson in lessons:
+            failed |= self._verify(lesson)
+        if failed:
+            self.stderr.write(_("Hay soluciones de referencia que no funcionan."))
+            raise SystemExit(1)
+        self.stdout.write(_("Todas las soluciones de referencia funcionan."))
+
+    def _verify(self, lesson: catalog.LessonExercises) -> bool:
+        """True when something failed."""
+        if lesson.problems:
+            self.stderr.write(
+                _("✗ %(slug)s: los ejercicios tienen errores (%(path)s):")
+                % {"slug": lesson.slug, "path": lesson.source}
+            )
+            for problem in lesson.problems:
+                self.stderr.write(f"    {problem}")
+            return True
+        if not lesson.exercises:
+            self.stdout.write(_("· %(slug)s: no tiene ejercicios.") % {"slug": lesson.slug})
+            return False
+        try:
+            reports = asyncio.run(verify_lesson(lesson))
+        except engine.EngineUnavailable as exc:
+            detail = getattr(exc, "message", "") or str(exc)
+            self.stderr.write(
+                _("✗ %(slug)s: no hay motor de Docker con el que probar las soluciones. %(detail)s")
+                % {"slug": lesson.slug, "detail": detail}
+            )
+            return True
+        except engine.CapacityFull:
+            self.stderr.write(
+                _("✗ %(slug)s: no queda sitio para otro contenedor; vuelve a intentarlo.")
+                % {"slug": lesson.slug}
+            )
+            return True
+        failed = False
+        for report in reports:
+            label = f"{lesson.slug}/{report.exercise.id}"
+            if report.ok:
+                self.stdout.write(_("✓ %(label)s: la solución funciona.") % {"label": label})
+            else:
+                failed = True
+                self.stderr.write(_("✗ %(label)s:") % {"label": label})
+                for problem in report.problems:
+                    self.stderr.write(f"    {problem}")
+        return failed

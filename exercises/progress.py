@@ -1,0 +1,181 @@
+"""Progress rules: who the student is, what they have done, and what changes it.
+
+Anonymous students get progress at once, tied to a random key kept in their session's data; an
+account takes those rows over at login (merge_into_user, called from exercises.signals). Every
+function here is synchronous ORM work; async views call it through sync_to_async.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.http import HttpRequest
+from django.utils import timezone
+
+from exercises.models import CheckFailure, ExerciseProgress
+
+# Session entry holding the anonymous student's key (see ExerciseProgress).
+SESSION_KEY = "muelle_progreso"
+
+
+@dataclass(frozen=True)
+class Student:
+    user_id: int | None = None
+    anonymous_key: str | None = None
+
+    def rows(self) -> Q:
+        if self.user_id is not None:
+            return Q(user_id=self.user_id)
+        return Q(anonymous_key=self.anonymous_key)
+
+    def owner_fields(self) -> dict[str, Any]:
+        if self.user_id is not None:
+            return {"user_id": self.user_id, "anonymous_key": None}
+        return {"user_id": None, "anonymous_key": self.anonymous_key}
+
+
+def student_for(request: HttpRequest, *, create: bool = False) -> Student | None:
+    """The student behind `request`: their account, or their anonymous key (made on demand)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return Student(user_id=user.pk)
+    key = request.session.get(SESSION_KEY)
+    if not isinstance(key, str) or not key:
+        if not create:
+            return None
+        key = secrets.token_urlsafe(24)
+        request.session[SESSION_KEY] = key
+    return Student(anonymous_key=key)
+
+
+def progress_for(student: Student | None, lesson_slug: str) -> dict[str, ExerciseProgress]:
+    if student is None:
+        return {}
+    rows = ExerciseProgress.objects.filter(student.rows(), lesson_slug=lesson_slug)
+    return {row.exercise_id: row for row in rows}
+
+
+def completed_ids(student: Student | None, lesson_slug: str) -> set[str]:
+    return {
+        exercise_id
+        for exercise_id, row in progress_for(student, lesson_slug).items()
+        if row.completed_at is not None
+    }
+
+
+def _row(student: Student, lesson_slug: str, exercise_id: str) -> ExerciseProgress:
+    lookup = {**student.owner_fields(), "lesson_slug": lesson_slug, "exercise_id": exercise_id}
+    try:
+        with transaction.atomic():
+            row, _created = ExerciseProgress.objects.get_or_create(**lookup)
+    except IntegrityError:
+        # Two checks from the same student at once: the other request created it.
+        row = ExerciseProgress.objects.get(**lookup)
+    return row
+
+
+def record_check(
+    student: Student, lesson_slug: str, exercise_id: str, failed_checks: Sequence[int]
+) -> ExerciseProgress:
+    """Counts an attempt; marks the exercise done the first time every check passes; counts
+    each failed check (by its index) for the class view."""
+    row = _row(student, lesson_slug, exercise_id)
+    now = timezone.now()
+    changes: dict[str, Any] = {"attempts": F("attempts") + 1}
+    if not failed_checks and row.completed_at is None:
+        changes["completed_at"] = now
+    ExerciseProgress.objects.filter(pk=row.pk).update(**changes)
+    for index in failed_checks:
+        _count_failure(lesson_slug, exercise_id, index)
+    row.refresh_from_db()
+    return row
+
+
+def _count_failure(lesson_slug: str, exercise_id: str, index: int) -> None:
+    key = {"lesson_slug": lesson_slug, "exercise_id": exercise_id, "check_index": index}
+    updated = CheckFailure.objects.filter(**key).update(
+        failures=F("failures") + 1, last_failed_at=timezone.now()
+    )
+    if not updated:
+        try:
+            with transaction.atomic():
+                CheckFailure.objects.create(**key, failures=1)
+        except IntegrityError:
+            CheckFailure.objects.filter(**key).update(failures=F("failures") + 1)
+
+
+def reveal_solution(student: Student, lesson_slug: str, exercise_id: str) -> ExerciseProgress:
+    """Records (once: the first time) that the student looked at the solution."""
+    row = _row(student, lesson_slug, exercise_id)
+    ExerciseProgress.objects.filter(pk=row.pk, solution_revealed_at__isnull=True).update(
+        solution_revealed_at=timezone.now()
+    )
+    row.refresh_from_db()
+    return row
+
+
+def reset_lesson(student: Student | None, lesson_slug: str) -> int:
+    """Forgets the student's progress on every exercise of the lesson; returns rows removed."""
+    if student is None:
+        return 0
+    deleted, _ = ExerciseProgress.objects.filter(student.rows(), lesson_slug=lesson_slug).delete()
+    return deleted
+
+
+def merge_into_user(anonymous_key: str, user_id: int) -> int:
+    """Moves an anonymous student's progress to an account, keeping the best of both where
+    both have a row (earliest completion, earliest reveal, attempts added). Returns rows moved
+    or merged."""
+    merged = 0
+    with transaction.atomic():
+        anonymous = ExerciseProgress.objects.select_for_update().filter(anonymous_key=anonymous_key)
+        for row in anonymous:
+            mine = ExerciseProgress.objects.filter(
+                user_id=user_id, lesson_slug=row.lesson_slug, exercise_id=row.exercise_id
+            ).first()
+            if mine is None:
+                row.user_id = user_id
+                row.anonymous_key = None
+                row.save(update_fields=["user", "anonymous_key"])
+            else:
+                mine.attempts += row.attempts
+                mine.completed_at = _earliest(mine.completed_at, row.completed_at)
+                mine.solution_revealed_at = _earliest(
+                    mine.solution_revealed_at, row.solution_revealed_at
+                )
+                mine.save(update_fields=["attempts", "completed_at", "solution_revealed_at"])
+                row.delete()
+            merged += 1
+    return merged
+
+
+def _earliest(a: Any, b: Any) -> Any:
+    present = [value for value in (a, b) if value is not None]
+    return min(present) if present else None
+
+
+@dataclass(frozen=True)
+class LessonProgress:
+    done: int
+    total: int
+
+    @property
+    def complete(self) -> bool:
+        return self.total > 0 and self.done >= self.total
+
+    @property
+    def started(self) -> bool:
+        return self.done > 0
+
+
+def lesson_progress(
+    student: Student | None, lesson_slug: str, exercise_ids: Iterable[str]
+) -> LessonProgress:
+    ids = list(exercise_ids)
+    done = completed_ids(student, lesson_slug) & set(ids)
+    return LessonProgress(done=len(done), total=len(ids))

@@ -1,0 +1,114 @@
+"""Runs a lesson's reference solutions in a fresh sandbox: every check must fail before the
+solution and pass after it (verify_solutions; CI runs it for every lesson with exercises).
+
+Exercises run in lesson order in one sandbox, as a student would do them, so an exercise may
+build on what the previous one left behind.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from exercises.catalog import LessonExercises
+from exercises.checks import run_checks
+from exercises.spec import AnswerFromCommand, Exercise
+from sandbox import engine
+from sandbox.terminals import owner_key
+
+
+@dataclass
+class ExerciseReport:
+    exercise: Exercise
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _output_tail(result: engine.RunResult) -> str:
+    text = result.output.decode("utf-8", "replace").strip()
+    return text[-300:] if text else _("(sin salida)")
+
+
+async def _apply(sandbox: engine.Sandbox, exercise: Exercise, report: ExerciseReport) -> str | None:
+    """Runs the solution commands; returns the reference answer (None if a command failed)."""
+    for command in exercise.solution_commands:
+        result = await engine.run(
+            sandbox,
+            ["/bin/sh", "-c", command],
+            timeout=settings.SANDBOX_RUN_TIMEOUT,
+            max_output=settings.SANDBOX_RUN_OUTPUT_CAP,
+        )
+        if result.timed_out or result.exit_code != 0:
+            report.problems.append(
+                _("el comando de la solución %(cmd)r falló (%(why)s): %(out)s")
+                % {
+                    "cmd": command,
+                    "why": _("tardó demasiado")
+                    if result.timed_out
+                    else _("código %(code)s") % {"code": result.exit_code},
+                    "out": _output_tail(result),
+                }
+            )
+            return None
+    answer = exercise.solution_answer
+    if isinstance(answer, AnswerFromCommand):
+        result = await engine.run(
+            sandbox,
+            ["/bin/sh", "-c", answer.command],
+            timeout=settings.SANDBOX_RUN_TIMEOUT,
+            max_output=settings.SANDBOX_RUN_OUTPUT_CAP,
+        )
+        if result.timed_out or result.exit_code != 0:
+            report.problems.append(
+                _("el comando de «solucion_respuesta» %(cmd)r falló: %(out)s")
+                % {"cmd": answer.command, "out": _output_tail(result)}
+            )
+            return None
+        return result.output.decode("utf-8", "replace").strip()
+    return answer or ""
+
+
+async def verify_exercise(sandbox: engine.Sandbox, exercise: Exercise) -> ExerciseReport:
+    report = ExerciseReport(exercise)
+    if not exercise.has_reference:
+        report.problems.append(
+            _("no tiene solución de referencia: añade «solucion_comandos» (y «solucion_respuesta» "
+              "si pide una respuesta)")
+        )
+        return report
+    if exercise.needs_answer and exercise.solution_answer is None:
+        report.problems.append(_("pide una respuesta, pero no tiene «solucion_respuesta»"))
+        return report
+    for outcome in await run_checks(exercise, sandbox, ""):
+        if outcome.passed:
+            report.problems.append(
+                _("la comprobación %(n)d ya pasa antes de aplicar la solución: no comprueba nada "
+                  "que haga el alumno")
+                % {"n": outcome.check.index + 1}
+            )
+    answer = await _apply(sandbox, exercise, report)
+    if answer is None:
+        return report
+    for outcome in await run_checks(exercise, sandbox, answer):
+        if not outcome.passed:
+            report.problems.append(
+                _("la comprobación %(n)d falla después de aplicar la solución: %(msg)s %(detail)s")
+                % {"n": outcome.check.index + 1, "msg": outcome.message, "detail": outcome.detail}
+            )
+    return report
+
+
+async def verify_lesson(lesson: LessonExercises) -> list[ExerciseReport]:
+    """Raises engine.EngineUnavailable / CapacityFull when no sandbox can be had."""
+    owner = owner_key("verify_solutions:" + secrets.token_urlsafe(16))
+    sandbox = await engine.acquire(owner)
+    try:
+        return [await verify_exercise(sandbox, exercise) for exercise in lesson.exercises]
+    finally:
+        await engine.release(sandbox)

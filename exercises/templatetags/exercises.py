@@ -1,0 +1,46 @@
+"""Template tags the lessons' pages use to show exercises and progress.
+
+    {% load exercises %}
+    {% lesson_progress lesson %}    the course index: "2 de 3 ejercicios hechos" / "Completada"
+    {% lesson_exercises lesson %}   the lesson page, after the body: every exercise, with its form
+
+`lesson` is a lesson object from the lessons app (anything with a `slug`) or a slug.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from exercises import cards, catalog, progress
+
+register = template.Library()
+
+
+def _student(context: template.Context) -> progress.Student | None:
+    request = context.get("request")
+    return progress.student_for(request) if request is not None else None
+
+
+@register.inclusion_tag("exercises/exercises.html#badge", takes_context=True)
+def lesson_progress(context: template.Context, lesson: Any) -> dict[str, Any]:
+    entry = catalog.for_lesson(lesson)
+    if entry is None or not entry.exercises:
+        return {"progress": None}
+    return {
+        "progress": progress.lesson_progress(_student(context), entry.slug, entry.exercise_ids),
+        "slug": entry.slug,
+    }
+
+
+@register.inclusion_tag("exercises/lesson_block.html", takes_context=True)
+def lesson_exercises(context: template.Context, lesson: Any) -> dict[str, Any]:
+    entry = catalog.for_lesson(lesson)
+    if entry is None or not (entry.exercises or entry.problems):
+        return {"block": None}
+    return {
+        "block": cards.block(entry, _student(context)),
+        "request": context.get("request"),
+        "user": context.get("user"),
+    }

@@ -1,0 +1,166 @@
+"""Exercise endpoints: check (runs in the student's sandbox), reveal a solution, reset a lesson.
+
+Every POST works both from htmx (the response is the exercise's card, swapped in place) and as a
+plain form without JavaScript (the response is a page with the same card). The check view is
+async so that a class checking at once waits on the engine, not on each other; the session, the
+user and the ORM are touched only inside sync_to_async.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from exercises import cards, catalog, progress
+from exercises.checks import Outcome, run_checks
+from exercises.spec import ANSWER_MAX, Exercise
+from sandbox import engine
+from sandbox.terminals import owner_key
+
+logger = logging.getLogger(__name__)
+
+
+def _find(lesson_slug: str, exercise_id: str | None = None) -> tuple[catalog.LessonExercises, Exercise | None]:
+    lesson = catalog.for_lesson(lesson_slug)
+    if lesson is None:
+        raise Http404(_("Esa lección no existe."))
+    if exercise_id is None:
+        return lesson, None
+    exercise = lesson.get(exercise_id)
+    if exercise is None:
+        raise Http404(_("Ese ejercicio no existe en esta lección."))
+    return lesson, exercise
+
+
+def _respond(request: HttpRequest, card: cards.Card) -> HttpResponse:
+    if getattr(request, "htmx", False):
+        return render(request, "exercises/card_response.html", {"card": card})
+    return render(request, "exercises/exercise_page.html", {"card": card})
+
+
+@require_GET
+def exercise_page(request: HttpRequest, lesson_slug: str, exercise_id: str) -> HttpResponse:
+    lesson, exercise = _find(lesson_slug, exercise_id)
+    assert exercise is not None
+    student = progress.student_for(request)
+    return _respond(request, cards.card(lesson, exercise, student))
+
+
+@dataclass
+class _CheckRequest:
+    lesson: catalog.LessonExercises
+    exercise: Exercise
+    student: progress.Student
+    owner: str
+    blocked_by: Exercise | None
+
+
+def _start_check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> _CheckRequest:
+    lesson, exercise = _find(lesson_slug, exercise_id)
+    assert exercise is not None
+    student = progress.student_for(request, create=True)
+    assert student is not None
+    if request.session.session_key is None:
+        request.session.save()  # the sandbox owner is derived from the session key
+    session_key = request.session.session_key
+    assert session_key is not None
+    completed = progress.completed_ids(student, lesson.slug)
+    return _CheckRequest(
+        lesson,
+        exercise,
+        student,
+        owner_key(session_key),
+        cards.blocking_exercise(lesson, exercise, completed),
+    )
+
+
+async def _run_in_sandbox(owner: str, exercise: Exercise, answer: str) -> tuple[list[Outcome], str]:
+    """(outcomes, "") or ([], a Spanish reason why the checks could not run)."""
+    if not settings.SANDBOX_ENABLED:
+        return [], _no_engine_message()
+    try:
+        sandbox = await engine.acquire(owner)
+        return await run_checks(exercise, sandbox, answer), ""
+    except engine.EngineUnavailable:
+        return [], _no_engine_message()
+    except engine.CapacityFull:
+        return [], _(
+            "Hay muchas personas practicando ahora mismo y no queda sitio para tu contenedor. "
+            "Vuelve a pulsar «Comprobar» dentro de un momento."
+        )
+    except Exception:
+        logger.exception("checks of %s failed to run", exercise.id)
+        return [], _(
+            "Algo ha fallado al comprobar tu ejercicio. Vuelve a intentarlo en unos segundos."
+        )
+
+
+def _no_engine_message() -> str:
+    return _(
+        "Ahora mismo no podemos comprobar tu ejercicio: no responde ningún motor de Docker, así "
+        "que tu contenedor no está disponible. Tu progreso no se ha perdido; vuelve a pulsar "
+        "«Comprobar» dentro de un rato."
+    )
+
+
+def _finish_check(
+    request: HttpRequest, job: _CheckRequest, outcomes: list[Outcome], error: str, answer: str
+) -> HttpResponse:
+    if outcomes:
+        failed = [outcome.check.index for outcome in outcomes if not outcome.passed]
+        progress.record_check(job.student, job.lesson.slug, job.exercise.id, failed)
+    card = cards.card(
+        job.lesson,
+        job.exercise,
+        job.student,
+        outcomes=outcomes,
+        error=error,
+        answer=answer,
+        just_checked=True,
+    )
+    return _respond(request, card)
+
+
+@require_POST
+async def check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> HttpResponse:
+    job = await sync_to_async(_start_check)(request, lesson_slug, exercise_id)
+    answer = request.POST.get("respuesta", "")[:ANSWER_MAX]
+    if job.blocked_by is not None:
+        outcomes: list[Outcome] = []
+        error = _("Antes tienes que completar el ejercicio «%(title)s».") % {
+            "title": job.blocked_by.title
+        }
+    else:
+        outcomes, error = await _run_in_sandbox(job.owner, job.exercise, answer)
+    return await sync_to_async(_finish_check)(request, job, outcomes, error, answer)
+
+
+@require_POST
+def reveal_solution(request: HttpRequest, lesson_slug: str, exercise_id: str) -> HttpResponse:
+    lesson, exercise = _find(lesson_slug, exercise_id)
+    assert exercise is not None
+    if not exercise.solution:
+        raise Http404(_("Este ejercicio no tiene solución publicada."))
+    student = progress.student_for(request, create=True)
+    assert student is not None
+    progress.reveal_solution(student, lesson.slug, exercise.id)
+    return _respond(request, cards.card(lesson, exercise, student, show_solution=True))
+
+
+@require_POST
+def reset_lesson(request: HttpRequest, lesson_slug: str) -> HttpResponse:
+    lesson, _exercise = _find(lesson_slug)
+    student = progress.student_for(request)
+    progress.reset_lesson(student, lesson.slug)
+    if getattr(request, "htmx", False):
+        return render(
+            request, "exercises/exercises.html#block", {"block": cards.block(lesson, student)}
+        )
+    return redirect(lesson.url + "#ejercicios")

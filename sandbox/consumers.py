@@ -1,0 +1,253 @@
+"""The terminal websocket (docs/terminal-protocol.md): a browser tab <-> one shell in its sandbox.
+
+The consumer only checks the edge (session, terminal id, frame size and rate) and relays: the
+shell, its output pump and its sandbox live in sandbox.terminals, outside any one connection, so a
+reload reattaches to the same shell. Nothing here waits on Docker inside connect() or receive():
+the terminal starts in its own task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from sandbox import engine
+from sandbox.terminals import (
+    CLOSE_INPUT_FLOOD,
+    CLOSE_NO_ENGINE,
+    CLOSE_NO_SESSION,
+    CLOSE_POLICY,
+    CLOSE_TOO_BIG,
+    CLOSE_TOO_MANY,
+    Terminal,
+    TokenBucket,
+    get_registry,
+    is_terminal_id,
+    notice,
+    owner_key,
+)
+
+logger = logging.getLogger(__name__)
+
+# Session entry naming the sandbox this browser last had (a hash of the container id), so a new
+# one can be announced as fresh.
+SESSION_SANDBOX = "muelle_sandbox"
+
+
+async def live_session_key(scope: dict[str, Any]) -> str | None:
+    """The key of the handshake's Django session, if that session exists and has not expired."""
+    session = scope.get("session")
+    if session is None or not session.session_key:
+        return None
+    # Loading (and caching) an unknown or expired session makes Django drop its key.
+    await session.akeys()
+    return session.session_key or None
+
+
+def _size_param(params: dict[str, list[str]], name: str, default: int) -> int:
+    try:
+        value = int(params[name][0])
+    except (KeyError, ValueError):
+        return default
+    return value if 1 <= value <= 500 else default
+
+
+class TerminalConsumer(AsyncWebsocketConsumer):
+    terminal: Terminal | None = None
+    closing = False
+
+    async def connect(self) -> None:
+        self.input_bucket = TokenBucket(
+            settings.TERMINAL_INPUT_RATE, burst=settings.TERMINAL_INPUT_RATE
+        )
+        params = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        terminal_id = params.get("t", [""])[0]
+        session_key = await live_session_key(self.scope)
+        # Accept first in every case: a refused handshake reaches the page as a bare 1006, while
+        # an accepted one can carry a Spanish explanation and a close code the page acts on.
+        await self.accept()
+        if not settings.SANDBOX_ENABLED:
+            await self.end(CLOSE_NO_ENGINE, _disabled_notice())
+        elif session_key is None:
+            await self.end(CLOSE_NO_SESSION, _no_session_notice())
+        elif not is_terminal_id(terminal_id):
+            await self.end(CLOSE_POLICY, _bad_terminal_id_notice())
+        else:
+            rows = _size_param(params, "rows", 24)
+            cols = _size_param(params, "cols", 80)
+            self.terminal = get_registry().connect(
+                owner_key(session_key), terminal_id, self, rows=rows, cols=cols
+            )
+            if self.terminal is None:
+                await self.end(CLOSE_TOO_MANY, _too_many_notice())
+
+    async def disconnect(self, code: int) -> None:
+        self.closing = True
+        if self.terminal is not None:
+            self.terminal.unbind(self)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
+        size = len(bytes_data) if bytes_data is not None else len((text_data or "").encode())
+        if size > settings.TERMINAL_MAX_FRAME:
+            await self.end(CLOSE_TOO_BIG, _too_big_notice())
+            return
+        if not self.input_bucket.try_take():
+            await self.end(CLOSE_INPUT_FLOOD, _flood_notice())
+            return
+        if bytes_data is not None:
+            if self.terminal is not None:
+                self.terminal.input(bytes_data)
+            return
+        await self._control(text_data or "")
+
+    async def _control(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        if not isinstance(message, dict):
+            return
+        kind = message.get("type")
+        if kind == "resize":
+            rows, cols = message.get("rows"), message.get("cols")
+            if (
+                type(rows) is int
+                and type(cols) is int
+                and 1 <= rows <= 500
+                and 1 <= cols <= 500
+                and self.terminal is not None
+            ):
+                self.terminal.resize(rows, cols)
+        elif kind == "ping":
+            stamp = message.get("t")
+            if (
+                stamp is None
+                or isinstance(stamp, int | float)
+                or (isinstance(stamp, str) and len(stamp) <= 64)
+            ):
+                await self.send_event({"type": "pong", "t": stamp})
+
+    # TerminalClient (called by sandbox.terminals) ---------------------------------------------
+
+    async def send_output(self, data: bytes) -> None:
+        if self.closing:
+            return
+        try:
+            await self.send(bytes_data=data)
+        except Exception:
+            # The socket went away under us; disconnect() follows.
+            self.closing = True
+
+    async def send_event(self, event: dict[str, Any]) -> None:
+        if self.closing:
+            return
+        try:
+            await self.send(text_data=json.dumps(event, ensure_ascii=False))
+        except Exception:
+            self.closing = True
+
+    async def end(self, code: int, event: dict[str, Any] | None) -> None:
+        """Explains (when there is something to say) and closes with `code`."""
+        if self.closing:
+            return
+        if event is not None:
+            await self.send_event(event)
+        self.closing = True
+        if self.terminal is not None:
+            self.terminal.unbind(self)
+        try:
+            await self.close(code=code)
+        except Exception:
+            logger.debug("closing a terminal socket that was already gone", exc_info=True)
+
+    async def sandbox_is_fresh(self, sandbox: engine.Sandbox) -> bool:
+        """True when this browser had another sandbox before (gone after the grace period, an
+        expiry or a crash), so the page can say the files from before are not there."""
+        session = self.scope.get("session")
+        if session is None:
+            return False
+        mark = hashlib.sha256(sandbox.container_id.encode()).hexdigest()[:16]
+        try:
+            previous = await session.aget(SESSION_SANDBOX)
+            if previous == mark:
+                return False
+            await session.aset(SESSION_SANDBOX, mark)
+            await session.asave()
+        except Exception:
+            logger.warning("could not record the sandbox in the session", exc_info=True)
+            return False
+        return previous is not None
+
+
+# --- Messages ---------------------------------------------------------------------------------
+
+
+def _disabled_notice() -> dict[str, Any]:
+    return notice(
+        "error",
+        _(
+            "La terminal está desactivada en este servidor (SANDBOX_ENABLED=0). Puedes seguir "
+            "leyendo las lecciones."
+        ),
+    )
+
+
+def _no_session_notice() -> dict[str, Any]:
+    return notice(
+        "error",
+        _(
+            "No encontramos tu sesión del navegador. Recarga la página para empezar una nueva; si "
+            "tu navegador bloquea las cookies, permítelas para este sitio."
+        ),
+    )
+
+
+def _bad_terminal_id_notice() -> dict[str, Any]:
+    return notice(
+        "error",
+        _("La página pidió la terminal con un identificador no válido. Recarga la página."),
+    )
+
+
+def _too_many_notice() -> dict[str, Any]:
+    limit = settings.SANDBOX_MAX_TERMINALS_PER_SESSION
+    return notice(
+        "error",
+        _(
+            "Ya tienes %(n)d terminales abiertas, el máximo por persona. Cierra alguna pestaña "
+            "con la terminal y vuelve a conectar."
+        )
+        % {"n": limit},
+    )
+
+
+def _too_big_notice() -> dict[str, Any]:
+    kib = settings.TERMINAL_MAX_FRAME // 1024
+    return notice(
+        "error",
+        _(
+            "Has enviado demasiado texto de una vez (el máximo es %(kib)d KB). Pégalo en partes "
+            "más pequeñas y vuelve a conectar."
+        )
+        % {"kib": kib},
+    )
+
+
+def _flood_notice() -> dict[str, Any]:
+    return notice(
+        "error",
+        _(
+            "La terminal ha recibido demasiados mensajes por segundo y se ha desconectado para "
+            "proteger el servidor. Tu sesión sigue ahí: vuelve a conectar y, si pegabas texto, "
+            "hazlo en partes más pequeñas."
+        ),
+    )

@@ -1,0 +1,33 @@
+"""Muelle's Docker API gateway: each sandbox's `docker` talks to its own checked endpoint.
+
+Public API for the rest of the app (see docs/gateway.md):
+
+    await open_gateway(owner) -> Path        # folder to bind-mount read-only into the sandbox
+    await close_gateway(owner)               # stop serving and remove what the student created
+    await cleanup_student(owner)             # remove everything labelled for `owner`
+    await sweep_orphans(live_owners)         # reaper: clean students with no live sandbox
+    sandbox_docker_env()                     # {"DOCKER_HOST": ...} for the sandbox container
+"""
+
+from __future__ import annotations
+
+from .cleanup import cleanup_student, sweep_orphans
+from .lifecycle import SOCKET_NAME, close_all, close_gateway, open_gateway, socket_dir
+
+
+def sandbox_docker_env() -> dict[str, str]:
+    from django.conf import settings
+
+    return {"DOCKER_HOST": f"unix://{settings.DOCKER_GATEWAY_MOUNT_TARGET}/{SOCKET_NAME}"}
+
+
+__all__ = [
+    "SOCKET_NAME",
+    "cleanup_student",
+    "close_all",
+    "close_gateway",
+    "open_gateway",
+    "sandbox_docker_env",
+    "socket_dir",
+    "sweep_orphans",
+]

@@ -1,0 +1,148 @@
+"""Removing everything a student created: containers, networks, volumes, images, build cgroup.
+
+Found by the labels the gateway set (and, for tags a student put on a course image, by the
+student's name prefix), never by anything the student could choose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .build_cgroup import remove_build_cgroup
+from .config import GatewayConfig
+from .errors import EngineError
+from .names import LABEL_INSTANCE, LABEL_STUDENT, PREFIXED, instance_key, student_key
+from .student import Student
+from .upstream import Upstream
+
+log = logging.getLogger("sandbox.gateway")
+
+
+@dataclass
+class CleanupReport:
+    containers: int = 0
+    networks: int = 0
+    volumes: int = 0
+    images: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.containers + self.networks + self.volumes + self.images
+
+
+async def _delete(engine: Upstream, path: str, query: dict[str, str], report: CleanupReport) -> bool:
+    try:
+        response = await engine.request("DELETE", path, query=query)
+    except OSError as exc:
+        report.errors.append(f"{path}: {exc}")
+        return False
+    if response.status in (200, 204):
+        return True
+    if response.status != 404:
+        report.errors.append(f"{path}: {response.status} {response.message}")
+    return False
+
+
+def _config(config: GatewayConfig | None) -> GatewayConfig:
+    if config is not None:
+        return config
+    from .lifecycle import current_config
+
+    return current_config()
+
+
+async def cleanup_student(owner: str, config: GatewayConfig | None = None) -> CleanupReport:
+    """Removes every container, network, volume and image `owner` created through the gateway."""
+    config = _config(config)
+    engine = Upstream(config.engine_socket)
+    student = Student(owner, config, engine)
+    report = CleanupReport()
+
+    containers = await student.containers()
+    results = await asyncio.gather(*(
+        _delete(engine, f"/containers/{c['Id']}", {"force": "1", "v": "1"}, report)
+        for c in containers
+    ))
+    report.containers = sum(results)
+    for network in await student.networks():
+        report.networks += await _delete(engine, f"/networks/{network['Id']}", {}, report)
+    for volume in await student.volumes():
+        report.volumes += await _delete(engine, f"/volumes/{volume['Name']}", {"force": "1"}, report)
+    report.images = await _remove_images(student, report)
+    remove_build_cgroup(config, student.ns.key)
+    if report.errors:
+        log.warning("cleanup of %s left errors: %s", student.ns.key, report.errors)
+    return report
+
+
+async def _remove_images(student: Student, report: CleanupReport) -> int:
+    removed = 0
+    for _round in range(3):  # a removed child can leave a labelled parent to remove next
+        own = [image for visibility, image in await student.image_summaries(all_layers=True)
+               if visibility == "own"]
+        if not own:
+            break
+        for image in own:
+            tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+            own_tags = [t for t in tags if student.ns.owns_image_tag(t)]
+            labelled = student.ns.owns_labels(image.get("Labels"))
+            if labelled and len(own_tags) == len(tags):
+                removed += await _delete(
+                    student.engine, f"/images/{image['Id']}", {"force": "1"}, report
+                )
+            else:
+                # The student's tag on someone else's image (a course image): untag only.
+                for tag in own_tags:
+                    removed += await _delete(student.engine, f"/images/{tag}", {}, report)
+    return removed
+
+
+async def sweep_orphans(
+    live_owners: Iterable[str], config: GatewayConfig | None = None
+) -> list[str]:
+    """For the reaper: cleans every student of this instance who has objects on the engine but
+    no live sandbox (e.g. after a crash). Returns the owners cleaned."""
+    config = _config(config)
+    engine = Upstream(config.engine_socket)
+    live = set(live_owners)
+    label_filter = {"label": [f"{LABEL_INSTANCE}={config.instance}", LABEL_STUDENT]}
+    import json
+
+    query = {"filters": json.dumps(label_filter)}
+    owners: set[str] = set()
+    containers = await engine.json("GET", "/containers/json", query={**query, "all": "1"})
+    networks = await engine.json("GET", "/networks", query=query)
+    volumes = (await engine.json("GET", "/volumes", query=query)).get("Volumes") or []
+    images = await engine.json("GET", "/images/json", query={**query, "all": "1"})
+    for item in [*containers, *networks, *volumes, *images]:
+        owner = (item.get("Labels") or {}).get(LABEL_STUDENT)
+        if owner and owner not in live:
+            owners.add(owner)
+    for owner in sorted(owners):
+        await cleanup_student(owner, config)
+    await _untag_orphan_tags(engine, config, live)
+    return sorted(owners)
+
+
+async def _untag_orphan_tags(engine: Upstream, config: GatewayConfig, live: set[str]) -> None:
+    """Tags like m<key>/name on course images carry no label; their key tells the instance."""
+    ours = instance_key(config.instance)
+    live_keys = {student_key(config.instance, owner) for owner in live}
+    report = CleanupReport()
+    images: list[Any] = await engine.json("GET", "/images/json")
+    for image in images:
+        for tag in image.get("RepoTags") or []:
+            match = PREFIXED.match(tag)
+            if not match or not tag.startswith(f"m{ours}"):
+                continue
+            key = match.group(0)[1:-1]
+            if key not in live_keys:
+                await _delete(engine, f"/images/{tag}", {}, report)
+
+
+__all__ = ["CleanupReport", "EngineError", "cleanup_student", "sweep_orphans"]

@@ -1,0 +1,92 @@
+"""The gateway's settings, read once from Django settings into a plain frozen object.
+
+The core modules take a GatewayConfig rather than reading django.conf.settings, so tests and the
+benchmark can build one with different limits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_bytes(value: str | int) -> int:
+    """Parses Docker-style sizes ("128m", "1g", "512k", "1048576") into bytes."""
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(value)
+    if not match:
+        raise ValueError(f"not a size: {value!r}")
+    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    engine_socket: str = "/var/run/docker.sock"
+    socket_dir: Path = Path("var/gateway")
+    socket_uid: int = 1000
+    socket_gid: int = 1000
+    instance: str = "default"
+    # Per-container limits: the default a container gets, and the most a student may ask for.
+    container_memory: int = 128 * 1024**2
+    container_cpus: float = 0.5
+    container_pids: int = 64
+    container_nofile: int = 1024
+    container_shm: int = 64 * 1024**2
+    log_max_size: str = "1m"
+    cap_allowlist: frozenset[str] = field(
+        default_factory=lambda: frozenset(
+            {"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+             "NET_BIND_SERVICE"}
+        )
+    )
+    # Per-student quotas.
+    max_containers: int = 8
+    max_images: int = 8
+    max_volumes: int = 8
+    max_networks: int = 4
+    max_total_memory: int = 512 * 1024**2
+    # Pulls: Docker Hub repositories only, and only these (e.g. "hello-world", "library/nginx").
+    pull_allowlist: frozenset[str] = frozenset()
+    # Builds (classic builder only).
+    build_memory: int = 256 * 1024**2
+    build_cpus: float = 1.0
+    build_pids: int = 128
+    build_context_max: int = 32 * 1024**2
+    build_cgroup_root: Path = Path("/sys/fs/cgroup")
+    build_cgroup_parent: str = "muelle-build"
+    max_json_body: int = 1024 * 1024
+
+    @classmethod
+    def from_settings(cls) -> GatewayConfig:
+        from django.conf import settings
+
+        return cls(
+            engine_socket=settings.DOCKER_GATEWAY_ENGINE_SOCKET,
+            socket_dir=Path(settings.DOCKER_GATEWAY_SOCKET_DIR),
+            socket_uid=settings.DOCKER_GATEWAY_SOCKET_UID,
+            socket_gid=settings.DOCKER_GATEWAY_SOCKET_GID,
+            instance=settings.SANDBOX_INSTANCE,
+            container_memory=parse_bytes(settings.DOCKER_GATEWAY_CONTAINER_MEMORY),
+            container_cpus=settings.DOCKER_GATEWAY_CONTAINER_CPUS,
+            container_pids=settings.DOCKER_GATEWAY_CONTAINER_PIDS,
+            container_nofile=settings.SANDBOX_NOFILE,
+            log_max_size=settings.SANDBOX_LOG_MAX_SIZE,
+            cap_allowlist=frozenset(c.upper() for c in settings.DOCKER_GATEWAY_CAP_ALLOWLIST),
+            max_containers=settings.DOCKER_GATEWAY_MAX_CONTAINERS,
+            max_images=settings.DOCKER_GATEWAY_MAX_IMAGES,
+            max_volumes=settings.DOCKER_GATEWAY_MAX_VOLUMES,
+            max_networks=settings.DOCKER_GATEWAY_MAX_NETWORKS,
+            max_total_memory=parse_bytes(settings.DOCKER_GATEWAY_MAX_TOTAL_MEMORY),
+            pull_allowlist=frozenset(settings.DOCKER_GATEWAY_PULL_ALLOWLIST),
+            build_memory=parse_bytes(settings.DOCKER_GATEWAY_BUILD_MEMORY),
+            build_cpus=settings.DOCKER_GATEWAY_BUILD_CPUS,
+            build_pids=settings.DOCKER_GATEWAY_BUILD_PIDS,
+            build_context_max=parse_bytes(settings.DOCKER_GATEWAY_BUILD_CONTEXT_MAX),
+            build_cgroup_root=Path(settings.DOCKER_GATEWAY_BUILD_CGROUP_ROOT),
+            build_cgroup_parent=settings.DOCKER_GATEWAY_BUILD_CGROUP_PARENT,
+        )

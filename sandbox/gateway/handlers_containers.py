@@ -1,0 +1,267 @@
+"""Container endpoints: create (through policy.py), list, inspect, lifecycle, streams, exec."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from . import policy, schemas
+from .errors import GatewayError, bad_request
+from .rewrite import hide_in, name_matcher, strip_event_line
+from .server import Exchange
+
+_PS_ARGS = re.compile(r"^[A-Za-z0-9 ,=_-]{0,64}$")
+_SIGNAL = re.compile(r"^[A-Z0-9+]{1,16}$", re.IGNORECASE)
+
+
+def _pick(ex: Exchange, *names: str) -> list[tuple[str, str]]:
+    """Only the query parameters the gateway knows for this endpoint, first value of each."""
+    out = []
+    for name in names:
+        value = ex.q(name)
+        if value is not None:
+            out.append((name, value))
+    return out
+
+
+async def create(ex: Exchange) -> None:
+    body = await ex.json_body(schemas.CONTAINER_CREATE)
+    query = []
+    name = ex.q("name")
+    async with ex.student.lock:
+        try:
+            if name:
+                query.append(("name", ex.student.ns.object_name(name, "container")))
+            out = await policy.container_create(ex.student, body)
+        except GatewayError as exc:
+            # A 404 here would make the CLI try to pull; only a missing image may say 404.
+            if exc.status == 404 and not isinstance(exc, policy.ImageNotFound):
+                raise GatewayError(400, exc.message) from None
+            raise
+        if ex.q("platform"):
+            query.append(("platform", ex.q("platform") or ""))
+
+        def remember(answer: Any) -> Any:
+            if isinstance(answer, dict) and answer.get("Id"):
+                ex.student.remember_container(answer["Id"])
+            return answer
+
+        await ex.forward(
+            "POST", "/containers/create", query=query,
+            body=json.dumps(out).encode(), content_type="application/json", rewrite=remember,
+        )
+
+
+async def _list_query(ex: Exchange) -> tuple[list[tuple[str, str]], Any] | None:
+    student = ex.student
+    filters = ex.q_filters()
+    matcher = name_matcher(filters.pop("name", []))
+    for key in ("before", "since"):
+        if key in filters:
+            filters[key] = [await student.container_id(v) for v in filters[key]]
+    if "ancestor" in filters:
+        resolved = [await student.image(v) for v in filters["ancestor"]]
+        if any(r is None for r in resolved):
+            return None
+        filters["ancestor"] = [r.id for r in resolved if r]
+    if "network" in filters:
+        try:
+            filters["network"] = [(await student.network(v))["Id"] for v in filters["network"]]
+        except GatewayError:
+            return None
+    if "volume" in filters:
+        filters["volume"] = [student.ns.object_prefix + v for v in filters["volume"]]
+    query = [("all", "1" if ex.q_bool("all") else "0"), ("filters", student.filters(filters))]
+    if ex.q_bool("size"):
+        query.append(("size", "1"))
+    if ex.q("limit") and matcher is None:
+        query.append(("limit", ex.q("limit") or ""))
+    return query, matcher
+
+
+async def list_containers(ex: Exchange) -> None:
+    prepared = await _list_query(ex)
+    if prepared is None:
+        await ex.reply_json(200, [])
+        return
+    query, matcher = prepared
+    ns = ex.student.ns
+
+    def rewrite(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for item in items:
+            if not ns.owns_labels(item.get("Labels")):
+                continue
+            names = [ns.student_object_name(n) for n in item.get("Names") or []]
+            if matcher and not any(matcher.search(n) or matcher.search("/" + n) for n in names):
+                continue
+            hide_in(item, "Labels")
+            out.append(item)
+        return out
+
+    await ex.forward("GET", "/containers/json", query=query, rewrite=rewrite)
+
+
+def _hide_container(info: dict[str, Any]) -> dict[str, Any]:
+    hide_in(info, "Config", "Labels")
+    return info
+
+
+async def inspect(ex: Exchange) -> None:
+    cid = await ex.student.container_id(ex.params["id"])
+    await ex.forward("GET", f"/containers/{cid}/json", query=_pick(ex, "size"),
+                     rewrite=_hide_container)
+
+
+async def start(ex: Exchange) -> None:
+    await ex.no_body()
+    cid = await ex.student.container_id(ex.params["id"])
+    await ex.forward("POST", f"/containers/{cid}/start", query=_pick(ex, "detachKeys"))
+
+
+async def simple_action(ex: Exchange) -> None:
+    """stop, restart, kill, pause, unpause, wait, resize: no body, a few checked parameters."""
+    await ex.no_body()
+    action = ex.params["action"]
+    cid = await ex.student.container_id(ex.params["id"])
+    allowed = {
+        "stop": ("t",), "restart": ("t",), "kill": ("signal",), "pause": (), "unpause": (),
+        "wait": ("condition",), "resize": ("h", "w"),
+    }[action]
+    query = _pick(ex, *allowed)
+    for key, value in query:
+        if key == "signal" and not _SIGNAL.match(value):
+            raise bad_request(_("Señal no válida: «%(s)s».") % {"s": value})
+        if key in ("t", "h", "w") and not value.lstrip("-").isdigit():
+            raise bad_request(_("Parámetro «%(k)s» no válido.") % {"k": key})
+    await ex.forward("POST", f"/containers/{cid}/{action}", query=query)
+
+
+async def rename(ex: Exchange) -> None:
+    await ex.no_body()
+    cid = await ex.student.container_id(ex.params["id"])
+    name = ex.student.ns.object_name(ex.q("name") or "", "container")
+    await ex.forward("POST", f"/containers/{cid}/rename", query=[("name", name)])
+
+
+async def update(ex: Exchange) -> None:
+    body = await ex.json_body(schemas.CONTAINER_UPDATE)
+    cid = await ex.student.container_id(ex.params["id"])
+    async with ex.student.lock:
+        out = await policy.container_update(ex.student, cid, body)
+        await ex.forward("POST", f"/containers/{cid}/update",
+                         body=json.dumps(out).encode(), content_type="application/json")
+
+
+async def remove(ex: Exchange) -> None:
+    await ex.no_body()
+    cid = await ex.student.container_id(ex.params["id"])
+    if ex.q_bool("link"):
+        raise bad_request(_("docker rm --link no está disponible en Muelle."))
+    # Anonymous volumes always go with their container: nothing is left unlabelled behind.
+    query = [("v", "1"), ("force", "1" if ex.q_bool("force") else "0")]
+    await ex.forward("DELETE", f"/containers/{cid}", query=query)
+
+
+async def prune(ex: Exchange) -> None:
+    await ex.no_body()
+    filters = ex.q_filters()
+    await ex.forward("POST", "/containers/prune",
+                     query=[("filters", ex.student.filters(filters))])
+
+
+async def attach(ex: Exchange) -> None:
+    await ex.no_body()
+    cid = await ex.student.container_id(ex.params["id"])
+    query = _pick(ex, "detachKeys", "logs", "stream", "stdin", "stdout", "stderr")
+    await ex.forward("POST", f"/containers/{cid}/attach", query=query, mode="hijack")
+
+
+async def logs(ex: Exchange) -> None:
+    cid = await ex.student.container_id(ex.params["id"])
+    query = _pick(ex, "follow", "stdout", "stderr", "since", "until", "timestamps", "tail")
+    await ex.forward("GET", f"/containers/{cid}/logs", query=query, mode="stream")
+
+
+async def stats(ex: Exchange) -> None:
+    cid = await ex.student.container_id(ex.params["id"])
+    ns = ex.student.ns
+    await ex.forward("GET", f"/containers/{cid}/stats", query=_pick(ex, "stream", "one-shot"),
+                     mode="stream", lines=lambda line: ns.strip_bytes(line))
+
+
+async def top(ex: Exchange) -> None:
+    cid = await ex.student.container_id(ex.params["id"])
+    ps_args = ex.q("ps_args")
+    if ps_args is not None and not _PS_ARGS.match(ps_args):
+        raise bad_request(_("Argumentos de ps no admitidos: «%(a)s».") % {"a": ps_args})
+    await ex.forward("GET", f"/containers/{cid}/top",
+                     query=[("ps_args", ps_args)] if ps_args else None)
+
+
+async def changes(ex: Exchange) -> None:
+    cid = await ex.student.container_id(ex.params["id"])
+    await ex.forward("GET", f"/containers/{cid}/changes")
+
+
+async def export(ex: Exchange) -> None:
+    cid = await ex.student.container_id(ex.params["id"])
+    await ex.forward("GET", f"/containers/{cid}/export", mode="stream")
+
+
+async def archive(ex: Exchange) -> None:
+    """docker cp, both ways; HEAD is the stat the CLI asks first."""
+    cid = await ex.student.container_id(ex.params["id"])
+    method = ex.head.method
+    if method == "PUT":
+        query = _pick(ex, "path", "noOverwriteDirNonDir", "copyUIDGID")
+        await ex.forward("PUT", f"/containers/{cid}/archive", query=query,
+                         body=ex.body_stream(), content_type="application/x-tar")
+        return
+    await ex.no_body()
+    await ex.forward(method, f"/containers/{cid}/archive", query=_pick(ex, "path"),
+                     mode="stream" if method == "GET" else "buffer")
+
+
+async def exec_create(ex: Exchange) -> None:
+    body = policy.exec_create(await ex.json_body(schemas.EXEC_CREATE))
+    cid = await ex.student.container_id(ex.params["id"])
+
+    def remember(answer: Any) -> Any:
+        if isinstance(answer, dict) and answer.get("Id"):
+            ex.student.remember_exec(answer["Id"], cid)
+        return answer
+
+    await ex.forward("POST", f"/containers/{cid}/exec", body=json.dumps(body).encode(),
+                     content_type="application/json", rewrite=remember)
+
+
+async def exec_start(ex: Exchange) -> None:
+    body = await ex.json_body(schemas.EXEC_START)
+    exec_id = ex.params["id"]
+    await ex.student.exec_container(exec_id)
+    await ex.forward(
+        "POST", f"/exec/{exec_id}/start", body=json.dumps(body).encode(),
+        content_type="application/json", mode="buffer" if body.get("Detach") else "hijack",
+    )
+
+
+async def exec_resize(ex: Exchange) -> None:
+    await ex.no_body()
+    exec_id = ex.params["id"]
+    await ex.student.exec_container(exec_id)
+    await ex.forward("POST", f"/exec/{exec_id}/resize", query=_pick(ex, "h", "w"))
+
+
+async def exec_inspect(ex: Exchange) -> None:
+    exec_id = ex.params["id"]
+    await ex.student.exec_container(exec_id)
+    await ex.forward("GET", f"/exec/{exec_id}/json")
+
+
+def event_lines(ex: Exchange):  # noqa: ANN201
+    ns = ex.student.ns
+    return lambda line: ns.strip_bytes(strip_event_line(line))

@@ -1,0 +1,116 @@
+"""Engine-wide endpoints, narrowed to the student: ping, version, info, events, refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from .errors import GatewayError, refused
+from .handlers_containers import event_lines
+from .server import SUPPORTED_VERSIONS, Exchange
+
+
+async def ping(ex: Exchange) -> None:
+    await ex.forward(ex.head.method, "/_ping")
+
+
+async def version(ex: Exchange) -> None:
+    def rewrite(info: dict[str, Any]) -> dict[str, Any]:
+        info["MinAPIVersion"] = SUPPORTED_VERSIONS[0]
+        for component in info.get("Components") or []:
+            details = component.get("Details") or {}
+            if "MinAPIVersion" in details:
+                details["MinAPIVersion"] = SUPPORTED_VERSIONS[0]
+        return info
+
+    await ex.forward("GET", "/version", rewrite=rewrite)
+
+
+async def info(ex: Exchange) -> None:
+    student = ex.student
+
+    async def rewrite(info: dict[str, Any]) -> dict[str, Any]:
+        containers = await student.containers()
+        states = [c.get("State") for c in containers]
+        info.update(
+            Containers=len(containers),
+            ContainersRunning=states.count("running"),
+            ContainersPaused=states.count("paused"),
+            ContainersStopped=len(containers) - states.count("running") - states.count("paused"),
+            Images=len(await student.image_summaries()),
+            ID="",
+            Name="muelle",
+            DockerRootDir="",
+            HttpProxy="",
+            HttpsProxy="",
+            NoProxy="",
+            Labels=[],
+        )
+        swarm = info.get("Swarm")
+        if isinstance(swarm, dict):
+            swarm.update(NodeID="", NodeAddr="", RemoteManagers=None)
+        return info
+
+    await ex.forward("GET", "/info", rewrite=rewrite)
+
+
+async def events(ex: Exchange) -> None:
+    student = ex.student
+    filters = ex.q_filters()
+    if "container" in filters:
+        filters["container"] = [await student.container_id(v) for v in filters["container"]]
+    if "image" in filters:
+        images = [await student.image(v) for v in filters["image"]]
+        filters["image"] = [i.id for i in images if i] or ["sha256:none"]
+    for key in ("volume", "network"):
+        if key in filters:
+            filters[key] = [student.ns.object_prefix + v for v in filters[key]]
+    for key in ("daemon", "node", "service", "secret", "config", "plugin", "scope"):
+        filters.pop(key, None)
+    query = [("filters", student.filters(filters))]
+    for key in ("since", "until"):
+        if ex.q(key):
+            query.append((key, ex.q(key) or ""))
+    await ex.forward("GET", "/events", query=query, mode="stream", lines=event_lines(ex))
+
+
+async def plugin_not_found(ex: Exchange) -> None:
+    # `docker inspect NAME` probes plugins too; a 404 lets it report "no such object".
+    raise GatewayError(404, _("No existe el plugin: %(name)s") % {"name": ex.params["name"]})
+
+
+async def buildkit_session(ex: Exchange) -> None:
+    raise refused(
+        _(
+            "BuildKit no está disponible en Muelle: sus pasos de construcción no se pueden "
+            "limitar aquí. Construye con el constructor clásico: DOCKER_BUILDKIT=0 docker build ..."
+        )
+    )
+
+
+async def denied(ex: Exchange) -> None:
+    await ex.drain()
+    raise refused(_denied_message(ex.head.method, ex.path))
+
+
+def _denied_message(method: str, path: str) -> str:
+    first = path.strip("/").split("/")[0]
+    reasons = {
+        "swarm": _("Swarm no está disponible en Muelle."),
+        "nodes": _("Swarm no está disponible en Muelle."),
+        "services": _("Swarm no está disponible en Muelle."),
+        "tasks": _("Swarm no está disponible en Muelle."),
+        "secrets": _("Swarm no está disponible en Muelle."),
+        "configs": _("Swarm no está disponible en Muelle."),
+        "plugins": _("Los plugins de Docker no están disponibles en Muelle."),
+        "auth": _("No hay registros de imágenes en Muelle: docker login no hace falta."),
+        "distribution": _("No hay registros de imágenes en Muelle."),
+        "system": _("docker system df no está disponible en Muelle: usa docker ps -a -s, "
+                    "docker images y docker volume ls."),
+        "grpc": _("BuildKit no está disponible en Muelle."),
+    }
+    return reasons.get(first) or (
+        _("Muelle no permite esta operación de Docker (%(method)s %(path)s).")
+        % {"method": method, "path": path}
+    )

@@ -1,0 +1,702 @@
+"""What a student's container may be: every create, update and exec is rebuilt from a checked copy.
+
+The output is built field by field from the canonical request (canonical_json): a field is
+copied after checking, rewritten (names, limits), or refused unless empty. Every HostConfig and
+Config field of API 1.41 has a rule here; tests check that none is missing, so a new field can
+never pass through unchecked. Then the hardening is imposed whatever was asked: capabilities
+dropped to an allowlist, no-new-privileges, memory/CPU/pids limits, no swap, bounded logs, the
+student's labels.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from . import quotas
+from .errors import GatewayError, bad_request, refused
+from .names import OBJECT_NAME, is_reserved_label
+from .schemas import CONTAINER_CONFIG_FIELDS, HOST_CONFIG_FIELDS
+from .student import Student
+
+NO_NEW_PRIVILEGES = {"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"}
+_TMPFS_OPTION = re.compile(r"^(rw|ro|noexec|exec|nosuid|nodev|(size|nr_inodes)=\d+[kmg%]?|mode=[0-7]{3,4}|[ug]id=\d+)$")
+_CPUSET = re.compile(r"^[0-9,-]{0,64}$")
+_ABSOLUTE = re.compile(r"^/[^\x00]*$")
+
+# Flags as the student typed them, to name what was refused.
+FLAGS = {
+    "Privileged": "--privileged",
+    "PortBindings": "-p/--publish",
+    "PublishAllPorts": "-P/--publish-all",
+    "Devices": "--device",
+    "DeviceCgroupRules": "--device-cgroup-rule",
+    "DeviceRequests": "--gpus",
+    "Sysctls": "--sysctl",
+    "StorageOpt": "--storage-opt",
+    "Links": "--link",
+    "CgroupParent": "--cgroup-parent",
+    "Cgroup": "--cgroup",
+    "KernelMemory": "--kernel-memory",
+    "KernelMemoryTCP": "--kernel-memory-tcp",
+    "OomKillDisable": "--oom-kill-disable",
+    "BlkioWeightDevice": "--blkio-weight-device",
+    "BlkioDeviceReadBps": "--device-read-bps",
+    "BlkioDeviceWriteBps": "--device-write-bps",
+    "BlkioDeviceReadIOps": "--device-read-iops",
+    "BlkioDeviceWriteIOps": "--device-write-iops",
+    "CpuRealtimePeriod": "--cpu-rt-period",
+    "CpuRealtimeRuntime": "--cpu-rt-runtime",
+    "CpuPeriod": "--cpu-period",
+    "CpuQuota": "--cpu-quota",
+    "MaskedPaths": "--security-opt systempaths=unconfined",
+    "ReadonlyPaths": "--security-opt systempaths=unconfined",
+    "CpuCount": "--cpu-count",
+    "CpuPercent": "--cpu-percent",
+    "IOMaximumIOps": "--io-maxiops",
+    "IOMaximumBandwidth": "--io-maxbandwidth",
+}
+
+
+class ImageNotFound(GatewayError):
+    """The one 404 `containers/create` may give: the CLI then asks to pull, and the pull policy
+    explains itself."""
+
+
+def mib(value: int) -> str:
+    return f"{value / 1024**2:.0f} MiB"
+
+
+def _not_allowed(flag: str, why: str) -> GatewayError:
+    return refused(
+        _("%(flag)s no está permitido en Muelle: %(why)s") % {"flag": flag, "why": why}
+    )
+
+
+def _zero_reason(field: str) -> str:
+    if field in ("Privileged",):
+        return _("un contenedor privilegiado tendría acceso completo al servidor.")
+    if field in ("PortBindings", "PublishAllPorts"):
+        return _(
+            "publicar puertos abriría puertos en el servidor. Para que dos contenedores se "
+            "hablen, crea una red (docker network create mired) y conéctalos a ella."
+        )
+    if field.startswith("Device") or field.startswith("Blkio"):
+        return _("los dispositivos del servidor no están disponibles para los contenedores.")
+    if field in ("MaskedPaths", "ReadonlyPaths"):
+        return _("las rutas protegidas de /proc y /sys siguen protegidas siempre.")
+    if field == "Links":
+        return _("--link es antiguo; crea una red (docker network create) y usa los nombres.")
+    if field in ("CpuPeriod", "CpuQuota"):
+        return _("usa --cpus para limitar la CPU.")
+    return _("Muelle fija este ajuste por seguridad.")
+
+
+def _require_zero(field: str, value: Any) -> None:
+    if value in (None, 0, "", False, [], {}):
+        return
+    raise _not_allowed(FLAGS.get(field, field), _zero_reason(field))
+
+
+# --- capabilities and security options ----------------------------------------------------------
+def _cap_name(cap: str) -> str:
+    name = cap.strip().upper()
+    return name[4:] if name.startswith("CAP_") else name
+
+
+def capabilities(student: Student, cap_add: list[str], cap_drop: list[str]) -> list[str]:
+    allowed = student.config.cap_allowlist
+    added = {_cap_name(c) for c in cap_add}
+    dropped = {_cap_name(c) for c in cap_drop}
+    extra = sorted(added - allowed)
+    if extra:
+        raise _not_allowed(
+            f"--cap-add {', '.join(extra)}",
+            _("solo se pueden añadir estas capacidades: %(caps)s.")
+            % {"caps": ", ".join(sorted(allowed))},
+        )
+    base = set() if "ALL" in dropped else allowed - dropped
+    return sorted(base | added)
+
+
+def security_opts(values: list[str]) -> list[str]:
+    for value in values:
+        if value.strip().lower() not in NO_NEW_PRIVILEGES:
+            raise _not_allowed(
+                f"--security-opt {value}",
+                _(
+                    "Muelle mantiene siempre el perfil seccomp, AppArmor y no-new-privileges; "
+                    "solo se admite «no-new-privileges»."
+                ),
+            )
+    return ["no-new-privileges"]
+
+
+def _namespace_mode(flag: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value in allowed:
+        return value
+    if value == "host":
+        raise _not_allowed(
+            f"{flag} host",
+            _("compartiría un espacio de nombres del servidor con tu contenedor."),
+        )
+    raise _not_allowed(f"{flag} {value}", _("este modo no está disponible."))
+
+
+# --- resources ------------------------------------------------------------------------------------
+def memory_limit(student: Student, requested: int | None) -> int:
+    limit = student.config.container_memory
+    if not requested:
+        return limit
+    if requested < 0 or requested > limit:
+        raise _not_allowed(
+            f"-m/--memory {mib(requested)}",
+            _("el máximo por contenedor es %(max)s.") % {"max": mib(limit)},
+        )
+    return requested
+
+
+def nano_cpus(student: Student, requested: int | None) -> int:
+    limit = int(student.config.container_cpus * 1e9)
+    if not requested:
+        return limit
+    if requested < 0 or requested > limit:
+        raise _not_allowed(
+            f"--cpus {requested / 1e9:g}",
+            _("el máximo por contenedor es %(max)g.") % {"max": student.config.container_cpus},
+        )
+    return requested
+
+
+def pids_limit(student: Student, requested: int | None) -> int:
+    limit = student.config.container_pids
+    if not requested or requested < 0:
+        return limit
+    if requested > limit:
+        raise _not_allowed(
+            f"--pids-limit {requested}",
+            _("el máximo por contenedor es %(max)d.") % {"max": limit},
+        )
+    return requested
+
+
+def ulimits(student: Student, requested: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    caps = {"nofile": student.config.container_nofile, "nproc": student.config.container_pids}
+    out = {"nofile": {"Name": "nofile", "Soft": caps["nofile"], "Hard": caps["nofile"]}}
+    for item in requested:
+        name = item.get("Name", "")
+        soft, hard = item.get("Soft", 0), item.get("Hard", 0)
+        if name not in caps or not (0 <= soft <= hard <= caps[name]):
+            raise _not_allowed(
+                f"--ulimit {name}={soft}:{hard}",
+                _("solo se admiten nofile hasta %(nofile)d y nproc hasta %(nproc)d.")
+                % {"nofile": caps["nofile"], "nproc": caps["nproc"]},
+            )
+        out[name] = {"Name": name, "Soft": soft, "Hard": hard}
+    return list(out.values())
+
+
+def restart_policy(value: dict[str, Any]) -> dict[str, Any]:
+    name = value.get("Name", "")
+    retries = value.get("MaximumRetryCount", 0)
+    if name not in ("", "no", "always", "unless-stopped", "on-failure") or not 0 <= retries <= 10:
+        raise bad_request(_("--restart no válido: «%(name)s».") % {"name": name})
+    return {"Name": name, "MaximumRetryCount": retries}
+
+
+def log_config(student: Student, value: dict[str, Any]) -> dict[str, Any]:
+    kind = value.get("Type", "") or "json-file"
+    if kind not in ("json-file", "local", "none"):
+        raise _not_allowed(
+            f"--log-driver {kind}",
+            _("los registros de los contenedores se guardan solo en el servidor (json-file)."),
+        )
+    if kind == "none":
+        return {"Type": "none", "Config": {}}
+    return {"Type": kind, "Config": {"max-size": student.config.log_max_size, "max-file": "1"}}
+
+
+def resources(student: Student, src: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    """Resources for create (partial=False: every limit set) or update (only what was asked)."""
+    out: dict[str, Any] = {}
+    for field in ("CgroupParent", "KernelMemory", "KernelMemoryTCP", "OomKillDisable",
+                  "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpuCount", "CpuPercent",
+                  "IOMaximumIOps", "IOMaximumBandwidth", "Devices", "DeviceCgroupRules",
+                  "DeviceRequests", "BlkioWeightDevice", "BlkioDeviceReadBps",
+                  "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps",
+                  "CpuPeriod", "CpuQuota"):
+        _require_zero(field, src.get(field))
+    if not partial or src.get("Memory") or src.get("MemorySwap"):
+        out["Memory"] = memory_limit(student, src.get("Memory"))
+        out["MemorySwap"] = out["Memory"]  # no swap: the memory limit is the limit
+    if not partial or src.get("NanoCpus"):
+        out["NanoCpus"] = nano_cpus(student, src.get("NanoCpus"))
+    if not partial or "PidsLimit" in src:
+        out["PidsLimit"] = pids_limit(student, src.get("PidsLimit"))
+    if "MemoryReservation" in src:
+        reservation = src["MemoryReservation"]
+        if not 0 <= reservation <= student.config.container_memory:
+            raise bad_request(_("--memory-reservation no válido."))
+        out["MemoryReservation"] = reservation
+    if "MemorySwappiness" in src:
+        if not -1 <= src["MemorySwappiness"] <= 100:
+            raise bad_request(_("--memory-swappiness debe estar entre 0 y 100."))
+        out["MemorySwappiness"] = src["MemorySwappiness"]
+    if "CpuShares" in src:
+        if not 0 <= src["CpuShares"] <= 1024:
+            raise bad_request(_("--cpu-shares debe estar entre 2 y 1024."))
+        out["CpuShares"] = src["CpuShares"]
+    if "BlkioWeight" in src:
+        if not 0 <= src["BlkioWeight"] <= 1000:
+            raise bad_request(_("--blkio-weight debe estar entre 10 y 1000."))
+        out["BlkioWeight"] = src["BlkioWeight"]
+    for field in ("CpusetCpus", "CpusetMems"):
+        if field in src:
+            if not _CPUSET.match(src[field]):
+                raise bad_request(_("%(field)s no válido.") % {"field": field})
+            out[field] = src[field]
+    if not partial or "Ulimits" in src:
+        out["Ulimits"] = ulimits(student, src.get("Ulimits") or [])
+    return out
+
+
+# --- mounts ----------------------------------------------------------------------------------------
+def _host_path_refusal(source: str) -> GatewayError:
+    if "docker.sock" in source or source.rstrip("/") in ("/var/run", "/run"):
+        return _not_allowed(
+            f"-v {source}",
+            _("el socket de Docker del servidor nunca se monta en un contenedor."),
+        )
+    return _not_allowed(
+        f"-v {source}",
+        _(
+            "no se pueden montar carpetas del servidor. Usa un volumen con nombre, por ejemplo "
+            "-v misdatos:/datos."
+        ),
+    )
+
+
+PENDING_VOLUMES = "\0pending-volumes"
+
+
+def _volume_name(out: dict[str, Any], student: Student, name: str,
+                 labels: dict[str, str] | None = None) -> str:
+    """The engine name of the student's volume `name`; created later, once everything passed."""
+    out.setdefault(PENDING_VOLUMES, []).append((name, labels or {}))
+    return student.ns.object_prefix + name
+
+
+def _target(path: str) -> str:
+    if not _ABSOLUTE.match(path) or path == "/":
+        raise bad_request(_("Ruta de destino no válida en el contenedor: «%(p)s».") % {"p": path})
+    return path
+
+
+def binds(student: Student, values: list[str], pending: dict[str, Any]) -> list[str]:
+    out = []
+    for value in values:
+        parts = value.split(":")
+        source = parts[0]
+        if source.startswith("/") or source.startswith(".") or source.startswith("~"):
+            raise _host_path_refusal(source)
+        if len(parts) not in (2, 3) or not OBJECT_NAME.match(source):
+            raise bad_request(_("-v no válido: «%(v)s».") % {"v": value})
+        mode = parts[2] if len(parts) == 3 else ""
+        if any(m not in ("ro", "rw", "nocopy") for m in mode.split(",") if m):
+            raise _not_allowed(
+                f"-v {value}", _("solo se admiten las opciones ro, rw y nocopy en los volúmenes.")
+            )
+        engine_name = _volume_name(pending, student, source)
+        out.append(":".join([engine_name, _target(parts[1]), *([mode] if mode else [])]))
+    return out
+
+
+def mounts(
+    student: Student, values: list[dict[str, Any]], pending: dict[str, Any]
+) -> list[dict[str, Any]]:
+    out = []
+    for mount in values:
+        kind = mount.get("Type", "")
+        source = mount.get("Source", "")
+        _require_zero("BindOptions", mount.get("BindOptions"))
+        item: dict[str, Any] = {"Type": kind, "Target": _target(mount.get("Target", ""))}
+        if "ReadOnly" in mount:
+            item["ReadOnly"] = mount["ReadOnly"]
+        if kind == "volume":
+            options = mount.get("VolumeOptions") or {}
+            if options.get("DriverConfig") not in (None, {}):
+                raise _not_allowed(
+                    "--mount volume-driver/volume-opt",
+                    _("los volúmenes usan siempre el driver local sin opciones."),
+                )
+            labels = options.get("Labels") or {}
+            _check_labels(labels)
+            if source:
+                if source.startswith("/"):
+                    raise _host_path_refusal(source)
+                item["Source"] = _volume_name(pending, student, source, labels)
+            if options.get("NoCopy"):
+                item["VolumeOptions"] = {"NoCopy": True}
+        elif kind == "tmpfs":
+            if source:
+                raise bad_request(_("Un montaje tmpfs no lleva origen."))
+            tmpfs = mount.get("TmpfsOptions") or {}
+            size = tmpfs.get("SizeBytes", 0)
+            if not 0 <= size <= student.config.container_memory:
+                raise bad_request(_("Tamaño de tmpfs no válido."))
+            item["TmpfsOptions"] = {k: v for k, v in tmpfs.items() if k in ("SizeBytes", "Mode")}
+        elif kind == "bind":
+            raise _host_path_refusal(source or "type=bind")
+        else:
+            raise _not_allowed(f"--mount type={kind}", _("solo se admiten volume y tmpfs."))
+        out.append(item)
+    return out
+
+
+def tmpfs(values: dict[str, str]) -> dict[str, str]:
+    for path, options in values.items():
+        _target(path)
+        if any(not _TMPFS_OPTION.match(o) for o in options.split(",") if o):
+            raise _not_allowed(
+                f"--tmpfs {path}:{options}",
+                _("opciones de tmpfs admitidas: rw, ro, exec, noexec, nosuid, nodev, size, mode, "
+                  "uid, gid."),
+            )
+    return values
+
+
+def _check_labels(labels: dict[str, str]) -> None:
+    reserved = sorted(k for k in labels if is_reserved_label(k))
+    if reserved:
+        raise refused(
+            _("Las etiquetas «muelle.*» están reservadas para Muelle: %(labels)s")
+            % {"labels": ", ".join(reserved)}
+        )
+
+
+def labels(student: Student, given: dict[str, str] | None) -> dict[str, str]:
+    given = given or {}
+    _check_labels(given)
+    return {**given, **student.ns.labels}
+
+
+# --- networks -------------------------------------------------------------------------------------
+async def network_mode(student: Student, value: str) -> str:
+    if value in ("", "default", "none"):
+        return "none"  # a student's container has no network unless it joins one of theirs
+    if value == "host":
+        raise _not_allowed(
+            "--network host", _("compartiría la red del servidor con tu contenedor.")
+        )
+    if value == "bridge":
+        raise _not_allowed(
+            "--network bridge",
+            _("la red bridge del servidor no está disponible; crea la tuya con "
+              "docker network create mired y usa --network mired."),
+        )
+    if value.startswith("container:"):
+        return "container:" + await student.container_id(value.removeprefix("container:"))
+    return (await student.network(value))["Name"]
+
+
+async def _shared_namespace(student: Student, flag: str, value: str,
+                            allowed: tuple[str, ...]) -> str:
+    if value.startswith("container:"):
+        return "container:" + await student.container_id(value.removeprefix("container:"))
+    return _namespace_mode(flag, value, allowed)
+
+
+def _endpoint(settings: dict[str, Any]) -> dict[str, Any]:
+    _require_zero("Links", settings.get("Links"))
+    if settings.get("DriverOpts"):
+        raise _not_allowed("--driver-opt", _("Muelle no admite opciones del driver de red."))
+    out: dict[str, Any] = {}
+    if settings.get("Aliases"):
+        for alias in settings["Aliases"]:
+            if not OBJECT_NAME.match(alias):
+                raise bad_request(_("Alias de red no válido: «%(a)s».") % {"a": alias})
+        out["Aliases"] = settings["Aliases"]
+    if settings.get("IPAMConfig"):
+        out["IPAMConfig"] = settings["IPAMConfig"]
+    return out
+
+
+async def endpoints(student: Student, mode: str, given: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, settings in given.items():
+        if name == "none" and mode == "none":
+            continue
+        network = await student.network(name)
+        out[network["Name"]] = _endpoint(settings)
+    return out
+
+
+# --- the whole create --------------------------------------------------------------------------------
+Rule = Callable[[Student, dict[str, Any], dict[str, Any]], Awaitable[None]]
+
+
+def _copy(key: str) -> Rule:
+    async def rule(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+        if key in src:
+            out[key] = src[key]
+
+    return rule
+
+
+def _zero(key: str) -> Rule:
+    async def rule(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+        _require_zero(key, src.get(key))
+
+    return rule
+
+
+def _ignore(key: str) -> Rule:
+    async def rule(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+        return None
+
+    return rule
+
+
+async def _volumes_map(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    if "Volumes" in src:
+        for path in src["Volumes"]:
+            _target(path)
+        out["Volumes"] = src["Volumes"]
+
+
+async def _image(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    ref = src.get("Image", "")
+    resolved = await student.image(ref) if ref else None
+    if resolved is None:
+        # 404 on purpose: the CLI then asks to pull, and the pull policy explains itself.
+        raise ImageNotFound(404, _("No existe la imagen: %(ref)s") % {"ref": ref})
+    out["Image"] = resolved.engine_ref
+
+
+async def _labels(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    out["Labels"] = labels(student, src.get("Labels"))
+
+
+CONFIG_RULES: dict[str, Rule] = {
+    **{k: _copy(k) for k in (
+        "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
+        "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck",
+        "ArgsEscaped", "WorkingDir", "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild",
+        "StopSignal", "StopTimeout", "Shell")},
+    "Volumes": _volumes_map,
+    "Image": _image,
+    "Labels": _labels,
+}
+
+
+async def _host_binds(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    if src.get("Binds"):
+        out["Binds"] = binds(student, src["Binds"], out)
+
+
+async def _host_mounts(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    if src.get("Mounts"):
+        out["Mounts"] = mounts(student, src["Mounts"], out)
+
+
+async def _host_tmpfs(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    if src.get("Tmpfs"):
+        out["Tmpfs"] = tmpfs(src["Tmpfs"])
+
+
+async def _host_network(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    out["NetworkMode"] = await network_mode(student, src.get("NetworkMode", ""))
+
+
+async def _host_caps(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    out["CapAdd"] = capabilities(student, src.get("CapAdd") or [], src.get("CapDrop") or [])
+    out["CapDrop"] = ["ALL"]
+
+
+async def _host_security(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    out["SecurityOpt"] = security_opts(src.get("SecurityOpt") or [])
+
+
+async def _host_ipc(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    value = src.get("IpcMode", "")
+    out["IpcMode"] = await _shared_namespace(
+        student, "--ipc", value, ("", "private", "none", "shareable")
+    ) or "private"
+
+
+async def _host_pid(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    value = await _shared_namespace(student, "--pid", src.get("PidMode", ""), ("",))
+    if value:
+        out["PidMode"] = value
+
+
+async def _host_uts(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    _namespace_mode("--uts", src.get("UTSMode", ""), ("",))
+
+
+async def _host_userns(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    _namespace_mode("--userns", src.get("UsernsMode", ""), ("",))
+
+
+async def _host_cgroupns(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    _namespace_mode("--cgroupns", src.get("CgroupnsMode", ""), ("", "private"))
+    out["CgroupnsMode"] = "private"
+
+
+async def _host_volumes_from(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    values = []
+    for value in src.get("VolumesFrom") or []:
+        ref, sep, mode = value.partition(":")
+        if mode not in ("", "ro", "rw"):
+            raise bad_request(_("--volumes-from no válido: «%(v)s».") % {"v": value})
+        values.append(await student.container_id(ref) + (f":{mode}" if sep else ""))
+    if values:
+        out["VolumesFrom"] = values
+
+
+async def _host_restart(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    if "RestartPolicy" in src:
+        out["RestartPolicy"] = restart_policy(src["RestartPolicy"])
+
+
+async def _host_log(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    out["LogConfig"] = log_config(student, src.get("LogConfig") or {})
+
+
+async def _host_shm(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    size = src.get("ShmSize", 0)
+    if not 0 <= size <= student.config.container_shm:
+        raise _not_allowed(
+            f"--shm-size {mib(size)}",
+            _("el máximo es %(max)s.") % {"max": mib(student.config.container_shm)},
+        )
+    if size:
+        out["ShmSize"] = size
+
+
+async def _host_oom_score(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    value = src.get("OomScoreAdj", 0)
+    if not 0 <= value <= 1000:
+        raise _not_allowed(
+            f"--oom-score-adj {value}", _("solo se admiten valores entre 0 y 1000.")
+        )
+    if value:
+        out["OomScoreAdj"] = value
+
+
+def _fixed(key: str, allowed: tuple[Any, ...], flag: str) -> Rule:
+    async def rule(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+        value = src.get(key, allowed[0])
+        if value not in allowed:
+            raise _not_allowed(f"{flag} {value}", _("Muelle fija este ajuste por seguridad."))
+
+    return rule
+
+
+async def _resources(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    out.update(resources(student, src, partial=False))
+
+
+HOST_RULES: dict[str, Rule] = {
+    "Binds": _host_binds,
+    "Mounts": _host_mounts,
+    "Tmpfs": _host_tmpfs,
+    "ContainerIDFile": _ignore("ContainerIDFile"),  # client side only
+    "LogConfig": _host_log,
+    "NetworkMode": _host_network,
+    "PortBindings": _zero("PortBindings"),
+    "PublishAllPorts": _zero("PublishAllPorts"),
+    "RestartPolicy": _host_restart,
+    "AutoRemove": _copy("AutoRemove"),
+    "VolumeDriver": _fixed("VolumeDriver", ("", "local"), "--volume-driver"),
+    "VolumesFrom": _host_volumes_from,
+    "CapAdd": _host_caps,
+    "CapDrop": _host_caps,
+    "CgroupnsMode": _host_cgroupns,
+    "Dns": _copy("Dns"),
+    "DnsOptions": _copy("DnsOptions"),
+    "DnsSearch": _copy("DnsSearch"),
+    "ExtraHosts": _copy("ExtraHosts"),
+    "GroupAdd": _copy("GroupAdd"),
+    "IpcMode": _host_ipc,
+    "Cgroup": _zero("Cgroup"),
+    "Links": _zero("Links"),
+    "OomScoreAdj": _host_oom_score,
+    "PidMode": _host_pid,
+    "Privileged": _zero("Privileged"),
+    "ReadonlyRootfs": _copy("ReadonlyRootfs"),
+    "SecurityOpt": _host_security,
+    "StorageOpt": _zero("StorageOpt"),
+    "UTSMode": _host_uts,
+    "UsernsMode": _host_userns,
+    "ShmSize": _host_shm,
+    "Sysctls": _zero("Sysctls"),
+    "Runtime": _fixed("Runtime", ("", "runc"), "--runtime"),
+    "ConsoleSize": _copy("ConsoleSize"),
+    "Isolation": _fixed("Isolation", ("", "default"), "--isolation"),
+    "MaskedPaths": _zero("MaskedPaths"),
+    "ReadonlyPaths": _zero("ReadonlyPaths"),
+    "Init": _copy("Init"),
+    # Every Resources field is handled together by resources().
+    **{k: _resources for k in (
+        "CpuShares", "Memory", "NanoCpus", "CgroupParent", "BlkioWeight", "BlkioWeightDevice",
+        "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
+        "BlkioDeviceWriteIOps", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
+        "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices", "DeviceCgroupRules",
+        "DeviceRequests", "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "MemorySwap",
+        "MemorySwappiness", "OomKillDisable", "PidsLimit", "Ulimits", "CpuCount", "CpuPercent",
+        "IOMaximumIOps", "IOMaximumBandwidth")},
+}
+
+assert set(CONFIG_RULES) == set(CONTAINER_CONFIG_FIELDS)
+assert set(HOST_RULES) == set(HOST_CONFIG_FIELDS)
+
+
+async def _apply(rules: dict[str, Rule], student: Student, src: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    done: set[Rule] = set()
+    for rule in rules.values():  # every rule runs, asked for or not: defaults get imposed
+        if rule in done:
+            continue
+        done.add(rule)
+        await rule(student, src, out)
+    return out
+
+
+async def container_create(student: Student, body: dict[str, Any]) -> dict[str, Any]:
+    """The request body the gateway sends for the student's `containers/create`."""
+    host = await _apply(HOST_RULES, student, body.get("HostConfig") or {})
+    out = await _apply(CONFIG_RULES, student, body)
+    out["HostConfig"] = host
+    out["HostConfig"]["Privileged"] = False
+    given_endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    out["NetworkingConfig"] = {
+        "EndpointsConfig": await endpoints(student, host["NetworkMode"], given_endpoints)
+    }
+    pending = host.pop(PENDING_VOLUMES, [])
+    await quotas.check_new_container(student, host["Memory"])
+    from .volumes import ensure_volumes
+
+    await ensure_volumes(student, pending)
+    return out
+
+
+async def container_update(
+    student: Student, container_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    out = resources(student, body, partial=True)
+    if "RestartPolicy" in body:
+        out["RestartPolicy"] = restart_policy(body["RestartPolicy"])
+    if "Memory" in out:
+        await quotas.check_memory(student, out["Memory"], replacing=container_id)
+    return out
+
+
+def exec_create(body: dict[str, Any]) -> dict[str, Any]:
+    if body.get("Privileged"):
+        raise _not_allowed("docker exec --privileged", _zero_reason("Privileged"))
+    out = {k: v for k, v in body.items() if k != "Privileged"}
+    return out

@@ -1,0 +1,81 @@
+"""Per-student quotas: how many containers, images, volumes and networks, and how much memory.
+
+Checked just before the gateway creates something, under the student's lock, so two requests
+at once cannot both squeeze under a limit. Counts come from the engine (by label), never from
+memory kept here: a restart of Muelle does not reset anyone's quota.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from django.utils.translation import gettext as _
+
+from .errors import refused
+from .student import Student
+
+
+def _mib(value: int) -> str:
+    return f"{value / 1024**2:.0f} MiB"
+
+
+def _full(what: str, limit: int, hint: str) -> Exception:
+    return refused(
+        _("Has llegado al máximo de %(limit)d %(what)s en Muelle. %(hint)s")
+        % {"limit": limit, "what": what, "hint": hint}
+    )
+
+
+async def _memory_of(student: Student, container_id: str) -> int:
+    info = await student.engine.get_or_none(f"/containers/{container_id}/json")
+    if not info:
+        return 0
+    return int((info.get("HostConfig") or {}).get("Memory") or 0)
+
+
+async def memory_in_use(student: Student, *, excluding: str | None = None) -> int:
+    containers = [c["Id"] for c in await student.containers() if c["Id"] != excluding]
+    sizes = await asyncio.gather(*(_memory_of(student, c) for c in containers))
+    return sum(sizes)
+
+
+async def check_new_container(student: Student, memory: int) -> None:
+    containers = await student.containers()
+    limit = student.config.max_containers
+    if len(containers) >= limit:
+        raise _full(
+            _("contenedores"), limit,
+            _("Borra alguno con «docker rm» (mira cuáles tienes con «docker ps -a»)."),
+        )
+    await check_memory(student, memory)
+
+
+async def check_memory(student: Student, memory: int, *, replacing: str | None = None) -> None:
+    in_use = await memory_in_use(student, excluding=replacing)
+    limit = student.config.max_total_memory
+    if in_use + memory > limit:
+        raise refused(
+            _(
+                "Tus contenedores ya reservan %(used)s de memoria y este pediría %(new)s más: el "
+                "máximo en Muelle es %(max)s en total. Borra algún contenedor o pide menos con -m."
+            )
+            % {"used": _mib(in_use), "new": _mib(memory), "max": _mib(limit)}
+        )
+
+
+async def check_new_volumes(student: Student, count: int) -> None:
+    limit = student.config.max_volumes
+    if count and len(await student.volumes()) + count > limit:
+        raise _full(_("volúmenes"), limit, _("Borra alguno con «docker volume rm»."))
+
+
+async def check_new_network(student: Student) -> None:
+    limit = student.config.max_networks
+    if len(await student.networks()) >= limit:
+        raise _full(_("redes"), limit, _("Borra alguna con «docker network rm»."))
+
+
+async def check_new_image(student: Student) -> None:
+    limit = student.config.max_images
+    if await student.own_image_count() >= limit:
+        raise _full(_("imágenes propias"), limit, _("Borra alguna con «docker rmi»."))

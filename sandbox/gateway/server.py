@@ -1,0 +1,517 @@
+"""The per-student unix-socket server: one HTTP/1.1 exchange at a time per connection.
+
+Who the student is comes from which socket accepted the connection, never from the request.
+Each request is parsed, routed (routes.py) and answered by a handler that either answers
+itself (refusals, synthesised replies) or sends its own, rewritten request to the engine with
+`Exchange.forward`: buffered JSON (rewritten), a stream (logs, events, build output) or a
+hijacked connection (attach, exec) spliced both ways with half-close.
+
+Every task started here is kept in `Gateway.tasks` until it finishes: a task only the event
+loop refers to can be garbage-collected mid-stream (it happened to the prototype: ~10% of
+`docker run` outputs were cut).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from . import canonical_json
+from .errors import EngineError, GatewayError, bad_request, error_body
+from .student import Student
+from .upstream import API, EngineConnection
+from .wire import (
+    HOP_BY_HOP,
+    LAST_CHUNK,
+    MAX_HEAD,
+    READ_SIZE,
+    REASONS,
+    BodyTooLarge,
+    Framing,
+    ProtocolError,
+    RequestHead,
+    ResponseHead,
+    chunk,
+    encode_request_head,
+    encode_response_head,
+    iter_body,
+    read_body,
+    read_request_head,
+    read_response_head,
+    request_framing,
+    response_framing,
+)
+
+log = logging.getLogger("sandbox.gateway")
+
+SUPPORTED_VERSIONS = ("1.40", "1.41")
+MAX_BUFFERED_RESPONSE = 64 * 1024 * 1024
+MAX_DRAIN = 64 * 1024 * 1024
+
+JsonRewrite = Callable[[Any], Any | Awaitable[Any]]
+LineRewrite = Callable[[bytes], bytes]
+
+
+class Exchange:
+    """One request from the student and the answer to it."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        head: RequestHead,
+        path: str,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self.gateway = gateway
+        self.student: Student = gateway.student
+        self.head = head
+        self.path = path  # without the version prefix
+        self.params: dict[str, str] = {}
+        self.reader = reader
+        self.writer = writer
+        self.framing: Framing = request_framing(head)
+        self.body_consumed = self.framing.kind == "none"
+        self.responded = False
+        self.close_after = not head.keep_alive
+
+    # --- the student's request ----------------------------------------------------------------
+    def q(self, name: str, default: str | None = None) -> str | None:
+        value = self.head.query_first(name)
+        return default if value is None else value
+
+    def q_bool(self, name: str) -> bool:
+        """A boolean query parameter, read as the engine reads it."""
+        value = self.head.query_first(name)
+        return value is not None and value.strip().lower() not in ("", "0", "no", "false", "none")
+
+    def q_filters(self) -> dict[str, list[str]]:
+        """The `filters` parameter as {key: [values]} (both engine encodings accepted)."""
+        raw = self.q("filters")
+        if not raw:
+            return {}
+        data = canonical_json.parse_plain(raw.encode())
+        if not isinstance(data, dict):
+            raise bad_request(_("El parámetro filters no es válido."))
+        out: dict[str, list[str]] = {}
+        for key, value in data.items():
+            if isinstance(value, dict):
+                values = [k for k, on in value.items() if on is True]
+            elif isinstance(value, list):
+                values = value
+            else:
+                raise bad_request(_("El parámetro filters no es válido."))
+            if not all(isinstance(v, str) for v in values):
+                raise bad_request(_("El parámetro filters no es válido."))
+            out[key] = values
+        return out
+
+    async def body(self, limit: int | None = None) -> bytes:
+        limit = limit or self.student.config.max_json_body
+        try:
+            data = await read_body(self.reader, self.framing, limit)
+        except BodyTooLarge:
+            self.close_after = True
+            self.body_consumed = True  # what is left is abandoned with the connection
+            raise GatewayError(
+                413, _("La petición es demasiado grande (máximo %(n)d bytes).") % {"n": limit}
+            ) from None
+        self.body_consumed = True
+        return data
+
+    async def json_body(self, schema: canonical_json.Struct) -> dict[str, Any]:
+        return canonical_json.canonicalise(await self.body(), schema)
+
+    async def no_body(self) -> None:
+        """Endpoints that take no body (e.g. /start): an old API accepted a HostConfig here."""
+        data = (await self.body()).strip()
+        if data and data not in (b"{}", b"null"):
+            raise bad_request(
+                _("Esta operación no admite cuerpo en la petición (la configuración se da al "
+                  "crear el contenedor).")
+            )
+
+    def body_stream(self) -> AsyncIterator[bytes]:
+        self.body_consumed = True
+        return iter_body(self.reader, self.framing)
+
+    async def drain(self) -> None:
+        if self.body_consumed:
+            return
+        self.body_consumed = True
+        try:
+            async with asyncio.timeout(30):
+                size = 0
+                async for data in iter_body(self.reader, self.framing):
+                    size += len(data)
+                    if size > MAX_DRAIN:
+                        self.close_after = True
+                        return
+        except (ProtocolError, TimeoutError, ConnectionError):
+            self.close_after = True
+
+    # --- answers made here ------------------------------------------------------------------
+    async def reply_json(self, status: int, value: Any, headers: list[tuple[str, str]] | None = None) -> None:
+        data = json.dumps(value, ensure_ascii=False).encode() + b"\n"
+        await self.reply(status, data, "application/json", headers)
+
+    async def reply(
+        self, status: int, data: bytes, content_type: str | None = "application/json",
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        out = list(headers or [])
+        if content_type:
+            out.append(("Content-Type", content_type))
+        out += [("Api-Version", "1.41"), ("Content-Length", str(len(data)))]
+        if self.close_after:
+            out.append(("Connection", "close"))
+        self.responded = True
+        self.writer.write(encode_response_head(status, REASONS.get(status, ""), out))
+        if self.head.method != "HEAD":
+            self.writer.write(data)
+        await self.writer.drain()
+
+    async def reply_error(self, error: GatewayError) -> None:
+        await self.reply(error.status, error_body(error.message))
+
+    # --- answers from the engine ----------------------------------------------------------------
+    async def forward(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | dict[str, str] | None = None,
+        body: bytes | AsyncIterator[bytes] | None = None,
+        content_type: str | None = None,
+        mode: str = "buffer",
+        rewrite: JsonRewrite | None = None,
+        lines: LineRewrite | None = None,
+    ) -> int:
+        """Sends the gateway's own request to the engine and relays the answer to the student.
+
+        mode: "buffer" (JSON answer, rewritten and stripped of prefixes), "stream" (relayed as it
+        comes; JSON-lines rewritten with `lines`), or "hijack" (attach/exec: spliced both ways).
+        Returns the engine's status.
+        """
+        if isinstance(query, dict):
+            query = list(query.items())
+        query = [(k, v) for k, v in (query or []) if v is not None]
+        headers = [("User-Agent", self.head.headers.get("user-agent") or "muelle-gateway")]
+        if content_type:
+            headers.append(("Content-Type", content_type))
+        if isinstance(body, bytes):
+            headers.append(("Content-Length", str(len(body))))
+        elif body is not None:
+            headers.append(("Transfer-Encoding", "chunked"))
+        else:
+            headers.append(("Content-Length", "0"))
+        if mode == "hijack":
+            headers += [("Connection", "Upgrade"), ("Upgrade", "tcp")]
+        else:
+            headers.append(("Connection", "close"))
+        conn = await self.gateway.connect_engine()
+        try:
+            conn.writer.write(encode_request_head(method, API + path, query, headers))
+            if isinstance(body, bytes):
+                conn.writer.write(body)
+            elif body is not None:
+                await self._send_stream_body(conn, body)
+            with contextlib.suppress(ConnectionError):
+                # The engine may answer and close before reading a body (e.g. /wait).
+                await conn.writer.drain()
+            if mode == "hijack" or not self.body_consumed:
+                return await self._relay(method, conn, mode, rewrite, lines)
+            return await self._relay_watching_client(method, conn, mode, rewrite, lines)
+        finally:
+            conn.close()
+
+    async def _send_stream_body(self, conn: EngineConnection, body: AsyncIterator[bytes]) -> None:
+        try:
+            async for data in body:
+                conn.writer.write(chunk(data))
+                await conn.writer.drain()
+            conn.writer.write(LAST_CHUNK)
+        except ConnectionError:
+            return
+
+    async def _relay_watching_client(
+        self, method: str, conn: EngineConnection, mode: str,
+        rewrite: JsonRewrite | None, lines: LineRewrite | None,
+    ) -> int:
+        """Relays, and gives up (closing the engine connection) if the student goes away."""
+        relay = self.gateway.spawn(self._relay(method, conn, mode, rewrite, lines))
+        watch = self.gateway.spawn(self.reader.read(1))
+        done, _pending = await asyncio.wait({relay, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if relay in done:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                leftover = await watch
+                if leftover:
+                    self.close_after = True  # a pipelined byte we can no longer give back
+            return relay.result()
+        # The student closed the connection (or pipelined, which no Docker client does).
+        self.close_after = True
+        relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError, ProtocolError):
+            return await relay
+        return 499
+
+    async def _relay(
+        self, method: str, conn: EngineConnection, mode: str,
+        rewrite: JsonRewrite | None, lines: LineRewrite | None,
+    ) -> int:
+        try:
+            response = await read_response_head(conn.reader)
+        except (ProtocolError, ConnectionError):
+            raise GatewayError(502, _("El motor de Docker no ha respondido.")) from None
+        framing = response_framing(method, response)
+        if mode == "hijack" and (
+            response.status == 101 or (response.status == 200 and framing.kind == "close")
+        ):
+            await self._splice(conn, response)
+            return response.status
+        if mode == "buffer" or response.status >= 300:
+            data = await read_body(conn.reader, framing, MAX_BUFFERED_RESPONSE)
+            data = await self._rewrite_buffered(response, data, rewrite)
+            headers = self._response_headers(response)
+            headers.append(("Content-Length", str(len(data))))
+            if self.close_after:
+                headers.append(("Connection", "close"))
+            self.responded = True
+            self.writer.write(encode_response_head(response.status, response.reason, headers))
+            if method != "HEAD":
+                self.writer.write(data)
+            await self.writer.drain()
+            return response.status
+        await self._stream(response, conn, framing, lines)
+        return response.status
+
+    async def _rewrite_buffered(
+        self, response: ResponseHead, data: bytes, rewrite: JsonRewrite | None
+    ) -> bytes:
+        is_json = (response.headers.get("content-type") or "").startswith("application/json")
+        if response.status < 300 and rewrite is not None and is_json and data:
+            value = rewrite(json.loads(data))
+            if asyncio.iscoroutine(value):
+                value = await value
+            data = json.dumps(value, ensure_ascii=False).encode() + b"\n"
+        return self.student.ns.strip_bytes(data)
+
+    def _response_headers(self, response: ResponseHead) -> list[tuple[str, str]]:
+        out = []
+        for name, value in response.headers.items:
+            lower = name.lower()
+            if lower in HOP_BY_HOP:
+                continue
+            if lower == "builder-version":
+                value = "1"  # the classic builder is the only one students get
+            out.append((name, value))
+        return out
+
+    async def _stream(
+        self, response: ResponseHead, conn: EngineConnection, framing: Framing,
+        lines: LineRewrite | None,
+    ) -> None:
+        headers = self._response_headers(response)
+        chunked = framing.kind != "close"
+        if chunked:
+            headers.append(("Transfer-Encoding", "chunked"))
+        else:
+            self.close_after = True
+            headers.append(("Connection", "close"))
+        self.responded = True
+        self.writer.write(encode_response_head(response.status, response.reason, headers))
+        await self.writer.drain()
+        pending = b""
+        async for data in iter_body(conn.reader, framing):
+            if lines is not None:
+                pending += data
+                complete, sep, pending = pending.rpartition(b"\n")
+                if not sep:
+                    pending = complete
+                    continue
+                data = b"".join(lines(line) + b"\n" for line in complete.split(b"\n"))
+            self.writer.write(chunk(data) if chunked else data)
+            await self.writer.drain()
+        if pending:
+            data = lines(pending) if lines else pending
+            self.writer.write(chunk(data) if chunked else data)
+        if chunked:
+            self.writer.write(LAST_CHUNK)
+        await self.writer.drain()
+
+    async def _splice(self, conn: EngineConnection, response: ResponseHead) -> None:
+        """Attach/exec after the upgrade: bytes both ways until the engine ends its side."""
+        self.close_after = True
+        self.responded = True
+        headers = [(k, v) for k, v in response.headers.items if k.lower() not in HOP_BY_HOP]
+        if response.status == 101:
+            headers += [("Connection", "Upgrade"), ("Upgrade", "tcp")]
+        self.writer.write(encode_response_head(response.status, response.reason, headers))
+        await self.writer.drain()
+
+        async def upstream() -> None:
+            try:
+                while data := await self.reader.read(READ_SIZE):
+                    conn.writer.write(data)
+                    await conn.writer.drain()
+                if conn.writer.can_write_eof():
+                    conn.writer.write_eof()  # the student's stdin ended (half-close)
+            except (ConnectionError, OSError):
+                return
+
+        async def downstream() -> None:
+            try:
+                while data := await conn.reader.read(READ_SIZE):
+                    self.writer.write(data)
+                    await self.writer.drain()
+            except (ConnectionError, OSError):
+                return
+
+        up = self.gateway.spawn(upstream())
+        down = self.gateway.spawn(downstream())
+        try:
+            await down
+        finally:
+            up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await up
+
+
+Handler = Callable[[Exchange], Coroutine[Any, Any, None]]
+
+
+class Gateway:
+    """One student's endpoint: a unix socket server and every task serving it."""
+
+    def __init__(self, student: Student, socket_path: Path) -> None:
+        self.student = student
+        self.socket_path = socket_path
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.server: asyncio.AbstractServer | None = None
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def connect_engine(self) -> EngineConnection:
+        try:
+            return await self.student.engine.connect()
+        except OSError:
+            raise GatewayError(502, _("El motor de Docker no responde.")) from None
+
+    async def start(self) -> None:
+        path = self.socket_path
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        self.server = await asyncio.start_unix_server(self._on_client, path=str(path), limit=MAX_HEAD)
+        config = self.student.config
+        try:
+            os.chown(path, config.socket_uid, config.socket_gid)
+            os.chmod(path, 0o660)
+        except PermissionError:
+            # Not root: the folder is only mounted into this student's sandbox, so let any
+            # uid inside it connect (documented in docs/gateway.md).
+            os.chmod(path, 0o666)
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), 2)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        try:
+            while True:
+                try:
+                    head = await read_request_head(reader)
+                except (ProtocolError, UnicodeDecodeError, ValueError):
+                    writer.write(encode_response_head(400, "Bad Request", [
+                        ("Content-Type", "application/json"), ("Connection", "close"),
+                        ("Content-Length", str(len(error_body(_("Petición HTTP no válida.")))))]))
+                    writer.write(error_body(_("Petición HTTP no válida.")))
+                    await writer.drain()
+                    return
+                if head is None:
+                    return
+                if not await self._handle(head, reader, writer):
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, ProtocolError):
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("gateway connection failed")
+        finally:
+            writer.close()
+
+    async def _handle(
+        self, head: RequestHead, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        from .routes import route
+
+        path, version_error = _split_version(head.path)
+        log.debug("%s %s %s", self.student.ns.key, head.method, head.target)
+        exchange = Exchange(self, head, path, reader, writer)
+        try:
+            if version_error:
+                raise version_error
+            handler, params = route(head.method, path)
+            exchange.params = params
+            await handler(exchange)
+        except EngineError as exc:
+            await self._fail(exchange, GatewayError(exc.status, self.student.ns.strip(exc.message)))
+        except GatewayError as exc:
+            await self._fail(exchange, exc)
+        except (ConnectionError, ProtocolError, asyncio.IncompleteReadError):
+            return False
+        except OSError as exc:
+            log.warning("engine unreachable: %s", exc)
+            await self._fail(exchange, GatewayError(502, _("El motor de Docker no responde.")))
+        return not exchange.close_after
+
+    async def _fail(self, exchange: Exchange, error: GatewayError) -> None:
+        if exchange.responded:
+            exchange.close_after = True
+            return
+        await exchange.drain()
+        await exchange.reply_error(error)
+
+
+def _split_version(path: str) -> tuple[str, GatewayError | None]:
+    """Strips /vX.Y; only the versions the gateway's policy was written for are accepted."""
+    if not path.startswith("/v"):
+        return path, None
+    version, sep, rest = path[2:].partition("/")
+    if not version.replace(".", "").isdigit():
+        return path, None
+    if version not in SUPPORTED_VERSIONS:
+        return "/" + rest, bad_request(
+            _(
+                "La versión %(version)s de la API de Docker no está admitida en Muelle "
+                "(solo %(supported)s). Usa un cliente docker actual."
+            )
+            % {"version": version, "supported": ", ".join(SUPPORTED_VERSIONS)}
+        )
+    return "/" + rest if sep else "/", None

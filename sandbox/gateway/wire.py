@@ -1,0 +1,279 @@
+"""HTTP/1.1 framing for the gateway, on asyncio streams, both towards the CLI and the engine.
+
+Deliberately small and strict: the gateway never forwards the client's bytes as they came; it
+parses a request, decides, and writes a request of its own. So this module only has to read
+what the Docker CLI, docker-py and the engine send, and refuse anything ambiguous (two
+Content-Length headers, Content-Length with Transfer-Encoding, folded headers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote, urlencode
+
+MAX_HEAD = 64 * 1024
+READ_SIZE = 64 * 1024
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "te",
+     "trailer", "proxy-connection", "expect"}
+)
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not HTTP/1.1 as the gateway accepts it."""
+
+
+@dataclass
+class Headers:
+    items: list[tuple[str, str]] = field(default_factory=list)
+
+    def get(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.items:
+            if key.lower() == name:
+                return value
+        return None
+
+    def get_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [value for key, value in self.items if key.lower() == name]
+
+    def has_token(self, name: str, token: str) -> bool:
+        token = token.lower()
+        return any(
+            part.strip().lower() == token for value in self.get_all(name) for part in value.split(",")
+        )
+
+
+@dataclass
+class RequestHead:
+    method: str
+    target: str
+    path: str  # percent-decoded
+    query: list[tuple[str, str]]
+    http_version: str
+    headers: Headers
+
+    def query_first(self, name: str) -> str | None:
+        for key, value in self.query:
+            if key == name:
+                return value
+        return None
+
+    def query_all(self, name: str) -> list[str]:
+        return [value for key, value in self.query if key == name]
+
+    @property
+    def keep_alive(self) -> bool:
+        if self.headers.has_token("connection", "close"):
+            return False
+        if self.http_version == "HTTP/1.0":
+            return self.headers.has_token("connection", "keep-alive")
+        return True
+
+    @property
+    def wants_upgrade(self) -> bool:
+        return self.headers.has_token("connection", "upgrade") and (
+            (self.headers.get("upgrade") or "").lower() == "tcp"
+        )
+
+
+@dataclass
+class ResponseHead:
+    status: int
+    reason: str
+    headers: Headers
+
+
+def _split_head(raw: bytes) -> tuple[str, Headers]:
+    try:
+        text = raw.decode("latin-1")
+    except UnicodeDecodeError as exc:  # pragma: no cover - latin-1 decodes every byte
+        raise ProtocolError("undecodable head") from exc
+    lines = text[:-4].split("\r\n")
+    headers = Headers()
+    for line in lines[1:]:
+        if not line or line[0] in " \t":
+            raise ProtocolError("folded or empty header line")
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip() or any(c in name for c in " \t"):
+            raise ProtocolError(f"bad header line {line!r}")
+        headers.items.append((name, value.strip()))
+    return lines[0], headers
+
+
+async def _read_head(reader: asyncio.StreamReader) -> bytes | None:
+    try:
+        return await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial.strip():
+            return None
+        raise ProtocolError("connection closed in the middle of a head") from exc
+    except asyncio.LimitOverrunError as exc:
+        raise ProtocolError("head too large") from exc
+
+
+async def read_request_head(reader: asyncio.StreamReader) -> RequestHead | None:
+    """Reads one request head; None when the client closed the connection between requests."""
+    raw = await _read_head(reader)
+    if raw is None:
+        return None
+    first, headers = _split_head(raw.lstrip(b"\r\n"))
+    parts = first.split(" ")
+    if len(parts) != 3 or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
+        raise ProtocolError(f"bad request line {first!r}")
+    method, target, version = parts
+    if not method.isalpha() or not method.isupper() or not target.startswith("/"):
+        raise ProtocolError(f"bad request line {first!r}")
+    raw_path, _, raw_query = target.partition("?")
+    raw_path = raw_path.partition("#")[0]
+    path = unquote(raw_path, errors="strict")
+    query = parse_qsl(raw_query, keep_blank_values=True, errors="strict")
+    _check_framing_headers(headers)
+    return RequestHead(method, target, path, query, version, headers)
+
+
+async def read_response_head(reader: asyncio.StreamReader) -> ResponseHead:
+    raw = await _read_head(reader)
+    if raw is None:
+        raise ProtocolError("engine closed the connection before answering")
+    first, headers = _split_head(raw)
+    version, _, rest = first.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/1.") or not code.isdigit():
+        raise ProtocolError(f"bad status line {first!r}")
+    _check_framing_headers(headers)
+    return ResponseHead(int(code), reason, headers)
+
+
+def _check_framing_headers(headers: Headers) -> None:
+    lengths = headers.get_all("content-length")
+    encodings = headers.get_all("transfer-encoding")
+    if len(lengths) > 1 or (lengths and encodings):
+        raise ProtocolError("ambiguous message length")
+    if lengths and not lengths[0].isdigit():
+        raise ProtocolError("bad Content-Length")
+    if encodings and [e.strip().lower() for e in encodings] != ["chunked"]:
+        raise ProtocolError("unsupported Transfer-Encoding")
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How a message body ends: a known length, chunked, at connection close, or empty."""
+
+    kind: str  # "length" | "chunked" | "close" | "none"
+    length: int = 0
+
+
+def request_framing(head: RequestHead) -> Framing:
+    if head.headers.get("transfer-encoding"):
+        return Framing("chunked")
+    length = head.headers.get("content-length")
+    if length is not None and int(length) > 0:
+        return Framing("length", int(length))
+    return Framing("none")
+
+
+def response_framing(method: str, head: ResponseHead) -> Framing:
+    if method == "HEAD" or head.status in (204, 304) or 100 <= head.status < 200:
+        return Framing("none")
+    if head.headers.get("transfer-encoding"):
+        return Framing("chunked")
+    length = head.headers.get("content-length")
+    if length is not None:
+        return Framing("length", int(length)) if int(length) else Framing("none")
+    return Framing("close")
+
+
+async def iter_body(reader: asyncio.StreamReader, framing: Framing) -> AsyncIterator[bytes]:
+    """Yields a body's bytes (de-chunked) as they arrive."""
+    if framing.kind == "none":
+        return
+    if framing.kind == "length":
+        remaining = framing.length
+        while remaining:
+            data = await reader.read(min(remaining, READ_SIZE))
+            if not data:
+                raise ProtocolError("body ended early")
+            remaining -= len(data)
+            yield data
+        return
+    if framing.kind == "close":
+        while data := await reader.read(READ_SIZE):
+            yield data
+        return
+    while True:
+        try:
+            line = await reader.readuntil(b"\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            raise ProtocolError("bad chunk header") from exc
+        size_text = line[:-2].split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError as exc:
+            raise ProtocolError("bad chunk size") from exc
+        if size == 0:
+            while True:  # trailers, ignored
+                trailer = await reader.readuntil(b"\r\n")
+                if trailer == b"\r\n":
+                    return
+        remaining = size
+        while remaining:
+            data = await reader.read(min(remaining, READ_SIZE))
+            if not data:
+                raise ProtocolError("chunk ended early")
+            remaining -= len(data)
+            yield data
+        if await reader.readexactly(2) != b"\r\n":
+            raise ProtocolError("chunk not followed by CRLF")
+
+
+async def read_body(reader: asyncio.StreamReader, framing: Framing, limit: int) -> bytes:
+    """Reads a whole body; ProtocolError past `limit` bytes."""
+    if framing.kind == "length" and framing.length > limit:
+        raise BodyTooLarge(limit)
+    parts: list[bytes] = []
+    size = 0
+    async for data in iter_body(reader, framing):
+        size += len(data)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        parts.append(data)
+    return b"".join(parts)
+
+
+class BodyTooLarge(ProtocolError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body larger than {limit} bytes")
+        self.limit = limit
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data) if data else b""
+
+
+LAST_CHUNK = b"0\r\n\r\n"
+
+
+def encode_request_head(
+    method: str,
+    path: str,
+    query: list[tuple[str, str]] | None = None,
+    headers: list[tuple[str, str]] | None = None,
+) -> bytes:
+    target = path + ("?" + urlencode(query) if query else "")
+    lines = [f"{method} {target} HTTP/1.1", "Host: docker"]
+    lines += [f"{k}: {v}" for k, v in headers or []]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def encode_response_head(status: int, reason: str, headers: list[tuple[str, str]]) -> bytes:
+    lines = [f"HTTP/1.1 {status} {reason or 'OK'}"] + [f"{k}: {v}" for k, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+REASONS = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified",
+           400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+           413: "Payload Too Large", 500: "Internal Server Error", 502: "Bad Gateway"}

@@ -1,0 +1,152 @@
+"""The container every student gets, built from settings alone.
+
+Plain data (no docker import): sandbox.engine turns it into an API call. Students run arbitrary
+code in these containers, so each field here is a deliberate limit; tests/sandbox asserts every
+one of them on a real container's inspected HostConfig.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+LANG = "C.UTF-8"
+TERM = "xterm-256color"
+
+# Labels: every Muelle container carries managed + instance; `role` keeps the sandbox reaper off
+# containers that other parts of Muelle label (the Docker gateway's student containers).
+LABEL_MANAGED = "muelle.managed"
+LABEL_INSTANCE = "muelle.instance"
+LABEL_ROLE = "muelle.role"
+LABEL_OWNER = "muelle.owner"
+LABEL_POOL = "muelle.pool"
+LABEL_CREATED = "muelle.created"
+LABEL_EXPIRES = "muelle.expires"
+ROLE = "sandbox"
+
+# Keeps the main process alive doing nothing; docker-init (init=True) is PID 1 and reaps zombies.
+COMMAND = ["sleep", "infinity"]
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    hostname: str
+    labels: dict[str, str]
+    image: str
+    command: list[str]
+    user: str
+    working_dir: str
+    environment: dict[str, str]
+    host_config: dict[str, Any] = field(default_factory=dict)
+
+
+def instance_slug() -> str:
+    """SANDBOX_INSTANCE made safe for a container name."""
+    return re.sub(r"[^a-zA-Z0-9_.-]", "-", settings.SANDBOX_INSTANCE)[:32] or "default"
+
+
+def managed_filters(*extra: str) -> dict[str, list[str]]:
+    """Engine list filter for this instance's sandboxes."""
+    return {
+        "label": [
+            f"{LABEL_MANAGED}=1",
+            f"{LABEL_INSTANCE}={settings.SANDBOX_INSTANCE}",
+            f"{LABEL_ROLE}={ROLE}",
+            *extra,
+        ]
+    }
+
+
+def container_name(token: str, owner: str = "") -> str:
+    # The owner part is a prefix of an opaque hash, so a crashed process's containers can still
+    # be told apart by eye; a pool container is renamed when it is handed out.
+    who = owner[:12] if owner else "pool"
+    return f"muelle-{instance_slug()}-{who}-{token}"
+
+
+def sandbox_env() -> dict[str, str]:
+    """The whole environment of a sandbox: nothing comes from the web process."""
+    return {"TERM": TERM, "LANG": LANG, "HOME": settings.SANDBOX_WORKDIR, "PATH": PATH}
+
+
+def _uid_gid() -> tuple[str, str]:
+    uid, _, gid = settings.SANDBOX_USER.partition(":")
+    return uid.strip(), (gid or uid).strip()
+
+
+def tmpfs_mounts() -> dict[str, str]:
+    # A tmpfs over a path the image has inherits that path's mode (root 0755), so the sandbox
+    # user could not write there: give uid/gid/mode explicitly. The home is `exec` because
+    # students run their own scripts; /tmp stays noexec (Docker's default for tmpfs).
+    uid, gid = _uid_gid()
+    return {
+        settings.SANDBOX_WORKDIR: (
+            f"rw,nosuid,nodev,exec,size={settings.SANDBOX_WORKDIR_SIZE},"
+            f"uid={uid},gid={gid},mode=0700"
+        ),
+        "/tmp": f"rw,nosuid,nodev,noexec,size={settings.SANDBOX_TMP_SIZE},mode=1777",  # noqa: S108
+    }
+
+
+def host_config() -> dict[str, Any]:
+    """Keyword arguments for APIClient.create_host_config."""
+    return {
+        "network_mode": settings.SANDBOX_NETWORK,
+        "read_only": settings.SANDBOX_READ_ONLY,
+        "tmpfs": tmpfs_mounts(),
+        "cap_drop": ["ALL"],
+        # No seccomp entry: the engine's default profile applies (never "unconfined").
+        "security_opt": ["no-new-privileges"],
+        "init": True,
+        "mem_limit": settings.SANDBOX_MEMORY,
+        # Equal to the memory limit: no swap on top of it.
+        "memswap_limit": settings.SANDBOX_MEMORY,
+        "nano_cpus": int(settings.SANDBOX_CPUS * 1_000_000_000),
+        "pids_limit": settings.SANDBOX_PIDS_LIMIT,
+        "ulimits": [
+            {"Name": "nofile", "Soft": settings.SANDBOX_NOFILE, "Hard": settings.SANDBOX_NOFILE}
+        ],
+        "log_config": {
+            "Type": "json-file",
+            "Config": {
+                "max-size": settings.SANDBOX_LOG_MAX_SIZE,
+                "max-file": str(settings.SANDBOX_LOG_MAX_FILE),
+            },
+        },
+        "restart_policy": {"Name": "no"},
+        "privileged": False,
+        "ipc_mode": "private",
+        # Deliberately absent: binds, volumes, devices, pid/uts/userns host modes, port bindings.
+    }
+
+
+def new_spec(*, owner: str, created: int, expires: int, pool: bool) -> ContainerSpec:
+    token = secrets.token_hex(4)
+    labels = {
+        LABEL_MANAGED: "1",
+        LABEL_INSTANCE: settings.SANDBOX_INSTANCE,
+        LABEL_ROLE: ROLE,
+        LABEL_OWNER: owner,
+        LABEL_CREATED: str(created),
+        LABEL_EXPIRES: str(expires),
+    }
+    if pool:
+        labels[LABEL_POOL] = "1"
+    return ContainerSpec(
+        name=container_name(token, owner),
+        # Random, never derived from the owner: the prompt shows it.
+        hostname=f"muelle-{secrets.token_hex(3)}",
+        labels=labels,
+        image=settings.SANDBOX_IMAGE,
+        command=list(COMMAND),
+        user=settings.SANDBOX_USER,
+        working_dir=settings.SANDBOX_WORKDIR,
+        environment=sandbox_env(),
+        host_config=host_config(),
+    )

@@ -1,0 +1,67 @@
+"""What goes into the course image, in one place.
+
+The recipe hash (labelled on the images as muelle.recipe) covers the package list, the build
+context files and the sandbox user, so `build_images` rebuilds exactly when one of them changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from django.conf import settings
+
+CONTEXT_DIR = Path(__file__).resolve().parent / "sandbox"
+BASE_IMAGE = "muelle/base:bookworm"  # built offline with mmdebstrap + docker import
+ONLINE_BASE = "debian:bookworm-slim"  # used when a registry answers
+SUITE = "bookworm"
+RECIPE_LABEL = "muelle.recipe"
+
+# Everything a student's shell needs, and nothing for the network (sandboxes have none).
+# Add a package here and both the offline and the online builds get it.
+PACKAGES = [
+    "bash",
+    "coreutils",  # also timeout(1), which engine.run() relies on
+    "procps",
+    "hostname",
+    "iproute2",
+    "less",
+    "nano",
+    "vim-tiny",
+    "ncurses-base",
+    "file",
+]
+
+# Dropped from the offline root filesystem: nobody reads them in a throwaway container.
+DPKG_EXCLUDES = [
+    "/usr/share/man/*",
+    "/usr/share/doc/*",
+    "/usr/share/info/*",
+    "/usr/share/locale/*",
+    "/usr/share/lintian/*",
+    "/usr/share/linda/*",
+]
+DPKG_INCLUDES = ["/usr/share/doc/*/copyright"]  # licences stay
+
+
+def sandbox_uid_gid() -> tuple[str, str]:
+    uid, _, gid = settings.SANDBOX_USER.partition(":")
+    return uid.strip(), (gid or uid).strip()
+
+
+def _digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()[:16]
+
+
+def base_hash() -> str:
+    return _digest(SUITE.encode(), "\n".join(PACKAGES).encode(), "\n".join(DPKG_EXCLUDES).encode())
+
+
+def recipe_hash() -> str:
+    files = sorted(p for p in CONTEXT_DIR.rglob("*") if p.is_file())
+    parts = [p.relative_to(CONTEXT_DIR).as_posix().encode() + b"\0" + p.read_bytes() for p in files]
+    return _digest(base_hash().encode(), ":".join(sandbox_uid_gid()).encode(), *parts)

@@ -1,0 +1,151 @@
+"""Removes sandboxes nobody should have any more, comparing the engine's list with the table.
+
+A managed container of this instance goes when: its expiry label has passed; it has no row
+(a crash between start and record, or a wiped table); its row is idle or past its lifetime; its
+holder process stopped refreshing the heartbeat (the server crashed); it is warm but stopped or
+too old; or a removal was scheduled and did not happen. Containers of other instances, other
+Muelle roles and anything without our labels are never touched.
+
+Runs at start-up (`manage.py prune_sandboxes`), periodically inside the server
+(engine.ensure_background_tasks) and on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from sandbox import engine, hardening
+from sandbox.models import Sandbox as SandboxRow
+
+logger = logging.getLogger(__name__)
+
+# A container this young without a row may be one whose row is being written right now.
+ORPHAN_GRACE_SECONDS = 60.0
+# The reaper backs up the terminal's own idle timer; leave that timer room to end it first.
+IDLE_SLACK_SECONDS = 30.0
+
+
+def heartbeat_every() -> float:
+    return settings.SANDBOX_REAP_INTERVAL / 2
+
+
+def stale_after() -> timedelta:
+    """A holder that has not refreshed its rows for this long is gone."""
+    return timedelta(seconds=settings.SANDBOX_REAP_INTERVAL + 15)
+
+
+@dataclass
+class ReapReport:
+    removed: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    forgotten_rows: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _reason(
+    row: SandboxRow | None,
+    item: engine.ManagedContainer,
+    now: datetime,
+    orphan_grace: float,
+) -> str | None:
+    label_expires = item.label_ts(hardening.LABEL_EXPIRES)
+    if label_expires is not None and label_expires <= now.timestamp():
+        return "caducado (etiqueta)"
+    if row is None:
+        if engine.is_inflight(item.id):
+            return None
+        created = item.label_ts(hardening.LABEL_CREATED) or 0.0
+        return "sin registro" if time.time() - created >= orphan_grace else None
+    if row.state == SandboxRow.State.RELEASING:
+        return "retirada pendiente"
+    if row.holder != engine.BOOT_ID and row.heartbeat_at < now - stale_after():
+        return "su proceso ya no existe"
+    if row.state == SandboxRow.State.POOL:
+        if not item.running:
+            return "reserva parada"
+        if row.created_at <= now - timedelta(seconds=settings.SANDBOX_MAX_LIFETIME):
+            return "reserva demasiado antigua"
+        return None
+    if now >= row.expires_at:
+        return "tiempo máximo agotado"
+    if engine._expired(row, now, slack=IDLE_SLACK_SECONDS):
+        return "inactivo"
+    return None
+
+
+async def heartbeat() -> None:
+    now = timezone.now()
+    await SandboxRow.objects.filter(
+        instance=settings.SANDBOX_INSTANCE, holder=engine.BOOT_ID
+    ).aupdate(heartbeat_at=now)
+
+
+async def reap(*, everything: bool = False, orphan_grace: float | None = None) -> ReapReport:
+    """One pass. everything=True removes every sandbox of this instance (prune --all)."""
+    grace = ORPHAN_GRACE_SECONDS if orphan_grace is None else orphan_grace
+    report = ReapReport()
+    containers = await engine.managed_containers()
+    rows = {
+        row.container_id: row
+        async for row in SandboxRow.objects.filter(instance=settings.SANDBOX_INSTANCE)
+    }
+    now = timezone.now()
+    doomed: list[tuple[engine.ManagedContainer, str]] = []
+    for item in containers:
+        reason = "--all" if everything else _reason(rows.get(item.id), item, now, grace)
+        if reason is not None:
+            doomed.append((item, reason))
+
+    async def remove(item: engine.ManagedContainer, reason: str) -> None:
+        try:
+            await engine.remove_now(item.id)
+            report.removed.append((item.name, reason))
+        except Exception as exc:
+            report.errors.append(f"{item.name}: {exc}")
+
+    await asyncio.gather(*(remove(item, reason) for item, reason in doomed))
+
+    # Rows whose container is gone (removed by hand, engine reset) only hold capacity.
+    present = {item.id for item in containers}
+    cutoff = now - timedelta(seconds=grace)
+    gone = [
+        cid
+        for cid, row in rows.items()
+        if cid not in present
+        and not engine.is_inflight(cid)
+        and (everything or row.created_at <= cutoff)
+    ]
+    if gone:
+        deleted, _ = await SandboxRow.objects.filter(container_id__in=gone).adelete()
+        report.forgotten_rows = deleted
+    if report.removed:
+        logger.info(
+            "reaper removed %d sandbox(es): %s",
+            len(report.removed),
+            ", ".join(f"{name} ({why})" for name, why in report.removed),
+        )
+    return report
+
+
+async def periodic() -> None:
+    """Background task: heartbeat often, reap every SANDBOX_REAP_INTERVAL seconds."""
+    last_reap = -float("inf")
+    while True:
+        try:
+            await heartbeat()
+            if time.monotonic() - last_reap >= settings.SANDBOX_REAP_INTERVAL:
+                last_reap = time.monotonic()
+                await reap()
+        except asyncio.CancelledError:
+            raise
+        except engine.EngineUnavailable as exc:
+            logger.warning("reaper: %s", exc.message)
+        except Exception:
+            logger.exception("reaper pass failed")
+        await asyncio.sleep(heartbeat_every())

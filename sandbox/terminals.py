@@ -1,0 +1,892 @@
+"""Live terminals: one shell per (browser session, terminal id), kept across reconnects.
+
+A Terminal outlives the websocket that opened it. When the page reloads or the network drops, the
+shell stays for SANDBOX_RECONNECT_GRACE seconds and a connection with the same terminal id from
+the same session picks it up again, with the recent output replayed. A Lease is one owner's
+sandbox as the terminals see it: every terminal of a session shares it, and it ends (expiry,
+death, last terminal gone) for all of them at once.
+
+Everything here runs on the event loop and reaches Docker only through sandbox.engine's async API.
+The websocket side is any object with the TerminalClient methods (sandbox.consumers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+import time
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from sandbox import engine
+
+logger = logging.getLogger(__name__)
+
+TERMINAL_ID = re.compile(r"[A-Za-z0-9_-]{22,64}")
+
+# Output path: bytes read from the TTY wait here until the websocket takes them. Above HIGH_WATER
+# the reader stops reading, so the pty fills up and blocks the writer inside the container.
+HIGH_WATER = 64 * 1024
+SEND_CHUNK = 64 * 1024
+# Ctrl-C during a flood: the engine's own stream buffers hold ~2 MB of output produced *before*
+# the interrupt (measured: 1.8 MB, 6.7 s at 256 KB/s). A real tty discards pending output on
+# SIGINT; we do the same for what is queued upstream: read it at full speed, keep only the tail
+# (which holds the "^C" and the next prompt), and stop as soon as the stream goes quiet.
+INTERRUPT_QUIET = 0.05
+INTERRUPT_MAX = 3.0
+INTERRUPT_TAIL = 2048
+BACKLOG_WINDOW = 1.0
+# Keystrokes waiting for a container that does not read its stdin (e.g. `sleep` + a paste).
+INBOX_MAX = 256 * 1024
+# engine.touch, when the engine has one, at most this often per sandbox.
+TOUCH_EVERY = 10.0
+
+CTRL_C = b"\x03"
+
+# Close codes (docs/terminal-protocol.md).
+CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_IDLE = 4000
+CLOSE_LIFETIME = 4001
+CLOSE_TOO_MANY = 4002
+CLOSE_NO_ENGINE = 4003
+CLOSE_DIED = 4004
+CLOSE_INPUT_FLOOD = 4008
+CLOSE_TAKEN_OVER = 4009
+CLOSE_NO_SESSION = 4403
+CLOSE_INTERNAL = 4500
+
+
+def owner_key(session_key: str) -> str:
+    """The sandbox owner for a browser session: a keyed hash, so the raw session key (a login
+    credential) never reaches a container label, a log line or the engine."""
+    return salted_hmac("muelle.sandbox.owner", session_key, algorithm="sha256").hexdigest()[:40]
+
+
+def is_terminal_id(value: str) -> bool:
+    return TERMINAL_ID.fullmatch(value) is not None
+
+
+class TokenBucket:
+    """`rate` units per second with bursts up to `burst`; may go into debt (take())."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = float(rate)
+        self.burst = float(burst)
+        self.tokens = self.burst
+        self.stamp = time.monotonic()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def try_take(self, amount: float = 1.0) -> bool:
+        self._refill()
+        if self.tokens < amount:
+            return False
+        self.tokens -= amount
+        return True
+
+    def take(self, amount: float) -> float:
+        """Spends `amount` even into debt; returns how long to wait until the debt is paid."""
+        self._refill()
+        self.tokens -= amount
+        return max(0.0, -self.tokens / self.rate)
+
+    def fill(self) -> None:
+        self.tokens = self.burst
+        self.stamp = time.monotonic()
+
+
+class ReplayBuffer:
+    """The last `limit` bytes of a terminal's output, replayed when a page reattaches."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.chunks: deque[bytes] = deque()
+        self.size = 0
+        self.trimmed = False
+
+    def append(self, data: bytes) -> None:
+        if self.limit <= 0 or not data:
+            return
+        if len(data) >= self.limit:
+            self.chunks.clear()
+            data = data[-self.limit :]
+            self.size = 0
+            self.trimmed = True
+        self.chunks.append(data)
+        self.size += len(data)
+        while self.size > self.limit:
+            head = self.chunks.popleft()
+            excess = self.size - self.limit
+            if len(head) > excess:
+                self.chunks.appendleft(head[excess:])
+                self.size -= excess
+            else:
+                self.size -= len(head)
+            self.trimmed = True
+
+    def snapshot(self) -> bytes:
+        data = b"".join(self.chunks)
+        if self.trimmed:
+            # Start the replay at a line boundary rather than in the middle of a line.
+            cut = data.find(b"\n", 0, 4096)
+            if cut != -1:
+                data = data[cut + 1 :]
+        return data
+
+
+class TerminalClient(Protocol):
+    """What a terminal needs from the connection showing it (sandbox.consumers)."""
+
+    async def send_output(self, data: bytes) -> None: ...
+
+    async def send_event(self, event: dict[str, Any]) -> None: ...
+
+    async def end(self, code: int, event: dict[str, Any] | None) -> None: ...
+
+    async def sandbox_is_fresh(self, sandbox: engine.Sandbox) -> bool: ...
+
+
+# --- Messages (Spanish, shown as they are) -------------------------------------------------------
+
+
+def spoken_duration(seconds: float) -> str:
+    seconds = max(0, int(math.ceil(seconds)))
+    if seconds >= 90:
+        minutes = int(round(seconds / 60))
+        return ngettext("%(n)d minuto", "%(n)d minutos", minutes) % {"n": minutes}
+    return ngettext("%(n)d segundo", "%(n)d segundos", seconds) % {"n": seconds}
+
+
+def notice(level: str, message: str) -> dict[str, Any]:
+    return {"type": "notice", "level": level, "message": message}
+
+
+def engine_unavailable_notice(detail: str | None) -> dict[str, Any]:
+    parts = [
+        detail or _("Ningún motor de Docker responde, así que no podemos abrir tu terminal."),
+        _(
+            "Puedes seguir leyendo las lecciones; vuelve a conectar la terminal dentro de un "
+            "rato. Si administras este Muelle: comprueba que Docker está en marcha (docker info) "
+            "y vuelve a ejecutar ./scripts/serve, que también prepara las imágenes del curso."
+        ),
+    ]
+    return notice("error", " ".join(parts))
+
+
+def exit_event(reason: str, code: int | None) -> dict[str, Any]:
+    if reason == "oom":
+        message = _(
+            "Tu contenedor se quedó sin memoria (el límite es %(memory)s) y el sistema lo detuvo. "
+            "Vuelve a conectar para empezar con uno nuevo."
+        ) % {"memory": settings.SANDBOX_MEMORY}
+    elif reason == "killed":
+        message = _(
+            "Tu contenedor se ha detenido desde fuera (por ejemplo, al reiniciar el servidor). "
+            "Vuelve a conectar para empezar con uno nuevo."
+        )
+    elif code is None:
+        message = _("La shell ha terminado. Vuelve a conectar para abrir otra.")
+    else:
+        message = _(
+            "La shell ha terminado (código de salida %(code)d). Vuelve a conectar para abrir otra."
+        ) % {"code": code}
+    return {"type": "exit", "code": code, "reason": reason, "message": message}
+
+
+def _expiry_warning(reason: str, seconds_left: float) -> dict[str, Any]:
+    when = spoken_duration(seconds_left)
+    if reason == "idle":
+        message = _(
+            "Tu entorno se cerrará dentro de %(when)s por inactividad. Escribe algo en la terminal "
+            "para mantenerlo abierto."
+        ) % {"when": when}
+    else:
+        message = _(
+            "Tu entorno llegará a su tiempo máximo dentro de %(when)s y se borrará. Guarda lo que "
+            "quieras conservar: al volver a conectar tendrás uno nuevo y vacío."
+        ) % {"when": when}
+    return {
+        "type": "expiry",
+        "reason": reason,
+        "seconds_left": max(0, int(round(seconds_left))),
+        "message": message,
+    }
+
+
+def _expired_notice(reason: str) -> dict[str, Any]:
+    if reason == "idle":
+        message = _(
+            "Tu entorno se ha cerrado tras %(when)s sin actividad. Vuelve a conectar para empezar "
+            "con uno nuevo."
+        ) % {"when": spoken_duration(settings.SANDBOX_IDLE_TIMEOUT)}
+    else:
+        message = _(
+            "Tu entorno ha llegado a su tiempo máximo (%(when)s) y se ha borrado. Vuelve a "
+            "conectar para empezar con uno nuevo."
+        ) % {"when": spoken_duration(settings.SANDBOX_MAX_LIFETIME)}
+    return notice("warning", message)
+
+
+def _queued_event(position: int) -> dict[str, Any]:
+    return {
+        "type": "queued",
+        "position": position,
+        "message": _(
+            "Hay muchas personas practicando ahora mismo. Estás en el puesto %(position)d de la "
+            "cola; tu terminal se abrirá en cuanto haya sitio."
+        )
+        % {"position": position},
+    }
+
+
+def _ready_event(lease: Lease, *, reattached: bool, fresh: bool) -> dict[str, Any]:
+    if reattached:
+        message = _("Terminal reconectada: sigues en la misma sesión.")
+    elif fresh:
+        message = _("Terminal lista, en un entorno nuevo.")
+    else:
+        message = _("Terminal lista.")
+    return {
+        "type": "ready",
+        "reattached": reattached,
+        "fresh": fresh,
+        "expires_at": lease.sandbox.expires_at.isoformat(),
+        "idle_timeout": settings.SANDBOX_IDLE_TIMEOUT,
+        "message": message,
+    }
+
+
+def _fresh_notice() -> dict[str, Any]:
+    return notice(
+        "info",
+        _(
+            "Tu entorno anterior terminó, así que tienes uno nuevo y vacío: los archivos que "
+            "creaste antes ya no están."
+        ),
+    )
+
+
+def _taken_over_notice() -> dict[str, Any]:
+    return notice(
+        "info", _("Esta terminal se ha abierto en otra pestaña o ventana; continúa allí.")
+    )
+
+
+def _internal_error_notice() -> dict[str, Any]:
+    return notice(
+        "error", _("Algo ha fallado al abrir tu terminal. Vuelve a intentarlo en unos segundos.")
+    )
+
+
+# --- Terminal ------------------------------------------------------------------------------------
+
+
+class Terminal:
+    """One interactive shell in an owner's sandbox, and the connection (if any) showing it."""
+
+    def __init__(
+        self, registry: TerminalRegistry, owner: str, terminal_id: str, rows: int, cols: int
+    ) -> None:
+        self.registry = registry
+        self.owner = owner
+        self.id = terminal_id
+        self.rows, self.cols = rows, cols
+        self.state = "starting"  # starting -> live -> closed
+        self.queued = False
+        self.client: TerminalClient | None = None
+        self.streaming = False  # the client got `ready`: output flows to it
+        self.lease: Lease | None = None
+        self.tty: Any = None
+        self.detached_at = time.monotonic()
+        self.ring = ReplayBuffer(settings.TERMINAL_REPLAY_BYTES)
+        self.pending = bytearray()
+        rate = settings.TERMINAL_OUTPUT_RATE
+        self.bucket = TokenBucket(rate, burst=rate / 2)
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._interrupt = asyncio.Event()
+        self._throttled_at = -math.inf
+        self._interrupted_at = -math.inf
+        self._next_read: asyncio.Task[bytes] | None = None
+        self._inbox: deque[bytes] = deque()
+        self._inbox_size = 0
+        self._inbox_ready = asyncio.Event()
+        self._applied_size = (rows, cols)
+        self._resize_task: asyncio.Task[None] | None = None
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+
+    def __repr__(self) -> str:
+        return f"<Terminal {self.owner[:8]}/{self.id[:8]} {self.state}>"
+
+    @property
+    def closed(self) -> bool:
+        return self.state == "closed"
+
+    # Binding connections ------------------------------------------------------------------------
+
+    def bind(self, client: TerminalClient) -> None:
+        """Shows this terminal on `client`; a connection already showing it is told and closed."""
+        previous = self.client
+        if previous is not None and previous is not client:
+            self.registry.spawn(previous.end(CLOSE_TAKEN_OVER, _taken_over_notice()))
+        self.client = client
+        self.streaming = False
+        self.pending.clear()
+        self._cancel("grace")
+        if self.state == "starting":
+            if "start" not in self._tasks:
+                self._spawn("start", self._start())
+            elif self.queued:
+                self.notify_queued(self.registry.queue_position(self))
+        elif self.state == "live":
+            self._spawn("greet", self._greet(client, reattached=True, fresh=False))
+
+    def unbind(self, client: TerminalClient) -> None:
+        """The connection went away: keep the shell for the grace period, or drop a queued start."""
+        if self.client is not client:
+            return
+        self.client = None
+        self.streaming = False
+        self.pending.clear()
+        self._drained.set()
+        self.detached_at = time.monotonic()
+        if self.state == "starting" and self.queued:
+            self.close()  # nothing to keep yet; leave the queue at once
+        elif self.state == "live":
+            self._start_grace()
+
+    def _start_grace(self) -> None:
+        self._spawn("grace", self._grace())
+
+    async def _grace(self) -> None:
+        await asyncio.sleep(settings.SANDBOX_RECONNECT_GRACE)
+        if self.client is None:
+            self.close()
+
+    # Start-up -----------------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        try:
+            lease = await self.registry.lease_for(self.owner, self)
+            client = self.client
+            fresh = await client.sandbox_is_fresh(lease.sandbox) if client else False
+            tty = await engine.open_tty(lease.sandbox, rows=self.rows, cols=self.cols)
+        except asyncio.CancelledError:
+            raise
+        except engine.EngineUnavailable as exc:
+            self.finish(CLOSE_NO_ENGINE, engine_unavailable_notice(getattr(exc, "message", None)))
+            return
+        except Exception:
+            logger.exception("could not open a terminal for %s", self)
+            self.finish(CLOSE_INTERNAL, _internal_error_notice())
+            return
+        if self.closed:
+            await tty.close()
+            return
+        self.lease, self.tty, self.state = lease, tty, "live"
+        self._applied_size = (self.rows, self.cols)
+        self._spawn("read", self._read_loop())
+        self._spawn("send", self._send_loop())
+        self._spawn("write", self._write_loop())
+        client = self.client
+        if client is None:
+            self._start_grace()
+        else:
+            await self._greet(client, reattached=False, fresh=fresh)
+        self._resize_soon()  # a resize that arrived while the shell was starting
+
+    def notify_queued(self, position: int) -> None:
+        client = self.client
+        if client is not None:
+            self.registry.spawn(client.send_event(_queued_event(position)))
+
+    async def _greet(self, client: TerminalClient, *, reattached: bool, fresh: bool) -> None:
+        assert self.lease is not None
+        await client.send_event(_ready_event(self.lease, reattached=reattached, fresh=fresh))
+        if fresh:
+            await client.send_event(_fresh_notice())
+        if self.client is not client or self.closed:
+            return
+        # Output read before `ready` went only to the replay buffer, so the snapshot is exactly
+        # what the page has not seen yet (all of it on a reattach: the page resets its screen).
+        self.pending = bytearray(self.ring.snapshot())
+        self.streaming = True
+        self._wake.set()
+
+    # Input --------------------------------------------------------------------------------------
+
+    def input(self, data: bytes) -> None:
+        """Keystrokes from the page; never waits (a stuck container must not stall the socket)."""
+        if self.state != "live" or not data:
+            return
+        if self.lease is not None:
+            self.lease.touch()
+        if CTRL_C in data:
+            # Like a tty on SIGINT: queued input is dropped and the interrupt goes first.
+            self._inbox.clear()
+            self._inbox_size = 0
+            if time.monotonic() - self._throttled_at < BACKLOG_WINDOW:
+                self._interrupted_at = time.monotonic()
+                self._interrupt.set()
+        elif self._inbox_size + len(data) > INBOX_MAX:
+            return  # the container is not reading its input; a real tty would drop it too
+        self._inbox.append(data)
+        self._inbox_size += len(data)
+        self._inbox_ready.set()
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._inbox_ready.wait()
+            self._inbox_ready.clear()
+            while self._inbox:
+                data = b"".join(self._inbox)
+                self._inbox.clear()
+                self._inbox_size = 0
+                try:
+                    await self.tty.write(data)
+                except Exception:
+                    # The shell is gone; the reader sees the end of the stream and reports it.
+                    logger.info("writing to %s failed", self, exc_info=True)
+                    return
+
+    def resize(self, rows: int, cols: int) -> None:
+        self.rows, self.cols = rows, cols
+        if self.state == "live":
+            self._resize_soon()
+
+    def _resize_soon(self) -> None:
+        if self._resize_task is None or self._resize_task.done():
+            self._resize_task = self._spawn("resize", self._apply_size())
+
+    async def _apply_size(self) -> None:
+        # Only the latest size matters: a window being dragged sends dozens.
+        while self._applied_size != (self.rows, self.cols) and self.state == "live":
+            size = (self.rows, self.cols)
+            try:
+                await self.tty.resize(*size)
+            except Exception:
+                logger.info("resizing %s failed", self, exc_info=True)
+                return
+            self._applied_size = size
+
+    # Output -------------------------------------------------------------------------------------
+
+    async def _read(self, timeout: float | None) -> bytes | None:
+        """The next TTY chunk; None on timeout, without losing a read that lands later."""
+        if self._next_read is None:
+            self._next_read = asyncio.ensure_future(self.tty.read())
+        await asyncio.wait({self._next_read}, timeout=timeout)
+        if not self._next_read.done():
+            return None
+        task, self._next_read = self._next_read, None
+        return task.result()
+
+    def _emit(self, data: bytes) -> None:
+        if not data:
+            return
+        self.ring.append(data)
+        if self.streaming:
+            self.pending += data
+            self._wake.set()
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                data = await self._read(None)
+                if not data:
+                    break
+                if self._interrupt.is_set():
+                    if time.monotonic() - self._interrupted_at < BACKLOG_WINDOW:
+                        if not await self._skip_interrupted_flood(data):
+                            break
+                        continue
+                    self._interrupt.clear()  # nothing flowed after the Ctrl-C: nothing to skip
+                self._emit(data)
+                await self._throttle(len(data))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("terminal stream of %s failed", self, exc_info=True)
+        await self._shell_ended()
+
+    async def _throttle(self, size: int) -> None:
+        """Stop reading while over the output rate or while the page has not taken its bytes."""
+        delay = self.bucket.take(size)
+        if delay > 0:
+            self._throttled_at = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._interrupt.wait(), delay)
+        while self.streaming and len(self.pending) >= HIGH_WATER and not self._interrupt.is_set():
+            self._throttled_at = time.monotonic()
+            self._drained.clear()
+            waiters = [asyncio.ensure_future(e.wait()) for e in (self._drained, self._interrupt)]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def _skip_interrupted_flood(self, first: bytes) -> bool:
+        """Skips what the container printed before a Ctrl-C; False when the shell ended."""
+        self._interrupt.clear()
+        self.pending.clear()
+        tail = bytearray(first)
+        alive = True
+        deadline = time.monotonic() + INTERRUPT_MAX
+        while time.monotonic() < deadline:
+            data = await self._read(INTERRUPT_QUIET)
+            if data is None:
+                break  # quiet: what was queued before the interrupt is gone
+            if not data:
+                alive = False
+                break
+            tail += data
+            if len(tail) > 4 * INTERRUPT_TAIL:
+                del tail[:-INTERRUPT_TAIL]
+        if len(tail) > INTERRUPT_TAIL:
+            del tail[:-INTERRUPT_TAIL]
+            cut = tail.find(b"\n")
+            if cut != -1:
+                del tail[: cut + 1]
+        self.bucket.fill()
+        self._emit(bytes(tail))
+        return alive
+
+    async def _send_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self.streaming and self.pending and self.client is not None:
+                client = self.client
+                chunk = bytes(self.pending[:SEND_CHUNK])
+                del self.pending[:SEND_CHUNK]
+                if len(self.pending) < HIGH_WATER:
+                    self._drained.set()
+                # Awaiting the send is the backpressure: the ASGI server holds us while the
+                # socket toward a slow browser is full, and the reader stops at HIGH_WATER.
+                await client.send_output(chunk)
+            self._drained.set()
+
+    async def _shell_ended(self) -> None:
+        lease = self.lease
+        if lease is None or self.closed:
+            return
+        reason, code = await lease.why_shell_ended(self.tty)
+        if reason == "exit":
+            self.finish(CLOSE_NORMAL, exit_event("exit", code))
+        else:
+            lease.end(CLOSE_DIED, exit_event(reason, code))
+
+    # Teardown -----------------------------------------------------------------------------------
+
+    def finish(self, code: int, event: dict[str, Any] | None) -> None:
+        """Tells the connection why (if any is there), closes it and closes the terminal."""
+        client, self.client = self.client, None
+        self.streaming = False
+        if client is not None:
+            self.registry.spawn(client.end(code, event))
+        self.close()
+
+    def close(self) -> None:
+        """Ends the shell and frees everything; safe to call more than once."""
+        if self.closed:
+            return
+        self.state = "closed"
+        current = asyncio.current_task()
+        for task in list(self._tasks.values()):
+            if task is not current:
+                task.cancel()
+        if self._next_read is not None:
+            self._next_read.cancel()
+            self._next_read = None
+        self.pending.clear()
+        self.registry.forget(self)
+        self.registry.spawn(self._dispose())
+
+    async def _dispose(self) -> None:
+        if self.tty is not None:
+            with contextlib.suppress(Exception):
+                await self.tty.close()
+        self.registry.release_if_unused(self.owner)
+
+    def _spawn(self, name: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        self._cancel(name)
+        task = self.registry.spawn(coro)
+        self._tasks[name] = task
+        task.add_done_callback(lambda t: self._tasks.get(name) is t and self._tasks.pop(name))
+        return task
+
+    def _cancel(self, name: str) -> None:
+        task = self._tasks.pop(name, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+
+# --- Lease: one owner's sandbox --------------------------------------------------------------
+
+
+class Lease:
+    def __init__(self, registry: TerminalRegistry, owner: str, sandbox: engine.Sandbox) -> None:
+        self.registry = registry
+        self.owner = owner
+        self.sandbox = sandbox
+        self.last_input = time.monotonic()
+        self._last_touch = -math.inf
+        self.ended = False
+        self.watcher = registry.spawn(self._watch_expiry())
+
+    def touch(self) -> None:
+        now = time.monotonic()
+        self.last_input = now
+        touch = getattr(engine, "touch", None)
+        if touch is not None and now - self._last_touch > TOUCH_EVERY:
+            self._last_touch = now
+            self.registry.spawn(touch(self.sandbox))
+
+    def _deadline(self) -> tuple[str, float]:
+        """(reason, seconds left) for whichever end comes first."""
+        idle_left = self.last_input + settings.SANDBOX_IDLE_TIMEOUT - time.monotonic()
+        life_left = (self.sandbox.expires_at - timezone.now()).total_seconds()
+        return ("idle", idle_left) if idle_left < life_left else ("lifetime", life_left)
+
+    async def _watch_expiry(self) -> None:
+        warned: set[str] = set()
+        while True:
+            reason, left = self._deadline()
+            if left <= 0:
+                self.end(
+                    CLOSE_IDLE if reason == "idle" else CLOSE_LIFETIME, _expired_notice(reason)
+                )
+                return
+            warning = settings.SANDBOX_EXPIRY_WARNING
+            if left <= warning:
+                if reason not in warned:
+                    warned.add(reason)
+                    self.broadcast(_expiry_warning(reason, left))
+                await asyncio.sleep(left)
+            else:
+                warned.discard(reason)  # activity pushed the idle end back: warn again later
+                await asyncio.sleep(left - warning)
+
+    def broadcast(self, event: dict[str, Any]) -> None:
+        for terminal in self.registry.terminals_of(self.owner):
+            client = terminal.client
+            if client is not None and terminal.streaming:
+                self.registry.spawn(client.send_event(event))
+
+    async def why_shell_ended(self, tty: Any) -> tuple[str, int | None]:
+        """("exit", code) when only the shell ended; ("oom"|"killed", code) if the sandbox died."""
+        # A killed container closes the shell's stream a moment before the engine reports it
+        # stopped: look twice before calling it a plain exit.
+        for attempt in range(3):
+            try:
+                state = await asyncio.wait_for(engine.state(self.sandbox), 10)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.info("sandbox of %s is gone", self.owner[:8], exc_info=True)
+                return "killed", None
+            if not getattr(state, "running", False):
+                break
+            if attempt < 2:
+                await asyncio.sleep(0.25)
+        else:
+            return "exit", getattr(tty, "exit_code", None)
+        code = getattr(state, "exit_code", None)
+        return ("oom" if getattr(state, "oom_killed", False) else "killed"), code
+
+    def end(self, code: int, event: dict[str, Any] | None) -> None:
+        """The sandbox is over (expired or died): every terminal is told, then it is removed."""
+        if self.ended:
+            return
+        for terminal in list(self.registry.terminals_of(self.owner)):
+            terminal.finish(code, event)
+        self.release()
+
+    def release(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        if self.watcher is not asyncio.current_task():
+            self.watcher.cancel()
+        if self.registry.leases.get(self.owner) is self:
+            del self.registry.leases[self.owner]
+        self.registry.spawn(engine.release(self.sandbox))
+
+
+# --- Registry ------------------------------------------------------------------------------------
+
+
+class TerminalRegistry:
+    """Every live terminal and lease of one event loop (one ASGI server process)."""
+
+    def __init__(self) -> None:
+        self.by_owner: dict[str, dict[str, Terminal]] = {}
+        self.leases: dict[str, Lease] = {}
+        self._owner_locks: dict[str, list[Any]] = {}
+        self._queue: list[Terminal] = []
+        self._queue_moved = asyncio.Event()
+        # Strong references: the event loop keeps only weak ones, and a task without a reference
+        # can be garbage-collected mid-stream.
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("terminal task failed", exc_info=task.exception())
+
+    # Terminals ----------------------------------------------------------------------------------
+
+    def terminals_of(self, owner: str) -> list[Terminal]:
+        return list(self.by_owner.get(owner, {}).values())
+
+    def connect(
+        self, owner: str, terminal_id: str, client: TerminalClient, rows: int = 24, cols: int = 80
+    ) -> Terminal | None:
+        """Binds `client` to the owner's terminal `terminal_id`, new or kept from a previous
+        connection. None when the session already shows its maximum number of terminals."""
+        mine = self.by_owner.setdefault(owner, {})
+        terminal = mine.get(terminal_id)
+        if terminal is None:
+            if len(mine) >= settings.SANDBOX_MAX_TERMINALS_PER_SESSION:
+                # A terminal nobody shows (a closed tab in its grace period) makes room.
+                detached = [t for t in mine.values() if t.client is None]
+                if not detached:
+                    if not mine:
+                        self.by_owner.pop(owner, None)
+                    return None
+                min(detached, key=lambda t: t.detached_at).close()
+                mine = self.by_owner.setdefault(owner, {})
+            terminal = Terminal(self, owner, terminal_id, rows, cols)
+            mine[terminal_id] = terminal
+        terminal.bind(client)
+        return terminal
+
+    def forget(self, terminal: Terminal) -> None:
+        mine = self.by_owner.get(terminal.owner)
+        if mine is not None and mine.get(terminal.id) is terminal:
+            del mine[terminal.id]
+            if not mine:
+                del self.by_owner[terminal.owner]
+        if terminal in self._queue:
+            self._queue.remove(terminal)
+            self._queue_changed()
+
+    def release_if_unused(self, owner: str) -> None:
+        """The last terminal of an owner is gone: remove the sandbox (the next one is fresh)."""
+        lease = self.leases.get(owner)
+        if lease is not None and not self.by_owner.get(owner):
+            lease.release()
+
+    # Sandboxes ----------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _owner_lock(self, owner: str) -> AsyncIterator[None]:
+        entry = self._owner_locks.setdefault(owner, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._owner_locks[owner]
+
+    async def lease_for(self, owner: str, terminal: Terminal) -> Lease:
+        """The owner's sandbox: the one its other terminals use, or a new one (queueing)."""
+        async with self._owner_lock(owner):
+            lease = self.leases.get(owner)
+            if lease is not None and not lease.ended:
+                return lease
+            sandbox = await self._acquire(owner, terminal)
+            lease = Lease(self, owner, sandbox)
+            self.leases[owner] = lease
+            return lease
+
+    def queue_position(self, terminal: Terminal) -> int:
+        return self._queue.index(terminal) + 1 if terminal in self._queue else 0
+
+    def _queue_changed(self) -> None:
+        self._queue_moved.set()
+        self._queue_moved = asyncio.Event()
+
+    async def _acquire(self, owner: str, terminal: Terminal) -> engine.Sandbox:
+        if not self._queue:
+            try:
+                return await engine.acquire(owner)
+            except engine.CapacityFull:
+                pass
+        # Full: wait in line. Only the head asks the engine again, so nobody jumps the queue.
+        self._queue.append(terminal)
+        terminal.queued = True
+        told = 0
+        try:
+            while True:
+                position = self._queue.index(terminal) + 1
+                if position != told:
+                    terminal.notify_queued(position)
+                    told = position
+                moved = self._queue_moved
+                if position == 1:
+                    try:
+                        return await engine.acquire(owner)
+                    except engine.CapacityFull:
+                        pass
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(moved.wait(), 1.0)
+        finally:
+            terminal.queued = False
+            if terminal in self._queue:
+                self._queue.remove(terminal)
+                self._queue_changed()
+
+    # Whole-process teardown ---------------------------------------------------------------------
+
+    async def close_all(self) -> None:
+        """Closes every terminal and removes every sandbox this process holds; for shutdown and
+        tests."""
+        for owner in list(self.by_owner):
+            for terminal in self.terminals_of(owner):
+                terminal.finish(1001, None)
+        for lease in list(self.leases.values()):
+            lease.release()
+        if self._tasks:
+            _, stuck = await asyncio.wait(set(self._tasks), timeout=10)
+            for task in stuck:
+                task.cancel()
+
+
+_registries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TerminalRegistry] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_registry() -> TerminalRegistry:
+    """The registry of the running event loop (one per server process; one per test)."""
+    loop = asyncio.get_running_loop()
+    registry = _registries.get(loop)
+    if registry is None:
+        registry = _registries[loop] = TerminalRegistry()
+    return registry

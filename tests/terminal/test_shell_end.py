@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
+
+
+async def test_exiting_the_shell_sends_exit_and_closes_1000(open_tab, session_key):
+    tab = await open_tab(session_key)
+
+    await tab.type("exit 3\r")
+
+    assert await tab.closed() == 1000
+    exit_event = await tab.event("exit")
+    assert exit_event["reason"] == "exit"
+    assert exit_event["message"]
+
+
+async def test_a_killed_sandbox_sends_exit_and_closes_4004(open_tab, session_key):
+    tab = await open_tab(session_key)
+    output = await tab.run("echo h''ost=$(hostname)", "fin-host")
+    host = re.search(rb"\nhost=(\S+)", output).group(1)
+
+    killer = await asyncio.create_subprocess_exec(
+        "docker", "kill", host.decode(), stdout=asyncio.subprocess.DEVNULL
+    )
+    assert await killer.wait() == 0
+
+    assert await tab.closed(timeout=30) == 4004
+    exit_event = await tab.event("exit")
+    assert exit_event["reason"] in {"killed", "oom"}
+    assert "contenedor" in exit_event["message"]
