@@ -80,6 +80,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         elif not is_terminal_id(terminal_id):
             await self.end(CLOSE_POLICY, _bad_terminal_id_notice())
         else:
+            # The reaper and the warm pool live on the server's event loop; no ASGI lifespan in
+            # a Channels app starts them, so the first terminal does (a no-op afterwards).
+            engine.ensure_background_tasks()
             rows = _size_param(params, "rows", 24)
             cols = _size_param(params, "cols", 80)
             self.terminal = get_registry().connect(

@@ -29,7 +29,9 @@ with loop.sock_recv on the raw, non-blocking exec socket: no thread per idle ter
         truncated: bool
 
     @dataclass(frozen=True)
-    class ContainerState: exists, running, status, oom_killed, exit_code
+    class ContainerState: exists, running, status, oom_killed, exit_code, oom_kills
+        # oom_killed: the main process died of OOM, or (while running) the OOM killer took any
+        # process in the sandbox; oom_kills counts those, so a caller can spot a new one.
 
     @dataclass(frozen=True)
     class Expiry: idle_at, lifetime_at (datetimes); .reason ("idle"|"lifetime") and .at: first end
@@ -61,6 +63,11 @@ with loop.sock_recv on the raw, non-blocking exec socket: no thread per idle ter
     async def list_managed() -> list[Sandbox]          # every sandbox of this instance
     async def engine_status() -> EngineStatus          # for the health endpoint
     def ensure_background_tasks() -> None              # reaper + warm pool on this event loop
+    async def stop_background_tasks() -> None          # tests / orderly shutdown of one loop
+
+Also here, for the rest of sandbox/ only (reaper, pool, build_images, tests): create(),
+assign(), remove_now(), managed_containers(), is_inflight(), call_sync(), executor(), ping()
+and the image helpers.
 """
 
 from __future__ import annotations
@@ -69,6 +76,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import socket
 import struct
 import threading
@@ -177,8 +185,9 @@ class ContainerState:
     exists: bool
     running: bool
     status: str  # Docker's word: running, exited, ... or "gone"
-    oom_killed: bool
+    oom_killed: bool  # the main process, or (while running) any process, was OOM-killed
     exit_code: int | None
+    oom_kills: int = 0  # processes OOM-killed so far in a running sandbox
 
 
 @dataclass(frozen=True)
@@ -338,19 +347,37 @@ def _remove(api: docker.APIClient, container_id: str) -> None:
             raise
 
 
-def _state(api: docker.APIClient, container_id: str) -> ContainerState:
+_OOM_KILL = re.compile(rb"^oom_kill (\d+)$", re.MULTILINE)
+# cgroup v2, then v1: each holds a counter of processes the OOM killer took in this container.
+_OOM_COUNTERS = ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"]
+
+
+def _oom_kills(api: docker.APIClient, container_id: str) -> int:
+    """How many processes the OOM killer took inside a running container. The engine's
+    State.OOMKilled only covers the main process (it is set when the container stops)."""
+    try:
+        exec_id = api.exec_create(container_id, ["cat", *_OOM_COUNTERS], user=settings.SANDBOX_USER)
+        output = api.exec_start(exec_id["Id"])
+    except docker.errors.APIError:
+        return 0  # e.g. a sandbox so full of processes that nothing more can start
+    return sum(int(n) for n in _OOM_KILL.findall(output or b""))
+
+
+def _state(api: docker.APIClient, container_id: str, *, count_ooms: bool = False) -> ContainerState:
     try:
         info = api.inspect_container(container_id)
     except docker.errors.NotFound:
         return ContainerState(False, False, "gone", False, None)
     st = info.get("State") or {}
     running = bool(st.get("Running"))
+    oom_kills = _oom_kills(api, container_id) if running and count_ooms else 0
     return ContainerState(
         exists=True,
         running=running,
         status=str(st.get("Status") or ""),
-        oom_killed=bool(st.get("OOMKilled")),
+        oom_killed=bool(st.get("OOMKilled")) or oom_kills > 0,
         exit_code=None if running else st.get("ExitCode"),
+        oom_kills=oom_kills,
     )
 
 
@@ -436,10 +463,14 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
     return _to_sandbox(row)
 
 
-async def assign(row: SandboxRow) -> None:
-    """Renames a claimed warm container after its new owner (raises SandboxGone if it died)."""
+async def assign(row: SandboxRow) -> str:
+    """Renames a claimed warm container after its new owner (raises SandboxGone if it died);
+    returns the new name, also recorded in the table."""
     token = row.name.rsplit("-", 1)[-1]
-    await _call(_assign, row.container_id, hardening.container_name(token, row.owner))
+    name = hardening.container_name(token, row.owner)
+    await _call(_assign, row.container_id, name)
+    await SandboxRow.objects.filter(pk=row.pk).aupdate(name=name)
+    return name
 
 
 def _expired(row: SandboxRow, now: datetime, slack: float = 0.0) -> bool:
@@ -558,7 +589,7 @@ async def expiry(sandbox: Sandbox) -> Expiry:
 
 
 async def state(sandbox: Sandbox) -> ContainerState:
-    return await _call(_state, sandbox.container_id)
+    return await _call(_state, sandbox.container_id, count_ooms=True)
 
 
 async def release(sandbox: Sandbox) -> None:
@@ -663,7 +694,7 @@ async def engine_status() -> EngineStatus:
     except (EngineUnavailable, TimeoutError, docker.errors.DockerException) as exc:
         message = getattr(exc, "message", "") or _no_engine_message(_engine_address())
         return EngineStatus(available=False, message=message, image=image)
-    counts = {SandboxRow.State.LIVE: 0, SandboxRow.State.POOL: 0}
+    counts: dict[str, int] = {SandboxRow.State.LIVE: 0, SandboxRow.State.POOL: 0}
     async for row_state in SandboxRow.objects.filter(
         instance=settings.SANDBOX_INSTANCE
     ).values_list("state", flat=True):
@@ -851,7 +882,7 @@ async def run(
     """Runs argv (no shell unless argv names one) as the sandbox user. The process is killed
     after `timeout` seconds by coreutils' `timeout -s KILL` inside the container; output is
     capped at `max_output` bytes (then the stream is dropped: exit_code None, truncated)."""
-    if not argv or not all(isinstance(arg, str) for arg in argv):
+    if not isinstance(argv, list | tuple) or not argv or not all(isinstance(a, str) for a in argv):
         raise ValueError("argv must be a non-empty list of strings")
     timeout = settings.SANDBOX_RUN_TIMEOUT if timeout is None else float(timeout)
     max_output = settings.SANDBOX_RUN_OUTPUT_CAP if max_output is None else int(max_output)
@@ -1019,9 +1050,22 @@ def registry_answers(image: str, timeout: float) -> bool:
         api.close()
 
 
-def remove_image(name: str) -> None:
-    with contextlib.suppress(docker.errors.NotFound, ImageMissing):
-        call_sync(lambda api: api.remove_image(name, force=True))
+def image_id(name: str) -> str | None:
+    try:
+        return str(call_sync(lambda api: api.inspect_image(name))["Id"])
+    except (ImageMissing, docker.errors.NotFound):
+        return None
+
+
+def remove_unused_image(image: str) -> bool:
+    """Removes an image nothing uses any more (a superseded build); False if it is in use."""
+    try:
+        call_sync(lambda api: api.remove_image(image, force=False))
+    except (ImageMissing, docker.errors.NotFound):
+        return True
+    except docker.errors.APIError:
+        return False
+    return True
 
 
 def ping() -> None:

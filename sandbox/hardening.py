@@ -7,6 +7,7 @@ one of them on a real container's inspected HostConfig.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ LABEL_OWNER = "muelle.owner"
 LABEL_POOL = "muelle.pool"
 LABEL_CREATED = "muelle.created"
 LABEL_EXPIRES = "muelle.expires"
+# Which database records the container: a row-less container is only an orphan to the reaper of
+# that database (a test run and a dev server may share an engine and an instance name).
+LABEL_STORE = "muelle.store"
 ROLE = "sandbox"
 
 # Keeps the main process alive doing nothing; docker-init (init=True) is PID 1 and reaps zombies.
@@ -61,6 +65,14 @@ def managed_filters(*extra: str) -> dict[str, list[str]]:
             *extra,
         ]
     }
+
+
+def store_id() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    key = f"{db.get('ENGINE')}|{db.get('HOST')}|{db.get('PORT')}|{db.get('NAME')}"
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def container_name(token: str, owner: str = "") -> str:
@@ -135,6 +147,7 @@ def new_spec(*, owner: str, created: int, expires: int, pool: bool) -> Container
         LABEL_OWNER: owner,
         LABEL_CREATED: str(created),
         LABEL_EXPIRES: str(expires),
+        LABEL_STORE: store_id(),
     }
     if pool:
         labels[LABEL_POOL] = "1"

@@ -78,7 +78,7 @@ async def take(owner: str, session: str) -> engine.Sandbox | None:
         refill_soon()
         row.owner = owner
         try:
-            await engine.assign(row)
+            name = await engine.assign(row)
         except engine.SandboxGone:
             await engine.remove_now(row.container_id)
             continue
@@ -87,7 +87,7 @@ async def take(owner: str, session: str) -> engine.Sandbox | None:
             owner=owner,
             created_at=now,
             expires_at=expires,
-            name=row.name,
+            name=name,
         )
     return None
 

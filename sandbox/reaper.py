@@ -1,10 +1,11 @@
 """Removes sandboxes nobody should have any more, comparing the engine's list with the table.
 
-A managed container of this instance goes when: its expiry label has passed; it has no row
-(a crash between start and record, or a wiped table); its row is idle or past its lifetime; its
-holder process stopped refreshing the heartbeat (the server crashed); it is warm but stopped or
-too old; or a removal was scheduled and did not happen. Containers of other instances, other
-Muelle roles and anything without our labels are never touched.
+A managed container of this instance goes when: its expiry label has passed; it has no row in
+the database that recorded it (a crash between start and record, or a wiped table); its row is
+idle or past its lifetime; its holder process stopped refreshing the heartbeat (the server
+crashed); it is warm but stopped or too old; or a removal was scheduled and did not happen.
+Containers of other instances, other Muelle roles and anything without our labels are never
+touched.
 
 Runs at start-up (`manage.py prune_sandboxes`), periodically inside the server
 (engine.ensure_background_tasks) and on demand.
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sandbox import engine, hardening
 from sandbox.models import Sandbox as SandboxRow
@@ -53,29 +55,30 @@ def _reason(
     item: engine.ManagedContainer,
     now: datetime,
     orphan_grace: float,
+    store: str,
 ) -> str | None:
     label_expires = item.label_ts(hardening.LABEL_EXPIRES)
     if label_expires is not None and label_expires <= now.timestamp():
-        return "caducado (etiqueta)"
+        return _("caducado (etiqueta)")
     if row is None:
-        if engine.is_inflight(item.id):
+        if engine.is_inflight(item.id) or item.labels.get(hardening.LABEL_STORE) != store:
             return None
         created = item.label_ts(hardening.LABEL_CREATED) or 0.0
-        return "sin registro" if time.time() - created >= orphan_grace else None
+        return _("sin registro") if time.time() - created >= orphan_grace else None
     if row.state == SandboxRow.State.RELEASING:
-        return "retirada pendiente"
+        return _("retirada pendiente")
     if row.holder != engine.BOOT_ID and row.heartbeat_at < now - stale_after():
-        return "su proceso ya no existe"
+        return _("su proceso ya no existe")
     if row.state == SandboxRow.State.POOL:
         if not item.running:
-            return "reserva parada"
+            return _("reserva parada")
         if row.created_at <= now - timedelta(seconds=settings.SANDBOX_MAX_LIFETIME):
-            return "reserva demasiado antigua"
+            return _("reserva demasiado antigua")
         return None
     if now >= row.expires_at:
-        return "tiempo máximo agotado"
+        return _("tiempo máximo agotado")
     if engine._expired(row, now, slack=IDLE_SLACK_SECONDS):
-        return "inactivo"
+        return _("inactivo")
     return None
 
 
@@ -96,9 +99,10 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
         async for row in SandboxRow.objects.filter(instance=settings.SANDBOX_INSTANCE)
     }
     now = timezone.now()
+    store = hardening.store_id()
     doomed: list[tuple[engine.ManagedContainer, str]] = []
     for item in containers:
-        reason = "--all" if everything else _reason(rows.get(item.id), item, now, grace)
+        reason = "--all" if everything else _reason(rows.get(item.id), item, now, grace, store)
         if reason is not None:
             doomed.append((item, reason))
 

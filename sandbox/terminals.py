@@ -308,7 +308,8 @@ class Terminal:
         self.id = terminal_id
         self.rows, self.cols = rows, cols
         self.state = "starting"  # starting -> live -> closed
-        self.queued = False
+        self.queued = False  # waiting in the engine's line for a sandbox slot
+        self.queue_position = 0
         self.client: TerminalClient | None = None
         self.streaming = False  # the client got `ready`: output flows to it
         self.lease: Lease | None = None
@@ -353,7 +354,7 @@ class Terminal:
             if "start" not in self._tasks:
                 self._spawn("start", self._start())
             elif self.queued:
-                self.notify_queued(self.registry.queue_position(self))
+                self.registry.spawn(client.send_event(_queued_event(self.queue_position)))
         elif self.state == "live":
             self._spawn("greet", self._greet(client, reattached=True, fresh=False))
 
@@ -386,11 +387,20 @@ class Terminal:
             lease = await self.registry.lease_for(self.owner, self)
             client = self.client
             fresh = await client.sandbox_is_fresh(lease.sandbox) if client else False
-            tty = await engine.open_tty(lease.sandbox, rows=self.rows, cols=self.cols)
+            try:
+                tty = await engine.open_tty(lease.sandbox, rows=self.rows, cols=self.cols)
+            except engine.SandboxGone:
+                # Died between being handed out and the shell opening: start over, once.
+                lease.release()
+                lease = await self.registry.lease_for(self.owner, self)
+                tty = await engine.open_tty(lease.sandbox, rows=self.rows, cols=self.cols)
         except asyncio.CancelledError:
             raise
         except engine.EngineUnavailable as exc:
-            self.finish(CLOSE_NO_ENGINE, engine_unavailable_notice(getattr(exc, "message", None)))
+            self.finish(CLOSE_NO_ENGINE, engine_unavailable_notice(exc.message))
+            return
+        except engine.SessionLimitReached as exc:
+            self.finish(CLOSE_TOO_MANY, notice("error", exc.message))
             return
         except Exception:
             logger.exception("could not open a terminal for %s", self)
@@ -411,10 +421,13 @@ class Terminal:
             await self._greet(client, reattached=False, fresh=fresh)
         self._resize_soon()  # a resize that arrived while the shell was starting
 
-    def notify_queued(self, position: int) -> None:
+    async def on_queue(self, position: int) -> None:
+        """engine.acquire's callback while every sandbox slot is taken (1 = next in line)."""
+        self.queued = True
+        self.queue_position = position
         client = self.client
         if client is not None:
-            self.registry.spawn(client.send_event(_queued_event(position)))
+            await client.send_event(_queued_event(position))
 
     async def _greet(self, client: TerminalClient, *, reattached: bool, fresh: bool) -> None:
         assert self.lease is not None
@@ -652,12 +665,13 @@ class Lease:
         self.watcher = registry.spawn(self._watch_expiry())
 
     def touch(self) -> None:
+        """A keystroke: the idle timer starts again, here and (at most every TOUCH_EVERY s, well
+        within the reaper's slack) in the engine's record."""
         now = time.monotonic()
         self.last_input = now
-        touch = getattr(engine, "touch", None)
-        if touch is not None and now - self._last_touch > TOUCH_EVERY:
+        if now - self._last_touch > TOUCH_EVERY:
             self._last_touch = now
-            self.registry.spawn(touch(self.sandbox))
+            self.registry.spawn(engine.touch(self.sandbox))
 
     def _deadline(self) -> tuple[str, float]:
         """(reason, seconds left) for whichever end comes first."""
@@ -679,6 +693,7 @@ class Lease:
                 if reason not in warned:
                     warned.add(reason)
                     self.broadcast(_expiry_warning(reason, left))
+                    self._last_touch = -math.inf  # the next keystroke reaches the engine at once
                 await asyncio.sleep(left)
             else:
                 warned.discard(reason)  # activity pushed the idle end back: warn again later
@@ -702,14 +717,13 @@ class Lease:
             except Exception:
                 logger.info("sandbox of %s is gone", self.owner[:8], exc_info=True)
                 return "killed", None
-            if not getattr(state, "running", False):
+            if not state.running:
                 break
             if attempt < 2:
                 await asyncio.sleep(0.25)
         else:
-            return "exit", getattr(tty, "exit_code", None)
-        code = getattr(state, "exit_code", None)
-        return ("oom" if getattr(state, "oom_killed", False) else "killed"), code
+            return "exit", tty.exit_code
+        return ("oom" if state.oom_killed else "killed"), state.exit_code
 
     def end(self, code: int, event: dict[str, Any] | None) -> None:
         """The sandbox is over (expired or died): every terminal is told, then it is removed."""
@@ -740,8 +754,6 @@ class TerminalRegistry:
         self.by_owner: dict[str, dict[str, Terminal]] = {}
         self.leases: dict[str, Lease] = {}
         self._owner_locks: dict[str, list[Any]] = {}
-        self._queue: list[Terminal] = []
-        self._queue_moved = asyncio.Event()
         # Strong references: the event loop keeps only weak ones, and a task without a reference
         # can be garbage-collected mid-stream.
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -790,9 +802,6 @@ class TerminalRegistry:
             del mine[terminal.id]
             if not mine:
                 del self.by_owner[terminal.owner]
-        if terminal in self._queue:
-            self._queue.remove(terminal)
-            self._queue_changed()
 
     def release_if_unused(self, owner: str) -> None:
         """The last terminal of an owner is gone: remove the sandbox (the next one is fresh)."""
@@ -815,7 +824,8 @@ class TerminalRegistry:
                 del self._owner_locks[owner]
 
     async def lease_for(self, owner: str, terminal: Terminal) -> Lease:
-        """The owner's sandbox: the one its other terminals use, or a new one (queueing)."""
+        """The owner's sandbox: the one its other terminals use, or one from the engine (which
+        may put the terminal in line: Terminal.on_queue)."""
         async with self._owner_lock(owner):
             lease = self.leases.get(owner)
             if lease is not None and not lease.ended:
@@ -825,42 +835,11 @@ class TerminalRegistry:
             self.leases[owner] = lease
             return lease
 
-    def queue_position(self, terminal: Terminal) -> int:
-        return self._queue.index(terminal) + 1 if terminal in self._queue else 0
-
-    def _queue_changed(self) -> None:
-        self._queue_moved.set()
-        self._queue_moved = asyncio.Event()
-
     async def _acquire(self, owner: str, terminal: Terminal) -> engine.Sandbox:
-        if not self._queue:
-            try:
-                return await engine.acquire(owner)
-            except engine.CapacityFull:
-                pass
-        # Full: wait in line. Only the head asks the engine again, so nobody jumps the queue.
-        self._queue.append(terminal)
-        terminal.queued = True
-        told = 0
         try:
-            while True:
-                position = self._queue.index(terminal) + 1
-                if position != told:
-                    terminal.notify_queued(position)
-                    told = position
-                moved = self._queue_moved
-                if position == 1:
-                    try:
-                        return await engine.acquire(owner)
-                    except engine.CapacityFull:
-                        pass
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(moved.wait(), 1.0)
+            return await engine.acquire(owner, on_queue=terminal.on_queue)
         finally:
             terminal.queued = False
-            if terminal in self._queue:
-                self._queue.remove(terminal)
-                self._queue_changed()
 
     # Whole-process teardown ---------------------------------------------------------------------
 

@@ -1,4 +1,10 @@
 from __future__ import annotations
 
+from django.urls import path
+
+from sandbox import views
+
 app_name = "sandbox"
-urlpatterns: list = []
+urlpatterns = [
+    path("salud/", views.salud, name="salud"),
+]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -13,4 +15,6 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
 
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
-        db.setdefault("TEST", {})["NAME"] = str(settings.BASE_DIR / "var" / "test-db.sqlite3")
+        # Per process, so two test runs on one machine never share (and wipe) a database.
+        name = f"test-db-{os.getpid()}.sqlite3"
+        db.setdefault("TEST", {})["NAME"] = str(settings.BASE_DIR / "var" / name)

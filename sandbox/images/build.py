@@ -62,11 +62,12 @@ def mmdebstrap_command() -> list[str]:
     cmd = [
         "mmdebstrap",
         "--variant=minbase",
-        "--include=" + ",".join(recipe.PACKAGES),
+        "--include=" + ",".join(recipe.PACKAGES + recipe.OFFLINE_EXTRA),
         "--format=tar",
     ]
     cmd += [f"--dpkgopt=path-exclude={p}" for p in recipe.DPKG_EXCLUDES]
     cmd += [f"--dpkgopt=path-include={p}" for p in recipe.DPKG_INCLUDES]
+    cmd.append('--customize-hook=chroot "$1" dpkg --purge ' + " ".join(recipe.OFFLINE_PURGE))
     # Package lists and caches are of no use in an image without network.
     cmd.append(
         '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* '
@@ -144,6 +145,8 @@ def build(say: Say, *, force: bool = False) -> bool:
         return False
     started = time.monotonic()
     say(_("Construyendo la imagen del curso %(image)s…") % {"image": settings.SANDBOX_IMAGE})
+    # Child first: an image with a child can't be removed.
+    superseded = [engine.image_id(settings.SANDBOX_IMAGE), engine.image_id(recipe.BASE_IMAGE)]
     base = choose_base(say)
     if base == recipe.BASE_IMAGE:
         build_offline_base(say)
@@ -161,6 +164,11 @@ def build(say: Say, *, force: bool = False) -> bool:
         say("  docker build: " + line)
     if not image_is_current():
         raise BuildFailed(_("La construcción terminó pero la imagen no tiene la receta esperada."))
+    current = {engine.image_id(settings.SANDBOX_IMAGE), engine.image_id(recipe.BASE_IMAGE)}
+    for old in [i for i in superseded if i and i not in current]:
+        # Sandboxes still running on the old image keep it until they are gone.
+        if engine.remove_unused_image(old):
+            say(_("Borrada la versión anterior %(id)s.") % {"id": old[7:19]})
     say(
         _("Imagen %(image)s lista en %(s).1f s.")
         % {"image": settings.SANDBOX_IMAGE, "s": time.monotonic() - started}

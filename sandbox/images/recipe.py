@@ -32,6 +32,20 @@ PACKAGES = [
     "file",
 ]
 
+# Offline only: minbase resolves init-system-helpers' "usrmerge | usr-is-merged" to usrmerge,
+# which drags in full Perl (~46 MB). With usr-is-merged installed they can be purged again.
+# (debian:bookworm-slim has neither problem.)
+OFFLINE_EXTRA = ["usr-is-merged"]
+OFFLINE_PURGE = [
+    "usrmerge",
+    "libfile-find-rule-perl",
+    "libnumber-compare-perl",
+    "libtext-glob-perl",
+    "perl",
+    "libperl5.36",
+    "perl-modules-5.36",
+]
+
 # Dropped from the offline root filesystem: nobody reads them in a throwaway container.
 DPKG_EXCLUDES = [
     "/usr/share/man/*",
@@ -58,7 +72,12 @@ def _digest(*parts: bytes) -> str:
 
 
 def base_hash() -> str:
-    return _digest(SUITE.encode(), "\n".join(PACKAGES).encode(), "\n".join(DPKG_EXCLUDES).encode())
+    return _digest(
+        SUITE.encode(),
+        "\n".join(PACKAGES + OFFLINE_EXTRA).encode(),
+        "\n".join(OFFLINE_PURGE).encode(),
+        "\n".join(DPKG_EXCLUDES).encode(),
+    )
 
 
 def recipe_hash() -> str:

@@ -1,0 +1,49 @@
+"""System checks for the sandbox settings: a malformed size or user fails at start-up, not at
+the first student's click."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+SIZE = re.compile(r"\d+[kmgKMG]?")
+
+
+@register()
+def check_sandbox_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
+    errors = []
+    for name in (
+        "SANDBOX_MEMORY",
+        "SANDBOX_WORKDIR_SIZE",
+        "SANDBOX_TMP_SIZE",
+        "SANDBOX_LOG_MAX_SIZE",
+    ):
+        if not SIZE.fullmatch(str(getattr(settings, name))):
+            errors.append(
+                Error(
+                    f"{name} must be a size like 256m or 1g, got {getattr(settings, name)!r}.",
+                    id="sandbox.E001",
+                )
+            )
+    if not re.fullmatch(r"\d+(:\d+)?", settings.SANDBOX_USER):
+        errors.append(
+            Error(
+                f"SANDBOX_USER must be numeric uid:gid, got {settings.SANDBOX_USER!r}.",
+                hint="The course image's user «alumno» is 1000:1000.",
+                id="sandbox.E002",
+            )
+        )
+    if not settings.SANDBOX_WORKDIR.startswith("/"):
+        errors.append(Error("SANDBOX_WORKDIR must be an absolute path.", id="sandbox.E003"))
+    if settings.SANDBOX_WARM_POOL > settings.SANDBOX_MAX_LIVE:
+        errors.append(
+            Error(
+                "SANDBOX_WARM_POOL is larger than SANDBOX_MAX_LIVE.",
+                hint="The warm pool counts towards SANDBOX_MAX_LIVE.",
+                id="sandbox.E004",
+            )
+        )
+    return errors

@@ -1,0 +1,95 @@
+"""Sandbox tests run against the real engine and the real course image, under a test-only
+SANDBOX_INSTANCE, and remove every container they made (by that instance label)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from sandbox import engine, hardening
+
+TEST_INSTANCE = f"pytest-sandbox-{os.getpid()}"
+
+
+def _containers_of(instance: str) -> list[dict[str, Any]]:
+    return engine.call_sync(
+        lambda api: api.containers(
+            all=True, filters={"label": [f"{hardening.LABEL_INSTANCE}={instance}"]}
+        )
+    )
+
+
+def remove_instance_containers(instance: str = TEST_INSTANCE) -> None:
+    for item in _containers_of(instance):
+        engine.call_sync(lambda api, cid=item["Id"]: api.remove_container(cid, force=True))
+
+
+@pytest.fixture(autouse=True)
+def sandbox_settings(settings: Any, transactional_db: None) -> Iterator[Any]:
+    # transactional_db: the Docker pool's threads write the table on their own connections.
+    settings.SANDBOX_INSTANCE = TEST_INSTANCE
+    settings.SANDBOX_WARM_POOL = 0
+    settings.SANDBOX_MAX_LIVE = 10
+    yield settings
+
+
+@pytest.fixture(autouse=True)
+async def stop_background() -> AsyncIterator[None]:
+    yield
+    await engine.stop_background_tasks()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def prune_test_containers() -> Iterator[None]:
+    yield
+    remove_instance_containers()
+
+
+@pytest.fixture(autouse=True)
+def prune_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if request.node.get_closest_marker("docker"):
+        remove_instance_containers()
+
+
+def inspect(container_id: str) -> dict[str, Any]:
+    return engine.call_sync(lambda api: api.inspect_container(container_id))
+
+
+def exists(container_id: str) -> bool:
+    found = engine.call_sync(lambda api: api.containers(all=True, filters={"id": container_id}))
+    return bool(found)
+
+
+async def wait_gone(container_id: str, within: float = 15.0) -> bool:
+    """Removal runs in the background: poll (a bound, not a speed assertion)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not exists(container_id):
+            return True
+        await asyncio.sleep(0.1)
+    return not exists(container_id)
+
+
+async def until(condition: Callable[[], bool], within: float = 15.0) -> bool:
+    """Waits for something that happens in the background (a bound, not a speed assertion)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0) -> bool:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True

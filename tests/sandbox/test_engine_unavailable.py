@@ -1,0 +1,70 @@
+"""No engine, no crash: quick Spanish errors, and the health endpoint says 503."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.urls import reverse
+
+from sandbox import engine
+
+
+@pytest.fixture
+def dead_engine(monkeypatch: pytest.MonkeyPatch, tmp_path) -> str:  # noqa: ANN001
+    address = f"unix://{tmp_path}/no-hay-docker.sock"
+    monkeypatch.setenv("DOCKER_HOST", address)
+    return address
+
+
+async def test_acquire_raises_engine_unavailable_with_a_spanish_fix(dead_engine: str) -> None:
+    with pytest.raises(engine.EngineUnavailable) as error:
+        await engine.acquire("owner-no-engine")
+    message = error.value.message
+    assert dead_engine in message
+    assert "sudo systemctl start docker" in message
+    assert "apt-get install docker.io" in message
+    assert "./scripts/serve" in message
+
+
+async def test_it_fails_fast_instead_of_hanging(dead_engine: str) -> None:
+    started = time.monotonic()
+    status = await engine.engine_status()
+    assert status.available is False
+    # A bound against hanging on the event loop, far above any real figure.
+    assert time.monotonic() - started < engine.PING_TIMEOUT * 3
+
+
+def test_health_is_503_without_an_engine(client, dead_engine: str) -> None:  # noqa: ANN001
+    response = client.get(reverse("sandbox:salud"))
+    assert response.status_code == 503
+    report = response.json()
+    assert report["ok"] is False
+    assert report["engine"]["available"] is False
+    assert "no responde" in report["message"]
+    assert dead_engine not in response.content.decode()  # no addresses or paths
+
+
+@pytest.mark.docker
+def test_health_is_200_with_the_engine_and_the_image(client) -> None:  # noqa: ANN001
+    response = client.get(reverse("sandbox:salud"))
+    assert response.status_code == 200
+    report = response.json()
+    assert report["ok"] is True
+    assert report["engine"]["available"] is True
+    assert report["image"] == {"name": "muelle/sandbox:latest", "present": True}
+    assert report["sandboxes"]["live"] == 0
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+@pytest.mark.docker
+def test_health_is_503_when_the_course_image_is_missing(client, settings) -> None:  # noqa: ANN001
+    settings.SANDBOX_IMAGE = "muelle/no-existe:nunca"
+    response = client.get(reverse("sandbox:salud"))
+    assert response.status_code == 503
+    assert response.json()["image"]["present"] is False
+    assert "build_images" in response.json()["message"]
+
+
+def test_health_only_answers_get(client) -> None:  # noqa: ANN001
+    assert client.post(reverse("sandbox:salud")).status_code == 405

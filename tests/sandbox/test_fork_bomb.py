@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import pytest
+
+from sandbox import engine
+
+from .conftest import exists
+
+pytestmark = pytest.mark.docker
+
+FORK_BOMB = ["bash", "-c", "bomb() { bomb | bomb & }; bomb; sleep 2; echo sobrevive"]
+
+
+async def test_a_fork_bomb_hits_the_pids_limit_and_the_rest_keeps_working() -> None:
+    victim = await engine.acquire("owner-fork-bomb")
+    bystander = await engine.acquire("owner-fork-bystander")
+
+    result = await engine.run(victim, FORK_BOMB, timeout=4, max_output=64 * 1024)
+
+    assert b"fork: retry: Resource temporarily unavailable" in result.output
+    processes = engine.call_sync(lambda api: api.top(victim.container_id))["Processes"]
+    assert 100 < len(processes) <= 128  # the bomb lives on, capped at SANDBOX_PIDS_LIMIT
+    # The engine, the other sandboxes and this server carry on.
+    assert (await engine.run(bystander, ["echo", "hola"])).output == b"hola\n"
+    assert (await engine.engine_status()).available
+    # And the bombed sandbox can still be removed.
+    await engine.remove_now(victim.container_id)
+    assert not exists(victim.container_id)

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+
+from sandbox import engine, pool
+from sandbox.models import Sandbox as SandboxRow
+
+from .conftest import eventually, inspect, wait_gone
+
+pytestmark = pytest.mark.docker
+
+
+async def size_is(n: int) -> bool:
+    return await pool.size() == n
+
+
+async def warm_ids() -> set[str]:
+    rows = SandboxRow.objects.filter(state=SandboxRow.State.POOL)
+    return {cid async for cid in rows.values_list("container_id", flat=True)}
+
+
+async def test_the_pool_hands_out_a_started_container_and_never_reuses_it(settings) -> None:
+    settings.SANDBOX_WARM_POOL = 1
+    engine.ensure_background_tasks()
+    assert await eventually(lambda: size_is(1))
+    (warm,) = await warm_ids()
+    info = inspect(warm)
+    assert info["State"]["Running"] is True
+    assert info["Config"]["Labels"]["muelle.pool"] == "1"
+    assert info["Config"]["Labels"]["muelle.owner"] == ""
+
+    sandbox = await engine.acquire("owner-warm-1")
+
+    assert sandbox.container_id == warm
+    # Labels can't change: the name and the table say whose it is now.
+    assert inspect(warm)["Name"] == "/" + sandbox.name
+    assert "-owner-warm-1-" in sandbox.name
+    row = await SandboxRow.objects.aget(container_id=warm)
+    assert (row.state, row.owner, row.name) == (SandboxRow.State.LIVE, "owner-warm-1", sandbox.name)
+    assert (await engine.run(sandbox, ["echo", "listo"])).output == b"listo\n"
+
+    # The pool refills in the background with a new container...
+    assert await eventually(lambda: size_is(1))
+    (refill,) = await warm_ids()
+    assert refill != warm
+    # ...and a released container is removed, never put back.
+    await engine.release(sandbox)
+    assert await wait_gone(warm)
+    again = await engine.acquire("owner-warm-2")
+    assert again.container_id == refill
+
+
+async def test_the_pool_counts_towards_the_cap(settings) -> None:
+    settings.SANDBOX_WARM_POOL = 2
+    settings.SANDBOX_MAX_LIVE = 2
+    await engine.acquire("owner-pool-cap")  # also starts the filler
+    assert await eventually(lambda: size_is(1))
+    assert await pool.fill_once() == 0  # the second warm container would pass the cap
+    assert await SandboxRow.objects.acount() == 2
