@@ -27,7 +27,8 @@ class ExerciseProgress(models.Model):
         related_name="exercise_progress",
         verbose_name=_("usuario"),
     )
-    anonymous_key = models.CharField(
+    # NULL, not "", for accounts: the unique constraint below must ignore them.
+    anonymous_key = models.CharField(  # noqa: DJ001
         _("clave anónima"), max_length=64, null=True, blank=True, db_index=True
     )
     lesson_slug = models.CharField(_("lección"), max_length=200)

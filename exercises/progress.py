@@ -70,12 +70,10 @@ def completed_ids(student: Student | None, lesson_slug: str) -> set[str]:
 
 def _row(student: Student, lesson_slug: str, exercise_id: str) -> ExerciseProgress:
     lookup = {**student.owner_fields(), "lesson_slug": lesson_slug, "exercise_id": exercise_id}
-    try:
-        with transaction.atomic():
-            row, _created = ExerciseProgress.objects.get_or_create(**lookup)
-    except IntegrityError:
-        # Two checks from the same student at once: the other request created it.
-        row = ExerciseProgress.objects.get(**lookup)
+    # No transaction around the read and the insert: on SQLite a transaction that reads and then
+    # writes fails at once ("database is locked") when another connection writes meanwhile.
+    # get_or_create wraps only its INSERT, and re-reads if a concurrent request inserted first.
+    row, _created = ExerciseProgress.objects.get_or_create(**lookup)
     return row
 
 

@@ -78,8 +78,10 @@ async def verify_exercise(sandbox: engine.Sandbox, exercise: Exercise) -> Exerci
     report = ExerciseReport(exercise)
     if not exercise.has_reference:
         report.problems.append(
-            _("no tiene solución de referencia: añade «solucion_comandos» (y «solucion_respuesta» "
-              "si pide una respuesta)")
+            _(
+                "no tiene solución de referencia: añade «solucion_comandos» (y "
+                "«solucion_respuesta» si pide una respuesta)"
+            )
         )
         return report
     if exercise.needs_answer and exercise.solution_answer is None:
@@ -88,8 +90,10 @@ async def verify_exercise(sandbox: engine.Sandbox, exercise: Exercise) -> Exerci
     for outcome in await run_checks(exercise, sandbox, ""):
         if outcome.passed:
             report.problems.append(
-                _("la comprobación %(n)d ya pasa antes de aplicar la solución: no comprueba nada "
-                  "que haga el alumno")
+                _(
+                    "la comprobación %(n)d ya pasa antes de aplicar la solución: no comprueba nada "
+                    "que haga el alumno"
+                )
                 % {"n": outcome.check.index + 1}
             )
     answer = await _apply(sandbox, exercise, report)

@@ -184,7 +184,9 @@ def validate(
                 _("falta «id» o no es válido: usa minúsculas, números y guiones (p. ej. «kernel»)"),
             )
         elif exercise_id in RESERVED_IDS:
-            report((*path, "id"), _("el id «%(id)s» está reservado; elige otro") % {"id": exercise_id})
+            report(
+                (*path, "id"), _("el id «%(id)s» está reservado; elige otro") % {"id": exercise_id}
+            )
         elif exercise_id in seen:
             report(
                 (*path, "id"),
@@ -257,7 +259,9 @@ def _check_solution(item: Mapping[str, Any], path: Path, report: Any) -> None:
     answer = item.get("solucion_respuesta")
     if answer is not None:
         valid = _is_text(answer) or (
-            isinstance(answer, Mapping) and set(answer) == {"comando"} and _is_text(answer["comando"])
+            isinstance(answer, Mapping)
+            and set(answer) == {"comando"}
+            and _is_text(answer["comando"])
         )
         if not valid:
             report(
@@ -328,7 +332,9 @@ def _check_kind(kind: str, check: Mapping[str, Any], path: Path, report: Any) ->
         if "existe" in check and not isinstance(check["existe"], bool):
             report((*path, "existe"), _("«existe» debe ser true o false"))
         if check.get("existe") is False and ("contiene" in check or "coincide" in check):
-            report(path, _("si el archivo no debe existir, no puede tener «contiene» ni «coincide»"))
+            report(
+                path, _("si el archivo no debe existir, no puede tener «contiene» ni «coincide»")
+            )
         if "contiene" in check and not _is_text(check["contiene"]):
             report((*path, "contiene"), _("«contiene» debe ser un texto no vacío"))
     elif kind == "proceso":
@@ -339,8 +345,10 @@ def _check_kind(kind: str, check: Mapping[str, Any], path: Path, report: Any) ->
         if len(given) != 1:
             report(
                 path,
-                _("una comprobación «respuesta» necesita exactamente una de: esperado, patron o "
-                  "comando"),
+                _(
+                    "una comprobación «respuesta» necesita exactamente una de: esperado, patron o "
+                    "comando"
+                ),
             )
         for key in ("esperado", "comando"):
             if key in check and not _is_text(check[key]):

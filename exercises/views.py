@@ -27,7 +27,9 @@ from sandbox.terminals import owner_key
 logger = logging.getLogger(__name__)
 
 
-def _find(lesson_slug: str, exercise_id: str | None = None) -> tuple[catalog.LessonExercises, Exercise | None]:
+def _find(
+    lesson_slug: str, exercise_id: str | None = None
+) -> tuple[catalog.LessonExercises, Exercise | None]:
     lesson = catalog.for_lesson(lesson_slug)
     if lesson is None:
         raise Http404(_("Esa lección no existe."))
@@ -86,10 +88,16 @@ async def _run_in_sandbox(owner: str, exercise: Exercise, answer: str) -> tuple[
     if not settings.SANDBOX_ENABLED:
         return [], _no_engine_message()
     try:
-        sandbox = await engine.acquire(owner)
-        return await run_checks(exercise, sandbox, answer), ""
+        return await _check_in_own_sandbox(owner, exercise, answer), ""
     except engine.EngineUnavailable:
         return [], _no_engine_message()
+    except engine.SessionLimitReached as exc:
+        return [], exc.message
+    except engine.SandboxGone:
+        return [], _(
+            "Tu contenedor acaba de cerrarse. Vuelve a conectar la terminal (tendrás un entorno "
+            "nuevo), repite los pasos del ejercicio y pulsa «Comprobar» otra vez."
+        )
     except engine.CapacityFull:
         return [], _(
             "Hay muchas personas practicando ahora mismo y no queda sitio para tu contenedor. "
@@ -100,6 +108,19 @@ async def _run_in_sandbox(owner: str, exercise: Exercise, answer: str) -> tuple[
         return [], _(
             "Algo ha fallado al comprobar tu ejercicio. Vuelve a intentarlo en unos segundos."
         )
+
+
+async def _check_in_own_sandbox(owner: str, exercise: Exercise, answer: str) -> list[Outcome]:
+    # The student's terminal normally has the sandbox running already: get() finds it with one
+    # query, where acquire() would also inspect the container (a class clicking at once makes
+    # that count). acquire() when there is none yet, or when it turns out to be gone.
+    sandbox = await engine.get(owner)
+    if sandbox is not None:
+        try:
+            return await run_checks(exercise, sandbox, answer)
+        except engine.SandboxGone:
+            pass
+    return await run_checks(exercise, await engine.acquire(owner), answer)
 
 
 def _no_engine_message() -> str:

@@ -1,13 +1,77 @@
+"""Lesson pages: the course index, a lesson, a lesson's images, the 404 page.
+
+Views only coordinate: lessons.catalog finds and checks lessons, lessons.rendering turns them into
+HTML, lessons.assets decides which files may be served.
+"""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
+
+from lessons import assets, catalog, pages
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_staff)
+
+
+def _wants_partial(request: HttpRequest) -> bool:
+    """An htmx navigation that swaps #lesson-content (not a history restore, which needs it all)."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx and not htmx.history_restore_request and htmx.target == "lesson-content")
 
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("Muelle")
+    course = catalog.get_catalog()
+    context = {
+        "entries": pages.index_entries(course),
+        "course_problems": course.problems,
+        "staff": _is_staff(request),
+    }
+    return render(request, "lessons/index.html", context)
+
+
+@require_GET
+def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    course = catalog.get_catalog()
+    lesson = course.find(slug)
+    if lesson is None:
+        raise Http404("no such lesson")
+    staff = _is_staff(request)
+    page = pages.lesson_page(course, lesson)
+    context: dict[str, object] = {"page": page, "lesson": lesson, "staff": staff}
+    if not page.available:
+        # The lesson exists but cannot be shown: say so (staff see why), never a 500.
+        response = render(request, "lessons/unavailable.html", context, status=503)
+    else:
+        context["fragments"] = pages.fragments(page)
+        if _wants_partial(request):
+            context["partial_title"] = True
+            response = render(request, "lessons/lesson.html#content", context)
+        else:
+            response = render(request, "lessons/lesson.html", context)
+    # The same URL answers a full page or a fragment: caches must keep them apart.
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+@require_GET
+def lesson_asset(request: HttpRequest, slug: str, asset_path: str) -> FileResponse:
+    lesson = catalog.get_catalog().get(slug)
+    found = assets.locate(lesson.folder if lesson else None, asset_path)
+    if found is None:
+        raise Http404("no such asset")
+    path, content_type = found
+    response = FileResponse(path.open("rb"), content_type=content_type)
+    # An SVG opened on its own must not run scripts or load anything.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    response["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -179,16 +179,20 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if session is None:
             return False
         mark = hashlib.sha256(sandbox.container_id.encode()).hexdigest()[:16]
-        try:
-            previous = await session.aget(SESSION_SANDBOX)
-            if previous == mark:
-                return False
-            await session.aset(SESSION_SANDBOX, mark)
-            await session.asave()
-        except Exception:
-            logger.warning("could not record the sandbox in the session", exc_info=True)
+        previous = await session.aget(SESSION_SANDBOX)  # loaded in connect(): no query
+        if previous == mark:
             return False
+        # Remember it without holding up the first prompt (a write, under a burst of students).
+        get_registry().spawn(_remember_sandbox(session, mark))
         return previous is not None
+
+
+async def _remember_sandbox(session: Any, mark: str) -> None:
+    try:
+        await session.aset(SESSION_SANDBOX, mark)
+        await session.asave()
+    except Exception:
+        logger.warning("could not record the sandbox in the session", exc_info=True)
 
 
 # --- Messages ---------------------------------------------------------------------------------

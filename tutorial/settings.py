@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "template_partials",
     "lessons",
     "sandbox",
+    "exercises",
 ]
 
 MIDDLEWARE = [

@@ -6,6 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("sandbox/", include("sandbox.urls")),
+    path("ejercicios/", include("exercises.urls")),
     path("", include("lessons.urls")),
 ]
 

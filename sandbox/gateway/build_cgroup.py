@@ -61,9 +61,13 @@ def remove_build_cgroup(config: GatewayConfig, key: str) -> None:
     """Removes the student's build cgroup in every hierarchy (only possible when empty)."""
     root = config.build_cgroup_root
     relative = f"{config.build_cgroup_parent}/{key}"
-    candidates = [root / relative] if _is_v2(root) else [
-        h / relative for h in root.iterdir() if h.is_dir() and not h.is_symlink()
-    ] if root.exists() else []
+    candidates = (
+        [root / relative]
+        if _is_v2(root)
+        else [h / relative for h in root.iterdir() if h.is_dir() and not h.is_symlink()]
+        if root.exists()
+        else []
+    )
     for path in candidates:
         with contextlib.suppress(OSError):
             path.rmdir()

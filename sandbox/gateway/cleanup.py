@@ -35,7 +35,9 @@ class CleanupReport:
         return self.containers + self.networks + self.volumes + self.images
 
 
-async def _delete(engine: Upstream, path: str, query: dict[str, str], report: CleanupReport) -> bool:
+async def _delete(
+    engine: Upstream, path: str, query: dict[str, str], report: CleanupReport
+) -> bool:
     try:
         response = await engine.request("DELETE", path, query=query)
     except OSError as exc:
@@ -64,15 +66,19 @@ async def cleanup_student(owner: str, config: GatewayConfig | None = None) -> Cl
     report = CleanupReport()
 
     containers = await student.containers()
-    results = await asyncio.gather(*(
-        _delete(engine, f"/containers/{c['Id']}", {"force": "1", "v": "1"}, report)
-        for c in containers
-    ))
+    results = await asyncio.gather(
+        *(
+            _delete(engine, f"/containers/{c['Id']}", {"force": "1", "v": "1"}, report)
+            for c in containers
+        )
+    )
     report.containers = sum(results)
     for network in await student.networks():
         report.networks += await _delete(engine, f"/networks/{network['Id']}", {}, report)
     for volume in await student.volumes():
-        report.volumes += await _delete(engine, f"/volumes/{volume['Name']}", {"force": "1"}, report)
+        report.volumes += await _delete(
+            engine, f"/volumes/{volume['Name']}", {"force": "1"}, report
+        )
     report.images = await _remove_images(student, report)
     remove_build_cgroup(config, student.ns.key)
     if report.errors:
@@ -83,8 +89,11 @@ async def cleanup_student(owner: str, config: GatewayConfig | None = None) -> Cl
 async def _remove_images(student: Student, report: CleanupReport) -> int:
     removed = 0
     for _round in range(3):  # a removed child can leave a labelled parent to remove next
-        own = [image for visibility, image in await student.image_summaries(all_layers=True)
-               if visibility == "own"]
+        own = [
+            image
+            for visibility, image in await student.image_summaries(all_layers=True)
+            if visibility == "own"
+        ]
         if not own:
             break
         for image in own:

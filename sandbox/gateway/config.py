@@ -40,8 +40,16 @@ class GatewayConfig:
     log_max_size: str = "1m"
     cap_allowlist: frozenset[str] = field(
         default_factory=lambda: frozenset(
-            {"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-             "NET_BIND_SERVICE"}
+            {
+                "CHOWN",
+                "DAC_OVERRIDE",
+                "FOWNER",
+                "FSETID",
+                "KILL",
+                "SETGID",
+                "SETUID",
+                "NET_BIND_SERVICE",
+            }
         )
     )
     # Per-student quotas.

@@ -35,7 +35,7 @@ async def create(ex: Exchange) -> None:
         try:
             if name:
                 query.append(("name", ex.student.ns.object_name(name, "container")))
-            out = await policy.container_create(ex.student, body)
+            out = await policy.container_create(ex.student, body, (name or "").removeprefix("/") or None)
         except GatewayError as exc:
             # A 404 here would make the CLI try to pull; only a missing image may say 404.
             if exc.status == 404 and not isinstance(exc, policy.ImageNotFound):
@@ -50,8 +50,12 @@ async def create(ex: Exchange) -> None:
             return answer
 
         await ex.forward(
-            "POST", "/containers/create", query=query,
-            body=json.dumps(out).encode(), content_type="application/json", rewrite=remember,
+            "POST",
+            "/containers/create",
+            query=query,
+            body=json.dumps(out).encode(),
+            content_type="application/json",
+            rewrite=remember,
         )
 
 
@@ -112,8 +116,9 @@ def _hide_container(info: dict[str, Any]) -> dict[str, Any]:
 
 async def inspect(ex: Exchange) -> None:
     cid = await ex.student.container_id(ex.params["id"])
-    await ex.forward("GET", f"/containers/{cid}/json", query=_pick(ex, "size"),
-                     rewrite=_hide_container)
+    await ex.forward(
+        "GET", f"/containers/{cid}/json", query=_pick(ex, "size"), rewrite=_hide_container
+    )
 
 
 async def start(ex: Exchange) -> None:
@@ -128,8 +133,13 @@ async def simple_action(ex: Exchange) -> None:
     action = ex.params["action"]
     cid = await ex.student.container_id(ex.params["id"])
     allowed = {
-        "stop": ("t",), "restart": ("t",), "kill": ("signal",), "pause": (), "unpause": (),
-        "wait": ("condition",), "resize": ("h", "w"),
+        "stop": ("t",),
+        "restart": ("t",),
+        "kill": ("signal",),
+        "pause": (),
+        "unpause": (),
+        "wait": ("condition",),
+        "resize": ("h", "w"),
     }[action]
     query = _pick(ex, *allowed)
     for key, value in query:
@@ -137,7 +147,14 @@ async def simple_action(ex: Exchange) -> None:
             raise bad_request(_("Señal no válida: «%(s)s».") % {"s": value})
         if key in ("t", "h", "w") and not value.lstrip("-").isdigit():
             raise bad_request(_("Parámetro «%(k)s» no válido.") % {"k": key})
-    await ex.forward("POST", f"/containers/{cid}/{action}", query=query)
+    # The engine answers /wait's headers at once and the body when the container stops; the
+    # CLI only starts the container once it has those headers, so /wait is relayed as a stream.
+    await ex.forward(
+        "POST",
+        f"/containers/{cid}/{action}",
+        query=query,
+        mode="stream" if action == "wait" else "buffer",
+    )
 
 
 async def rename(ex: Exchange) -> None:
@@ -152,8 +169,12 @@ async def update(ex: Exchange) -> None:
     cid = await ex.student.container_id(ex.params["id"])
     async with ex.student.lock:
         out = await policy.container_update(ex.student, cid, body)
-        await ex.forward("POST", f"/containers/{cid}/update",
-                         body=json.dumps(out).encode(), content_type="application/json")
+        await ex.forward(
+            "POST",
+            f"/containers/{cid}/update",
+            body=json.dumps(out).encode(),
+            content_type="application/json",
+        )
 
 
 async def remove(ex: Exchange) -> None:
@@ -169,8 +190,7 @@ async def remove(ex: Exchange) -> None:
 async def prune(ex: Exchange) -> None:
     await ex.no_body()
     filters = ex.q_filters()
-    await ex.forward("POST", "/containers/prune",
-                     query=[("filters", ex.student.filters(filters))])
+    await ex.forward("POST", "/containers/prune", query=[("filters", ex.student.filters(filters))])
 
 
 async def attach(ex: Exchange) -> None:
@@ -189,8 +209,13 @@ async def logs(ex: Exchange) -> None:
 async def stats(ex: Exchange) -> None:
     cid = await ex.student.container_id(ex.params["id"])
     ns = ex.student.ns
-    await ex.forward("GET", f"/containers/{cid}/stats", query=_pick(ex, "stream", "one-shot"),
-                     mode="stream", lines=lambda line: ns.strip_bytes(line))
+    await ex.forward(
+        "GET",
+        f"/containers/{cid}/stats",
+        query=_pick(ex, "stream", "one-shot"),
+        mode="stream",
+        lines=lambda line: ns.strip_bytes(line),
+    )
 
 
 async def top(ex: Exchange) -> None:
@@ -198,8 +223,9 @@ async def top(ex: Exchange) -> None:
     ps_args = ex.q("ps_args")
     if ps_args is not None and not _PS_ARGS.match(ps_args):
         raise bad_request(_("Argumentos de ps no admitidos: «%(a)s».") % {"a": ps_args})
-    await ex.forward("GET", f"/containers/{cid}/top",
-                     query=[("ps_args", ps_args)] if ps_args else None)
+    await ex.forward(
+        "GET", f"/containers/{cid}/top", query=[("ps_args", ps_args)] if ps_args else None
+    )
 
 
 async def changes(ex: Exchange) -> None:
@@ -218,12 +244,21 @@ async def archive(ex: Exchange) -> None:
     method = ex.head.method
     if method == "PUT":
         query = _pick(ex, "path", "noOverwriteDirNonDir", "copyUIDGID")
-        await ex.forward("PUT", f"/containers/{cid}/archive", query=query,
-                         body=ex.body_stream(), content_type="application/x-tar")
+        await ex.forward(
+            "PUT",
+            f"/containers/{cid}/archive",
+            query=query,
+            body=ex.body_stream(),
+            content_type="application/x-tar",
+        )
         return
     await ex.no_body()
-    await ex.forward(method, f"/containers/{cid}/archive", query=_pick(ex, "path"),
-                     mode="stream" if method == "GET" else "buffer")
+    await ex.forward(
+        method,
+        f"/containers/{cid}/archive",
+        query=_pick(ex, "path"),
+        mode="stream" if method == "GET" else "buffer",
+    )
 
 
 async def exec_create(ex: Exchange) -> None:
@@ -235,8 +270,13 @@ async def exec_create(ex: Exchange) -> None:
             ex.student.remember_exec(answer["Id"], cid)
         return answer
 
-    await ex.forward("POST", f"/containers/{cid}/exec", body=json.dumps(body).encode(),
-                     content_type="application/json", rewrite=remember)
+    await ex.forward(
+        "POST",
+        f"/containers/{cid}/exec",
+        body=json.dumps(body).encode(),
+        content_type="application/json",
+        rewrite=remember,
+    )
 
 
 async def exec_start(ex: Exchange) -> None:
@@ -244,8 +284,11 @@ async def exec_start(ex: Exchange) -> None:
     exec_id = ex.params["id"]
     await ex.student.exec_container(exec_id)
     await ex.forward(
-        "POST", f"/exec/{exec_id}/start", body=json.dumps(body).encode(),
-        content_type="application/json", mode="buffer" if body.get("Detach") else "hijack",
+        "POST",
+        f"/exec/{exec_id}/start",
+        body=json.dumps(body).encode(),
+        content_type="application/json",
+        mode="buffer" if body.get("Detach") else "hijack",
     )
 
 

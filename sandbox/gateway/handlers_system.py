@@ -89,6 +89,14 @@ async def buildkit_session(ex: Exchange) -> None:
     )
 
 
+async def build_cache_prune(ex: Exchange) -> None:
+    """`docker system prune` ends with a build-cache prune. Students cannot use BuildKit (its
+    `/session` is refused), so no BuildKit cache is theirs: the true answer is "nothing". The
+    classic builder's cache is the student's own images, pruned with `docker image prune`."""
+    await ex.no_body()
+    await ex.reply_json(200, {"CachesDeleted": [], "SpaceReclaimed": 0})
+
+
 async def denied(ex: Exchange) -> None:
     await ex.drain()
     raise refused(_denied_message(ex.head.method, ex.path))
@@ -106,8 +114,10 @@ def _denied_message(method: str, path: str) -> str:
         "plugins": _("Los plugins de Docker no están disponibles en Muelle."),
         "auth": _("No hay registros de imágenes en Muelle: docker login no hace falta."),
         "distribution": _("No hay registros de imágenes en Muelle."),
-        "system": _("docker system df no está disponible en Muelle: usa docker ps -a -s, "
-                    "docker images y docker volume ls."),
+        "system": _(
+            "docker system df no está disponible en Muelle: usa docker ps -a -s, "
+            "docker images y docker volume ls."
+        ),
         "grpc": _("BuildKit no está disponible en Muelle."),
     }
     return reasons.get(first) or (

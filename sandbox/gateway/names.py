@@ -145,9 +145,16 @@ class Namespace:
         return bare[len(self.object_prefix) :] if bare.startswith(self.object_prefix) else bare
 
     # --- images -------------------------------------------------------------------------------
+    def own_image_repo(self, ref: ImageRef) -> str:
+        """The engine repository for an image name the student gives to something of theirs."""
+        return self.image_prefix + ref.hub_path()
+
     def own_image_ref(self, ref: ImageRef) -> str:
-        """The engine reference for an image name the student gives to something they create."""
-        return ref.text(self.image_prefix + ref.hub_path())
+        """The same with its tag (latest when none) or digest."""
+        out = self.own_image_repo(ref)
+        if ref.digest:
+            return f"{out}@{ref.digest}"
+        return f"{out}:{ref.tag or 'latest'}"
 
     def owns_image_tag(self, tag: str) -> bool:
         return tag.startswith(self.image_prefix)

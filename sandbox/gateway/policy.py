@@ -23,7 +23,9 @@ from .schemas import CONTAINER_CONFIG_FIELDS, HOST_CONFIG_FIELDS
 from .student import Student
 
 NO_NEW_PRIVILEGES = {"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"}
-_TMPFS_OPTION = re.compile(r"^(rw|ro|noexec|exec|nosuid|nodev|(size|nr_inodes)=\d+[kmg%]?|mode=[0-7]{3,4}|[ug]id=\d+)$")
+_TMPFS_OPTION = re.compile(
+    r"^(rw|ro|noexec|exec|nosuid|nodev|(size|nr_inodes)=\d+[kmg%]?|mode=[0-7]{3,4}|[ug]id=\d+)$"
+)
 _CPUSET = re.compile(r"^[0-9,-]{0,64}$")
 _ABSOLUTE = re.compile(r"^/[^\x00]*$")
 
@@ -71,9 +73,7 @@ def mib(value: int) -> str:
 
 
 def _not_allowed(flag: str, why: str) -> GatewayError:
-    return refused(
-        _("%(flag)s no está permitido en Muelle: %(why)s") % {"flag": flag, "why": why}
-    )
+    return refused(_("%(flag)s no está permitido en Muelle: %(why)s") % {"flag": flag, "why": why})
 
 
 def _zero_reason(field: str) -> str:
@@ -222,12 +222,28 @@ def log_config(student: Student, value: dict[str, Any]) -> dict[str, Any]:
 def resources(student: Student, src: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     """Resources for create (partial=False: every limit set) or update (only what was asked)."""
     out: dict[str, Any] = {}
-    for field in ("CgroupParent", "KernelMemory", "KernelMemoryTCP", "OomKillDisable",
-                  "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpuCount", "CpuPercent",
-                  "IOMaximumIOps", "IOMaximumBandwidth", "Devices", "DeviceCgroupRules",
-                  "DeviceRequests", "BlkioWeightDevice", "BlkioDeviceReadBps",
-                  "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps",
-                  "CpuPeriod", "CpuQuota"):
+    for field in (
+        "CgroupParent",
+        "KernelMemory",
+        "KernelMemoryTCP",
+        "OomKillDisable",
+        "CpuRealtimePeriod",
+        "CpuRealtimeRuntime",
+        "CpuCount",
+        "CpuPercent",
+        "IOMaximumIOps",
+        "IOMaximumBandwidth",
+        "Devices",
+        "DeviceCgroupRules",
+        "DeviceRequests",
+        "BlkioWeightDevice",
+        "BlkioDeviceReadBps",
+        "BlkioDeviceWriteBps",
+        "BlkioDeviceReadIOps",
+        "BlkioDeviceWriteIOps",
+        "CpuPeriod",
+        "CpuQuota",
+    ):
         _require_zero(field, src.get(field))
     if not partial or src.get("Memory") or src.get("MemorySwap"):
         out["Memory"] = memory_limit(student, src.get("Memory"))
@@ -282,8 +298,9 @@ def _host_path_refusal(source: str) -> GatewayError:
 PENDING_VOLUMES = "\0pending-volumes"
 
 
-def _volume_name(out: dict[str, Any], student: Student, name: str,
-                 labels: dict[str, str] | None = None) -> str:
+def _volume_name(
+    out: dict[str, Any], student: Student, name: str, labels: dict[str, str] | None = None
+) -> str:
     """The engine name of the student's volume `name`; created later, once everything passed."""
     out.setdefault(PENDING_VOLUMES, []).append((name, labels or {}))
     return student.ns.object_prefix + name
@@ -362,8 +379,10 @@ def tmpfs(values: dict[str, str]) -> dict[str, str]:
         if any(not _TMPFS_OPTION.match(o) for o in options.split(",") if o):
             raise _not_allowed(
                 f"--tmpfs {path}:{options}",
-                _("opciones de tmpfs admitidas: rw, ro, exec, noexec, nosuid, nodev, size, mode, "
-                  "uid, gid."),
+                _(
+                    "opciones de tmpfs admitidas: rw, ro, exec, noexec, nosuid, nodev, size, mode, "
+                    "uid, gid."
+                ),
             )
     return values
 
@@ -394,16 +413,19 @@ async def network_mode(student: Student, value: str) -> str:
     if value == "bridge":
         raise _not_allowed(
             "--network bridge",
-            _("la red bridge del servidor no está disponible; crea la tuya con "
-              "docker network create mired y usa --network mired."),
+            _(
+                "la red bridge del servidor no está disponible; crea la tuya con "
+                "docker network create mired y usa --network mired."
+            ),
         )
     if value.startswith("container:"):
         return "container:" + await student.container_id(value.removeprefix("container:"))
     return (await student.network(value))["Name"]
 
 
-async def _shared_namespace(student: Student, flag: str, value: str,
-                            allowed: tuple[str, ...]) -> str:
+async def _shared_namespace(
+    student: Student, flag: str, value: str, allowed: tuple[str, ...]
+) -> str:
     if value.startswith("container:"):
         return "container:" + await student.container_id(value.removeprefix("container:"))
     return _namespace_mode(flag, value, allowed)
@@ -427,8 +449,8 @@ def _endpoint(settings: dict[str, Any]) -> dict[str, Any]:
 async def endpoints(student: Student, mode: str, given: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for name, settings in given.items():
-        if name == "none" and mode == "none":
-            continue
+        if name in ("none", "default") and mode == "none":
+            continue  # newer CLIs name the default network explicitly
         network = await student.network(name)
         out[network["Name"]] = _endpoint(settings)
     return out
@@ -449,6 +471,16 @@ def _copy(key: str) -> Rule:
 def _zero(key: str) -> Rule:
     async def rule(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
         _require_zero(key, src.get(key))
+
+    return rule
+
+
+def _absent(key: str) -> Rule:
+    """Even an empty list matters here: [] unmasks /proc and /sys paths."""
+
+    async def rule(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+        if key in src:
+            raise _not_allowed(FLAGS[key], _zero_reason(key))
 
     return rule
 
@@ -481,11 +513,34 @@ async def _labels(student: Student, src: dict[str, Any], out: dict[str, Any]) ->
 
 
 CONFIG_RULES: dict[str, Rule] = {
-    **{k: _copy(k) for k in (
-        "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
-        "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck",
-        "ArgsEscaped", "WorkingDir", "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild",
-        "StopSignal", "StopTimeout", "Shell")},
+    **{
+        k: _copy(k)
+        for k in (
+            "Hostname",
+            "Domainname",
+            "User",
+            "AttachStdin",
+            "AttachStdout",
+            "AttachStderr",
+            "ExposedPorts",
+            "Tty",
+            "OpenStdin",
+            "StdinOnce",
+            "Env",
+            "Cmd",
+            "Healthcheck",
+            "ArgsEscaped",
+            "WorkingDir",
+            "Entrypoint",
+            "NetworkDisabled",
+            "MacAddress",
+            "StopSignal",
+            "StopTimeout",
+            "Shell",
+        )
+    },
+    # A committed container keeps its OnBuild: triggers would run in later builds.
+    "OnBuild": _zero("OnBuild"),
     "Volumes": _volumes_map,
     "Image": _image,
     "Labels": _labels,
@@ -522,9 +577,10 @@ async def _host_security(student: Student, src: dict[str, Any], out: dict[str, A
 
 async def _host_ipc(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
     value = src.get("IpcMode", "")
-    out["IpcMode"] = await _shared_namespace(
-        student, "--ipc", value, ("", "private", "none", "shareable")
-    ) or "private"
+    out["IpcMode"] = (
+        await _shared_namespace(student, "--ipc", value, ("", "private", "none", "shareable"))
+        or "private"
+    )
 
 
 async def _host_pid(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
@@ -580,9 +636,7 @@ async def _host_shm(student: Student, src: dict[str, Any], out: dict[str, Any]) 
 async def _host_oom_score(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
     value = src.get("OomScoreAdj", 0)
     if not 0 <= value <= 1000:
-        raise _not_allowed(
-            f"--oom-score-adj {value}", _("solo se admiten valores entre 0 y 1000.")
-        )
+        raise _not_allowed(f"--oom-score-adj {value}", _("solo se admiten valores entre 0 y 1000."))
     if value:
         out["OomScoreAdj"] = value
 
@@ -637,18 +691,46 @@ HOST_RULES: dict[str, Rule] = {
     "Runtime": _fixed("Runtime", ("", "runc"), "--runtime"),
     "ConsoleSize": _copy("ConsoleSize"),
     "Isolation": _fixed("Isolation", ("", "default"), "--isolation"),
-    "MaskedPaths": _zero("MaskedPaths"),
-    "ReadonlyPaths": _zero("ReadonlyPaths"),
+    "MaskedPaths": _absent("MaskedPaths"),
+    "ReadonlyPaths": _absent("ReadonlyPaths"),
     "Init": _copy("Init"),
     # Every Resources field is handled together by resources().
-    **{k: _resources for k in (
-        "CpuShares", "Memory", "NanoCpus", "CgroupParent", "BlkioWeight", "BlkioWeightDevice",
-        "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
-        "BlkioDeviceWriteIOps", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
-        "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices", "DeviceCgroupRules",
-        "DeviceRequests", "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "MemorySwap",
-        "MemorySwappiness", "OomKillDisable", "PidsLimit", "Ulimits", "CpuCount", "CpuPercent",
-        "IOMaximumIOps", "IOMaximumBandwidth")},
+    **{
+        k: _resources
+        for k in (
+            "CpuShares",
+            "Memory",
+            "NanoCpus",
+            "CgroupParent",
+            "BlkioWeight",
+            "BlkioWeightDevice",
+            "BlkioDeviceReadBps",
+            "BlkioDeviceWriteBps",
+            "BlkioDeviceReadIOps",
+            "BlkioDeviceWriteIOps",
+            "CpuPeriod",
+            "CpuQuota",
+            "CpuRealtimePeriod",
+            "CpuRealtimeRuntime",
+            "CpusetCpus",
+            "CpusetMems",
+            "Devices",
+            "DeviceCgroupRules",
+            "DeviceRequests",
+            "KernelMemory",
+            "KernelMemoryTCP",
+            "MemoryReservation",
+            "MemorySwap",
+            "MemorySwappiness",
+            "OomKillDisable",
+            "PidsLimit",
+            "Ulimits",
+            "CpuCount",
+            "CpuPercent",
+            "IOMaximumIOps",
+            "IOMaximumBandwidth",
+        )
+    },
 }
 
 assert set(CONFIG_RULES) == set(CONTAINER_CONFIG_FIELDS)
@@ -666,16 +748,32 @@ async def _apply(rules: dict[str, Rule], student: Student, src: dict[str, Any]) 
     return out
 
 
-async def container_create(student: Student, body: dict[str, Any]) -> dict[str, Any]:
+def with_alias(endpoint: dict[str, Any], name: str | None) -> dict[str, Any]:
+    """On the engine the container is called m<key>_web; on the student's networks it must
+    also answer to "web", as it would on their own Docker."""
+    if name:
+        aliases = endpoint.setdefault("Aliases", [])
+        if name not in aliases:
+            aliases.append(name)
+    return endpoint
+
+
+async def container_create(
+    student: Student, body: dict[str, Any], name: str | None = None
+) -> dict[str, Any]:
     """The request body the gateway sends for the student's `containers/create`."""
     host = await _apply(HOST_RULES, student, body.get("HostConfig") or {})
     out = await _apply(CONFIG_RULES, student, body)
     out["HostConfig"] = host
     out["HostConfig"]["Privileged"] = False
     given_endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
-    out["NetworkingConfig"] = {
-        "EndpointsConfig": await endpoints(student, host["NetworkMode"], given_endpoints)
-    }
+    mode = host["NetworkMode"]
+    configured = await endpoints(student, mode, given_endpoints)
+    if mode != "none" and not mode.startswith("container:"):
+        configured.setdefault(mode, {})
+    for endpoint in configured.values():
+        with_alias(endpoint, name)
+    out["NetworkingConfig"] = {"EndpointsConfig": configured}
     pending = host.pop(PENDING_VOLUMES, [])
     await quotas.check_new_container(student, host["Memory"])
     from .volumes import ensure_volumes

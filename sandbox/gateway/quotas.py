@@ -44,7 +44,8 @@ async def check_new_container(student: Student, memory: int) -> None:
     limit = student.config.max_containers
     if len(containers) >= limit:
         raise _full(
-            _("contenedores"), limit,
+            _("contenedores"),
+            limit,
             _("Borra alguno con «docker rm» (mira cuáles tienes con «docker ps -a»)."),
         )
     await check_memory(student, memory)

@@ -42,8 +42,11 @@ def name_matcher(patterns: list[str]) -> re.Pattern[str] | None:
     for pattern in patterns:
         if len(pattern) > 100 or not _SIMPLE_PATTERN.match(pattern):
             raise bad_request(
-                _("Filtro de nombre no admitido: «%(p)s». Usa letras, números, _ . - y, si "
-                  "quieres, ^ al principio o $ al final.") % {"p": pattern}
+                _(
+                    "Filtro de nombre no admitido: «%(p)s». Usa letras, números, _ . - y, si "
+                    "quieres, ^ al principio o $ al final."
+                )
+                % {"p": pattern}
             )
     return re.compile("|".join(f"(?:{p})" for p in patterns))
 

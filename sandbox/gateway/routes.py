@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 
+from . import handlers_build as build
 from . import handlers_containers as containers
+from . import handlers_images as images
+from . import handlers_objects as objects
 from . import handlers_system as system
 from .server import Handler
 
@@ -25,8 +28,11 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("POST", r"/containers/prune", containers.prune),
     ("GET", rf"/containers/{_ID}/json", containers.inspect),
     ("POST", rf"/containers/{_ID}/start", containers.start),
-    ("POST", rf"/containers/{_ID}/(?P<action>stop|restart|kill|pause|unpause|wait|resize)",
-     containers.simple_action),
+    (
+        "POST",
+        rf"/containers/{_ID}/(?P<action>stop|restart|kill|pause|unpause|wait|resize)",
+        containers.simple_action,
+    ),
     ("POST", rf"/containers/{_ID}/rename", containers.rename),
     ("POST", rf"/containers/{_ID}/update", containers.update),
     ("POST", rf"/containers/{_ID}/attach", containers.attach),
@@ -41,6 +47,30 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("POST", rf"/exec/{_ID}/start", containers.exec_start),
     ("POST", rf"/exec/{_ID}/resize", containers.exec_resize),
     ("GET", rf"/exec/{_ID}/json", containers.exec_inspect),
+    ("GET", r"/images/json", images.list_images),
+    ("POST", r"/images/create", images.create),
+    ("POST", r"/images/prune", images.prune),
+    ("GET", r"/images/get", images.save),
+    ("POST", r"/build", build.build),
+    ("POST", r"/build/prune", system.build_cache_prune),
+    ("POST", r"/commit", images.commit),
+    ("GET", rf"/images/{_NAME}/json", images.inspect),
+    ("GET", rf"/images/{_NAME}/history", images.history),
+    ("GET", rf"/images/{_NAME}/get", images.save),
+    ("POST", rf"/images/{_NAME}/tag", images.tag),
+    ("DELETE", rf"/images/{_NAME}", images.remove),
+    ("GET", r"/volumes", objects.list_volumes),
+    ("POST", r"/volumes/create", objects.create_volume_endpoint),
+    ("POST", r"/volumes/prune", objects.prune_volumes),
+    ("GET", rf"/volumes/{_NAME}", objects.inspect_volume),
+    ("DELETE", rf"/volumes/{_NAME}", objects.remove_volume),
+    ("GET", r"/networks", objects.list_networks),
+    ("POST", r"/networks/create", objects.create_network),
+    ("POST", r"/networks/prune", objects.prune_networks),
+    ("GET", rf"/networks/{_ID}", objects.inspect_network),
+    ("POST", rf"/networks/{_ID}/connect", objects.connect),
+    ("POST", rf"/networks/{_ID}/disconnect", objects.disconnect),
+    ("DELETE", rf"/networks/{_ID}", objects.remove_network),
     ("GET", rf"/plugins/{_NAME}/json", system.plugin_not_found),
     ("POST", r"/session", system.buildkit_session),
 ]
@@ -49,12 +79,6 @@ _ROUTES = [
     (frozenset(methods.split()), re.compile(f"^{pattern}/?$"), handler)
     for methods, pattern, handler in _TABLE
 ]
-
-
-def add_routes(table: list[tuple[str, str, Handler]]) -> None:
-    """Other handler modules register here (images, build, volumes, networks)."""
-    for methods, pattern, handler in table:
-        _ROUTES.append((frozenset(methods.split()), re.compile(f"^{pattern}/?$"), handler))
 
 
 def route(method: str, path: str) -> tuple[Handler, dict[str, str]]:

@@ -139,9 +139,7 @@ HOST_CONFIG = Struct(HOST_CONFIG_FIELDS)
 
 ENDPOINT_SETTINGS = Struct(
     {
-        "IPAMConfig": Struct(
-            {"IPv4Address": STR, "IPv6Address": STR, "LinkLocalIPs": ListOf(STR)}
-        ),
+        "IPAMConfig": Struct({"IPv4Address": STR, "IPv6Address": STR, "LinkLocalIPs": ListOf(STR)}),
         "Links": RAW,
         "Aliases": ListOf(STR),
         "NetworkID": STR,

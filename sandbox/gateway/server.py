@@ -135,8 +135,10 @@ class Exchange:
         data = (await self.body()).strip()
         if data and data not in (b"{}", b"null"):
             raise bad_request(
-                _("Esta operación no admite cuerpo en la petición (la configuración se da al "
-                  "crear el contenedor).")
+                _(
+                    "Esta operación no admite cuerpo en la petición (la configuración se da al "
+                    "crear el contenedor)."
+                )
             )
 
     def body_stream(self) -> AsyncIterator[bytes]:
@@ -159,12 +161,17 @@ class Exchange:
             self.close_after = True
 
     # --- answers made here ------------------------------------------------------------------
-    async def reply_json(self, status: int, value: Any, headers: list[tuple[str, str]] | None = None) -> None:
+    async def reply_json(
+        self, status: int, value: Any, headers: list[tuple[str, str]] | None = None
+    ) -> None:
         data = json.dumps(value, ensure_ascii=False).encode() + b"\n"
         await self.reply(status, data, "application/json", headers)
 
     async def reply(
-        self, status: int, data: bytes, content_type: str | None = "application/json",
+        self,
+        status: int,
+        data: bytes,
+        content_type: str | None = "application/json",
         headers: list[tuple[str, str]] | None = None,
     ) -> None:
         out = list(headers or [])
@@ -243,8 +250,12 @@ class Exchange:
             return
 
     async def _relay_watching_client(
-        self, method: str, conn: EngineConnection, mode: str,
-        rewrite: JsonRewrite | None, lines: LineRewrite | None,
+        self,
+        method: str,
+        conn: EngineConnection,
+        mode: str,
+        rewrite: JsonRewrite | None,
+        lines: LineRewrite | None,
     ) -> int:
         """Relays, and gives up (closing the engine connection) if the student goes away."""
         relay = self.gateway.spawn(self._relay(method, conn, mode, rewrite, lines))
@@ -265,8 +276,12 @@ class Exchange:
         return 499
 
     async def _relay(
-        self, method: str, conn: EngineConnection, mode: str,
-        rewrite: JsonRewrite | None, lines: LineRewrite | None,
+        self,
+        method: str,
+        conn: EngineConnection,
+        mode: str,
+        rewrite: JsonRewrite | None,
+        lines: LineRewrite | None,
     ) -> int:
         try:
             response = await read_response_head(conn.reader)
@@ -317,7 +332,10 @@ class Exchange:
         return out
 
     async def _stream(
-        self, response: ResponseHead, conn: EngineConnection, framing: Framing,
+        self,
+        response: ResponseHead,
+        conn: EngineConnection,
+        framing: Framing,
         lines: LineRewrite | None,
     ) -> None:
         headers = self._response_headers(response)
@@ -414,7 +432,9 @@ class Gateway:
         path = self.socket_path
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        self.server = await asyncio.start_unix_server(self._on_client, path=str(path), limit=MAX_HEAD)
+        self.server = await asyncio.start_unix_server(
+            self._on_client, path=str(path), limit=MAX_HEAD
+        )
         config = self.student.config
         try:
             os.chown(path, config.socket_uid, config.socket_gid)
@@ -447,9 +467,20 @@ class Gateway:
                 try:
                     head = await read_request_head(reader)
                 except (ProtocolError, UnicodeDecodeError, ValueError):
-                    writer.write(encode_response_head(400, "Bad Request", [
-                        ("Content-Type", "application/json"), ("Connection", "close"),
-                        ("Content-Length", str(len(error_body(_("Petición HTTP no válida.")))))]))
+                    writer.write(
+                        encode_response_head(
+                            400,
+                            "Bad Request",
+                            [
+                                ("Content-Type", "application/json"),
+                                ("Connection", "close"),
+                                (
+                                    "Content-Length",
+                                    str(len(error_body(_("Petición HTTP no válida.")))),
+                                ),
+                            ],
+                        )
+                    )
                     writer.write(error_body(_("Petición HTTP no válida.")))
                     await writer.drain()
                     return
@@ -489,6 +520,12 @@ class Gateway:
         except OSError as exc:
             log.warning("engine unreachable: %s", exc)
             await self._fail(exchange, GatewayError(502, _("El motor de Docker no responde.")))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("gateway handler failed: %s %s", head.method, path)
+            exchange.close_after = True
+            await self._fail(exchange, GatewayError(500, _("Error interno de Muelle.")))
         return not exchange.close_after
 
     async def _fail(self, exchange: Exchange, error: GatewayError) -> None:

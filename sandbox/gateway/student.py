@@ -150,7 +150,7 @@ class Student:
 
     # --- images -------------------------------------------------------------------------------
     def image_visibility(self, tags: list[str] | None, labels: dict[str, str] | None) -> str | None:
-        """"own", "shared" (course images, allowlisted pulls) or None (someone else's)."""
+        """ "own", "shared" (course images, allowlisted pulls) or None (someone else's)."""
         tags = [t for t in tags or [] if t and t != "<none>:<none>"]
         labels = labels or {}
         if self.ns.owns_labels(labels) or any(self.ns.owns_image_tag(t) for t in tags):
@@ -197,8 +197,10 @@ class Student:
         ref_text = ref_text.strip()
         ref = parse_image_ref(ref_text)
         if ref is not None:
-            tagged = ref if (ref.tag or ref.digest) else ref.__class__(
-                ref.domain, ref.path, "latest", ""
+            tagged = (
+                ref
+                if (ref.tag or ref.digest)
+                else ref.__class__(ref.domain, ref.path, "latest", "")
             )
             if ref.on_docker_hub:
                 own = self.ns.own_image_ref(tagged)
@@ -210,7 +212,8 @@ class Student:
             if found:
                 visibility, info = found
                 named = shared_text in (info.get("RepoTags") or []) or (
-                    ref.digest and any(d.endswith(ref.digest) for d in info.get("RepoDigests") or [])
+                    ref.digest
+                    and any(d.endswith(ref.digest) for d in info.get("RepoDigests") or [])
                 )
                 if named or visibility == "own":
                     return ResolvedImage(

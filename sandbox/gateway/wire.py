@@ -16,8 +16,17 @@ from urllib.parse import parse_qsl, unquote, urlencode
 MAX_HEAD = 64 * 1024
 READ_SIZE = 64 * 1024
 HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "te",
-     "trailer", "proxy-connection", "expect"}
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-connection",
+        "expect",
+    }
 )
 
 
@@ -43,7 +52,9 @@ class Headers:
     def has_token(self, name: str, token: str) -> bool:
         token = token.lower()
         return any(
-            part.strip().lower() == token for value in self.get_all(name) for part in value.split(",")
+            part.strip().lower() == token
+            for value in self.get_all(name)
+            for part in value.split(",")
         )
 
 
@@ -274,6 +285,16 @@ def encode_response_head(status: int, reason: str, headers: list[tuple[str, str]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-REASONS = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified",
-           400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-           413: "Payload Too Large", 500: "Internal Server Error", 502: "Bad Gateway"}
+REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    304: "Not Modified",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+}

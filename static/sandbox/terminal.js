@@ -160,6 +160,7 @@
   let idleTimeout = null; // seconds
   let lastInputAt = 0;
   let idleWarningShown = false;
+  let everReady = false; // a later `ready` (reattach, new shell after a restart) is announced
 
   function setStatus(newState, text) {
     state = newState;
@@ -307,7 +308,8 @@
     outputQueue.length = 0;
     outputQueue.push(RESET);
     pumpOutput();
-    showNotice(message.reattached || message.fresh ? message.message : "", "info");
+    showNotice(everReady || message.reattached || message.fresh ? message.message : "", "info");
+    everReady = true;
     const parsed = Date.parse(message.expires_at);
     expiresAt = isNaN(parsed) ? null : parsed;
     idleTimeout = typeof message.idle_timeout === "number" ? message.idle_timeout : null;
@@ -485,8 +487,8 @@
 
   function startCountdown() {
     stopCountdown();
-    renderCountdown();
     countdownTimer = setInterval(renderCountdown, 1000);
+    renderCountdown();
   }
 
   function stopCountdown() {

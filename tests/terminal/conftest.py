@@ -1,14 +1,58 @@
-"""Drives tutorial.asgi's terminal websocket like a browser tab would, against the real engine."""
+"""Drives tutorial.asgi's terminal websocket like a browser tab would, against the real engine
+and the real course image, under a test-only SANDBOX_INSTANCE whose containers are all removed
+after each test."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 from channels.testing.websocket import WebsocketCommunicator
 
 from .tabs import ORIGIN, Tab, make_session, new_terminal_id
+
+TEST_INSTANCE = f"pytest-terminal-{os.getpid()}"
+
+
+@pytest.fixture(autouse=True)
+def terminal_settings(settings: Any) -> Iterator[Any]:
+    settings.SANDBOX_INSTANCE = TEST_INSTANCE
+    settings.SANDBOX_WARM_POOL = 0
+    settings.SANDBOX_MAX_LIVE = 10
+    yield settings
+
+
+def remove_instance_containers(instance: str) -> None:
+    """Removes every container of `instance`; tolerates removals the engine already started."""
+    import docker.errors
+
+    from sandbox import engine, hardening
+
+    def containers() -> list[dict[str, Any]]:
+        return engine.call_sync(
+            lambda api: api.containers(
+                all=True, filters={"label": [f"{hardening.LABEL_INSTANCE}={instance}"]}
+            )
+        )
+
+    deadline = time.monotonic() + 30
+    while (found := containers()) and time.monotonic() < deadline:
+        for item in found:
+            with contextlib.suppress(docker.errors.APIError):  # 404 gone, 409 being removed
+                engine.call_sync(lambda api, cid=item["Id"]: api.remove_container(cid, force=True))
+        time.sleep(0.2)
+    assert not containers(), f"containers of {instance} left behind"
+
+
+@pytest.fixture(autouse=True)
+def remove_test_containers(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if request.node.get_closest_marker("docker"):
+        remove_instance_containers(TEST_INSTANCE)
 
 
 @pytest.fixture
@@ -53,7 +97,9 @@ async def open_tab() -> AsyncIterator[Callable[..., Any]]:
     for tab in tabs:
         if not tab.communicator.future.done():
             await tab.hang_up()
-    # Close every shell and remove every sandbox this test's event loop opened.
+    # Close every shell this test's event loop opened, and stop the engine's reaper and pool.
+    from sandbox import engine
     from sandbox.terminals import get_registry
 
     await get_registry().close_all()
+    await engine.stop_background_tasks()

@@ -12,16 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
-class CapacityFull(Exception):
-    pass
-
-
-class EngineUnavailable(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 @dataclass(frozen=True)
 class FakeSandbox:
     container_id: str
@@ -35,6 +25,7 @@ class FloodTTY:
     """A shell printing `yes` forever, as fast as it is read."""
 
     chunk: bytes = b"y\r\n" * 1365
+    exit_code: int | None = None
     read_bytes: int = 0
     written: list[bytes] = field(default_factory=list)
     closed: bool = False
@@ -58,28 +49,18 @@ class FloodTTY:
 
 @dataclass
 class FakeEngine:
-    """acquire() answers CapacityFull while `full` is set; every sandbox gets a FloodTTY."""
+    """Hands out sandboxes whose shell is a FloodTTY."""
 
-    full: bool = False
-    unavailable: str | None = None
     ttys: list[FloodTTY] = field(default_factory=list)
-    released: list[str] = field(default_factory=list)
     live: dict[str, FakeSandbox] = field(default_factory=dict)
 
-    async def acquire(self, owner: str) -> FakeSandbox:
+    async def acquire(self, owner: str, **_: Any) -> FakeSandbox:
         await asyncio.sleep(0)
-        if self.unavailable:
-            raise EngineUnavailable(self.unavailable)
-        if owner in self.live:
-            return self.live[owner]
-        if self.full:
-            raise CapacityFull()
-        now = datetime.now(UTC)
-        sandbox = FakeSandbox(
-            f"c{len(self.live)}-{owner[:6]}", owner, now, now + timedelta(hours=1)
-        )
-        self.live[owner] = sandbox
-        return sandbox
+        if owner not in self.live:
+            now = datetime.now(UTC)
+            expires = now + timedelta(hours=1)
+            self.live[owner] = FakeSandbox(f"c-{owner}", owner, now, expires)
+        return self.live[owner]
 
     async def open_tty(self, sandbox: FakeSandbox, rows: int = 24, cols: int = 80) -> FloodTTY:
         tty = FloodTTY()
@@ -87,11 +68,10 @@ class FakeEngine:
         return tty
 
     async def release(self, sandbox: FakeSandbox) -> None:
-        self.released.append(sandbox.container_id)
         self.live.pop(sandbox.owner, None)
 
-    async def state(self, sandbox: FakeSandbox) -> Any:
-        return type("State", (), {"running": True, "oom_killed": False, "exit_code": None})()
+    async def touch(self, sandbox: FakeSandbox) -> None:
+        pass
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -12,6 +13,12 @@ from typing import Any
 from channels.testing.websocket import WebsocketCommunicator
 
 ORIGIN = b"http://127.0.0.1"
+ESCAPES = re.compile(rb"\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07)|\r")
+
+
+def plain(output: bytes) -> bytes:
+    """Terminal output without colour/mode escape sequences and carriage returns."""
+    return ESCAPES.sub(b"", output)
 
 
 def new_terminal_id() -> str:
@@ -86,13 +93,14 @@ class Tab:
         await self.communicator.send_to(text_data=json.dumps(message))
 
     async def run(self, command: str, marker: str, timeout: float = 15.0) -> bytes:
-        """Types `command; echo <marker>` and returns the output up to the marker's echo.
-        The marker is typed split by quotes, so only the command's output contains it whole."""
+        """Types `command; echo <marker>` and returns the output up to the marker's echo, as
+        plain() text. The marker is typed split by quotes, so only the command's output contains
+        it whole."""
         start = len(self.output)
         head, tail = marker[:3], marker[3:]
         await self.type(f"{command}; echo {head}''{tail}\r")
         end = await self.expect(marker.encode(), timeout, start)
-        return bytes(self.output[start:end])
+        return plain(bytes(self.output[start:end]))
 
     async def hang_up(self) -> None:
         await self.communicator.disconnect(timeout=10)

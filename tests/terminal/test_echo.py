@@ -15,4 +15,4 @@ async def test_a_typed_command_runs_and_its_output_comes_back(open_tab, session_
 
     output = await tab.run("echo ho''la", "fin-eco")
 
-    assert b"\nhola" in output.replace(b"\r", b"")
+    assert b"\nhola\n" in output

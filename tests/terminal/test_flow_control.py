@@ -9,17 +9,15 @@ import pytest
 from sandbox import terminals
 from sandbox.terminals import HIGH_WATER, SEND_CHUNK, TokenBucket, get_registry
 
-from .fakes import CapacityFull, EngineUnavailable, FakeEngine, RecordingClient
+from .fakes import FakeEngine, RecordingClient
 from .tabs import new_terminal_id
 
 
 @pytest.fixture
 def fake_engine(monkeypatch) -> FakeEngine:
     fake = FakeEngine()
-    for name in ("acquire", "open_tty", "release", "state"):
-        monkeypatch.setattr(terminals.engine, name, getattr(fake, name), raising=False)
-    monkeypatch.setattr(terminals.engine, "CapacityFull", CapacityFull, raising=False)
-    monkeypatch.setattr(terminals.engine, "EngineUnavailable", EngineUnavailable, raising=False)
+    for name in ("acquire", "open_tty", "release", "touch"):
+        monkeypatch.setattr(terminals.engine, name, getattr(fake, name))
     return fake
 
 
@@ -71,52 +69,3 @@ def test_the_token_bucket_asks_to_wait_for_its_debt():
     assert bucket.take(500) == 0
     assert bucket.take(1000) == pytest.approx(1.0, abs=0.05)
     assert not bucket.try_take(1)
-
-
-async def test_the_queue_tells_each_page_its_position_and_lets_them_in_in_order(fake_engine):
-    registry = get_registry()
-    fake_engine.full = True
-    first, second = RecordingClient(), RecordingClient()
-    registry.connect("owner-1", new_terminal_id(), first)
-    await wait_for(lambda: "queued" in first.kinds())
-    registry.connect("owner-2", new_terminal_id(), second)
-    await wait_for(lambda: "queued" in second.kinds())
-
-    assert first.events[0]["position"] == 1
-    assert second.events[0]["position"] == 2
-    assert "cola" in first.events[0]["message"]
-
-    fake_engine.full = False
-    await wait_for(lambda: "ready" in first.kinds() and "ready" in second.kinds())
-    assert [e["position"] for e in second.events if e["type"] == "queued"] == [2, 1]
-    await registry.close_all()
-
-
-async def test_leaving_the_queue_frees_the_place(fake_engine):
-    registry = get_registry()
-    fake_engine.full = True
-    first, second = RecordingClient(), RecordingClient()
-    gone = registry.connect("owner-1", new_terminal_id(), first)
-    await wait_for(lambda: "queued" in first.kinds())
-    registry.connect("owner-2", new_terminal_id(), second)
-    await wait_for(lambda: "queued" in second.kinds())
-
-    gone.unbind(first)
-
-    await wait_for(lambda: [e.get("position") for e in second.events][-1] == 1)
-    assert gone.closed
-    await registry.close_all()
-
-
-async def test_no_engine_closes_4003_with_the_reason_and_how_to_fix_it(fake_engine):
-    registry = get_registry()
-    fake_engine.unavailable = "Docker no responde en /var/run/docker.sock."
-    page = RecordingClient()
-
-    registry.connect("owner-x", new_terminal_id(), page)
-
-    await wait_for(lambda: page.ended is not None)
-    assert page.ended == 4003
-    assert "Docker no responde" in page.events[-1]["message"]
-    assert "docker info" in page.events[-1]["message"]
-    await registry.close_all()

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import asyncio
-import re
 
 import pytest
+
+from sandbox.terminals import get_registry
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -21,11 +22,10 @@ async def test_exiting_the_shell_sends_exit_and_closes_1000(open_tab, session_ke
 
 async def test_a_killed_sandbox_sends_exit_and_closes_4004(open_tab, session_key):
     tab = await open_tab(session_key)
-    output = await tab.run("echo h''ost=$(hostname)", "fin-host")
-    host = re.search(rb"\nhost=(\S+)", output).group(1)
+    (lease,) = get_registry().leases.values()
 
     killer = await asyncio.create_subprocess_exec(
-        "docker", "kill", host.decode(), stdout=asyncio.subprocess.DEVNULL
+        "docker", "kill", lease.sandbox.container_id, stdout=asyncio.subprocess.DEVNULL
     )
     assert await killer.wait() == 0
 

@@ -35,7 +35,9 @@ class Command(BaseCommand):
                 else:
                     lessons.append(lesson)
         else:
-            lessons = [lesson for lesson in catalog.all_lessons() if lesson.exercises or lesson.problems]
+            lessons = [
+                lesson for lesson in catalog.all_lessons() if lesson.exercises or lesson.problems
+            ]
         for lesson in lessons:
             failed |= self._verify(lesson)
         if failed:

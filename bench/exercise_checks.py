@@ -1,0 +1,303 @@
+"""Exercise check latency: "Comprobar" clicked (the POST sent) → result received, through a real
+server, with a class of students checking at the same moment.
+
+Starts the real app with uvicorn on a free loopback port in a subprocess (its own SQLite database
+and SANDBOX_INSTANCE), gives each student a session, then:
+
+* first check of each student, all at once: it also starts the student's container;
+* rounds where every student clicks "Comprobar" at the same moment (a barrier), on the lesson's
+  exercises in turn, with the containers already running (as after using the terminal).
+
+Prints median and p95 of each. Loopback only; bounded in count and time; every container it made
+is removed at the end.
+
+    .venv/bin/python bench/exercise_checks.py [--students 20] [--rounds 5] [--lesson SLUG]
+
+Target on the 2-core reference machine: p95 ≤ 1 s with 20 students checking at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+DEADLINE = 10 * 60  # the whole run, seconds
+REQUEST_TIMEOUT = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def report(name: str, seconds: list[float], target: str) -> None:
+    ms = [s * 1000 for s in seconds]
+    print(
+        f"{name:<44} n={len(ms):<4} median {statistics.median(ms):8.1f} ms   "
+        f"p95 {percentile(ms, 0.95):8.1f} ms   max {max(ms):8.1f} ms   ({target})",
+        flush=True,
+    )
+
+
+class Server:
+    """uvicorn serving tutorial.asgi in a subprocess."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        self.process = subprocess.Popen(
+            [
+                str(VENV_BIN / "uvicorn"),
+                "tutorial.asgi:application",
+                "--host", "127.0.0.1",
+                "--port", str(self.port),
+                "--ws", "websockets-sansio",
+                "--log-level", "warning",
+                "--lifespan", "off",
+                "--timeout-graceful-shutdown", "10",
+            ],
+            cwd=ROOT,
+            env=self.env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+            ):
+                return self
+            if self.process.poll() is not None:
+                raise RuntimeError("uvicorn exited at start")
+            time.sleep(0.05)
+        raise RuntimeError("uvicorn did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class Student:
+    """A browser: its session cookie, its CSRF token, and "Comprobar" clicks (htmx POSTs)."""
+
+    def __init__(self, server: Server, session_key: str) -> None:
+        import requests
+
+        self.server = server
+        self.http = requests.Session()
+        self.http.cookies.set("sessionid", session_key, domain="127.0.0.1", path="/")
+
+    def open_exercise(self, lesson: str, exercise: str) -> None:
+        response = self.http.get(
+            f"{self.server.base}/ejercicios/{lesson}/{exercise}/", timeout=REQUEST_TIMEOUT
+        )
+        response.raise_for_status()
+        assert "csrftoken" in self.http.cookies, "the exercise page set no CSRF cookie"
+
+    def check(self, lesson: str, exercise: str, answer: str) -> tuple[float, str]:
+        url = f"{self.server.base}/ejercicios/{lesson}/{exercise}/comprobar/"
+        started = time.perf_counter()
+        response = self.http.post(
+            url,
+            data={"respuesta": answer},
+            headers={"HX-Request": "true", "X-CSRFToken": self.http.cookies["csrftoken"]},
+            timeout=REQUEST_TIMEOUT,
+        )
+        elapsed = time.perf_counter() - started
+        response.raise_for_status()
+        body = response.text
+        if 'data-result="aprobado"' in body:
+            result = "aprobado"
+        elif 'data-result="fallido"' in body:
+            result = "fallido"
+        else:
+            result = "no-comprobado"
+        return elapsed, result
+
+
+def all_at_once(students: list[Student], job: object) -> list[tuple[float, str]]:
+    """Runs job(student) in one thread per student, released together by a barrier."""
+    barrier = threading.Barrier(len(students))
+
+    def run(student: Student) -> tuple[float, str]:
+        barrier.wait(timeout=REQUEST_TIMEOUT)
+        return job(student)  # type: ignore[operator]
+
+    with ThreadPoolExecutor(max_workers=len(students)) as pool:
+        return list(pool.map(run, students))
+
+
+def make_sessions(count: int) -> list[str]:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    keys = []
+    for _ in range(count):
+        store = SessionStore()
+        store["bench"] = True
+        store.save()
+        keys.append(store.session_key)
+    return keys
+
+
+def bench_answer(exercise: object) -> str:
+    """The reference answer when it is a literal; otherwise any non-empty text, so that a
+    `respuesta` check compared with a command still runs that command."""
+    answer = getattr(exercise, "solution_answer", None)
+    return answer if isinstance(answer, str) else "x"
+
+
+def cleanup(instance: str) -> None:
+    from sandbox import engine
+
+    async def remove_all() -> int:
+        sandboxes = await engine.list_managed()
+        for sandbox in sandboxes:
+            await engine.remove_now(sandbox.container_id)
+        return len(sandboxes)
+
+    removed = asyncio.run(remove_all())
+    print(f"cleanup: removed {removed} container(s) of instance {instance}", flush=True)
+
+
+def configure(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def base_env(db: Path, instance: str, students: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tutorial.settings",
+        MUELLE_INSECURE_DEV_KEY="1",
+        HTTPS="0",
+        DEBUG="0",
+        SQLITE_PATH=str(db),
+        SANDBOX_INSTANCE=instance,
+        SANDBOX_WARM_POOL="0",
+        SANDBOX_MAX_LIVE=str(students + 4),
+        LOG_LEVEL="WARNING",
+    )
+    env.pop("REDIS_URL", None)
+    env.pop("DATABASE_URL", None)
+    return env
+
+
+@contextlib.contextmanager
+def alarm(seconds: int) -> Iterator[None]:
+    def _timeout(*_: object) -> None:
+        raise TimeoutError(f"bench took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, _timeout)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=20, help="students checking at once")
+    parser.add_argument("--rounds", type=int, default=5, help="simultaneous clicks per student")
+    parser.add_argument("--lesson", default="", help="lesson slug (default: first with exercises)")
+    args = parser.parse_args()
+    if not 1 <= args.students <= 60 or not 1 <= args.rounds <= 50:
+        parser.error("--students must be 1-60 and --rounds 1-50")
+
+    tmp = Path(tempfile.mkdtemp(prefix="muelle-bench-"))
+    instance = f"bench-checks-{os.getpid()}"
+    env = base_env(tmp / "bench.sqlite3", instance, args.students)
+    configure(env)
+    from django.core.management import call_command
+
+    from exercises import catalog
+
+    call_command("migrate", verbosity=0)
+    lessons = [lesson for lesson in catalog.all_lessons() if lesson.exercises]
+    if args.lesson:
+        lessons = [lesson for lesson in lessons if lesson.slug == args.lesson]
+    if not lessons:
+        sys.exit("No hay ninguna lección con ejercicios que medir.")
+    lesson = lessons[0]
+    exercises = list(lesson.exercises)
+    sessions = make_sessions(args.students)
+
+    print(
+        f"Muelle exercise check bench ({os.cpu_count()} CPUs, {args.students} students, "
+        f"lesson {lesson.slug}: {', '.join(e.id for e in exercises)})",
+        flush=True,
+    )
+    try:
+        with alarm(DEADLINE), Server(env) as server:
+            students = [Student(server, key) for key in sessions]
+            for student in students:
+                student.open_exercise(lesson.slug, exercises[0].id)
+            first = exercises[0]
+            cold = all_at_once(
+                students, lambda s: s.check(lesson.slug, first.id, bench_answer(first))
+            )
+            warm: list[tuple[float, str]] = []
+            for round_number in range(args.rounds):
+                exercise = exercises[round_number % len(exercises)]
+                warm += all_at_once(
+                    students,
+                    lambda s, e=exercise: s.check(lesson.slug, e.id, bench_answer(e)),
+                )
+        results = {label: 0 for label in ("aprobado", "fallido", "no-comprobado")}
+        for _seconds, label in cold + warm:
+            results[label] += 1
+        report("first check, starts the container", [s for s, _ in cold], "for reference")
+        report(
+            f"check, {args.students} at once, container running", [s for s, _ in warm],
+            "target p95 ≤ 1000 ms",
+        )  # fmt: skip
+        print(
+            f"  results: {results['aprobado']} passed, {results['fallido']} failed (the bench "
+            f"does not do the exercises), {results['no-comprobado']} not checked",
+            flush=True,
+        )
+        if results["no-comprobado"]:
+            print("  WARNING: some checks could not run (engine or capacity)", flush=True)
+    finally:
+        cleanup(instance)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,322 @@
+"""Image endpoints: list/inspect what the student may see, tag/commit/import as theirs, pulls
+only from Docker Hub and only allowlisted repositories (a pull is a request the engine makes
+from the host's network: `docker pull 127.0.0.1:PORT/x` would reach host services)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from . import quotas, schemas
+from .errors import GatewayError, bad_request, not_found, refused
+from .names import ImageRef, parse_image_ref
+from .policy import labels as own_labels
+from .rewrite import hide_in
+from .server import Exchange
+from .student import ResolvedImage, Student
+
+_CHANGE_KEYWORDS = (
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "LABEL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+)
+
+
+def _visible_tags(student: Student, tags: list[str] | None) -> list[str]:
+    return [
+        t
+        for t in tags or []
+        if t == "<none>:<none>" or student.image_visibility([t], None) is not None
+    ]
+
+
+def _shape_image(student: Student, image: dict[str, Any]) -> dict[str, Any]:
+    image["RepoTags"] = _visible_tags(student, image.get("RepoTags"))
+    image["RepoDigests"] = [
+        d
+        for d in image.get("RepoDigests") or []
+        if student.image_visibility([d.partition("@")[0] + ":x"], None) is not None
+        or d.startswith("<none>")
+    ]
+    hide_in(image, "Labels")
+    hide_in(image, "Config", "Labels")
+    hide_in(image, "ContainerConfig", "Labels")
+    return image
+
+
+async def _resolve(ex: Exchange, ref: str) -> ResolvedImage:
+    image = await ex.student.image(ref)
+    if image is None:
+        raise not_found(_("No existe la imagen: %(ref)s") % {"ref": ref})
+    return image
+
+
+async def list_images(ex: Exchange) -> None:
+    student = ex.student
+    filters = ex.q_filters()
+    references = filters.pop("reference", [])
+    for key in ("before", "since"):
+        if key in filters:
+            filters[key] = [(await _resolve(ex, v)).id for v in filters[key]]
+    query = [("all", "1" if ex.q_bool("all") else "0")]
+    if filters:
+        query.append(("filters", json.dumps(filters)))
+    if ex.q_bool("digests"):
+        query.append(("digests", "1"))
+
+    def matches(image: dict[str, Any]) -> bool:
+        if not references:
+            return True
+        names = []
+        for tag in image["RepoTags"]:
+            bare = student.ns.strip(tag)
+            names += [bare, bare.rpartition(":")[0]]
+        return any(fnmatch.fnmatchcase(n, p) for n in names for p in references)
+
+    def rewrite(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for image in images:
+            if student.image_visibility(image.get("RepoTags"), image.get("Labels")) is None:
+                continue
+            image = _shape_image(student, image)
+            if matches(image):
+                out.append(image)
+        return out
+
+    await ex.forward("GET", "/images/json", query=query, rewrite=rewrite)
+
+
+async def inspect(ex: Exchange) -> None:
+    image = await _resolve(ex, ex.params["name"])
+    student = ex.student
+    await ex.forward(
+        "GET", f"/images/{image.id}/json", rewrite=lambda info: _shape_image(student, info)
+    )
+
+
+async def history(ex: Exchange) -> None:
+    image = await _resolve(ex, ex.params["name"])
+    student = ex.student
+
+    def rewrite(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for layer in layers:
+            layer["Tags"] = _visible_tags(student, layer.get("Tags")) or None
+        return layers
+
+    await ex.forward("GET", f"/images/{image.id}/history", rewrite=rewrite)
+
+
+async def save(ex: Exchange) -> None:
+    if "name" in ex.params:
+        names = [ex.params["name"]]
+    else:
+        names = ex.head.query_all("names")
+    refs = [(await _resolve(ex, name)).engine_ref for name in names]
+    if not refs:
+        raise bad_request(_("Indica qué imágenes guardar."))
+    await ex.forward("GET", "/images/get", query=[("names", r) for r in refs], mode="stream")
+
+
+def _own_target(student: Student, repo: str, tag: str | None) -> tuple[str, str]:
+    """(repository, tag) on the engine for a name the student gives to an image of theirs."""
+    ref = parse_image_ref(repo + (f":{tag}" if tag else ""))
+    if ref is None or ref.digest:
+        raise bad_request(_("Nombre de imagen no válido: «%(r)s».") % {"r": repo})
+    if not ref.on_docker_hub:
+        raise refused(
+            _(
+                "«%(r)s» lleva el nombre de un registro: en Muelle no hay registros a los que subir "
+                "imágenes. Usa un nombre sin registro, como miapp:1.0."
+            )
+            % {"r": repo}
+        )
+    return student.ns.own_image_repo(ref), ref.tag or "latest"
+
+
+async def tag(ex: Exchange) -> None:
+    await ex.no_body()
+    student = ex.student
+    source = await _resolve(ex, ex.params["name"])
+    repo, tag_name = _own_target(student, ex.q("repo") or "", ex.q("tag"))
+    async with student.lock:
+        if not source.own:
+            await quotas.check_new_image(student)
+        await ex.forward(
+            "POST", f"/images/{source.id}/tag", query=[("repo", repo), ("tag", tag_name)]
+        )
+
+
+async def remove(ex: Exchange) -> None:
+    await ex.no_body()
+    student = ex.student
+    name = ex.params["name"]
+    query = [
+        ("force", "1" if ex.q_bool("force") else "0"),
+        ("noprune", "1" if ex.q_bool("noprune") else "0"),
+    ]
+    ref = parse_image_ref(name)
+    if ref is not None and ref.on_docker_hub:
+        tagged = ref if (ref.tag or ref.digest) else ImageRef(ref.domain, ref.path, "latest", "")
+        own = student.ns.own_image_ref(tagged)
+        if await student.engine.get_or_none(f"/images/{own}/json") is not None:
+            await ex.forward("DELETE", f"/images/{own}", query=query)
+            return
+    image = await _resolve(ex, name)
+    info = await student.engine.json("GET", f"/images/{image.id}/json")
+    tags = [t for t in info.get("RepoTags") or [] if t != "<none>:<none>"]
+    own_tags = [t for t in tags if student.ns.owns_image_tag(t)]
+    if (
+        image.own
+        and student.ns.owns_labels((info.get("Config") or {}).get("Labels"))
+        and (len(own_tags) == len(tags))
+    ):
+        await ex.forward("DELETE", f"/images/{image.id}", query=query)
+        return
+    if not own_tags:
+        raise GatewayError(
+            409,
+            _(
+                "«%(n)s» es una imagen del curso y no se puede borrar; solo puedes borrar las "
+                "tuyas (docker images te las muestra)."
+            )
+            % {"n": name},
+        )
+    answer = []
+    for own_tag in own_tags:  # only the student's names for a shared image
+        result = await student.engine.json("DELETE", f"/images/{own_tag}")
+        answer += result or []
+    await ex.reply(200, student.ns.strip_bytes(json.dumps(answer).encode()))
+
+
+async def prune(ex: Exchange) -> None:
+    await ex.no_body()
+    await ex.forward(
+        "POST", "/images/prune", query=[("filters", ex.student.filters(ex.q_filters()))]
+    )
+
+
+def _checked_changes(values: list[str]) -> list[str]:
+    for change in values:
+        keyword = change.strip().split(" ", 1)[0].split("\t", 1)[0].upper()
+        if keyword not in _CHANGE_KEYWORDS:
+            raise refused(_("--change %(k)s no está permitido en Muelle.") % {"k": keyword})
+        if keyword == "LABEL" and "muelle." in change.lower():
+            raise refused(_("Las etiquetas «muelle.*» están reservadas para Muelle."))
+    return values
+
+
+async def commit(ex: Exchange) -> None:
+    student = ex.student
+    body = await ex.json_body(schemas.CONTAINER_CONFIG)
+    if body.get("OnBuild"):
+        raise refused(_("ONBUILD no está permitido en docker commit en Muelle."))
+    body["Labels"] = own_labels(student, body.get("Labels"))
+    cid = await student.container_id(ex.q("container") or "")
+    query = [("container", cid)]
+    if ex.q("repo"):
+        repo, tag_name = _own_target(student, ex.q("repo") or "", ex.q("tag"))
+        query += [("repo", repo), ("tag", tag_name)]
+    query += [("changes", c) for c in _checked_changes(ex.head.query_all("changes"))]
+    for name in ("comment", "author", "pause"):
+        if ex.q(name) is not None:
+            query.append((name, ex.q(name) or ""))
+    async with student.lock:
+        await quotas.check_new_image(student)
+        await ex.forward(
+            "POST",
+            "/commit",
+            query=query,
+            body=json.dumps(body).encode(),
+            content_type="application/json",
+        )
+
+
+async def create(ex: Exchange) -> None:
+    """POST /images/create: a pull (fromImage) or an import (fromSrc)."""
+    if ex.q("fromSrc") is not None:
+        await _import(ex)
+        return
+    await ex.no_body()
+    student = ex.student
+    image = ex.q("fromImage") or ""
+    tag_name = ex.q("tag") or ""
+    text = image + (
+        f":{tag_name}"
+        if tag_name and ":" not in image.rpartition("/")[2] and "@" not in image
+        else ""
+    )
+    ref = parse_image_ref(text)
+    if ref is not None and ref.on_docker_hub:
+        text = ref.hub_path() + (f":{ref.tag}" if ref.tag else "")
+    allowed = sorted(student.config.pull_allowlist)
+    if ref is None or not ref.on_docker_hub:
+        raise refused(
+            _(
+                "No se puede descargar «%(i)s»: en Muelle solo se descargan imágenes de Docker Hub "
+                "de una lista permitida, nunca de otros registros."
+            )
+            % {"i": text}
+        )
+    if not student.pull_allowed(text):
+        raise refused(
+            _(
+                "No se puede descargar «%(i)s»: en Muelle solo se pueden descargar %(list)s. Las "
+                "imágenes del curso ya están aquí: míralas con «docker images»."
+            )
+            % {"i": text, "list": ", ".join(allowed) or _("(ninguna)")}
+        )
+    query = [("fromImage", (ref.domain + "/" if ref.domain else "") + ref.path)]
+    if ref.tag or ref.digest:
+        query.append(("tag", ref.digest or ref.tag))
+    if ex.q("platform"):
+        query.append(("platform", ex.q("platform") or ""))
+    ns = student.ns
+    await ex.forward(
+        "POST",
+        "/images/create",
+        query=query,
+        mode="stream",
+        lines=lambda line: ns.strip_bytes(line),
+    )
+
+
+async def _import(ex: Exchange) -> None:
+    student = ex.student
+    if ex.q("fromSrc") != "-":
+        raise refused(
+            _(
+                "docker import desde una URL no está disponible: en Muelle no se "
+                "descarga nada. Importa un fichero: docker import fichero.tar nombre"
+            )
+        )
+    changes = _checked_changes(ex.head.query_all("changes"))
+    label_text = " ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in student.ns.labels.items())
+    changes.append(f"LABEL {label_text}")
+    query = [("fromSrc", "-")] + [("changes", c) for c in changes]
+    if ex.q("repo"):
+        repo, tag_name = _own_target(student, ex.q("repo") or "", ex.q("tag"))
+        query += [("repo", repo), ("tag", tag_name)]
+    if ex.q("message"):
+        query.append(("message", ex.q("message") or ""))
+    async with student.lock:
+        await quotas.check_new_image(student)
+    ns = student.ns
+    await ex.forward(
+        "POST",
+        "/images/create",
+        query=query,
+        body=ex.body_stream(),
+        content_type=ex.head.headers.get("content-type") or "application/x-tar",
+        mode="stream",
+        lines=lambda line: ns.strip_bytes(line),
+    )

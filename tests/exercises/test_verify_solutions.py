@@ -1,0 +1,72 @@
+"""manage.py verify_solutions: reference solutions pass in a fresh sandbox; wrong ones fail."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from tests.exercises.conftest import PRACTICE_EXERCISES, write_lesson
+
+pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
+
+COURSE = Path(__file__).resolve().parents[2] / "content" / "lessons"
+
+
+def verify(*slugs: str) -> tuple[int, str, str]:
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("verify_solutions", *slugs, stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_lesson_one_reference_solutions_pass(settings, remove_sandboxes) -> None:
+    from exercises import catalog
+
+    settings.LESSONS_DIR = COURSE
+    first = next(lesson for lesson in catalog.all_lessons())
+    assert len(first.exercises) >= 2, "lesson 1 should have exercises"
+    code, out, err = verify(first.slug)
+    assert code == 0, out + err
+    for exercise in first.exercises:
+        assert f"✓ {first.slug}/{exercise.id}: la solución funciona." in out
+    assert "Todas las soluciones de referencia funcionan." in out
+
+
+def test_the_practice_lesson_passes(lessons_dir, remove_sandboxes) -> None:
+    code, out, err = verify("practica")
+    assert code == 0, out + err
+
+
+def test_a_wrong_solution_fails_with_a_spanish_explanation(lessons_dir, remove_sandboxes) -> None:
+    wrong = PRACTICE_EXERCISES.replace(
+        "      - echo hola > ~/hola.txt", "      - echo adios > ~/hola.txt"
+    )
+    write_lesson(lessons_dir, "equivocada", wrong, order=2)
+    code, out, err = verify("equivocada")
+    assert code == 1
+    assert "✗ equivocada/crea-archivo:" in err
+    assert "la comprobación 1 falla después de aplicar la solución" in err
+    assert "Hay soluciones de referencia que no funcionan." in err
+
+
+def test_a_check_that_passes_before_the_solution_is_reported(lessons_dir, remove_sandboxes) -> None:
+    trivial = PRACTICE_EXERCISES.replace("comando: test -s ~/listo.txt", "comando: 'true'")
+    write_lesson(lessons_dir, "trivial", trivial, order=2)
+    code, _out, err = verify("trivial")
+    assert code == 1
+    assert "la comprobación 2 ya pasa antes de aplicar la solución" in err
+
+
+def test_a_missing_reference_and_an_unknown_lesson_fail(lessons_dir, remove_sandboxes) -> None:
+    without = PRACTICE_EXERCISES.replace("    solucion_respuesta:\n      comando: uname -r\n", "")
+    write_lesson(lessons_dir, "incompleta", without, order=2)
+    code, _out, err = verify("incompleta", "no-existe")
+    assert code == 1
+    assert "No existe ninguna lección «no-existe»." in err
+    assert "no tiene solución de referencia" in err

@@ -1,0 +1,88 @@
+"""A student sees and touches only their own objects; names never collide between students."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import IMAGE
+
+pytestmark = pytest.mark.docker
+
+
+def not_found(error: str) -> bool:
+    # The gateway says "No existe ..."; for some 404s the CLI prints its own "No such ...".
+    return "No existe" in error or "No such" in error
+
+
+@pytest.fixture
+def alice_objects(student, tmp_path):
+    cid = student.ok("run", "-d", "--name", "web", "-v", "datos:/datos", IMAGE,
+                     "sleep", "300").strip()
+    student.ok("network", "create", "red")
+    (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN echo alicia > /quien\n")
+    student.ok("build", "-q", "-t", "app", str(tmp_path))
+    image_id = student.ok("images", "-q", "app").strip()
+    return cid, image_id
+
+
+def test_lists_show_only_the_students_own_objects(student, other_student, alice_objects):
+    bob = other_student
+    assert bob.ok("ps", "-aq") == ""
+    assert bob.ok("volume", "ls", "-q") == ""
+    assert bob.ok("network", "ls", "-q") == ""
+    bob_images = bob.ok("images", "--format", "{{.Repository}}").split()
+    assert "app" not in bob_images
+    assert all(name.startswith("muelle/") for name in bob_images)
+    assert student.ok("ps", "-a", "--format", "{{.Names}}").split() == ["web"]
+    assert bob.ok("info", "--format", "{{.Containers}}").strip() == "0"
+
+
+def test_another_students_container_is_not_found_by_name_or_id(
+    student, other_student, alice_objects
+):
+    cid, _image = alice_objects
+    bob = other_student
+    for ref in ("web", cid, cid[:12], cid[:3]):
+        for command in (["inspect", ref], ["logs", ref], ["exec", ref, "true"],
+                        ["stop", ref], ["rm", ref], ["kill", ref]):
+            error = bob.refused(*command)
+            assert not_found(error), (command, error)
+    assert student.ok("inspect", "--format", "{{.State.Running}}", "web").strip() == "true"
+
+
+def test_another_students_volume_network_and_image_are_not_found(
+    student, other_student, alice_objects
+):
+    _cid, image_id = alice_objects
+    bob = other_student
+    assert not_found(bob.refused("volume", "inspect", "datos"))
+    assert not_found(bob.refused("volume", "rm", "datos"))
+    assert not_found(bob.refused("network", "inspect", "red"))
+    assert not_found(bob.refused("network", "rm", "red"))
+    assert bob.refused("image", "inspect", "app")
+    assert not_found(bob.refused("rmi", image_id))
+    assert bob.refused("run", "--rm", image_id, "true")
+    assert bob.refused("run", "--rm", "-v", "datos:/x", "--network", "red", IMAGE, "true")
+    assert student.ok("volume", "ls", "-q").split() == ["datos"]
+    assert student.ok("run", "--rm", "app", "cat", "/quien") == "alicia\n"
+
+
+def test_the_same_names_work_for_two_students_at_once(student, other_student, alice_objects):
+    bob = other_student
+    bob.ok("run", "-d", "--name", "web", IMAGE, "sleep", "300")
+    bob.ok("volume", "create", "datos")
+    bob.ok("network", "create", "red")
+    assert bob.ok("ps", "--format", "{{.Names}}").split() == ["web"]
+    bob.ok("rm", "-f", "web")
+    assert student.ok("ps", "--format", "{{.Names}}").split() == ["web"]
+
+
+def test_events_show_only_the_students_own_objects(student, other_student):
+    bob = other_student
+    bob.ok("run", "--rm", "--name", "ajeno", IMAGE, "true")
+    student.ok("run", "--rm", "--name", "propio", IMAGE, "true")
+    events = student.ok("events", "--since", "60s", "--until", "0s",
+                        "--format", "{{.Actor.Attributes.name}}")
+    assert "propio" in events.split()
+    assert "ajeno" not in events
+    assert "muelle.student" not in events
