@@ -6,6 +6,8 @@ Whatever was done anonymously moves to the account at login (exercises.signals).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import UserCreationForm
@@ -36,7 +38,9 @@ def _next_url(request: HttpRequest) -> str:
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(_next_url(request))
-    form = UserCreationForm(request.POST if request.method == "POST" else None)
+    form: UserCreationForm[Any] = UserCreationForm(
+        request.POST if request.method == "POST" else None
+    )
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

@@ -59,6 +59,13 @@ class FrontMatterLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.alias_count = 0
         self._expanded: dict[int, int] = {}
+        self.root: Node | None = None
+        # 0-based line (within the YAML text) of each key of the top-level mapping.
+        self.key_lines: dict[Any, int] = {}
+
+    def compose_document(self) -> Node | None:  # type: ignore[override]
+        self.root = super().compose_document()
+        return self.root
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
         is_alias = self.check_event(AliasEvent)
@@ -107,6 +114,8 @@ class FrontMatterLoader(yaml.SafeLoader):
                     problem_mark=key_node.start_mark,
                 )
             seen[key] = key_node.start_mark.line
+        if node is self.root:
+            self.key_lines = dict(seen)
         return super().construct_mapping(node, deep=deep)
 
 
@@ -515,13 +524,15 @@ def read(yaml_text: str, first_line: int) -> FrontMatter:
         result.error(first_line, _("la cabecera YAML debe ser una lista de «clave: valor»"))
         return result
     result.data = data
+    result.key_lines = {
+        key: first_line + line for key, line in loader.key_lines.items() if isinstance(key, str)
+    }
     nodes: dict[str, tuple[Node, Node]] = {}
     for key_node, value_node in root.value:
         if not isinstance(key_node, ScalarNode):
             continue
         if key_node.tag == "tag:yaml.org,2002:str":
             nodes[key_node.value] = (key_node, value_node)
-            result.key_lines[key_node.value] = first_line + key_node.start_mark.line
         elif _scalar_trap(key_node):
             result.warn(
                 first_line + key_node.start_mark.line,

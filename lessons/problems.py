@@ -38,7 +38,7 @@ class Problem:
 
 
 def display_path(path: Path) -> str:
-    for root in (Path.cwd(), Path(settings.BASE_DIR), Path(settings.LESSONS_DIR).parent):
+    for root in (Path(settings.BASE_DIR), Path(settings.LESSONS_DIR).parent, Path.cwd()):
         try:
             return str(path.resolve().relative_to(root.resolve()))
         except ValueError:

@@ -13,6 +13,8 @@ from django.views.decorators.http import require_GET
 
 from lessons import assets, catalog, pages
 
+SMALL_ASSET_BYTES = 2 * 1024 * 1024
+
 
 def _is_staff(request: HttpRequest) -> bool:
     user = getattr(request, "user", None)
@@ -61,13 +63,18 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
-def lesson_asset(request: HttpRequest, slug: str, asset_path: str) -> FileResponse:
+def lesson_asset(request: HttpRequest, slug: str, asset_path: str) -> HttpResponse:
     lesson = catalog.get_catalog().get(slug)
     found = assets.locate(lesson.folder if lesson else None, asset_path)
     if found is None:
         raise Http404("no such asset")
     path, content_type = found
-    response = FileResponse(path.open("rb"), content_type=content_type)
+    response: HttpResponse
+    if path.stat().st_size <= SMALL_ASSET_BYTES:
+        # Lesson images are small: bytes in memory avoid streaming a file through ASGI.
+        response = HttpResponse(path.read_bytes(), content_type=content_type)
+    else:
+        response = FileResponse(path.open("rb"), content_type=content_type)
     # An SVG opened on its own must not run scripts or load anything.
     response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
     response["Cache-Control"] = "public, max-age=300"

@@ -39,8 +39,12 @@ def lesson_exercises(context: template.Context, lesson: Any) -> dict[str, Any]:
     entry = catalog.for_lesson(lesson)
     if entry is None or not (entry.exercises or entry.problems):
         return {"block": None}
+    # Progress is tied to the visitor at once, without signing up: give them their anonymous key
+    # now (which also makes the session middleware set the session cookie, if there was none).
+    request = context.get("request")
+    student = progress.student_for(request, create=True) if request is not None else None
     return {
-        "block": cards.block(entry, _student(context)),
+        "block": cards.block(entry, student),
         "request": context.get("request"),
         "user": context.get("user"),
     }

@@ -200,7 +200,7 @@ async def build(ex: Exchange) -> None:
 
     async with student.build_lock:
         async with student.lock:
-            await quotas.check_new_image(student)
+            await quotas.check_new_image(student, max(1, len(tags)))
         cgroup = ensure_build_cgroup(config, student.ns.key)
         if cgroup is None:
             raise refused(

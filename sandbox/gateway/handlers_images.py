@@ -149,7 +149,8 @@ async def tag(ex: Exchange) -> None:
     source = await _resolve(ex, ex.params["name"])
     repo, tag_name = _own_target(student, ex.q("repo") or "", ex.q("tag"))
     async with student.lock:
-        if not source.own:
+        existing = await student.engine.get_or_none(f"/images/{repo}:{tag_name}/json")
+        if existing is None:  # retagging an existing name adds nothing
             await quotas.check_new_image(student)
         await ex.forward(
             "POST", f"/images/{source.id}/tag", query=[("repo", repo), ("tag", tag_name)]

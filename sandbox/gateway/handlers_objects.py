@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from . import quotas, schemas
 from .errors import not_found, refused
-from .policy import _endpoint
+from .policy import _endpoint, with_alias
 from .policy import labels as own_labels
 from .rewrite import hide_in, name_matcher
 from .server import Exchange

@@ -81,6 +81,21 @@ async def plugin_not_found(ex: Exchange) -> None:
 
 
 async def buildkit_session(ex: Exchange) -> None:
+    """BuildKit opens a session first and only then sends the build. Refusing the session makes
+    the CLI print a bare "unable to upgrade to h2c, received 403"; so an upgrade is accepted
+    here and goes nowhere (nothing is forwarded to the engine, no byte is read as a request),
+    and the CLI's next call, POST /build?version=2, gets the refusal it prints in full."""
+    upgrade = (ex.head.headers.get("upgrade") or "").lower()
+    if ex.head.headers.has_token("connection", "upgrade") and upgrade == "h2c":
+        await ex.no_body()
+        ex.close_after = True
+        ex.responded = True
+        ex.writer.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                        b"Upgrade: h2c\r\n\r\n")
+        await ex.writer.drain()
+        while await ex.reader.read(65536):
+            pass  # discarded until the CLI hangs up
+        return
     raise refused(
         _(
             "BuildKit no está disponible en Muelle: sus pasos de construcción no se pueden "

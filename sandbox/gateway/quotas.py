@@ -76,7 +76,7 @@ async def check_new_network(student: Student) -> None:
         raise _full(_("redes"), limit, _("Borra alguna con «docker network rm»."))
 
 
-async def check_new_image(student: Student) -> None:
+async def check_new_image(student: Student, adding: int = 1) -> None:
     limit = student.config.max_images
-    if await student.own_image_count() >= limit:
+    if await student.own_image_count() + adding > limit:
         raise _full(_("imágenes propias"), limit, _("Borra alguna con «docker rmi»."))

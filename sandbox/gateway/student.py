@@ -237,7 +237,14 @@ class Student:
         return None
 
     async def own_image_count(self) -> int:
-        return sum(1 for visibility, _image in await self.image_summaries() if visibility == "own")
+        """What `docker images` lists as theirs: one per own tag, one per own untagged image."""
+        count = 0
+        for visibility, image in await self.image_summaries():
+            if visibility != "own":
+                continue
+            own_tags = [t for t in image.get("RepoTags") or [] if self.ns.owns_image_tag(t)]
+            count += len(own_tags) or int(self.ns.owns_labels(image.get("Labels")))
+        return count
 
 
 def _plain_name(ref: str) -> bool:

@@ -1,7 +1,9 @@
 /*
  * "Copiar" and "Ejecutar" on the lessons' code blocks:
  *   <div class="code-block" data-runnable="true|false">
- *     <div class="code-actions"><button data-action="copy">…</button>[<button data-action="run">…</button>]</div>
+ *     <div class="code-actions">
+ *       <button data-action="copy">…</button>[<button data-action="run">…</button>]
+ *     </div>
  *     <pre><code>…</code></pre>
  *   </div>
  * One listener on document, so blocks that htmx swaps in later work without re-binding.

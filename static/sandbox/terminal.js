@@ -103,8 +103,10 @@
   }
 
   // --- xterm.js -------------------------------------------------------------------------------
-  window.Terminal.strings.promptLabel = t("promptLabel") || window.Terminal.strings.promptLabel;
-  window.Terminal.strings.tooMuchOutput = t("tooMuchOutput") || window.Terminal.strings.tooMuchOutput;
+  // xterm's own texts for assistive technology (the input's label, the "too much output" line).
+  const xtermStrings = window.Terminal.strings;
+  xtermStrings.promptLabel = t("promptLabel") || xtermStrings.promptLabel;
+  xtermStrings.tooMuchOutput = t("tooMuchOutput") || xtermStrings.tooMuchOutput;
   const term = new window.Terminal({
     cursorBlink: true,
     fontFamily: '"DejaVu Sans Mono", "Cascadia Mono", Menlo, Consolas, ui-monospace, monospace',
@@ -150,7 +152,7 @@
   let state = "idle"; // idle | connecting | queued | ready | reconnecting | ended
   let attempts = 0; // automatic reconnects since the last `ready`
   let reconnectTimer = null;
-  let explained = false; // a notice/exit came before the close
+  let explained = false; // a notice/exit came right before the close
   let leaving = false; // the page is being unloaded: don't reconnect
   let pendingInput = []; // Uint8Array chunks typed before `ready`
   let pendingInputBytes = 0;
@@ -174,14 +176,21 @@
     noticeEl.dataset.level = level || "info";
   }
 
+  // The "reconnect" button (same terminal id) and its label for each offer.
+  const RECONNECT_LABELS = {
+    reconnect: "reconnect",
+    retry: "retry",
+    takeBack: "takeBack",
+    now: "reconnectNow",
+  };
   let offered = null; // the recovery the page offers now (one of OFFER's values, "now" or null)
 
   function offer(action) {
     // Shows at most one of the recovery buttons.
     offered = action;
-    const reconnectLabel = { reconnect: "reconnect", retry: "retry", takeBack: "takeBack", now: "reconnectNow" };
-    buttons.reconnect.hidden = !(action in reconnectLabel);
-    if (action in reconnectLabel) buttons.reconnect.textContent = t(reconnectLabel[action]);
+    const label = RECONNECT_LABELS[action];
+    buttons.reconnect.hidden = !label;
+    if (label) buttons.reconnect.textContent = t(label);
     buttons.fresh.hidden = action !== "fresh";
     buttons.reload.hidden = action !== "reload";
   }
@@ -213,8 +222,12 @@
     ws.onmessage = function (event) {
       if (ws !== socket) return;
       pingSentAt = 0; // anything the server says proves the connection is alive
-      if (typeof event.data === "string") handleControl(event.data);
-      else enqueueOutput(new Uint8Array(event.data));
+      if (typeof event.data === "string") {
+        handleControl(event.data);
+      } else {
+        explained = false; // the shell went on after that notice: it did not explain a close
+        enqueueOutput(new Uint8Array(event.data));
+      }
     };
     ws.onclose = function (event) {
       if (ws !== socket) return;
@@ -353,7 +366,9 @@
   function sendBytes(bytes) {
     if (bytes.length === 0) return;
     if (state === "ready" && socket && socket.readyState === WebSocket.OPEN) {
-      for (let i = 0; i < bytes.length; i += SEND_CHUNK) socket.send(bytes.subarray(i, i + SEND_CHUNK));
+      for (let i = 0; i < bytes.length; i += SEND_CHUNK) {
+        socket.send(bytes.subarray(i, i + SEND_CHUNK));
+      }
       lastSentAt = Date.now();
       return;
     }
@@ -460,7 +475,8 @@
 
   term.attachCustomKeyEventHandler(function (event) {
     const key = (event.key || "").toLowerCase();
-    if (event.key === "Tab" && event.shiftKey && !event.ctrlKey && !event.altKey && !event.metaKey) {
+    const onlyShift = event.shiftKey && !event.ctrlKey && !event.altKey && !event.metaKey;
+    if (event.key === "Tab" && onlyShift) {
       return false; // Shift+Tab leaves the terminal (the browser moves focus): no keyboard trap
     }
     if (!event.ctrlKey || event.altKey || event.metaKey) return true;

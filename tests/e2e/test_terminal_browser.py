@@ -82,9 +82,14 @@ def open_lesson(page: Any, url: str) -> None:
 
 
 def wait_ready(page: Any) -> None:
+    """Waits for the terminal's `ready`; fails at once, with the page's explanation, if the
+    connection ends instead."""
     page.wait_for_function(
-        "window.muelleTerminal && window.muelleTerminal.state === 'ready'", timeout=READY_MS
+        "window.muelleTerminal && ['ready', 'ended'].includes(window.muelleTerminal.state)",
+        timeout=READY_MS,
     )
+    notice = page.locator("[data-terminal-notice]").inner_text()
+    assert page.evaluate("window.muelleTerminal.state") == "ready", f"terminal ended: {notice}"
 
 
 def lines(page: Any) -> list[str]:
@@ -197,6 +202,13 @@ def test_htmx_navigation_to_the_next_lesson_keeps_the_same_shell(
     assert page.evaluate("window.muelleTerminal.state") == "ready"
     assert shell_pid(page, "despues") == before
 
+    # Back restores the previous lesson from htmx's history, still around the same terminal.
+    page.go_back()
+    page.wait_for_url(lesson_urls[0])
+    assert page.evaluate("window.__samePage === true")
+    assert page.locator("[data-terminal]").count() == 1
+    assert shell_pid(page, "atras") == before
+
 
 def test_a_reload_reattaches_to_the_same_shell(lesson_urls: list[str], page: Any) -> None:
     open_lesson(page, lesson_urls[0])
@@ -247,6 +259,10 @@ def test_copy_and_paste_shortcuts_in_the_terminal(
     page.keyboard.press("Control+v")
     page.keyboard.press("Enter")
     wait_for_line(page, r"^pegado-42$")
+
+    # Tab belongs to the shell, but Shift+Tab leaves the terminal: no keyboard trap.
+    page.keyboard.press("Shift+Tab")
+    assert not page.evaluate("document.activeElement === window.muelleTerminal.term.textarea")
 
 
 def test_the_screen_reader_mode_is_a_remembered_toggle(lesson_urls: list[str], page: Any) -> None:

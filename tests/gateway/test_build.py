@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from sandbox.gateway.upstream import Upstream
@@ -42,7 +44,8 @@ def test_the_current_cli_builds_with_the_classic_builder(student, tmp_path):
 
 def test_a_build_step_has_no_network(student, tmp_path, gateway_loop, gateway_config):
     bridge = gateway_loop.run(Upstream(gateway_config.engine_socket).json("GET", "/networks/bridge"))
-    gateway = bridge["IPAM"]["Config"][0]["Gateway"]
+    subnet = bridge["IPAM"]["Config"][0]["Subnet"]
+    gateway = str(next(ipaddress.ip_network(subnet).hosts()))  # the host, on docker0
     with host_listener() as listener:
         context = write(tmp_path, f"FROM {IMAGE}\n"
                         f"RUN echo marca-red-7f3a && nc -w 2 {gateway} {listener.port} </dev/null\n")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from django.test import Client
 
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "lesson-content"}
+
+
+# Lesson pages show the exercises block, which reads the student's progress from the database.
+pytestmark = pytest.mark.django_db
 
 
 def test_an_htmx_navigation_gets_the_content_partial_with_its_title(client: Client) -> None:

@@ -40,7 +40,7 @@ def test_it_serves_an_image_of_the_lesson(client: Client, folder_lesson: Path) -
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert b"".join(response.streaming_content) == PNG
+    assert response.content == PNG
 
 
 def test_markdown_and_raw_html_images_point_to_the_asset_url(

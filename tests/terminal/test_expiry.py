@@ -30,3 +30,18 @@ async def test_typing_keeps_a_sandbox_alive(open_tab, session_key, settings):
 
     assert tab.close_code is None
     assert b"vivo" in await tab.run("echo vi''vo", "fin-vivo")
+
+
+async def test_a_sandbox_at_its_lifetime_is_warned_then_closed_with_4001(
+    open_tab, session_key, settings
+):
+    settings.SANDBOX_MAX_LIFETIME = 4
+    settings.SANDBOX_EXPIRY_WARNING = 2
+
+    tab = await open_tab(session_key)
+
+    warning = await tab.event("expiry", timeout=10)
+    assert warning["reason"] == "lifetime"
+    assert "tiempo máximo" in warning["message"]
+    assert await tab.closed(timeout=10) == 4001
+    assert tab.events[-1]["type"] == "notice"

@@ -81,6 +81,6 @@ class Command(BaseCommand):
             else:
                 failed = True
                 self.stderr.write(_("✗ %(label)s:") % {"label": label})
-                for problem in report.problems:
-                    self.stderr.write(f"    {problem}")
+                for message in report.problems:
+                    self.stderr.write(f"    {message}")
         return failed

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from lessons import catalog
 
@@ -30,7 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         target: Path = (options["path"] or Path(settings.LESSONS_DIR)).resolve()
         if not target.exists():
-            raise CommandError(f"No existe: {target}")
+            raise CommandError(_("No existe: %(path)s") % {"path": target})
 
         # One lesson is checked inside its course, so duplicate slugs and links still count.
         single: Path | None = None
@@ -46,7 +48,8 @@ class Command(BaseCommand):
             entries = [lesson for lesson in course.entries if lesson.path.resolve() == single]
             if not entries:
                 raise CommandError(
-                    f"{target} no es una lección (solo archivos .md y carpetas con index.md)"
+                    _("%(path)s no es una lección (solo archivos .md y carpetas con index.md)")
+                    % {"path": target}
                 )
             problems = [p for lesson in entries for p in lesson.problems]
             checked = len(entries)
@@ -62,11 +65,11 @@ class Command(BaseCommand):
             self.stdout.write(problem.format())
         errors = sum(1 for p in problems if p.is_error)
         warnings = len(problems) - errors
-        summary = (
-            f"{checked} lecciones comprobadas: {errors} errores, {warnings} avisos."
-            if checked != 1
-            else f"1 lección comprobada: {errors} errores, {warnings} avisos."
-        )
+        summary = ngettext(
+            "%(count)d lección comprobada: %(errors)d errores, %(warnings)d avisos.",
+            "%(count)d lecciones comprobadas: %(errors)d errores, %(warnings)d avisos.",
+            checked,
+        ) % {"count": checked, "errors": errors, "warnings": warnings}
         if errors:
             raise CommandError(summary, returncode=1)
         self.stdout.write(self.style.SUCCESS(summary) if not warnings else summary)

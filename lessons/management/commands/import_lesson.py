@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from lessons import frontmatter, importer
 
@@ -45,12 +46,14 @@ class Command(BaseCommand):
         source: Path = options["source"]
         if not frontmatter.SLUG_PATTERN.fullmatch(options["slug"]):
             raise CommandError(
-                "El slug solo puede tener minúsculas sin tilde, números y guiones sueltos."
+                _("El slug solo puede tener minúsculas sin tilde, números y guiones sueltos.")
             )
         try:
             raw = source.read_bytes()
         except OSError as exc:
-            raise CommandError(f"No se puede leer {source}: {exc.strerror}") from None
+            raise CommandError(
+                _("No se puede leer %(path)s: %(error)s") % {"path": source, "error": exc.strerror}
+            ) from None
         try:
             result = importer.import_document(
                 raw,
@@ -67,7 +70,7 @@ class Command(BaseCommand):
             raise CommandError(f"{source}: {exc}") from None
 
         for note in result.notes:
-            self.stderr.write(f"{source}:{note.line}: aviso: {note.message}")
+            self.stderr.write(f"{source}:{note.line}: {_('aviso')}: {note.message}")
 
         if options["dry_run"]:
             self.stdout.write(result.text, ending="")
@@ -76,13 +79,18 @@ class Command(BaseCommand):
             Path(settings.LESSONS_DIR) / f"{options['order']:02d}-{options['slug']}.md"
         )
         if output.exists() and not options["force"]:
-            raise CommandError(f"{output} ya existe; usa --force para sobrescribirlo.")
+            raise CommandError(
+                _("%(path)s ya existe; usa --force para sobrescribirlo.") % {"path": output}
+            )
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(result.text, encoding="utf-8")
         self.stdout.write(
             self.style.SUCCESS(
-                f"Lección creada: {output} ({len(result.repairs)} reparaciones de codificación, "
-                f"{len(result.notes)} avisos). Revisa el resumen y los objetivos y comprueba la "
-                "lección con: python manage.py check_lessons"
+                _(
+                    "Lección creada: %(path)s (%(repairs)d reparaciones de codificación, "
+                    "%(notes)d avisos). Revisa el resumen y los objetivos y comprueba la lección "
+                    "con: python manage.py check_lessons"
+                )
+                % {"path": output, "repairs": len(result.repairs), "notes": len(result.notes)}
             )
         )
