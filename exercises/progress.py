@@ -10,10 +10,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -79,32 +81,57 @@ def _row(student: Student, lesson_slug: str, exercise_id: str) -> ExerciseProgre
 
 def record_check(
     student: Student, lesson_slug: str, exercise_id: str, failed_checks: Sequence[int]
-) -> ExerciseProgress:
+) -> None:
     """Counts an attempt; marks the exercise done the first time every check passes; counts
-    each failed check (by its index) for the class view."""
-    row = _row(student, lesson_slug, exercise_id)
+    each failed check (by its index) for the class view. One transaction, opened by a write:
+    a class checking at once means many writers, and on SQLite every extra commit (and any
+    transaction that reads before it writes) makes them wait for each other."""
     now = timezone.now()
-    changes: dict[str, Any] = {"attempts": F("attempts") + 1}
-    if not failed_checks and row.completed_at is None:
-        changes["completed_at"] = now
-    ExerciseProgress.objects.filter(pk=row.pk).update(**changes)
-    for index in failed_checks:
-        _count_failure(lesson_slug, exercise_id, index)
-    row.refresh_from_db()
-    return row
-
-
-def _count_failure(lesson_slug: str, exercise_id: str, index: int) -> None:
-    key = {"lesson_slug": lesson_slug, "exercise_id": exercise_id, "check_index": index}
-    updated = CheckFailure.objects.filter(**key).update(
-        failures=F("failures") + 1, last_failed_at=timezone.now()
-    )
-    if not updated:
+    passed = not failed_checks
+    owner = student.owner_fields()
+    for attempt in range(2):
         try:
             with transaction.atomic():
-                CheckFailure.objects.create(**key, failures=1)
+                updated = ExerciseProgress.objects.filter(
+                    **owner, lesson_slug=lesson_slug, exercise_id=exercise_id
+                ).update(
+                    attempts=F("attempts") + 1,
+                    **({"completed_at": Coalesce("completed_at", Value(now))} if passed else {}),
+                )
+                if not updated:
+                    ExerciseProgress.objects.create(
+                        **owner,
+                        lesson_slug=lesson_slug,
+                        exercise_id=exercise_id,
+                        attempts=1,
+                        completed_at=now if passed else None,
+                    )
+                _count_failures(lesson_slug, exercise_id, failed_checks, now)
+            return
         except IntegrityError:
-            CheckFailure.objects.filter(**key).update(failures=F("failures") + 1)
+            # The same student's other click created the row first: count this one on it.
+            if attempt:
+                raise
+
+
+def _count_failures(
+    lesson_slug: str, exercise_id: str, indexes: Sequence[int], now: datetime
+) -> None:
+    if not indexes:
+        return
+    counters = CheckFailure.objects.filter(lesson_slug=lesson_slug, exercise_id=exercise_id)
+    counters.filter(check_index__in=indexes).update(failures=F("failures") + 1, last_failed_at=now)
+    known = set(counters.filter(check_index__in=indexes).values_list("check_index", flat=True))
+    # A check's very first failure by two students at the same instant may count once.
+    CheckFailure.objects.bulk_create(
+        [
+            CheckFailure(
+                lesson_slug=lesson_slug, exercise_id=exercise_id, check_index=i, failures=1
+            )
+            for i in sorted(set(indexes) - known)
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def reveal_solution(student: Student, lesson_slug: str, exercise_id: str) -> ExerciseProgress:

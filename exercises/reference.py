@@ -115,4 +115,6 @@ async def verify_lesson(lesson: LessonExercises) -> list[ExerciseReport]:
     try:
         return [await verify_exercise(sandbox, exercise) for exercise in lesson.exercises]
     finally:
-        await engine.release(sandbox)
+        await engine.remove_now(sandbox.container_id)
+        # acquire() started the reaper on this loop; the command's loop ends here.
+        await engine.stop_background_tasks()

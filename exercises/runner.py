@@ -6,14 +6,15 @@ with 20 students on a 2-core machine (bench/exercise_checks.py).
 
 The exec runs RUNNER, a fixed script, with every variable part passed as a separate argv item:
 
-    /bin/sh -c RUNNER muelle-comprobar <nonce> <cap> <limit> <op> <arg> [<op> <arg> ...]
+    /bin/sh -c RUNNER muelle-comprobar <nonce> <limit> <op> <arg> [<op> <arg> ...]
 
 so an instructor command still runs exactly as `/bin/sh -c <command>`, a file path is only ever
-an argument (`test -e -- path`, `cat -- path`), and nothing the student typed is ever in it.
-Each step's output is capped (head -c) and its time limited (timeout -s KILL); the script frames
-each step's output with the nonce and its exit code. If the framing is missing (the whole exec
-timed out, say), every step is run again in an exec of its own, so one stuck step cannot hide the
-others' results.
+an argument (`test -e path`, `cat -- path`), and nothing the student typed is ever in it. The
+script frames each step's output with a random nonce and the step's exit code, and limits each
+command's time (timeout -s KILL). When the framing comes back incomplete (a step flooded the
+output past the cap, or the exec ran out of time), every step runs again in an exec of its own,
+capped on its own, so one bad step cannot hide the others' results. Few forks per step on
+purpose: each one costs inside a CPU-limited container.
 """
 
 from __future__ import annotations
@@ -34,29 +35,25 @@ OPS = {"sh", "exists", "read", "ps"}
 KILLED = 137
 
 RUNNER = r"""
-exec 4>&1 2>/dev/null
-nonce=$1 cap=$2 limit=$3
-shift 3
+exec 2>/dev/null
+nonce=$1 limit=$2
+shift 2
 printf '\036%s:self:%s:%s\037' "$nonce" "$$" "$PPID"
-capped() {
-  code=$( { { "$@" </dev/null 2>&1; echo "$?" >&3; } | head -c "$cap" >&4; } 3>&1 )
-}
-listing() {
-  for d in /proc/[0-9]*; do
-    printf '\034%s\034' "${d#/proc/}"
-    cat "$d/stat" "$d/comm" "$d/cmdline" 2>/dev/null
-  done
-}
 i=0
 while [ "$#" -ge 2 ]; do
   op=$1 arg=$2
   shift 2
   printf '\036%s:%s\037' "$nonce" "$i"
   case $op in
-    sh) capped timeout -s KILL "$limit" /bin/sh -c "$arg" ;;
+    sh) timeout -s KILL "$limit" /bin/sh -c "$arg" </dev/null 2>&1; code=$? ;;
     exists) test -e "$arg"; code=$? ;;
-    read) capped timeout -s KILL "$limit" cat -- "$arg" ;;
-    ps) capped listing ;;
+    read) timeout -s KILL "$limit" cat -- "$arg" </dev/null 2>&1; code=$? ;;
+    ps)
+      for d in /proc/[0-9]*; do
+        printf '\034%s\034' "${d#/proc/}"
+        cat "$d/stat" "$d/comm" "$d/cmdline"
+      done
+      code=0 ;;
     *) code=255 ;;
   esac
   printf '\036%s:%s:%s\037' "$nonce" "$i" "$code"
@@ -85,22 +82,16 @@ class StepResult:
 
 
 def _argv(nonce: str, steps: Sequence[Step]) -> list[str]:
-    argv = [
-        "/bin/sh",
-        "-c",
-        RUNNER,
-        "muelle-comprobar",
-        nonce,
-        str(settings.SANDBOX_RUN_OUTPUT_CAP + 1),  # one byte more: tells "cut" from "exactly"
-        f"{settings.SANDBOX_RUN_TIMEOUT:g}",
-    ]
+    argv = ["/bin/sh", "-c", RUNNER, "muelle-comprobar", nonce, f"{settings.SANDBOX_RUN_TIMEOUT:g}"]
     for step in steps:
         argv += [step.op, step.arg]
     return argv
 
 
-def _parse(output: bytes, nonce: str, count: int) -> list[StepResult] | None:
-    """Each step's result from the framed output; None if any step's framing is missing."""
+def _parse(run: engine.RunResult, nonce: str, count: int) -> list[StepResult] | None:
+    """Each step's result from the framed output; None if the framing is incomplete, except for
+    a lone step cut short (too much output, or out of time), which gets what it wrote."""
+    output = run.output
     tag = re.escape(nonce.encode())
     me = re.search(rb"\x1e" + tag + rb":self:(\d+):(\d+)\x1f", output)
     if me is None:
@@ -110,17 +101,22 @@ def _parse(output: bytes, nonce: str, count: int) -> list[StepResult] | None:
     results = []
     position = me.end()
     for index in range(count):
-        start = output.find(b"\x1e" + nonce.encode() + f":{index}\x1f".encode(), position)
-        if start == -1:
-            return None
-        body_start = output.index(b"\x1f", start) + 1
-        end = re.compile(rb"\x1e" + tag + f":{index}:".encode() + rb"(\d+)\x1f").search(
-            output, body_start
+        opening = re.compile(rb"\x1e" + tag + f":{index}".encode() + rb"\x1f").search(
+            output, position
         )
-        if end is None:
+        if opening is None:
             return None
-        body = output[body_start : end.start()]
-        code = int(end.group(1))
+        closing = re.compile(rb"\x1e" + tag + f":{index}:".encode() + rb"(\d+)\x1f").search(
+            output, opening.end()
+        )
+        if closing is None:
+            if count == 1 and (run.truncated or run.timed_out):
+                body = output[opening.end() :]
+                cut = run.truncated or len(body) > cap
+                return [StepResult(None, body[:cap], run.timed_out and not cut, cut, runner)]
+            return None
+        body = output[opening.end() : closing.start()]
+        code = int(closing.group(1))
         results.append(
             StepResult(
                 exit_code=code,
@@ -130,20 +126,19 @@ def _parse(output: bytes, nonce: str, count: int) -> list[StepResult] | None:
                 runner=runner,
             )
         )
-        position = end.end()
+        position = closing.end()
     return results
 
 
 async def _exec(sandbox: engine.Sandbox, steps: Sequence[Step]) -> list[StepResult] | None:
     nonce = secrets.token_hex(8)
-    per_step = settings.SANDBOX_RUN_TIMEOUT
-    result = await engine.run(
+    run = await engine.run(
         sandbox,
         _argv(nonce, steps),
-        timeout=per_step * len(steps) + 5,
+        timeout=settings.SANDBOX_RUN_TIMEOUT * len(steps) + 5,
         max_output=(settings.SANDBOX_RUN_OUTPUT_CAP + 256) * (len(steps) + 1),
     )
-    return _parse(result.output, nonce, len(steps))
+    return _parse(run, nonce, len(steps))
 
 
 async def run_steps(sandbox: engine.Sandbox, steps: Sequence[Step]) -> list[StepResult]:
@@ -154,7 +149,8 @@ async def run_steps(sandbox: engine.Sandbox, steps: Sequence[Step]) -> list[Step
     results = await _exec(sandbox, steps)
     if results is not None:
         return results
-    # The batch lost its framing: give each step an exec (and a time limit) of its own.
+    # The batch lost its framing (a step flooded the output or got stuck): give each step an
+    # exec of its own, so the others still get their results.
     separate = []
     for step in steps:
         alone = await _exec(sandbox, [step])

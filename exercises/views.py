@@ -3,15 +3,18 @@
 Every POST works both from htmx (the response is the exercise's card, swapped in place) and as a
 plain form without JavaScript (the response is a page with the same card). The check view is
 async so that a class checking at once waits on the engine, not on each other; the session, the
-user and the ORM are touched only inside sync_to_async.
+user and the ORM are touched only in worker threads (_in_a_thread).
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from asgiref.sync import sync_to_async
+from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -25,6 +28,7 @@ from sandbox import engine
 from sandbox.terminals import owner_key
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _find(
@@ -53,6 +57,13 @@ def exercise_page(request: HttpRequest, lesson_slug: str, exercise_id: str) -> H
     assert exercise is not None
     student = progress.student_for(request)
     return _respond(request, cards.card(lesson, exercise, student))
+
+
+def _in_a_thread(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """Runs fn (ORM, session, template) in a worker thread of its own: Django's default, one
+    thread for every request's sync work, made twenty simultaneous clicks queue for it. Database
+    connections of those threads are recycled around each call, as in a request."""
+    return DatabaseSyncToAsync(fn, thread_sensitive=False)  # type: ignore[return-value]
 
 
 @dataclass
@@ -120,7 +131,16 @@ async def _check_in_own_sandbox(owner: str, exercise: Exercise, answer: str) -> 
             return await run_checks(exercise, sandbox, answer)
         except engine.SandboxGone:
             pass
-    return await run_checks(exercise, await engine.acquire(owner), answer)
+    return await run_checks(exercise, await _acquire(owner), answer)
+
+
+async def _acquire(owner: str) -> engine.Sandbox:
+    # acquire() starts the engine's background tasks (reaper, warm pool) on this loop if they are
+    # not running. Started from inside a request they would inherit its context, whose thread
+    # executors end with the request ("CurrentThreadExecutor already quit" on every later reaper
+    # pass): start them first from an empty context, so acquire() finds them running.
+    contextvars.Context().run(engine.ensure_background_tasks)
+    return await engine.acquire(owner)
 
 
 def _no_engine_message() -> str:
@@ -151,7 +171,7 @@ def _finish_check(
 
 @require_POST
 async def check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> HttpResponse:
-    job = await sync_to_async(_start_check)(request, lesson_slug, exercise_id)
+    job = await _in_a_thread(_start_check)(request, lesson_slug, exercise_id)
     answer = request.POST.get("respuesta", "")[:ANSWER_MAX]
     if job.blocked_by is not None:
         outcomes: list[Outcome] = []
@@ -160,7 +180,7 @@ async def check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> Htt
         }
     else:
         outcomes, error = await _run_in_sandbox(job.owner, job.exercise, answer)
-    return await sync_to_async(_finish_check)(request, job, outcomes, error, answer)
+    return await _in_a_thread(_finish_check)(request, job, outcomes, error, answer)
 
 
 @require_POST

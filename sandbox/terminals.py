@@ -325,11 +325,11 @@ class Terminal:
         self._throttled_at = -math.inf
         self._interrupted_at = -math.inf
         self._next_read: asyncio.Task[bytes] | None = None
-        self._inbox: deque[bytes] = deque()
+        # Keystrokes (bytes) and sizes ((rows, cols)) in the order the page sent them.
+        self._inbox: deque[bytes | tuple[int, int]] = deque()
         self._inbox_size = 0
         self._inbox_ready = asyncio.Event()
         self._applied_size = (rows, cols)
-        self._resize_task: asyncio.Task[None] | None = None
         self._tasks: dict[str, asyncio.Task[Any]] = {}
 
     def __repr__(self) -> str:
@@ -387,13 +387,14 @@ class Terminal:
             lease = await self.registry.lease_for(self.owner, self)
             client = self.client
             fresh = await client.sandbox_is_fresh(lease.sandbox) if client else False
+            size = (self.rows, self.cols)
             try:
-                tty = await engine.open_tty(lease.sandbox, rows=self.rows, cols=self.cols)
+                tty = await engine.open_tty(lease.sandbox, rows=size[0], cols=size[1])
             except engine.SandboxGone:
                 # Died between being handed out and the shell opening: start over, once.
                 lease.release()
                 lease = await self.registry.lease_for(self.owner, self)
-                tty = await engine.open_tty(lease.sandbox, rows=self.rows, cols=self.cols)
+                tty = await engine.open_tty(lease.sandbox, rows=size[0], cols=size[1])
         except asyncio.CancelledError:
             raise
         except engine.EngineUnavailable as exc:
@@ -410,7 +411,7 @@ class Terminal:
             await tty.close()
             return
         self.lease, self.tty, self.state = lease, tty, "live"
-        self._applied_size = (self.rows, self.cols)
+        self._applied_size = size
         self._spawn("read", self._read_loop())
         self._spawn("send", self._send_loop())
         self._spawn("write", self._write_loop())
@@ -419,7 +420,8 @@ class Terminal:
             self._start_grace()
         else:
             await self._greet(client, reattached=False, fresh=fresh)
-        self._resize_soon()  # a resize that arrived while the shell was starting
+        if (self.rows, self.cols) != self._applied_size:  # resized while the shell started
+            self.resize(self.rows, self.cols)
 
     async def on_queue(self, position: int) -> None:
         """engine.acquire's callback while every sandbox slot is taken (1 = next in line)."""
@@ -451,8 +453,8 @@ class Terminal:
         if self.lease is not None:
             self.lease.touch()
         if CTRL_C in data:
-            # Like a tty on SIGINT: queued input is dropped and the interrupt goes first.
-            self._inbox.clear()
+            # Like a tty on SIGINT: queued keystrokes are dropped and the interrupt goes next.
+            self._inbox = deque(item for item in self._inbox if isinstance(item, tuple))
             self._inbox_size = 0
             if time.monotonic() - self._throttled_at < BACKLOG_WINDOW:
                 self._interrupted_at = time.monotonic()
@@ -463,40 +465,40 @@ class Terminal:
         self._inbox_size += len(data)
         self._inbox_ready.set()
 
+    def resize(self, rows: int, cols: int) -> None:
+        """Queued with the keystrokes, so whatever is typed after a resize sees the new size."""
+        self.rows, self.cols = rows, cols
+        if self.state != "live":
+            return  # open_tty gets the latest size
+        if self._inbox and isinstance(self._inbox[-1], tuple):
+            self._inbox[-1] = (rows, cols)  # a window being dragged sends dozens
+        else:
+            self._inbox.append((rows, cols))
+        self._inbox_ready.set()
+
     async def _write_loop(self) -> None:
         while True:
             await self._inbox_ready.wait()
             self._inbox_ready.clear()
             while self._inbox:
-                data = b"".join(self._inbox)
-                self._inbox.clear()
-                self._inbox_size = 0
+                item = self._inbox.popleft()
                 try:
+                    if isinstance(item, tuple):
+                        if item != self._applied_size:
+                            await self.tty.resize(*item)
+                            self._applied_size = item
+                        continue
+                    # Everything typed since: one write.
+                    chunks = [item]
+                    while self._inbox and isinstance(self._inbox[0], bytes):
+                        chunks.append(self._inbox.popleft())
+                    data = b"".join(chunks)
+                    self._inbox_size -= len(data)
                     await self.tty.write(data)
                 except Exception:
                     # The shell is gone; the reader sees the end of the stream and reports it.
                     logger.info("writing to %s failed", self, exc_info=True)
                     return
-
-    def resize(self, rows: int, cols: int) -> None:
-        self.rows, self.cols = rows, cols
-        if self.state == "live":
-            self._resize_soon()
-
-    def _resize_soon(self) -> None:
-        if self._resize_task is None or self._resize_task.done():
-            self._resize_task = self._spawn("resize", self._apply_size())
-
-    async def _apply_size(self) -> None:
-        # Only the latest size matters: a window being dragged sends dozens.
-        while self._applied_size != (self.rows, self.cols) and self.state == "live":
-            size = (self.rows, self.cols)
-            try:
-                await self.tty.resize(*size)
-            except Exception:
-                logger.info("resizing %s failed", self, exc_info=True)
-                return
-            self._applied_size = size
 
     # Output -------------------------------------------------------------------------------------
 

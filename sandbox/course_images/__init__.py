@@ -54,7 +54,7 @@ class Recipe:
         return h.hexdigest()[:16]
 
 
-# --- BusyBox root filesystems ----------------------------------------------------------------------
+# --- BusyBox root filesystems ---------------------------------------------------------------
 def _is_static(path: Path) -> bool:
     """True when the ELF file has no program interpreter (PT_INTERP), i.e. is static."""
     data = path.read_bytes()
@@ -115,17 +115,36 @@ class _Tar:
 
 def _busybox_root(extra: Callable[[_Tar], None] | None = None) -> bytes:
     tar = _Tar()
-    for folder in ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "root", "home",
-                   "home/alumno", "var", "var/log", "proc", "sys", "dev", "run", "srv"):
+    for folder in (
+        "bin",
+        "sbin",
+        "usr",
+        "usr/bin",
+        "usr/sbin",
+        "etc",
+        "root",
+        "home",
+        "home/alumno",
+        "var",
+        "var/log",
+        "proc",
+        "sys",
+        "dev",
+        "run",
+        "srv",
+    ):
         tar.dir(folder, 0o700 if folder == "root" else 0o755)
     tar.dir("tmp", 0o1777)
     tar.file("bin/busybox", _busybox(), 0o755)
     for applet in _applets():
         if applet != "bin/busybox":
             tar.link(applet, "/bin/busybox")
-    tar.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"
-             b"alumno:x:1000:1000:alumno:/home/alumno:/bin/sh\n"
-             b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+    tar.file(
+        "etc/passwd",
+        b"root:x:0:0:root:/root:/bin/sh\n"
+        b"alumno:x:1000:1000:alumno:/home/alumno:/bin/sh\n"
+        b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    )
     tar.file("etc/group", b"root:x:0:\nalumno:x:1000:\nnogroup:x:65534:\n")
     tar.file("etc/hostname", b"muelle\n")
     tar.file("etc/os-release", b'NAME="BusyBox (Muelle)"\nID=busybox\n')
@@ -135,7 +154,11 @@ def _busybox_root(extra: Callable[[_Tar], None] | None = None) -> bytes:
 
 
 def _changes(*lines: str, description: str) -> list[str]:
-    return [f"ENV {PATH_ENV}", *lines, f'LABEL org.opencontainers.image.description="{description}"']
+    return [
+        f"ENV {PATH_ENV}",
+        *lines,
+        f'LABEL org.opencontainers.image.description="{description}"',
+    ]
 
 
 def _build_hola(recipe: Recipe) -> tuple[bytes, list[str]]:
@@ -176,11 +199,16 @@ def _build_debian(recipe: Recipe) -> tuple[Path, list[str]]:
         "$1/usr/share/man/* $1/usr/share/info/* $1/usr/share/locale/* $1/var/log/*",
     ]
     command = [
-        "mmdebstrap", "--variant=minbase", "--format=tar", "--quiet",
-        "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
+        "mmdebstrap",
+        "--variant=minbase",
+        "--format=tar",
+        "--quiet",
+        "--dpkgopt=path-exclude=/usr/share/doc/*",
+        "--dpkgopt=path-exclude=/usr/share/man/*",
         "--dpkgopt=path-exclude=/usr/share/locale/*",
         *[f"--customize-hook={hook}" for hook in trim],
-        "bookworm", str(target),
+        "bookworm",
+        str(target),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
@@ -199,14 +227,30 @@ def _busybox_inputs(*extra: str) -> tuple[str, ...]:
 
 def recipes() -> list[Recipe]:
     return [
-        Recipe("muelle/hola:latest", "Hola, Muelle: tu primer contenedor", _build_hola,
-               _busybox_inputs(texts.HOLA)),
-        Recipe("muelle/busybox:latest", "Un Linux mínimo con BusyBox", _build_busybox,
-               _busybox_inputs()),
-        Recipe("muelle/web:latest", "Un servidor web mínimo (BusyBox httpd) en el puerto 80",
-               _build_web, _busybox_inputs(texts.WEB_INDEX)),
-        Recipe("muelle/debian:bookworm", "Debian bookworm mínimo", _build_debian,
-               ("debian-bookworm-minbase-1",)),
+        Recipe(
+            "muelle/hola:latest",
+            "Hola, Muelle: tu primer contenedor",
+            _build_hola,
+            _busybox_inputs(texts.HOLA),
+        ),
+        Recipe(
+            "muelle/busybox:latest",
+            "Un Linux mínimo con BusyBox",
+            _build_busybox,
+            _busybox_inputs(),
+        ),
+        Recipe(
+            "muelle/web:latest",
+            "Un servidor web mínimo (BusyBox httpd) en el puerto 80",
+            _build_web,
+            _busybox_inputs(texts.WEB_INDEX),
+        ),
+        Recipe(
+            "muelle/debian:bookworm",
+            "Debian bookworm mínimo",
+            _build_debian,
+            ("debian-bookworm-minbase-1",),
+        ),
     ]
 
 

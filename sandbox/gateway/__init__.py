@@ -3,6 +3,8 @@
 Public API for the rest of the app (see docs/gateway.md):
 
     await open_gateway(owner) -> Path        # folder to bind-mount read-only into the sandbox
+    reserve_folder() -> Path                 # empty folder for a warm-pool container; later
+    await open_gateway(owner, folder=f)      # ...serve the student there once assigned
     await close_gateway(owner)               # stop serving and remove what the student created
     await cleanup_student(owner)             # remove everything labelled for `owner`
     await sweep_orphans(live_owners)         # reaper: clean students with no live sandbox
@@ -12,7 +14,14 @@ Public API for the rest of the app (see docs/gateway.md):
 from __future__ import annotations
 
 from .cleanup import cleanup_student, sweep_orphans
-from .lifecycle import SOCKET_NAME, close_all, close_gateway, open_gateway, socket_dir
+from .lifecycle import (
+    SOCKET_NAME,
+    close_all,
+    close_gateway,
+    open_gateway,
+    reserve_folder,
+    socket_dir,
+)
 
 
 def sandbox_docker_env() -> dict[str, str]:
@@ -27,6 +36,7 @@ __all__ = [
     "close_all",
     "close_gateway",
     "open_gateway",
+    "reserve_folder",
     "sandbox_docker_env",
     "socket_dir",
     "sweep_orphans",

@@ -68,6 +68,10 @@ class GatewayConfig:
     build_cgroup_root: Path = Path("/sys/fs/cgroup")
     build_cgroup_parent: str = "muelle-build"
     max_json_body: int = 1024 * 1024
+    # Open connections per student (the CLI uses a few; compose and `docker stats` more) and how
+    # long an idle one may wait for its next request.
+    max_connections: int = 64
+    idle_timeout: float = 600.0
 
     @classmethod
     def from_settings(cls) -> GatewayConfig:

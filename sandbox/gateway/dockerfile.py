@@ -156,7 +156,7 @@ async def _image_token(
 ) -> tuple[str, BaseImage | None]:
     if token.lower() in stages or token.isdigit():
         return token, None
-    if token == "scratch":
+    if token == "scratch":  # noqa: S105 (an image name, not a password)
         return token, None
     if "$" in token or not _IMAGE_TOKEN.match(token):
         raise _refuse(

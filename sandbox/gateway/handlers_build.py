@@ -39,7 +39,7 @@ def _json_param(ex: Exchange, name: str) -> Any:
 
 def _decompress(data: bytes, limit: int) -> bytes:
     """The CLI sends a plain tar; docker-py and `--compress` may gzip it."""
-    opener = None
+    opener: gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile | None = None
     if data[:2] == b"\x1f\x8b":
         opener = gzip.GzipFile(fileobj=io.BytesIO(data))
     elif data[:3] == b"BZh":

@@ -35,7 +35,9 @@ async def create(ex: Exchange) -> None:
         try:
             if name:
                 query.append(("name", ex.student.ns.object_name(name, "container")))
-            out = await policy.container_create(ex.student, body, (name or "").removeprefix("/") or None)
+            out = await policy.container_create(
+                ex.student, body, (name or "").removeprefix("/") or None
+            )
         except GatewayError as exc:
             # A 404 here would make the CLI try to pull; only a missing image may say 404.
             if exc.status == 404 and not isinstance(exc, policy.ImageNotFound):

@@ -74,14 +74,18 @@ async def list_images(ex: Exchange) -> None:
     if ex.q_bool("digests"):
         query.append(("digests", "1"))
 
-    def matches(image: dict[str, Any]) -> bool:
+    def matching(image: dict[str, Any]) -> bool:
+        """As the engine does, a `reference` filter also narrows RepoTags to what matched."""
         if not references:
             return True
-        names = []
+        kept = []
         for tag in image["RepoTags"]:
             bare = student.ns.strip(tag)
-            names += [bare, bare.rpartition(":")[0]]
-        return any(fnmatch.fnmatchcase(n, p) for n in names for p in references)
+            names = [bare, bare.rpartition(":")[0]]
+            if any(fnmatch.fnmatchcase(n, p) for n in names for p in references):
+                kept.append(tag)
+        image["RepoTags"] = kept
+        return bool(kept)
 
     def rewrite(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
@@ -89,7 +93,7 @@ async def list_images(ex: Exchange) -> None:
             if student.image_visibility(image.get("RepoTags"), image.get("Labels")) is None:
                 continue
             image = _shape_image(student, image)
-            if matches(image):
+            if matching(image):
                 out.append(image)
         return out
 
@@ -135,7 +139,8 @@ def _own_target(student: Student, repo: str, tag: str | None) -> tuple[str, str]
     if not ref.on_docker_hub:
         raise refused(
             _(
-                "«%(r)s» lleva el nombre de un registro: en Muelle no hay registros a los que subir "
+                "«%(r)s» lleva el nombre de un registro: en Muelle no hay registros a los que "
+                "subir "
                 "imágenes. Usa un nombre sin registro, como miapp:1.0."
             )
             % {"r": repo}
@@ -192,7 +197,7 @@ async def remove(ex: Exchange) -> None:
             )
             % {"n": name},
         )
-    answer = []
+    answer: list[Any] = []
     for own_tag in own_tags:  # only the student's names for a shared image
         result = await student.engine.json("DELETE", f"/images/{own_tag}")
         answer += result or []

@@ -154,7 +154,8 @@ async def create_network(ex: Exchange) -> None:
     ):
         raise refused(
             _(
-                "--subnet, --ip-range, --gateway y --ipam-driver no están disponibles: Muelle elige "
+                "--subnet, --ip-range, --gateway y --ipam-driver no están disponibles: Muelle "
+                "elige "
                 "la subred de tus redes."
             )
         )
@@ -193,6 +194,12 @@ async def connect(ex: Exchange) -> None:
     container = await student.container_id(body.get("Container", ""))
     info = await student.engine.json("GET", f"/containers/{container}/json")
     name = student.ns.student_object_name(info.get("Name", ""))
+    if (info.get("HostConfig") or {}).get("NetworkMode") == "none":
+        # Muelle's default is "none" where Docker's is "bridge"; "none" cannot be combined with
+        # another network, so leave it first, as `docker network connect` does on real Docker.
+        await student.engine.json(
+            "POST", "/networks/none/disconnect", body={"Container": container, "Force": True}
+        )
     endpoint = _endpoint(body.get("EndpointConfig") or {})
     out: dict[str, Any] = {"Container": container, "EndpointConfig": with_alias(endpoint, name)}
     await ex.forward(

@@ -90,8 +90,9 @@ async def buildkit_session(ex: Exchange) -> None:
         await ex.no_body()
         ex.close_after = True
         ex.responded = True
-        ex.writer.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
-                        b"Upgrade: h2c\r\n\r\n")
+        ex.writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+        )
         await ex.writer.drain()
         while await ex.reader.read(65536):
             pass  # discarded until the CLI hangs up

@@ -245,7 +245,7 @@ def resources(student: Student, src: dict[str, Any], *, partial: bool) -> dict[s
         "CpuQuota",
     ):
         _require_zero(field, src.get(field))
-    if not partial or src.get("Memory") or src.get("MemorySwap"):
+    if not partial or src.get("Memory"):  # a student's MemorySwap is ignored: swap = memory
         out["Memory"] = memory_limit(student, src.get("Memory"))
         out["MemorySwap"] = out["Memory"]  # no swap: the memory limit is the limit
     if not partial or src.get("NanoCpus"):
@@ -279,7 +279,7 @@ def resources(student: Student, src: dict[str, Any], *, partial: bool) -> dict[s
     return out
 
 
-# --- mounts ----------------------------------------------------------------------------------------
+# --- mounts -----------------------------------------------------------------------------------
 def _host_path_refusal(source: str) -> GatewayError:
     if "docker.sock" in source or source.rstrip("/") in ("/var/run", "/run"):
         return _not_allowed(
@@ -456,7 +456,7 @@ async def endpoints(student: Student, mode: str, given: dict[str, Any]) -> dict[
     return out
 
 
-# --- the whole create --------------------------------------------------------------------------------
+# --- the whole create -------------------------------------------------------------------------
 Rule = Callable[[Student, dict[str, Any], dict[str, Any]], Awaitable[None]]
 
 

@@ -263,10 +263,11 @@ class Exchange:
         done, _pending = await asyncio.wait({relay, watch}, return_when=asyncio.FIRST_COMPLETED)
         if relay in done:
             watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                leftover = await watch
-                if leftover:
+            try:
+                if await watch:
                     self.close_after = True  # a pipelined byte we can no longer give back
+            except (asyncio.CancelledError, ConnectionError, OSError):
+                pass
             return relay.result()
         # The student closed the connection (or pipelined, which no Docker client does).
         self.close_after = True
@@ -339,32 +340,66 @@ class Exchange:
         lines: LineRewrite | None,
     ) -> None:
         headers = self._response_headers(response)
+        self.responded = True
+        if lines is None:
+            await self._pass_through(response, headers, conn, framing)
+            return
         chunked = framing.kind != "close"
         if chunked:
             headers.append(("Transfer-Encoding", "chunked"))
         else:
             self.close_after = True
             headers.append(("Connection", "close"))
-        self.responded = True
         self.writer.write(encode_response_head(response.status, response.reason, headers))
         await self.writer.drain()
         pending = b""
         async for data in iter_body(conn.reader, framing):
-            if lines is not None:
-                pending += data
-                complete, sep, pending = pending.rpartition(b"\n")
-                if not sep:
-                    pending = complete
-                    continue
-                data = b"".join(lines(line) + b"\n" for line in complete.split(b"\n"))
+            pending += data
+            complete, sep, pending = pending.rpartition(b"\n")
+            if not sep:
+                pending = complete
+                continue
+            data = b"".join(lines(line) + b"\n" for line in complete.split(b"\n"))
             self.writer.write(chunk(data) if chunked else data)
             await self.writer.drain()
         if pending:
-            data = lines(pending) if lines else pending
+            data = lines(pending)
             self.writer.write(chunk(data) if chunked else data)
         if chunked:
             self.writer.write(LAST_CHUNK)
         await self.writer.drain()
+
+    async def _pass_through(
+        self,
+        response: ResponseHead,
+        headers: list[tuple[str, str]],
+        conn: EngineConnection,
+        framing: Framing,
+    ) -> None:
+        """Raw bytes (logs, exports, archives) relayed as the engine framed them. The engine
+        closes this connection after its one response (Connection: close), so for a chunked
+        body its last chunk is also the end of what arrives here."""
+        if framing.kind == "chunked":
+            headers.append(("Transfer-Encoding", "chunked"))
+        elif framing.kind == "length":
+            headers.append(("Content-Length", str(framing.length)))
+        elif framing.kind == "close":
+            self.close_after = True
+            headers.append(("Connection", "close"))
+        self.writer.write(encode_response_head(response.status, response.reason, headers))
+        await self.writer.drain()
+        if framing.kind == "none":
+            return
+        remaining = framing.length if framing.kind == "length" else -1
+        while remaining:
+            data = await conn.reader.read(READ_SIZE if remaining < 0 else min(remaining, READ_SIZE))
+            if not data:
+                if remaining > 0:
+                    raise ProtocolError("engine body ended early")
+                break
+            remaining -= len(data) if remaining > 0 else 0
+            self.writer.write(data)
+            await self.writer.drain()
 
     async def _splice(self, conn: EngineConnection, response: ResponseHead) -> None:
         """Attach/exec after the upgrade: bytes both ways until the engine ends its side."""
@@ -415,6 +450,7 @@ class Gateway:
         self.socket_path = socket_path
         self.tasks: set[asyncio.Task[Any]] = set()
         self.server: asyncio.AbstractServer | None = None
+        self.connections = 0
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -442,7 +478,7 @@ class Gateway:
         except PermissionError:
             # Not root: the folder is only mounted into this student's sandbox, so let any
             # uid inside it connect (documented in docs/gateway.md).
-            os.chmod(path, 0o666)
+            os.chmod(path, 0o666)  # noqa: S103
 
     async def close(self) -> None:
         if self.server is not None:
@@ -462,10 +498,16 @@ class Gateway:
         if task is not None:
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+        config = self.student.config
+        if self.connections >= config.max_connections:
+            writer.close()  # a student cannot exhaust Muelle's file descriptors
+            return
+        self.connections += 1
         try:
             while True:
                 try:
-                    head = await read_request_head(reader)
+                    async with asyncio.timeout(config.idle_timeout):
+                        head = await read_request_head(reader)
                 except (ProtocolError, UnicodeDecodeError, ValueError):
                     writer.write(
                         encode_response_head(
@@ -488,13 +530,14 @@ class Gateway:
                     return
                 if not await self._handle(head, reader, writer):
                     return
-        except (ConnectionError, asyncio.IncompleteReadError, ProtocolError):
+        except (ConnectionError, asyncio.IncompleteReadError, ProtocolError, TimeoutError):
             return
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("gateway connection failed")
         finally:
+            self.connections -= 1
             writer.close()
 
     async def _handle(

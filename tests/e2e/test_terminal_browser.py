@@ -155,6 +155,21 @@ def test_ejecutar_runs_a_lesson_command_and_its_output_shows_in_the_terminal(
     assert shot.is_file() and shot.stat().st_size > 0
 
 
+def test_a_first_visit_straight_to_any_lesson_gets_a_terminal(
+    lesson_urls: list[str], page: Any
+) -> None:
+    # The handshake needs a Django session (4403 otherwise), so every lesson page must make one,
+    # not only the pages that happen to store something in it.
+    refused = {}
+    for url in lesson_urls:
+        page.context.clear_cookies()
+        try:
+            open_lesson(page, url)
+        except AssertionError as failure:
+            refused[url] = str(failure)
+    assert not refused
+
+
 def test_ejecutar_sends_every_line_of_a_block(lesson_urls: list[str], page: Any) -> None:
     open_lesson(page, lesson_urls[0])
     # A block with a known output, made the way the lesson HTML makes them.

@@ -159,3 +159,21 @@ async def test_a_check_that_hangs_is_stopped(sandbox, settings) -> None:
     settings.SANDBOX_RUN_TIMEOUT = 1.0
     passed, detail = await outcome(sandbox, "tipo: comando\ncomando: sleep 30")
     assert not passed and "tardó más de 1 segundos" in detail
+
+
+async def test_a_flooding_step_does_not_hide_the_others(sandbox, settings) -> None:
+    settings.SANDBOX_RUN_OUTPUT_CAP = 4096
+    exercise = exercise_from_yaml(
+        """
+- id: inundada
+  titulo: Inundada
+  enunciado: Una escribe demasiado.
+  pista: Mira bien.
+  comprobaciones:
+    - {tipo: comando, comando: "yes | head -c 200000", ok: a, error: A}
+    - {tipo: comando, comando: "true", ok: b, error: B}
+"""
+    )
+    flood, fine = await run_checks(exercise, sandbox)
+    assert not flood.passed and "demasiado larga" in flood.detail
+    assert fine.passed

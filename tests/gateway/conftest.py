@@ -50,7 +50,7 @@ class GatewayLoop:
 @pytest.fixture(scope="session")
 def gateway_config(tmp_path_factory: pytest.TempPathFactory) -> GatewayConfig:
     # Unix socket paths are limited to 108 bytes: keep the folder short.
-    folder = Path(f"/tmp/muelle-gw-{os.getpid()}")
+    folder = Path(f"/tmp/muelle-gw-{os.getpid()}")  # noqa: S108
     folder.mkdir(exist_ok=True)
     return GatewayConfig(
         socket_dir=folder,
@@ -112,12 +112,22 @@ class Student:
         }
 
     def docker(
-        self, *args: str, input: str | None = None, binary: str = DOCKER, timeout: float = 90,
-        env: dict[str, str] | None = None, cwd: Path | None = None,
+        self,
+        *args: str,
+        input: str | None = None,
+        binary: str = DOCKER,
+        timeout: float = 90,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [binary, *args], input=input, capture_output=True, text=True, timeout=timeout,
-            env={**self.env(), **(env or {})}, cwd=cwd,
+            [binary, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**self.env(), **(env or {})},
+            cwd=cwd,
         )
 
     def ok(self, *args: str, **kwargs: Any) -> str:
@@ -132,14 +142,21 @@ class Student:
         return result.stderr
 
     def raw(
-        self, method: str, path: str, body: bytes | None = None,
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """One raw HTTP request to the gateway; (status, parsed JSON or text)."""
         conn = _UnixHTTPConnection(str(self.socket))
         try:
-            conn.request(method, path, body=body, headers={
-                "Content-Type": "application/json", **(headers or {})})
+            conn.request(
+                method,
+                path,
+                body=body,
+                headers={"Content-Type": "application/json", **(headers or {})},
+            )
             response = conn.getresponse()
             data = response.read()
         finally:
@@ -177,7 +194,8 @@ async def _engine_objects(config: GatewayConfig, owner: str) -> dict[str, list[A
         "volumes": await student.volumes(),
         "networks": await student.networks(),
         "images": [
-            i for i in images
+            i
+            for i in images
             if student.ns.owns_labels(i.get("Labels"))
             or any(student.ns.owns_image_tag(t) for t in i.get("RepoTags") or [])
         ],

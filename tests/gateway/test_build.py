@@ -22,8 +22,11 @@ def write(folder, dockerfile: str, **files: str):
 
 
 def test_build_tag_run_and_remove_round_trip(student, tmp_path):
-    context = write(tmp_path, f"FROM {IMAGE}\nCOPY saludo.txt /\nCMD [\"cat\", \"/saludo.txt\"]\n",
-                    **{"saludo.txt": "hola desde mi imagen\n"})
+    context = write(
+        tmp_path,
+        f'FROM {IMAGE}\nCOPY saludo.txt /\nCMD ["cat", "/saludo.txt"]\n',
+        **{"saludo.txt": "hola desde mi imagen\n"},
+    )
     out = student.ok("build", "-t", "miapp:1.0", context)
     assert "Successfully tagged miapp:1.0" in out
     assert "muelle.student" in out or True  # the ownership step is visible, and harmless
@@ -43,18 +46,24 @@ def test_the_current_cli_builds_with_the_classic_builder(student, tmp_path):
 
 
 def test_a_build_step_has_no_network(student, tmp_path, gateway_loop, gateway_config):
-    bridge = gateway_loop.run(Upstream(gateway_config.engine_socket).json("GET", "/networks/bridge"))
+    bridge = gateway_loop.run(
+        Upstream(gateway_config.engine_socket).json("GET", "/networks/bridge")
+    )
     subnet = bridge["IPAM"]["Config"][0]["Subnet"]
     gateway = str(next(ipaddress.ip_network(subnet).hosts()))  # the host, on docker0
     with host_listener() as listener:
-        context = write(tmp_path, f"FROM {IMAGE}\n"
-                        f"RUN echo marca-red-7f3a && nc -w 2 {gateway} {listener.port} </dev/null\n")
+        context = write(
+            tmp_path,
+            f"FROM {IMAGE}\n"
+            f"RUN echo marca-red-7f3a && nc -w 2 {gateway} {listener.port} </dev/null\n",
+        )
         result = student.docker("build", context)
     assert result.returncode != 0
     assert listener.connections == []
     assert "marca-red-7f3a" in result.stdout
-    containers = gateway_loop.run(Upstream(gateway_config.engine_socket).json(
-        "GET", "/containers/json", query={"all": "1"}))
+    containers = gateway_loop.run(
+        Upstream(gateway_config.engine_socket).json("GET", "/containers/json", query={"all": "1"})
+    )
     assert not any("marca-red-7f3a" in c.get("Command", "") for c in containers)  # forcerm
 
 
@@ -63,7 +72,8 @@ def test_from_another_registry_is_refused_before_any_pull(student, tmp_path):
         context = write(tmp_path, f"FROM 127.0.0.1:{listener.port}/base\nRUN true\n")
         error = student.refused("build", context)
         (tmp_path / "Dockerfile").write_text(
-            f"FROM {IMAGE}\nCOPY --from=127.0.0.1:{listener.port}/x /a /a\n")
+            f"FROM {IMAGE}\nCOPY --from=127.0.0.1:{listener.port}/x /a /a\n"
+        )
         error_copy = student.refused("build", context)
     assert "Dockerfile, línea 1" in error and "no está en Muelle" in error
     assert "Dockerfile, línea 2" in error_copy
@@ -72,8 +82,10 @@ def test_from_another_registry_is_refused_before_any_pull(student, tmp_path):
 
 def test_add_from_a_url_is_refused(student, tmp_path):
     with host_listener("127.0.0.1") as listener:
-        context = write(tmp_path, f"FROM {IMAGE}\n# nota\nADD \\\n"
-                        f"  http://127.0.0.1:{listener.port}/secreto /s\n")
+        context = write(
+            tmp_path,
+            f"FROM {IMAGE}\n# nota\nADD \\\n  http://127.0.0.1:{listener.port}/secreto /s\n",
+        )
         error = student.refused("build", context)
     assert "Dockerfile, línea 3" in error
     assert "ADD solo copia ficheros del contexto" in error
@@ -92,8 +104,7 @@ def test_buildkit_is_refused_with_an_explanation(student, tmp_path):
 
 
 def test_build_steps_are_held_to_the_pids_limit(student, tmp_path):
-    context = write(tmp_path, f"FROM {IMAGE}\n"
-                    "RUN for i in $(seq 100); do sleep 2 & done; wait\n")
+    context = write(tmp_path, f"FROM {IMAGE}\nRUN for i in $(seq 100); do sleep 2 & done; wait\n")
     result = student.docker("build", context)
     assert "can't fork" in result.stdout + result.stderr
 

@@ -28,8 +28,12 @@ def test_cleanup_removes_everything_and_keeps_course_images(student, tmp_path, g
     assert report.errors == []
     assert (report.containers, report.volumes, report.networks) == (1, 1, 1)
     assert report.images >= 2
-    assert student.engine_objects() == {"containers": [], "volumes": [], "networks": [],
-                                        "images": []}
+    assert student.engine_objects() == {
+        "containers": [],
+        "volumes": [],
+        "networks": [],
+        "images": [],
+    }
     assert student.ok("images", "-q", IMAGE)  # the course image is still there
 
 

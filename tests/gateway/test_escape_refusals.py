@@ -13,8 +13,14 @@ RUN_ESCAPES = [
     (["-v", "/:/host"], "no se pueden montar carpetas del servidor"),
     (["-v", "/var/run/docker.sock:/var/run/docker.sock"], "socket de Docker"),
     (["--mount", "type=bind,source=/etc,target=/etc2"], "no se pueden montar carpetas"),
-    (["--mount", "type=volume,source=v,target=/x,volume-opt=type=none,volume-opt=o=bind,"
-      "volume-opt=device=/etc"], "driver local sin opciones"),
+    (
+        [
+            "--mount",
+            "type=volume,source=v,target=/x,volume-opt=type=none,volume-opt=o=bind,"
+            "volume-opt=device=/etc",
+        ],
+        "driver local sin opciones",
+    ),
     (["--pid", "host"], "--pid host no está permitido"),
     (["--network", "host"], "--network host no está permitido"),
     (["--network", "bridge"], "--network bridge no está permitido"),
@@ -44,8 +50,9 @@ RUN_ESCAPES = [
 ]
 
 
-@pytest.mark.parametrize(("flags", "message"), RUN_ESCAPES, ids=lambda v: " ".join(v)
-                         if isinstance(v, list) else None)
+@pytest.mark.parametrize(
+    ("flags", "message"), RUN_ESCAPES, ids=lambda v: " ".join(v) if isinstance(v, list) else None
+)
 def test_run_escape_is_refused_and_leaves_nothing(student, flags, message):
     error = student.refused("run", "--rm", *flags, IMAGE, "true")
     assert message in error
@@ -57,21 +64,33 @@ def test_run_escape_is_refused_and_leaves_nothing(student, flags, message):
 def test_exec_privileged_is_refused(student):
     student.ok("run", "-d", "--name", "caja", IMAGE, "sleep", "300")
     assert "--privileged no está permitido" in student.refused(
-        "exec", "--privileged", "caja", "true")
+        "exec", "--privileged", "caja", "true"
+    )
 
 
 def test_update_beyond_the_limits_is_refused(student):
     student.ok("run", "-d", "--name", "caja", IMAGE, "sleep", "300")
     assert "el máximo por contenedor es 64 MiB" in student.refused(
-        "update", "--memory", "1g", "--memory-swap", "1g", "caja")
+        "update", "--memory", "1g", "--memory-swap", "1g", "caja"
+    )
     student.ok("update", "--memory", "32m", "--memory-swap", "32m", "caja")
     assert student.ok("inspect", "--format", "{{.HostConfig.Memory}}", "caja").strip() == str(
-        32 * 1024**2)
+        32 * 1024**2
+    )
 
 
 def test_volume_with_driver_options_is_refused(student):
-    error = student.refused("volume", "create", "--opt", "type=none", "--opt", "o=bind",
-                            "--opt", "device=/etc", "hostetc")
+    error = student.refused(
+        "volume",
+        "create",
+        "--opt",
+        "type=none",
+        "--opt",
+        "o=bind",
+        "--opt",
+        "device=/etc",
+        "hostetc",
+    )
     assert "--opt no está permitido" in error
     assert student.engine_objects()["volumes"] == []
 

@@ -16,8 +16,9 @@ def not_found(error: str) -> bool:
 
 @pytest.fixture
 def alice_objects(student, tmp_path):
-    cid = student.ok("run", "-d", "--name", "web", "-v", "datos:/datos", IMAGE,
-                     "sleep", "300").strip()
+    cid = student.ok(
+        "run", "-d", "--name", "web", "-v", "datos:/datos", IMAGE, "sleep", "300"
+    ).strip()
     student.ok("network", "create", "red")
     (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN echo alicia > /quien\n")
     student.ok("build", "-q", "-t", "app", str(tmp_path))
@@ -43,8 +44,14 @@ def test_another_students_container_is_not_found_by_name_or_id(
     cid, _image = alice_objects
     bob = other_student
     for ref in ("web", cid, cid[:12], cid[:3]):
-        for command in (["inspect", ref], ["logs", ref], ["exec", ref, "true"],
-                        ["stop", ref], ["rm", ref], ["kill", ref]):
+        for command in (
+            ["inspect", ref],
+            ["logs", ref],
+            ["exec", ref, "true"],
+            ["stop", ref],
+            ["rm", ref],
+            ["kill", ref],
+        ):
             error = bob.refused(*command)
             assert not_found(error), (command, error)
     assert student.ok("inspect", "--format", "{{.State.Running}}", "web").strip() == "true"
@@ -78,11 +85,28 @@ def test_the_same_names_work_for_two_students_at_once(student, other_student, al
 
 
 def test_events_show_only_the_students_own_objects(student, other_student):
-    bob = other_student
-    bob.ok("run", "--rm", "--name", "ajeno", IMAGE, "true")
-    student.ok("run", "--rm", "--name", "propio", IMAGE, "true")
-    events = student.ok("events", "--since", "60s", "--until", "0s",
-                        "--format", "{{.Actor.Attributes.name}}")
-    assert "propio" in events.split()
-    assert "ajeno" not in events
-    assert "muelle.student" not in events
+    import subprocess
+
+    from .conftest import DOCKER
+
+    watcher = subprocess.Popen(
+        [DOCKER, "events", "--format", "{{.Action}} {{.Actor.Attributes.name}} {{json .Actor}}"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=student.env(),
+    )
+    try:
+        other_student.ok("run", "--rm", "--name", "ajeno", IMAGE, "true")
+        student.ok("run", "--rm", "--name", "propio", IMAGE, "true")
+        seen = []
+        for line in watcher.stdout:  # live stream: ends with our container's destroy event
+            seen.append(line)
+            if line.startswith("destroy propio"):
+                break
+    finally:
+        watcher.kill()
+        watcher.wait()
+    text = "".join(seen)
+    assert "start propio" in text
+    assert "ajeno" not in text
+    assert "muelle.student" not in text

@@ -48,7 +48,8 @@ def test_lowercase_keys_are_understood_and_the_hardening_still_applies(student):
 
 def test_two_spellings_of_one_key_are_refused(student):
     body = b'{"Image": "%s", "HostConfig": {"Privileged": false, "privileged": true}}' % (
-        IMAGE.encode())
+        IMAGE.encode()
+    )
     status, answer = create(student, body)
     assert status == 400
     assert "Clave repetida" in answer["message"]
@@ -114,8 +115,10 @@ def test_ambiguous_http_framing_is_refused(student):
 
     with socket.socket(socket.AF_UNIX) as sock:
         sock.connect(str(student.socket))
-        sock.sendall(b"POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\n"
-                     b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        sock.sendall(
+            b"POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        )
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 400")
     assert student.engine_objects()["containers"] == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import gettext as _
 
@@ -24,6 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("slugs", nargs="*", help=_("lecciones (por defecto, todas)"))
 
     def handle(self, *args: Any, slugs: list[str], **options: Any) -> None:
+        # A one-off run: no warm pool to fill (and leave behind when the command exits).
+        settings.SANDBOX_WARM_POOL = 0
         failed = False
         if slugs:
             lessons = []

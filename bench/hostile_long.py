@@ -1,0 +1,175 @@
+"""Long hostile cases, too slow (or too disruptive) for CI; tests/reliability has the short ones.
+
+Runs the real app under uvicorn in a subprocess on a loopback port (its own SQLite file and
+SANDBOX_INSTANCE, see tests/reliability/live_server.py) and prints figures:
+
+* --flood SECONDS (default 60): a terminal runs `yes` while the client reads everything; prints
+  the server's RSS at the start, its peak and at the end, the bytes received, how long Ctrl-C
+  takes to bring the prompt back, and the growth of the container's json-file log on the host.
+* --restart-engine: RESTARTS THE DOCKER ENGINE OF THIS MACHINE (kills dockerd, starts it again
+  as scripts/lib.sh's ensure_docker does). Never run it on a shared machine or by default: other
+  users' containers go too. Prints the open terminal's close code and notice, whether a new
+  terminal works once the engine is back, and how long that took.
+
+    .venv/bin/python bench/hostile_long.py [--flood 60] [--restart-engine]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
+
+from tests.reliability.live_server import LiveServer, instance_containers, remove_containers  # noqa: E402
+
+LESSON = "/lecciones/que-es-docker/"
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def session_cookie(server: LiveServer) -> str:
+    with urllib.request.urlopen(server.url + LESSON, timeout=30) as response:  # noqa: S310
+        for cookie in response.headers.get_all("Set-Cookie") or []:
+            if cookie.startswith("sessionid="):
+                return cookie.split(";")[0]
+    raise RuntimeError("no session cookie")
+
+
+async def open_terminal(server: LiveServer, cookie: str, tid: str) -> ClientConnection:
+    ws = await connect(
+        f"ws://127.0.0.1:{server.port}/ws/terminal/?t={tid}",
+        origin="http://127.0.0.1",
+        additional_headers={"Cookie": cookie},
+        open_timeout=60,
+        max_size=2**20,
+    )
+    while True:
+        frame = await asyncio.wait_for(ws.recv(), 60)
+        if isinstance(frame, str) and json.loads(frame)["type"] == "ready":
+            return ws
+
+
+async def wait_for(ws: ClientConnection, needle: bytes, timeout: float = 30) -> None:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        frame = await asyncio.wait_for(ws.recv(), max(deadline - time.monotonic(), 0.01))
+        if isinstance(frame, bytes):
+            seen = (seen + frame)[-4096:]
+
+
+async def flood(server: LiveServer, seconds: float) -> None:
+    ws = await open_terminal(server, session_cookie(server), "hostile-long-flood-0000")
+    cid = instance_containers(server.instance)[0]
+    log_path = subprocess.run(
+        ["docker", "inspect", "-f", "{{.LogPath}}", cid], capture_output=True, text=True
+    ).stdout.strip()
+    log_before = os.path.getsize(log_path) if os.path.exists(log_path) else -1
+    pid = server.process.pid
+    start_rss, peak, received = rss_mib(pid), 0.0, 0
+    await ws.send(b"yes\r")
+    deadline = time.monotonic() + seconds
+    next_print = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        frame = await asyncio.wait_for(ws.recv(), 10)
+        if isinstance(frame, bytes):
+            received += len(frame)
+        peak = max(peak, rss_mib(pid))
+        if time.monotonic() > next_print:
+            print(
+                f"  {seconds - (deadline - time.monotonic()):4.0f} s: {received / 2**20:6.1f} "
+                f"MiB received, server RSS {rss_mib(pid):.0f} MiB"
+            )
+            next_print += 10
+    end_rss = rss_mib(pid)
+    interrupted = time.monotonic()
+    await ws.send(b"\x03")
+    await ws.send(b"echo pa''rado\r")
+    await wait_for(ws, b"parado")
+    stop_time = time.monotonic() - interrupted
+    log_after = os.path.getsize(log_path) if os.path.exists(log_path) else -1
+    print(
+        f"flood {seconds:.0f} s: {received / 2**20:.1f} MiB received "
+        f"({received / seconds / 1024:.0f} KiB/s); server RSS start {start_rss:.0f} MiB, "
+        f"peak {peak:.0f} MiB, end {end_rss:.0f} MiB; Ctrl-C -> prompt {stop_time * 1000:.0f} ms;"
+        f" container log {log_before} -> {log_after} bytes ({log_path})"
+    )
+    await ws.close()
+
+
+async def restart_engine(server: LiveServer) -> None:
+    ws = await open_terminal(server, session_cookie(server), "hostile-long-engine-000")
+    started = time.monotonic()
+    # The engine, by the pid it wrote itself (never by name: other processes may match).
+    engine_pid = int(Path("/var/run/docker.pid").read_text().strip())
+    os.kill(engine_pid, 15)
+    code, notices = None, []
+    try:
+        while True:
+            frame = await asyncio.wait_for(ws.recv(), 120)
+            if isinstance(frame, str):
+                notices.append(json.loads(frame))
+    except Exception:  # noqa: BLE001 - the close is what we want to see
+        code = ws.close_code
+    print(
+        f"engine stopped: terminal closed with {code} after {time.monotonic() - started:.1f} s;"
+        f" last messages {notices[-2:]}"
+    )
+    subprocess.run(["bash", "-c", "source scripts/lib.sh && ensure_docker"], cwd=ROOT, check=True)
+    back = time.monotonic()
+    for _ in range(60):
+        try:
+            again = await open_terminal(server, session_cookie(server), "hostile-long-engine-001")
+            print(f"engine back: a new terminal works {time.monotonic() - back:.1f} s later")
+            await again.close()
+            return
+        except Exception as exc:  # noqa: BLE001
+            print(f"  not yet: {type(exc).__name__}: {exc}")
+            await asyncio.sleep(2)
+    print("engine back, but no terminal worked within ~2 minutes")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--flood", type=float, default=60)
+    parser.add_argument(
+        "--restart-engine",
+        action="store_true",
+        help="restart THIS MACHINE'S Docker engine (never on a shared machine)",
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="muelle-hostile-") as tmp:
+        server = LiveServer(Path(tmp) / "db.sqlite3", f"bench-hostile-{int(time.time())}")
+        server.migrate()
+        server.start()
+        try:
+            if args.flood > 0:
+                asyncio.run(flood(server, args.flood))
+            if args.restart_engine:
+                asyncio.run(restart_engine(server))
+        finally:
+            server.stop()
+            remove_containers(server.instance)
+            print(f"cleanup: {len(instance_containers(server.instance))} container(s) left")
+
+
+if __name__ == "__main__":
+    main()

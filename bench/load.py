@@ -1,0 +1,329 @@
+"""Load: N simulated students against the real app, end to end, on loopback.
+
+Starts the real app with uvicorn (websockets-sansio, as scripts/serve) in a subprocess on a free
+loopback port, with DEBUG=0 HTTPS=0, its own SQLite file and its own SANDBOX_INSTANCE. Each
+simulated student, all at once:
+
+1. GETs a lesson page (gets the session and CSRF cookies);
+2. opens the terminal websocket with that cookie and waits for `ready` (a sandbox is started);
+3. runs 3 commands and waits for each one's output;
+4. POSTs the lesson's first exercise check (runs the check in its sandbox).
+
+Prints, per N: wall time, throughput (students/s), p50/p95/max of every step, errors by kind,
+peak server RSS and the containerd-shim memory (PSS) at the peak. Then removes every container
+it made. Bounded: each student gives up after --student-timeout s, each round after --round-timeout.
+
+    .venv/bin/python bench/load.py [--students 10 50 100] [--warm-pool 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from websockets.asyncio.client import connect  # noqa: E402
+
+from tests.reliability.live_server import (  # noqa: E402
+    LiveServer,
+    instance_containers,
+    remove_containers,
+)
+
+LESSON_SLUG = "que-es-docker"
+EXERCISE = "kernel-compartido"
+COOKIE = re.compile(r"^(sessionid|csrftoken)=([^;]*)")
+
+
+def http(url: str, data: dict[str, str] | None = None, headers: dict[str, str] | None = None):
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body, headers=headers or {})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+        return response.status, response.headers.get_all("Set-Cookie") or [], response.read()
+
+
+def pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def shim_pss_kib() -> int:
+    found = subprocess.run(["pgrep", "-f", "containerd-shim"], capture_output=True, text=True)
+    return sum(pss_kib(int(pid)) for pid in found.stdout.split())
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def engine_pids() -> dict[str, list[int]]:
+    found = {}
+    for name in ("dockerd", "containerd"):
+        out = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout
+        found[name] = [int(pid) for pid in out.split()]
+    return found
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent not idle (all cores, /proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(server_pid: int) -> dict[str, float]:
+    snapshot = {"machine": machine_busy_seconds(), "server": cpu_seconds(server_pid)}
+    for name, pids in engine_pids().items():
+        snapshot[name] = sum(cpu_seconds(pid) for pid in pids)
+    return snapshot
+
+
+class Sampler:
+    """Peak server RSS (and shim PSS at that moment), sampled every 0.5 s in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_rss = 0
+        self.peak_shim = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.5):
+            rss = rss_kib(self.pid)
+            if rss >= self.peak_rss:
+                self.peak_rss = rss
+            self.peak_shim = max(self.peak_shim, shim_pss_kib())
+
+    def __enter__(self) -> Sampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+async def student(n: int, server: LiveServer, pool: ThreadPoolExecutor, times, errors) -> bool:
+    loop = asyncio.get_running_loop()
+    step = "page"
+    ws = None
+    try:
+        started = time.monotonic()
+        url = f"{server.url}/lecciones/{LESSON_SLUG}/"
+        status, set_cookies, _ = await loop.run_in_executor(pool, http, url)
+        cookies = dict(m.groups() for c in set_cookies if (m := COOKIE.match(c)))
+        assert status == 200 and "sessionid" in cookies, (status, set_cookies)
+        cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        times["page"].append(time.monotonic() - started)
+
+        step = "terminal"
+        started = time.monotonic()
+        ws = await connect(
+            f"ws://127.0.0.1:{server.port}/ws/terminal/?t=bench-load-{n:04d}-padding-xx",
+            origin="http://127.0.0.1",
+            additional_headers={"Cookie": cookie},
+            open_timeout=120,
+            max_size=2**20,
+        )
+        while True:
+            frame = await ws.recv()
+            if isinstance(frame, str):
+                event = json.loads(frame)
+                if event["type"] == "ready":
+                    break
+                assert event["type"] in {"queued", "notice"}, event
+        times["terminal_ready"].append(time.monotonic() - started)
+
+        step = "commands"
+        for k in range(3):
+            started = time.monotonic()
+            await ws.send(f"echo c{k}-$(( {n} * 7 ))-ok\r".encode())
+            want = f"c{k}-{n * 7}-ok".encode()
+            seen = b""
+            while seen.count(want) < 1:
+                frame = await ws.recv()
+                if isinstance(frame, bytes):
+                    seen += frame
+            times["command"].append(time.monotonic() - started)
+
+        step = "check"
+        if "csrftoken" in cookies:
+            started = time.monotonic()
+            check = f"{server.url}/ejercicios/{LESSON_SLUG}/{EXERCISE}/comprobar/"
+            headers = {"Cookie": cookie, "X-CSRFToken": cookies["csrftoken"], "HX-Request": "true"}
+            status, _, _ = await loop.run_in_executor(
+                pool, http, check, {"respuesta": "no-es-el-kernel"}, headers
+            )
+            assert status == 200, status
+            times["check"].append(time.monotonic() - started)
+        else:
+            errors["check: no csrftoken cookie from the lesson page"] += 1
+        return True
+    except Exception as exc:  # noqa: BLE001 - a bench counts every failure by kind
+        errors[f"{step}: {type(exc).__name__}: {str(exc)[:80]}"] += 1
+        return False
+    finally:
+        if ws is not None:
+            await ws.close()
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def one_round(server: LiveServer, n: int, student_timeout: float) -> dict:
+    times: dict[str, list[float]] = {"page": [], "terminal_ready": [], "command": [], "check": []}
+    errors: Counter[str] = Counter()
+    with ThreadPoolExecutor(max_workers=min(n, 64)) as pool, Sampler(server.process.pid) as s:
+        started = time.monotonic()
+        cpu_before = cpu_snapshot(server.process.pid)
+        results = await asyncio.gather(
+            *(
+                asyncio.wait_for(student(i, server, pool, times, errors), student_timeout)
+                for i in range(n)
+            ),
+            return_exceptions=True,
+        )
+        wall = time.monotonic() - started
+        cpu_after = cpu_snapshot(server.process.pid)
+    cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
+    for result in results:
+        if isinstance(result, BaseException):
+            errors[f"gave up after {student_timeout:.0f} s ({type(result).__name__})"] += 1
+    ok = sum(1 for r in results if r is True)
+    return {
+        "n": n,
+        "ok": ok,
+        "wall": wall,
+        "times": times,
+        "errors": errors,
+        "rss": s.peak_rss,
+        "shim": s.peak_shim,
+        "cpu": cpu,
+    }
+
+
+def report(r: dict) -> None:
+    print(
+        f"\n== N = {r['n']} students at once: {r['ok']}/{r['n']} completed in {r['wall']:.1f} s"
+        f" -> {r['ok'] / r['wall']:.2f} students/s"
+    )
+    for name, values in r["times"].items():
+        if values:
+            print(
+                f"   {name:15s} n={len(values):4d}  p50={statistics.median(values) * 1000:7.0f} ms"
+                f"  p95={pct(values, 0.95) * 1000:7.0f} ms  max={max(values) * 1000:7.0f} ms"
+            )
+    print(
+        f"   server RSS peak {r['rss'] / 1024:.0f} MiB; containerd-shim PSS peak "
+        f"{r['shim'] / 1024:.0f} MiB"
+    )
+    cpu = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r["cpu"].items())
+    print(
+        f"   CPU time during the round ({os.cpu_count()} cores x {r['wall']:.1f} s = "
+        f"{os.cpu_count() * r['wall']:.1f} s available): {cpu}"
+    )
+    for kind, count in r["errors"].most_common():
+        print(f"   error x{count}: {kind}")
+    if not r["errors"]:
+        print("   errors: none")
+
+
+def fill_pool(server: LiveServer, size: int) -> None:
+    """The first terminal starts the pool filler on the server's loop (there is no lifespan);
+    one throwaway student does that, then wait (bounded) until the pool is full."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        times: dict[str, list[float]] = {k: [] for k in ("page", "terminal_ready", "command")}
+        times["check"] = []
+        asyncio.run(student(9999, server, pool, times, Counter()))
+    started = time.monotonic()
+    while len(instance_containers(server.instance)) < size and time.monotonic() - started < 120:
+        time.sleep(0.5)
+    have = len(instance_containers(server.instance))
+    print(f"\nwarm pool: {have}/{size} containers ready after {time.monotonic() - started:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--students", type=int, nargs="+", default=[10, 50, 100])
+    parser.add_argument("--warm-pool", type=int, default=0)
+    parser.add_argument("--student-timeout", type=float, default=180)
+    args = parser.parse_args()
+    assert max(args.students) <= 200, "bounded: at most 200 students"
+
+    with tempfile.TemporaryDirectory(prefix="muelle-load-") as tmp:
+        server = LiveServer(
+            Path(tmp) / "db.sqlite3",
+            f"bench-load-{int(time.time())}",
+            SANDBOX_MAX_LIVE=str(max(args.students) + 20),
+            SANDBOX_WARM_POOL=str(args.warm_pool),
+            SANDBOX_RECONNECT_GRACE="0",
+        )
+        server.migrate()
+        server.start()
+        rss0 = rss_kib(server.process.pid)
+        print(
+            f"server up on {server.url} (pid {server.process.pid}, RSS {rss0 / 1024:.0f} MiB, "
+            f"instance {server.instance}, warm pool {args.warm_pool})"
+        )
+        try:
+            for n in args.students:
+                if args.warm_pool:
+                    fill_pool(server, args.warm_pool)
+                result = asyncio.run(one_round(server, n, args.student_timeout))
+                report(result)
+                remove_containers(server.instance)
+                deadline = time.monotonic() + 60
+                while instance_containers(server.instance) and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    remove_containers(server.instance)
+        finally:
+            server.stop()
+            remove_containers(server.instance)
+            left = instance_containers(server.instance)
+            print(f"\ncleanup: {len(left)} container(s) of {server.instance} left")
+
+
+if __name__ == "__main__":
+    main()

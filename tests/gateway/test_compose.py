@@ -1,0 +1,63 @@
+"""docker-compose 1.29 (docker-py) through the gateway: up, ps, logs, exec, down -v."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.skipif(
+        shutil.which("docker-compose") is None,
+        reason="docker-compose (Debian package) is not installed",
+    ),
+]
+
+COMPOSE = """
+version: "3.8"
+services:
+  web:
+    image: muelle/web
+  cliente:
+    image: muelle/busybox
+    command: sh -c "until wget -q -O - http://web/ > /tmp/pagina; do sleep 0.2; done; sleep 300"
+    volumes:
+      - datos:/datos
+volumes:
+  datos:
+"""
+
+
+def test_compose_project_round_trip(student, tmp_path):
+    project = tmp_path / "proyecto"
+    project.mkdir()
+    (project / "docker-compose.yml").write_text(COMPOSE)
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["docker-compose", *args],
+            cwd=project,
+            env=student.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    up = compose("up", "-d")
+    assert up.returncode == 0, up.stderr
+    assert "proyecto_web_1" in compose("ps").stdout
+    page = compose(
+        "exec",
+        "-T",
+        "cliente",
+        "sh",
+        "-c",
+        "until [ -s /tmp/pagina ]; do sleep 0.2; done; cat /tmp/pagina",
+    )
+    assert "¡Funciona!" in page.stdout
+    assert compose("logs", "web").returncode == 0
+    down = compose("down", "-v")
+    assert down.returncode == 0, down.stderr
+    assert not any(student.engine_objects().values())

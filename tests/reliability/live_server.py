@@ -1,0 +1,151 @@
+"""The real app under a real uvicorn, in a subprocess on a loopback port, with its own SQLite file
+and its own SANDBOX_INSTANCE: what `scripts/serve` runs, so kill -9 and SIGTERM are the real thing.
+Used by the fault tests and by bench/load.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """uvicorn serving tutorial.asgi as scripts/serve does; start(), kill(), terminate()."""
+
+    def __init__(
+        self, db_path: Path, instance: str, app: str = "tutorial.asgi:application", **env: str
+    ) -> None:
+        self.app = app
+        self.db_path = db_path
+        self.instance = instance
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "DEBUG": "0",
+            "HTTPS": "0",
+            "MUELLE_INSECURE_DEV_KEY": "1",
+            "SQLITE_PATH": str(db_path),
+            "SANDBOX_INSTANCE": instance,
+            "SANDBOX_WARM_POOL": "0",
+            "DJANGO_SETTINGS_MODULE": "tutorial.settings",
+            **env,
+        }
+        self.env.pop("DATABASE_URL", None)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = db_path.with_suffix(".log")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
+
+    def migrate(self) -> None:
+        self.manage("migrate", "--noinput", "-v", "0")
+
+    def start(self, *extra: str) -> None:
+        args = [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            self.app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--ws",
+            "websockets-sansio",
+            "--ws-max-size",
+            "65536",
+            "--ws-max-queue",
+            "32",
+            "--timeout-graceful-shutdown",
+            "10",
+            "--timeout-keep-alive",
+            "5",
+            "--no-server-header",
+            "--log-level",
+            "warning",
+            *extra,
+        ]
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited: {self.log.read_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("uvicorn did not start listening within 60 s")
+
+    def kill(self) -> None:
+        """kill -9: no shutdown code runs at all."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def terminate(self, within: float = 30) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(within)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def instance_containers(instance: str) -> list[str]:
+    """Ids of every container (running or not) labelled with `instance`, from the docker CLI so
+    it works without Django settings (bench)."""
+    from sandbox import hardening
+
+    out = subprocess.run(
+        [
+            "docker",
+            "ps",
+            "-aq",
+            "--no-trunc",
+            "--filter",
+            f"label={hardening.LABEL_INSTANCE}={instance}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split()
+
+
+def remove_containers(instance: str) -> None:
+    ids = instance_containers(instance)
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
+
+
+if __name__ == "__main__":  # pragma: no cover - manual use
+    sys.exit("import me")
