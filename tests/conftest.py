@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -18,3 +19,24 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
         # Per process, so two test runs on one machine never share (and wipe) a database.
         name = f"test-db-{os.getpid()}.sqlite3"
         db.setdefault("TEST", {})["NAME"] = str(settings.BASE_DIR / "var" / name)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Playwright's sync API leaves an event loop running in the main thread for as long as its
+    # session-scoped browser lives; asyncio.run() and async tests refuse to start beside it. The
+    # browser tests therefore run last, in their collected order.
+    def in_browser_folder(item: pytest.Item) -> bool:
+        return "e2e" in item.path.parts
+
+    items.sort(key=in_browser_folder)
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings: Any) -> None:
+    # With DEBUG off the settings pick whitenoise's manifest storage, which only works after
+    # collectstatic. In-process tests render templates, they don't deploy; the subprocess servers
+    # of tests/reliability run collectstatic themselves (see live_server.py).
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

@@ -14,9 +14,6 @@ from collections.abc import Iterator
 
 import pytest
 
-# Playwright's sync API keeps an event loop alive in the test thread, which makes Django refuse
-# the database flush between tests; nothing here shares a connection across threads.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -74,6 +71,20 @@ def live_asgi_server(transactional_db: None, settings) -> Iterator[str]:  # noqa
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _allow_django_beside_playwright_loop() -> Iterator[None]:
+    # Playwright's sync API keeps an event loop alive in the test thread, which makes Django
+    # refuse the database flush between tests; nothing here shares a connection across threads.
+    # Set for the browser tests only (they run last, see tests/conftest.py), never for the rest.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -20,11 +20,6 @@ def _own_sandbox_instance(settings: Any) -> None:
     # clean-up removes only ours. No warm pool: every test starts exactly what it uses.
     settings.SANDBOX_INSTANCE = f"test-ejercicios-{secrets.token_hex(4)}"
     settings.SANDBOX_WARM_POOL = 0
-    # Pages link static files by name; the hashed manifest only exists after collectstatic.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 @pytest.fixture

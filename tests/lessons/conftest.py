@@ -16,12 +16,10 @@ SEED = FIXTURES / "seed_que_es_docker.txt"
 
 
 @pytest.fixture(autouse=True)
-def _plain_static_storage(settings: Any) -> None:
-    # The manifest storage needs collectstatic; these tests render templates, not deployments.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+def _sessions_need_the_database(db: None) -> None:
+    # Every lesson page hands out a session (the terminal's websocket needs its cookie), and
+    # sessions live in the database.
+    return None
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
 
+_static_collected = False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -65,7 +68,16 @@ class LiveServer:
     def migrate(self) -> None:
         self.manage("migrate", "--noinput", "-v", "0")
 
+    def collect_static(self) -> None:
+        """With DEBUG off, pages name files from whitenoise's manifest, as scripts/serve does;
+        collected once per process (a second run would only compare files)."""
+        global _static_collected
+        if not _static_collected:
+            self.manage("collectstatic", "--noinput", "-v", "0", timeout=300)
+            _static_collected = True
+
     def start(self, *extra: str) -> None:
+        self.collect_static()
         args = [
             PYTHON,
             "-m",
