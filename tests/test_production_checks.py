@@ -94,7 +94,9 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path) -> None:  # no
 
 
 def test_production_start_without_secret_key_fails_loudly(tmp_path) -> None:  # noqa: ANN001
-    env = {k: v for k, v in os.environ.items() if k not in {"MUELLE_INSECURE_DEV_KEY", "SECRET_KEY"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"MUELLE_INSECURE_DEV_KEY", "SECRET_KEY"}
+    }
     env.update(DEBUG="0", SQLITE_PATH=str(tmp_path / "db.sqlite3"))
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=120

@@ -11,9 +11,9 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
-
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -42,10 +42,10 @@ def live_asgi_server(transactional_db: None, settings) -> Iterator[str]:  # noqa
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    from tutorial.asgi import application
-
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
     from channels.routing import ProtocolTypeRouter
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    from tutorial.asgi import application
 
     # Serve static files straight from the finders, as runserver would.
     app = ProtocolTypeRouter(
@@ -56,7 +56,12 @@ def live_asgi_server(transactional_db: None, settings) -> Iterator[str]:  # noqa
     )
     port = _free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", lifespan="off"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+        lifespan="off",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -99,9 +104,20 @@ def browser() -> Iterator[object]:
             chromium.close()
 
 
+def _loopback_only(route) -> None:  # noqa: ANN001
+    host = urlsplit(route.request.url).hostname
+    if host in {"127.0.0.1", "localhost", "::1"}:
+        route.continue_()
+    else:
+        route.abort("blockedbyclient")
+
+
 @pytest.fixture
 def page(browser) -> Iterator[object]:  # noqa: ANN001
     context = browser.new_context(locale="es-ES", viewport={"width": 1280, "height": 900})
+    # Tests send traffic to loopback only: lesson 1 keeps its author's picture from the web, and
+    # the browser must not fetch it (or anything else off this machine).
+    context.route("**/*", _loopback_only)
     pg = context.new_page()
     try:
         yield pg
