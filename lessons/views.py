@@ -27,14 +27,6 @@ def _wants_partial(request: HttpRequest) -> bool:
     return bool(htmx and not htmx.history_restore_request and htmx.target == "lesson-content")
 
 
-def _ensure_session(request: HttpRequest) -> None:
-    """The terminal's websocket identifies the student by the session cookie, so every lesson
-    page must hand one out, even on a first visit that stores nothing in the session."""
-    session = getattr(request, "session", None)
-    if session is not None and session.session_key is None:
-        session.save()
-
-
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     course = catalog.get_catalog()
@@ -53,7 +45,6 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if lesson is None:
         raise Http404("no such lesson")
     staff = _is_staff(request)
-    _ensure_session(request)
     page = pages.lesson_page(course, lesson)
     context: dict[str, object] = {"page": page, "lesson": lesson, "staff": staff}
     if not page.available:

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django.urls import path
 
-from sandbox import views
+from sandbox import browser_session, views
 
 app_name = "sandbox"
 urlpatterns = [
     path("salud/", views.salud, name="salud"),
+    path("sesion/", browser_session.start_session, name="session"),
 ]

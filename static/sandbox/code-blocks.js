@@ -40,34 +40,8 @@
     return code ? code.textContent : "";
   }
 
-  function legacyCopy(value) {
-    const active = document.activeElement;
-    const area = document.createElement("textarea");
-    area.value = value;
-    area.setAttribute("readonly", "");
-    area.style.position = "fixed";
-    area.style.opacity = "0";
-    document.body.appendChild(area);
-    area.select();
-    let ok = false;
-    try {
-      ok = document.execCommand("copy");
-    } catch (e) {
-      ok = false;
-    }
-    area.remove();
-    if (active && active.focus) active.focus();
-    return ok;
-  }
-
   function copy(value) {
-    if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(value).then(
-        () => true,
-        () => legacyCopy(value)
-      );
-    }
-    return Promise.resolve(legacyCopy(value));
+    return window.muelleCopy(value); // clipboard.js
   }
 
   function flash(button, label) {

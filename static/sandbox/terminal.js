@@ -202,8 +202,34 @@
     return scheme + "//" + location.host + panel.dataset.wsPath + "?" + params.toString();
   }
 
+  // The websocket knows the student by the session cookie. Pages never create sessions (page
+  // views and crawlers must not write to the database), so the terminal asks for one first.
+  let sessionReady = false;
+  let sessionPending = false;
+
+  function ensureSessionThenConnect() {
+    sessionPending = true;
+    fetch(panel.dataset.sessionUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": panel.dataset.csrfToken },
+    })
+      .catch(function () {
+        /* the websocket itself will say what is wrong */
+      })
+      .finally(function () {
+        sessionPending = false;
+        sessionReady = true; // ask once per page; a refused handshake explains the rest
+        connect();
+      });
+  }
+
   function connect() {
-    if (socket) return;
+    if (socket || sessionPending) return;
+    if (!sessionReady) {
+      ensureSessionThenConnect();
+      return;
+    }
     clearTimeout(reconnectTimer);
     reconnectTimer = null;
     fit();
@@ -437,34 +463,8 @@
 
   // --- Copy and paste -------------------------------------------------------------------------
   function copyText(text) {
-    // Returns a promise of true/false; callers announce the result.
-    if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(text).then(
-        () => true,
-        () => legacyCopy(text)
-      );
-    }
-    return Promise.resolve(legacyCopy(text));
-  }
-
-  function legacyCopy(text) {
-    const active = document.activeElement;
-    const area = document.createElement("textarea");
-    area.value = text;
-    area.setAttribute("readonly", "");
-    area.style.position = "fixed";
-    area.style.opacity = "0";
-    document.body.appendChild(area);
-    area.select();
-    let ok = false;
-    try {
-      ok = document.execCommand("copy");
-    } catch (e) {
-      ok = false;
-    }
-    area.remove();
-    if (active && active.focus) active.focus();
-    return ok;
+    // Returns a promise of true/false; callers announce the result (clipboard.js).
+    return window.muelleCopy(text);
   }
 
   function announce(text) {
