@@ -8,6 +8,7 @@ tutorial.env raises ImproperlyConfigured on a malformed value.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -100,6 +101,10 @@ _redis_url = env_str("REDIS_URL", "")
 if _redis_url:
     if not _redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
+    try:
+        urlsplit(_redis_url).port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"REDIS_URL has an invalid port: {exc}") from exc
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -210,10 +215,14 @@ TERMINAL_REPLAY_BYTES = env_int("TERMINAL_REPLAY_BYTES", 64 * 1024, minimum=0)
 SANDBOX_INSTANCE = env_str("SANDBOX_INSTANCE", "default")
 
 # --- Docker gateway: the per-student Docker endpoint (sandbox/gateway, docs/gateway.md) ----------
+# The switch: on, every sandbox gets its own gateway folder mounted read-only at
+# DOCKER_GATEWAY_MOUNT_TARGET and DOCKER_HOST pointing at it, so `docker` works in the terminal;
+# off, sandboxes mount nothing of the host and `docker` there finds no engine.
 DOCKER_GATEWAY_ENABLED = env_bool("DOCKER_GATEWAY_ENABLED", True)
 # The real engine; never mounted into any sandbox.
 DOCKER_GATEWAY_ENGINE_SOCKET = env_str("DOCKER_GATEWAY_ENGINE_SOCKET", "/var/run/docker.sock")
-# One sub-folder per student holds that student's socket; the folder is what gets mounted.
+# One sub-folder per student holds that student's socket; the folder is what gets mounted. The
+# engine bind-mounts it, so it must be a path on the engine's host (Muelle beside the engine).
 DOCKER_GATEWAY_SOCKET_DIR = Path(
     env_str("DOCKER_GATEWAY_SOCKET_DIR", str(BASE_DIR / "var" / "gateway"))
 )
