@@ -6,12 +6,20 @@ SANDBOX_INSTANCE, see tests/reliability/live_server.py) and prints figures:
 * --flood SECONDS (default 60): a terminal runs `yes` while the client reads everything; prints
   the server's RSS at the start, its peak and at the end, the bytes received, how long Ctrl-C
   takes to bring the prompt back, and the growth of the container's json-file log on the host.
+* --sigterm N: N students (each its own session) with a busy terminal (`sleep 1000`), one more
+  whose page has gone (its terminal in the reconnect grace period) and a warm pool of 2, then
+  SIGTERM: prints the close codes, when the last websocket closed, when the last container of
+  the instance was gone and when the process exited (all from the signal).
+* --slowloris N: N half-sent requests plus N silent connections; prints how many the server
+  closed and when (its request-head timeout, tutorial.server), and its open fds before, while
+  they are held, and after.
 * --restart-engine: RESTARTS THE DOCKER ENGINE OF THIS MACHINE (kills dockerd, starts it again
   as scripts/lib.sh's ensure_docker does). Never run it on a shared machine or by default: other
   users' containers go too. Prints the open terminal's close code and notice, whether a new
   terminal works once the engine is back, and how long that took.
 
-    .venv/bin/python bench/hostile_long.py [--flood 60] [--restart-engine]
+    .venv/bin/python bench/hostile_long.py [--flood 60] [--sigterm 10] [--slowloris 200]
+                                           [--restart-engine]
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -115,6 +124,88 @@ async def flood(server: LiveServer, seconds: float) -> None:
     await ws.close()
 
 
+async def sigterm(server: LiveServer, students: int) -> None:
+    sockets = await asyncio.gather(
+        *(
+            open_terminal(server, session_cookie(server), f"hostile-long-sigterm-{n:04d}")
+            for n in range(students + 1)
+        )
+    )
+    for ws in sockets:
+        await ws.send(b"sleep 1000\r")
+    sockets[-1].transport.abort()  # this page is gone: its terminal waits out the grace period
+    busy = sockets[:-1]
+    deadline = time.monotonic() + 30
+    while len(instance_containers(server.instance)) < students + 3 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    before = len(instance_containers(server.instance))
+    signalled = time.monotonic()
+    server.process.send_signal(15)
+
+    async def closed(ws: ClientConnection) -> tuple[int | None, float]:
+        try:
+            while True:
+                await asyncio.wait_for(ws.recv(), 30)
+        except Exception:  # noqa: BLE001 - the close is the point
+            return ws.close_code, time.monotonic() - signalled
+
+    results = await asyncio.gather(*(closed(ws) for ws in busy))
+    gone_at = None
+    while server.process.poll() is None or gone_at is None:
+        if gone_at is None and not instance_containers(server.instance):
+            gone_at = time.monotonic() - signalled
+        if time.monotonic() - signalled > 60:
+            break
+        await asyncio.sleep(0.1)
+    exited_at = time.monotonic() - signalled
+    codes = sorted({code for code, _ in results}, key=str)
+    gone = f"{gone_at:.1f} s" if gone_at is not None else "NOT within 60 s"
+    print(
+        f"SIGTERM with {students} busy terminals + 1 in grace + warm pool ({before} containers):"
+        f" close codes {codes}, last websocket closed {max(t for _, t in results):.2f} s,"
+        f" no container left {gone}, process exited {exited_at:.1f} s"
+        f" (status {server.process.returncode}); left now:"
+        f" {len(instance_containers(server.instance))}"
+    )
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def slowloris(server: LiveServer, count: int) -> None:
+    pid = server.process.pid
+    fds_before = open_fds(pid)
+    socks = []
+    for n in range(count):
+        half = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        half.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Lento-%d: " % n)
+        socks.append(half)
+        socks.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+    opened = time.monotonic()
+    time.sleep(0.5)
+    fds_held = open_fds(pid)
+    closed_at: list[float] = []
+    for sock in socks:
+        sock.settimeout(max(0.01, opened + 30 - time.monotonic()))
+        try:
+            if sock.recv(1) == b"":
+                closed_at.append(time.monotonic() - opened)
+        except ConnectionResetError:
+            closed_at.append(time.monotonic() - opened)
+        except TimeoutError:
+            pass
+        finally:
+            sock.close()
+    time.sleep(0.5)
+    last = f"{max(closed_at):.1f} s" if closed_at else "-"
+    print(
+        f"slowloris: {count} half-sent requests + {count} silent connections; closed by the "
+        f"server {len(closed_at)}/{len(socks)}, first {min(closed_at, default=0):.1f} s, last "
+        f"{last}; server fds {fds_before} -> {fds_held} held -> {open_fds(pid)} after"
+    )
+
+
 async def restart_engine(server: LiveServer) -> None:
     ws = await open_terminal(server, session_cookie(server), "hostile-long-engine-000")
     started = time.monotonic()
@@ -150,6 +241,8 @@ async def restart_engine(server: LiveServer) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--flood", type=float, default=60)
+    parser.add_argument("--sigterm", type=int, default=0, metavar="STUDENTS")
+    parser.add_argument("--slowloris", type=int, default=0, metavar="CONNECTIONS")
     parser.add_argument(
         "--restart-engine",
         action="store_true",
@@ -157,14 +250,23 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="muelle-hostile-") as tmp:
-        server = LiveServer(Path(tmp) / "db.sqlite3", f"bench-hostile-{int(time.time())}")
+        server = LiveServer(
+            Path(tmp) / "db.sqlite3",
+            f"bench-hostile-{int(time.time())}",
+            SANDBOX_WARM_POOL="2" if args.sigterm else "0",
+            SANDBOX_MAX_LIVE=str(max(10, args.sigterm + 10)),
+        )
         server.migrate()
         server.start()
         try:
             if args.flood > 0:
                 asyncio.run(flood(server, args.flood))
+            if args.slowloris > 0:
+                slowloris(server, args.slowloris)
             if args.restart_engine:
                 asyncio.run(restart_engine(server))
+            if args.sigterm > 0:  # last: the server does not come back
+                asyncio.run(sigterm(server, args.sigterm))
         finally:
             server.stop()
             remove_containers(server.instance)

@@ -9,6 +9,7 @@ class SandboxConfig(AppConfig):
 
     def ready(self) -> None:
         # Only registration here: no event loop exists yet under ASGI, and management commands
-        # must not touch Docker. The reaper and the warm pool start on the server's loop through
-        # engine.ensure_background_tasks(); `manage.py prune_sandboxes` runs before it starts.
+        # must not touch Docker. The reaper and the warm pool start on the server's loop from the
+        # ASGI lifespan start-up (tutorial.asgi), and the lifespan shutdown removes this
+        # process's sandboxes (sandbox.shutdown); `manage.py prune_sandboxes` runs before start.
         from sandbox import checks  # noqa: F401

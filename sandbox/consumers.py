@@ -8,6 +8,7 @@ the terminal starts in its own task.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
@@ -18,12 +19,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from sandbox import engine
+from sandbox import engine, shutdown
 from sandbox.terminals import (
     CLOSE_INPUT_FLOOD,
     CLOSE_NO_ENGINE,
     CLOSE_NO_SESSION,
     CLOSE_POLICY,
+    CLOSE_SERVICE_RESTART,
     CLOSE_TOO_BIG,
     CLOSE_TOO_MANY,
     Terminal,
@@ -80,9 +82,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         elif not is_terminal_id(terminal_id):
             await self.end(CLOSE_POLICY, _bad_terminal_id_notice())
         else:
-            # The reaper and the warm pool live on the server's event loop; no ASGI lifespan in
-            # a Channels app starts them, so the first terminal does (a no-op afterwards).
-            engine.ensure_background_tasks()
+            # The reaper and the warm pool start with the server (ASGI lifespan, tutorial.asgi);
+            # under a server without lifespan (daphne, channels' test communicator) the first
+            # terminal starts them, from an empty context: tasks started from this one would
+            # inherit thread executors that end with this connection. A no-op once running.
+            contextvars.Context().run(engine.ensure_background_tasks)
             rows = _size_param(params, "rows", 24)
             cols = _size_param(params, "cols", 80)
             self.terminal = get_registry().connect(
@@ -93,8 +97,20 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
-        if self.terminal is not None:
-            self.terminal.unbind(self)
+        terminal = self.terminal
+        if terminal is None:
+            return
+        if code == CLOSE_SERVICE_RESTART:
+            # The server is stopping (uvicorn closes every websocket with 1012 on SIGTERM): no
+            # reconnect can reach this process, so the sandbox goes now, and the server waits
+            # for it (it waits for this handler) instead of exiting with the container left.
+            # A browser can't send 1012; a hand-made client that does only ends its own sandbox.
+            lease = terminal.registry.end_owner(terminal.owner, CLOSE_SERVICE_RESTART)
+            if lease is not None:
+                await shutdown.wait_for_lease(lease)
+        else:
+            # A reload, a closed tab, a dropped network: keep the shell for the grace period.
+            terminal.unbind(self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:

@@ -56,8 +56,10 @@ CTRL_C = b"\x03"
 
 # Close codes (docs/terminal-protocol.md).
 CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
+CLOSE_SERVICE_RESTART = 1012  # what uvicorn closes websockets with when the server stops
 CLOSE_IDLE = 4000
 CLOSE_LIFETIME = 4001
 CLOSE_TOO_MANY = 4002
@@ -490,8 +492,9 @@ class Terminal:
                         continue
                     # Everything typed since: one write.
                     chunks = [item]
-                    while self._inbox and isinstance(self._inbox[0], bytes):
-                        chunks.append(self._inbox.popleft())
+                    while self._inbox and isinstance(following := self._inbox[0], bytes):
+                        self._inbox.popleft()
+                        chunks.append(following)
                     data = b"".join(chunks)
                     self._inbox_size -= len(data)
                     await self.tty.write(data)
@@ -664,6 +667,7 @@ class Lease:
         self.last_input = time.monotonic()
         self._last_touch = -math.inf
         self.ended = False
+        self.releasing: asyncio.Task[None] | None = None  # engine.release, once ended
         self.watcher = registry.spawn(self._watch_expiry())
 
     def touch(self) -> None:
@@ -743,7 +747,7 @@ class Lease:
             self.watcher.cancel()
         if self.registry.leases.get(self.owner) is self:
             del self.registry.leases[self.owner]
-        self.registry.spawn(engine.release(self.sandbox))
+        self.releasing = self.registry.spawn(engine.release(self.sandbox))
 
 
 # --- Registry ------------------------------------------------------------------------------------
@@ -845,18 +849,36 @@ class TerminalRegistry:
 
     # Whole-process teardown ---------------------------------------------------------------------
 
-    async def close_all(self) -> None:
-        """Closes every terminal and removes every sandbox this process holds; for shutdown and
-        tests."""
-        for owner in list(self.by_owner):
-            for terminal in self.terminals_of(owner):
-                terminal.finish(1001, None)
-        for lease in list(self.leases.values()):
-            lease.release()
+    def end_owner(self, owner: str, code: int) -> Lease | None:
+        """No grace period: closes every terminal of `owner` (a connection still showing one is
+        closed with `code`) and releases its sandbox; returns that lease (None if the owner had
+        no sandbox yet). The removal is only under way: sandbox.shutdown waits for it."""
+        lease = self.leases.get(owner)
+        for terminal in self.terminals_of(owner):
+            terminal.finish(code, None)
+        if lease is None:
+            return None
+        lease.release()
+        return lease
+
+    def going_away(self, code: int = CLOSE_SERVICE_RESTART) -> list[engine.Sandbox]:
+        """The server stops: ends every terminal and releases every sandbox of this registry;
+        returns those sandboxes."""
+        owners = set(self.by_owner) | set(self.leases)
+        return [lease.sandbox for owner in owners if (lease := self.end_owner(owner, code))]
+
+    async def settle(self, timeout: float) -> None:
+        """Waits up to `timeout` seconds for the terminals' tasks; cancels what is left."""
         if self._tasks:
-            _, stuck = await asyncio.wait(set(self._tasks), timeout=10)
+            _, stuck = await asyncio.wait(set(self._tasks), timeout=timeout)
             for task in stuck:
                 task.cancel()
+
+    async def close_all(self) -> None:
+        """Closes every terminal and removes every sandbox this process holds; for tests (the
+        server itself uses sandbox.shutdown, which also waits for the removals)."""
+        self.going_away(CLOSE_GOING_AWAY)
+        await self.settle(10)
 
 
 _registries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TerminalRegistry] = (

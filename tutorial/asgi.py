@@ -1,8 +1,12 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels."""
+"""ASGI entry point: HTTP through Django, websockets through Channels, and the server's start and
+stop (ASGI lifespan) for the sandboxes' background work and their removal."""
 
 from __future__ import annotations
 
+import contextvars
+import logging
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -14,7 +18,38 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from sandbox import engine, shutdown  # noqa: E402
 from tutorial.routing import websocket_urlpatterns  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Start-up: the sandbox reaper and the warm-pool filler begin on the server's event loop,
+    so the pool is full before the first student arrives. Shutdown (after uvicorn has closed
+    every connection): every sandbox this process holds is removed, and waited for, before the
+    process exits."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                # An empty context: nothing of this start-up's leaks into the long-lived tasks.
+                contextvars.Context().run(engine.ensure_background_tasks)
+            except Exception as exc:
+                logger.exception("sandbox background tasks did not start")
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            try:
+                await shutdown.release_everything()
+            except Exception as exc:
+                logger.exception("sandboxes not removed at shutdown")
+                await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
 
 application = ProtocolTypeRouter(
     {
@@ -22,5 +57,6 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
+        "lifespan": lifespan,
     }
 )

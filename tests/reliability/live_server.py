@@ -1,6 +1,7 @@
-"""The real app under a real uvicorn, in a subprocess on a loopback port, with its own SQLite file
-and its own SANDBOX_INSTANCE: what `scripts/serve` runs, so kill -9 and SIGTERM are the real thing.
-Used by the fault tests and by bench/load.py."""
+"""The real app under the real server (`python -m tutorial.server`: uvicorn with Muelle's options,
+as `scripts/serve` runs it), in a subprocess on a loopback port, with its own SQLite file and its
+own SANDBOX_INSTANCE, so kill -9 and SIGTERM are the real thing. Used by the fault tests and by
+bench/load.py and bench/hostile_long.py."""
 
 from __future__ import annotations
 
@@ -26,12 +27,9 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """uvicorn serving tutorial.asgi as scripts/serve does; start(), kill(), terminate()."""
+    """tutorial.server serving tutorial.asgi as scripts/serve does; start(), kill(), terminate()."""
 
-    def __init__(
-        self, db_path: Path, instance: str, app: str = "tutorial.asgi:application", **env: str
-    ) -> None:
-        self.app = app
+    def __init__(self, db_path: Path, instance: str, **env: str) -> None:
         self.db_path = db_path
         self.instance = instance
         self.port = free_port()
@@ -81,23 +79,16 @@ class LiveServer:
         args = [
             PYTHON,
             "-m",
-            "uvicorn",
-            self.app,
+            "tutorial.server",
             "--host",
             "127.0.0.1",
             "--port",
             str(self.port),
-            "--ws",
-            "websockets-sansio",
-            "--ws-max-size",
-            "65536",
-            "--ws-max-queue",
-            "32",
-            "--timeout-graceful-shutdown",
-            "10",
+            # Shorter than production's 10 s, so the slowloris test waits less.
+            "--header-timeout",
+            "5",
             "--timeout-keep-alive",
             "5",
-            "--no-server-header",
             "--log-level",
             "warning",
             *extra,
@@ -107,13 +98,13 @@ class LiveServer:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited: {self.log.read_text()[-2000:]}")
+                raise RuntimeError(f"the server exited: {self.log.read_text()[-2000:]}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("uvicorn did not start listening within 60 s")
+        raise RuntimeError("the server did not start listening within 60 s")
 
     def kill(self) -> None:
         """kill -9: no shutdown code runs at all."""

@@ -1,6 +1,6 @@
-"""Faults of the real server process: uvicorn serving tutorial.asgi in a subprocess (as
-scripts/serve runs it) with its own SQLite file and SANDBOX_INSTANCE, killed, stopped and
-disconnected for real."""
+"""Faults of the real server process: tutorial.server (uvicorn) serving tutorial.asgi in a
+subprocess (as scripts/serve runs it) with its own SQLite file and SANDBOX_INSTANCE, killed,
+stopped and disconnected for real."""
 
 from __future__ import annotations
 
@@ -155,14 +155,10 @@ async def test_sigterm_closes_terminals_as_going_away_and_exits(server: LiveServ
     assert time.monotonic() - signalled < 15
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Nothing removes a process's sandboxes on SIGTERM: the consumer's disconnect keeps the "
-    "terminal for the reconnect grace, the process exits, and the container stays until the next "
-    "start's `prune_sandboxes --all` or another process's reaper (docs/reliability.md).",
-)
 async def test_sigterm_removes_the_servers_containers_within_10_s(server: LiveServer):
-    """Pass: no container of the instance is left 10 s after SIGTERM. Known to fail today."""
+    """Pass: no container of the instance is left 10 s after SIGTERM: the websocket's 1012 ends the
+    student's sandbox at once (no reconnect grace) and the server waits for its removal, and the
+    lifespan shutdown removes whatever else the process held, before the process exits."""
     _, signalled = await sigterm_with_a_busy_terminal(server)
     left = 10 - (time.monotonic() - signalled)
     assert wait_until_no_containers(server.instance, within=max(left, 0.5)) is not None
@@ -221,15 +217,10 @@ def test_normal_requests_succeed_while_slow_clients_hold_connections(server: Liv
             sock.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn 0.54 arms --timeout-keep-alive only after a first response: a connection "
-    "that never completes its request is never closed (slowloris). Needs a reverse proxy with a "
-    "header timeout in front (docs/reliability.md).",
-)
 def test_a_half_sent_request_is_closed_by_the_server(server: LiveServer):
-    """Pass: a half-sent request and a silent connection are closed by the server within 8 s
-    (--timeout-keep-alive 5). Known to fail today: see the xfail reason."""
+    """Pass: a half-sent request and a silent connection are closed by the server within 8 s:
+    tutorial.server's request-head timeout (5 s under LiveServer, 10 s by default) closes a
+    connection whose request head is not complete in time; uvicorn alone never did."""
     server.start()
     half, silent = slow_clients(server.port, 1)
     try:
@@ -237,3 +228,67 @@ def test_a_half_sent_request_is_closed_by_the_server(server: LiveServer):
     finally:
         half.close()
         silent.close()
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One whole HTTP/1.1 response with a Content-Length (head and body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+def test_a_slow_but_complete_request_and_keep_alive_requests_are_served(server: LiveServer):
+    """Pass: a request head sent in pieces over 3 s (within the 5 s head timeout) gets its answer,
+    and the same connection serves a second request; a third, half-sent one is then closed."""
+    server.start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for piece in (b"GET /sandbox/salud/ HTTP/1.1\r\n", b"Host: 127.0.0.1\r\n", b"\r\n"):
+            sock.sendall(piece)
+            time.sleep(1)
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"GET /sandbox/salud/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Lento: ")
+        assert closed_by_server(sock, 8)
+
+
+async def test_a_terminal_outlives_the_request_head_timeout(server: LiveServer):
+    """Pass: a websocket idle for longer than the head timeout (5 s here) still works: the timer
+    belongs to the HTTP request that upgraded, not to the websocket."""
+    server.start()
+    ws = await open_terminal(server, session_cookie(server), new_terminal_id())
+    await asyncio.sleep(7)
+    assert (await shell_pid(ws, "PID-")).isdigit()
+    await ws.close()
+
+
+async def test_the_warm_pool_fills_at_start_up_and_sigterm_removes_it(
+    migrated_db: Path, tmp_path: Path
+):
+    """Pass: with no request at all, the server's start-up (ASGI lifespan) fills the warm pool;
+    SIGTERM removes those containers before the process exits."""
+    db = tmp_path / "db.sqlite3"
+    shutil.copy(migrated_db, db)
+    live = LiveServer(db, f"pytest-live-{os.getpid()}-{time.monotonic_ns()}", SANDBOX_WARM_POOL="2")
+    try:
+        live.start()
+        deadline = time.monotonic() + 30
+        while len(instance_containers(live.instance)) < 2:
+            assert time.monotonic() < deadline, "the warm pool did not fill at start-up"
+            await asyncio.sleep(0.2)
+        live.terminate()
+        assert instance_containers(live.instance) == []
+    finally:
+        live.stop()
+        remove_containers(live.instance)

@@ -1,4 +1,5 @@
-"""Stopping the ASGI server closes terminal websockets as "going away" and nothing hangs."""
+"""Stopping the ASGI server closes terminal websockets as "going away", removes their sandboxes
+before it finishes (even without a lifespan), and nothing hangs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import time
 
 import pytest
 from websockets.asyncio.client import connect
+
+from sandbox import engine
 
 from .tabs import new_terminal_id
 
@@ -65,3 +68,5 @@ async def test_server_shutdown_closes_the_terminal_as_going_away_without_hanging
     started = time.monotonic()
     await asyncio.to_thread(thread.join, 30)
     assert not thread.is_alive(), f"server still running {time.monotonic() - started:.0f} s on"
+    # The consumer's 1012 ended the sandbox, and the server waited for its removal.
+    assert await engine.list_managed() == []

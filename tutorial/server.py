@@ -1,0 +1,150 @@
+"""Muelle's server: uvicorn with the options scripts/serve needs, plus a request-head timeout.
+
+    python -m tutorial.server --host 127.0.0.1 --port 8000
+
+uvicorn arms --timeout-keep-alive only after a first response, so a connection that never
+completes its request head (slowloris: a few bytes now and then, or none at all) held a socket
+and a file descriptor for ever. Here the HTTP protocol closes a connection whose request head is
+not complete within HTTP_HEADER_TIMEOUT seconds (10; nginx's `client_header_timeout` does the
+same): counted from the connection's start, and again from the end of each response while the
+connection waits for its next request. Websocket upgrades leave the timer behind.
+A reverse proxy in front is still the right place for rate limits and TLS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from tutorial.env import env_float, env_int
+
+APP = "tutorial.asgi:application"
+DEFAULT_HEADER_TIMEOUT = 10.0
+
+
+class Config(uvicorn.Config):
+    def __init__(
+        self, *args: Any, header_timeout: float = DEFAULT_HEADER_TIMEOUT, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+
+
+class HeadTimeout:
+    """Mixed into one of uvicorn's HTTP protocols (one instance per connection)."""
+
+    config: uvicorn.Config
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._await_head()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        self._await_head()  # keep-alive: the next request's head has the same time
+
+    def handle_websocket_upgrade(self, *args: Any) -> None:
+        self._stop_head_timer()  # the websocket protocol owns the connection from now on
+        super().handle_websocket_upgrade(*args)  # type: ignore[misc]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _await_head(self) -> None:
+        self._stop_head_timer()
+        if not self.transport.is_closing():
+            timeout = getattr(self.config, "header_timeout", DEFAULT_HEADER_TIMEOUT)
+            self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        transport = self.transport
+        if transport.is_closing() or transport.get_protocol() is not self:
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # the head came in time; a request is being served
+        transport.close()
+
+
+class H11HeadTimeoutProtocol(HeadTimeout, H11Protocol):
+    pass
+
+
+def http_protocol() -> type[asyncio.Protocol]:
+    """What uvicorn's "auto" would pick (httptools when installed), with the head timeout."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools is in requirements.txt
+        return H11HeadTimeoutProtocol
+
+    class HttpToolsHeadTimeoutProtocol(HeadTimeout, HttpToolsProtocol):
+        pass
+
+    return HttpToolsHeadTimeoutProtocol
+
+
+def build_config(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(prog="python -m tutorial.server", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=env_float("HTTP_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT, minimum=0.1),
+        help="seconds a client has to send a request's head (env HTTP_HEADER_TIMEOUT; 10)",
+    )
+    parser.add_argument("--timeout-keep-alive", type=float, default=5.0)
+    parser.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    parser.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    args = parser.parse_args(argv)
+    return Config(
+        APP,
+        host=args.host,
+        port=args.port,
+        http=http_protocol(),
+        header_timeout=args.header_timeout,
+        # Terminal websockets: frames up to the terminal's own limit, backpressure, pings.
+        ws="websockets-sansio",
+        ws_max_size=env_int("TERMINAL_MAX_FRAME", 64 * 1024, minimum=1024),
+        ws_max_queue=32,
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+        # "on", not "auto": a failing start-up must stop the server, not go unnoticed. The
+        # lifespan starts the sandbox reaper and warm pool, and on shutdown removes this
+        # process's sandboxes within the graceful budget (tutorial.asgi, sandbox.shutdown).
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        timeout_keep_alive=args.timeout_keep_alive,
+        server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        log_level=args.log_level,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    server = uvicorn.Server(build_config(argv))
+    server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn's own exit status for a failed start-up
+
+
+if __name__ == "__main__":
+    main()
