@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from sandbox import engine
 from tests.sandbox.conftest import exists, inspect, wait_gone
@@ -127,7 +129,16 @@ async def test_no_docker_socket_and_no_host_files_inside():
         "find / -xdev -type s 2>/dev/null; true",
     )
     assert out.strip() == "", out
-    assert not [m for m in inspect(sandbox.container_id)["Mounts"] if m.get("Type") == "bind"]
+    binds = [m for m in inspect(sandbox.container_id)["Mounts"] if m.get("Type") == "bind"]
+    # The one bind allowed is the student's own gateway folder (docs/gateway.md), read-only:
+    # it holds the gateway's socket, never the engine's.
+    for mount in binds:
+        assert mount["Destination"] == settings.DOCKER_GATEWAY_MOUNT_TARGET, mount
+        assert mount["RW"] is False, mount
+        source = Path(mount["Source"]).resolve()
+        assert source.is_relative_to(Path(settings.DOCKER_GATEWAY_SOCKET_DIR).resolve()), mount
+        assert source != Path(settings.DOCKER_GATEWAY_ENGINE_SOCKET).resolve().parent, mount
+    assert len(binds) == (1 if settings.DOCKER_GATEWAY_ENABLED else 0), binds
 
 
 async def test_proc_and_sys_cannot_be_written_and_sensitive_files_are_masked():
