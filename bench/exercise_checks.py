@@ -23,9 +23,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,15 +33,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from tests.reliability.live_server import LiveServer  # noqa: E402
+
 DEADLINE = 10 * 60  # the whole run, seconds
 REQUEST_TIMEOUT = 60
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -61,59 +56,10 @@ def report(name: str, seconds: list[float], target: str) -> None:
     )
 
 
-class Server:
-    """uvicorn serving tutorial.asgi in a subprocess."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        self.process = subprocess.Popen(
-            [
-                str(VENV_BIN / "uvicorn"),
-                "tutorial.asgi:application",
-                "--host", "127.0.0.1",
-                "--port", str(self.port),
-                "--ws", "websockets-sansio",
-                "--log-level", "warning",
-                "--lifespan", "off",
-                "--timeout-graceful-shutdown", "10",
-            ],
-            cwd=ROOT,
-            env=self.env,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
-                return self
-            if self.process.poll() is not None:
-                raise RuntimeError("uvicorn exited at start")
-            time.sleep(0.05)
-        raise RuntimeError("uvicorn did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
 class Student:
     """A browser: its session cookie, its CSRF token, and "Comprobar" clicks (htmx POSTs)."""
 
-    def __init__(self, server: Server, session_key: str) -> None:
+    def __init__(self, server: LiveServer, session_key: str) -> None:
         import requests
 
         self.server = server
@@ -122,13 +68,13 @@ class Student:
 
     def open_exercise(self, lesson: str, exercise: str) -> None:
         response = self.http.get(
-            f"{self.server.base}/ejercicios/{lesson}/{exercise}/", timeout=REQUEST_TIMEOUT
+            f"{self.server.url}/ejercicios/{lesson}/{exercise}/", timeout=REQUEST_TIMEOUT
         )
         response.raise_for_status()
         assert "csrftoken" in self.http.cookies, "the exercise page set no CSRF cookie"
 
     def check(self, lesson: str, exercise: str, answer: str) -> tuple[float, str]:
-        url = f"{self.server.base}/ejercicios/{lesson}/{exercise}/comprobar/"
+        url = f"{self.server.url}/ejercicios/{lesson}/{exercise}/comprobar/"
         started = time.perf_counter()
         response = self.http.post(
             url,
@@ -265,7 +211,7 @@ def main() -> None:
         flush=True,
     )
     try:
-        with alarm(DEADLINE), Server(env) as server:
+        with alarm(DEADLINE), LiveServer(tmp / "bench.sqlite3", instance) as server:
             students = [Student(server, key) for key in sessions]
             for student in students:
                 student.open_exercise(lesson.slug, exercises[0].id)

@@ -26,9 +26,7 @@ import json
 import os
 import secrets
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,15 +34,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from tests.reliability.live_server import LiveServer  # noqa: E402
+
 ORIGIN = "http://127.0.0.1"
 DEADLINE = 15 * 60  # the whole run, seconds
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -62,60 +57,10 @@ def report(name: str, seconds: list[float], target: str) -> None:
     )
 
 
-class Server:
-    """uvicorn serving tutorial.asgi in a subprocess, with its own database and instance."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        self.process = subprocess.Popen(
-            [
-                str(VENV_BIN / "uvicorn"),
-                "tutorial.asgi:application",
-                "--host", "127.0.0.1",
-                "--port", str(self.port),
-                "--ws", "websockets-sansio",
-                "--ws-max-size", "65536",
-                "--log-level", "warning",
-                "--lifespan", "off",
-                "--timeout-graceful-shutdown", "10",
-            ],
-            cwd=ROOT,
-            env=self.env,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
-                return self
-            if self.process.poll() is not None:
-                raise RuntimeError("uvicorn exited at start")
-            time.sleep(0.05)
-        raise RuntimeError("uvicorn did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws/terminal/"
-
-
 class Tab:
     """One websocket: the time to its first output byte, and typing with echo timing."""
 
-    def __init__(self, server: Server, session_key: str) -> None:
+    def __init__(self, server: LiveServer, session_key: str) -> None:
         self.server = server
         self.session_key = session_key
         self.terminal_id = secrets.token_urlsafe(16)
@@ -128,7 +73,8 @@ class Tab:
 
         started = time.perf_counter()
         self.ws = await connect(
-            f"{self.server.url}?t={self.terminal_id}&rows=24&cols=80",
+            self.server.url.replace("http", "ws", 1)
+            + f"/ws/terminal/?t={self.terminal_id}&rows=24&cols=80",
             origin=ORIGIN,  # type: ignore[arg-type]
             additional_headers={"Cookie": f"sessionid={self.session_key}"},
             max_size=None,
@@ -180,18 +126,6 @@ def make_sessions(count: int) -> list[str]:
     return keys
 
 
-def start_background_tasks(server: Server, session: str) -> None:
-    """The reaper and the warm pool start on the server's loop with its first terminal (a
-    Channels app has no start-up hook): open one, unmeasured."""
-
-    async def _open_one() -> None:
-        tab = Tab(server, session)
-        await tab.open()
-        await tab.close()
-
-    asyncio.run(_open_one())
-
-
 def warm_count() -> int:
     from django.conf import settings
 
@@ -241,7 +175,7 @@ def cleanup(instance: str) -> None:
     print(f"  cleanup: {len(removed)} container(s) of instance {instance} removed", flush=True)
 
 
-async def measure_first_byte(server: Server, sessions: list[str], warm: int) -> list[float]:
+async def measure_first_byte(server: LiveServer, sessions: list[str], warm: int) -> list[float]:
     times = []
     for key in sessions:
         await asyncio.to_thread(wait_for_warm_pool, warm)
@@ -252,7 +186,7 @@ async def measure_first_byte(server: Server, sessions: list[str], warm: int) -> 
     return times
 
 
-async def measure_echo(server: Server, session: str, count: int) -> list[float]:
+async def measure_echo(server: LiveServer, session: str, count: int) -> list[float]:
     tab = Tab(server, session)
     await tab.open()
     await tab.settle(0.5)
@@ -265,7 +199,9 @@ async def measure_echo(server: Server, session: str, count: int) -> list[float]:
     return times
 
 
-async def measure_burst(server: Server, sessions: list[str]) -> list[tuple[float, float, float]]:
+async def measure_burst(
+    server: LiveServer, sessions: list[str]
+) -> list[tuple[float, float, float]]:
     """(handshake accepted, `ready`, first byte) for each student of one burst."""
     tabs = [Tab(server, key) for key in sessions]
     first = await asyncio.gather(*(tab.open() for tab in tabs))
@@ -320,7 +256,8 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="muelle-bench-"))
     instance = f"bench-{os.getpid()}"
-    env = base_env(tmp / "bench.sqlite3", instance)
+    db = tmp / "bench.sqlite3"
+    env = base_env(db, instance)
     configure(env)
     from django.core.management import call_command
 
@@ -332,7 +269,7 @@ def main() -> None:
     try:
         with alarm(DEADLINE):
             # Cold: no pool, every connection creates and starts its container.
-            with Server({**env, "SANDBOX_WARM_POOL": "0"}) as server:
+            with LiveServer(db, instance, SANDBOX_WARM_POOL="0") as server:
                 cold = asyncio.run(
                     measure_first_byte(server, [next(sessions) for _ in range(args.rounds)], 0)
                 )
@@ -342,8 +279,7 @@ def main() -> None:
             report("keystroke echo round trip", echo, "p50 ≤ 20 ms")
 
             # Warm: a pool of 2, full again before each connection.
-            with Server({**env, "SANDBOX_WARM_POOL": "2"}) as server:
-                start_background_tasks(server, next(sessions))
+            with LiveServer(db, instance, SANDBOX_WARM_POOL="2") as server:
                 warm = asyncio.run(
                     measure_first_byte(server, [next(sessions) for _ in range(args.rounds)], 2)
                 )
@@ -353,7 +289,6 @@ def main() -> None:
             # A class opening the lesson at once: the pool holds the whole burst.
             max_live = args.burst * 2 + 4
             burst_env = {
-                **env,
                 "SANDBOX_WARM_POOL": str(args.burst),
                 "SANDBOX_MAX_LIVE": str(max_live),
                 # Each round is a new class: the previous one's closed tabs must not keep their
@@ -361,8 +296,7 @@ def main() -> None:
                 "SANDBOX_RECONNECT_GRACE": "0",
             }
             burst: list[tuple[float, float, float]] = []
-            with Server(burst_env) as server:
-                start_background_tasks(server, next(sessions))
+            with LiveServer(db, instance, **burst_env) as server:
                 for _ in range(args.burst_rounds):
                     wait_for_warm_pool(args.burst, timeout=180)
                     burst += asyncio.run(

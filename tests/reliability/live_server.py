@@ -1,7 +1,7 @@
 """The real app under the real server (`python -m tutorial.server`: uvicorn with Muelle's options,
 as `scripts/serve` runs it), in a subprocess on a loopback port, with its own SQLite file and its
 own SANDBOX_INSTANCE, so kill -9 and SIGTERM are the real thing. Used by the fault tests and by
-bench/load.py and bench/hostile_long.py."""
+the scripts under bench/."""
 
 from __future__ import annotations
 
@@ -121,6 +121,18 @@ class LiveServer:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+
+    def __enter__(self) -> LiveServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # A graceful stop, as an operator's Ctrl-C: the server removes its own sandboxes.
+        if self.process is not None and self.process.poll() is None:
+            try:
+                self.terminate(within=20)
+            except subprocess.TimeoutExpired:
+                self.stop()
 
 
 def instance_containers(instance: str) -> list[str]:
