@@ -20,40 +20,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import signal
-import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import alarm, configure_django, make_sessions, report
 
-from tests.reliability.live_server import LiveServer  # noqa: E402
+from tests.reliability.live_server import LiveServer
 
 DEADLINE = 10 * 60  # the whole run, seconds
 REQUEST_TIMEOUT = 60
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def report(name: str, seconds: list[float], target: str) -> None:
-    ms = [s * 1000 for s in seconds]
-    print(
-        f"{name:<44} n={len(ms):<4} median {statistics.median(ms):8.1f} ms   "
-        f"p95 {percentile(ms, 0.95):8.1f} ms   max {max(ms):8.1f} ms   ({target})",
-        flush=True,
-    )
 
 
 class Student:
@@ -106,18 +86,6 @@ def all_at_once(students: list[Student], job: object) -> list[tuple[float, str]]
         return list(pool.map(run, students))
 
 
-def make_sessions(count: int) -> list[str]:
-    from django.contrib.sessions.backends.db import SessionStore
-
-    keys = []
-    for _ in range(count):
-        store = SessionStore()
-        store["bench"] = True
-        store.save()
-        keys.append(store.session_key)
-    return keys
-
-
 def bench_answer(exercise: object) -> str:
     """The reference answer when it is a literal; otherwise any non-empty text, so that a
     `respuesta` check compared with a command still runs that command."""
@@ -138,46 +106,6 @@ def cleanup(instance: str) -> None:
     print(f"cleanup: removed {removed} container(s) of instance {instance}", flush=True)
 
 
-def configure(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
-def base_env(db: Path, instance: str, students: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="tutorial.settings",
-        MUELLE_INSECURE_DEV_KEY="1",
-        HTTPS="0",
-        DEBUG="0",
-        SQLITE_PATH=str(db),
-        SANDBOX_INSTANCE=instance,
-        SANDBOX_WARM_POOL="0",
-        SANDBOX_MAX_LIVE=str(students + 4),
-        LOG_LEVEL="WARNING",
-    )
-    env.pop("REDIS_URL", None)
-    env.pop("DATABASE_URL", None)
-    return env
-
-
-@contextlib.contextmanager
-def alarm(seconds: int) -> Iterator[None]:
-    def _timeout(*_: object) -> None:
-        raise TimeoutError(f"bench took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, _timeout)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=20, help="students checking at once")
@@ -189,13 +117,14 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="muelle-bench-"))
     instance = f"bench-checks-{os.getpid()}"
-    env = base_env(tmp / "bench.sqlite3", instance, args.students)
-    configure(env)
-    from django.core.management import call_command
-
+    configure_django(
+        tmp / "bench.sqlite3",
+        instance,
+        SANDBOX_WARM_POOL="0",
+        SANDBOX_MAX_LIVE=str(args.students + 4),
+    )
     from exercises import catalog
 
-    call_command("migrate", verbosity=0)
     lessons = [lesson for lesson in catalog.all_lessons() if lesson.exercises]
     if args.lesson:
         lessons = [lesson for lesson in lessons if lesson.slug == args.lesson]
@@ -229,10 +158,10 @@ def main() -> None:
         results = {label: 0 for label in ("aprobado", "fallido", "no-comprobado")}
         for _seconds, label in cold + warm:
             results[label] += 1
-        report("first check, starts the container", [s for s, _ in cold], "for reference")
+        report("first check, starts the container", [s for s, _ in cold], "for reference", 44)
         report(
             f"check, {args.students} at once, container running", [s for s, _ in warm],
-            "target p95 ≤ 1000 ms",
+            "target p95 ≤ 1000 ms", 44,
         )  # fmt: skip
         print(
             f"  results: {results['aprobado']} passed, {results['fallido']} failed (the bench "

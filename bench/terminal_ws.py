@@ -25,36 +25,16 @@ import contextlib
 import json
 import os
 import secrets
-import signal
-import statistics
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import alarm, configure_django, make_sessions, report
 
-from tests.reliability.live_server import LiveServer  # noqa: E402
+from tests.reliability.live_server import LiveServer
 
 ORIGIN = "http://127.0.0.1"
 DEADLINE = 15 * 60  # the whole run, seconds
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def report(name: str, seconds: list[float], target: str) -> None:
-    ms = [s * 1000 for s in seconds]
-    print(
-        f"{name:<38} n={len(ms):<4} median {statistics.median(ms):8.1f} ms   "
-        f"p95 {percentile(ms, 0.95):8.1f} ms   max {max(ms):8.1f} ms   (target {target})",
-        flush=True,
-    )
 
 
 class Tab:
@@ -112,18 +92,6 @@ class Tab:
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()  # type: ignore[attr-defined]
-
-
-def make_sessions(count: int) -> list[str]:
-    from django.contrib.sessions.backends.db import SessionStore
-
-    keys = []
-    for _ in range(count):
-        store = SessionStore()
-        store["bench"] = True
-        store.save()
-        keys.append(store.session_key)
-    return keys
 
 
 def warm_count() -> int:
@@ -209,43 +177,6 @@ async def measure_burst(
     return [(tab.accepted, tab.ready, t) for tab, t in zip(tabs, first, strict=True)]
 
 
-def configure(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
-def base_env(db: Path, instance: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="tutorial.settings",
-        MUELLE_INSECURE_DEV_KEY="1",
-        HTTPS="0",
-        SQLITE_PATH=str(db),
-        SANDBOX_INSTANCE=instance,
-        LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
-    )
-    env.pop("REDIS_URL", None)
-    env.pop("DATABASE_URL", None)
-    return env
-
-
-@contextlib.contextmanager
-def alarm(seconds: int) -> Iterator[None]:
-    def _timeout(*_: object) -> None:
-        raise TimeoutError(f"bench took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, _timeout)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=10, help="connections per first-byte run")
@@ -257,11 +188,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="muelle-bench-"))
     instance = f"bench-{os.getpid()}"
     db = tmp / "bench.sqlite3"
-    env = base_env(db, instance)
-    configure(env)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    configure_django(db, instance)
     total = args.rounds * 2 + 3 + args.burst * args.burst_rounds
     sessions = iter(make_sessions(total))
 
@@ -275,8 +202,8 @@ def main() -> None:
                 )
                 echo = asyncio.run(measure_echo(server, next(sessions), args.echo))
             cleanup(instance)
-            report("connect → first byte, cold", cold, "p50 ≤ 400 ms")
-            report("keystroke echo round trip", echo, "p50 ≤ 20 ms")
+            report("connect → first byte, cold", cold, "target p50 ≤ 400 ms")
+            report("keystroke echo round trip", echo, "target p50 ≤ 20 ms")
 
             # Warm: a pool of 2, full again before each connection.
             with LiveServer(db, instance, SANDBOX_WARM_POOL="2") as server:
@@ -284,7 +211,7 @@ def main() -> None:
                     measure_first_byte(server, [next(sessions) for _ in range(args.rounds)], 2)
                 )
             cleanup(instance)
-            report("connect → first byte, warm pool", warm, "p50 ≤ 150 ms")
+            report("connect → first byte, warm pool", warm, "target p50 ≤ 150 ms")
 
             # A class opening the lesson at once: the pool holds the whole burst.
             max_live = args.burst * 2 + 4
@@ -302,7 +229,8 @@ def main() -> None:
                     burst += asyncio.run(
                         measure_burst(server, [next(sessions) for _ in range(args.burst)])
                     )
-            report(f"burst of {args.burst}: first byte of each", [b[2] for b in burst], "p95 ≤ 3 s")
+            first_bytes = [b[2] for b in burst]
+            report(f"burst of {args.burst}: first byte of each", first_bytes, "target p95 ≤ 3 s")
             report("  of which: handshake accepted", [b[0] for b in burst], "-")
             report("  of which: `ready` (sandbox + shell)", [b[1] for b in burst], "-")
             print(
