@@ -56,7 +56,7 @@ with loop.sock_recv on the raw, non-blocking exec socket: no thread per idle ter
     async def open_tty(sandbox: Sandbox, rows: int = 24, cols: int = 80) -> TTY
     async def run(sandbox: Sandbox, argv: list[str], *, timeout: float | None = None,
                   max_output: int | None = None, stdin: bytes | None = None) -> RunResult
-    async def release(sandbox: Sandbox) -> None        # schedules removal; returns at once
+    async def release(sandbox: Sandbox) -> None        # schedules removal; ends the gateway
     async def touch(sandbox: Sandbox) -> None          # record activity (idle timeout)
     async def expiry(sandbox: Sandbox) -> Expiry       # idle and lifetime deadlines
     async def state(sandbox: Sandbox) -> ContainerState  # running / oom_killed / exit code
@@ -66,8 +66,15 @@ with loop.sock_recv on the raw, non-blocking exec socket: no thread per idle ter
     async def stop_background_tasks() -> None          # tests / orderly shutdown of one loop
 
 Also here, for the rest of sandbox/ only (reaper, pool, build_images, tests): create(),
-assign(), remove_now(), managed_containers(), is_inflight(), call_sync(), executor(), ping()
-and the image helpers.
+assign(), remove_now(), managed_containers(), is_inflight(), call_sync(), executor(), ping(),
+end_gateway(), gateway_folders_in_use(), owner_busy() and the image helpers.
+
+Docker inside the sandbox (settings.DOCKER_GATEWAY_ENABLED, docs/gateway.md): every sandbox gets
+its own gateway folder bind-mounted read-only at DOCKER_GATEWAY_MOUNT_TARGET and DOCKER_HOST
+pointing at the socket in it. A new sandbox's folder is its student's, served at once; a warm
+one's is reserved empty (its name in the muelle.gateway label) and served when it is handed out;
+an adopted one's (after a restart) is served again. When an owner's last sandbox ends
+(release, remove_now, the reaper) their gateway stops and everything they created goes.
 """
 
 from __future__ import annotations
@@ -88,6 +95,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
@@ -98,6 +106,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sandbox import gateway as docker_gateway
 from sandbox import hardening
 from sandbox.models import Sandbox as SandboxRow
 
@@ -338,6 +347,10 @@ def _create_and_start(api: docker.APIClient, spec: hardening.ContainerSpec) -> s
 
 
 def _remove(api: docker.APIClient, container_id: str) -> None:
+    folder = ""
+    with contextlib.suppress(docker.errors.APIError):
+        labels = api.inspect_container(container_id).get("Config", {}).get("Labels") or {}
+        folder = labels.get(hardening.LABEL_GATEWAY, "")
     try:
         api.remove_container(container_id, force=True, v=True)
     except docker.errors.NotFound:
@@ -345,6 +358,10 @@ def _remove(api: docker.APIClient, container_id: str) -> None:
     except docker.errors.APIError as exc:
         if exc.status_code != 409:  # 409: a removal is already in progress
             raise
+    if folder:
+        # A warm container's reserved folder nobody was served in; a served one stays until
+        # its student's gateway closes.
+        docker_gateway.discard_folder(folder)
 
 
 _OOM_KILL = re.compile(rb"^oom_kill (\d+)$", re.MULTILINE)
@@ -381,15 +398,34 @@ def _state(api: docker.APIClient, container_id: str, *, count_ooms: bool = False
     )
 
 
-def _assign(api: docker.APIClient, container_id: str, new_name: str) -> None:
-    """Hands a warm container to its owner: it must still run; its name then says whose it is."""
-    current = _state(api, container_id)
-    if not current.running:
+def _gateway_label(api: docker.APIClient, container_id: str) -> tuple[bool, str]:
+    """(running, gateway folder name) of a container; (False, "") when it is gone."""
+    try:
+        info = api.inspect_container(container_id)
+    except docker.errors.NotFound:
+        return False, ""
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    running = bool((info.get("State") or {}).get("Running"))
+    return running, labels.get(hardening.LABEL_GATEWAY, "")
+
+
+def _assign(api: docker.APIClient, container_id: str, new_name: str) -> str:
+    """Hands a warm container to its owner: it must still run; its name then says whose it is.
+    Returns the name of its gateway folder ("" if it has none)."""
+    running, folder = _gateway_label(api, container_id)
+    if not running:
         raise SandboxGone(container_id)
     try:
         api.rename(container_id, new_name)
     except docker.errors.NotFound as exc:
         raise SandboxGone(container_id) from exc
+    return folder
+
+
+def _gateway_folders(api: docker.APIClient) -> set[str]:
+    # Every instance's: folders are shared by whoever uses this checkout's var/gateway.
+    found = api.containers(all=True, filters={"label": [hardening.LABEL_GATEWAY]})
+    return {(item.get("Labels") or {}).get(hardening.LABEL_GATEWAY, "") for item in found} - {""}
 
 
 def _list(api: docker.APIClient) -> list[ManagedContainer]:
@@ -436,10 +472,29 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
     # A warm container may wait up to one lifetime before it is handed out and then lives one
     # more, so its (immutable) expiry label allows for both; the table has the real deadline.
     label_expires = expires + timedelta(seconds=settings.SANDBOX_MAX_LIFETIME) if pool else expires
+    folder = None
+    if settings.DOCKER_GATEWAY_ENABLED:
+        # A warm container's student is not known yet: an empty folder, served on assignment.
+        folder = (
+            docker_gateway.reserve_folder() if pool else await docker_gateway.open_gateway(owner)
+        )
     spec = hardening.new_spec(
-        owner="" if pool else owner, created=_ts(now), expires=_ts(label_expires), pool=pool
+        owner="" if pool else owner,
+        created=_ts(now),
+        expires=_ts(label_expires),
+        pool=pool,
+        gateway_folder=folder,
     )
-    container_id = await _call(_create_and_start, spec)
+    try:
+        container_id = await _call(_create_and_start, spec)
+    except BaseException:
+        if folder is not None:
+            if pool:
+                docker_gateway.discard_folder(folder)
+            else:
+                # The caller holds the owner's lock (acquire) and the owner has no live sandbox.
+                await _close_gateway(owner)
+        raise
     try:
         row = await SandboxRow.objects.acreate(
             container_id=container_id,
@@ -464,12 +519,19 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
 
 
 async def assign(row: SandboxRow) -> str:
-    """Renames a claimed warm container after its new owner (raises SandboxGone if it died);
-    returns the new name, also recorded in the table."""
+    """Renames a claimed warm container after its new owner (raises SandboxGone if it died, or
+    has no gateway folder while the gateway is on) and serves the owner's Docker gateway in the
+    folder it mounts; returns the new name, also recorded in the table."""
     token = row.name.rsplit("-", 1)[-1]
     name = hardening.container_name(token, row.owner)
-    await _call(_assign, row.container_id, name)
+    folder = await _call(_assign, row.container_id, name)
     await SandboxRow.objects.filter(pk=row.pk).aupdate(name=name)
+    if settings.DOCKER_GATEWAY_ENABLED:
+        if not folder:
+            raise SandboxGone(row.container_id)  # started before the gateway was switched on
+        await docker_gateway.open_gateway(
+            row.owner, folder=docker_gateway.socket_dir(row.owner).parent / folder
+        )
     return name
 
 
@@ -501,6 +563,31 @@ def _owner_lock(owner: str) -> asyncio.Lock:
     if lock is None:
         lock = locks[owner] = asyncio.Lock()
     return lock
+
+
+def owner_busy(owner: str) -> bool:
+    """True while acquire() or end_gateway() works for `owner` on this event loop (the reaper
+    leaves their gateway alone meanwhile)."""
+    lock = _owner_locks.get(asyncio.get_running_loop(), {}).get(owner)
+    return lock is not None and lock.locked()
+
+
+async def _close_gateway(owner: str) -> None:
+    try:
+        await docker_gateway.close_gateway(owner)
+    except Exception:
+        # The reaper's sweep (sweep_orphans) removes whatever was left.
+        logger.warning("gateway of %s not cleaned up", owner[:8], exc_info=True)
+
+
+async def end_gateway(owner: str) -> None:
+    """`owner`'s sandbox is over: unless they have another live one, stop their Docker gateway
+    and remove everything they created through it (containers, volumes, networks, images)."""
+    if not (settings.DOCKER_GATEWAY_ENABLED and owner):
+        return
+    async with _owner_lock(owner):
+        if await _live_row(owner) is None:
+            await _close_gateway(owner)
 
 
 async def acquire(
@@ -556,10 +643,16 @@ async def _reusable(owner: str) -> Sandbox | None:
     if _expired(row, now):
         _schedule_removal(row.container_id)
         return None
-    current = await _call(_state, row.container_id)
-    if not current.running:
+    running, folder = await _call(_gateway_label, row.container_id)
+    if not running or (settings.DOCKER_GATEWAY_ENABLED and not folder):
+        # (Without a gateway folder it predates the gateway being switched on: a new one.)
         _schedule_removal(row.container_id)
         return None
+    if settings.DOCKER_GATEWAY_ENABLED:
+        # Idempotent; after a restart of the server this serves the student's socket again.
+        await docker_gateway.open_gateway(
+            owner, folder=docker_gateway.socket_dir(owner).parent / folder
+        )
     # Adopt it: after a restart of the server the owner's sandbox carries on here.
     await SandboxRow.objects.filter(pk=row.pk).aupdate(holder=BOOT_ID, heartbeat_at=now)
     return _to_sandbox(row)
@@ -593,8 +686,16 @@ async def state(sandbox: Sandbox) -> ContainerState:
 
 
 async def release(sandbox: Sandbox) -> None:
-    """Removes the sandbox in the Docker pool: it finishes even if the caller is cut off."""
+    """Removes the sandbox in the Docker pool (it finishes even if the caller is cut off), then
+    ends the owner's Docker gateway and removes what they created, unless they already have
+    another live sandbox."""
     _schedule_removal(sandbox.container_id)
+    await end_gateway(sandbox.owner)
+
+
+def schedule_removal(container_id: str) -> None:
+    """Removes a container in the Docker pool, without touching any gateway (pool.take)."""
+    _schedule_removal(container_id)
 
 
 def _schedule_removal(container_id: str) -> None:
@@ -629,10 +730,19 @@ def _remove_and_forget(container_id: str) -> None:
         capacity.notify_threadsafe()
 
 
-async def remove_now(container_id: str) -> None:
-    """Removes a container and its row, waiting for it (reaper, tests)."""
+async def remove_now(container_id: str, *, end_gateway_of: str | None = None) -> None:
+    """Removes a container and its row, waiting for it (reaper, tests), then ends its owner's
+    gateway like release() does. `end_gateway_of=""` skips that (pool.take, which holds the
+    owner's lock); by default the owner comes from the table."""
     _releasing.add(container_id)
+    owner = end_gateway_of
     try:
+        if owner is None:
+            owner = await (
+                SandboxRow.objects.filter(container_id=container_id)
+                .values_list("owner", flat=True)
+                .afirst()
+            )
         await _call(_remove, container_id)
         await SandboxRow.objects.filter(container_id=container_id).adelete()
     finally:
@@ -640,6 +750,13 @@ async def remove_now(container_id: str) -> None:
     from sandbox import capacity
 
     capacity.notify_threadsafe()
+    if owner:
+        await end_gateway(owner)
+
+
+async def gateway_folders_in_use() -> set[str]:
+    """The gateway folder names that containers on the engine mount (any instance)."""
+    return await _call(_gateway_folders)
 
 
 async def managed_containers() -> list[ManagedContainer]:
@@ -981,13 +1098,17 @@ def ensure_background_tasks() -> None:
 
 
 async def stop_background_tasks() -> None:
-    """For tests and orderly shutdowns of one event loop."""
+    """For tests and orderly shutdowns of one event loop. The Docker gateways this loop serves
+    stop too, keeping their folders and what students made (a sandbox adopted after a restart
+    carries on; releasing one still removes its student's objects)."""
     tasks = _background.pop(asyncio.get_running_loop(), [])
     for task in tasks:
         task.cancel()
     for task in tasks:
         with contextlib.suppress(BaseException):
             await task
+    with contextlib.suppress(Exception):
+        await docker_gateway.close_all(cleanup=False)
 
 
 # --- Images (blocking; for the build_images command) ----------------------------------------
@@ -1009,6 +1130,23 @@ def import_rootfs(stream: Any, repository: str, tag: str, changes: list[str]) ->
             stream, repository=repository, tag=tag, changes=changes
         )
     )
+    return str(result)
+
+
+def import_tar(source: bytes | Path, repository: str, tag: str, changes: list[str]) -> str:
+    """`docker import` of a root filesystem tar held in memory or in a file (course images)."""
+    if isinstance(source, Path):
+        result = call_sync(
+            lambda api: api.import_image_from_file(
+                str(source), repository=repository, tag=tag, changes=changes
+            )
+        )
+    else:
+        result = call_sync(
+            lambda api: api.import_image_from_data(
+                source, repository=repository, tag=tag, changes=changes
+            )
+        )
     return str(result)
 
 

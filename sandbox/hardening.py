@@ -11,6 +11,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +32,9 @@ LABEL_EXPIRES = "muelle.expires"
 # Which database records the container: a row-less container is only an orphan to the reaper of
 # that database (a test run and a dev server may share an engine and an instance name).
 LABEL_STORE = "muelle.store"
+# The name of the Docker gateway folder mounted at DOCKER_GATEWAY_MOUNT_TARGET (sandbox/gateway):
+# a warm container's folder is served once the container is handed out.
+LABEL_GATEWAY = "muelle.gateway"
 ROLE = "sandbox"
 
 # Keeps the main process alive doing nothing; docker-init (init=True) is PID 1 and reaps zombies.
@@ -83,8 +87,32 @@ def container_name(token: str, owner: str = "") -> str:
 
 
 def sandbox_env() -> dict[str, str]:
-    """The whole environment of a sandbox: nothing comes from the web process."""
-    return {"TERM": TERM, "LANG": LANG, "HOME": settings.SANDBOX_WORKDIR, "PATH": PATH}
+    """The whole environment of a sandbox: nothing comes from the web process. With the Docker
+    gateway on, `docker` in the sandbox talks to the student's own socket (DOCKER_HOST)."""
+    env = {"TERM": TERM, "LANG": LANG, "HOME": settings.SANDBOX_WORKDIR, "PATH": PATH}
+    if settings.DOCKER_GATEWAY_ENABLED:
+        from sandbox.gateway import sandbox_docker_env
+
+        env.update(sandbox_docker_env())
+    return env
+
+
+def gateway_mount(folder: Path) -> dict[str, Any]:
+    """The one host path a sandbox sees: its own gateway folder, read-only. The folder must be a
+    direct child of DOCKER_GATEWAY_SOCKET_DIR, which never holds the engine's socket."""
+    root = Path(settings.DOCKER_GATEWAY_SOCKET_DIR).resolve()
+    source = Path(folder).resolve()
+    engine_socket = Path(settings.DOCKER_GATEWAY_ENGINE_SOCKET).resolve()
+    if source.parent != root or engine_socket.is_relative_to(source):
+        raise ValueError(f"{folder} is not a gateway folder under {root}")
+    return {
+        "Type": "bind",
+        "Source": str(source),
+        "Target": settings.DOCKER_GATEWAY_MOUNT_TARGET,
+        "ReadOnly": True,
+        # No propagation of mounts either way between the host and the sandbox.
+        "BindOptions": {"Propagation": "rprivate"},
+    }
 
 
 def _uid_gid() -> tuple[str, str]:
@@ -106,9 +134,9 @@ def tmpfs_mounts() -> dict[str, str]:
     }
 
 
-def host_config() -> dict[str, Any]:
+def host_config(gateway_folder: Path | None = None) -> dict[str, Any]:
     """Keyword arguments for APIClient.create_host_config."""
-    return {
+    config: dict[str, Any] = {
         "network_mode": settings.SANDBOX_NETWORK,
         "read_only": settings.SANDBOX_READ_ONLY,
         "tmpfs": tmpfs_mounts(),
@@ -135,10 +163,16 @@ def host_config() -> dict[str, Any]:
         "privileged": False,
         "ipc_mode": "private",
         # Deliberately absent: binds, volumes, devices, pid/uts/userns host modes, port bindings.
+        # The only mount is the student's gateway folder, read-only (never the engine socket).
     }
+    if gateway_folder is not None:
+        config["mounts"] = [gateway_mount(gateway_folder)]
+    return config
 
 
-def new_spec(*, owner: str, created: int, expires: int, pool: bool) -> ContainerSpec:
+def new_spec(
+    *, owner: str, created: int, expires: int, pool: bool, gateway_folder: Path | None = None
+) -> ContainerSpec:
     token = secrets.token_hex(4)
     labels = {
         LABEL_MANAGED: "1",
@@ -151,6 +185,8 @@ def new_spec(*, owner: str, created: int, expires: int, pool: bool) -> Container
     }
     if pool:
         labels[LABEL_POOL] = "1"
+    if gateway_folder is not None:
+        labels[LABEL_GATEWAY] = Path(gateway_folder).name
     return ContainerSpec(
         name=container_name(token, owner),
         # Random, never derived from the owner: the prompt shows it.
@@ -161,5 +197,5 @@ def new_spec(*, owner: str, created: int, expires: int, pool: bool) -> Container
         user=settings.SANDBOX_USER,
         working_dir=settings.SANDBOX_WORKDIR,
         environment=sandbox_env(),
-        host_config=host_config(),
+        host_config=host_config(gateway_folder),
     )

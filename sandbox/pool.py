@@ -13,7 +13,9 @@ import logging
 import weakref
 from datetime import timedelta
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from sandbox import capacity, engine
@@ -52,41 +54,70 @@ async def size() -> int:
     return await _warm_rows().acount()  # type: ignore[attr-defined]
 
 
+def _claim(owner: str, session: str) -> SandboxRow | None:
+    """Claims the oldest warm row for `owner` (blocking; one short transaction per try).
+
+    The conditional update is the claim: two takers can't both win one row. Where the database
+    can lock rows (PostgreSQL), candidates locked by another taker are skipped, so a burst of
+    students claims different rows at once; elsewhere (SQLite serialises writes) a taker that
+    lost a row simply tries the next one. Each lost try means another taker won a row, so the
+    loop ends as soon as no warm row is left."""
+    lock_rows = connection.features.has_select_for_update_skip_locked
+    while True:
+        # SQLite: no transaction around the two statements (a reader upgrading to a writer can
+        # fail with "database is locked" when another process writes); the update decides.
+        with transaction.atomic() if lock_rows else contextlib.nullcontext():
+            candidates = _warm_rows().order_by("created_at")  # type: ignore[attr-defined]
+            if lock_rows:
+                candidates = candidates.select_for_update(skip_locked=True)
+            row = candidates.first()
+            if row is None:
+                return None
+            now = timezone.now()
+            expires = now + timedelta(seconds=settings.SANDBOX_MAX_LIFETIME)
+            claimed = SandboxRow.objects.filter(pk=row.pk, state=SandboxRow.State.POOL).update(
+                state=SandboxRow.State.LIVE,
+                owner=owner,
+                session=session,
+                assigned_at=now,
+                last_activity=now,
+                expires_at=expires,
+                holder=engine.BOOT_ID,
+                heartbeat_at=now,
+            )
+        if claimed:
+            row.state, row.owner, row.session = SandboxRow.State.LIVE, owner, session
+            row.assigned_at = row.last_activity = row.heartbeat_at = now
+            row.expires_at, row.holder = expires, engine.BOOT_ID
+            return row
+
+
 async def take(owner: str, session: str) -> engine.Sandbox | None:
-    """Claims a warm sandbox for `owner`, or None when the pool is empty."""
+    """Claims a warm sandbox for `owner`, or None when the pool is empty. Called by
+    engine.acquire with the owner's lock held."""
     if settings.SANDBOX_WARM_POOL <= 0:
         return None
-    for _attempt in range(3):
-        row = await _warm_rows().order_by("created_at").afirst()  # type: ignore[attr-defined]
+    # Bounded only against warm containers that keep dying: contention never ends the search.
+    for _attempt in range(max(8, 2 * settings.SANDBOX_WARM_POOL)):
+        row = await sync_to_async(_claim)(owner, session)
         if row is None:
             return None
-        now = timezone.now()
-        expires = now + timedelta(seconds=settings.SANDBOX_MAX_LIFETIME)
-        # The conditional update is the claim: two takers can't both win the same row.
-        claimed = await SandboxRow.objects.filter(pk=row.pk, state=SandboxRow.State.POOL).aupdate(
-            state=SandboxRow.State.LIVE,
-            owner=owner,
-            session=session,
-            assigned_at=now,
-            last_activity=now,
-            expires_at=expires,
-            holder=engine.BOOT_ID,
-            heartbeat_at=now,
-        )
-        if not claimed:
-            continue
         refill_soon()
-        row.owner = owner
         try:
             name = await engine.assign(row)
         except engine.SandboxGone:
-            await engine.remove_now(row.container_id)
+            # Dead, or without a gateway folder: never handed out. (Not end_gateway: we hold the
+            # owner's lock, and the owner's next sandbox comes from this same call.)
+            await engine.remove_now(row.container_id, end_gateway_of="")
             continue
+        except BaseException:
+            engine.schedule_removal(row.container_id)  # claimed but never handed out
+            raise
         return engine.Sandbox(
             container_id=row.container_id,
             owner=owner,
-            created_at=now,
-            expires_at=expires,
+            created_at=row.assigned_at or timezone.now(),
+            expires_at=row.expires_at,
             name=name,
         )
     return None

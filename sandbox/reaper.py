@@ -7,6 +7,11 @@ crashed); it is warm but stopped or too old; or a removal was scheduled and did 
 Containers of other instances, other Muelle roles and anything without our labels are never
 touched.
 
+Then the Docker gateway's leftovers (docs/gateway.md): gateways of this process whose student
+has no live sandbox any more are closed, whatever students without a live sandbox created
+through their gateway is removed (`sweep_orphans`: a crash leaves nothing behind), and gateway
+folders no container mounts any more are deleted.
+
 Runs at start-up (`manage.py prune_sandboxes`), periodically inside the server
 (engine.ensure_background_tasks) and on demand.
 """
@@ -24,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sandbox import engine, hardening
+from sandbox import gateway as docker_gateway
 from sandbox.models import Sandbox as SandboxRow
 
 logger = logging.getLogger(__name__)
@@ -48,6 +54,9 @@ class ReapReport:
     removed: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
     forgotten_rows: int = 0
     errors: list[str] = field(default_factory=list)
+    # Docker gateway: students whose leftovers were removed, gateway folders deleted.
+    students_cleaned: list[str] = field(default_factory=list)
+    folders_removed: list[str] = field(default_factory=list)
 
 
 def _reason(
@@ -128,6 +137,8 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
     if gone:
         deleted, _ = await SandboxRow.objects.filter(container_id__in=gone).adelete()
         report.forgotten_rows = deleted
+    if settings.DOCKER_GATEWAY_ENABLED:
+        await _reap_gateways(report, grace)
     if report.removed:
         logger.info(
             "reaper removed %d sandbox(es): %s",
@@ -135,6 +146,36 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
             ", ".join(f"{name} ({why})" for name, why in report.removed),
         )
     return report
+
+
+async def _live_owners() -> set[str]:
+    rows = SandboxRow.objects.filter(
+        instance=settings.SANDBOX_INSTANCE, state=SandboxRow.State.LIVE
+    ).values_list("owner", flat=True)
+    return {owner async for owner in rows if owner}
+
+
+async def _reap_gateways(report: ReapReport, grace: float) -> None:
+    """Ends what the sandboxes just removed (or removed behind our back) left of the gateway."""
+    try:
+        live = await _live_owners()
+        # An owner being acquired right now has no row yet but may already have a gateway.
+        busy = {owner for owner in docker_gateway.open_owners() if engine.owner_busy(owner)}
+        for owner in docker_gateway.open_owners():
+            if owner not in live and owner not in busy:
+                await engine.end_gateway(owner)
+        report.students_cleaned = await docker_gateway.sweep_orphans(live | busy)
+        in_use = await engine.gateway_folders_in_use()
+        report.folders_removed = docker_gateway.sweep_folders(in_use, grace=grace)
+    except asyncio.CancelledError:
+        raise
+    except engine.EngineUnavailable:
+        raise
+    except Exception as exc:
+        logger.warning("reaper: gateway leftovers not cleaned", exc_info=True)
+        report.errors.append(f"gateway: {exc}")
+    if report.students_cleaned:
+        logger.info("reaper removed what %d student(s) left", len(report.students_cleaned))
 
 
 async def periodic() -> None:

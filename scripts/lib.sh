@@ -84,6 +84,10 @@ ensure_docker() {
 }
 
 ensure_images() {
+  # Offline builds: mmdebstrap makes the Debian root filesystems (the sandbox, muelle/debian),
+  # busybox-static the small course images (muelle/hola, muelle/busybox, muelle/web); the docker
+  # client is taken out of docker.io's .deb with apt-get download and dpkg-deb (always there).
+  apt_install mmdebstrap busybox-static
   say "Comprobando las imágenes del curso (se construyen sin conexión si hace falta)"
   "$PY" manage.py build_images
 }

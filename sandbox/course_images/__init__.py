@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.utils.translation import gettext as _
+
 from . import texts
 
 BUSYBOX = Path("/bin/busybox")
@@ -254,20 +256,33 @@ def recipes() -> list[Recipe]:
     ]
 
 
-def _client():  # noqa: ANN202
-    import docker
+def _current_recipe(name: str) -> str | None:
+    from sandbox import engine  # the one module that talks to Docker
 
-    return docker.from_env(timeout=600)
+    labels = engine.image_labels(name)
+    return None if labels is None else labels.get(LABEL_RECIPE)
 
 
-def _current_recipe(client, name: str) -> str | None:  # noqa: ANN001
-    import docker
+def _image_id(name: str) -> str | None:
+    from sandbox import engine
 
-    try:
-        image = client.api.inspect_image(name)
-    except docker.errors.ImageNotFound:
-        return None
-    return (image.get("Config", {}).get("Labels") or {}).get(LABEL_RECIPE)
+    return engine.image_id(name)
+
+
+def _remove_superseded(previous: str | None, name: str) -> None:
+    """The old version, untagged but still labelled a course image, would show up in every
+    student's `docker images` as <none>: removed unless a container still uses it."""
+    from sandbox import engine
+
+    if previous and previous != engine.image_id(name):
+        engine.remove_unused_image(previous)
+
+
+def _import(rootfs: bytes | Path, name: str, changes: list[str]) -> None:
+    from sandbox import engine
+
+    repository, _sep, tag = name.partition(":")
+    engine.import_tar(rootfs, repository, tag, changes)
 
 
 def build_course_images(
@@ -277,37 +292,38 @@ def build_course_images(
 
     Raises CourseImageError (Spanish message) when an image cannot be built here; the images
     before it are kept."""
-    client = _client()
     built = []
     for recipe in recipes():
         repo = recipe.name.partition(":")[0]
         if only and recipe.name not in only and repo not in only:
             continue
         digest = recipe.digest()
-        if not force and _current_recipe(client, recipe.name) == digest:
-            progress(f"{recipe.name}: al día")
+        if not force and _current_recipe(recipe.name) == digest:
+            progress(_("%(image)s: al día") % {"image": recipe.name})
             continue
-        progress(f"{recipe.name}: construyendo ({recipe.description})")
+        progress(
+            _("%(image)s: construyendo (%(what)s)…")
+            % {"image": recipe.name, "what": recipe.description}
+        )
         started = time.monotonic()
         rootfs, changes = recipe.build(recipe)
         changes = [*changes, f"LABEL {LABEL_COURSE}=1 {LABEL_RECIPE}={digest}"]
-        repository, _sep, tag = recipe.name.partition(":")
+        previous = _image_id(recipe.name)
         try:
-            if isinstance(rootfs, Path):
-                client.api.import_image_from_file(
-                    str(rootfs), repository=repository, tag=tag, changes=changes
-                )
-            else:
-                client.api.import_image_from_data(
-                    rootfs, repository=repository, tag=tag, changes=changes
-                )
+            _import(rootfs, recipe.name, changes)
         finally:
             if isinstance(rootfs, Path):
                 shutil.rmtree(rootfs.parent, ignore_errors=True)
-        if _current_recipe(client, recipe.name) != digest:
-            raise CourseImageError(f"{recipe.name}: el motor no guardó la imagen")
+        if _current_recipe(recipe.name) != digest:
+            raise CourseImageError(
+                _("%(image)s: el motor no guardó la imagen") % {"image": recipe.name}
+            )
+        _remove_superseded(previous, recipe.name)
         built.append(recipe.name)
-        progress(f"{recipe.name}: lista en {time.monotonic() - started:.1f} s")
+        progress(
+            _("%(image)s: lista en %(s).1f s")
+            % {"image": recipe.name, "s": time.monotonic() - started}
+        )
     return built
 
 

@@ -11,6 +11,9 @@ socket to be served in it:
 
 A folder is mounted, not the socket file: a socket opened again in the same folder (restart of
 Muelle, late assignment of a pooled container) appears inside the running sandbox.
+
+A gateway is served on the event loop that opened it. A gateway whose loop is gone (tests run one
+loop per test) is forgotten and opened again on the current loop.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import secrets
+import time
+import weakref
+from collections.abc import Iterable
 from pathlib import Path
 
 from .config import GatewayConfig
@@ -27,32 +34,49 @@ from .student import Student
 from .upstream import Upstream
 
 SOCKET_NAME = "docker.sock"
+# Folder names: a student's own (their key) or one reserved for a warm-pool container.
+FOLDER_NAME = re.compile(r"^(?:[0-9a-f]{14}|p[0-9a-f]{16})$")
 
 _gateways: dict[Path, Gateway] = {}
 _students: dict[str, Student] = {}
-_lock: asyncio.Lock | None = None
-_config: GatewayConfig | None = None
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+_override: GatewayConfig | None = None
+_from_settings: GatewayConfig | None = None
 
 
 def configure(config: GatewayConfig | None) -> None:
-    """Overrides the settings-derived configuration (tests, benchmark)."""
-    global _config
-    _config = config
+    """Overrides the settings-derived configuration (tests, benchmark); None goes back to the
+    settings."""
+    global _override
+    _override = config
     _students.clear()
 
 
 def current_config() -> GatewayConfig:
-    global _config
-    if _config is None:
-        _config = GatewayConfig.from_settings()
-    return _config
+    """The override if any, else the settings (read again each time: cheap, and tests change
+    SANDBOX_INSTANCE and the folder between tests)."""
+    global _from_settings
+    if _override is not None:
+        return _override
+    config = GatewayConfig.from_settings()
+    if config != _from_settings:
+        _from_settings = config
+        _students.clear()
+    return config
 
 
 def _get_lock() -> asyncio.Lock:
-    global _lock
-    if _lock is None:
-        _lock = asyncio.Lock()
-    return _lock
+    loop = asyncio.get_running_loop()
+    lock = _locks.get(loop)
+    if lock is None:
+        lock = _locks[loop] = asyncio.Lock()
+    return lock
+
+
+def _alive_here(gateway: Gateway) -> bool:
+    return gateway.loop is asyncio.get_running_loop() and not gateway.loop.is_closed()
 
 
 def _root(config: GatewayConfig) -> Path:
@@ -102,10 +126,11 @@ async def open_gateway(owner: str, *, folder: Path | None = None) -> Path:
         gateway = _gateways.get(folder)
         if gateway is not None and gateway.student.owner != owner:
             raise ValueError(f"{folder} already serves another student")
-        if gateway is not None and gateway.socket_path.exists():
+        if gateway is not None and _alive_here(gateway) and gateway.socket_path.exists():
             return folder
-        if gateway is not None:
+        if gateway is not None and _alive_here(gateway):
             await gateway.close()
+        # (A gateway of another, finished loop is only forgotten: its server died with it.)
         gateway = Gateway(student, folder / SOCKET_NAME)
         await gateway.start()
         _gateways[folder] = gateway
@@ -120,7 +145,8 @@ async def close_gateway(owner: str, *, cleanup: bool = True) -> None:
         closing = [f for f, g in _gateways.items() if g.student.owner == owner]
         gateways = [_gateways.pop(f) for f in closing]
     for gateway in gateways:
-        await gateway.close()
+        if _alive_here(gateway):
+            await gateway.close()
         if cleanup:
             # Only when the sandbox is over: a running sandbox has this very folder mounted.
             with contextlib.suppress(OSError):
@@ -137,9 +163,54 @@ async def close_gateway(owner: str, *, cleanup: bool = True) -> None:
 
 
 def open_owners() -> list[str]:
-    return sorted({g.student.owner for g in _gateways.values()})
+    """Students served on the running event loop."""
+    return sorted({g.student.owner for g in _gateways.values() if _alive_here(g)})
+
+
+def is_open(owner: str) -> bool:
+    return owner in open_owners()
 
 
 async def close_all(*, cleanup: bool = False) -> None:
+    """Stops every gateway of this event loop (process shutdown: cleanup=False keeps the folders
+    and the students' objects, so sandboxes adopted after a restart carry on)."""
     for owner in open_owners():
         await close_gateway(owner, cleanup=cleanup)
+
+
+def discard_folder(folder: Path | str) -> None:
+    """Removes a reserved folder nobody is served in (a warm container removed before it was
+    handed out). Never touches a folder a gateway serves."""
+    config = current_config()
+    path = config.socket_dir / Path(folder).name
+    if path in _gateways or not FOLDER_NAME.match(path.name):
+        return
+    with contextlib.suppress(OSError):
+        path.rmdir()
+
+
+def sweep_folders(in_use: Iterable[str], *, grace: float = 120.0) -> list[str]:
+    """Removes the gateway folders no container mounts any more (`in_use`: the folder names of
+    every container on the engine, of any instance), left by a crash or a killed process.
+    Folders served here and folders younger than `grace` seconds (a sandbox being created)
+    stay. Returns the names removed."""
+    config = current_config()
+    root = config.socket_dir
+    if not root.is_dir():
+        return []
+    keep = set(in_use) | {f.name for f in _gateways}
+    removed = []
+    now = time.time()
+    for folder in root.iterdir():
+        if folder.name in keep or not FOLDER_NAME.match(folder.name) or not folder.is_dir():
+            continue
+        try:
+            if now - folder.stat().st_mtime < grace:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                (folder / SOCKET_NAME).unlink()
+            folder.rmdir()
+        except OSError:
+            continue
+        removed.append(folder.name)
+    return removed

@@ -451,6 +451,7 @@ class Gateway:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.server: asyncio.AbstractServer | None = None
         self.connections = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -466,6 +467,7 @@ class Gateway:
 
     async def start(self) -> None:
         path = self.socket_path
+        self.loop = asyncio.get_running_loop()
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         self.server = await asyncio.start_unix_server(

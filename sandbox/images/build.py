@@ -12,9 +12,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -133,6 +136,68 @@ def build_offline_base(say: Say) -> None:
         )
 
 
+def _download_deb(package: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["apt-get", "download", package],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def fetch_docker_cli(folder: Path, say: Say) -> Path:
+    """Puts the `docker` binary of Debian's docker.io package in `folder` (from the host's apt
+    sources, like mmdebstrap) and returns its path. Only that one file is taken out."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        raise BuildFailed(
+            _("Para añadir el cliente docker sin conexión a un registro hacen falta apt y dpkg.")
+        )
+    say(
+        _("Descargando el paquete %(pkg)s para sacar de él el cliente docker…")
+        % {"pkg": recipe.DOCKER_CLI_PACKAGE}
+    )
+    with tempfile.TemporaryDirectory(prefix="muelle-docker-cli-") as tmp:
+        result = _download_deb(recipe.DOCKER_CLI_PACKAGE, Path(tmp))
+        if result.returncode != 0 and os.geteuid() == 0:
+            # No package lists yet on this host: fetch them once and try again.
+            say(_("Actualizando las listas de paquetes (apt-get update)…"))
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600)
+            result = _download_deb(recipe.DOCKER_CLI_PACKAGE, Path(tmp))
+        debs = sorted(Path(tmp).glob("*.deb"))
+        if result.returncode != 0 or not debs:
+            raise BuildFailed(
+                _("No se pudo descargar %(pkg)s con apt-get download:\n%(err)s")
+                % {"pkg": recipe.DOCKER_CLI_PACKAGE, "err": result.stderr.strip()[-500:]}
+            )
+        target = folder / "docker"
+        with subprocess.Popen(
+            # stderr dropped: reading stops at the binary and dpkg-deb complains of a broken pipe.
+            ["dpkg-deb", "--fsys-tarfile", str(debs[0])],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        ) as proc:
+            assert proc.stdout is not None
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+                for member in tar:
+                    if member.name == recipe.DOCKER_CLI_MEMBER and member.isfile():
+                        source = tar.extractfile(member)
+                        assert source is not None
+                        with target.open("wb") as out:
+                            shutil.copyfileobj(source, out)
+                        break
+            proc.stdout.close()
+            proc.wait()
+    if not target.is_file() or target.stat().st_size == 0:
+        raise BuildFailed(
+            _("El paquete %(pkg)s no trae %(member)s.")
+            % {"pkg": recipe.DOCKER_CLI_PACKAGE, "member": recipe.DOCKER_CLI_MEMBER}
+        )
+    target.chmod(0o755)
+    return target
+
+
 def build(say: Say, *, force: bool = False) -> bool:
     """Builds SANDBOX_IMAGE unless it is current; True when it built something."""
     engine.ping()
@@ -148,20 +213,33 @@ def build(say: Say, *, force: bool = False) -> bool:
     # Child first: an image with a child can't be removed.
     superseded = [engine.image_id(settings.SANDBOX_IMAGE), engine.image_id(recipe.BASE_IMAGE)]
     base = choose_base(say)
-    if base == recipe.BASE_IMAGE:
-        build_offline_base(say)
-        packages = ""
-    else:
-        packages = " ".join(recipe.PACKAGES)
     uid, gid = recipe.sandbox_uid_gid()
-    say(_("Añadiendo el usuario «alumno» y el saludo (docker build)…"))
-    for line in engine.build_image(
-        str(recipe.CONTEXT_DIR),
-        settings.SANDBOX_IMAGE,
-        labels={recipe.RECIPE_LABEL: wanted},
-        buildargs={"BASE": base, "PACKAGES": packages, "UID": uid, "GID": gid},
-    ):
-        say("  docker build: " + line)
+    with tempfile.TemporaryDirectory(prefix="muelle-context-") as tmp:
+        # A copy of the context: the offline build adds the docker binary to it.
+        context = Path(tmp) / "context"
+        shutil.copytree(recipe.CONTEXT_DIR, context)
+        if base == recipe.BASE_IMAGE:
+            build_offline_base(say)
+            binaries = context / recipe.DOCKER_CLI_DIR / "usr" / "bin"
+            binaries.mkdir(parents=True, exist_ok=True)
+            fetch_docker_cli(binaries, say)
+            packages = ""
+        else:
+            packages = " ".join(recipe.PACKAGES)
+        say(_("Añadiendo el cliente docker, el usuario «alumno» y el saludo (docker build)…"))
+        for line in engine.build_image(
+            str(context),
+            settings.SANDBOX_IMAGE,
+            labels={recipe.RECIPE_LABEL: wanted},
+            buildargs={
+                "BASE": base,
+                "PACKAGES": packages,
+                "UID": uid,
+                "GID": gid,
+                "DOCKER_CLI_PACKAGE": recipe.DOCKER_CLI_PACKAGE,
+            },
+        ):
+            say("  docker build: " + line)
     if not image_is_current():
         raise BuildFailed(_("La construcción terminó pero la imagen no tiene la receta esperada."))
     current = {engine.image_id(settings.SANDBOX_IMAGE), engine.image_id(recipe.BASE_IMAGE)}

@@ -30,7 +30,17 @@ PACKAGES = [
     "vim-tiny",
     "ncurses-base",
     "file",
+    # Compose 1.29 (Python) for the Compose lessons; it talks to the student's gateway socket.
+    "docker-compose",
 ]
+
+# The Docker CLI. Debian bookworm has no client-only package: the `docker` binary is taken out of
+# docker.io's .deb (apt-get download + dpkg-deb), never the whole engine with its daemons.
+DOCKER_CLI_PACKAGE = "docker.io"
+DOCKER_CLI_MEMBER = "./usr/bin/docker"
+# Folder of the build context copied over the image's root: the offline build puts the extracted
+# binary at usr/bin/docker in it; without it (online build) the Dockerfile downloads the package.
+DOCKER_CLI_DIR = "docker-cli"
 
 # Offline only: minbase resolves init-system-helpers' "usrmerge | usr-is-merged" to usrmerge,
 # which drags in full Perl (~46 MB). With usr-is-merged installed they can be purged again.
@@ -83,4 +93,9 @@ def base_hash() -> str:
 def recipe_hash() -> str:
     files = sorted(p for p in CONTEXT_DIR.rglob("*") if p.is_file())
     parts = [p.relative_to(CONTEXT_DIR).as_posix().encode() + b"\0" + p.read_bytes() for p in files]
-    return _digest(base_hash().encode(), ":".join(sandbox_uid_gid()).encode(), *parts)
+    return _digest(
+        base_hash().encode(),
+        ":".join(sandbox_uid_gid()).encode(),
+        f"{DOCKER_CLI_PACKAGE}:{DOCKER_CLI_MEMBER}".encode(),
+        *parts,
+    )

@@ -80,15 +80,24 @@ def course_images() -> None:
 
 @pytest.fixture(scope="session")
 def gateway_loop(gateway_config: GatewayConfig, course_images: None) -> Iterator[GatewayLoop]:
-    lifecycle.configure(gateway_config)
     loop = GatewayLoop()
     yield loop
+    lifecycle.configure(gateway_config)
     loop.run(lifecycle.close_all(cleanup=True))
     loop.stop()
     lifecycle.configure(None)
     for child in gateway_config.socket_dir.iterdir():
         child.rmdir()
     gateway_config.socket_dir.rmdir()
+
+
+@pytest.fixture(autouse=True)
+def _gateway_config_for_this_test(gateway_config: GatewayConfig) -> Iterator[None]:
+    # Only while a gateway test runs: the sandboxes of other test folders (same session) read
+    # the settings, as in production.
+    lifecycle.configure(gateway_config)
+    yield
+    lifecycle.configure(None)
 
 
 @dataclass

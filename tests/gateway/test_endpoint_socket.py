@@ -116,8 +116,12 @@ def test_a_gateway_restart_keeps_the_mounted_folder_working(student):
 def test_a_pooled_container_gets_its_student_after_it_started(gateway_loop):
     folder = gateway_loop.run(_reserve())
     name = f"muelle-gw-test-{uuid.uuid4().hex[:8]}"
-    assert engine("run", "-d", "--name", name, *sandbox_args(folder), "muelle/busybox",
-                  "sleep", "300").returncode == 0
+    assert (
+        engine(
+            "run", "-d", "--name", name, *sandbox_args(folder), "muelle/busybox", "sleep", "300"
+        ).returncode
+        == 0
+    )
     owner = uuid.uuid4().hex
     try:
         assert engine("exec", name, "docker", "ps").returncode != 0  # nobody served yet

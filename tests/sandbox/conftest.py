@@ -1,19 +1,27 @@
 """Sandbox tests run against the real engine and the real course image, under a test-only
-SANDBOX_INSTANCE, and remove every container they made (by that instance label)."""
+SANDBOX_INSTANCE, and remove every container they made (by that instance label). Sandboxes get
+their Docker gateway (settings.DOCKER_GATEWAY_ENABLED) in a test-only folder; whatever students
+made through it is removed after each test."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sandbox import engine, hardening
+from sandbox import gateway as docker_gateway
+from sandbox.gateway import lifecycle
 
 TEST_INSTANCE = f"pytest-sandbox-{os.getpid()}"
+# Short: a unix socket path has at most 108 bytes.
+GATEWAY_DIR = Path(f"/tmp/muelle-sbx-{os.getpid()}")  # noqa: S108
 
 
 def _containers_of(instance: str) -> list[dict[str, Any]]:
@@ -35,19 +43,32 @@ def sandbox_settings(settings: Any, transactional_db: None) -> Iterator[Any]:
     settings.SANDBOX_INSTANCE = TEST_INSTANCE
     settings.SANDBOX_WARM_POOL = 0
     settings.SANDBOX_MAX_LIVE = 10
+    settings.DOCKER_GATEWAY_ENABLED = True
+    settings.DOCKER_GATEWAY_SOCKET_DIR = GATEWAY_DIR
+    # The gateway reads these settings (tests/gateway may have set its own configuration).
+    previous = lifecycle._override
+    lifecycle.configure(None)
     yield settings
+    lifecycle.configure(previous)
 
 
 @pytest.fixture(autouse=True)
-async def stop_background() -> AsyncIterator[None]:
+async def stop_background(
+    sandbox_settings: Any, request: pytest.FixtureRequest
+) -> AsyncIterator[None]:
     yield
     await engine.stop_background_tasks()
+    if request.node.get_closest_marker("docker"):
+        # Whatever the test's students made through their gateway (also when a test never
+        # released its sandbox): removed by the instance's label, as the reaper would.
+        await docker_gateway.sweep_orphans([])
 
 
 @pytest.fixture(autouse=True, scope="session")
 def prune_test_containers() -> Iterator[None]:
     yield
     remove_instance_containers()
+    shutil.rmtree(GATEWAY_DIR, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

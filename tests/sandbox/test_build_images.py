@@ -12,6 +12,15 @@ def test_a_current_image_is_not_rebuilt(capsys) -> None:  # noqa: ANN001
     out = capsys.readouterr().out
     assert "está al día" in out
     assert recipe.recipe_hash() in out
+    # The lessons' images are checked too.
+    for image in ("muelle/hola:latest", "muelle/busybox:latest", "muelle/web:latest"):
+        assert f"{image}: al día" in out
+
+
+def test_the_recipe_changes_with_the_docker_cli_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = recipe.recipe_hash()
+    monkeypatch.setattr(recipe, "DOCKER_CLI_PACKAGE", "docker-ce-cli")
+    assert recipe.recipe_hash() != before
 
 
 def test_the_recipe_changes_with_the_package_list(monkeypatch: pytest.MonkeyPatch) -> None:

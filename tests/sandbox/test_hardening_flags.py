@@ -4,7 +4,7 @@ import pytest
 
 from sandbox import engine
 
-from .conftest import TEST_INSTANCE, inspect
+from .conftest import GATEWAY_DIR, TEST_INSTANCE, inspect
 
 pytestmark = pytest.mark.docker
 
@@ -32,9 +32,25 @@ async def test_every_container_carries_every_hardening_flag(settings) -> None:
     assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-file": "1", "max-size": "1m"}}
     assert host["RestartPolicy"]["Name"] in ("no", "")
     assert host["RestartPolicy"]["MaximumRetryCount"] == 0
+    # Not one host path, except the student's own Docker gateway folder, read-only; never the
+    # engine's socket.
     assert not host.get("Binds")
-    assert not host.get("Mounts")
-    assert info["Mounts"] == []
+    folder = GATEWAY_DIR / labels_of(config)["muelle.gateway"]
+    assert folder.is_dir() and folder.parent == GATEWAY_DIR
+    assert host["Mounts"] == [
+        {
+            "Type": "bind",
+            "Source": str(folder),
+            "Target": "/run/muelle",
+            "ReadOnly": True,
+            "BindOptions": {"Propagation": "rprivate"},
+        }
+    ]
+    assert [(m["Type"], m["Source"], m["Destination"], m["RW"]) for m in info["Mounts"]] == [
+        ("bind", str(folder), "/run/muelle", False)
+    ]
+    assert sorted(p.name for p in folder.iterdir()) == ["docker.sock"]
+    assert not any("docker.sock" in m["Source"] for m in info["Mounts"])
     assert not host.get("Devices")
     assert host["PidMode"] == "" and host["UTSMode"] == "" and host["UsernsMode"] == ""
     assert host["IpcMode"] == "private"
@@ -51,6 +67,8 @@ async def test_every_container_carries_every_hardening_flag(settings) -> None:
             "LANG=C.UTF-8",
             "HOME=/home/alumno",
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "DOCKER_HOST=unix:///run/muelle/docker.sock",
+            "DOCKER_BUILDKIT=0",
         ]
     )
     assert config["Hostname"].startswith("muelle-")
@@ -62,6 +80,21 @@ async def test_every_container_carries_every_hardening_flag(settings) -> None:
     assert labels["muelle.owner"] == "owner-hardening"
     assert int(labels["muelle.expires"]) - int(labels["muelle.created"]) == 2 * 60 * 60
     assert "muelle.pool" not in labels
+
+
+def labels_of(config: dict) -> dict[str, str]:
+    return config["Labels"]
+
+
+async def test_without_the_gateway_nothing_of_the_host_is_mounted(settings) -> None:
+    settings.DOCKER_GATEWAY_ENABLED = False
+    sandbox = await engine.acquire("owner-no-gateway")
+    info = inspect(sandbox.container_id)
+    assert not info["HostConfig"].get("Binds")
+    assert not info["HostConfig"].get("Mounts")
+    assert info["Mounts"] == []
+    assert "muelle.gateway" not in info["Config"]["Labels"]
+    assert not any(e.startswith("DOCKER_HOST=") for e in info["Config"]["Env"])
 
 
 async def test_the_limits_hold_inside_the_container() -> None:
