@@ -11,6 +11,11 @@ from django.core.checks import Error, register
 
 SIZE = re.compile(r"\d+[kmgKMG]?")
 
+# A unix socket path must fit in sun_path (108 bytes with its NUL). A gateway socket is
+# <DOCKER_GATEWAY_SOCKET_DIR>/<folder of at most 17 characters>/docker.sock.
+SOCKET_PATH_MAX = 107
+GATEWAY_SOCKET_SUFFIX = len("/") + 17 + len("/docker.sock")
+
 
 @register()
 def check_sandbox_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
@@ -46,4 +51,15 @@ def check_sandbox_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
                 id="sandbox.E004",
             )
         )
+    if settings.DOCKER_GATEWAY_ENABLED:
+        longest = len(str(settings.DOCKER_GATEWAY_SOCKET_DIR).encode()) + GATEWAY_SOCKET_SUFFIX
+        if longest > SOCKET_PATH_MAX:
+            errors.append(
+                Error(
+                    f"DOCKER_GATEWAY_SOCKET_DIR is too long for a unix socket path "
+                    f"({longest} bytes with the socket's name; the limit is {SOCKET_PATH_MAX}).",
+                    hint="Choose a shorter folder, e.g. /run/muelle-gateway or /var/lib/muelle.",
+                    id="sandbox.E005",
+                )
+            )
     return errors
