@@ -485,9 +485,14 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
         pool=pool,
         gateway_folder=folder,
     )
+    call = asyncio.ensure_future(_call(_create_and_start, spec))
     try:
-        container_id = await _call(_create_and_start, spec)
-    except BaseException:
+        container_id = await asyncio.shield(call)
+    except BaseException as exc:
+        if isinstance(exc, asyncio.CancelledError):
+            # Cancelled (a shutdown stops the pool filler) while the engine thread is still
+            # creating the container: that thread goes on, so remove what it makes.
+            await _remove_when_made(call)
         if folder is not None:
             if pool:
                 docker_gateway.discard_folder(folder)
@@ -516,6 +521,26 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
     finally:
         _inflight_ids.discard(container_id)
     return _to_sandbox(row)
+
+
+async def _remove_when_made(call: asyncio.Future[str]) -> None:
+    """Waits (briefly) for a create whose caller was cancelled and removes the container it made;
+    if this wait is cancelled too, the removal is left to a callback."""
+
+    def remove(done: asyncio.Future[str]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            _inflight_ids.discard(done.result())
+            _schedule_removal(done.result())
+
+    try:
+        await asyncio.wait({call}, timeout=30)
+    except BaseException:
+        call.add_done_callback(remove)
+        return
+    if call.done():
+        remove(call)
+    else:
+        call.add_done_callback(remove)
 
 
 async def assign(row: SandboxRow) -> str:

@@ -6,6 +6,7 @@ made through it is removed after each test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import time
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 from sandbox import engine, hardening
@@ -34,7 +36,9 @@ def _containers_of(instance: str) -> list[dict[str, Any]]:
 
 def remove_instance_containers(instance: str = TEST_INSTANCE) -> None:
     for item in _containers_of(instance):
-        engine.call_sync(lambda api, cid=item["Id"]: api.remove_container(cid, force=True))
+        # 404: gone meanwhile; 409: a background removal is already at it.
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            engine.call_sync(lambda api, cid=item["Id"]: api.remove_container(cid, force=True))
 
 
 @pytest.fixture(autouse=True)

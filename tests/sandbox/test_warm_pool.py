@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sandbox import engine, pool
@@ -57,3 +59,33 @@ async def test_the_pool_counts_towards_the_cap(settings) -> None:
     assert await eventually(lambda: size_is(1))
     assert await pool.fill_once() == 0  # the second warm container would pass the cap
     assert await SandboxRow.objects.acount() == 2
+
+
+@pytest.mark.parametrize("gateway", [False, True])
+async def test_a_create_cancelled_mid_start_leaves_no_container(settings, gateway) -> None:
+    # A shutdown cancels the pool filler while the engine thread is still creating a container:
+    # the thread finishes anyway, so the engine must remove what it made (nothing has its id).
+    settings.DOCKER_GATEWAY_ENABLED = gateway
+    from .conftest import TEST_INSTANCE, _containers_of
+
+    task = asyncio.ensure_future(engine.create(owner="", session="", pool=True))
+    await asyncio.sleep(0)  # create() is now waiting for the engine thread
+    await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not await SandboxRow.objects.filter(instance=TEST_INSTANCE).aexists()
+    # Bounds, not speed assertions. Without the fix the container shows up a moment after the
+    # cancellation and stays; with it, it is removed in the background if it showed up at all.
+    appeared = False
+    for _ in range(30):
+        if _containers_of(TEST_INSTANCE):
+            appeared = True
+            break
+        await asyncio.sleep(0.1)
+    if appeared:
+        for _ in range(150):
+            if not _containers_of(TEST_INSTANCE):
+                break
+            await asyncio.sleep(0.1)
+    assert _containers_of(TEST_INSTANCE) == []
