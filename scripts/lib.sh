@@ -72,6 +72,14 @@ ensure_docker() {
   fi
   command -v docker >/dev/null 2>&1 || apt_install docker.io
   if is_root; then
+    # A dockerd that is still stopping keeps its pid file, and a new one refuses to start: wait
+    # for it to finish; a pid file left by a crash is removed.
+    local pidfile=/var/run/docker.pid
+    for _ in $(seq 1 60); do
+      [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null || break
+      sleep 0.5
+    done
+    if [ -s "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then rm -f "$pidfile"; fi
     say "Arrancando el motor de Docker (dockerd); registro en var/dockerd.log"
     nohup dockerd >"$ROOT/var/dockerd.log" 2>&1 &
     for _ in $(seq 1 60); do docker_answers && return 0; sleep 0.5; done
