@@ -1,8 +1,9 @@
 """The session the terminal's websocket needs, handed out on request.
 
 The websocket identifies the student by the session cookie, but a websocket handshake cannot set
-cookies. Lesson pages don't create sessions either: page views (and crawlers, and load) must not
-write to the database. So the terminal posts here once before its first connection.
+cookies, and a lesson page without exercises creates no session (reading a page, for crawlers
+and under load, must not write to the database). So the terminal posts here once before its
+first connection.
 """
 
 from __future__ import annotations
