@@ -33,13 +33,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
+from websockets.asyncio.client import ClientConnection  # noqa: E402
 
 from tests.reliability.live_server import LiveServer, instance_containers, remove_containers  # noqa: E402
 
@@ -54,28 +53,6 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def session_cookie(server: LiveServer) -> str:
-    with urllib.request.urlopen(server.url + LESSON, timeout=30) as response:  # noqa: S310
-        for cookie in response.headers.get_all("Set-Cookie") or []:
-            if cookie.startswith("sessionid="):
-                return cookie.split(";")[0]
-    raise RuntimeError("no session cookie")
-
-
-async def open_terminal(server: LiveServer, cookie: str, tid: str) -> ClientConnection:
-    ws = await connect(
-        f"ws://127.0.0.1:{server.port}/ws/terminal/?t={tid}",
-        origin="http://127.0.0.1",
-        additional_headers={"Cookie": cookie},
-        open_timeout=60,
-        max_size=2**20,
-    )
-    while True:
-        frame = await asyncio.wait_for(ws.recv(), 60)
-        if isinstance(frame, str) and json.loads(frame)["type"] == "ready":
-            return ws
-
-
 async def wait_for(ws: ClientConnection, needle: bytes, timeout: float = 30) -> None:
     seen = b""
     deadline = time.monotonic() + timeout
@@ -86,7 +63,7 @@ async def wait_for(ws: ClientConnection, needle: bytes, timeout: float = 30) -> 
 
 
 async def flood(server: LiveServer, seconds: float) -> None:
-    ws = await open_terminal(server, session_cookie(server), "hostile-long-flood-0000")
+    ws = await server.open_terminal(server.session_cookie(), "hostile-long-flood-0000")
     cid = instance_containers(server.instance)[0]
     log_path = subprocess.run(
         ["docker", "inspect", "-f", "{{.LogPath}}", cid], capture_output=True, text=True
@@ -127,7 +104,7 @@ async def flood(server: LiveServer, seconds: float) -> None:
 async def sigterm(server: LiveServer, students: int) -> None:
     sockets = await asyncio.gather(
         *(
-            open_terminal(server, session_cookie(server), f"hostile-long-sigterm-{n:04d}")
+            server.open_terminal(server.session_cookie(), f"hostile-long-sigterm-{n:04d}")
             for n in range(students + 1)
         )
     )
@@ -207,7 +184,7 @@ def slowloris(server: LiveServer, count: int) -> None:
 
 
 async def restart_engine(server: LiveServer) -> None:
-    ws = await open_terminal(server, session_cookie(server), "hostile-long-engine-000")
+    ws = await server.open_terminal(server.session_cookie(), "hostile-long-engine-000")
     started = time.monotonic()
     # The engine, by the pid it wrote itself (never by name: other processes may match).
     engine_pid = int(Path("/var/run/docker.pid").read_text().strip())
@@ -228,7 +205,7 @@ async def restart_engine(server: LiveServer) -> None:
     back = time.monotonic()
     for _ in range(60):
         try:
-            again = await open_terminal(server, session_cookie(server), "hostile-long-engine-001")
+            again = await server.open_terminal(server.session_cookie(), "hostile-long-engine-001")
             print(f"engine back: a new terminal works {time.monotonic() - back:.1f} s later")
             await again.close()
             return

@@ -5,13 +5,18 @@ the scripts under bench/."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
+
+from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -121,6 +126,30 @@ class LiveServer:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+
+    def session_cookie(self, path: str = "/lecciones/que-es-docker/") -> str:
+        """`sessionid=...` as a browser gets it: a lesson with exercises gives the visitor their
+        session (and anonymous progress key) at once."""
+        with urllib.request.urlopen(self.url + path, timeout=30) as response:  # noqa: S310
+            cookies = response.headers.get_all("Set-Cookie") or []
+        for cookie in cookies:
+            if cookie.startswith("sessionid="):
+                return cookie.split(";")[0]
+        raise AssertionError(f"no session cookie in {cookies}")
+
+    async def open_terminal(self, cookie: str, terminal_id: str) -> ClientConnection:
+        """A terminal websocket, returned once the server says `ready`."""
+        ws = await connect(
+            f"ws://127.0.0.1:{self.port}/ws/terminal/?t={terminal_id}",
+            origin="http://127.0.0.1",
+            additional_headers={"Cookie": cookie},
+            open_timeout=60,
+            max_size=2**20,
+        )
+        while True:
+            frame = await asyncio.wait_for(ws.recv(), 60)
+            if isinstance(frame, str) and json.loads(frame)["type"] == "ready":
+                return ws
 
     def __enter__(self) -> LiveServer:
         self.start()

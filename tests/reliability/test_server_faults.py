@@ -5,7 +5,6 @@ stopped and disconnected for real."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import socket
@@ -15,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from tests.terminal.tabs import new_terminal_id
 
@@ -42,29 +41,6 @@ def server(migrated_db: Path, tmp_path: Path) -> Iterator[LiveServer]:
     yield live
     live.stop()
     remove_containers(live.instance)
-
-
-def session_cookie(live: LiveServer) -> str:
-    with urllib.request.urlopen(live.url + LESSON, timeout=30) as response:  # noqa: S310
-        assert response.status == 200
-        cookies = response.headers.get_all("Set-Cookie") or []
-    for cookie in cookies:
-        if cookie.startswith("sessionid="):
-            return cookie.split(";")[0]
-    raise AssertionError(f"no session cookie in {cookies}")
-
-
-async def open_terminal(live: LiveServer, cookie: str, terminal_id: str) -> ClientConnection:
-    ws = await connect(
-        f"ws://127.0.0.1:{live.port}/ws/terminal/?t={terminal_id}",
-        origin="http://127.0.0.1",
-        additional_headers={"Cookie": cookie},
-        open_timeout=30,
-    )
-    while True:
-        frame = await asyncio.wait_for(ws.recv(), 60)
-        if isinstance(frame, str) and json.loads(frame)["type"] == "ready":
-            return ws
 
 
 async def shell_pid(ws: ClientConnection, marker: str) -> str:
@@ -110,7 +86,7 @@ async def test_after_kill_9_a_restart_leaves_no_orphan_and_keeps_progress(server
     before = progress_rows(server)
     assert "'alumna', 'e', 3" in before
     server.start()
-    ws = await open_terminal(server, session_cookie(server), new_terminal_id())
+    ws = await server.open_terminal(server.session_cookie(), new_terminal_id())
     assert (await shell_pid(ws, "PID-")).isdigit()
 
     server.kill()
@@ -122,7 +98,7 @@ async def test_after_kill_9_a_restart_leaves_no_orphan_and_keeps_progress(server
     assert took is not None, instance_containers(server.instance)
     assert progress_rows(server) == before
     # The restarted server serves a new terminal.
-    ws2 = await open_terminal(server, session_cookie(server), new_terminal_id())
+    ws2 = await server.open_terminal(server.session_cookie(), new_terminal_id())
     assert (await shell_pid(ws2, "PID-")).isdigit()
     await ws2.close()
 
@@ -131,7 +107,7 @@ async def sigterm_with_a_busy_terminal(server: LiveServer) -> tuple[int | None, 
     """Starts the server, opens a terminal running `sleep 1000`, sends SIGTERM; returns the close
     code the client saw and the monotonic time of the signal, once the process has exited."""
     server.start()
-    ws = await open_terminal(server, session_cookie(server), new_terminal_id())
+    ws = await server.open_terminal(server.session_cookie(), new_terminal_id())
     await ws.send(b"sleep 1000\r")
     assert instance_containers(server.instance)
 
@@ -168,15 +144,15 @@ async def test_a_dropped_connection_reconnects_to_the_same_shell(server: LiveSer
     """Pass: after the TCP connection is cut without a close frame and 5 s pass, reconnecting
     with the same session and terminal id gives the same shell (same `echo $$`)."""
     server.start()
-    cookie = session_cookie(server)
+    cookie = server.session_cookie()
     terminal_id = new_terminal_id()
-    ws = await open_terminal(server, cookie, terminal_id)
+    ws = await server.open_terminal(cookie, terminal_id)
     pid = await shell_pid(ws, "PID-")
 
     ws.transport.abort()  # the network goes: no close frame, no FIN handshake
     await asyncio.sleep(5)
 
-    again = await open_terminal(server, cookie, terminal_id)
+    again = await server.open_terminal(cookie, terminal_id)
     assert await shell_pid(again, "OTRO-") == pid
     await again.close()
 
@@ -267,7 +243,7 @@ async def test_a_terminal_outlives_the_request_head_timeout(server: LiveServer):
     """Pass: a websocket idle for longer than the head timeout (5 s here) still works: the timer
     belongs to the HTTP request that upgraded, not to the websocket."""
     server.start()
-    ws = await open_terminal(server, session_cookie(server), new_terminal_id())
+    ws = await server.open_terminal(server.session_cookie(), new_terminal_id())
     await asyncio.sleep(7)
     assert (await shell_pid(ws, "PID-")).isdigit()
     await ws.close()
