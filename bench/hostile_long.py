@@ -42,8 +42,6 @@ from websockets.asyncio.client import ClientConnection  # noqa: E402
 
 from tests.reliability.live_server import LiveServer, instance_containers, remove_containers  # noqa: E402
 
-LESSON = "/lecciones/que-es-docker/"
-
 
 def rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
