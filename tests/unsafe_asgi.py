@@ -5,6 +5,4 @@ from __future__ import annotations
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.asgi import get_asgi_application
 
-application = ProtocolTypeRouter(
-    {"http": get_asgi_application(), "websocket": URLRouter([])}
-)
+application = ProtocolTypeRouter({"http": get_asgi_application(), "websocket": URLRouter([])})
