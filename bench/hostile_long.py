@@ -13,13 +13,18 @@ SANDBOX_INSTANCE, see tests/reliability/live_server.py) and prints figures:
 * --slowloris N: N half-sent requests plus N silent connections; prints how many the server
   closed and when (its request-head timeout, tutorial.server), and its open fds before, while
   they are held, and after.
+* --fork-bomb SECONDS: student A's terminal runs a bash fork bomb for SECONDS while student B
+  (another session, another sandbox) types a short marker every ~100 ms; prints B's echo round
+  trip (p50/p95/max, count) before and during the bomb, then removes A's sandbox (docker rm -f,
+  as the reaper would) and prints how long that took, A's close code, whether B still echoes and
+  whether the server still answers a page GET. Pass criterion (issue 6): B's p95 < 200 ms.
 * --restart-engine: RESTARTS THE DOCKER ENGINE OF THIS MACHINE (kills dockerd, starts it again
   as scripts/lib.sh's ensure_docker does). Never run it on a shared machine or by default: other
   users' containers go too. Prints the open terminal's close code and notice, whether a new
   terminal works once the engine is back, and how long that took.
 
     .venv/bin/python bench/hostile_long.py [--flood 60] [--sigterm 10] [--slowloris 200]
-                                           [--restart-engine]
+                                           [--fork-bomb 15] [--restart-engine]
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,6 +187,104 @@ def slowloris(server: LiveServer, count: int) -> None:
     )
 
 
+FORK_BOMB = b"f(){ f|f& };f\r"  # bash: the sandbox's login shell
+ECHO_INTERVAL = 0.1
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def echo_summary(label: str, times: list[float], lost: int) -> str:
+    if not times:
+        return f"{label}: no echo came back ({lost} lost)"
+    ms = [t * 1000 for t in times]
+    return (
+        f"{label}: {len(ms)} echoes, p50 {percentile(ms, 0.5):.0f} ms, p95 "
+        f"{percentile(ms, 0.95):.0f} ms, max {max(ms):.0f} ms, lost {lost}"
+    )
+
+
+async def echo_round_trips(ws: ClientConnection, seconds: float, tag: str) -> tuple[list, int]:
+    """Type `#<marker>` + Enter every ~100 ms (a comment: nothing runs) and time until the tty
+    echoes the marker back, as a student typing sees it."""
+    times: list[float] = []
+    lost = 0
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        marker = f"{tag}{n:05d}".encode()
+        n += 1
+        sent = time.monotonic()
+        await ws.send(b"#" + marker + b"\r")
+        try:
+            await wait_for(ws, marker, timeout=5)
+            times.append(time.monotonic() - sent)
+        except TimeoutError:
+            lost += 1
+        await asyncio.sleep(max(0.0, sent + ECHO_INTERVAL - time.monotonic()))
+    return times, lost
+
+
+async def drain(ws: ClientConnection, counter: list[int]) -> None:
+    """Read A's terminal as a browser would (the bomb's `fork: retry` messages)."""
+    try:
+        while True:
+            frame = await ws.recv()
+            if isinstance(frame, bytes):
+                counter[0] += len(frame)
+    except Exception:  # noqa: BLE001 - ends with the close, which fork_bomb reports
+        return
+
+
+async def fork_bomb(server: LiveServer, seconds: float) -> None:
+    before = set(instance_containers(server.instance))
+    bomber = await server.open_terminal(server.session_cookie(), "hostile-long-bomb-a-000")
+    bomber_cid = (set(instance_containers(server.instance)) - before).pop()
+    student = await server.open_terminal(server.session_cookie(), "hostile-long-bomb-b-000")
+    await student.send(b"echo lis''to\r")
+    await wait_for(student, b"listo")
+
+    quiet, quiet_lost = await echo_round_trips(student, 3, "calma")
+    print(echo_summary("B's echo, no bomb (3 s)", quiet, quiet_lost))
+
+    received = [0]
+    reader = asyncio.create_task(drain(bomber, received))
+    await bomber.send(FORK_BOMB)
+    await asyncio.sleep(1)  # let it reach the pids limit
+    pids = subprocess.run(
+        ["docker", "top", bomber_cid, "-eo", "pid"], capture_output=True, text=True
+    ).stdout.count("\n")
+    times, lost = await echo_round_trips(student, seconds, "bomba")
+    pids_end = subprocess.run(
+        ["docker", "top", bomber_cid, "-eo", "pid"], capture_output=True, text=True
+    ).stdout.count("\n")
+    print(
+        f"A's sandbox: ~{pids - 1} processes 1 s into the bomb, ~{pids_end - 1} at the end; "
+        f"A's terminal sent {received[0] / 1024:.0f} KiB"
+    )
+    print(echo_summary(f"B's echo during the fork bomb ({seconds:.0f} s)", times, lost))
+    p95 = percentile([t * 1000 for t in times], 0.95) if times else float("inf")
+    verdict = "HELD" if p95 < 200 and not lost else "FAILED"
+    print(f"pass criterion B's p95 < 200 ms: {verdict} ({p95:.0f} ms)")
+
+    # Ctrl-C only stops the foreground job; the bomb lives in the background. End the sandbox.
+    await bomber.send(b"\x03")
+    removing = time.monotonic()
+    subprocess.run(["docker", "rm", "-f", bomber_cid], capture_output=True, check=True)
+    removed = time.monotonic() - removing
+    await asyncio.wait_for(reader, 30)
+    after, after_lost = await echo_round_trips(student, 2, "despues")
+    with urllib.request.urlopen(server.url + "/", timeout=10) as response:  # noqa: S310
+        status = response.status
+    print(
+        f"A's sandbox removed in {removed:.1f} s; A's terminal closed with {bomber.close_code};"
+        f" {echo_summary('B afterwards (2 s)', after, after_lost)}; GET / -> {status}"
+    )
+    await student.close()
+
+
 async def restart_engine(server: LiveServer) -> None:
     ws = await server.open_terminal(server.session_cookie(), "hostile-long-engine-000")
     started = time.monotonic()
@@ -218,6 +322,7 @@ def main() -> None:
     parser.add_argument("--flood", type=float, default=60)
     parser.add_argument("--sigterm", type=int, default=0, metavar="STUDENTS")
     parser.add_argument("--slowloris", type=int, default=0, metavar="CONNECTIONS")
+    parser.add_argument("--fork-bomb", type=float, default=0, metavar="SECONDS")
     parser.add_argument(
         "--restart-engine",
         action="store_true",
@@ -238,6 +343,8 @@ def main() -> None:
                 asyncio.run(flood(server, args.flood))
             if args.slowloris > 0:
                 slowloris(server, args.slowloris)
+            if args.fork_bomb > 0:
+                asyncio.run(fork_bomb(server, args.fork_bomb))
             if args.restart_engine:
                 asyncio.run(restart_engine(server))
             if args.sigterm > 0:  # last: the server does not come back
