@@ -51,6 +51,11 @@ BACKLOG_WINDOW = 1.0
 INBOX_MAX = 256 * 1024
 # engine.touch, when the engine has one, at most this often per sandbox.
 TOUCH_EVERY = 10.0
+# What bash prints when a job dies of SIGKILL, the OOM killer's signal. Seeing it in a terminal's
+# output is the cue to count the sandbox's OOM kills (an exec, so not on every chunk); at most
+# once per OOM_CHECK_EVERY seconds per sandbox, so `yes Killed` costs one exec every few seconds.
+KILLED = b"Killed"
+OOM_CHECK_EVERY = 2.0
 
 CTRL_C = b"\x03"
 
@@ -108,9 +113,10 @@ class TokenBucket:
         self.tokens -= amount
         return max(0.0, -self.tokens / self.rate)
 
-    def fill(self) -> None:
-        self.tokens = self.burst
-        self.stamp = time.monotonic()
+    def forgive(self) -> None:
+        """Drops any debt (not refilled: a shared bucket must not hand out a new burst)."""
+        self._refill()
+        self.tokens = max(self.tokens, 0.0)
 
 
 class ReplayBuffer:
@@ -191,12 +197,34 @@ def engine_unavailable_notice(detail: str | None) -> dict[str, Any]:
     return notice("error", " ".join(parts))
 
 
+def spoken_memory(size: str) -> str:
+    """SANDBOX_MEMORY ("256m", "1g", bytes...) as people write it: "256 MB", "1 GB"."""
+    match = re.fullmatch(r"\s*(\d+)\s*([bkmg]?)b?\s*", str(size).lower())
+    if match is None:
+        return str(size)
+    number, unit = int(match[1]), match[2]
+    if unit in ("", "b"):
+        number, unit = number // (1024 * 1024), "m"
+    return f"{number} {unit.upper()}B"
+
+
+def _oom_notice(killed: int) -> dict[str, Any]:
+    message = ngettext(
+        "Un proceso de tu contenedor usó más memoria de la permitida (%(memory)s) y el sistema "
+        "lo ha detenido. Tu terminal sigue funcionando.",
+        "%(n)d procesos de tu contenedor usaron más memoria de la permitida (%(memory)s) y el "
+        "sistema los ha detenido. Tu terminal sigue funcionando.",
+        killed,
+    ) % {"n": killed, "memory": spoken_memory(settings.SANDBOX_MEMORY)}
+    return notice("warning", message)
+
+
 def exit_event(reason: str, code: int | None) -> dict[str, Any]:
     if reason == "oom":
         message = _(
             "Tu contenedor se quedó sin memoria (el límite es %(memory)s) y el sistema lo detuvo. "
             "Vuelve a conectar para empezar con uno nuevo."
-        ) % {"memory": settings.SANDBOX_MEMORY}
+        ) % {"memory": spoken_memory(settings.SANDBOX_MEMORY)}
     elif reason == "killed":
         message = _(
             "Tu contenedor se ha detenido desde fuera (por ejemplo, al reiniciar el servidor). "
@@ -319,8 +347,7 @@ class Terminal:
         self.detached_at = time.monotonic()
         self.ring = ReplayBuffer(settings.TERMINAL_REPLAY_BYTES)
         self.pending = bytearray()
-        rate = settings.TERMINAL_OUTPUT_RATE
-        self.bucket = TokenBucket(rate, burst=rate / 2)
+        self._output_tail = b""  # the end of the last chunk, to spot a KILLED split in two
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._interrupt = asyncio.Event()
@@ -536,6 +563,7 @@ class Terminal:
                         continue
                     self._interrupt.clear()  # nothing flowed after the Ctrl-C: nothing to skip
                 self._emit(data)
+                self._look_for_kills(data)
                 await self._throttle(len(data))
         except asyncio.CancelledError:
             raise
@@ -543,9 +571,18 @@ class Terminal:
             logger.warning("terminal stream of %s failed", self, exc_info=True)
         await self._shell_ended()
 
+    def _look_for_kills(self, data: bytes) -> None:
+        seen = self._output_tail + data[: len(KILLED) - 1]
+        if KILLED in seen or KILLED in data:
+            assert self.lease is not None
+            self.lease.check_oom_kills()
+        self._output_tail = data[-(len(KILLED) - 1) :]
+
     async def _throttle(self, size: int) -> None:
-        """Stop reading while over the output rate or while the page has not taken its bytes."""
-        delay = self.bucket.take(size)
+        """Stop reading while over the output rate (the session's, shared by all its terminals)
+        or while the page has not taken its bytes."""
+        assert self.lease is not None
+        delay = self.lease.output.take(size)
         if delay > 0:
             self._throttled_at = time.monotonic()
             with contextlib.suppress(TimeoutError):
@@ -582,7 +619,9 @@ class Terminal:
             cut = tail.find(b"\n")
             if cut != -1:
                 del tail[: cut + 1]
-        self.bucket.fill()
+        # The next prompt shows at once; the tail itself is not charged.
+        assert self.lease is not None
+        self.lease.output.forgive()
         self._emit(bytes(tail))
         return alive
 
@@ -668,7 +707,18 @@ class Lease:
         self._last_touch = -math.inf
         self.ended = False
         self.releasing: asyncio.Task[None] | None = None  # engine.release, once ended
+        # TERMINAL_OUTPUT_RATE is per session: every terminal of the owner draws on this bucket,
+        # so opening more tabs does not multiply what a flood can push out.
+        rate = settings.TERMINAL_OUTPUT_RATE
+        self.output = TokenBucket(rate, burst=rate / 2)
+        # OOM kills inside the running sandbox (the engine only reports the main process's when
+        # the container stops): counted at start, then whenever a terminal prints KILLED.
+        self._oom_kills: int | None = None
+        self._oom_task: asyncio.Task[None] | None = None
+        self._oom_again = False
+        self._oom_checked_at = -math.inf
         self.watcher = registry.spawn(self._watch_expiry())
+        self._oom_task = registry.spawn(self._count_oom_kills(first=True))
 
     def touch(self) -> None:
         """A keystroke: the idle timer starts again, here and (at most every TOUCH_EVERY s, well
@@ -704,6 +754,41 @@ class Lease:
             else:
                 warned.discard(reason)  # activity pushed the idle end back: warn again later
                 await asyncio.sleep(left - warning)
+
+    def check_oom_kills(self) -> None:
+        """A terminal printed KILLED: tell every terminal if the OOM killer did it (in a task;
+        at most one count at a time and one per OOM_CHECK_EVERY seconds)."""
+        if self.ended:
+            return
+        if self._oom_task is not None and not self._oom_task.done():
+            self._oom_again = True  # the count under way may predate this kill
+            return
+        self._oom_task = self.registry.spawn(self._count_oom_kills())
+
+    async def _count_oom_kills(self, first: bool = False) -> None:
+        while True:
+            self._oom_again = False
+            if not first:
+                wait = self._oom_checked_at + OOM_CHECK_EVERY - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            self._oom_checked_at = time.monotonic()
+            try:
+                state = await asyncio.wait_for(engine.state(self.sandbox), 10)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.info("could not count OOM kills of %s", self.owner[:8], exc_info=True)
+                state = None
+            if state is not None and state.running and not self.ended:
+                # (No count at start, e.g. the engine was busy: a new sandbox starts at 0.)
+                known = self._oom_kills if self._oom_kills is not None or first else 0
+                self._oom_kills = max(known or 0, state.oom_kills)
+                if known is not None and state.oom_kills > known:
+                    self.broadcast(_oom_notice(state.oom_kills - known))
+            first = False
+            if not self._oom_again or self.ended:
+                return
 
     def broadcast(self, event: dict[str, Any]) -> None:
         for terminal in self.registry.terminals_of(self.owner):
@@ -743,8 +828,9 @@ class Lease:
         if self.ended:
             return
         self.ended = True
-        if self.watcher is not asyncio.current_task():
-            self.watcher.cancel()
+        for task in (self.watcher, self._oom_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
         if self.registry.leases.get(self.owner) is self:
             del self.registry.leases[self.owner]
         self.releasing = self.registry.spawn(engine.release(self.sandbox))

@@ -73,6 +73,11 @@ class FakeEngine:
     async def touch(self, sandbox: FakeSandbox) -> None:
         pass
 
+    async def state(self, sandbox: FakeSandbox) -> Any:
+        from sandbox.engine import ContainerState
+
+        return ContainerState(True, True, "running", False, None, oom_kills=0)
+
 
 @dataclass
 class RecordingClient:

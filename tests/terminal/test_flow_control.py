@@ -16,7 +16,7 @@ from .tabs import new_terminal_id
 @pytest.fixture
 def fake_engine(monkeypatch) -> FakeEngine:
     fake = FakeEngine()
-    for name in ("acquire", "open_tty", "release", "touch"):
+    for name in ("acquire", "open_tty", "release", "touch", "state"):
         monkeypatch.setattr(terminals.engine, name, getattr(fake, name))
     return fake
 
