@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
-from .conftest import DOCKER_NEW, IMAGE
+from .conftest import DOCKER, DOCKER_NEW, IMAGE
 
 pytestmark = pytest.mark.docker
 
@@ -50,6 +52,8 @@ def test_detached_container_ps_logs_exec_stop_rm(student):
 
 
 def test_logs_follow_streams_until_the_container_ends(student):
+    # The container waits for a marker: `logs -f` is surely attached while it runs, and what it
+    # prints after the marker can only arrive by streaming.
     student.ok(
         "run",
         "-d",
@@ -58,9 +62,24 @@ def test_logs_follow_streams_until_the_container_ends(student):
         IMAGE,
         "sh",
         "-c",
-        "for i in 1 2 3; do echo tic $i; sleep 0.2; done",
+        "echo tic 1; until [ -e /fin ]; do sleep 0.1; done; echo tic 2",
     )
-    assert student.ok("logs", "-f", "reloj") == "tic 1\ntic 2\ntic 3\n"
+    follower = subprocess.Popen(
+        [DOCKER, "logs", "-f", "reloj"], stdout=subprocess.PIPE, text=True, env=student.env()
+    )
+    try:
+        assert follower.stdout.readline() == "tic 1\n"
+        # Still running: it cannot end before the marker exists.
+        assert student.ok("inspect", "-f", "{{.State.Running}}", "reloj") == "true\n"
+        student.ok("exec", "reloj", "touch", "/fin")
+        assert follower.stdout.readline() == "tic 2\n"
+        assert follower.stdout.read() == ""  # the stream ends with the container
+        assert follower.wait(timeout=60) == 0
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+    assert student.ok("inspect", "-f", "{{.State.Running}}", "reloj") == "false\n"
 
 
 def test_copy_files_in_and_out_of_a_container(student, tmp_path):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import queue
+import subprocess
+import threading
+import time
+
 import pytest
 
-from .conftest import IMAGE
+from .conftest import DOCKER, IMAGE
 
 pytestmark = pytest.mark.docker
 
@@ -85,24 +90,38 @@ def test_the_same_names_work_for_two_students_at_once(student, other_student, al
 
 
 def test_events_show_only_the_students_own_objects(student, other_student):
-    import subprocess
-
-    from .conftest import DOCKER
-
+    # The watcher replays from before the student's first object, so reading that object's
+    # event proves the stream is live before the other student does anything.
+    since = str(int(time.time()) - 1)  # the engine runs on this machine: same clock
+    student.ok("create", "--name", "senal", IMAGE, "true")
     watcher = subprocess.Popen(
-        [DOCKER, "events", "--format", "{{.Action}} {{.Actor.Attributes.name}} {{json .Actor}}"],
+        [
+            DOCKER,
+            "events",
+            "--since",
+            since,
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}} {{json .Actor}}",
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env=student.env(),
     )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in watcher.stdout], daemon=True
+    ).start()
+    seen: list[str] = []
+
+    def read_until(prefix: str) -> None:
+        while not (seen and seen[-1].startswith(prefix)):
+            seen.append(lines.get(timeout=60))  # a bound, not a speed assertion
+
     try:
+        read_until("create senal")
         other_student.ok("run", "--rm", "--name", "ajeno", IMAGE, "true")
         student.ok("run", "--rm", "--name", "propio", IMAGE, "true")
-        seen = []
-        for line in watcher.stdout:  # live stream: ends with our container's destroy event
-            seen.append(line)
-            if line.startswith("destroy propio"):
-                break
+        read_until("destroy propio")  # live stream: ends with our container's destroy event
     finally:
         watcher.kill()
         watcher.wait()

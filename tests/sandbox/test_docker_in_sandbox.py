@@ -162,3 +162,61 @@ async def test_after_a_crash_the_reaper_removes_what_the_student_left() -> None:
 
 async def _nothing_left(owner: str) -> bool:
     return not any((await engine_objects(owner)).values())
+
+
+COMPOSE_PROJECT = """\
+version: "3.8"
+services:
+  web:
+    image: muelle/web
+  cliente:
+    image: muelle/busybox
+    command: sh -c "until wget -q -O - http://web/ > /tmp/pagina; do sleep 0.2; done; sleep 300"
+    volumes:
+      - datos:/datos
+volumes:
+  datos:
+"""
+
+
+async def test_docker_compose_runs_a_project_from_the_students_work_dir(settings) -> None:
+    sandbox = await engine.acquire("owner-docker-compose")
+    version = await sh(sandbox, "docker-compose version")
+    assert version.exit_code == 0, version.output.decode()
+    assert "docker-compose version 1." in version.output.decode()
+    assert "docker-py version" in version.output.decode()
+
+    project = f"{settings.SANDBOX_WORKDIR}/proyecto"
+    written = await engine.run(
+        sandbox,
+        ["sh", "-c", f"mkdir -p {project} && cat > {project}/docker-compose.yml"],
+        stdin=COMPOSE_PROJECT.encode(),
+    )
+    assert written.exit_code == 0, written.output.decode()
+
+    async def compose(args: str) -> str:
+        result = await sh(sandbox, f"cd {project} && docker-compose {args}", timeout=120)
+        assert result.exit_code == 0, (args, result.output.decode())
+        return result.output.decode()
+
+    await compose("up -d")
+    listed = await compose("ps")
+    assert "proyecto_web_1" in listed and "proyecto_cliente_1" in listed
+    assert listed.count(" Up ") == 2, listed
+    # The services reach each other by name on the project's (internal) network.
+    page = await compose(
+        "exec -T cliente sh -c 'until [ -s /tmp/pagina ]; do sleep 0.2; done; cat /tmp/pagina'"
+    )
+    assert "¡Funciona!" in page
+    objects = await engine_objects(sandbox.owner)
+    assert len(objects["containers"]) == 2 and objects["networks"] and objects["volumes"], objects
+
+    await compose("logs web")
+    await compose("down -v")
+    assert await compose("ps -q") == ""
+    assert await engine_objects(sandbox.owner) == {
+        "containers": [],
+        "volumes": [],
+        "networks": [],
+        "images": [],
+    }
