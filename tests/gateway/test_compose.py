@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from tests.compose_project import COMPOSE
+
 pytestmark = pytest.mark.docker
 
 
@@ -16,21 +18,6 @@ def _docker_compose_on_the_host() -> None:
     # scripts/test installs it; tests/sandbox runs the same project from a student's sandbox.
     if shutil.which("docker-compose") is None:
         pytest.fail("docker-compose is not installed (Debian package docker-compose)")
-
-
-COMPOSE = """
-version: "3.8"
-services:
-  web:
-    image: muelle/web
-  cliente:
-    image: muelle/busybox
-    command: sh -c "until wget -q -O - http://web/ > /tmp/pagina; do sleep 0.2; done; sleep 300"
-    volumes:
-      - datos:/datos
-volumes:
-  datos:
-"""
 
 
 def test_compose_project_round_trip(student, tmp_path):

@@ -13,6 +13,7 @@ from sandbox.gateway import lifecycle
 from sandbox.gateway.student import Student
 from sandbox.gateway.upstream import Upstream
 from sandbox.models import Sandbox as SandboxRow
+from tests.compose_project import COMPOSE as COMPOSE_PROJECT
 
 from .conftest import GATEWAY_DIR, eventually, inspect, wait_gone
 
@@ -162,21 +163,6 @@ async def test_after_a_crash_the_reaper_removes_what_the_student_left() -> None:
 
 async def _nothing_left(owner: str) -> bool:
     return not any((await engine_objects(owner)).values())
-
-
-COMPOSE_PROJECT = """\
-version: "3.8"
-services:
-  web:
-    image: muelle/web
-  cliente:
-    image: muelle/busybox
-    command: sh -c "until wget -q -O - http://web/ > /tmp/pagina; do sleep 0.2; done; sleep 300"
-    volumes:
-      - datos:/datos
-volumes:
-  datos:
-"""
 
 
 async def test_docker_compose_runs_a_project_from_the_students_work_dir(settings) -> None:

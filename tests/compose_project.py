@@ -1,0 +1,17 @@
+"""A small Compose project (a web server and a client that fetches it by service name, with a
+named volume), shared by the gateway test that runs it from the host and the sandbox test that
+runs it from inside a student's sandbox."""
+
+COMPOSE = """
+version: "3.8"
+services:
+  web:
+    image: muelle/web
+  cliente:
+    image: muelle/busybox
+    command: sh -c "until wget -q -O - http://web/ > /tmp/pagina; do sleep 0.2; done; sleep 300"
+    volumes:
+      - datos:/datos
+volumes:
+  datos:
+"""
