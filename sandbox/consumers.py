@@ -69,6 +69,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.input_bucket = TokenBucket(
             settings.TERMINAL_INPUT_RATE, burst=settings.TERMINAL_INPUT_RATE
         )
+        self.input_bytes = TokenBucket(
+            settings.TERMINAL_INPUT_BYTES_RATE, burst=settings.TERMINAL_INPUT_BURST
+        )
         params = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         terminal_id = params.get("t", [""])[0]
         session_key = await live_session_key(self.scope)
@@ -119,7 +122,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if size > settings.TERMINAL_MAX_FRAME:
             await self.end(CLOSE_TOO_BIG, _too_big_notice())
             return
-        if not self.input_bucket.try_take():
+        if not self.input_bucket.try_take() or not self.input_bytes.try_take(size):
             await self.end(CLOSE_INPUT_FLOOD, _flood_notice())
             return
         if bytes_data is not None:

@@ -209,6 +209,10 @@ SANDBOX_RUN_OUTPUT_CAP = env_int("SANDBOX_RUN_OUTPUT_CAP", 64 * 1024, minimum=10
 # Websocket edge limits.
 TERMINAL_MAX_FRAME = env_int("TERMINAL_MAX_FRAME", 64 * 1024, minimum=1024)
 TERMINAL_INPUT_RATE = env_int("TERMINAL_INPUT_RATE", 200, minimum=10)  # frames per second
+# Bytes per second typed or pasted into one terminal, with bursts up to a second's worth of
+# TERMINAL_INPUT_BURST (a big paste): frames alone would let 200 x 64 KiB = 12.8 MB/s through.
+TERMINAL_INPUT_BYTES_RATE = env_int("TERMINAL_INPUT_BYTES_RATE", 64 * 1024, minimum=1024)
+TERMINAL_INPUT_BURST = env_int("TERMINAL_INPUT_BURST", 1024 * 1024, minimum=1024)
 TERMINAL_OUTPUT_RATE = env_int("TERMINAL_OUTPUT_RATE", 256 * 1024, minimum=4096)  # bytes/s
 TERMINAL_REPLAY_BYTES = env_int("TERMINAL_REPLAY_BYTES", 64 * 1024, minimum=0)
 # Identifies this deployment's containers, so two Muelles on one engine never reap each other's.

@@ -75,3 +75,28 @@ async def test_ping_is_answered_with_pong(open_tab, session_key):
     await tab.control({"type": "ping", "t": 12345})
 
     assert (await tab.event("pong"))["t"] == 12345
+
+
+async def test_a_byte_flood_in_few_frames_closes_4008_and_a_big_paste_does_not(
+    open_tab, session_key, settings
+):
+    # Frames alone would let TERMINAL_INPUT_RATE full-size frames a second through.
+    settings.TERMINAL_INPUT_BYTES_RATE = 8 * 1024
+    settings.TERMINAL_INPUT_BURST = 64 * 1024
+    paster = await open_tab(session_key)
+    # A paste within the burst (40 KiB, in 10 frames) is accepted and reaches the shell.
+    for _ in range(10):
+        await paster.type(b"#" + b"x" * (4 * 1024 - 2) + b"\r")  # a comment line each
+    assert b"pegado" in await paster.run("echo peg''ado", "fin-pegado")
+    assert paster.close_code is None
+
+    flooder = await open_tab(session_key)
+    chunk = b"#" + b"y" * (16 * 1024 - 2) + b"\r"
+    for _ in range(12):  # 192 KiB at once: 12 frames, far under the frame rate
+        await flooder.type(chunk)
+        if flooder.close_code is not None or not flooder.communicator.output_queue.empty():
+            await flooder.quiet_for(0)
+        if flooder.close_code is not None:
+            break
+    assert await flooder.closed() == 4008
+    assert "demasiados" in flooder.events[-1]["message"]
