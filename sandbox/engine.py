@@ -65,9 +65,9 @@ with loop.sock_recv on the raw, non-blocking exec socket: no thread per idle ter
     def ensure_background_tasks() -> None              # reaper + warm pool on this event loop
     async def stop_background_tasks() -> None          # tests / orderly shutdown of one loop
 
-Also here, for the rest of sandbox/ only (reaper, pool, build_images, tests): create(),
-assign(), remove_now(), managed_containers(), is_inflight(), call_sync(), executor(), ping(),
-end_gateway(), gateway_folders_in_use(), owner_busy() and the image helpers.
+Also here, for the rest of sandbox/ only (reaper, pool, shutdown, build_images, tests): create(),
+assign(), to_sandbox(), remove_now(), managed_containers(), is_inflight(), call_sync(),
+executor(), ping(), end_gateway(), gateway_folders_in_use(), owner_busy() and the image helpers.
 
 Docker inside the sandbox (settings.DOCKER_GATEWAY_ENABLED, docs/gateway.md): every sandbox gets
 its own gateway folder bind-mounted read-only at DOCKER_GATEWAY_MOUNT_TARGET and DOCKER_HOST
@@ -451,7 +451,8 @@ _releasing: set[str] = set()
 # --- Lifecycle ---------------------------------------------------------------------------------
 
 
-def _to_sandbox(row: SandboxRow) -> Sandbox:
+def to_sandbox(row: SandboxRow) -> Sandbox:
+    """The Sandbox a table row describes."""
     return Sandbox(
         container_id=row.container_id,
         owner=row.owner,
@@ -520,7 +521,7 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
         raise
     finally:
         _inflight_ids.discard(container_id)
-    return _to_sandbox(row)
+    return to_sandbox(row)
 
 
 async def _remove_when_made(call: asyncio.Future[str]) -> None:
@@ -680,14 +681,14 @@ async def _reusable(owner: str) -> Sandbox | None:
         )
     # Adopt it: after a restart of the server the owner's sandbox carries on here.
     await SandboxRow.objects.filter(pk=row.pk).aupdate(holder=BOOT_ID, heartbeat_at=now)
-    return _to_sandbox(row)
+    return to_sandbox(row)
 
 
 async def get(owner: str) -> Sandbox | None:
     row = await _live_row(owner)
     if row is None or _expired(row, timezone.now()):
         return None
-    return _to_sandbox(row)
+    return to_sandbox(row)
 
 
 async def touch(sandbox: Sandbox) -> None:
@@ -802,7 +803,7 @@ async def list_managed() -> list[Sandbox]:
     for item in containers:
         row = rows.get(item.id)
         if row is not None:
-            result.append(_to_sandbox(row))
+            result.append(to_sandbox(row))
             continue
         created = item.label_ts(hardening.LABEL_CREATED) or 0.0
         expires = item.label_ts(hardening.LABEL_EXPIRES) or 0.0

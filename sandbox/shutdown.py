@@ -133,16 +133,6 @@ async def wait_for_lease(lease: Lease, timeout: float = BUDGET) -> bool:
     return not left and (lease.releasing is None or lease.releasing.done())
 
 
-def _as_sandbox(row: SandboxRow) -> engine.Sandbox:
-    return engine.Sandbox(
-        container_id=row.container_id,
-        owner=row.owner,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        name=row.name,
-    )
-
-
 async def _held_by_this_process() -> list[engine.Sandbox]:
     """Every sandbox whose row names this process as its holder. A warm one is first marked
     releasing, conditionally, so another process of the same instance can't take it meanwhile."""
@@ -155,7 +145,7 @@ async def _held_by_this_process() -> list[engine.Sandbox]:
             ).aupdate(state=SandboxRow.State.RELEASING)
             if not claimed:
                 continue
-        held.append(_as_sandbox(row))
+        held.append(engine.to_sandbox(row))
     return held
 
 
