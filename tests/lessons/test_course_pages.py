@@ -125,6 +125,22 @@ def test_a_folder_lesson_serves_its_image(client: Client) -> None:
     assert b"<svg" in response.content
 
 
+def test_lesson_one_shows_its_own_diagrams_not_the_seed_s_remote_picture(client: Client) -> None:
+    # The seed hot-linked its picture from the author's site; offline it was a broken image.
+    html = client.get("/lecciones/que-es-docker/").content.decode()
+    sources = re.findall(r'<img [^>]*src="([^"]+)"', html)
+    assert sources == [
+        "/lecciones/que-es-docker/recursos/maquina-virtual-y-contenedor.svg",
+        "/lecciones/que-es-docker/recursos/piezas-de-docker.svg",
+    ]
+    for src in sources:
+        response = client.get(src)
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/svg+xml"
+        assert b'role="img"' in response.content and b"<title" in response.content
+    assert "josedomingo.org/pledin/assets" not in html
+
+
 def test_the_page_has_landmarks_and_a_skip_link(client: Client) -> None:
     html = client.get("/lecciones/que-es-docker/").content.decode()
     assert '<a class="skip-link" href="#contenido">Saltar al contenido</a>' in html

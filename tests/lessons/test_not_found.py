@@ -34,9 +34,10 @@ def test_it_answers_404_in_spanish(client: Client, url: str) -> None:
     "path",
     [
         "index.md",
-        "../01-que-es-docker.md",
-        "..%2F01-que-es-docker.md",
-        "%2e%2e/01-que-es-docker.md",
+        "../01-que-es-docker/index.md",
+        "..%2F01-que-es-docker%2Findex.md",
+        "%2e%2e/01-que-es-docker/index.md",
+        "../01-que-es-docker/piezas-de-docker.svg",
         ".oculto.png",
         "no-existe.png",
         "capas.svg/../index.md",
@@ -48,7 +49,7 @@ def test_it_refuses_assets_that_are_not_images_of_that_lesson(client: Client, pa
 
 
 def test_a_single_file_lesson_has_no_assets(client: Client) -> None:
-    assert client.get("/lecciones/que-es-docker/recursos/capas.svg").status_code == 404
+    assert client.get("/lecciones/tu-primer-contenedor/recursos/capas.svg").status_code == 404
 
 
 def test_only_get_is_allowed(client: Client) -> None:
