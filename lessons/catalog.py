@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from lessons import codeblocks, frontmatter, links, mojibake, scanning
+from lessons import codeblocks, frontmatter, links, mojibake, rendering, scanning
 from lessons.problems import Problem, error, warning
 
 logger = logging.getLogger(__name__)
@@ -519,17 +519,29 @@ def _cross_check(lessons: list[Lesson]) -> list[Lesson]:
                     )
                 )
 
+    # A lesson whose front matter is broken is still a lesson: links to it are not "broken", and
+    # its own links are checked too, under the slug salvaged from its text (or its file name), so
+    # a broken header never hides the problems of the body.
+    refs = {lesson.path: _link_ref(lesson) for lesson in lessons}
     index = links.LinkIndex(
-        [lesson.ref() for lesson in lessons if lesson.slug and slug_owner[lesson.slug] is lesson]
+        [
+            refs[lesson.path]
+            for lesson in lessons
+            if lesson.slug is None or slug_owner[lesson.slug] is lesson
+        ]
     )
+    by_slug = {refs[lesson.path].slug: lesson for lesson in reversed(lessons)}
     for lesson in lessons:
-        if lesson.scan is None or lesson.slug is None:
+        if lesson.scan is None:
             continue
-        ref = lesson.ref()
         for link in lesson.scan.links:
-            target = links.resolve(link.url, ref, index, is_image=link.is_image)
+            target = links.resolve(link.url, refs[lesson.path], index, is_image=link.is_image)
             if target.problem:
                 extra[lesson.path].append(error(lesson.path, link.line, target.problem))
+            elif target.fragment and target.lesson_slug in by_slug:
+                problem = _anchor_problem(by_slug[target.lesson_slug], target.fragment)
+                if problem:
+                    extra[lesson.path].append(error(lesson.path, link.line, problem))
 
     result = []
     for lesson in lessons:
@@ -538,6 +550,44 @@ def _cross_check(lessons: list[Lesson]) -> list[Lesson]:
         )
         result.append(replace(lesson, problems=tuple(problems)))
     return result
+
+
+def _link_ref(lesson: Lesson) -> links.LessonRef:
+    slug = lesson.slug or lesson.salvaged.get("slug") or f"~{lesson.source_name}"
+    return links.LessonRef(slug=slug, path=lesson.path, folder=lesson.folder)
+
+
+_anchor_cache: dict[Path, tuple[tuple[int, int], frozenset[str]]] = {}
+MAX_ANCHORS_SHOWN = 8
+
+
+def _anchor_ids(lesson: Lesson) -> frozenset[str]:
+    """Every id the lesson's rendered HTML has (headings above all), as the page will have it."""
+    key = (lesson.mtime_ns, lesson.size)
+    hit = _anchor_cache.get(lesson.path)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    html = rendering.render_markdown(lesson.body).html
+    ids = frozenset(_ID_ATTRIBUTE.findall(html))
+    _anchor_cache[lesson.path] = (key, ids)
+    return ids
+
+
+_ID_ATTRIBUTE = re.compile(r"""\sid=["']([^"']+)["']""")
+
+
+def _anchor_problem(target: Lesson, fragment: str) -> str | None:
+    ids = _anchor_ids(target)
+    if links.prefix_fragment(fragment) in ids:
+        return None
+    headings = sorted(i.removeprefix(links.ID_PREFIX) for i in ids if i.startswith(links.ID_PREFIX))
+    shown = ", ".join(f"#{h}" for h in headings[:MAX_ANCHORS_SHOWN])
+    if len(headings) > MAX_ANCHORS_SHOWN:
+        shown += ", …"
+    return _(
+        "enlace roto: la lección «%(lesson)s» no tiene ningún título con el ancla «#%(anchor)s» "
+        "(anclas que tiene: %(anchors)s)"
+    ) % {"lesson": target.source_name, "anchor": fragment, "anchors": shown or _("ninguna")}
 
 
 # --- Building and caching ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -198,23 +199,87 @@ class FrontMatter:
         self.findings.append(Finding(line, "aviso", message, False))
 
 
-def _yaml_hint(problem: str) -> str:
-    if "'\\t'" in problem or "\\t" in problem:
-        return _("hay un tabulador: YAML solo admite espacios para sangrar")
-    if "mapping values are not allowed" in problem:
-        return _("¿hay un «: » dentro de un valor? Pon ese valor entre comillas")
-    if "could not find expected ':'" in problem:
-        return _("a una línea le falta «clave: valor»")
-    return ""
+# PyYAML explains itself in English; an instructor reads Spanish. Each known problem gets a
+# Spanish sentence that says what to do; anything else a neutral Spanish one (never English).
+_YAML_PROBLEMS: tuple[tuple[re.Pattern[str], Any], ...] = (
+    (
+        re.compile(r"'\\t'|\\t|\t"),
+        gettext_lazy("hay un tabulador: YAML solo admite espacios para sangrar"),
+    ),
+    (
+        re.compile(r"mapping values are not allowed"),
+        gettext_lazy(
+            "aquí sobra un «: »: si está dentro de un valor, pon ese valor entre comillas"
+        ),
+    ),
+    (
+        re.compile(r"could not find expected ':'"),
+        gettext_lazy("a una línea le falta «clave: valor» (no encuentro los dos puntos)"),
+    ),
+    (
+        re.compile(r"did not find expected key|expected <block end>"),
+        gettext_lazy("la sangría no cuadra: esta línea no está alineada con las de su mismo nivel"),
+    ),
+    (
+        re.compile(r"did not find expected '-' indicator"),
+        gettext_lazy(
+            "la sangría de la lista no cuadra: cada elemento empieza con «- » a la misma altura"
+        ),
+    ),
+    (
+        re.compile(r"found undefined alias"),
+        gettext_lazy("se usa un alias (*nombre) que no está definido"),
+    ),
+    (
+        re.compile(r"found unexpected end of stream|found end of stream"),
+        gettext_lazy("la cabecera termina antes de tiempo: ¿falta cerrar unas comillas?"),
+    ),
+    (
+        re.compile(r"found unknown escape character"),
+        gettext_lazy("una barra invertida no válida entre comillas dobles: usa comillas simples"),
+    ),
+    (
+        re.compile(r"expected ',' or '\]'|expected ',' or '}'"),
+        gettext_lazy("falta cerrar una lista «[ ]» o un mapa «{ }», o falta una coma"),
+    ),
+    (
+        re.compile(r"found character '(.)' that cannot start any token"),
+        gettext_lazy(
+            "el carácter «%(char)s» no puede empezar un valor: pon el valor entre comillas"
+        ),
+    ),
+    (
+        re.compile(r"could not determine a constructor"),
+        gettext_lazy(
+            "etiqueta YAML no admitida (lo que empieza por «!»): pon el valor entre comillas"
+        ),
+    ),
+    (
+        re.compile(r"found duplicate anchor|found undefined tag handle"),
+        gettext_lazy(
+            "un ancla o una etiqueta YAML («&», «!») mal escrita: pon el valor entre comillas"
+        ),
+    ),
+)
 
 
-def _describe_yaml_error(exc: yaml.YAMLError) -> str:
+def _describe_yaml_error(exc: BaseException) -> str:
     if isinstance(exc, FrontMatterError):
         return str(exc.problem)
-    problem = getattr(exc, "problem", None) or str(exc)
-    hint = _yaml_hint(problem)
-    message = _("YAML no válido: %(problem)s") % {"problem": problem}
-    return f"{message} ({hint})" if hint else message
+    problem = str(getattr(exc, "problem", None) or exc)
+    for pattern, sentence in _YAML_PROBLEMS:
+        match = pattern.search(problem)
+        if match:
+            text = str(sentence)
+            if match.groups():
+                text = text % {"char": match.group(1)}
+            return _("YAML no válido: %(problem)s") % {"problem": text}
+    if isinstance(exc, ValueError):
+        return _(
+            "YAML no válido: un valor no se puede leer (¿una fecha u hora mal escrita?); "
+            "pon ese valor entre comillas"
+        )
+    return _("YAML no válido en esta línea: revisa las comillas, los «: » y la sangría")
 
 
 def _walk(node: Node, visited: set[int] | None = None) -> Iterator[Node]:
@@ -515,7 +580,7 @@ def read(yaml_text: str, first_line: int) -> FrontMatter:
             result.error(first_line + (mark.line if mark else 0), _describe_yaml_error(exc))
             return result
         except (yaml.YAMLError, RecursionError, TypeError, ValueError) as exc:
-            result.error(first_line, _("YAML no válido: %(problem)s") % {"problem": exc})
+            result.error(first_line, _describe_yaml_error(exc))
             return result
     finally:
         loader.dispose()

@@ -57,6 +57,9 @@ class Target:
     href: str | None  # the URL the page uses; None: drop it
     problem: str | None = None  # Spanish, for check_lessons; None when the link works
     external: bool = False
+    # The lesson a working link lands on and its `#fragment`, so check_lessons can check anchors.
+    lesson_slug: str | None = None
+    fragment: str = ""
 
 
 def lesson_url(slug: str) -> str:
@@ -118,7 +121,9 @@ def resolve(url: str, lesson: LessonRef, index: LinkIndex, *, is_image: bool = F
     parts = urlsplit(raw)
     fragment = parts.fragment
     if not parts.path:  # "#section" or "?x"
-        return Target(_with_fragment("", fragment) or raw)
+        return Target(
+            _with_fragment("", fragment) or raw, lesson_slug=lesson.slug, fragment=fragment
+        )
 
     path = unquote(parts.path)
     if not path.startswith("/") and path.lower().endswith(".md"):
@@ -131,7 +136,9 @@ def resolve(url: str, lesson: LessonRef, index: LinkIndex, *, is_image: bool = F
                 raw,
                 _("enlace roto: «%(path)s» no es ninguna lección") % {"path": path},
             )
-        return Target(_with_fragment(lesson_url(slug), fragment))
+        return Target(
+            _with_fragment(lesson_url(slug), fragment), lesson_slug=slug, fragment=fragment
+        )
 
     if not path.startswith(("/", "../")):
         # Relative to the lesson: a file in its folder (a single-file lesson has none).
@@ -147,7 +154,9 @@ def resolve(url: str, lesson: LessonRef, index: LinkIndex, *, is_image: bool = F
                 absolute,
                 _("enlace roto: no hay ninguna lección con el slug «%(slug)s»") % {"slug": slug},
             )
-        return Target(_with_fragment(lesson_url(slug), fragment))
+        return Target(
+            _with_fragment(lesson_url(slug), fragment), lesson_slug=slug, fragment=fragment
+        )
     if match := _ASSET_URL.match(absolute):
         ref = index.by_slug.get(unquote(match["slug"]))
         if ref is None:

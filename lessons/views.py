@@ -6,6 +6,7 @@ HTML, lessons.assets decides which files may be served.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
@@ -17,8 +18,10 @@ SMALL_ASSET_BYTES = 2 * 1024 * 1024
 
 
 def _is_staff(request: HttpRequest) -> bool:
+    """Whether the page shows a lesson's problems: to staff, and to the author working locally
+    (DEBUG), who otherwise would only read «tiene un problema» without being logged in."""
     user = getattr(request, "user", None)
-    return bool(user is not None and user.is_staff)
+    return bool(settings.DEBUG or (user is not None and user.is_staff))
 
 
 def _wants_partial(request: HttpRequest) -> bool:
@@ -34,6 +37,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "entries": pages.index_entries(course),
         "course_problems": course.problems,
         "staff": _is_staff(request),
+        "debug_mode": settings.DEBUG,
     }
     return render(request, "lessons/index.html", context)
 
@@ -46,7 +50,12 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404("no such lesson")
     staff = _is_staff(request)
     page = pages.lesson_page(course, lesson)
-    context: dict[str, object] = {"page": page, "lesson": lesson, "staff": staff}
+    context: dict[str, object] = {
+        "page": page,
+        "lesson": lesson,
+        "staff": staff,
+        "debug_mode": settings.DEBUG,
+    }
     if not page.available:
         # The lesson exists but cannot be shown: say so (staff see why), never a 500.
         response = render(request, "lessons/unavailable.html", context, status=503)

@@ -103,3 +103,16 @@ def test_a_dangling_symlink_does_not_break_the_index(
     (lessons_dir / "02-roto.md").symlink_to(lessons_dir / "no-existe.md")
     response = client.get("/")
     assert response.status_code == 200 and "Sigue aquí" in response.content.decode()
+
+
+def test_in_local_development_the_author_sees_why_without_logging_in(
+    client: Client, course: Path, settings
+) -> None:  # noqa: ANN001
+    settings.DEBUG = True
+    page = client.get("/lecciones/rota/")
+    html = page.content.decode()
+    assert page.status_code == 503
+    assert "02-rota.md:5" in html and "YAML no válido" in html
+    assert "modo desarrollo" in html
+    index = client.get("/").content.decode()
+    assert "04-latin1.md:2</code> <strong>error</strong>" in index

@@ -1,4 +1,8 @@
-"""manage.py check_lessons [PATH]: every problem of every lesson, one `path:line:` line each."""
+"""manage.py check_lessons [PATH | SLUG]: every problem of every lesson, one `path:line:` line each.
+
+Paths are printed the way the instructor named the folder or file (relative stays relative,
+absolute stays absolute), so each line can be pasted into an editor's "go to file".
+"""
 
 from __future__ import annotations
 
@@ -10,29 +14,28 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from lessons import catalog
+from lessons import catalog, extra_checks
+from lessons.problems import Problem, display_path
 
 
 class Command(BaseCommand):
     help = (
-        "Comprueba las lecciones (cabecera YAML, codificación, slugs, enlaces, imágenes). "
-        "Sale con un código distinto de 0 si hay errores."
+        "Comprueba las lecciones (cabecera YAML, codificación, slugs, enlaces, anclas, imágenes, "
+        "ejercicios). Sale con un código distinto de 0 si hay errores."
     )
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "path",
+            "target",
             nargs="?",
-            type=Path,
-            help="una lección (archivo .md o carpeta) o una carpeta de lecciones; "
+            help="una lección (archivo .md, carpeta o slug) o una carpeta de lecciones; "
             "por defecto LESSONS_DIR",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        target: Path = (options["path"] or Path(settings.LESSONS_DIR)).resolve()
-        if not target.exists():
-            raise CommandError(_("No existe: %(path)s") % {"path": target})
+        typed: str = options["target"] or str(settings.LESSONS_DIR)
+        target = locate(typed)
 
         # One lesson is checked inside its course, so duplicate slugs and links still count.
         single: Path | None = None
@@ -49,27 +52,65 @@ class Command(BaseCommand):
             if not entries:
                 raise CommandError(
                     _("%(path)s no es una lección (solo archivos .md y carpetas con index.md)")
-                    % {"path": target}
+                    % {"path": typed}
                 )
             problems = [p for lesson in entries for p in lesson.problems]
-            checked = len(entries)
         else:
+            entries = list(course.entries)
             problems = course.all_problems()
-            checked = len(course.entries)
-        # The lessons' exercises (`ejercicios:`) are checked by the exercises app.
-        from exercises.catalog import lesson_problems
+        problems += extra_checks.run(entries)
 
-        problems += lesson_problems(entries if single is not None else course.entries)
-
-        for problem in problems:
-            self.stdout.write(problem.format())
+        shown = _Shown(typed, target)
+        for problem in sorted(problems, key=lambda p: (shown.path(p), p.line, not p.is_error)):
+            self.stdout.write(
+                f"{shown.path(problem)}:{problem.line}: {problem.level}: {problem.message}"
+            )
         errors = sum(1 for p in problems if p.is_error)
         warnings = len(problems) - errors
-        summary = ngettext(
-            "%(count)d lección comprobada: %(errors)d errores, %(warnings)d avisos.",
-            "%(count)d lecciones comprobadas: %(errors)d errores, %(warnings)d avisos.",
-            checked,
-        ) % {"count": checked, "errors": errors, "warnings": warnings}
+        summary = _("%(lessons)s: %(errors)s, %(warnings)s.") % {
+            "lessons": ngettext(
+                "%(count)d lección comprobada", "%(count)d lecciones comprobadas", len(entries)
+            )
+            % {"count": len(entries)},
+            "errors": ngettext("%(count)d error", "%(count)d errores", errors) % {"count": errors},
+            "warnings": ngettext("%(count)d aviso", "%(count)d avisos", warnings)
+            % {"count": warnings},
+        }
         if errors:
             raise CommandError(summary, returncode=1)
         self.stdout.write(self.style.SUCCESS(summary) if not warnings else summary)
+
+
+def locate(typed: str) -> Path:
+    """A lesson file or folder, a folder of lessons, or the slug of a lesson of LESSONS_DIR."""
+    path = Path(typed)
+    if path.exists():
+        return path.resolve()
+    lesson = catalog.build_catalog(Path(settings.LESSONS_DIR), use_cache=False).find(typed)
+    if lesson is not None:
+        return lesson.path.resolve()
+    raise CommandError(
+        _("No existe ningún archivo, carpeta ni lección con el slug «%(target)s».")
+        % {"target": typed}
+    )
+
+
+class _Shown:
+    """Prints problem paths under the folder the instructor named, spelled as they typed it."""
+
+    def __init__(self, typed: str, target: Path) -> None:
+        as_path = Path(typed)
+        self.exists = as_path.exists()
+        self.typed = as_path
+        self.root = target if target.is_dir() else target.parent
+        if target.is_file():
+            self.typed = as_path.parent if self.exists else as_path
+
+    def path(self, problem: Problem) -> str:
+        if not self.exists:
+            return display_path(problem.path)
+        try:
+            relative = problem.path.resolve().relative_to(self.root)
+        except ValueError:
+            return display_path(problem.path)
+        return str(self.typed / relative) if str(relative) != "." else str(self.typed)
