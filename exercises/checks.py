@@ -3,18 +3,24 @@
 Trust boundary: the only shell code ever run is the instructor's, from the lesson file (run as
 `/bin/sh -c <command>`). What the student types is compared here, in Python, and never reaches a
 command line; file paths go to the sandbox as separate argv items. Execution (one exec per click,
-with time limits and output caps) is exercises.runner's job.
+with time limits and output caps) is exercises.runner's job. The Docker-state kinds are judged by
+exercises.docker_checks from GET requests on the student's own gateway, at the same time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from exercises import docker_checks
+from exercises.docker_spec import DockerCheck, HttpCheck
+from exercises.docker_spec import StateCheck as _StateCheck
 from exercises.runner import Step, StepResult, run_steps, student_processes
 from exercises.spec import (
     ANSWER_MAX,
@@ -26,6 +32,10 @@ from exercises.spec import (
     ProcessCheck,
 )
 from sandbox import engine
+from sandbox.student_docker import DockerStateUnavailable, for_owner
+
+DOCKER_KINDS = DockerCheck.__args__  # type: ignore[attr-defined]
+SEEN_MAX = 300
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class Outcome:
     check: Check
     passed: bool
     detail: str = ""  # why it failed, in Spanish; empty when it passed
+    seen: str = ""  # what a sandbox step printed (for instructors: verify_solutions shows it)
 
     @property
     def message(self) -> str:
@@ -64,6 +75,10 @@ def step_for(check: Check, answer: str) -> Step | None:
         return Step("read", path)
     if isinstance(check, ProcessCheck):
         return Step("ps")
+    if isinstance(check, HttpCheck):
+        return Step("http", f"{check.port} {check.path}")
+    if isinstance(check, DOCKER_KINDS):
+        return None  # judged from the student's gateway, not in the sandbox
     if check.command is not None and normalise(answer):
         return Step("sh", check.command)  # the value to compare with, e.g. `uname -r`
     return None
@@ -76,14 +91,54 @@ async def run_checks(
     propagate."""
     answer = answer[:ANSWER_MAX]
     steps = [step_for(check, answer) for check in exercise.checks]
-    results = iter(await run_steps(sandbox, [step for step in steps if step is not None]))
-    return [
-        judge(check, next(results) if step is not None else None, answer)
-        for check, step in zip(exercise.checks, steps, strict=True)
-    ]
+    docker = [check for check in exercise.checks if isinstance(check, DOCKER_KINDS)]
+    step_results, verdicts = await asyncio.gather(
+        run_steps(sandbox, [step for step in steps if step is not None]),
+        judge_docker(docker, sandbox.owner),
+    )
+    results, by_check = iter(step_results), dict(zip(docker, verdicts, strict=True))
+    outcomes = []
+    for check, step in zip(exercise.checks, steps, strict=True):
+        if isinstance(check, DOCKER_KINDS):
+            outcomes.append(by_check[check])
+        else:
+            outcomes.append(judge(check, next(results) if step is not None else None, answer))
+    return outcomes
+
+
+async def judge_docker(checks: Sequence[_StateCheck], owner: str) -> list[Outcome]:
+    """The Docker-state checks, from what the student's own gateway shows (GETs only)."""
+    if not checks:
+        return []
+    try:
+        view = await for_owner(owner)
+    except DockerStateUnavailable:
+        return [Outcome(check, False, _unavailable()) for check in checks]
+    outcomes = []
+    for check in checks:
+        try:
+            passed, detail = await docker_checks.judge(check, view, owner)  # type: ignore[arg-type]
+        except DockerStateUnavailable:
+            passed, detail = False, _unavailable()
+        outcomes.append(Outcome(check, passed, detail))
+    return outcomes
+
+
+def _unavailable() -> str:
+    return _("No se pudo consultar el estado de Docker de tu entorno; vuelve a intentarlo.")
 
 
 def judge(check: Check, result: StepResult | None, answer: str = "") -> Outcome:
+    outcome = _judge(check, result, answer)
+    if outcome.passed or result is None or isinstance(check, ProcessCheck):
+        return outcome
+    seen = _text(result).strip()
+    if len(seen) > SEEN_MAX:
+        seen = "…" + seen[-SEEN_MAX:]
+    return Outcome(outcome.check, False, outcome.detail, seen)
+
+
+def _judge(check: Check, result: StepResult | None, answer: str) -> Outcome:
     if isinstance(check, AnswerCheck):
         return _answer(check, result, answer)
     assert result is not None
@@ -98,6 +153,9 @@ def judge(check: Check, result: StepResult | None, answer: str = "") -> Outcome:
         return _command(check, result)
     if isinstance(check, FileCheck):
         return _file(check, result)
+    if isinstance(check, HttpCheck):
+        return _http(check, result)
+    assert isinstance(check, ProcessCheck)
     return _process(check, result)
 
 
@@ -168,3 +226,57 @@ def _answer(check: AnswerCheck, result: StepResult | None, answer: str) -> Outco
         expected = _text(result)
     matched = normalise(expected or "") == given
     return Outcome(check, matched, "" if matched else _("Tu respuesta no es la esperada."))
+
+
+def _http(check: HttpCheck, result: StepResult) -> Outcome:
+    raw = result.output
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status_line.split()
+    if (
+        not separator
+        or len(parts) < 2
+        or not parts[0].startswith("HTTP/")
+        or not parts[1].isdigit()
+    ):
+        if not raw:
+            return Outcome(
+                check,
+                False,
+                _(
+                    "Nada responde en el puerto %(port)d (probamos con http://localhost:%(port)d%(path)s)."
+                )
+                % {"port": check.port, "path": check.path},
+            )
+        return Outcome(
+            check,
+            False,
+            _("Lo que responde en el puerto %(port)d no habla HTTP.") % {"port": check.port},
+        )
+    status = int(parts[1])
+    text = body.decode("utf-8", "replace")
+    if status != check.status:
+        return Outcome(
+            check,
+            False,
+            _(
+                "http://localhost:%(port)d%(path)s responde con el código %(got)d; se "
+                "esperaba %(want)d."
+            )
+            % {"port": check.port, "path": check.path, "got": status, "want": check.status},
+        )
+    if check.contains is not None and check.contains not in text:
+        start = docker_checks.shown(text, 80)
+        detail = _(
+            "http://localhost:%(port)d%(path)s responde, pero la página no contiene %(want)s. "
+            "Empieza así: %(start)s"
+        ) % {
+            "port": check.port,
+            "path": check.path,
+            "want": docker_checks.shown(check.contains),
+            "start": start,
+        }
+        if result.truncated:
+            detail += " " + _("(Solo se leyó el principio: la respuesta es muy grande.)")
+        return Outcome(check, False, detail)
+    return Outcome(check, True)

@@ -28,14 +28,20 @@ from django.conf import settings
 
 from sandbox import engine
 
-# Ops: "sh" (an instructor command), "exists" (a path), "read" (a path), "ps" (no argument).
-OPS = {"sh", "exists", "read", "ps"}
+# Ops: "sh" (an instructor command), "exists" (a path), "read" (a path), "ps" (no argument),
+# "http" ("PORT /path": a GET to the sandbox's own localhost, as the student's curl would do).
+OPS = {"sh", "exists", "read", "ps", "http"}
 
 # Exit status of a step killed by `timeout -s KILL` (128 + SIGKILL).
 KILLED = 137
 
 RUNNER = r"""
 exec 2>/dev/null
+# bash's /dev/tcp: no HTTP client is needed in the image. Port and path are arguments ($1, $2;
+# the path was validated: printable ASCII, no spaces), never code.
+http='exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 7
+printf "GET %s HTTP/1.0\r\nHost: localhost:%s\r\nConnection: close\r\n\r\n" "$2" "$1" >&3
+cat <&3'
 nonce=$1 limit=$2
 shift 2
 printf '\036%s:self:%s:%s\037' "$nonce" "$$" "$PPID"
@@ -48,6 +54,9 @@ while [ "$#" -ge 2 ]; do
     sh) timeout -s KILL "$limit" /bin/sh -c "$arg" </dev/null 2>&1; code=$? ;;
     exists) test -e "$arg"; code=$? ;;
     read) timeout -s KILL "$limit" cat -- "$arg" </dev/null 2>&1; code=$? ;;
+    http)
+      timeout -s KILL "$limit" bash -c "$http" muelle-http "${arg%% *}" "${arg#* }" </dev/null
+      code=$? ;;
     ps)
       for d in /proc/[0-9]*; do
         printf '\034%s\034' "${d#/proc/}"

@@ -15,6 +15,10 @@ from typing import Any
 import yaml
 from django.utils.translation import gettext as _
 
+from exercises import docker_spec
+from exercises.docker_spec import StateCheck
+from exercises.readonly import changing_docker_command
+
 KEY = "ejercicios"
 EXERCISE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 ANSWER_MAX = 1000
@@ -38,9 +42,12 @@ CHECK_KEYS = {
     "archivo": {"ruta", "existe", "contiene", "coincide"},
     "proceso": {"nombre"},
     "respuesta": {"esperado", "patron", "comando"},
+    # Kinds that look at the student's Docker state (exercises.docker_spec).
+    **docker_spec.CHECK_KEYS,
 }
-# Keys whose value is a regular expression (checked with re.compile).
+# Keys whose value is a regular expression (checked with re.compile), in the kinds above them.
 REGEX_KEYS = {"salida", "coincide", "nombre", "patron"}
+REGEX_KINDS = {"comando", "archivo", "proceso", "respuesta"}
 
 Path = tuple[str | int, ...]
 
@@ -96,7 +103,7 @@ class AnswerCheck:
     command: str | None
 
 
-Check = CommandCheck | FileCheck | ProcessCheck | AnswerCheck
+Check = CommandCheck | FileCheck | ProcessCheck | AnswerCheck | StateCheck
 
 
 @dataclass(frozen=True)
@@ -301,7 +308,7 @@ def _check_checks(item: Mapping[str, Any], path: Path, report: Any) -> None:
                 )
             elif not _is_text(check[key]):
                 report((*check_path, key), _("el mensaje debe ser un texto no vacío"))
-        for key in REGEX_KEYS & set(check):
+        for key in REGEX_KEYS & set(check) if kind in REGEX_KINDS else ():
             value = check[key]
             if not _is_text(value):
                 report((*check_path, key), _("debe ser una expresión regular (texto)"))
@@ -315,10 +322,13 @@ def _check_checks(item: Mapping[str, Any], path: Path, report: Any) -> None:
                     % {"regex": value, "error": exc},
                 )
         _check_kind(kind, check, check_path, report)
+        _check_changes_nothing(kind, check, check_path, report)
 
 
 def _check_kind(kind: str, check: Mapping[str, Any], path: Path, report: Any) -> None:
-    if kind == "comando":
+    if kind in docker_spec.CHECK_KEYS:
+        docker_spec.validate(kind, check, path, report)
+    elif kind == "comando":
         if not _is_text(check.get("comando")):
             report(path, _("una comprobación «comando» necesita «comando» (el comando a ejecutar)"))
         code = check.get("codigo")
@@ -353,6 +363,22 @@ def _check_kind(kind: str, check: Mapping[str, Any], path: Path, report: Any) ->
         for key in ("esperado", "comando"):
             if key in check and not _is_text(check[key]):
                 report((*path, key), _("debe ser un texto no vacío"))
+
+
+def _check_changes_nothing(kind: str, check: Mapping[str, Any], path: Path, report: Any) -> None:
+    if kind not in ("comando", "respuesta") or not isinstance(check.get("comando"), str):
+        return
+    found = changing_docker_command(check["comando"])
+    if found:
+        report(
+            (*path, "comando"),
+            _(
+                "una comprobación solo mira, no cambia nada: «%(cmd)s» crea, cambia o borra "
+                "objetos de Docker del alumno. Usa una comprobación de tipo contenedor, imagen, "
+                "volumen, red o compose"
+            )
+            % {"cmd": found},
+        )
 
 
 def _cycles(dependencies: Mapping[str, str]) -> list[list[str]]:
@@ -456,6 +482,8 @@ def _regex(value: Any) -> re.Pattern[str] | None:
 
 def _check(index: int, raw: Mapping[str, Any]) -> Check:
     kind, ok, error = raw["tipo"], _text(raw["ok"]), _text(raw["error"])
+    if kind in docker_spec.CHECK_KEYS:
+        return docker_spec.parse(kind, index, ok, error, raw)
     if kind == "comando":
         code = raw.get("codigo")
         if code is None and "salida" not in raw:

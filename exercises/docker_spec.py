@@ -1,0 +1,512 @@
+"""The check kinds that look at the student's Docker state: their keys, validation and parsed form.
+
+exercises.spec validates the keys every check shares and hands each of these kinds here; the
+parsed dataclasses are judged by exercises.docker_checks (docs/exercises.md has the vocabulary).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+Report = Callable[[tuple[str | int, ...], str], None]
+
+CHECK_KEYS = {
+    "contenedor": {
+        "nombre",
+        "imagen",
+        "estado",
+        "codigo",
+        "puerto",
+        "montaje",
+        "red",
+        "reinicio",
+        "entorno",
+    },
+    "imagen": {
+        "nombre",
+        "existe",
+        "cmd",
+        "entrypoint",
+        "usuario",
+        "etiqueta",
+        "expone",
+        "variable",
+        "directorio",
+    },
+    "volumen": {"nombre", "existe", "archivo", "contiene"},
+    "red": {"nombre", "existe", "contenedores", "interna"},
+    "compose": {"proyecto", "servicios"},
+    "http": {"puerto", "ruta", "contiene", "codigo"},
+}
+
+STATES = ("en-marcha", "parado", "no-existe")
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
+_PORT = re.compile(r"^(?:(?P<host>\d{1,5}):)?(?P<container>\d{1,5})(?:/(?P<proto>tcp|udp|sctp))?$")
+_EXPOSE = re.compile(r"^(?P<port>\d{1,5})(?:/(?P<proto>tcp|udp|sctp))?$")
+_ENV = re.compile(r"^[^=\s]+=")
+_HTTP_PATH = re.compile(r"^/[\x21-\x7e]{0,1999}$")
+
+
+# --- The parsed form -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    container: int
+    protocol: str = "tcp"
+    host: int | None = None  # None: published on any host port
+
+    def text(self) -> str:
+        inside = f"{self.container}/{self.protocol}"
+        return f"{self.host}:{inside}" if self.host is not None else inside
+
+
+@dataclass(frozen=True)
+class MountSpec:
+    destination: str
+    volume: str | None = None  # a named volume
+    bind: bool = False  # a folder of the host (bind mount)
+
+
+@dataclass(frozen=True)
+class ContainerCheck:
+    """`contenedor`: a container (by name, or any of an image) is in a state and set up so."""
+
+    index: int
+    ok: str
+    error: str
+    name: str | None
+    image: str | None
+    state: str  # one of STATES
+    exit_code: int | None
+    port: PortSpec | None
+    mount: MountSpec | None
+    network: str | None
+    restart: str | None
+    env: str | None
+
+
+@dataclass(frozen=True)
+class ImageCheck:
+    """`imagen`: an image tag exists (or not) with a given CMD, ENTRYPOINT, USER, label..."""
+
+    index: int
+    ok: str
+    error: str
+    name: str
+    exists: bool
+    cmd: tuple[str, ...] | str | None
+    entrypoint: tuple[str, ...] | str | None
+    user: str | None
+    label: str | None
+    exposes: str | None  # "80/tcp"
+    env: str | None
+    workdir: str | None
+
+
+@dataclass(frozen=True)
+class VolumeCheck:
+    """`volumen`: a volume exists (or not), optionally holding a file with a text."""
+
+    index: int
+    ok: str
+    error: str
+    name: str
+    exists: bool
+    path: str | None
+    contains: str | None
+
+
+@dataclass(frozen=True)
+class NetworkCheck:
+    """`red`: a network exists (or not), with containers attached."""
+
+    index: int
+    ok: str
+    error: str
+    name: str
+    exists: bool
+    containers: tuple[str, ...]
+    internal: bool | None
+
+
+@dataclass(frozen=True)
+class ComposeCheck:
+    """`compose`: each listed service of a Compose project has a running container."""
+
+    index: int
+    ok: str
+    error: str
+    project: str
+    services: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    """`http`: GET http://localhost:PORT/PATH from inside the student's sandbox answers so."""
+
+    index: int
+    ok: str
+    error: str
+    port: int
+    path: str
+    contains: str | None
+    status: int
+
+
+DockerCheck = ContainerCheck | ImageCheck | VolumeCheck | NetworkCheck | ComposeCheck
+StateCheck = DockerCheck | HttpCheck
+
+
+# --- Validation ----------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _port_number(text: str | None) -> bool:
+    return text is not None and 1 <= int(text) <= 65535
+
+
+def parse_port(value: Any) -> PortSpec | None:
+    """`"8080:80"`, `"80"`, `80`, `"53/udp"`; None when it is not one of those."""
+    text = str(value).strip() if _int(value) or isinstance(value, str) else ""
+    match = _PORT.fullmatch(text)
+    if not match or not _port_number(match["container"]):
+        return None
+    if match["host"] is not None and not _port_number(match["host"]):
+        return None
+    host = int(match["host"]) if match["host"] is not None else None
+    return PortSpec(int(match["container"]), match["proto"] or "tcp", host)
+
+
+def parse_mount(value: Any) -> MountSpec | None:
+    """`"notas:/datos"`, `"/datos"`, `"bind:/datos"`; None when it is not one of those."""
+    if not _text(value):
+        return None
+    source, colon, destination = str(value).strip().rpartition(":")
+    if not destination.startswith("/"):
+        return None
+    if not colon:
+        return MountSpec(destination)
+    if source == "bind":
+        return MountSpec(destination, bind=True)
+    if not _NAME.fullmatch(source):
+        return None
+    return MountSpec(destination, volume=source)
+
+
+def exposed_port(value: Any) -> str | None:
+    text = str(value).strip() if _int(value) or isinstance(value, str) else ""
+    match = _EXPOSE.fullmatch(text)
+    if not match or not _port_number(match["port"]):
+        return None
+    return f"{int(match['port'])}/{match['proto'] or 'tcp'}"
+
+
+def _command_form(value: Any) -> bool:
+    return _text(value) or (
+        isinstance(value, list) and all(isinstance(part, str) for part in value)
+    )
+
+
+def validate(
+    kind: str, check: Mapping[str, Any], path: tuple[str | int, ...], report: Report
+) -> None:
+    """Reports every problem of one check of a Docker-state kind (keys already known-good)."""
+    {
+        "contenedor": _validate_container,
+        "imagen": _validate_image,
+        "volumen": _validate_volume,
+        "red": _validate_network,
+        "compose": _validate_compose,
+        "http": _validate_http,
+    }[kind](check, path, report)
+
+
+def _name_key(
+    check: Mapping[str, Any], key: str, path: tuple[str | int, ...], report: Report
+) -> None:
+    if key in check and not (_text(check[key]) and _NAME.fullmatch(str(check[key]).strip())):
+        report(
+            (*path, key),
+            _("«%(key)s» debe ser un nombre de Docker: letras, números, «_», «.» o «-»")
+            % {"key": key},
+        )
+
+
+def _exists_key(
+    check: Mapping[str, Any], path: tuple[str | int, ...], report: Report, kind: str
+) -> None:
+    if "existe" in check and not isinstance(check["existe"], bool):
+        report((*path, "existe"), _("«existe» debe ser true o false"))
+    if check.get("existe") is False:
+        extra = sorted(set(check) - {"tipo", "ok", "error", "nombre", "existe"})
+        if extra:
+            report(
+                path,
+                _("si %(kind)s no debe existir, sobran: %(keys)s")
+                % {"kind": kind, "keys": ", ".join(extra)},
+            )
+
+
+def _env_key(
+    check: Mapping[str, Any], key: str, path: tuple[str | int, ...], report: Report
+) -> None:
+    if key in check and not (isinstance(check[key], str) and _ENV.match(check[key])):
+        report((*path, key), _("«%(key)s» debe ser «CLAVE=valor»") % {"key": key})
+
+
+def _validate_container(
+    check: Mapping[str, Any], path: tuple[str | int, ...], report: Report
+) -> None:
+    given = [key for key in ("nombre", "imagen") if key in check]
+    if len(given) != 1:
+        report(
+            path, _("una comprobación «contenedor» necesita exactamente una de: nombre o imagen")
+        )
+    _name_key(check, "nombre", path, report)
+    if "imagen" in check and not _text(check["imagen"]):
+        report((*path, "imagen"), _("«imagen» debe ser el nombre de una imagen"))
+    state = check.get("estado", "en-marcha")
+    if state not in STATES:
+        report(
+            (*path, "estado"),
+            _("«estado» debe ser uno de: %(states)s") % {"states": ", ".join(STATES)},
+        )
+    if state == "no-existe":
+        extra = sorted(set(check) & {"codigo", "puerto", "montaje", "red", "reinicio", "entorno"})
+        if extra:
+            report(
+                path,
+                _("si el contenedor no debe existir, sobran: %(keys)s")
+                % {"keys": ", ".join(extra)},
+            )
+    if "codigo" in check:
+        code = check["codigo"]
+        if not _int(code) or not 0 <= code <= 255:
+            report((*path, "codigo"), _("«codigo» debe ser un número de 0 a 255"))
+        if state == "en-marcha" and "estado" in check:
+            report(
+                (*path, "codigo"),
+                _("«codigo» es el código con el que salió: no vale con «estado: en-marcha»"),
+            )
+    if "puerto" in check and parse_port(check["puerto"]) is None:
+        report(
+            (*path, "puerto"),
+            _(
+                '«puerto» debe ser «ANFITRIÓN:CONTENEDOR» (p. ej. "8080:80") o el puerto del '
+                'contenedor ("80"), con números de 1 a 65535'
+            ),
+        )
+    if "montaje" in check and parse_mount(check["montaje"]) is None:
+        report(
+            (*path, "montaje"),
+            _(
+                "«montaje» debe ser «volumen:/destino», «bind:/destino» o solo «/destino» (una "
+                "ruta absoluta)"
+            ),
+        )
+    _name_key(check, "red", path, report)
+    if "reinicio" in check and check["reinicio"] not in RESTART_POLICIES:
+        report(
+            (*path, "reinicio"),
+            _("«reinicio» debe ser uno de: %(values)s") % {"values": ", ".join(RESTART_POLICIES)},
+        )
+    _env_key(check, "entorno", path, report)
+
+
+def _validate_image(check: Mapping[str, Any], path: tuple[str | int, ...], report: Report) -> None:
+    if not _text(check.get("nombre")) or any(c.isspace() for c in str(check["nombre"]).strip()):
+        report(path, _("una comprobación «imagen» necesita «nombre» (repositorio[:etiqueta])"))
+    _exists_key(check, path, report, _("la imagen"))
+    for key in ("cmd", "entrypoint"):
+        if key in check and not _command_form(check[key]):
+            report(
+                (*path, key),
+                _('«%(key)s» debe ser una lista como ["python", "app.py"] o un texto')
+                % {"key": key},
+            )
+    if "usuario" in check and not (_text(check["usuario"]) or _int(check["usuario"])):
+        report((*path, "usuario"), _("«usuario» debe ser un nombre o un número"))
+    for key in ("etiqueta", "directorio"):
+        if key in check and not _text(check[key]):
+            report((*path, key), _("«%(key)s» debe ser un texto no vacío") % {"key": key})
+    if "directorio" in check and _text(check["directorio"]):
+        if not str(check["directorio"]).startswith("/"):
+            report((*path, "directorio"), _("«directorio» debe ser una ruta absoluta (/app)"))
+    if "expone" in check and exposed_port(check["expone"]) is None:
+        report((*path, "expone"), _('«expone» debe ser un puerto: "80", "80/tcp" o "53/udp"'))
+    _env_key(check, "variable", path, report)
+
+
+def _validate_volume(check: Mapping[str, Any], path: tuple[str | int, ...], report: Report) -> None:
+    if "nombre" not in check:
+        report(path, _("una comprobación «volumen» necesita «nombre»"))
+    _name_key(check, "nombre", path, report)
+    _exists_key(check, path, report, _("el volumen"))
+    if "archivo" in check and not _text(check["archivo"]):
+        report((*path, "archivo"), _("«archivo» debe ser una ruta dentro del volumen"))
+    if "contiene" in check:
+        if not _text(check["contiene"]):
+            report((*path, "contiene"), _("«contiene» debe ser un texto no vacío"))
+        if "archivo" not in check:
+            report(path, _("«contiene» necesita «archivo» (qué archivo del volumen leer)"))
+
+
+def _validate_network(
+    check: Mapping[str, Any], path: tuple[str | int, ...], report: Report
+) -> None:
+    if "nombre" not in check:
+        report(path, _("una comprobación «red» necesita «nombre»"))
+    _name_key(check, "nombre", path, report)
+    _exists_key(check, path, report, _("la red"))
+    if "contenedores" in check:
+        value = check["contenedores"]
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(_text(v) and _NAME.fullmatch(str(v).strip()) for v in value)
+        ):
+            report(
+                (*path, "contenedores"),
+                _("«contenedores» debe ser una lista de nombres de contenedores"),
+            )
+    if "interna" in check and not isinstance(check["interna"], bool):
+        report((*path, "interna"), _("«interna» debe ser true o false"))
+
+
+def _validate_compose(
+    check: Mapping[str, Any], path: tuple[str | int, ...], report: Report
+) -> None:
+    if not _text(check.get("proyecto")):
+        report(path, _("una comprobación «compose» necesita «proyecto»"))
+    services = check.get("servicios")
+    if not isinstance(services, list) or not services or not all(_text(s) for s in services):
+        report(
+            (*path, "servicios") if "servicios" in check else path,
+            _("una comprobación «compose» necesita «servicios»: una lista de nombres de servicio"),
+        )
+
+
+def _validate_http(check: Mapping[str, Any], path: tuple[str | int, ...], report: Report) -> None:
+    port = check.get("puerto")
+    if isinstance(port, str) and port.strip().isdigit():
+        port = int(port)
+    if not _int(port) or not 1 <= port <= 65535:
+        report(
+            (*path, "puerto") if "puerto" in check else path,
+            _("una comprobación «http» necesita «puerto»: un número de 1 a 65535"),
+        )
+    if "ruta" in check and not (
+        isinstance(check["ruta"], str) and _HTTP_PATH.fullmatch(check["ruta"])
+    ):
+        report(
+            (*path, "ruta"),
+            _("«ruta» debe empezar por «/» y no tener espacios (p. ej. /index.html)"),
+        )
+    if "contiene" in check and not _text(check["contiene"]):
+        report((*path, "contiene"), _("«contiene» debe ser un texto no vacío"))
+    if "codigo" in check and not (_int(check["codigo"]) and 100 <= check["codigo"] <= 599):
+        report((*path, "codigo"), _("«codigo» debe ser un código HTTP (100-599)"))
+
+
+# --- Parsing -------------------------------------------------------------------------------------
+
+
+def _strip(value: Any) -> str | None:
+    return None if value is None else str(value).strip()
+
+
+def _command(value: Any) -> tuple[str, ...] | str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return tuple(str(part) for part in value)
+    return str(value).strip()
+
+
+def parse(kind: str, index: int, ok: str, error: str, raw: Mapping[str, Any]) -> StateCheck:
+    """The parsed check; `raw` has been validated."""
+    if kind == "contenedor":
+        code = raw.get("codigo")
+        state = raw.get("estado") or ("parado" if code is not None else "en-marcha")
+        return ContainerCheck(
+            index,
+            ok,
+            error,
+            name=_strip(raw.get("nombre")),
+            image=_strip(raw.get("imagen")),
+            state=state,
+            exit_code=code,
+            port=parse_port(raw["puerto"]) if "puerto" in raw else None,
+            mount=parse_mount(raw["montaje"]) if "montaje" in raw else None,
+            network=_strip(raw.get("red")),
+            restart=raw.get("reinicio"),
+            env=raw.get("entorno"),
+        )
+    if kind == "imagen":
+        return ImageCheck(
+            index,
+            ok,
+            error,
+            name=str(raw["nombre"]).strip(),
+            exists=raw.get("existe", True),
+            cmd=_command(raw.get("cmd")),
+            entrypoint=_command(raw.get("entrypoint")),
+            user=_strip(raw.get("usuario")),
+            label=_strip(raw.get("etiqueta")),
+            exposes=exposed_port(raw["expone"]) if "expone" in raw else None,
+            env=raw.get("variable"),
+            workdir=_strip(raw.get("directorio")),
+        )
+    if kind == "volumen":
+        return VolumeCheck(
+            index,
+            ok,
+            error,
+            name=str(raw["nombre"]).strip(),
+            exists=raw.get("existe", True),
+            path=_strip(raw.get("archivo")),
+            contains=raw.get("contiene"),
+        )
+    if kind == "red":
+        return NetworkCheck(
+            index,
+            ok,
+            error,
+            name=str(raw["nombre"]).strip(),
+            exists=raw.get("existe", True),
+            containers=tuple(
+                str(c).strip().removeprefix("/") for c in raw.get("contenedores") or ()
+            ),
+            internal=raw.get("interna"),
+        )
+    if kind == "compose":
+        return ComposeCheck(
+            index,
+            ok,
+            error,
+            project=str(raw["proyecto"]).strip(),
+            services=tuple(str(s).strip() for s in raw["servicios"]),
+        )
+    return HttpCheck(
+        index,
+        ok,
+        error,
+        port=int(raw["puerto"]),
+        path=raw.get("ruta", "/"),
+        contains=raw.get("contiene"),
+        status=raw.get("codigo", 200),
+    )

@@ -1,0 +1,277 @@
+"""A student's Docker objects as the student sees them, read through their own gateway socket.
+
+Exercise checks ask "is there a container called «web», running?" about what the *student* made,
+with the names the student typed. Asking the student's own gateway (the unix socket their `docker`
+CLI uses) gives exactly that view: only their objects, prefixes stripped, course images visible.
+Only GET requests are sent, so a check never changes what it looks at.
+
+One read needs the engine itself: the content of a volume that no container of the student mounts.
+It is read from a container the server creates on the engine (never through the gateway, never
+labelled as the student's, never started): the volume's folder is bind-mounted read-only (a bind
+mount of a missing folder fails instead of creating a volume), `docker cp`'s archive endpoint
+reads the file, and the container is removed right after.
+
+No Docker SDK: the gateway's own asyncio HTTP client (sandbox.gateway.upstream) is reused, so
+nothing here blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import posixpath
+import secrets
+import tarfile
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from sandbox.gateway import SOCKET_NAME, open_gateway
+from sandbox.gateway.lifecycle import current_config
+from sandbox.gateway.names import Namespace
+from sandbox.gateway.upstream import API, EngineResponse, Upstream
+from sandbox.gateway.wire import (
+    encode_request_head,
+    iter_body,
+    read_response_head,
+    response_framing,
+)
+
+TIMEOUT = 10.0
+# Label of the engine-side reader containers, so a crash between create and remove leaves
+# something recognisable.
+LABEL_READER = "muelle.volume-reader"
+_BLOCK = tarfile.BLOCKSIZE
+
+
+class DockerStateUnavailable(Exception):
+    """The student's Docker endpoint cannot be asked (gateway off, engine gone...)."""
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """A file read from a container or volume: `kind` is "file", "missing" or "not-a-file"."""
+
+    kind: str
+    data: bytes = b""
+    truncated: bool = False
+
+
+class StudentDocker:
+    """Read-only GETs on one student's gateway socket."""
+
+    def __init__(self, socket_path: Path | str) -> None:
+        self.gateway = Upstream(str(socket_path))
+
+    async def _get(self, path: str, query: dict[str, str] | None = None) -> Any:
+        """The JSON answer, or None on 404. DockerStateUnavailable on anything else."""
+        try:
+            response: EngineResponse = await self.gateway.request(
+                "GET", path, query=query, timeout=TIMEOUT
+            )
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise DockerStateUnavailable(str(exc)) from exc
+        if response.status == 404:
+            return None
+        if response.status >= 400:
+            raise DockerStateUnavailable(f"{response.status} {response.message}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise DockerStateUnavailable("not JSON") from exc
+
+    async def containers(self) -> list[dict[str, Any]]:
+        return list(await self._get("/containers/json", {"all": "1"}) or [])
+
+    async def container(self, ref: str) -> dict[str, Any] | None:
+        return await self._get(f"/containers/{_quote(ref)}/json")
+
+    async def image(self, ref: str) -> dict[str, Any] | None:
+        return await self._get(f"/images/{_quote(ref)}/json")
+
+    async def images(self) -> list[dict[str, Any]]:
+        return list(await self._get("/images/json") or [])
+
+    async def volumes(self) -> list[dict[str, Any]]:
+        data = await self._get("/volumes") or {}
+        return list(data.get("Volumes") or [])
+
+    async def volume(self, name: str) -> dict[str, Any] | None:
+        return await self._get(f"/volumes/{_quote(name)}")
+
+    async def networks(self) -> list[dict[str, Any]]:
+        return list(await self._get("/networks") or [])
+
+    async def network(self, ref: str) -> dict[str, Any] | None:
+        return await self._get(f"/networks/{_quote(ref)}")
+
+    async def read_file(self, container: str, path: str, cap: int) -> FileRead:
+        """The first `cap` bytes of a file inside one of the student's containers (running or
+        not), through the archive endpoint `docker cp` uses (GET: reads only)."""
+        return await _read_archive(
+            self.gateway, f"/containers/{_quote(container)}/archive", path, cap
+        )
+
+
+def _quote(ref: str) -> str:
+    return urllib.parse.quote(ref, safe=":@")
+
+
+async def for_owner(owner: str) -> StudentDocker:
+    """The student's view. Serving their gateway is idempotent; this only makes sure it is
+    served on this event loop (e.g. after a restart)."""
+    if not settings.DOCKER_GATEWAY_ENABLED:
+        raise DockerStateUnavailable("the Docker gateway is switched off")
+    folder = await open_gateway(owner)
+    return StudentDocker(folder / SOCKET_NAME)
+
+
+async def _read_archive(client: Upstream, endpoint: str, path: str, cap: int) -> FileRead:
+    """Streams a tar from GET `endpoint`?path=..., stopping after the first file's `cap` bytes."""
+    try:
+        conn = await client.connect()
+    except OSError as exc:
+        raise DockerStateUnavailable(str(exc)) from exc
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            head_bytes = encode_request_head(
+                "GET", API + endpoint, [("path", path)], [("Connection", "close")]
+            )
+            conn.writer.write(head_bytes)
+            await conn.writer.drain()
+            head = await read_response_head(conn.reader)
+            if head.status == 404:
+                return FileRead("missing")
+            if head.status >= 400:
+                raise DockerStateUnavailable(f"archive: {head.status}")
+            # Enough for a few extended headers, the file's header and `cap` bytes of it.
+            wanted = cap + 8 * _BLOCK + 64 * 1024
+            buffer = bytearray()
+            async for data in iter_body(conn.reader, response_framing("GET", head)):
+                buffer += data
+                if len(buffer) >= wanted:
+                    break
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise DockerStateUnavailable(str(exc)) from exc
+    finally:
+        conn.close()
+    return first_file(bytes(buffer), cap)
+
+
+def first_file(tar: bytes, cap: int) -> FileRead:
+    """The first member of a (possibly cut) tar stream: its first `cap` bytes if it is a regular
+    file. Parsed by hand, header by header: the stream is cut on purpose after `cap` bytes."""
+    position = 0
+    while position + _BLOCK <= len(tar):
+        block = tar[position : position + _BLOCK]
+        if block == bytes(_BLOCK):
+            break
+        try:
+            info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        except tarfile.TarError:
+            return FileRead("not-a-file")
+        data_start = position + _BLOCK
+        padded = (info.size + _BLOCK - 1) // _BLOCK * _BLOCK
+        if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME):
+            # Metadata for the next member (long name, PAX headers): skip it.
+            position = data_start + padded
+            continue
+        if not info.isreg():
+            return FileRead("not-a-file")
+        size = min(info.size, cap)
+        data = tar[data_start : data_start + size]
+        return FileRead("file", data, truncated=info.size > cap)
+    return FileRead("missing")
+
+
+def volume_path(path: str) -> str:
+    """A path inside a volume, relative to its root, with no way above it ("" is the root)."""
+    return posixpath.normpath("/" + path.strip()).lstrip("/").removeprefix(".")
+
+
+async def read_volume_file(
+    owner: str, view: StudentDocker, volume: str, path: str, cap: int
+) -> FileRead:
+    """A file of the student's volume `volume` (a name as they see it), read without changing
+    anything: through a container of theirs that mounts it, else through a reader container
+    made on the engine for this read alone."""
+    inside = volume_path(path)
+    for summary in await view.containers():
+        for mount in summary.get("Mounts") or []:
+            if mount.get("Type") == "volume" and mount.get("Name") == volume:
+                destination = str(mount.get("Destination") or "")
+                if destination.startswith("/"):
+                    target = posixpath.join(destination, inside) if inside else destination
+                    return await view.read_file(str(summary.get("Id") or ""), target, cap)
+    return await _read_with_reader(owner, volume, inside, cap)
+
+
+async def _read_with_reader(owner: str, volume: str, inside: str, cap: int) -> FileRead:
+    config = current_config()
+    engine = Upstream(config.engine_socket)
+    names = Namespace(owner, config.instance)
+    try:
+        info = await engine.get_or_none(f"/volumes/{_quote(names.object_prefix + volume)}")
+    except Exception as exc:
+        raise DockerStateUnavailable(str(exc)) from exc
+    if not info or not names.owns_labels(info.get("Labels")) or not info.get("Mountpoint"):
+        return FileRead("missing")
+    body = {
+        "Image": settings.SANDBOX_IMAGE,
+        "Cmd": ["true"],
+        "User": "65534:65534",
+        "NetworkDisabled": True,
+        "Labels": {LABEL_READER: "1"},
+        "HostConfig": {
+            "Mounts": [
+                {
+                    "Type": "bind",
+                    "Source": info["Mountpoint"],
+                    "Target": "/volumen",
+                    "ReadOnly": True,
+                }
+            ],
+            "NetworkMode": "none",
+            "CapDrop": ["ALL"],
+            "ReadonlyRootfs": True,
+            "SecurityOpt": ["no-new-privileges"],
+            "Memory": 32 * 1024 * 1024,
+            "PidsLimit": 8,
+        },
+    }
+    name = f"muelle-lector-{secrets.token_hex(6)}"
+    try:
+        created = await engine.request(
+            "POST", "/containers/create", query={"name": name}, body=body, timeout=TIMEOUT
+        )
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise DockerStateUnavailable(str(exc)) from exc
+    if created.status >= 400:
+        raise DockerStateUnavailable(f"reader: {created.status} {created.message}")
+    container_id = str((created.json() or {}).get("Id") or name)
+    try:
+        # Never started: the archive endpoint mounts the container's file systems by itself.
+        target = posixpath.join("/volumen", inside) if inside else "/volumen"
+        return await _read_archive(engine, f"/containers/{container_id}/archive", target, cap)
+    finally:
+        with contextlib.suppress(Exception):
+            await engine.request(
+                "DELETE", f"/containers/{container_id}", query={"force": "1"}, timeout=TIMEOUT
+            )
+
+
+async def snapshot(view: StudentDocker) -> dict[str, list[str]]:
+    """A summary of everything the student has, to tell whether something changed it."""
+    containers = sorted(
+        f"{','.join(c.get('Names') or [])} {c.get('Image')} {c.get('State')}"
+        for c in await view.containers()
+    )
+    images = sorted(
+        f"{c.get('Id')} {','.join(c.get('RepoTags') or [])}" for c in await view.images()
+    )
+    volumes = sorted(str(v.get("Name")) for v in await view.volumes())
+    networks = sorted(str(n.get("Name")) for n in await view.networks())
+    return {"containers": containers, "images": images, "volumes": volumes, "networks": networks}
