@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from . import quotas, schemas
 from .errors import not_found, refused
+from .names import network_name_error
 from .policy import _endpoint, with_alias
 from .policy import labels as own_labels
 from .rewrite import hide_in, name_matcher
@@ -166,7 +167,10 @@ async def create_network(ex: Exchange) -> None:
             raise refused(_("Esta opción de red es de Swarm y no está disponible en Muelle."))
     if body.get("Scope") not in (None, "", "local"):
         raise refused(_("Solo hay redes locales en Muelle."))
-    name = student.ns.object_name(body.get("Name", ""), "red")
+    error = network_name_error(body.get("Name", ""))
+    if error is not None:
+        raise error
+    name = student.ns.object_prefix + body["Name"]
     out = {
         "Name": name,
         "CheckDuplicate": True,
@@ -192,15 +196,17 @@ async def connect(ex: Exchange) -> None:
     body = await ex.json_body(schemas.NETWORK_CONNECT)
     network = await student.network(ex.params["id"])
     container = await student.container_id(body.get("Container", ""))
+    endpoint = _endpoint(body.get("EndpointConfig") or {})  # checked before changing anything
     info = await student.engine.json("GET", f"/containers/{container}/json")
     name = student.ns.student_object_name(info.get("Name", ""))
-    if (info.get("HostConfig") or {}).get("NetworkMode") == "none":
+    attached = (info.get("NetworkSettings") or {}).get("Networks") or {}
+    if "none" in attached:
         # Muelle's default is "none" where Docker's is "bridge"; "none" cannot be combined with
         # another network, so leave it first, as `docker network connect` does on real Docker.
+        # (Only while attached: NetworkMode still says "none" after it was left.)
         await student.engine.json(
             "POST", "/networks/none/disconnect", body={"Container": container, "Force": True}
         )
-    endpoint = _endpoint(body.get("EndpointConfig") or {})
     out: dict[str, Any] = {"Container": container, "EndpointConfig": with_alias(endpoint, name)}
     await ex.forward(
         "POST",

@@ -38,7 +38,9 @@ async def info(ex: Exchange) -> None:
             ContainersRunning=states.count("running"),
             ContainersPaused=states.count("paused"),
             ContainersStopped=len(containers) - states.count("running") - states.count("paused"),
-            Images=len(await student.image_summaries()),
+            # As the engine counts: every image object the student sees, intermediate layers
+            # included, i.e. the entries of `docker images -a` (one per image, not per tag).
+            Images=len(await student.image_summaries(all_layers=True)),
             ID="",
             Name="muelle",
             DockerRootDir="",
@@ -111,6 +113,21 @@ async def build_cache_prune(ex: Exchange) -> None:
     classic builder's cache is the student's own images, pruned with `docker image prune`."""
     await ex.no_body()
     await ex.reply_json(200, {"CachesDeleted": [], "SpaceReclaimed": 0})
+
+
+async def swarm_inactive(ex: Exchange) -> None:
+    """The read-only swarm probes clients make (`swarm leave`, `node ls`, the SDK's cleanups)
+    get what a node outside a swarm answers: 503, which clients read as "nothing to do"; a 403
+    makes cleanup scripts stop half-way. Everything that would change something stays 403."""
+    await ex.drain()
+    if ex.path.rstrip("/").endswith("/swarm/leave"):
+        message = _("Este nodo no forma parte de un swarm (Swarm no está disponible en Muelle).")
+    else:
+        message = _(
+            "Este nodo no es un gestor de swarm (Swarm no está disponible en Muelle: "
+            "docker swarm init y docker swarm join se rechazan)."
+        )
+    raise GatewayError(503, message)
 
 
 async def denied(ex: Exchange) -> None:

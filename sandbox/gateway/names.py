@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from .errors import bad_request
+from .errors import GatewayError, bad_request
 
 LABEL_MANAGED = "muelle.managed"
 LABEL_INSTANCE = "muelle.instance"
@@ -166,6 +166,38 @@ class Namespace:
 
     def strip_bytes(self, data: bytes) -> bytes:
         return self._strip_bytes.sub(b"", data)
+
+
+# The engine's rule for network names (moby 20.10, checked on it): anything but a blank name
+# (libnetwork: "invalid name") or a predefined network's (403 "operation is not permitted on
+# predefined ... network"); `test 01`, `a:b` or `ñu` are fine. Muelle adds a length cap and no
+# control characters (a name is printed in the student's terminal).
+PREDEFINED_NETWORKS = ("bridge", "host", "none", "default")
+_NETWORK_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
+
+
+def is_network_name(name: str) -> bool:
+    return bool(_NETWORK_NAME.match(name)) and bool(name.strip())
+
+
+def network_name_error(name: str) -> GatewayError | None:
+    """Why the engine (or Muelle) would refuse a new network called `name`, or None."""
+    if name in PREDEFINED_NETWORKS:
+        return GatewayError(
+            403,
+            _("La red «%(name)s» es una red predefinida de Docker: no se puede crear otra.")
+            % {"name": name},
+        )
+    if not is_network_name(name):
+        return bad_request(
+            _(
+                "Nombre de red no válido: «%(name)s». Puede llevar casi cualquier carácter "
+                "(también espacios), pero no puede estar vacío, tener solo espacios, pasar de "
+                "128 caracteres ni llevar caracteres de control."
+            )
+            % {"name": name}
+        )
+    return None
 
 
 def is_reserved_label(key: str) -> bool:

@@ -23,9 +23,15 @@ from .schemas import CONTAINER_CONFIG_FIELDS, HOST_CONFIG_FIELDS
 from .student import Student
 
 NO_NEW_PRIVILEGES = {"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"}
-_TMPFS_OPTION = re.compile(
-    r"^(rw|ro|noexec|exec|nosuid|nodev|(size|nr_inodes)=\d+[kmg%]?|mode=[0-7]{3,4}|[ug]id=\d+)$"
-)
+_TMPFS_OPTION = re.compile(r"^(rw|ro|noexec|exec|nosuid|nodev|mode=[0-7]{3,4}|[ug]id=\d+)$")
+# A tmpfs size is parsed by the kernel, not by Docker: the engine hands `size=...` to mount(2)
+# unchanged, and the kernel's memparse() reads a number (decimal, 0x hex or 0 octal) and one
+# optional unit letter k/m/g/t/p/e in either case (checked on the engine: 3M and 3m mount, 3MB,
+# 3MiB and 1.5m fail when the container starts).
+_KERNEL_SIZE = re.compile(r"^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([kmgtpeKMGTPE]?)$")
+_KERNEL_UNITS = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
+MAX_RESTART_RETRIES = 10
+_MAC_ADDRESS = re.compile(r"^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$")
 _CPUSET = re.compile(r"^[0-9,-]{0,64}$")
 _ABSOLUTE = re.compile(r"^/[^\x00]*$")
 
@@ -202,8 +208,20 @@ def ulimits(student: Student, requested: list[dict[str, Any]]) -> list[dict[str,
 def restart_policy(value: dict[str, Any]) -> dict[str, Any]:
     name = value.get("Name", "")
     retries = value.get("MaximumRetryCount", 0)
-    if name not in ("", "no", "always", "unless-stopped", "on-failure") or not 0 <= retries <= 10:
+    if name not in ("", "no", "always", "unless-stopped", "on-failure"):
         raise bad_request(_("--restart no válido: «%(name)s».") % {"name": name})
+    if retries < 0:
+        raise bad_request(
+            _("--restart %(name)s:%(n)d no válido: el número de reintentos no puede ser negativo.")
+            % {"name": name, "n": retries}
+        )
+    if retries > MAX_RESTART_RETRIES:
+        # A container that keeps failing would restart for ever on a shared engine.
+        raise _not_allowed(
+            f"--restart {name}:{retries}",
+            _("como máximo se admiten %(max)d reintentos (por ejemplo, on-failure:%(max)d).")
+            % {"max": MAX_RESTART_RETRIES},
+        )
     return {"Name": name, "MaximumRetryCount": retries}
 
 
@@ -373,17 +391,51 @@ def mounts(
     return out
 
 
-def tmpfs(values: dict[str, str]) -> dict[str, str]:
+def kernel_size(text: str) -> int | None:
+    """Bytes for a tmpfs `size=`/`nr_inodes=` value as the kernel reads it; None if it would not."""
+    match = _KERNEL_SIZE.match(text)
+    if not match:
+        return None
+    number = match.group(1)
+    if number[:2].lower() == "0x":
+        base = 16
+    elif number.startswith("0"):
+        base = 8  # as strtoull with base 0: "010k" is 8 KiB
+    else:
+        base = 10
+    return int(number, base) << _KERNEL_UNITS[match.group(2).lower()]
+
+
+def tmpfs(student: Student, values: dict[str, str]) -> dict[str, str]:
     for path, options in values.items():
         _target(path)
-        if any(not _TMPFS_OPTION.match(o) for o in options.split(",") if o):
-            raise _not_allowed(
-                f"--tmpfs {path}:{options}",
-                _(
-                    "opciones de tmpfs admitidas: rw, ro, exec, noexec, nosuid, nodev, size, mode, "
-                    "uid, gid."
-                ),
-            )
+        for option in (o for o in options.split(",") if o):
+            key, _sep, value = option.partition("=")
+            if key in ("size", "nr_inodes"):
+                size = kernel_size(value)
+                if size is None:
+                    raise bad_request(
+                        _(
+                            "--tmpfs %(path)s: %(key)s=%(value)s no válido. Escribe un número y, "
+                            "si quieres, una unidad: k, m o g (en mayúsculas o minúsculas), por "
+                            "ejemplo %(key)s=64m."
+                        )
+                        % {"path": path, "key": key, "value": value}
+                    )
+                if key == "size" and size > student.config.container_memory:
+                    raise _not_allowed(
+                        f"--tmpfs {path}:{option}",
+                        _("un tmpfs ocupa memoria: el máximo es %(max)s.")
+                        % {"max": mib(student.config.container_memory)},
+                    )
+            elif not _TMPFS_OPTION.match(option):
+                raise _not_allowed(
+                    f"--tmpfs {path}:{options}",
+                    _(
+                        "opciones de tmpfs admitidas: rw, ro, exec, noexec, nosuid, nodev, "
+                        "size, nr_inodes, mode, uid, gid."
+                    ),
+                )
     return values
 
 
@@ -443,6 +495,15 @@ def _endpoint(settings: dict[str, Any]) -> dict[str, Any]:
         out["Aliases"] = settings["Aliases"]
     if settings.get("IPAMConfig"):
         out["IPAMConfig"] = settings["IPAMConfig"]
+    if settings.get("MacAddress"):
+        # A student may pick the address on their own (internal) networks, as on their Docker;
+        # only the plain 6-byte form, which is what `docker network connect` documents.
+        if not _MAC_ADDRESS.match(settings["MacAddress"]):
+            raise bad_request(
+                _("Dirección MAC no válida: «%(m)s». Escríbela así: 02:42:ac:11:00:02.")
+                % {"m": settings["MacAddress"]}
+            )
+        out["MacAddress"] = settings["MacAddress"]
     return out
 
 
@@ -505,7 +566,8 @@ async def _image(student: Student, src: dict[str, Any], out: dict[str, Any]) -> 
     if resolved is None:
         # 404 on purpose: the CLI then asks to pull, and the pull policy explains itself.
         raise ImageNotFound(404, _("No existe la imagen: %(ref)s") % {"ref": ref})
-    out["Image"] = resolved.engine_ref
+    # The engine keeps Config.Image as written (`docker ps` shows `alpine`, not `alpine:latest`).
+    out["Image"] = await student.image_as_written(ref, resolved)
 
 
 async def _labels(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
@@ -559,7 +621,7 @@ async def _host_mounts(student: Student, src: dict[str, Any], out: dict[str, Any
 
 async def _host_tmpfs(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
     if src.get("Tmpfs"):
-        out["Tmpfs"] = tmpfs(src["Tmpfs"])
+        out["Tmpfs"] = tmpfs(student, src["Tmpfs"])
 
 
 async def _host_network(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
@@ -646,6 +708,8 @@ def _fixed(key: str, allowed: tuple[Any, ...], flag: str) -> Rule:
         value = src.get(key, allowed[0])
         if value not in allowed:
             raise _not_allowed(f"{flag} {value}", _("Muelle fija este ajuste por seguridad."))
+        if value:  # the engine keeps what was asked (inspect shows `default`, not '')
+            out[key] = value
 
     return rule
 

@@ -72,6 +72,15 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("POST", rf"/networks/{_ID}/disconnect", objects.disconnect),
     ("DELETE", rf"/networks/{_ID}", objects.remove_network),
     ("GET", rf"/plugins/{_NAME}/json", system.plugin_not_found),
+    # Read-only swarm probes answer as a node outside a swarm (503); the rest of swarm is 403.
+    (
+        "GET",
+        r"/(?:swarm|swarm/unlockkey|nodes|services|tasks|secrets|configs)",
+        system.swarm_inactive,
+    ),
+    ("GET", r"/(?:nodes|services|tasks|secrets|configs)/[^/]+", system.swarm_inactive),
+    ("GET", r"/(?:services|tasks)/[^/]+/logs", system.swarm_inactive),
+    ("POST", r"/swarm/leave", system.swarm_inactive),
     ("POST", r"/session", system.buildkit_session),
 ]
 

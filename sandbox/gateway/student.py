@@ -16,7 +16,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from .config import GatewayConfig
-from .errors import bad_request, not_found
+from .errors import EngineError, bad_request, not_found
 from .names import (
     FULL_ID,
     HEX_ID,
@@ -24,6 +24,7 @@ from .names import (
     LABEL_STUDENT,
     Namespace,
     is_course_tag,
+    is_network_name,
     parse_image_ref,
 )
 from .upstream import Upstream
@@ -124,7 +125,7 @@ class Student:
 
     async def network(self, ref: str) -> dict[str, Any]:
         """The student's network named or id'd `ref` (engine summary); 404 otherwise."""
-        engine_name = self.ns.object_prefix + ref if _plain_name(ref) else None
+        engine_name = self.ns.object_prefix + ref if is_network_name(ref) else None
         matches = []
         for item in await self.networks():
             if item.get("Name") == engine_name or item.get("Id") == ref:
@@ -235,6 +236,27 @@ class Student:
                     % {"ref": ref_text}
                 )
         return None
+
+    async def image_as_written(self, ref_text: str, resolved: ResolvedImage) -> str:
+        """What to send as the image of a new container so the engine records what the student
+        wrote (`alpine`, `miapp:1.0`, a short id), as their own Docker would: the written form
+        (an own image's with the student's prefix) is used only if the engine resolves it to
+        exactly the image checked; otherwise the checked reference."""
+        ref_text = ref_text.strip()
+        ref = parse_image_ref(ref_text)
+        candidates = []
+        if resolved.own and ref is not None and not ref.domain:
+            candidates.append(self.ns.image_prefix + ref_text.removeprefix("library/"))
+        if ref is not None or HEX_ID.match(ref_text.removeprefix("sha256:")):
+            candidates.append(ref_text)
+        for written in candidates:
+            try:
+                info = await self.engine.get_or_none(f"/images/{written}/json")
+            except EngineError:
+                continue  # a form the engine reads differently: keep the checked reference
+            if info and info.get("Id") == resolved.id:
+                return written
+        return resolved.engine_ref
 
     async def own_image_count(self) -> int:
         """What `docker images` lists as theirs: one per own tag, one per own untagged image."""
