@@ -14,7 +14,8 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import markdown
 from django.utils.safestring import SafeString, mark_safe
@@ -22,8 +23,17 @@ from django.utils.translation import get_language
 
 from lessons import codeblocks, links, sanitize
 
-if TYPE_CHECKING:
-    from lessons.catalog import Lesson
+
+class RenderableLesson(Protocol):
+    """What rendering needs of a lesson (lessons.catalog.Lesson; no import back to the catalog,
+    which itself renders lessons to check their anchors)."""
+
+    path: Path
+    mtime_ns: int
+    size: int
+    body: str
+
+    def ref(self) -> links.LessonRef: ...
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,9 @@ _cache: dict[str, tuple[tuple[Any, ...], Rendered]] = {}
 _cache_lock = threading.Lock()
 
 
-def render_lesson(lesson: Lesson, index: links.LinkIndex, catalog_version: str) -> Rendered:
+def render_lesson(
+    lesson: RenderableLesson, index: links.LinkIndex, catalog_version: str
+) -> Rendered:
     """The lesson's HTML, from the cache while neither it nor the catalog changed."""
     key = (lesson.mtime_ns, lesson.size, catalog_version, get_language())
     cache_id = str(lesson.path)
