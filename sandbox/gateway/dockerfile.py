@@ -7,36 +7,48 @@ triggers run the same way. So every FROM/COPY --from must name an image the stud
 (and is rewritten to its engine name), every ADD source must be a plain context path, and
 ONBUILD triggers (the Dockerfile's and the base image's) obey the same rules.
 
-To be sure the builder runs exactly what was checked, the Dockerfile is re-emitted from this
-parse: one instruction per line, no continuations or comments. The builder then parses text
-with nothing left to interpret differently.
+The file is read with a port of the engine's own parser (`dockerfile_parse`), and what the
+builder gets is re-emitted from that parse: one instruction per line, no continuations or
+comments, flags rewritten from their checked values. Before it leaves, the re-emitted text is
+parsed again and must give back exactly the instructions that were checked; anything the gateway
+cannot read the engine's way is refused.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from .dockerfile_parse import (
+    Node,
+    continues,
+    is_keyword,
+    json_array,
+    parse,
+    prepare,
+    split_command,
+    whitespace_words,
+)
 from .errors import GatewayError, bad_request, refused
 
-_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
-_IMAGE_TOKEN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._/:@-]{0,254}$")
-_STAGE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,63}$")
-_PLATFORM = re.compile(r"^[a-z0-9/._-]{1,64}$")
-_ADD_SOURCE = re.compile(r"^[A-Za-z0-9_.,/*?\[\]@+=~ -]{1,4096}$")
-_CHOWN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_IMAGE_TOKEN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._/:@-]{0,254}\Z")
+_STAGE_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}\Z")  # the engine's, on the lower-cased name
+_STAGE_INDEX = re.compile(r"^[0-9]{1,9}\Z")
+_ADD_SOURCE = re.compile(r"^[A-Za-z0-9_.,/*?\[\]@+=~ -]{1,4096}\Z")
+_CHOWN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
+_DURATION = re.compile(r"^[0-9][0-9a-z.]{0,31}\Z")
+_RETRIES = re.compile(r"^[0-9]{1,9}\Z")
+_HEALTHCHECK_FLAGS = {
+    "interval": _DURATION,
+    "timeout": _DURATION,
+    "start-period": _DURATION,
+    "retries": _RETRIES,
+}
 MAX_DOCKERFILE = 1024 * 1024
-
-
-@dataclass
-class Instruction:
-    keyword: str  # upper case
-    rest: str
-    line: int  # first line in the student's file
 
 
 @dataclass(frozen=True)
@@ -49,60 +61,21 @@ class BaseImage:
 ImageResolver = Callable[[str], Awaitable[BaseImage | None]]
 
 
-def split_instructions(text: str) -> tuple[str, list[Instruction]]:
-    """Logical instructions, with the escape character; comments and continuations resolved."""
-    escape = "\\"
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    index = 0
-    while index < len(lines):  # parser directives: only at the very top
-        match = _DIRECTIVE.match(lines[index].strip())
-        if not match:
-            break
-        if match.group(1).lower() == "escape":
-            if match.group(2) not in ("\\", "`"):
-                raise bad_request(_("Directiva escape no válida en el Dockerfile."))
-            escape = match.group(2)
-        index += 1
-    instructions: list[Instruction] = []
-    current: list[str] = []
-    start = 0
-    for number in range(index, len(lines)):
-        stripped = lines[number].strip()
-        if not current and (not stripped or stripped.startswith("#")):
-            continue
-        if current and (not stripped or stripped.startswith("#")):
-            continue  # comments and blank lines inside a continuation are skipped
-        if not current:
-            start = number + 1
-        body = lines[number].rstrip()
-        if body.endswith(escape):
-            current.append(body[: -len(escape)])
-            continue
-        current.append(body)
-        _add(instructions, "".join(current), start)
-        current = []
-    if current:
-        _add(instructions, "".join(current), start)
-    return escape, instructions
+@dataclass(frozen=True)
+class _Out:
+    """One re-emitted instruction: what the engine must parse back from its line."""
 
+    keyword: str
+    flags: tuple[str, ...]
+    args: str
 
-def _add(instructions: list[Instruction], text: str, line: int) -> None:
-    text = text.strip()
-    keyword, _sep, rest = text.partition(" ")
-    if "\t" in keyword:
-        keyword, _sep, tail = keyword.partition("\t")
-        rest = tail + " " + rest
-    instructions.append(Instruction(keyword.upper(), rest.strip(), line))
-
-
-def _flags(rest: str) -> tuple[list[tuple[str, str]], str]:
-    flags = []
-    while rest.startswith("--"):
-        token, _sep, rest = rest.partition(" ")
-        name, _eq, value = token[2:].partition("=")
-        flags.append((name.lower(), value))
-        rest = rest.lstrip()
-    return flags, rest
+    def line(self) -> str:
+        parts = [self.keyword.upper(), *self.flags]
+        if self.args:
+            if self.args.startswith("--"):
+                parts.append("--")  # the engine would read the rest as flags otherwise
+            parts.append(self.args)
+        return " ".join(parts)
 
 
 def _refuse(line: int, message: str) -> GatewayError:
@@ -111,58 +84,61 @@ def _refuse(line: int, message: str) -> GatewayError:
     )
 
 
-def _json_form(rest: str) -> list[str] | None:
-    if not rest.startswith("["):
-        return None
-    try:
-        value = json.loads(rest)
-    except ValueError:
-        return None
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    return None
+def _flag_values(node: Node, allowed: Iterable[str]) -> dict[str, str]:
+    """Builder flags as the engine's BFlags reads them: `--name=value`, names case-sensitive,
+    each at most once; anything else is refused."""
+    names = set(allowed)
+    values: dict[str, str] = {}
+    for word in node.flags:
+        name, eq, value = word[2:].partition("=")
+        if not word.startswith("--") or name not in names or not eq or name in values:
+            if names:
+                listed = ", ".join(f"--{n}" for n in sorted(names))
+                message = _("%(k)s solo admite las opciones %(f)s.") % {
+                    "k": node.keyword.upper(),
+                    "f": listed,
+                }
+            else:
+                message = _("%(k)s no admite opciones en Muelle.") % {"k": node.keyword.upper()}
+            raise _refuse(node.line, message)
+        values[name] = value
+    return values
 
 
-def _check_add(instruction: Instruction, escape: str) -> str:
-    flags, rest = _flags(instruction.rest)
-    out_flags = []
-    for name, value in flags:
-        if name != "chown" or not _CHOWN.match(value):
-            raise _refuse(instruction.line, _("ADD solo admite la opción --chown."))
-        out_flags.append(f"--chown={value}")
-    words = _json_form(rest)
+def _check_add(node: Node, escape: str) -> _Out:
+    flags = _flag_values(node, ["chown"])
+    out_flags: tuple[str, ...] = ()
+    if "chown" in flags:
+        if not _CHOWN.match(flags["chown"]):
+            raise _refuse(node.line, _("--chown no válido en ADD."))
+        out_flags = (f"--chown={flags['chown']}",)
+    words = json_array(node.args)
     if words is None:
-        words = rest.split()
+        words = whitespace_words(node.args)
     if len(words) < 2:
-        raise _refuse(instruction.line, _("ADD necesita un origen y un destino."))
+        raise _refuse(node.line, _("ADD necesita un origen y un destino."))
     *sources, dest = words
     for source in sources:
         if not _ADD_SOURCE.match(source) or escape in source:
             raise _refuse(
-                instruction.line,
+                node.line,
                 _(
                     "ADD «%(source)s»: en Muelle ADD solo copia ficheros del contexto (sin URL, "
                     "sin variables). Para copiar ficheros usa COPY."
                 )
-                % {"source": source},
+                % {"source": source[:200]},
             )
-    if "\n" in dest:
-        raise _refuse(instruction.line, _("Destino de ADD no válido."))
-    return " ".join(["ADD", *out_flags, json.dumps([*sources, dest])])
+    if dest == "":
+        raise _refuse(node.line, _("Destino de ADD no válido."))
+    return _Out("add", out_flags, json.dumps([*sources, dest]))
 
 
-async def _image_token(
-    token: str, line: int, stages: set[str], resolve: ImageResolver, what: str
-) -> tuple[str, BaseImage | None]:
-    if token.lower() in stages or token.isdigit():
-        return token, None
-    if token == "scratch":  # noqa: S105 (an image name, not a password)
-        return token, None
+async def _image_token(token: str, line: int, resolve: ImageResolver, what: str) -> BaseImage:
     if "$" in token or not _IMAGE_TOKEN.match(token):
         raise _refuse(
             line,
             _("%(what)s «%(token)s»: escribe el nombre de la imagen tal cual (sin variables).")
-            % {"what": what, "token": token},
+            % {"what": what, "token": token[:200]},
         )
     base = await resolve(token)
     if base is None:
@@ -174,103 +150,219 @@ async def _image_token(
             )
             % {"token": token},
         )
-    return base.engine_ref, base
+    return base
 
 
-async def _check_triggers(base: BaseImage | None, line: int, escape: str) -> None:
-    """A base image's ONBUILD triggers run in this build: the same rules apply to them."""
-    for trigger in base.onbuild if base else []:
-        _e, parsed = split_instructions(trigger)
-        for inner in parsed:
-            _check_onbuild_inner(inner, line, "\\")
+def _check_triggers(base: BaseImage, line: int) -> None:
+    """A base image's ONBUILD triggers run in this build, each parsed on its own with the
+    default escape (`dispatchTriggeredOnBuild`): the same rules apply to them."""
+    for trigger in base.onbuild:
+        try:
+            nodes = parse(prepare(trigger.encode())).nodes
+        except GatewayError:
+            nodes = []
+        if len(nodes) != 1:
+            raise _refuse(line, _("la imagen base tiene un ONBUILD que Muelle no puede leer."))
+        nodes[0].line = line
+        _check_trigger(nodes[0], "\\")
 
 
-def _check_onbuild_inner(inner: Instruction, line: int, escape: str) -> str:
-    inner.line = line
-    if inner.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
-        raise _refuse(line, _("ONBUILD no admite %(k)s.") % {"k": inner.keyword})
-    if inner.keyword == "ADD":
-        return _check_add(inner, escape)
-    if inner.keyword == "COPY":
-        flags, _rest = _flags(inner.rest)
-        if any(name == "from" for name, _v in flags):
-            raise _refuse(line, _("ONBUILD COPY --from no está permitido en Muelle."))
-    return f"{inner.keyword} {inner.rest}"
+def _check_trigger(node: Node, escape: str) -> _Out:
+    """An instruction that runs later, in another build: no image references at all."""
+    if not is_keyword(node.keyword):
+        raise _refuse(node.line, _("instrucción desconocida: «%(k)s».") % {"k": node.keyword})
+    if node.keyword in ("onbuild", "from", "maintainer"):
+        raise _refuse(node.line, _("ONBUILD no admite %(k)s.") % {"k": node.keyword.upper()})
+    if node.keyword == "add":
+        return _check_add(node, escape)
+    if node.keyword == "copy":
+        flags = _flag_values(node, ["chown", "from"])
+        if "from" in flags:
+            raise _refuse(node.line, _("ONBUILD COPY --from no está permitido en Muelle."))
+        return _copy_out(node, flags, None)
+    return _plain(node)
 
 
-_LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.:@/+=-]{1,200}$")
+def _copy_out(node: Node, flags: dict[str, str], source: str | None) -> _Out:
+    out: list[str] = []
+    if source is not None:
+        out.append(f"--from={source}")
+    if "chown" in flags:
+        if not _CHOWN.match(flags["chown"]):
+            raise _refuse(node.line, _("--chown no válido en COPY."))
+        out.append(f"--chown={flags['chown']}")
+    return _Out("copy", tuple(out), node.args)
+
+
+def _plain(node: Node) -> _Out:
+    if node.keyword == "healthcheck":
+        flags = _flag_values(node, _HEALTHCHECK_FLAGS)
+        for name, value in flags.items():
+            if not _HEALTHCHECK_FLAGS[name].match(value):
+                raise _refuse(node.line, _("Valor no válido para --%(n)s.") % {"n": name})
+        return _Out("healthcheck", tuple(f"--{n}={v}" for n, v in flags.items()), node.args)
+    _flag_values(node, [])
+    return _Out(node.keyword, (), node.args)
+
+
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.:@/+=-]{1,200}\Z")
 
 
 def can_label_inline(labels: dict[str, str]) -> bool:
     return all(_LABEL_VALUE.match(k) and _LABEL_VALUE.match(v) for k, v in labels.items())
 
 
+class _Stages:
+    """Stage names the engine can find: only those of *finished* stages (`stagesBuildResults`
+    is filled when a stage ends), matched in lower case; any other name is an image to pull."""
+
+    def __init__(self) -> None:
+        self.finished: set[str] = set()
+        self.current: str | None = None
+        self.started = 0
+
+    def finish_current(self) -> None:
+        """A FROM ends the stage before it (committed before the new base is looked up)."""
+        if self.current:
+            self.finished.add(self.current)
+        self.current = None
+
+    def begin(self, name: str | None) -> None:
+        self.current = name
+        self.started += 1
+
+    def knows(self, token: str) -> bool:
+        return token.lower() in self.finished
+
+
 async def rewrite(
-    text: str, resolve: ImageResolver, stage_labels: dict[str, str] | None = None
+    text: bytes | str,
+    resolve: ImageResolver,
+    stage_labels: dict[str, str] | None = None,
+    platforms: frozenset[str] = frozenset(),
 ) -> str:
     """The checked Dockerfile to build, or a refusal saying which line and why.
 
     `stage_labels` end every stage as one LABEL instruction (one build step, where the
     builder's `labels` parameter costs a step per label); being last, they win over any LABEL
-    the student wrote."""
-    if len(text) > MAX_DOCKERFILE:
+    the student wrote. `platforms` are the `--platform` values that need no pull (the
+    engine's own)."""
+    raw = text.encode() if isinstance(text, str) else text
+    if len(raw) > MAX_DOCKERFILE:
         raise bad_request(_("El Dockerfile es demasiado grande."))
-    escape, instructions = split_instructions(text)
-    out = [f"# escape={escape}"] if escape != "\\" else []
-    stages: set[str] = set()
-    stages_seen = 0
-    label_line = "LABEL " + " ".join(f'"{k}"="{v}"' for k, v in (stage_labels or {}).items())
-    for instruction in instructions:
-        keyword, rest, line = instruction.keyword, instruction.rest, instruction.line
-        if keyword == "FROM":
-            if stage_labels and stages_seen:
-                out.append(label_line)
-            stages_seen += 1
-            flags, rest = _flags(rest)
-            words = rest.split()
-            emitted_flags = []
-            for name, value in flags:
-                if name != "platform" or not _PLATFORM.match(value):
-                    raise _refuse(line, _("FROM solo admite la opción --platform."))
-                emitted_flags.append(f"--platform={value}")
-            if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
-                raise _refuse(line, _("FROM debe ser «FROM imagen» o «FROM imagen AS nombre»."))
-            ref, base = await _image_token(words[0], line, stages, resolve, "FROM")
-            await _check_triggers(base, line, escape)
-            emitted = ["FROM", *emitted_flags, ref]
-            if len(words) == 3:
-                if not _STAGE_NAME.match(words[2]):
-                    raise _refuse(line, _("Nombre de etapa no válido: «%(n)s».") % {"n": words[2]})
-                stages.add(words[2].lower())
-                emitted += ["AS", words[2]]
-            out.append(" ".join(emitted))
-        elif keyword == "COPY":
-            flags, rest = _flags(rest)
-            emitted = ["COPY"]
-            for name, value in flags:
-                if name == "from":
-                    ref, base = await _image_token(value, line, stages, resolve, "COPY --from")
-                    await _check_triggers(base, line, escape)
-                    emitted.append(f"--from={ref}")
-                elif name == "chown" and _CHOWN.match(value):
-                    emitted.append(f"--chown={value}")
-                else:
-                    raise _refuse(line, _("COPY solo admite --from y --chown."))
-            out.append(" ".join([*emitted, rest]))
-        elif keyword == "ADD":
-            out.append(_check_add(instruction, escape))
-        elif keyword == "ONBUILD":
-            _e, inner = split_instructions(rest)
-            if len(inner) != 1:
-                raise _refuse(line, _("ONBUILD necesita una instrucción."))
-            out.append("ONBUILD " + _check_onbuild_inner(inner[0], line, escape))
+    parsed = parse(prepare(raw))
+    if parsed.syntax is not None:
+        raise refused(
+            _(
+                "La directiva «# syntax=» pide descargar otro analizador de Dockerfile, y en "
+                "Muelle no se descarga nada: quita esa línea."
+            )
+        )
+    if not parsed.nodes:
+        raise bad_request(_("El Dockerfile no tiene instrucciones."))
+    escape = parsed.escape
+    outs: list[_Out] = []
+    stages = _Stages()
+    label = (
+        _Out("label", (), " ".join(f'"{k}"="{v}"' for k, v in stage_labels.items()))
+        if stage_labels
+        else None
+    )
+    for node in parsed.nodes:
+        if not is_keyword(node.keyword):
+            raise _refuse(node.line, _("instrucción desconocida: «%(k)s».") % {"k": node.keyword})
+        if node.keyword == "from":
+            if label and stages.started:
+                outs.append(label)
+            outs.append(await _check_from(node, stages, resolve, platforms))
+        elif node.keyword == "copy":
+            flags = _flag_values(node, ["chown", "from"])
+            source = None
+            if "from" in flags:
+                source = flags["from"]
+                if not (stages.knows(source) or _STAGE_INDEX.match(source)):
+                    base = await _image_token(source, node.line, resolve, "COPY --from")
+                    source = base.engine_ref  # its ONBUILD triggers do not run here
+            outs.append(_copy_out(node, flags, source))
+        elif node.keyword == "add":
+            outs.append(_check_add(node, escape))
+        elif node.keyword == "onbuild":
+            outs.append(_check_onbuild(node, escape))
         else:
-            out.append(f"{keyword} {rest}".rstrip())
-    if stage_labels and stages_seen:
-        out.append(label_line)
-    for emitted_line in out:
-        if emitted_line.rstrip().endswith(escape) and not emitted_line.startswith("# escape"):
+            outs.append(_plain(node))
+    if label and stages.started:
+        outs.append(label)
+    return _emit(outs, escape)
+
+
+async def _check_from(
+    node: Node, stages: _Stages, resolve: ImageResolver, platforms: frozenset[str]
+) -> _Out:
+    stages.finish_current()
+    flags = _flag_values(node, ["platform"])
+    out_flags: tuple[str, ...] = ()
+    if "platform" in flags:
+        if flags["platform"] not in platforms:
+            raise _refuse(
+                node.line,
+                _(
+                    "--platform %(p)s necesitaría descargar la imagen de otra plataforma, y en "
+                    "Muelle no se descarga nada."
+                )
+                % {"p": flags["platform"][:64]},
+            )
+        out_flags = (f"--platform={flags['platform']}",)
+    words = whitespace_words(node.args)
+    if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
+        raise _refuse(node.line, _("FROM debe ser «FROM imagen» o «FROM imagen AS nombre»."))
+    name = None
+    if len(words) == 3:
+        if not words[2].isascii() or not _STAGE_NAME.match(words[2].lower()):
+            raise _refuse(node.line, _("Nombre de etapa no válido: «%(n)s».") % {"n": words[2]})
+        name = words[2].lower()
+    token = words[0]
+    if stages.knows(token) or token == "scratch":  # noqa: S105 (an image name)
+        ref = token
+    else:
+        base = await _image_token(token, node.line, resolve, "FROM")
+        _check_triggers(base, node.line)
+        ref = base.engine_ref
+    stages.begin(name)
+    args = f"{ref} AS {words[2]}" if name else ref
+    return _Out("from", out_flags, args)
+
+
+def _check_onbuild(node: Node, escape: str) -> _Out:
+    _flag_values(node, [])
+    if not node.args:
+        raise _refuse(node.line, _("ONBUILD necesita una instrucción."))
+    inner = split_command(node.args, node.line)
+    checked = _check_trigger(inner, escape)
+    trigger = checked.line()
+    # The engine stores the trigger as text and parses it again, alone and with the default
+    # escape, in the build that uses this image: it must read back as what was checked.
+    again = parse(prepare(trigger.encode())).nodes
+    if [(n.keyword, tuple(n.flags), n.args) for n in again] != [
+        (checked.keyword, checked.flags, checked.args)
+    ]:
+        raise _refuse(node.line, _("Muelle no puede leer este ONBUILD como lo leerá Docker."))
+    return _Out("onbuild", (), trigger)
+
+
+def _emit(outs: list[_Out], escape: str) -> str:
+    lines = [f"# escape={escape}"] if escape != "\\" else []
+    for out in outs:
+        line = out.line()
+        if "\n" in line or continues(line, escape):
             raise bad_request(
                 _("El Dockerfile termina una instrucción con «%(e)s».") % {"e": escape}
             )
-    return "\n".join(out) + "\n"
+        lines.append(line)
+    text = "\n".join(lines) + "\n"
+    # The proof: the engine's parser reads back exactly the instructions that were checked.
+    again = parse(prepare(text.encode()))
+    if again.escape != escape or [(n.keyword, tuple(n.flags), n.args) for n in again.nodes] != [
+        (o.keyword, o.flags, o.args) for o in outs
+    ]:
+        raise bad_request(_("Muelle no puede leer este Dockerfile como lo leerá Docker."))
+    return text

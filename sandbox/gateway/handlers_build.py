@@ -9,18 +9,14 @@ a LABEL in the Dockerfile cannot claim another owner).
 
 from __future__ import annotations
 
-import bz2
-import copy
-import gzip
-import io
+import ipaddress
 import json
-import lzma
-import tarfile
+import re
 from typing import Any
 
 from django.utils.translation import gettext as _
 
-from . import canonical_json, dockerfile, quotas
+from . import build_context, canonical_json, dockerfile, quotas
 from .build_cgroup import ensure_build_cgroup
 from .errors import bad_request, refused
 from .handlers_system import buildkit_session
@@ -37,80 +33,6 @@ def _json_param(ex: Exchange, name: str) -> Any:
     return canonical_json.parse_plain(raw.encode())
 
 
-def _decompress(data: bytes, limit: int) -> bytes:
-    """The CLI sends a plain tar; docker-py and `--compress` may gzip it."""
-    opener: gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile | None = None
-    if data[:2] == b"\x1f\x8b":
-        opener = gzip.GzipFile(fileobj=io.BytesIO(data))
-    elif data[:3] == b"BZh":
-        opener = bz2.BZ2File(io.BytesIO(data))
-    elif data[:6] == b"\xfd7zXZ\x00":
-        opener = lzma.LZMAFile(io.BytesIO(data))
-    if opener is None:
-        return data
-    with opener:
-        out = opener.read(limit + 1)
-    if len(out) > limit:
-        raise _too_large(limit)
-    return out
-
-
-def _too_large(limit: int) -> Exception:
-    return refused(
-        _(
-            "El contexto de construcción supera %(max)s: añade un .dockerignore o usa una carpeta "
-            "con menos ficheros."
-        )
-        % {"max": mib(limit)}
-    )
-
-
-def _normal(name: str) -> str:
-    while name.startswith("./"):
-        name = name[2:]
-    return name.lstrip("/")
-
-
-def _find_dockerfile(archive: tarfile.TarFile, wanted: str) -> tuple[tarfile.TarInfo, bytes]:
-    members = {_normal(m.name): m for m in archive.getmembers()}
-    candidates = [_normal(wanted)]
-    if wanted == "Dockerfile":
-        candidates.append("dockerfile")
-    for candidate in candidates:
-        member = members.get(candidate)
-        if member is not None:
-            if not member.isfile():
-                raise refused(_("El Dockerfile debe ser un fichero normal, no un enlace."))
-            if member.size > dockerfile.MAX_DOCKERFILE:
-                raise bad_request(_("El Dockerfile es demasiado grande."))
-            handle = archive.extractfile(member)
-            assert handle is not None
-            return member, handle.read()
-    raise bad_request(
-        _("No se encuentra el Dockerfile «%(name)s» en el contexto de construcción.")
-        % {"name": wanted}
-    )
-
-
-def _replace_member(data: bytes, target: tarfile.TarInfo, content: bytes) -> bytes:
-    """The same archive with one file's content replaced."""
-    out = io.BytesIO()
-    with (
-        tarfile.open(fileobj=io.BytesIO(data), mode="r:") as src,
-        tarfile.open(fileobj=out, mode="w:", format=tarfile.PAX_FORMAT) as dst,
-    ):
-        for member in src.getmembers():
-            if member.name == target.name:
-                replaced = copy.copy(member)
-                replaced.size = len(content)
-                dst.addfile(replaced, io.BytesIO(content))
-            elif member.isfile():
-                dst.addfile(member, src.extractfile(member))
-            else:
-                dst.addfile(member)
-    return out.getvalue()
-
-
 def _resolver(student: Student) -> dockerfile.ImageResolver:
     async def resolve(token: str) -> dockerfile.BaseImage | None:
         image = await student.image(token)
@@ -124,6 +46,56 @@ def _resolver(student: Student) -> dockerfile.ImageResolver:
         return dockerfile.BaseImage(ref, list(onbuild))
 
     return resolve
+
+
+_HOST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,252})\Z")
+
+
+def _extra_host(value: str) -> str:
+    """`--add-host name:ip`, as the engine's `ValidateExtraHost`. Any address is allowed:
+    build steps run with no network, so an /etc/hosts line cannot reach anything."""
+    name, _sep, address = value.partition(":")
+    valid = bool(_HOST_NAME.match(name))
+    if address != "host-gateway":
+        try:
+            ipaddress.ip_address(address.strip("[]"))
+        except ValueError:
+            valid = False
+    if not valid:
+        raise bad_request(
+            _("--add-host no válido: «%(h)s». Usa nombre:IP, por ejemplo db:10.0.0.5.")
+            % {"h": value[:200]}
+        )
+    return f"{name}:{address}"
+
+
+async def _cache_from(student: Student, value: Any) -> list[str]:
+    """`--cache-from` images, each one the student can see, by its engine name. The classic
+    builder only looks them up locally (`MakeImageCache`): nothing is pulled."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise bad_request(_("El parámetro cachefrom no es válido."))
+    refs = []
+    for text in value[:16]:
+        image = await student.image(text)
+        if image is None:
+            raise refused(
+                _(
+                    "--cache-from «%(i)s»: esa imagen no está en Muelle. Usa una imagen del "
+                    "curso o una que hayas construido tú."
+                )
+                % {"i": text[:200]}
+            )
+        refs.append(image.engine_ref)
+    return refs
+
+
+async def _engine_platforms(student: Student) -> frozenset[str]:
+    """The engine's own platform: the only `--platform` that needs no pull."""
+    version = await student.engine.get_or_none("/version") or {}
+    os_name, arch = version.get("Os"), version.get("Arch")
+    return frozenset({f"{os_name}/{arch}"}) if os_name and arch else frozenset()
 
 
 def _limit(ex: Exchange, name: str, maximum: int, flag: str) -> int:
@@ -155,8 +127,8 @@ async def build(ex: Exchange) -> None:
         raise refused(_("--pull no está disponible: en Muelle no se descarga nada."))
     if ex.q_bool("squash"):
         raise refused(_("--squash no está disponible en Muelle."))
-    if ex.q("outputs") or _json_param(ex, "cachefrom"):
-        raise refused(_("--output y --cache-from son de BuildKit, que no está en Muelle."))
+    if ex.q("outputs"):
+        raise refused(_("--output es de BuildKit, que no está en Muelle."))
     network = ex.q("networkmode") or "default"
     if network not in ("default", "none"):
         raise refused(
@@ -185,6 +157,9 @@ async def build(ex: Exchange) -> None:
     if reserved:
         raise refused(_("Las etiquetas «muelle.*» están reservadas para Muelle."))
 
+    extra_hosts = [_extra_host(h) for h in ex.head.query_all("extrahosts")]
+    cache_from = await _cache_from(student, _json_param(ex, "cachefrom"))
+
     tags = []
     for tag in ex.head.query_all("t"):
         ref = parse_image_ref(tag)
@@ -210,28 +185,33 @@ async def build(ex: Exchange) -> None:
                 )
             )
         context = await ex.body(config.build_context_max)
-        context = _decompress(context, config.build_context_max)
-        wanted = ex.q("dockerfile") or "Dockerfile"
-        try:
-            with tarfile.open(fileobj=io.BytesIO(context), mode="r:") as archive:
-                member, original = _find_dockerfile(archive, wanted)
-        except tarfile.TarError:
-            raise bad_request(
-                _("El contexto de construcción no es un archivo tar válido.")
-            ) from None
-        try:
-            text = original.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise bad_request(_("El Dockerfile no está en UTF-8.")) from None
+        parsed = build_context.read(build_context.decompress(context, config.build_context_max))
+        member = build_context.find_dockerfile(parsed, ex.q("dockerfile") or "Dockerfile")
+        if member.size > dockerfile.MAX_DOCKERFILE:
+            raise bad_request(_("El Dockerfile es demasiado grande."))
+        platforms = await _engine_platforms(student)
+        platform = ex.q("platform")
+        if platform and platform not in platforms:
+            raise refused(
+                _(
+                    "--platform %(p)s necesitaría descargar imágenes de otra plataforma, y en "
+                    "Muelle no se descarga nada."
+                )
+                % {"p": platform[:64]}
+            )
         inline = dockerfile.can_label_inline(student.ns.labels)
         checked = await dockerfile.rewrite(
-            text, _resolver(student), student.ns.labels if inline else None
+            build_context.content(parsed, member),
+            _resolver(student),
+            student.ns.labels if inline else None,
+            platforms,
         )
-        context = _replace_member(context, member, checked.encode())
+        context = build_context.rebuild(parsed, member, checked.encode())
 
         query: list[tuple[str, str]] = [("t", t) for t in tags]
         query += [
             ("dockerfile", member.name),
+            *(("extrahosts", h) for h in extra_hosts),
             ("networkmode", "none"),
             ("rm", "1"),
             ("forcerm", "1"),
@@ -245,7 +225,9 @@ async def build(ex: Exchange) -> None:
             ("labels", json.dumps(labels if inline else {**labels, **student.ns.labels})),
             ("buildargs", json.dumps(buildargs)),
         ]
-        for name in ("q", "nocache", "target", "platform"):
+        if cache_from:
+            query.append(("cachefrom", json.dumps(cache_from)))
+        for name in ("q", "nocache", "target", "platform"):  # platform: checked above
             if ex.q(name):
                 query.append((name, ex.q(name) or ""))
         ns = student.ns
