@@ -160,7 +160,7 @@ async def student(n: int, server: LiveServer, pool: ThreadPoolExecutor, times, e
         started = time.monotonic()
         ws = await connect(
             f"ws://127.0.0.1:{server.port}/ws/terminal/?t=bench-load-{n:04d}-padding-xx",
-            origin="http://127.0.0.1",
+            origin=server.url,  # the page's own origin, port included (tutorial.origin)
             additional_headers={"Cookie": cookie},
             open_timeout=120,
             max_size=2**20,
@@ -299,6 +299,9 @@ def main() -> None:
             SANDBOX_MAX_LIVE=str(max(args.students) + 20),
             SANDBOX_WARM_POOL=str(args.warm_pool),
             SANDBOX_RECONNECT_GRACE="0",
+            # Every simulated student comes from 127.0.0.1: lift the per-address limits.
+            CLIENT_MAX_SANDBOXES=str(max(args.students) + 20),
+            CLIENT_SESSION_BURST="1000",
         )
         server.migrate()
         server.start()

@@ -33,7 +33,6 @@ from common import alarm, configure_django, make_sessions, report
 
 from tests.reliability.live_server import LiveServer
 
-ORIGIN = "http://127.0.0.1"
 DEADLINE = 15 * 60  # the whole run, seconds
 
 
@@ -55,7 +54,7 @@ class Tab:
         self.ws = await connect(
             self.server.url.replace("http", "ws", 1)
             + f"/ws/terminal/?t={self.terminal_id}&rows=24&cols=80",
-            origin=ORIGIN,  # type: ignore[arg-type]
+            origin=self.server.url,  # type: ignore[arg-type]  # own origin, port included
             additional_headers={"Cookie": f"sessionid={self.session_key}"},
             max_size=None,
             open_timeout=60,

@@ -19,9 +19,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from sandbox import engine, shutdown
+from sandbox import control, engine, shutdown
 from sandbox.terminals import (
     CLOSE_INPUT_FLOOD,
+    CLOSE_INTERNAL,
     CLOSE_NO_ENGINE,
     CLOSE_NO_SESSION,
     CLOSE_POLICY,
@@ -30,11 +31,13 @@ from sandbox.terminals import (
     CLOSE_TOO_MANY,
     Terminal,
     TokenBucket,
+    address_full_notice,
     get_registry,
     is_terminal_id,
     notice,
     owner_key,
 )
+from tutorial.client_address import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +95,14 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             contextvars.Context().run(engine.ensure_background_tasks)
             rows = _size_param(params, "rows", 24)
             cols = _size_param(params, "cols", 80)
-            self.terminal = get_registry().connect(
-                owner_key(session_key), terminal_id, self, rows=rows, cols=cols
+            owner = owner_key(session_key)
+            address = client_address(self.scope)
+            registry = get_registry()
+            if registry.address_full(address, owner, terminal_id):
+                await self.end(CLOSE_TOO_MANY, address_full_notice())
+                return
+            self.terminal = registry.connect(
+                owner, terminal_id, self, rows=rows, cols=cols, address=address
             )
             if self.terminal is None:
                 await self.end(CLOSE_TOO_MANY, _too_many_notice())
@@ -118,9 +127,19 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:
             return
+        try:
+            await self._receive(text_data, bytes_data)
+        except Exception:
+            # Whatever a frame did, the page gets a reason and the shell goes: an exception
+            # escaping here dropped the socket (1006, no notice) with the terminal still counted
+            # as shown, and three of them locked the session out of terminals.
+            logger.exception("terminal frame handling failed")
+            await self.refuse(CLOSE_INTERNAL, _internal_error_notice())
+
+    async def _receive(self, text_data: str | None, bytes_data: bytes | None) -> None:
         size = len(bytes_data) if bytes_data is not None else len((text_data or "").encode())
         if size > settings.TERMINAL_MAX_FRAME:
-            await self.end(CLOSE_TOO_BIG, _too_big_notice())
+            await self.end(CLOSE_TOO_BIG, too_big_notice())
             return
         if not self.input_bucket.try_take() or not self.input_bytes.try_take(size):
             await self.end(CLOSE_INPUT_FLOOD, _flood_notice())
@@ -132,31 +151,16 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         await self._control(text_data or "")
 
     async def _control(self, text: str) -> None:
-        try:
-            message = json.loads(text)
-        except ValueError:
-            return
-        if not isinstance(message, dict):
-            return
-        kind = message.get("type")
-        if kind == "resize":
-            rows, cols = message.get("rows"), message.get("cols")
-            if (
-                type(rows) is int
-                and type(cols) is int
-                and 1 <= rows <= 500
-                and 1 <= cols <= 500
-                and self.terminal is not None
-            ):
-                self.terminal.resize(rows, cols)
-        elif kind == "ping":
-            stamp = message.get("t")
-            if (
-                stamp is None
-                or isinstance(stamp, int | float)
-                or (isinstance(stamp, str) and len(stamp) <= 64)
-            ):
-                await self.send_event({"type": "pong", "t": stamp})
+        message = control.parse(text)
+        if message is None:
+            # Only a hand-made client sends anything else: its shell ends at once (no grace),
+            # so it never holds one of the session's terminal places.
+            await self.refuse(CLOSE_POLICY, _bad_control_notice())
+        elif message.kind == "resize":
+            if self.terminal is not None and message.size is not None:
+                self.terminal.resize(*message.size)
+        elif message.kind == "ping":
+            await self.send_event({"type": "pong", "t": message.stamp})
 
     # TerminalClient (called by sandbox.terminals) ---------------------------------------------
 
@@ -173,7 +177,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         try:
-            await self.send(text_data=json.dumps(event, ensure_ascii=False))
+            # allow_nan=False: what goes out is always valid JSON, or nothing.
+            await self.send(text_data=json.dumps(event, ensure_ascii=False, allow_nan=False))
         except Exception:
             self.closing = True
 
@@ -190,6 +195,14 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.close(code=code)
         except Exception:
             logger.debug("closing a terminal socket that was already gone", exc_info=True)
+
+    async def refuse(self, code: int, event: dict[str, Any]) -> None:
+        """Explains, closes with `code` and ends this connection's shell at once (no grace): for
+        what only a hand-made client sends. The session's terminal place is free right away."""
+        terminal = self.terminal
+        await self.end(code, event)
+        if terminal is not None:
+            terminal.close()
 
     async def sandbox_is_fresh(self, sandbox: engine.Sandbox) -> bool:
         """True when this browser had another sandbox before (gone after the grace period, an
@@ -256,7 +269,7 @@ def _too_many_notice() -> dict[str, Any]:
     )
 
 
-def _too_big_notice() -> dict[str, Any]:
+def too_big_notice() -> dict[str, Any]:
     kib = settings.TERMINAL_MAX_FRAME // 1024
     return notice(
         "error",
@@ -265,6 +278,23 @@ def _too_big_notice() -> dict[str, Any]:
             "más pequeñas y vuelve a conectar."
         )
         % {"kib": kib},
+    )
+
+
+def _bad_control_notice() -> dict[str, Any]:
+    return notice(
+        "error",
+        _(
+            "La terminal recibió un mensaje de control que no entiende y se ha cerrado. Recarga "
+            "la página para abrir otra."
+        ),
+    )
+
+
+def _internal_error_notice() -> dict[str, Any]:
+    return notice(
+        "error",
+        _("Algo ha fallado en la terminal y se ha cerrado. Vuelve a conectar en unos segundos."),
     )
 
 

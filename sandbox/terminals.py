@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from sandbox import engine
+from sandbox.client_limits import AddressGate
 
 logger = logging.getLogger(__name__)
 
@@ -285,6 +286,31 @@ def _queued_event(position: int) -> dict[str, Any]:
     }
 
 
+def _address_queued_event(position: int) -> dict[str, Any]:
+    return {
+        "type": "queued",
+        "position": position,
+        "reason": "address",
+        "message": _(
+            "Desde tu red (la misma dirección de Internet) ya hay %(n)d entornos abiertos, el "
+            "máximo por dirección. Estás en el puesto %(position)d de la cola de tu red; tu "
+            "terminal se abrirá en cuanto se cierre alguno de ellos."
+        )
+        % {"n": settings.CLIENT_MAX_SANDBOXES, "position": position},
+    }
+
+
+def address_full_notice() -> dict[str, Any]:
+    return notice(
+        "error",
+        _(
+            "Desde tu red (la misma dirección de Internet) ya hay %(n)d terminales abiertas, el "
+            "máximo por dirección. Cierra alguna pestaña con la terminal y vuelve a conectar."
+        )
+        % {"n": settings.CLIENT_MAX_TERMINALS},
+    )
+
+
 def _ready_event(lease: Lease, *, reattached: bool, fresh: bool) -> dict[str, Any]:
     if reattached:
         message = _("Terminal reconectada: sigues en la misma sesión.")
@@ -331,10 +357,17 @@ class Terminal:
     """One interactive shell in an owner's sandbox, and the connection (if any) showing it."""
 
     def __init__(
-        self, registry: TerminalRegistry, owner: str, terminal_id: str, rows: int, cols: int
+        self,
+        registry: TerminalRegistry,
+        owner: str,
+        terminal_id: str,
+        rows: int,
+        cols: int,
+        address: str = "unknown",
     ) -> None:
         self.registry = registry
         self.owner = owner
+        self.address = address  # the client address that opened it (per-address limits)
         self.id = terminal_id
         self.rows, self.cols = rows, cols
         self.state = "starting"  # starting -> live -> closed
@@ -459,6 +492,14 @@ class Terminal:
         client = self.client
         if client is not None:
             await client.send_event(_queued_event(position))
+
+    async def on_address_queue(self, position: int) -> None:
+        """The client address already holds CLIENT_MAX_SANDBOXES: this one waits in its line."""
+        self.queued = True
+        self.queue_position = position
+        client = self.client
+        if client is not None:
+            await client.send_event(_address_queued_event(position))
 
     async def _greet(self, client: TerminalClient, *, reattached: bool, fresh: bool) -> None:
         assert self.lease is not None
@@ -699,10 +740,17 @@ class Terminal:
 
 
 class Lease:
-    def __init__(self, registry: TerminalRegistry, owner: str, sandbox: engine.Sandbox) -> None:
+    def __init__(
+        self,
+        registry: TerminalRegistry,
+        owner: str,
+        sandbox: engine.Sandbox,
+        address: str | None = None,
+    ) -> None:
         self.registry = registry
         self.owner = owner
         self.sandbox = sandbox
+        self.address = address  # holds one of that address's places (AddressGate) until released
         self.last_input = time.monotonic()
         self._last_touch = -math.inf
         self.ended = False
@@ -828,6 +876,8 @@ class Lease:
         if self.ended:
             return
         self.ended = True
+        if self.address is not None:
+            self.registry.addresses.release(self.address)
         for task in (self.watcher, self._oom_task):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
@@ -846,6 +896,7 @@ class TerminalRegistry:
         self.by_owner: dict[str, dict[str, Terminal]] = {}
         self.leases: dict[str, Lease] = {}
         self._owner_locks: dict[str, list[Any]] = {}
+        self.addresses = AddressGate()
         # Strong references: the event loop keeps only weak ones, and a task without a reference
         # can be garbage-collected mid-stream.
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -866,8 +917,24 @@ class TerminalRegistry:
     def terminals_of(self, owner: str) -> list[Terminal]:
         return list(self.by_owner.get(owner, {}).values())
 
+    def address_full(self, address: str, owner: str, terminal_id: str) -> bool:
+        """True when `address` has CLIENT_MAX_TERMINALS terminals and this would be a new one
+        (reattaching to a terminal that exists is always allowed)."""
+        if terminal_id in self.by_owner.get(owner, {}):
+            return False
+        count = sum(
+            1 for mine in self.by_owner.values() for t in mine.values() if t.address == address
+        )
+        return count >= settings.CLIENT_MAX_TERMINALS
+
     def connect(
-        self, owner: str, terminal_id: str, client: TerminalClient, rows: int = 24, cols: int = 80
+        self,
+        owner: str,
+        terminal_id: str,
+        client: TerminalClient,
+        rows: int = 24,
+        cols: int = 80,
+        address: str = "unknown",
     ) -> Terminal | None:
         """Binds `client` to the owner's terminal `terminal_id`, new or kept from a previous
         connection. None when the session already shows its maximum number of terminals."""
@@ -883,7 +950,7 @@ class TerminalRegistry:
                     return None
                 min(detached, key=lambda t: t.detached_at).close()
                 mine = self.by_owner.setdefault(owner, {})
-            terminal = Terminal(self, owner, terminal_id, rows, cols)
+            terminal = Terminal(self, owner, terminal_id, rows, cols, address)
             mine[terminal_id] = terminal
         terminal.bind(client)
         return terminal
@@ -922,8 +989,16 @@ class TerminalRegistry:
             lease = self.leases.get(owner)
             if lease is not None and not lease.ended:
                 return lease
-            sandbox = await self._acquire(owner, terminal)
-            lease = Lease(self, owner, sandbox)
+            # The address's own line first, then the server's: one address's backlog never
+            # holds a place in the server's line.
+            address = terminal.address
+            await self.addresses.acquire(address, terminal.on_address_queue)
+            try:
+                sandbox = await self._acquire(owner, terminal)
+            except BaseException:
+                self.addresses.release(address)
+                raise
+            lease = Lease(self, owner, sandbox, address)
             self.leases[owner] = lease
             return lease
 
@@ -946,6 +1021,15 @@ class TerminalRegistry:
             return None
         lease.release()
         return lease
+
+    def end_session(self, owner: str, event: dict[str, Any]) -> None:
+        """The owner's browser session ended (logout): every terminal of it, shown or in its
+        grace period, is told and closed with 4403, and the sandbox goes."""
+        for terminal in self.terminals_of(owner):
+            terminal.finish(CLOSE_NO_SESSION, event)
+        lease = self.leases.get(owner)
+        if lease is not None:
+            lease.release()
 
     def going_away(self, code: int = CLOSE_SERVICE_RESTART) -> list[engine.Sandbox]:
         """The server stops: ends every terminal and releases every sandbox of this registry;
@@ -970,6 +1054,11 @@ class TerminalRegistry:
 _registries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TerminalRegistry] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def registries() -> list[tuple[asyncio.AbstractEventLoop, TerminalRegistry]]:
+    """Every live registry of this process, with its loop (for callers on other threads)."""
+    return list(_registries.items())
 
 
 def get_registry() -> TerminalRegistry:

@@ -16,9 +16,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from sandbox import engine, shutdown  # noqa: E402
+from tutorial.body_limits import BodyLimitMiddleware  # noqa: E402
+from tutorial.client_address import resolve  # noqa: E402
+from tutorial.origin import SameOriginValidator  # noqa: E402
 from tutorial.routing import websocket_urlpatterns  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -51,12 +53,23 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
             return
 
 
-application = ProtocolTypeRouter(
+class EdgeRouter(ProtocolTypeRouter):
+    """The client's address is settled before anything else (a trusted proxy's header, or the
+    socket's peer: tutorial.client_address): the per-address limits, the Origin check's scheme
+    and Django's REMOTE_ADDR all read it. HTTP bodies are capped and timed before Django reads
+    them (tutorial.body_limits); websockets must come from their own page's origin, scheme and
+    port included (tutorial.origin)."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if scope["type"] in ("http", "websocket"):
+            scope = resolve(scope)
+        return await super().__call__(scope, receive, send)
+
+
+application = EdgeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "http": BodyLimitMiddleware(django_asgi_app),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         "lifespan": lifespan,
     }
 )

@@ -8,18 +8,23 @@ and a file descriptor for ever. Here the HTTP protocol closes a connection whose
 not complete within HTTP_HEADER_TIMEOUT seconds (10; nginx's `client_header_timeout` does the
 same): counted from the connection's start, and again from the end of each response while the
 connection waits for its next request. Websocket upgrades leave the timer behind.
-A reverse proxy in front is still the right place for rate limits and TLS.
+Request bodies are capped and timed by the app itself (tutorial.body_limits), so they hold
+under any server; a reverse proxy in front is still the right place for TLS.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import logging
 import sys
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
 
 from tutorial.env import env_float, env_int
 
@@ -85,6 +90,35 @@ class H11HeadTimeoutProtocol(HeadTimeout, H11Protocol):
     pass
 
 
+class WebsocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol, with the protocol's promise kept for a frame over
+    TERMINAL_MAX_FRAME: uvicorn's parser refuses it and closes with 1009 before the app sees a
+    byte, so the Spanish notice the page shows is written here, just ahead of the close frame."""
+
+    def handle_parser_exception(self) -> None:
+        closing = self.conn.close_sent
+        if closing is not None and closing.code == 1009 and not self.transport.is_closing():
+            try:
+                self.transport.write(_text_frame(_too_big_event()))
+            except Exception:  # the close below matters more than the explanation
+                logging.getLogger(__name__).warning("no notice before 1009", exc_info=True)
+        super().handle_parser_exception()
+
+
+def _too_big_event() -> dict[str, Any]:
+    # Imported here: the app (and so Django's settings) is loaded by the time a frame arrives,
+    # not when this module is.
+    from sandbox.consumers import too_big_notice
+
+    return too_big_notice()
+
+
+def _text_frame(event: dict[str, Any]) -> bytes:
+    """One unmasked, uncompressed text frame (valid with or without permessage-deflate)."""
+    payload = json.dumps(event, ensure_ascii=False, allow_nan=False).encode()
+    return Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
 def http_protocol() -> type[asyncio.Protocol]:
     """What uvicorn's "auto" would pick (httptools when installed), with the head timeout."""
     try:
@@ -109,7 +143,6 @@ def build_config(argv: list[str] | None = None) -> Config:
         help="seconds a client has to send a request's head (env HTTP_HEADER_TIMEOUT; 10)",
     )
     parser.add_argument("--timeout-keep-alive", type=float, default=5.0)
-    parser.add_argument("--forwarded-allow-ips", default="127.0.0.1")
     parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
@@ -120,8 +153,9 @@ def build_config(argv: list[str] | None = None) -> Config:
         port=args.port,
         http=http_protocol(),
         header_timeout=args.header_timeout,
-        # Terminal websockets: frames up to the terminal's own limit, backpressure, pings.
-        ws="websockets-sansio",
+        # Terminal websockets: frames up to the terminal's own limit (over it: a notice, then
+        # 1009, from WebsocketProtocol), backpressure, pings.
+        ws=WebsocketProtocol,
         ws_max_size=env_int("TERMINAL_MAX_FRAME", 64 * 1024, minimum=1024),
         ws_max_queue=32,
         ws_ping_interval=20,
@@ -133,8 +167,9 @@ def build_config(argv: list[str] | None = None) -> Config:
         timeout_graceful_shutdown=10,
         timeout_keep_alive=args.timeout_keep_alive,
         server_header=False,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
+        # The client's address and scheme come from tutorial.client_address, which believes a
+        # proxy header only from TRUSTED_PROXIES; uvicorn's own handling trusted 127.0.0.1.
+        proxy_headers=False,
         log_level=args.log_level,
     )
 

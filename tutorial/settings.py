@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before SessionMiddleware: it sees each new session once saved (tutorial.session_rate).
+    "tutorial.session_rate.SessionRateMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -215,6 +217,31 @@ TERMINAL_INPUT_BYTES_RATE = env_int("TERMINAL_INPUT_BYTES_RATE", 64 * 1024, mini
 TERMINAL_INPUT_BURST = env_int("TERMINAL_INPUT_BURST", 1024 * 1024, minimum=1024)
 TERMINAL_OUTPUT_RATE = env_int("TERMINAL_OUTPUT_RATE", 256 * 1024, minimum=4096)  # bytes/s
 TERMINAL_REPLAY_BYTES = env_int("TERMINAL_REPLAY_BYTES", 64 * 1024, minimum=0)
+# --- The edge: client addresses, per-client limits, request bodies (docs/reliability.md) ------
+# Reverse proxies whose CLIENT_ADDRESS_HEADER is believed (addresses or networks). Empty: the
+# socket's peer is the client, and any X-Forwarded-For is ignored (anyone can send one).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+CLIENT_ADDRESS_HEADER = env_str("CLIENT_ADDRESS_HEADER", "X-Forwarded-For")
+from tutorial.client_address import parse_networks as _parse_networks  # noqa: E402
+
+_parse_networks("TRUSTED_PROXIES", TRUSTED_PROXIES)  # ImproperlyConfigured on a bad entry
+# Per client address, sized for a school whose whole classroom (40) shares one NAT address, and
+# so that one address can never take the whole server: three quarters of SANDBOX_MAX_LIVE (45 of
+# the default 60: a class of 40, its teacher and a few tabs in their reconnect grace; 15 places
+# always left for everyone else). Over it, that address's students wait in their own line.
+CLIENT_MAX_SANDBOXES = env_int(
+    "CLIENT_MAX_SANDBOXES", max(1, (SANDBOX_MAX_LIVE * 3 + 3) // 4), minimum=1
+)
+CLIENT_MAX_TERMINALS = env_int(
+    "CLIENT_MAX_TERMINALS", CLIENT_MAX_SANDBOXES * SANDBOX_MAX_TERMINALS_PER_SESSION, minimum=1
+)
+# New browser sessions per address: a burst for a whole class arriving at once (two classes of
+# 40 in the same minute), then a steady rate; over it a 429 with a Spanish page.
+CLIENT_SESSION_BURST = env_int("CLIENT_SESSION_BURST", 100, minimum=1)
+CLIENT_SESSIONS_PER_MINUTE = env_float("CLIENT_SESSIONS_PER_MINUTE", 30.0, minimum=0.1)
+# Request bodies (tutorial.body_limits): no page takes more than a form.
+HTTP_MAX_BODY = env_int("HTTP_MAX_BODY", 1024 * 1024, minimum=1024)
+HTTP_BODY_TIMEOUT = env_float("HTTP_BODY_TIMEOUT", 20.0, minimum=0.1)
 # Identifies this deployment's containers, so two Muelles on one engine never reap each other's.
 SANDBOX_INSTANCE = env_str("SANDBOX_INSTANCE", "default")
 

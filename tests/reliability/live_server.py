@@ -141,7 +141,7 @@ class LiveServer:
         """A terminal websocket, returned once the server says `ready`."""
         ws = await connect(
             f"ws://127.0.0.1:{self.port}/ws/terminal/?t={terminal_id}",
-            origin="http://127.0.0.1",
+            origin=self.url,  # the page's own origin, port included
             additional_headers={"Cookie": cookie},
             open_timeout=60,
             max_size=2**20,

@@ -77,7 +77,8 @@ async def open_tab() -> AsyncIterator[Callable[..., Any]]:
         ready: bool = True,
     ) -> Tab:
         terminal_id = terminal_id or new_terminal_id()
-        headers = []
+        # The page's own host: the Origin check compares the Origin with it (tutorial.origin).
+        headers = [(b"host", b"127.0.0.1")]
         if origin is not None:
             headers.append((b"origin", origin))
         if session_key is not None:

@@ -50,7 +50,7 @@ async def test_server_shutdown_closes_the_terminal_as_going_away_without_hanging
 
     async with connect(
         f"ws://127.0.0.1:{port}/ws/terminal/?t={new_terminal_id()}",
-        origin="http://127.0.0.1",
+        origin=f"http://127.0.0.1:{port}",  # the page's own origin, port included
         additional_headers={"Cookie": f"sessionid={session_key}"},
     ) as ws:
         while True:

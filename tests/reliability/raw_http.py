@@ -1,0 +1,80 @@
+"""Raw HTTP/1.1 over a socket, as a hostile client writes it (no client library smoothing it)."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        values = self.headers.get(name.lower())
+        return values[-1] if values else None
+
+
+def csrf_headers() -> dict[str, str]:
+    """A CSRF cookie and header pair: all a script needs to post (it is not a secret)."""
+    token = secrets.token_hex(16)  # 32 characters, Django's secret length
+    return {"Cookie": f"csrftoken={token}", "X-CSRFToken": token}
+
+
+def head(method: str, path: str, port: int, headers: dict[str, str] | None = None) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def read_response(sock: socket.socket, timeout: float = 30) -> Response:
+    """One response (head + a Content-Length body) from `sock`."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before a response head: {data!r}")
+        data += chunk
+    raw_head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = raw_head.decode("latin-1").split("\r\n")
+    response = Response(int(status_line.split()[1]))
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        response.headers.setdefault(name.strip().lower(), []).append(value.strip())
+    length = int(response.header("content-length") or 0)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    response.body = body
+    return response
+
+
+def closed_by_peer(sock: socket.socket, timeout: float = 30) -> bool:
+    """True once the server has closed the connection (EOF or reset), reading what is left."""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
+def request(
+    port: int, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+) -> Response:
+    headers = dict(headers or {})
+    if body or method == "POST":
+        headers.setdefault("Content-Length", str(len(body)))
+    headers.setdefault("Connection", "close")
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head(method, path, port, headers) + body)
+        return read_response(sock)

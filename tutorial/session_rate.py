@@ -1,0 +1,116 @@
+"""New browser sessions per client address, limited (Django middleware).
+
+A session is what a terminal and a sandbox hang on, and a CSRF cookie/header pair was all one
+script needed to make 60 of them and hold every sandbox slot. Each address (the socket's peer,
+or a trusted proxy's word for it: tutorial.client_address) gets CLIENT_SESSION_BURST new sessions
+at once — a whole class arriving behind one school NAT — refilled at CLIENT_SESSIONS_PER_MINUTE.
+Over it, the session the view just created is deleted again and the answer is a 429 with a
+Spanish explanation and Retry-After. Sessions that already exist are never affected.
+
+Counted per server process (several processes each allow the burst); the sandboxes themselves
+are limited per address as well (sandbox.client_limits), which is what protects the others.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+
+# Addresses whose bucket is full again carry no information: forgotten past this many entries.
+PRUNE_ABOVE = 10_000
+
+
+class SessionBuckets:
+    """One token bucket per address; thread-safe (sync views run in worker threads)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, stamp)
+
+    def take(self, address: str) -> float:
+        """0 when `address` may create a session now (and counts it), else seconds to wait."""
+        burst = float(settings.CLIENT_SESSION_BURST)
+        rate = settings.CLIENT_SESSIONS_PER_MINUTE / 60.0
+        now = time.monotonic()
+        with self.lock:
+            tokens, stamp = self.buckets.get(address, (burst, now))
+            tokens = min(burst, tokens + (now - stamp) * rate)
+            if tokens < 1.0:
+                self.buckets[address] = (tokens, now)
+                return (1.0 - tokens) / rate
+            self.buckets[address] = (tokens - 1.0, now)
+            if len(self.buckets) > PRUNE_ABOVE:
+                self._prune(now, burst, rate)
+            return 0.0
+
+    def _prune(self, now: float, burst: float, rate: float) -> None:
+        full = [a for a, (t, s) in self.buckets.items() if t + (now - s) * rate >= burst]
+        for address in full:
+            del self.buckets[address]
+
+
+buckets = SessionBuckets()
+
+
+def _created_session(request: HttpRequest, response: HttpResponse) -> bool:
+    name = settings.SESSION_COOKIE_NAME
+    morsel = response.cookies.get(name)
+    return bool(morsel is not None and morsel.value and morsel.value != request.COOKIES.get(name))
+
+
+def _refused(wait: float) -> HttpResponse:
+    seconds = max(1, math.ceil(wait))
+    response = HttpResponse(
+        _(
+            "Desde tu red se han abierto muchas sesiones nuevas en poco tiempo, así que no "
+            "podemos abrir otra ahora. Espera %(seconds)d segundos y recarga la página. Si sois "
+            "una clase entera, quien administre este Muelle puede subir CLIENT_SESSION_BURST."
+        )
+        % {"seconds": seconds},
+        status=429,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+class SessionRateMiddleware:
+    """Placed before SessionMiddleware, so it sees the response after the session was saved."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        response = self.get_response(request)
+        if _created_session(request, response):
+            wait = buckets.take(request.META.get("REMOTE_ADDR") or "unknown")
+            if wait:
+                request.session.delete()  # the one the view just made: nothing is kept
+                return _refused(wait)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        get_response: Callable[[HttpRequest], Awaitable[HttpResponse]] = self.get_response
+        response = await get_response(request)
+        if _created_session(request, response):
+            wait = buckets.take(request.META.get("REMOTE_ADDR") or "unknown")
+            if wait:
+                await request.session.adelete()
+                return _refused(wait)
+        return response
