@@ -27,7 +27,7 @@ from exercises.docker_spec import (
 from sandbox.student_docker import StudentDocker, read_volume_file
 
 SHOWN_MAX = 60
-LISTED_MAX = 8
+LISTED_MAX = 6
 Verdict = tuple[bool, str]
 
 

@@ -4,6 +4,8 @@ change nothing, and explain what they found."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from exercises.checks import run_checks
@@ -53,3 +55,159 @@ async def test_contenedor_by_name_state_and_exit_code(sandbox) -> None:
     assert (await outcome(sandbox, "tipo: contenedor\nnombre: sale\ncodigo: 3"))[0]
     passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: sale\ncodigo: 0")
     assert not passed and "salió con el código 3; se esperaba 0" in detail
+
+
+async def test_contenedor_by_image_env_restart_network_and_mount(sandbox) -> None:
+    passed, detail = await outcome(sandbox, "tipo: contenedor\nimagen: muelle/busybox")
+    assert not passed and "No hay ningún contenedor de la imagen «muelle/busybox»" in detail
+    await sh(sandbox, "docker network create mired && docker volume create notas")
+    await sh(
+        sandbox,
+        "docker run -d --name app --network mired -v notas:/datos --restart unless-stopped "
+        "-e COLOR=azul muelle/busybox sleep 600",
+    )
+    full = (
+        "tipo: contenedor\nimagen: muelle/busybox:latest\nred: mired\nmontaje: 'notas:/datos'\n"
+        "reinicio: unless-stopped\nentorno: COLOR=azul"
+    )
+    assert await outcome(sandbox, full) == (True, "")
+    assert (await outcome(sandbox, "tipo: contenedor\nnombre: app\nmontaje: /datos"))[0]
+
+    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: app\nentorno: COLOR=rojo")
+    assert not passed and "tiene «COLOR=azul» en su entorno, no «COLOR=rojo»" in detail
+    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: app\nred: otra")
+    assert not passed and "no está conectado a la red «otra»; está en: «mired»" in detail
+    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: app\nmontaje: 'bind:/datos'")
+    assert not passed and "no monta «bind:/datos»; monta: «notas:/datos»" in detail
+    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: app\nreinicio: always")
+    assert not passed and "«unless-stopped», no «always»" in detail
+    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: app\nestado: parado")
+    assert not passed and "está en marcha" in detail
+
+
+async def test_contenedor_puerto_reads_what_the_engine_records(sandbox) -> None:
+    # Publishing through the gateway is issue 11's work (refused today): what can be proven is
+    # that a container without published ports fails with an explanation.
+    await sh(sandbox, "docker run -d --name web muelle/web")
+    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: web\npuerto: '8080:80'")
+    assert not passed and "no publica el puerto 80/tcp del contenedor; publica: ninguno" in detail
+
+
+async def test_imagen_cmd_user_label_expose_env_workdir(sandbox) -> None:
+    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: mi-app:1")
+    assert not passed and "No hay ninguna imagen «mi-app:1»" in detail
+    assert (await outcome(sandbox, "tipo: imagen\nnombre: mi-app:1\nexiste: false"))[0]
+    dockerfile = (
+        "FROM muelle/busybox\\nWORKDIR /app\\nENV MODO=prueba\\nLABEL curso=muelle\\n"
+        'EXPOSE 8000\\nUSER 1000\\nENTRYPOINT [\\"sh\\", \\"-c\\"]\\nCMD [\\"echo hola\\"]\\n'
+    )
+    await sh(sandbox, f'mkdir -p ~/img && printf "{dockerfile}" > ~/img/Dockerfile')
+    await sh(sandbox, "cd ~/img && docker build -q -t mi-app:1 .")
+    good = (
+        "tipo: imagen\nnombre: mi-app:1\ncmd: ['echo hola']\nentrypoint: sh -c\nusuario: 1000\n"
+        "etiqueta: curso=muelle\nexpone: 8000\nvariable: MODO=prueba\ndirectorio: /app"
+    )
+    assert await outcome(sandbox, good) == (True, "")
+    passed, detail = await outcome(
+        sandbox, "tipo: imagen\nnombre: mi-app:1\ncmd: ['python', 'app.py']"
+    )
+    assert not passed
+    assert 'tiene CMD «["echo hola"]»; se esperaba «["python", "app.py"]»' in detail
+    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: mi-app:1\netiqueta: curso=otro")
+    assert not passed and "su etiqueta «curso» vale «muelle», no «otro»" in detail
+    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: mi-app:1\nusuario: root")
+    assert not passed and "su USER es «1000»" in detail
+    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: mi-app:1\nexpone: 80")
+    assert not passed and "no expone el puerto 80/tcp; expone: «8000/tcp»" in detail
+
+
+async def test_volumen_reads_a_file_without_leaving_anything(sandbox) -> None:
+    passed, detail = await outcome(sandbox, "tipo: volumen\nnombre: notas")
+    assert not passed and "No hay ningún volumen llamado «notas»" in detail
+    await sh(sandbox, "docker volume create notas")
+    await sh(
+        sandbox, "docker run --rm -v notas:/datos muelle/busybox sh -c 'echo hola > /datos/a.txt'"
+    )
+    view = await for_owner(sandbox.owner)
+    before = await snapshot(view)
+    # No container of the student mounts it now: read through a reader container on the engine.
+    check = "tipo: volumen\nnombre: notas\narchivo: a.txt\ncontiene: hola"
+    assert await outcome(sandbox, check) == (True, "")
+    passed, detail = await outcome(
+        sandbox, "tipo: volumen\nnombre: notas\narchivo: /a.txt\ncontiene: adiós"
+    )
+    assert not passed and "no contiene «adiós»" in detail
+    passed, detail = await outcome(
+        sandbox, "tipo: volumen\nnombre: notas\narchivo: ../../etc/passwd"
+    )
+    assert not passed and "no tiene el archivo" in detail
+    assert await snapshot(view) == before
+    assert await _volume_readers() == set()  # the reader container is gone
+    # With a container of theirs mounting it, through that container (the archive endpoint).
+    await sh(sandbox, "docker run -d --name lector -v notas:/datos muelle/busybox sleep 600")
+    assert await outcome(sandbox, check) == (True, "")
+    assert (await outcome(sandbox, "tipo: volumen\nnombre: notas\narchivo: datos"))[1] != ""
+    await sh(sandbox, "docker rm -f lector && docker volume rm notas")
+    assert (await outcome(sandbox, "tipo: volumen\nnombre: notas\nexiste: false"))[0]
+
+
+async def _volume_readers() -> set[str]:
+    from sandbox.gateway.lifecycle import current_config
+    from sandbox.gateway.upstream import Upstream
+    from sandbox.student_docker import LABEL_READER
+
+    filters = json.dumps({"label": [LABEL_READER]})
+    items = await Upstream(current_config().engine_socket).json(
+        "GET", "/containers/json", query={"all": "1", "filters": filters}
+    )
+    return {item["Id"] for item in items}
+
+
+async def test_red_with_containers(sandbox) -> None:
+    passed, detail = await outcome(sandbox, "tipo: red\nnombre: mired")
+    assert not passed and "No hay ninguna red llamada «mired»" in detail
+    await sh(sandbox, "docker network create mired")
+    await sh(sandbox, "docker run -d --name uno --network mired muelle/busybox sleep 600")
+    assert await outcome(sandbox, "tipo: red\nnombre: mired\ncontenedores: [uno]") == (True, "")
+    passed, detail = await outcome(sandbox, "tipo: red\nnombre: mired\ncontenedores: [uno, dos]")
+    assert not passed and "no tiene conectados: «dos» (tiene: «uno»)" in detail
+    assert not (await outcome(sandbox, "tipo: red\nnombre: mired\nexiste: false"))[0]
+
+
+async def test_compose_services_running(sandbox) -> None:
+    compose = (
+        "services:\\n  web:\\n    image: muelle/web\\n  db:\\n    image: muelle/busybox\\n"
+        "    command: sleep 600\\n"
+    )
+    await sh(sandbox, f'mkdir -p ~/tienda && printf "{compose}" > ~/tienda/docker-compose.yml')
+    check = "tipo: compose\nproyecto: tienda\nservicios: [web, db]"
+    passed, detail = await outcome(sandbox, check)
+    assert not passed and "No hay ningún contenedor del proyecto de Compose «tienda»" in detail
+    await sh(sandbox, "cd ~/tienda && docker-compose up -d 2>&1")
+    assert await outcome(sandbox, check) == (True, "")
+    await sh(sandbox, "cd ~/tienda && docker-compose stop db 2>&1")
+    passed, detail = await outcome(sandbox, check)
+    assert not passed and "no están en marcha: «db». En marcha: «web»" in detail
+
+
+WAIT_FOR_8080 = (
+    "for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null && exit 0; "
+    "sleep 0.1; done; exit 1"
+)
+
+
+async def test_http_inside_the_sandbox(sandbox) -> None:
+    passed, detail = await outcome(sandbox, "tipo: http\npuerto: 8080")
+    assert not passed and "Nada responde en el puerto 8080" in detail
+    # A server on the sandbox's own localhost stands in for a published port (issue 11).
+    await sh(
+        sandbox,
+        "mkdir -p ~/web && echo '<h1>Hola</h1>' > ~/web/index.html && cd ~/web && "
+        "python3 -m http.server 8080 --bind 127.0.0.1 >/dev/null 2>&1 &",
+    )
+    await sh(sandbox, "bash -c " + repr(WAIT_FOR_8080))
+    assert await outcome(sandbox, "tipo: http\npuerto: 8080\ncontiene: Hola") == (True, "")
+    passed, detail = await outcome(sandbox, "tipo: http\npuerto: 8080\nruta: /no-esta\n")
+    assert not passed and "responde con el código 404; se esperaba 200" in detail
+    passed, detail = await outcome(sandbox, "tipo: http\npuerto: 8080\ncontiene: Adiós")
+    assert not passed and "no contiene «Adiós». Empieza así: «<h1>Hola</h1>»" in detail
