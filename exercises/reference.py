@@ -14,10 +14,14 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from exercises.catalog import LessonExercises
-from exercises.checks import run_checks
+from exercises.checks import Outcome, run_checks
+from exercises.docker_checks import listed
 from exercises.spec import AnswerFromCommand, Exercise
 from sandbox import engine
+from sandbox.student_docker import DockerStateUnavailable, for_owner, snapshot
 from sandbox.terminals import owner_key
+
+DockerState = dict[str, list[str]] | None
 
 
 @dataclass
@@ -74,6 +78,66 @@ async def _apply(sandbox: engine.Sandbox, exercise: Exercise, report: ExerciseRe
     return answer or ""
 
 
+async def _docker_state(owner: str) -> DockerState:
+    """Everything the student has in Docker, as their gateway shows it (None without one)."""
+    if not settings.DOCKER_GATEWAY_ENABLED:
+        return None
+    try:
+        return await snapshot(await for_owner(owner))
+    except DockerStateUnavailable:
+        return None
+
+
+def _changes(before: DockerState, after: DockerState) -> str:
+    """What differs between two states, in Spanish ("" when nothing does)."""
+    if before is None or after is None:
+        return ""
+    words = {
+        "containers": _("contenedores"),
+        "images": _("imágenes"),
+        "volumes": _("volúmenes"),
+        "networks": _("redes"),
+    }
+    parts = []
+    for key, word in words.items():
+        added = sorted(set(after[key]) - set(before[key]))
+        gone = sorted(set(before[key]) - set(after[key]))
+        if added:
+            parts.append(
+                _("%(what)s nuevos o cambiados: %(list)s") % {"what": word, "list": listed(added)}
+            )
+        if gone:
+            parts.append(
+                _("%(what)s que ya no están: %(list)s") % {"what": word, "list": listed(gone)}
+            )
+    return "; ".join(parts)
+
+
+def _got(outcome: Outcome) -> str:
+    """What a failing check found: its explanation and the output it got."""
+    text = outcome.detail
+    if outcome.seen:
+        text += " " + _("Salida: %(seen)s") % {"seen": outcome.seen}
+    return text.strip()
+
+
+async def _checks_changing_nothing(
+    sandbox: engine.Sandbox, exercise: Exercise, answer: str, report: ExerciseReport, when: str
+) -> list[Outcome]:
+    before = await _docker_state(sandbox.owner)
+    outcomes = await run_checks(exercise, sandbox, answer)
+    changed = _changes(before, await _docker_state(sandbox.owner))
+    if changed:
+        report.problems.append(
+            _(
+                "las comprobaciones (%(when)s) cambiaron el estado de Docker del alumno: "
+                "%(changed)s. Una comprobación solo mira"
+            )
+            % {"when": when, "changed": changed}
+        )
+    return outcomes
+
+
 async def verify_exercise(sandbox: engine.Sandbox, exercise: Exercise) -> ExerciseReport:
     report = ExerciseReport(exercise)
     if not exercise.has_reference:
@@ -87,7 +151,10 @@ async def verify_exercise(sandbox: engine.Sandbox, exercise: Exercise) -> Exerci
     if exercise.needs_answer and exercise.solution_answer is None:
         report.problems.append(_("pide una respuesta, pero no tiene «solucion_respuesta»"))
         return report
-    for outcome in await run_checks(exercise, sandbox, ""):
+    before = await _checks_changing_nothing(
+        sandbox, exercise, "", report, _("antes de la solución")
+    )
+    for outcome in before:
         if outcome.passed:
             report.problems.append(
                 _(
@@ -99,11 +166,14 @@ async def verify_exercise(sandbox: engine.Sandbox, exercise: Exercise) -> Exerci
     answer = await _apply(sandbox, exercise, report)
     if answer is None:
         return report
-    for outcome in await run_checks(exercise, sandbox, answer):
+    after = await _checks_changing_nothing(
+        sandbox, exercise, answer, report, _("después de la solución")
+    )
+    for outcome in after:
         if not outcome.passed:
             report.problems.append(
-                _("la comprobación %(n)d falla después de aplicar la solución: %(msg)s %(detail)s")
-                % {"n": outcome.check.index + 1, "msg": outcome.message, "detail": outcome.detail}
+                _("la comprobación %(n)d falla después de aplicar la solución: %(msg)s %(got)s")
+                % {"n": outcome.check.index + 1, "msg": outcome.message, "got": _got(outcome)}
             )
     return report
 

@@ -1,5 +1,6 @@
-"""manage.py verify_solutions [slug ...]: each lesson's reference solutions pass, in a fresh
-sandbox, every check that failed before them. Exit status 1 when any does not."""
+"""manage.py verify_solutions [slug or path ...]: each lesson's reference solutions pass, in a
+fresh sandbox, every check that failed before them. Exit status 1 when any does not, or when an
+argument names no lesson."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import gettext as _
 
-from exercises import catalog
+from exercises import catalog, targets
 from exercises.reference import verify_lesson
 from sandbox import engine
 
@@ -22,31 +23,34 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("slugs", nargs="*", help=_("lecciones (por defecto, todas)"))
+        parser.add_argument(
+            "slugs",
+            nargs="*",
+            help=_("lecciones, por su slug o su ruta (por defecto, todas las de LESSONS_DIR)"),
+        )
 
     def handle(self, *args: Any, slugs: list[str], **options: Any) -> None:
         # A one-off run: no warm pool to fill (and leave behind when the command exits).
         settings.SANDBOX_WARM_POOL = 0
+        found = targets.resolve(slugs)
+        for message in found.unknown:
+            self.stderr.write(message)
+        lessons = [
+            entry
+            for entry in (catalog.for_lesson(lesson) for lesson in found.lessons)
+            if entry is not None and (slugs or entry.exercises or entry.problems)
+        ]
         failed = False
-        if slugs:
-            lessons = []
-            for slug in slugs:
-                lesson = catalog.for_lesson(slug)
-                if lesson is None:
-                    self.stderr.write(_("No existe ninguna lección «%(slug)s».") % {"slug": slug})
-                    failed = True
-                else:
-                    lessons.append(lesson)
-        else:
-            lessons = [
-                lesson for lesson in catalog.all_lessons() if lesson.exercises or lesson.problems
-            ]
         for lesson in lessons:
             failed |= self._verify(lesson)
         if failed:
             self.stderr.write(_("Hay soluciones de referencia que no funcionan."))
+        elif lessons:
+            self.stdout.write(_("Todas las soluciones de referencia funcionan."))
+        elif not found.unknown:
+            self.stdout.write(_("Ninguna lección tiene ejercicios."))
+        if failed or found.unknown:
             raise SystemExit(1)
-        self.stdout.write(_("Todas las soluciones de referencia funcionan."))
 
     def _verify(self, lesson: catalog.LessonExercises) -> bool:
         """True when something failed."""
