@@ -82,6 +82,9 @@ class Exchange:
         self.body_consumed = self.framing.kind == "none"
         self.responded = False
         self.close_after = not head.keep_alive
+        # Bytes of the student's next request read while watching for them leaving (see
+        # _relay_watching_client); the next request head starts with them.
+        self.carry = b""
 
     # --- the student's request ----------------------------------------------------------------
     def q(self, name: str, default: str | None = None) -> str | None:
@@ -257,19 +260,31 @@ class Exchange:
         rewrite: JsonRewrite | None,
         lines: LineRewrite | None,
     ) -> int:
-        """Relays, and gives up (closing the engine connection) if the student goes away."""
+        """Relays, and gives up (closing the engine connection) if the student goes away.
+
+        Going away is an end of file, nothing else: a byte that arrives meanwhile is the start of
+        the student's next request (the CLI reuses the `HEAD /_ping` connection for its next
+        request the moment the answer arrives; a client may pipeline). That byte is kept in
+        `carry` for the next request head, like Go's server does in its background read. Taking
+        it for "the client left" closed the connection and the CLI's next request got EOF.
+        """
         relay = self.gateway.spawn(self._relay(method, conn, mode, rewrite, lines))
         watch = self.gateway.spawn(self.reader.read(1))
         done, _pending = await asyncio.wait({relay, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if watch not in done:
+            watch.cancel()  # a pending read has consumed nothing
+        try:
+            data = await watch
+        except (asyncio.CancelledError, ConnectionError, OSError):
+            data = None  # cancelled before anything arrived, or the connection broke
+        if data:
+            self.carry = data
+            return await relay
         if relay in done:
-            watch.cancel()
-            try:
-                if await watch:
-                    self.close_after = True  # a pipelined byte we can no longer give back
-            except (asyncio.CancelledError, ConnectionError, OSError):
-                pass
+            if data == b"":
+                self.close_after = True  # the student closed after their answer
             return relay.result()
-        # The student closed the connection (or pipelined, which no Docker client does).
+        # The student closed the connection: stop relaying what nobody will read.
         self.close_after = True
         relay.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError, ProtocolError):
@@ -505,11 +520,12 @@ class Gateway:
             writer.close()  # a student cannot exhaust Muelle's file descriptors
             return
         self.connections += 1
+        carry = b""
         try:
             while True:
                 try:
                     async with asyncio.timeout(config.idle_timeout):
-                        head = await read_request_head(reader)
+                        head = await read_request_head(reader, carry)
                 except (ProtocolError, UnicodeDecodeError, ValueError):
                     writer.write(
                         encode_response_head(
@@ -530,8 +546,10 @@ class Gateway:
                     return
                 if head is None:
                     return
-                if not await self._handle(head, reader, writer):
+                exchange = await self._handle(head, reader, writer)
+                if exchange is None or exchange.close_after:
                     return
+                carry = exchange.carry
         except (ConnectionError, asyncio.IncompleteReadError, ProtocolError, TimeoutError):
             return
         except asyncio.CancelledError:
@@ -544,7 +562,8 @@ class Gateway:
 
     async def _handle(
         self, head: RequestHead, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
+    ) -> Exchange | None:
+        """Answers one request; None when the connection broke (nothing more to answer)."""
         from .routes import route
 
         path, version_error = _split_version(head.path)
@@ -556,12 +575,16 @@ class Gateway:
             handler, params = route(head.method, path)
             exchange.params = params
             await handler(exchange)
+            if not exchange.close_after:
+                # A body the handler had no use for: skip it, so the next request on this
+                # connection is read from its own first byte, never from inside this body.
+                await exchange.drain()
         except EngineError as exc:
             await self._fail(exchange, GatewayError(exc.status, self.student.ns.strip(exc.message)))
         except GatewayError as exc:
             await self._fail(exchange, exc)
         except (ConnectionError, ProtocolError, asyncio.IncompleteReadError):
-            return False
+            return None
         except OSError as exc:
             log.warning("engine unreachable: %s", exc)
             await self._fail(exchange, GatewayError(502, _("El motor de Docker no responde.")))
@@ -571,7 +594,7 @@ class Gateway:
             log.exception("gateway handler failed: %s %s", head.method, path)
             exchange.close_after = True
             await self._fail(exchange, GatewayError(500, _("Error interno de Muelle.")))
-        return not exchange.close_after
+        return exchange
 
     async def _fail(self, exchange: Exchange, error: GatewayError) -> None:
         if exchange.responded:

@@ -9,9 +9,10 @@ Content-Length headers, Content-Length with Transfer-Encoding, folded headers).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 MAX_HEAD = 64 * 1024
 READ_SIZE = 64 * 1024
@@ -98,37 +99,51 @@ class ResponseHead:
     headers: Headers
 
 
+# Go's server (the engine) ends a head line at a bare LF too, and refuses other control
+# characters: a CR, LF or NUL inside what the gateway takes for one header value would be read
+# by the engine as more lines, even a second request, if the gateway copied it. So a head with
+# any control character other than the CRLF line ends (and tabs in values) is refused.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
 def _split_head(raw: bytes) -> tuple[str, Headers]:
     try:
         text = raw.decode("latin-1")
     except UnicodeDecodeError as exc:  # pragma: no cover - latin-1 decodes every byte
         raise ProtocolError("undecodable head") from exc
     lines = text[:-4].split("\r\n")
+    if any(_CONTROL.search(line) for line in lines) or "\t" in lines[0]:
+        raise ProtocolError("control character in a head")
     headers = Headers()
     for line in lines[1:]:
         if not line or line[0] in " \t":
             raise ProtocolError("folded or empty header line")
         name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip() or any(c in name for c in " \t"):
+        if not sep or not _TOKEN.match(name):
             raise ProtocolError(f"bad header line {line!r}")
-        headers.items.append((name, value.strip()))
+        headers.items.append((name, value.strip(" \t")))
     return lines[0], headers
 
 
-async def _read_head(reader: asyncio.StreamReader) -> bytes | None:
+async def _read_head(reader: asyncio.StreamReader, prefix: bytes = b"") -> bytes | None:
+    """A head up to its blank line. `prefix`: its first byte(s), already read from `reader`
+    (the server's watch for a client going away keeps the byte it took)."""
     try:
-        return await reader.readuntil(b"\r\n\r\n")
+        return prefix + await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as exc:
-        if not exc.partial.strip():
+        if not (prefix + exc.partial).strip():
             return None
         raise ProtocolError("connection closed in the middle of a head") from exc
     except asyncio.LimitOverrunError as exc:
         raise ProtocolError("head too large") from exc
 
 
-async def read_request_head(reader: asyncio.StreamReader) -> RequestHead | None:
+async def read_request_head(
+    reader: asyncio.StreamReader, prefix: bytes = b""
+) -> RequestHead | None:
     """Reads one request head; None when the client closed the connection between requests."""
-    raw = await _read_head(reader)
+    raw = await _read_head(reader, prefix)
     if raw is None:
         return None
     first, headers = _split_head(raw.lstrip(b"\r\n"))
@@ -268,20 +283,36 @@ def chunk(data: bytes) -> bytes:
 LAST_CHUNK = b"0\r\n\r\n"
 
 
+# Characters a path keeps as they are; everything else (space, ?, #, %, CR, LF, non-ASCII...) is
+# percent-encoded, and the engine decodes it back to exactly the path the gateway checked.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def _header_lines(headers: list[tuple[str, str]]) -> list[str]:
+    for name, value in headers:
+        if not _TOKEN.match(name) or _CONTROL.search(value):
+            raise ProtocolError(f"header {name!r} would not be one header line")
+    return [f"{k}: {v}" for k, v in headers]
+
+
 def encode_request_head(
     method: str,
     path: str,
     query: list[tuple[str, str]] | None = None,
     headers: list[tuple[str, str]] | None = None,
 ) -> bytes:
-    target = path + ("?" + urlencode(query) if query else "")
-    lines = [f"{method} {target} HTTP/1.1", "Host: docker"]
-    lines += [f"{k}: {v}" for k, v in headers or []]
+    """The gateway's own request head: the path is percent-encoded (it was decoded to route it
+    and may hold names with any character), the query re-encoded, header values checked."""
+    if not _TOKEN.match(method):
+        raise ProtocolError(f"bad method {method!r}")
+    target = quote(path, safe=_PATH_SAFE) + ("?" + urlencode(query) if query else "")
+    lines = [f"{method} {target} HTTP/1.1", "Host: docker", *_header_lines(headers or [])]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def encode_response_head(status: int, reason: str, headers: list[tuple[str, str]]) -> bytes:
-    lines = [f"HTTP/1.1 {status} {reason or 'OK'}"] + [f"{k}: {v}" for k, v in headers]
+    reason = _CONTROL.sub("", reason) or "OK"
+    lines = [f"HTTP/1.1 {status} {reason}", *_header_lines(headers)]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
