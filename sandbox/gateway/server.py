@@ -215,6 +215,18 @@ class Exchange:
             query = list(query.items())
         query = [(k, v) for k, v in (query or []) if v is not None]
         headers = [("User-Agent", self.head.headers.get("user-agent") or "muelle-gateway")]
+        if content_type and _is_form(content_type):
+            # Go's ParseForm reads such a body into the same values as the query, before it:
+            # the engine would take the student's body for the gateway's checked query.
+            if body is not None and not isinstance(body, bytes):
+                self.body_consumed = False  # a stream not started yet: drained by the refusal
+            raise bad_request(
+                _(
+                    "Muelle no admite cuerpos de formulario (%(type)s) en la API de Docker: los "
+                    "parámetros van en la URL."
+                )
+                % {"type": content_type.split(";")[0].strip()}
+            )
         if content_type:
             headers.append(("Content-Type", content_type))
         if isinstance(body, bytes):
@@ -602,6 +614,11 @@ class Gateway:
             return
         await exchange.drain()
         await exchange.reply_error(error)
+
+
+def _is_form(content_type: str) -> bool:
+    media = content_type.split(";")[0].strip().lower()
+    return media in ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _split_version(path: str) -> tuple[str, GatewayError | None]:

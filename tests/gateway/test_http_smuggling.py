@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from .conftest import IMAGE
+from .listener import host_listener
 
 pytestmark = pytest.mark.docker
 
@@ -92,3 +93,39 @@ def test_a_percent_encoded_crlf_in_a_path_cannot_smuggle_a_request(student):
         )
         assert status_of(answer) in (400, 403, 404), answer[:200]
     assert not engine_container_exists(name)
+
+
+COURSE_LABEL = '{{index .Config.Labels "muelle.course"}}'
+
+
+def course_label(image: str) -> str:
+    return subprocess.run(
+        ["docker", "image", "inspect", "--format", COURSE_LABEL, image],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "DOCKER_HOST": "unix:///var/run/docker.sock"},
+        check=True,
+    ).stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "Application/X-WWW-Form-URLEncoded; charset=utf-8"],
+)
+def test_a_form_body_cannot_override_the_gateways_query(student, content_type):
+    # Go's ParseForm reads an application/x-www-form-urlencoded body of a POST into the same
+    # values as the query, body first: `docker import` with such a body made the engine fetch
+    # `fromSrc` from a URL on the server's loopback, and tag the result with any `repo`.
+    with host_listener("127.0.0.1") as listener:
+        form = f"fromSrc=http://127.0.0.1:{listener.port}/x&repo=muelle/hola".encode()
+        status, answer = student.raw(
+            "POST",
+            "/v1.41/images/create?fromSrc=-&repo=importada",
+            body=form,
+            headers={"Content-Type": content_type},
+        )
+        assert listener.connections == []
+    assert status == 400
+    assert "formulario" in answer["message"]
+    assert course_label("muelle/hola") == "1"
+    assert student.engine_objects()["images"] == []
