@@ -306,7 +306,7 @@ def _undecodable(path: Path, raw: bytes, exc: UnicodeDecodeError) -> Problem:
 def _fence_problems(path: Path, scan: scanning.Scan) -> list[Problem]:
     found: list[Problem] = []
     for fence in scan.fences:
-        unknown = [word for word in fence.options if word != codeblocks.RUNNABLE_OPTION]
+        unknown = [word for word in fence.options if word not in codeblocks.OPTIONS]
         if fence.attributes or unknown:
             found.append(
                 warning(
@@ -320,6 +320,19 @@ def _fence_problems(path: Path, scan: scanning.Scan) -> list[Problem]:
                         "options": " ".join([*unknown, fence.attributes]).strip(),
                         "runnable": codeblocks.RUNNABLE_OPTION,
                     },
+                )
+            )
+        markers = set(fence.options) - {codeblocks.RUNNABLE_OPTION} - set(unknown)
+        if markers and codeblocks.RUNNABLE_OPTION not in fence.options:
+            found.append(
+                warning(
+                    path,
+                    fence.line,
+                    _(
+                        "«%(marker)s» solo tiene sentido en un bloque «ejecutable»: "
+                        "«```bash %(runnable)s %(marker)s»"
+                    )
+                    % {"marker": " ".join(sorted(markers)), "runnable": codeblocks.RUNNABLE_OPTION},
                 )
             )
         if (

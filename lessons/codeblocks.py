@@ -34,6 +34,11 @@ from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
 RUNNABLE_OPTION = "ejecutable"
+# Markers after `ejecutable` for `manage.py run_blocks` (docs/lessons.md): the block is meant to
+# fail (a non-zero exit is its success), or needs a person or a TTY / never ends (not run).
+EXPECTED_FAILURE_OPTION = "falla"
+INTERACTIVE_OPTION = "interactivo"
+OPTIONS = {RUNNABLE_OPTION, EXPECTED_FAILURE_OPTION, INTERACTIVE_OPTION}
 # Languages whose blocks make sense in the terminal; others get a warning from check_lessons.
 SHELL_LANGUAGES = {"", "bash", "sh", "shell", "console", "zsh", "text"}
 NONCE_ATTRIBUTE = "muelle_code_nonce"  # set on the Markdown instance by lessons.rendering

@@ -8,7 +8,7 @@ line a broken link or an odd fence is. Code inside fences and inline code spans 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 _FENCE = re.compile(r"^(?P<prefix>(?:[ \t]*>)*[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
@@ -41,6 +41,7 @@ class Fence:
     language: str
     options: tuple[str, ...]  # words after the language (`ejecutable`)
     attributes: str  # a `{...}` attribute list, when the fence has one
+    code: str = ""  # the block's text, without the fence lines and the list/quote indentation
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ def scan(body: str, first_line: int) -> Scan:
     definitions: dict[str, tuple[int, str]] = {}
     used_labels: list[tuple[int, str, bool]] = []
     open_fence: str | None = None
+    fence_prefix = ""
+    code: list[str] = []
     previous_was_quote = False
 
     for offset, line in enumerate(body.split("\n")):
@@ -83,10 +86,15 @@ def scan(body: str, first_line: int) -> Scan:
             ):
                 if not match["info"].strip():
                     open_fence = None
+                    fences[-1] = replace(fences[-1], code="\n".join(code))
+                    previous_was_quote = False
+                    continue
+            code.append(_unindent(line, fence_prefix))
             previous_was_quote = False
             continue
         if match and not (match["fence"][0] == "`" and "`" in match["info"]):
             open_fence = match["fence"]
+            fence_prefix, code = match["prefix"], []
             language, options, attributes = _parse_info(match["info"])
             fences.append(Fence(number, language, options, attributes))
             previous_was_quote = False
@@ -114,5 +122,15 @@ def scan(body: str, first_line: int) -> Scan:
     images_by_label = {label for _line, label, is_image in used_labels if is_image}
     for label, (number, url) in definitions.items():
         links.append(Link(number, url, label in images_by_label))
+    if open_fence is not None and fences:  # never closed: it runs to the end of the text
+        fences[-1] = replace(fences[-1], code="\n".join(code))
     links.sort(key=lambda link: link.line)
     return Scan(tuple(links), tuple(fences), tuple(glued))
+
+
+def _unindent(line: str, prefix: str) -> str:
+    """A code line without the indentation (list item) or `>` (quote) its fence has."""
+    if line.startswith(prefix):
+        return line[len(prefix) :]
+    stripped = line.lstrip(" \t")
+    return stripped if len(line) - len(stripped) <= len(prefix) else line[len(prefix) :]
