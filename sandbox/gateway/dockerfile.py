@@ -68,8 +68,11 @@ class _Out:
     keyword: str
     flags: tuple[str, ...]
     args: str
+    raw: str | None = None  # the exact line to emit, when it is not rebuilt from the parts
 
     def line(self) -> str:
+        if self.raw is not None:
+            return self.raw
         parts = [self.keyword.upper(), *self.flags]
         if self.args:
             if self.args.startswith("--"):
@@ -332,21 +335,33 @@ async def _check_from(
     return _Out("from", out_flags, args)
 
 
+# How the engine stores a trigger: the instruction's source minus this prefix (`parseOnBuild`);
+# Go's `\s` has no "\v", so "ONBUILD<VT>RUN x" is stored as "<VT>RUN x".
+_ONBUILD_PREFIX = re.compile(r"^[\t\n\f\r ]*ONBUILD[\t\n\f\r ]*", re.IGNORECASE | re.ASCII)
+
+
 def _check_onbuild(node: Node, escape: str) -> _Out:
     _flag_values(node, [])
     if not node.args:
         raise _refuse(node.line, _("ONBUILD necesita una instrucción."))
-    inner = split_command(node.args, node.line)
-    checked = _check_trigger(inner, escape)
-    trigger = checked.line()
-    # The engine stores the trigger as text and parses it again, alone and with the default
-    # escape, in the build that uses this image: it must read back as what was checked.
-    again = parse(prepare(trigger.encode())).nodes
-    if [(n.keyword, tuple(n.flags), n.args) for n in again] != [
-        (checked.keyword, checked.flags, checked.args)
-    ]:
+    _check_trigger(split_command(node.args, node.line), escape)  # as this build reads it
+    # The engine keeps the trigger as text and parses it again, alone and with the default
+    # escape, in the build that uses this image: that reading is the one that runs, so it is
+    # checked too, and the text is kept as the engine would keep it.
+    expression = _ONBUILD_PREFIX.sub("", node.original, count=1)
+    try:
+        later = parse(prepare(expression.encode())).nodes
+    except GatewayError:
+        later = []
+    if len(later) != 1:
         raise _refuse(node.line, _("Muelle no puede leer este ONBUILD como lo leerá Docker."))
-    return _Out("onbuild", (), trigger)
+    later[0].line = node.line
+    _check_trigger(later[0], "\\")
+    return _Out("onbuild", (), _trim_go(expression), raw=f"ONBUILD {expression}")
+
+
+def _trim_go(text: str) -> str:
+    return text.strip("\t\n\v\f\r ")
 
 
 def _emit(outs: list[_Out], escape: str) -> str:
