@@ -81,11 +81,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import re
 import socket
 import struct
+import tarfile
 import threading
 import time
 import uuid
@@ -1230,6 +1232,79 @@ def remove_unused_image(image: str) -> bool:
     except docker.errors.APIError:
         return False
     return True
+
+
+def tag_image(image: str, repository: str, tag: str) -> None:
+    """`docker tag image repository:tag` (moves the tag if it names another image)."""
+    call_sync(lambda api: api.tag(image, repository, tag=tag, force=True))
+
+
+def image_size(name: str) -> int | None:
+    try:
+        return int(call_sync(lambda api: api.inspect_image(name))["Size"])
+    except (ImageMissing, docker.errors.NotFound):
+        return None
+
+
+class StepFailed(Exception):
+    """A build step's command exited non-zero; the message is the end of its output."""
+
+
+def read_image_file(image: str, path: str) -> bytes:
+    """One regular file of an image, read through a container that is created, never started."""
+
+    def read(api: docker.APIClient) -> bytes:
+        container = api.create_container(image, command=["true"], network_disabled=True)["Id"]
+        try:
+            stream, _stat = api.get_archive(container, path)
+            data = b"".join(stream)
+        finally:
+            api.remove_container(container, force=True)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            member = tar.next()
+            source = tar.extractfile(member) if member else None
+            if source is None:
+                raise FileNotFoundError(path)
+            return source.read()
+
+    return call_sync(read)
+
+
+def run_and_commit(
+    image: str,
+    archive: bytes,
+    command: list[str],
+    *,
+    repository: str,
+    tag: str,
+    changes: list[str],
+    timeout: float,
+) -> str:
+    """Unpacks `archive` at / of a new container of `image`, runs `command` there without network
+    (as the image's user: the stand-ins' base runs as root) and commits the result as
+    repository:tag with Dockerfile-style `changes`: one layer over `image`, how the course's
+    stand-ins add packages to a shared base. The container is always removed; a non-zero exit
+    raises StepFailed with the end of its output."""
+
+    def run(api: docker.APIClient) -> str:
+        container = api.create_container(
+            image,
+            command=command,
+            labels={"muelle.build": "stand-in"},
+            host_config=api.create_host_config(network_mode="none"),
+        )["Id"]
+        try:
+            api.put_archive(container, "/", archive)
+            api.start(container)
+            status = api.wait(container, timeout=timeout).get("StatusCode")
+            if status != 0:
+                tail = api.logs(container, tail=30).decode(errors="replace")
+                raise StepFailed(f"exit {status}:\n{tail}")
+            return str(api.commit(container, repository=repository, tag=tag, changes=changes)["Id"])
+        finally:
+            api.remove_container(container, force=True)
+
+    return call_sync(run)
 
 
 def ping() -> None:

@@ -115,7 +115,9 @@ class _Tar:
         return self.buffer.getvalue()
 
 
-def _busybox_root(extra: Callable[[_Tar], None] | None = None) -> bytes:
+def _busybox_root(
+    extra: Callable[[_Tar], None] | None = None, *, os_release: bytes | None = None
+) -> bytes:
     tar = _Tar()
     for folder in (
         "bin",
@@ -149,7 +151,7 @@ def _busybox_root(extra: Callable[[_Tar], None] | None = None) -> bytes:
     )
     tar.file("etc/group", b"root:x:0:\nalumno:x:1000:\nnogroup:x:65534:\n")
     tar.file("etc/hostname", b"muelle\n")
-    tar.file("etc/os-release", b'NAME="BusyBox (Muelle)"\nID=busybox\n')
+    tar.file("etc/os-release", os_release or b'NAME="BusyBox (Muelle)"\nID=busybox\n')
     if extra:
         extra(tar)
     return tar.close()

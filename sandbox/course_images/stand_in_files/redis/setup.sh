@@ -1,0 +1,2 @@
+mkdir -p /data
+chown redis:redis /data
