@@ -91,11 +91,18 @@ def _parts(name: str) -> list[str]:
 
 def read(data: bytes) -> Context:
     """Parses and checks a plain context tar."""
+    # The CLI's `-f` outside the context appends the Dockerfile without the last padding or
+    # the end-of-archive blocks; Go's reader takes that end of data as the end of the archive,
+    # Python's raises. Complete it, then refuse data that really is cut short.
+    size = len(data)
+    data += b"\0" * ((-size) % 512 + 1024)
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
             raw_members = archive.getmembers()
     except (tarfile.TarError, ValueError, UnicodeError, OverflowError, EOFError):
         raise bad_request(_("El contexto de construcción no es un archivo tar válido.")) from None
+    if any(m.isreg() and m.offset_data + m.size > size for m in raw_members):
+        raise bad_request(_("El contexto de construcción no es un archivo tar válido."))
     members: list[tarfile.TarInfo] = []
     by_name: dict[str, tarfile.TarInfo] = {}
     for member in raw_members:

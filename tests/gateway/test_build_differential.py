@@ -43,7 +43,7 @@ SEPARATORS = [" ", "\t", "\v", "\f", "  ", " \t", "\t\v ", "\r"]
 UNICODE_SPACES = ["\u00a0", "\u2003", "\u3000", "\u0085", "\u2028"]
 
 
-class _Unix(http.client.HTTPConnection):
+class UnixHTTP(http.client.HTTPConnection):
     def __init__(self, path: str) -> None:
         super().__init__("docker", timeout=180)
         self.unix_path = path
@@ -54,8 +54,8 @@ class _Unix(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
-def _call(path: str, method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
-    conn = _Unix(path)
+def call(path: str, method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
+    conn = UnixHTTP(path)
     try:
         headers = {"Content-Type": "application/x-tar"} if body is not None else {}
         conn.request(method, "/v1.41" + url, body=body, headers=headers)
@@ -73,8 +73,8 @@ class Built:
     log: str
 
 
-def _build(path: str, context: bytes, query: str) -> Built:
-    status, data = _call(path, "POST", "/build?" + query, context)
+def post_build(path: str, context: bytes, query: str) -> Built:
+    status, data = call(path, "POST", "/build?" + query, context)
     if status >= 400:
         return Built(status, None, data.decode(errors="replace"), "")
     image, error, log = None, "", []
@@ -90,8 +90,8 @@ def _build(path: str, context: bytes, query: str) -> Built:
     return Built(status, None if error else image, error, "".join(log))
 
 
-def _inspect(path: str, url: str) -> Any:
-    status, data = _call(path, "GET", url)
+def inspect_image(path: str, url: str) -> Any:
+    status, data = call(path, "GET", url)
     assert status == 200, (url, data)
     return json.loads(data)
 
@@ -261,7 +261,7 @@ def _config(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def _remove(path: str, ref: str) -> None:
-    _call(path, "DELETE", f"/images/{ref}?force=0")
+    call(path, "DELETE", f"/images/{ref}?force=0")
 
 
 def test_builds_through_the_gateway_run_what_the_gateway_checked(student, gateway_config):
@@ -275,7 +275,7 @@ def test_builds_through_the_gateway_run_what_the_gateway_checked(student, gatewa
         cases = [generate(rng, n, listener.port) for n in range(CASES)]
         for case in cases:
             context = _context(case.text.encode("utf-8"))
-            through = _build(gateway, context, f"t=diff{case.number}%3Alatest&rm=1")
+            through = post_build(gateway, context, f"t=diff{case.number}%3Alatest&rm=1")
             if through.image is None:
                 outcomes["refused" if through.status >= 400 else "failed-both"] += 1
                 if VERBOSE:
@@ -283,22 +283,22 @@ def test_builds_through_the_gateway_run_what_the_gateway_checked(student, gatewa
                     print(repr(case.text)[:600])
                 assert not case.expect_build, (case.text, case.notes, through.error)
                 if not case.hostile and through.status >= 400 and "unicode-space" not in case.notes:
-                    straight = _build(engine, context, "networkmode=none&rm=1&forcerm=1")
+                    straight = post_build(engine, context, "networkmode=none&rm=1&forcerm=1")
                     if straight.image:
                         outcomes["refused-but-engine-builds"] += 1
                         _remove(engine, straight.image)
                 continue
             assert not case.hostile, (case.text, "a hostile case was built")
-            straight = _build(engine, context, "networkmode=none&rm=1&forcerm=1")
+            straight = post_build(engine, context, "networkmode=none&rm=1&forcerm=1")
             try:
                 assert straight.image, (case.text, straight.error)
-                mine = _inspect(engine, f"/images/{through.image}/json")
-                theirs = _inspect(engine, f"/images/{straight.image}/json")
+                mine = inspect_image(engine, f"/images/{through.image}/json")
+                theirs = inspect_image(engine, f"/images/{straight.image}/json")
                 # The gateway adds exactly one step (the ownership LABEL) on top of the very
                 # image the engine built from the student's bytes.
                 assert mine["Parent"] == theirs["Id"], (case.text, case.notes)
-                history = _inspect(engine, f"/images/{through.image}/history")
-                straight_history = _inspect(engine, f"/images/{straight.image}/history")
+                history = inspect_image(engine, f"/images/{through.image}/history")
+                straight_history = inspect_image(engine, f"/images/{straight.image}/history")
                 assert [h["CreatedBy"] for h in history[1:]] == [
                     h["CreatedBy"] for h in straight_history
                 ]
