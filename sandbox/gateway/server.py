@@ -53,6 +53,12 @@ from .wire import (
 log = logging.getLogger("sandbox.gateway")
 
 SUPPORTED_VERSIONS = ("1.40", "1.41")
+# Go's unicode.IsSpace: what strings.TrimSpace removes.
+GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
 MAX_BUFFERED_RESPONSE = 64 * 1024 * 1024
 MAX_DRAIN = 64 * 1024 * 1024
 
@@ -92,9 +98,9 @@ class Exchange:
         return default if value is None else value
 
     def q_bool(self, name: str) -> bool:
-        """A boolean query parameter, read as the engine reads it."""
-        value = self.head.query_first(name)
-        return value is not None and value.strip().lower() not in ("", "0", "no", "false", "none")
+        """A boolean query parameter, read as the engine reads it (see go_bool). Handlers send
+        the engine "1"/"0" of their own, never the student's spelling."""
+        return go_bool(self.head.query_first(name))
 
     def q_filters(self) -> dict[str, list[str]]:
         """The `filters` parameter as {key: [values]} (both engine encodings accepted)."""
@@ -614,6 +620,15 @@ class Gateway:
             return
         await exchange.drain()
         await exchange.reply_error(error)
+
+
+def go_bool(value: str | None) -> bool:
+    """The engine's httputils.BoolValue: strings.ToLower(strings.TrimSpace(v)) is not one of
+    "", "0", "no", "false", "none". Go's TrimSpace trims less than Python's strip() (not
+    U+001C-U+001F), so the set is Go's own."""
+    if value is None:
+        return False
+    return value.strip(GO_SPACE).lower() not in ("", "0", "no", "false", "none")
 
 
 def _is_form(content_type: str) -> bool:

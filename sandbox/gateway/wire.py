@@ -153,12 +153,26 @@ async def read_request_head(
     method, target, version = parts
     if not method.isalpha() or not method.isupper() or not target.startswith("/"):
         raise ProtocolError(f"bad request line {first!r}")
+    if not target.isascii() or "#" in target or not _escapes_valid(target):
+        # Go reads a raw "#" as part of the path or query (the gateway would cut it), and
+        # refuses a bad %-escape (Python would keep it as text): read neither way.
+        raise ProtocolError(f"bad request target {target!r}")
     raw_path, _, raw_query = target.partition("?")
-    raw_path = raw_path.partition("#")[0]
+    if ";" in raw_query:
+        # Go 1.17+ (the engine is built with 1.19) refuses it, older Go split on it, Python
+        # keeps it inside a value: three readings, so none.
+        raise ProtocolError("';' in a query")
     path = unquote(raw_path, errors="strict")
     query = parse_qsl(raw_query, keep_blank_values=True, errors="strict")
     _check_framing_headers(headers)
     return RequestHead(method, target, path, query, version, headers)
+
+
+_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _escapes_valid(target: str) -> bool:
+    return _ESCAPE.search(target) is None
 
 
 async def read_response_head(reader: asyncio.StreamReader) -> ResponseHead:

@@ -6,7 +6,14 @@ import asyncio
 
 import pytest
 
-from sandbox.gateway.wire import ProtocolError, iter_body, read_request_head, request_framing
+from sandbox.gateway.server import go_bool
+from sandbox.gateway.wire import (
+    ProtocolError,
+    encode_request_head,
+    iter_body,
+    read_request_head,
+    request_framing,
+)
 
 
 def parse(raw: bytes):
@@ -45,3 +52,67 @@ def test_chunked_body_and_decoded_path():
 def test_ambiguous_requests_are_refused(raw):
     with pytest.raises(ProtocolError):
         parse(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # A bare LF ends a line for Go: the engine would read a second header (or request).
+        b"GET / HTTP/1.1\r\nUser-Agent: a\nX-Registry-Auth: b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nUser-Agent: a\rb\r\n\r\n",
+        b"GET / HTTP/1.1\r\nUser-Agent: a\x00b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nBad Name: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nBad(Name): a\r\n\r\n",
+        # Go keeps a raw "#" in the path or query; Go refuses bad escapes and ";" separators.
+        b"GET /containers/x#y/json HTTP/1.1\r\n\r\n",
+        b"GET /containers/json?all=1#x HTTP/1.1\r\n\r\n",
+        b"GET /containers/json?name=%zz HTTP/1.1\r\n\r\n",
+        b"GET /containers/%2 HTTP/1.1\r\n\r\n",
+        b"GET /containers/json?all=1;size=1 HTTP/1.1\r\n\r\n",
+        "GET /containers/ñ/json HTTP/1.1\r\n\r\n".encode(),
+        b"GET\t/ HTTP/1.1\r\n\r\n",
+    ],
+)
+def test_heads_go_would_read_differently_are_refused(raw):
+    with pytest.raises(ProtocolError):
+        parse(raw)
+
+
+def test_the_paths_the_gateway_writes_are_percent_encoded():
+    head = encode_request_head("GET", "/images/a b?c#d\r\nX: y/%41é/json", [("t", "a&b")])
+    first = head.split(b"\r\n")[0]
+    assert first == b"GET /images/a%20b%3Fc%23d%0D%0AX:%20y/%2541%C3%A9/json?t=a%26b HTTP/1.1"
+    with pytest.raises(ProtocolError):
+        encode_request_head("GET", "/", None, [("User-Agent", "a\nb")])
+
+
+def test_a_request_read_after_a_kept_byte_is_whole():
+    async def go():
+        reader = asyncio.StreamReader()
+        reader.feed_data(b"ET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        reader.feed_eof()
+        return await read_request_head(reader, b"G")
+
+    head = asyncio.run(go())
+    assert (head.method, head.path) == ("GET", "/_ping")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, False),
+        ("", False),
+        ("0", False),
+        (" No ", False),
+        ("FALSE\u3000", False),
+        ("\u2003none\u00a0", False),
+        ("1", True),
+        ("yes", True),
+        ("true", True),
+        # Python's strip() removes U+001C-U+001F, Go's TrimSpace does not: true for the engine.
+        ("\x1cfalse", True),
+        ("false\x1f", True),
+    ],
+)
+def test_booleans_are_read_like_the_engines_bool_value(value, expected):
+    assert go_bool(value) is expected
