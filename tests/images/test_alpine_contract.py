@@ -1,0 +1,20 @@
+"""alpine-like small Linux: /bin/sh by default and the usual tools in a few MB."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.docker
+
+
+def test_its_default_command_is_a_shell(client, image_of) -> None:  # noqa: ANN001
+    image = client.images.get(image_of("alpine"))
+    assert image.attrs["Config"]["Cmd"] == ["/bin/sh"]
+    assert image.attrs["Size"] < 20 * 1024**2  # small is the point of the image
+
+
+def test_the_shell_and_tools_a_lesson_uses_work(lab, image_of) -> None:  # noqa: ANN001
+    script = "echo hola > /tmp/f && cat /tmp/f && ls / | grep -c etc && id -u && uname -s"
+    code, out = lab.run(image_of("alpine"), ["/bin/sh", "-c", script])
+    assert code == 0, out
+    assert out.split() == ["hola", "1", "0", "Linux"]
