@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
 
 from django.utils.translation import gettext as _
 
-from . import policy, schemas
+from sandbox.ports import bindings as port_bindings
+from sandbox.ports import students as port_tables
+from sandbox.ports.table import PortConflict
+
+from . import copy_archive, policy, schemas
 from .errors import GatewayError, bad_request
 from .rewrite import hide_in, name_matcher, strip_event_line
 from .server import Exchange
@@ -104,6 +109,7 @@ async def list_containers(ex: Exchange) -> None:
             names = [ns.student_object_name(n) for n in item.get("Names") or []]
             if matcher and not any(matcher.search(n) or matcher.search("/" + n) for n in names):
                 continue
+            _show_ports_in_list(ex, item)
             hide_in(item, "Labels")
             out.append(item)
         return out
@@ -111,22 +117,71 @@ async def list_containers(ex: Exchange) -> None:
     await ex.forward("GET", "/containers/json", query=query, rewrite=rewrite)
 
 
-def _hide_container(info: dict[str, Any]) -> dict[str, Any]:
-    hide_in(info, "Config", "Labels")
-    return info
+def _show_ports_in_list(ex: Exchange, item: dict[str, Any]) -> None:
+    """`docker ps` shows published ports the way the engine would have (sandbox/ports)."""
+    table = port_tables.table_of(ex.student.owner)
+    published = table.published(item.get("Id", "")) if table else []
+    if not published:
+        return
+    exposed = [
+        (int(p["PrivatePort"]), str(p.get("Type") or "tcp"))
+        for p in item.get("Ports") or []
+        if isinstance(p, dict) and p.get("PrivatePort")
+    ]
+    item["Ports"] = port_bindings.ps_ports(sorted(set(exposed)), published)
+
+
+def _hide_container(ex: Exchange) -> Any:
+    def rewrite(info: dict[str, Any]) -> dict[str, Any]:
+        config = info.get("Config") or {}
+        request = port_bindings.Request.from_labels(config.get("Labels"))
+        host = info.get("HostConfig")
+        if isinstance(host, dict) and not request.empty:
+            # As the student wrote them: the engine itself never saw them.
+            host["PortBindings"] = request.port_bindings or None
+            host["PublishAllPorts"] = request.publish_all
+        table = port_tables.table_of(ex.student.owner)
+        published = table.published(info.get("Id", "")) if table else []
+        settings_ = info.get("NetworkSettings")
+        if isinstance(settings_, dict) and published:
+            settings_["Ports"] = port_bindings.network_settings_ports(
+                port_bindings.exposed_ports(config), published
+            )
+        hide_in(info, "Config", "Labels")
+        return info
+
+    return rewrite
 
 
 async def inspect(ex: Exchange) -> None:
     cid = await ex.student.container_id(ex.params["id"])
     await ex.forward(
-        "GET", f"/containers/{cid}/json", query=_pick(ex, "size"), rewrite=_hide_container
+        "GET", f"/containers/{cid}/json", query=_pick(ex, "size"), rewrite=_hide_container(ex)
     )
 
 
 async def start(ex: Exchange) -> None:
     await ex.no_body()
     cid = await ex.student.container_id(ex.params["id"])
-    await ex.forward("POST", f"/containers/{cid}/start", query=_pick(ex, "detachKeys"))
+    table = port_tables.table_of(ex.student.owner)
+    if table is None:
+        await ex.forward("POST", f"/containers/{cid}/start", query=_pick(ex, "detachKeys"))
+        return
+    # Host ports are chosen (or found taken) before the engine starts it, as the engine does;
+    # and they are carried before the answer, so the next command can already use them.
+    try:
+        await table.plan(cid)
+    except PortConflict as exc:
+        raise GatewayError(500, exc.message) from None
+    response = await ex.student.engine.request(
+        "POST", f"/containers/{cid}/start", query=_pick(ex, "detachKeys")
+    )
+    if response.status < 300:
+        await table.activate(cid)
+    else:
+        table.planned.pop(cid, None)
+    content_type = response.headers.get("content-type") if response.body else None
+    await ex.reply(response.status, ex.student.ns.strip_bytes(response.body), content_type)
 
 
 async def simple_action(ex: Exchange) -> None:
@@ -246,11 +301,16 @@ async def archive(ex: Exchange) -> None:
     method = ex.head.method
     if method == "PUT":
         query = _pick(ex, "path", "noOverwriteDirNonDir", "copyUIDGID")
+        # The engine unpacks the archive as root into the container's files (and mounted
+        # volumes): it gets the gateway's own, checked copy (copy_archive.py), never the
+        # student's bytes.
+        data = await ex.body(limit=copy_archive.MAX_COPY_ARCHIVE)
+        checked = await asyncio.to_thread(copy_archive.canonical, data)
         await ex.forward(
             "PUT",
             f"/containers/{cid}/archive",
             query=query,
-            body=ex.body_stream(),
+            body=checked,
             content_type="application/x-tar",
         )
         return

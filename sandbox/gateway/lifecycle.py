@@ -28,6 +28,8 @@ import weakref
 from collections.abc import Iterable
 from pathlib import Path
 
+from sandbox.ports import students as port_tables
+
 from .config import GatewayConfig
 from .server import Gateway
 from .student import Student
@@ -127,6 +129,7 @@ async def open_gateway(owner: str, *, folder: Path | None = None) -> Path:
         if gateway is not None and gateway.student.owner != owner:
             raise ValueError(f"{folder} already serves another student")
         if gateway is not None and _alive_here(gateway) and gateway.socket_path.exists():
+            port_tables.open_table(student, lambda: _folder_of(owner))
             return folder
         if gateway is not None and _alive_here(gateway):
             await gateway.close()
@@ -134,7 +137,18 @@ async def open_gateway(owner: str, *, folder: Path | None = None) -> Path:
         gateway = Gateway(student, folder / SOCKET_NAME)
         await gateway.start()
         _gateways[folder] = gateway
+        # Published ports follow the student's containers from now on (and those still
+        # running from before a restart of Muelle are carried again).
+        port_tables.open_table(student, lambda: _folder_of(owner))
         return folder
+
+
+def _folder_of(owner: str) -> str | None:
+    """The gateway folder the student's sandbox mounts (its label names it)."""
+    for folder, gateway in _gateways.items():
+        if gateway.student.owner == owner:
+            return folder.name
+    return None
 
 
 async def close_gateway(owner: str, *, cleanup: bool = True) -> None:
@@ -144,6 +158,7 @@ async def close_gateway(owner: str, *, cleanup: bool = True) -> None:
     async with _get_lock():
         closing = [f for f, g in _gateways.items() if g.student.owner == owner]
         gateways = [_gateways.pop(f) for f in closing]
+    await port_tables.close_table(owner)
     for gateway in gateways:
         if _alive_here(gateway):
             await gateway.close()

@@ -16,6 +16,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from sandbox.ports import bindings as port_bindings
+
 from . import quotas
 from .errors import GatewayError, bad_request, refused
 from .names import OBJECT_NAME, is_reserved_label
@@ -38,8 +40,6 @@ _ABSOLUTE = re.compile(r"^/[^\x00]*$")
 # Flags as the student typed them, to name what was refused.
 FLAGS = {
     "Privileged": "--privileged",
-    "PortBindings": "-p/--publish",
-    "PublishAllPorts": "-P/--publish-all",
     "Devices": "--device",
     "DeviceCgroupRules": "--device-cgroup-rule",
     "DeviceRequests": "--gpus",
@@ -85,11 +85,6 @@ def _not_allowed(flag: str, why: str) -> GatewayError:
 def _zero_reason(field: str) -> str:
     if field in ("Privileged",):
         return _("un contenedor privilegiado tendría acceso completo al servidor.")
-    if field in ("PortBindings", "PublishAllPorts"):
-        return _(
-            "publicar puertos abriría puertos en el servidor. Para que dos contenedores se "
-            "hablen, crea una red (docker network create mired) y conéctalos a ella."
-        )
     if field.startswith("Device") or field.startswith("Blkio"):
         return _("los dispositivos del servidor no están disponibles para los contenedores.")
     if field in ("MaskedPaths", "ReadonlyPaths"):
@@ -703,6 +698,24 @@ async def _host_oom_score(student: Student, src: dict[str, Any], out: dict[str, 
         out["OomScoreAdj"] = value
 
 
+PENDING_PUBLISH = "\0pending-publish"
+
+
+async def _host_publish(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    """-p and -P never reach the engine (they would bind on the server): the request is kept,
+    as written, in a label, and Muelle carries the ports itself (sandbox/ports)."""
+    if PENDING_PUBLISH in out:
+        return  # both keys share this rule; the first call handled both
+    try:
+        port_bindings.parse_port_bindings(src.get("PortBindings"))
+    except port_bindings.PublishError as exc:
+        raise bad_request(str(exc)) from None
+    request = port_bindings.Request(
+        dict(src.get("PortBindings") or {}), bool(src.get("PublishAllPorts"))
+    )
+    out[PENDING_PUBLISH] = request
+
+
 def _fixed(key: str, allowed: tuple[Any, ...], flag: str) -> Rule:
     async def rule(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
         value = src.get(key, allowed[0])
@@ -725,8 +738,8 @@ HOST_RULES: dict[str, Rule] = {
     "ContainerIDFile": _ignore("ContainerIDFile"),  # client side only
     "LogConfig": _host_log,
     "NetworkMode": _host_network,
-    "PortBindings": _zero("PortBindings"),
-    "PublishAllPorts": _zero("PublishAllPorts"),
+    "PortBindings": _host_publish,
+    "PublishAllPorts": _host_publish,
     "RestartPolicy": _host_restart,
     "AutoRemove": _copy("AutoRemove"),
     "VolumeDriver": _fixed("VolumeDriver", ("", "local"), "--volume-driver"),
@@ -839,6 +852,9 @@ async def container_create(
         with_alias(endpoint, name)
     out["NetworkingConfig"] = {"EndpointsConfig": configured}
     pending = host.pop(PENDING_VOLUMES, [])
+    publish = host.pop(PENDING_PUBLISH, None)
+    if publish is not None and not publish.empty:
+        out.setdefault("Labels", {})[port_bindings.LABEL] = publish.to_label()
     await quotas.check_new_container(student, host["Memory"])
     from .volumes import ensure_volumes
 

@@ -1,0 +1,144 @@
+"""Sockets made inside a container's network namespace from the web process (Linux setns).
+
+A socket belongs to the network namespace it was created in, whatever thread uses it later. So a
+short-lived thread enters the container's namespace (setns only moves the calling thread), makes
+the socket, and leaves; the event loop then uses the socket like any other.
+
+A namespace is reached through an open file descriptor (`Namespace`), taken once per container
+start and checked against the container's own state (see ports.table), so a process id that was
+reused after the container died can never lead into someone else's namespace. The server's own
+namespace is refused outright.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import socket
+import threading
+from collections.abc import Callable
+
+CLONE_NEWNET = 0x40000000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class NamespaceError(OSError):
+    """The namespace could not be entered or is not one we may use."""
+
+
+def _own_namespace_inode() -> int:
+    return os.stat("/proc/self/ns/net").st_ino
+
+
+class Namespace:
+    """An open handle on one network namespace; close() when its container stops."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.inode = os.fstat(fd).st_ino
+
+    @classmethod
+    def of_process(cls, pid: int) -> Namespace:
+        if pid <= 1:
+            raise NamespaceError(f"no usable process id: {pid}")
+        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        namespace = cls(fd)
+        if namespace.inode == _own_namespace_inode():
+            namespace.close()
+            raise NamespaceError("that is the server's own network namespace")
+        return namespace
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    @property
+    def closed(self) -> bool:
+        return self.fd < 0
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise NamespaceError(errno, os.strerror(errno))
+
+
+def _make_inside(namespace: Namespace, make: Callable[[], socket.socket]) -> socket.socket:
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(namespace.fd)
+        try:
+            return make()
+        finally:
+            # If this fails the thread is stranded in the container's namespace; it is a
+            # throwaway thread that ends right after, so nothing else ever runs in it.
+            _setns(home)
+    finally:
+        os.close(home)
+
+
+async def socket_inside(namespace: Namespace, make: Callable[[], socket.socket]) -> socket.socket:
+    """`make()` run inside `namespace`; the socket it returns lives there."""
+    if namespace.closed:
+        raise NamespaceError("namespace handle closed")
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[socket.socket] = loop.create_future()
+
+    def work() -> None:
+        try:
+            sock = _make_inside(namespace, make)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            loop.call_soon_threadsafe(_settle, done, None, exc)
+        else:
+            loop.call_soon_threadsafe(_settle, done, sock, None)
+
+    threading.Thread(target=work, name="muelle-netns", daemon=True).start()
+    return await done
+
+
+def _settle(
+    future: asyncio.Future[socket.socket], sock: socket.socket | None, exc: BaseException | None
+) -> None:
+    if future.cancelled():
+        if sock is not None:
+            sock.close()
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        assert sock is not None
+        future.set_result(sock)
+
+
+def listener(host: str, port: int) -> Callable[[], socket.socket]:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    def make() -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((host, port))
+            sock.listen(128)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    return make
+
+
+def client(host: str) -> Callable[[], socket.socket]:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    def make() -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        return sock
+
+    return make

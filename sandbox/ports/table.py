@@ -1,0 +1,463 @@
+"""One student's published ports while their containers run: allocation, carriers, connections.
+
+The engine's events for the student's containers drive it, so a port appears when a container
+starts (`run -p`, `start`, `restart`, a restart policy) and goes when it stops or dies, whoever
+caused it. The gateway calls `plan()` before it lets a start through, so a clash gets Docker's
+own "port is already allocated" error and the container stays created, as on a real engine.
+
+Per running container with published ports the table holds an open handle on its network
+namespace (checked against the container's state, see `_open_namespace`), and per host port a
+listening socket on the sandbox's loopback. Connections from the sandbox listener and from the
+preview origin both go through `connect()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from sandbox.gateway.upstream import API, Upstream
+from sandbox.gateway.wire import (
+    encode_request_head,
+    iter_body,
+    read_response_head,
+    response_framing,
+)
+
+from . import bindings, netns
+from .bindings import Published, Request
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0
+SANDBOX_HOSTS = ("127.0.0.1", "::1")
+
+
+class PortConflict(Exception):
+    """A host port the student already uses; `message` is Docker's error, in Spanish."""
+
+    def __init__(self, host_ip: str, host_port: int) -> None:
+        shown = host_ip or "0.0.0.0"  # noqa: S104
+        self.message = _(
+            "driver failed programming external connectivity: Bind for %(ip)s:%(port)d failed: "
+            "el puerto ya está asignado (port is already allocated)"
+        ) % {"ip": shown, "port": host_port}
+        super().__init__(self.message)
+
+
+class NotPublished(Exception):
+    """Nothing of the student's publishes that host port (any more)."""
+
+
+class NothingListens(Exception):
+    """The container is there but nothing accepts on its port."""
+
+    def __init__(self, name: str, container_port: int) -> None:
+        self.name = name
+        self.container_port = container_port
+        super().__init__(f"{name}:{container_port}")
+
+
+@dataclass
+class Running:
+    container_id: str
+    name: str  # as the student sees it
+    started_at: str
+    namespace: netns.Namespace
+    address: str
+    published: list[Published]
+    exposed: list[tuple[int, str]]
+
+
+@dataclass
+class PortTable:
+    owner: str
+    engine: Upstream
+    label_filters: list[str]  # the engine labels that select this student's containers
+    shown_name: Callable[[str], str]  # engine name → the name the student sees
+    sandbox_folder: Callable[[], str | None]  # the gateway folder their sandbox mounts
+    max_connections: int = 64
+    running: dict[str, Running] = field(default_factory=dict)
+    planned: dict[str, list[Published]] = field(default_factory=dict)
+    listeners: dict[int, list[asyncio.Server]] = field(default_factory=dict)
+    connections: int = 0
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _watcher: asyncio.Task[None] | None = None
+    _sandbox: netns.Namespace | None = None
+    _sandbox_pid: int = 0
+    _on_change: list[Callable[[], None]] = field(default_factory=list)
+
+    # --- which host ports are taken ---------------------------------------------------------
+    def host_ports(self) -> dict[int, tuple[str, Published]]:
+        taken: dict[int, tuple[str, Published]] = {}
+        for cid, items in self.planned.items():
+            for item in items:
+                taken[item.host_port] = (cid, item)
+        for cid, entry in self.running.items():
+            for item in entry.published:
+                taken[item.host_port] = (cid, item)
+        return taken
+
+    def published(self, container_id: str) -> list[Published]:
+        entry = self.running.get(container_id)
+        return list(entry.published) if entry else []
+
+    def summary(self) -> list[dict[str, Any]]:
+        """The student's published ports, for the terminal panel's «Abrir» links."""
+        out = []
+        for entry in sorted(self.running.values(), key=lambda e: e.name):
+            for item in sorted(entry.published, key=lambda p: p.host_port):
+                out.append(
+                    {
+                        "host_port": item.host_port,
+                        "container_port": item.container_port,
+                        "container": entry.name,
+                    }
+                )
+        return out
+
+    # --- start and stop ----------------------------------------------------------------------
+    async def plan(self, container_id: str, info: dict[str, Any] | None = None) -> None:
+        """Chooses host ports for a container about to start; PortConflict on a clash."""
+        info = info or await self.engine.json("GET", f"/containers/{container_id}/json")
+        request = Request.from_labels((info.get("Config") or {}).get("Labels"))
+        if request.empty:
+            return
+        taken = {port for port, (cid, _item) in self.host_ports().items() if cid != container_id}
+        chosen: list[Published] = []
+        wanted = request.bindings()
+        if request.publish_all:
+            explicit = {(b.container_port, b.proto) for b in wanted}
+            for port, proto in bindings.exposed_ports(info.get("Config")):
+                if proto == "tcp" and (port, proto) not in explicit:
+                    wanted.append(bindings.Binding(port, proto, "", None))
+        for binding in wanted:
+            if binding.host_port is not None:
+                if binding.host_port in taken:
+                    raise PortConflict(binding.host_ip, binding.host_port)
+                port = binding.host_port
+            else:
+                port = _free_port(taken)
+            taken.add(port)
+            chosen.append(Published(binding.container_port, binding.proto, binding.host_ip, port))
+        self.planned[container_id] = chosen
+
+    async def activate(self, container_id: str) -> None:
+        """After the container started: open its namespace and the sandbox listeners."""
+        async with self._lock(container_id):
+            info = await self.engine.get_or_none(f"/containers/{container_id}/json")
+            if info is None or not (info.get("State") or {}).get("Running"):
+                self.planned.pop(container_id, None)
+                return
+            started_at = info["State"].get("StartedAt", "")
+            current = self.running.get(container_id)
+            if current is not None and current.started_at == started_at:
+                return
+            if current is not None:
+                await self._drop(container_id)
+            if container_id not in self.planned:
+                try:
+                    await self.plan(container_id, info)
+                except PortConflict as exc:  # a restart policy started it: publish nothing
+                    logger.info("not publishing %s: %s", container_id[:12], exc.message)
+                    return
+            published = self.planned.pop(container_id, [])
+            if not published:
+                return
+            namespace = await self._open_namespace(container_id, info)
+            if namespace is None:
+                return
+            self.running[container_id] = Running(
+                container_id=container_id,
+                name=self.shown_name((info.get("Name") or "").removeprefix("/")),
+                started_at=started_at,
+                namespace=namespace,
+                address=_address(info),
+                published=published,
+                exposed=bindings.exposed_ports(info.get("Config")),
+            )
+            for item in published:
+                await self._listen_in_sandbox(item.host_port)
+        self._changed()
+
+    async def deactivate(self, container_id: str) -> None:
+        async with self._lock(container_id):
+            self.planned.pop(container_id, None)
+            if container_id in self.running:
+                await self._drop(container_id)
+                self._changed()
+
+    async def _drop(self, container_id: str) -> None:
+        entry = self.running.pop(container_id)
+        entry.namespace.close()
+        still = set(self.host_ports())
+        for item in entry.published:
+            if item.host_port not in still:
+                for server in self.listeners.pop(item.host_port, []):
+                    server.close()
+
+    def _lock(self, container_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(container_id, asyncio.Lock())
+
+    async def _open_namespace(
+        self, container_id: str, info: dict[str, Any]
+    ) -> netns.Namespace | None:
+        """The container's namespace, proven to be its own: the process id is read, the
+        namespace opened, and the container read again; only if it still runs with the same
+        process and start time was the namespace opened while that process held it (a
+        running process's id cannot be reused)."""
+        state = info.get("State") or {}
+        pid = int(state.get("Pid") or 0)
+        try:
+            namespace = netns.Namespace.of_process(pid)
+        except OSError:
+            return None
+        again = await self.engine.get_or_none(f"/containers/{container_id}/json")
+        same = (
+            again is not None
+            and (again.get("State") or {}).get("Running")
+            and int(again["State"].get("Pid") or 0) == pid
+            and again["State"].get("StartedAt") == state.get("StartedAt")
+        )
+        if not same:
+            namespace.close()
+            return None
+        return namespace
+
+    # --- the sandbox side --------------------------------------------------------------------
+    async def _sandbox_namespace(self) -> netns.Namespace | None:
+        folder = self.sandbox_folder()
+        if folder is None:
+            return None
+        filters = json.dumps({"label": [f"muelle.gateway={folder}", "muelle.role=sandbox"]})
+        found = await self.engine.json("GET", "/containers/json", query={"filters": filters})
+        if not found:
+            return None
+        sandbox_id = found[0]["Id"]
+        info = await self.engine.get_or_none(f"/containers/{sandbox_id}/json")
+        if info is None:
+            return None
+        pid = int((info.get("State") or {}).get("Pid") or 0)
+        if self._sandbox is not None and not self._sandbox.closed and pid == self._sandbox_pid:
+            return self._sandbox
+        if self._sandbox is not None:
+            self._sandbox.close()
+        self._sandbox = await self._open_namespace(sandbox_id, info)
+        self._sandbox_pid = pid if self._sandbox else 0
+        return self._sandbox
+
+    async def _listen_in_sandbox(self, host_port: int) -> None:
+        if host_port in self.listeners:
+            return
+        namespace = await self._sandbox_namespace()
+        if namespace is None:
+            return
+        servers = []
+        for host in SANDBOX_HOSTS:
+            try:
+                sock = await netns.socket_inside(namespace, netns.listener(host, host_port))
+            except OSError as exc:  # no IPv6 loopback, or the student's own process has it
+                logger.info("no sandbox listener on %s:%d: %s", host, host_port, exc)
+                continue
+            servers.append(
+                await asyncio.start_server(
+                    lambda r, w, port=host_port: self._from_sandbox(port, r, w), sock=sock
+                )
+            )
+        self.listeners[host_port] = servers
+
+    async def _from_sandbox(
+        self, host_port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            upstream = await self.connect(host_port)
+        except (NotPublished, NothingListens, OSError, TimeoutError):
+            writer.close()  # as a refused connection looks to curl: closed, nothing sent
+            return
+        await splice((reader, writer), upstream)
+
+    # --- connections -------------------------------------------------------------------------
+    async def connect(self, host_port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        taken = self.host_ports().get(host_port)
+        entry = self.running.get(taken[0]) if taken else None
+        if taken is None or entry is None:
+            raise NotPublished(host_port)
+        item = taken[1]
+        if self.connections >= self.max_connections:
+            raise OSError(_("Demasiadas conexiones abiertas a tus puertos publicados."))
+        sock = await netns.socket_inside(entry.namespace, netns.client(entry.address))
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                await loop.sock_connect(sock, (entry.address, item.container_port))
+        except (ConnectionRefusedError, TimeoutError):
+            sock.close()
+            raise NothingListens(entry.name, item.container_port) from None
+        except OSError:
+            sock.close()
+            raise
+        reader, writer = await asyncio.open_connection(sock=sock)
+        self.connections += 1
+        writer.transport.set_write_buffer_limits(high=256 * 1024)
+        _on_close(writer, self._released)
+        return reader, writer
+
+    def _released(self) -> None:
+        self.connections = max(0, self.connections - 1)
+
+    # --- the engine's events -----------------------------------------------------------------
+    def watch(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """Follows the student's container events; reconnects if the engine restarts."""
+        while True:
+            try:
+                await self._restore()
+                await self._follow_events()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the engine went away: retry, never die
+                logger.info("port events for %s interrupted", self.owner[:8], exc_info=True)
+            await asyncio.sleep(1.0)
+
+    async def _restore(self) -> None:
+        filters = json.dumps({"label": [*self.label_filters, bindings.LABEL]})
+        for item in await self.engine.json("GET", "/containers/json", query={"filters": filters}):
+            await self.activate(item["Id"])
+
+    async def _follow_events(self) -> None:
+        filters = json.dumps(
+            {"type": ["container"], "label": [*self.label_filters, bindings.LABEL]}
+        )
+        conn = await self.engine.connect()
+        try:
+            head = encode_request_head(
+                "GET", API + "/events", [("filters", filters)], [("Connection", "close")]
+            )
+            conn.writer.write(head)
+            await conn.writer.drain()
+            response = await read_response_head(conn.reader)
+            buffer = b""
+            async for data in iter_body(conn.reader, response_framing("GET", response)):
+                buffer += data
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        await self._on_event(json.loads(line))
+        finally:
+            conn.close()
+
+    async def _on_event(self, event: dict[str, Any]) -> None:
+        action = str(event.get("Action") or event.get("status") or "")
+        container_id = str(event.get("id") or (event.get("Actor") or {}).get("ID") or "")
+        if not container_id:
+            return
+        if action == "start":
+            await self.activate(container_id)
+        elif action in ("die", "stop", "kill", "destroy", "pause"):
+            if action == "kill":
+                return  # a signal; "die" follows if it ended the container
+            await self.deactivate(container_id)
+        elif action == "unpause":
+            await self.activate(container_id)
+
+    # --- the end -----------------------------------------------------------------------------
+    def on_change(self, callback: Callable[[], None]) -> None:
+        self._on_change.append(callback)
+
+    def _changed(self) -> None:
+        for callback in list(self._on_change):
+            with contextlib.suppress(Exception):
+                callback()
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watcher
+        for container_id in list(self.running):
+            await self._drop(container_id)
+        for servers in self.listeners.values():
+            for server in servers:
+                server.close()
+        self.listeners.clear()
+        self.planned.clear()
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+
+def _free_port(taken: set[int]) -> int:
+    low, high = bindings.EPHEMERAL
+    for _attempt in range(1000):
+        port = random.randint(low, high)  # noqa: S311 - not a secret, only spread out
+        if port not in taken:
+            return port
+    raise OSError(_("No queda ningún puerto libre para publicar."))
+
+
+def _address(info: dict[str, Any]) -> str:
+    """The address Docker's own publishing would forward to: the container's on its first
+    network (not 127.0.0.1, which a published port never reaches on a real engine)."""
+    networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
+    for network in networks.values():
+        if isinstance(network, dict) and network.get("IPAddress"):
+            return str(network["IPAddress"])
+    # No network of its own (the student's default is none, or it shares another container's):
+    # inside its namespace the port is on loopback.
+    return "127.0.0.1"
+
+
+def _on_close(writer: asyncio.StreamWriter, callback: Callable[[], None]) -> None:
+    transport = writer.transport
+    protocol = transport.get_protocol()
+    original = protocol.connection_lost
+
+    def connection_lost(exc: Exception | None) -> None:
+        callback()
+        original(exc)
+
+    protocol.connection_lost = connection_lost  # type: ignore[method-assign]
+
+
+async def splice(
+    a: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    b: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    *,
+    idle: float = 300.0,
+) -> None:
+    """Copies bytes both ways until either side closes or nothing moves for `idle` seconds."""
+
+    async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError, TimeoutError):
+            while True:
+                async with asyncio.timeout(idle):
+                    data = await src.read(64 * 1024)
+                if not data:
+                    break
+                dst.write(data)
+                await dst.drain()
+            if dst.can_write_eof():
+                dst.write_eof()
+
+    tasks = [asyncio.ensure_future(pump(a[0], b[1])), asyncio.ensure_future(pump(b[0], a[1]))]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for _reader, writer in (a, b):
+            writer.close()
+
+
+Connector = Callable[[int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
