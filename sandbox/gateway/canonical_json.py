@@ -14,6 +14,8 @@ never the student's bytes.
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,16 +29,53 @@ class _Pairs(list):  # type: ignore[type-arg]
 
 
 def parse(data: bytes) -> Any:
-    """Parses JSON keeping objects as ordered pairs; refuses invalid UTF-8 and bad JSON."""
+    """Parses JSON keeping objects as ordered pairs; refuses what Go would read otherwise.
+
+    Invalid UTF-8 (Go reads U+FFFD), a lone surrogate escape such as "\\ud800" (Go reads
+    U+FFFD, Python keeps it and would send it back as it came), numbers too large for a
+    float64 (Go refuses, Python makes them infinite), NaN and Infinity (not JSON), a BOM and
+    data after the value (Go's Decoder ignores it) are all refused."""
     try:
         text = data.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_Pairs, parse_constant=_no_constant)
+        value = json.loads(
+            text,
+            object_pairs_hook=_Pairs,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+        )
+        _check_strings(value)
+        return value
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise bad_request(_("El cuerpo de la petición no es JSON válido.")) from None
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} does not fit a float64")
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_strings(value: Any) -> None:
+    """Python joins a valid surrogate pair into one character, so one left is a lone one."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise ValueError("lone surrogate")
+        elif isinstance(item, _Pairs):
+            for key, inner in item:
+                stack += (key, inner)
+        elif isinstance(item, list):
+            stack += item
 
 
 # --- schema types ---------------------------------------------------------------------------------

@@ -34,6 +34,16 @@ def test_map_keys_are_data_and_keep_their_spelling():
         b'{"HostConfig": {"Privileged": 1}}',
         b'{"Image": NaN}',
         b"\xff\xfe",
+        # Go reads what Python would not: invalid UTF-8 and lone surrogates become U+FFFD.
+        b'{"Image": "a\xffb"}',
+        b'{"Image": "a\\ud800b"}',
+        b'{"Labels": {"\\udc00": "x"}}',
+        b'{"HostConfig": {"Memory": 1e400}}',
+        b'{"Cmd": [1e999]}',
+        b'\xef\xbb\xbf{"Image": "x"}',  # a BOM: Go refuses it too
+        b'{"Image": "x"} {"Image": "y"}',  # Go's Decoder would read the first and stop
+        b'{"Image": "x"}]',
+        b"[" * 100_000,
     ],
 )
 def test_ambiguous_or_mistyped_bodies_are_refused(raw):
@@ -51,3 +61,9 @@ def test_unknown_fields_are_dropped_and_nulls_are_absent():
 
 def test_the_gateway_encodes_its_own_json():
     assert encode({"Cmd": ["é"]}) == b'{"Cmd":["\\u00e9"]}'
+
+
+def test_a_valid_surrogate_pair_is_one_character():
+    body = canonicalise(b'{"Image": "\\ud83d\\udc33"}', CONTAINER_CREATE)
+    assert body == {"Image": "\U0001f433"}
+    assert encode(body) == b'{"Image":"\\ud83d\\udc33"}'
