@@ -45,6 +45,11 @@ def read_response(sock: socket.socket, timeout: float = 30) -> Response:
     for line in header_lines:
         name, _, value = line.partition(":")
         response.headers.setdefault(name.strip().lower(), []).append(value.strip())
+    if response.header("transfer-encoding") == "chunked":
+        while not body.endswith(b"0\r\n\r\n") and (chunk := sock.recv(65536)):
+            body += chunk
+        response.body = dechunk(body)
+        return response
     length = int(response.header("content-length") or 0)
     while len(body) < length:
         chunk = sock.recv(65536)
@@ -53,6 +58,18 @@ def read_response(sock: socket.socket, timeout: float = 30) -> Response:
         body += chunk
     response.body = body
     return response
+
+
+def dechunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out += data[:size]
+        data = data[size + 2 :]
+    return out
 
 
 def closed_by_peer(sock: socket.socket, timeout: float = 30) -> bool:
