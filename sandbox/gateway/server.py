@@ -601,7 +601,15 @@ class Gateway:
             await self._fail(exchange, GatewayError(exc.status, self.student.ns.strip(exc.message)))
         except GatewayError as exc:
             await self._fail(exchange, exc)
-        except (ConnectionError, ProtocolError, asyncio.IncompleteReadError):
+        except ProtocolError:
+            # A body framed in a way the gateway does not read (see wire.py): answered, then
+            # the connection closes, since where the next request would start is unknown.
+            exchange.close_after = True
+            if not exchange.responded:
+                with contextlib.suppress(ConnectionError):
+                    await exchange.reply_error(bad_request(_("Petición HTTP no válida.")))
+            return None
+        except (ConnectionError, asyncio.IncompleteReadError):
             return None
         except OSError as exc:
             log.warning("engine unreachable: %s", exc)

@@ -168,6 +168,8 @@ async def read_request_head(
     return RequestHead(method, target, path, query, version, headers)
 
 
+_CHUNK_SIZE = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
@@ -193,7 +195,7 @@ def _check_framing_headers(headers: Headers) -> None:
     encodings = headers.get_all("transfer-encoding")
     if len(lengths) > 1 or (lengths and encodings):
         raise ProtocolError("ambiguous message length")
-    if lengths and not lengths[0].isdigit():
+    if lengths and not (lengths[0].isascii() and lengths[0].isdigit()):
         raise ProtocolError("bad Content-Length")
     if encodings and [e.strip().lower() for e in encodings] != ["chunked"]:
         raise ProtocolError("unsupported Transfer-Encoding")
@@ -249,16 +251,22 @@ async def iter_body(reader: asyncio.StreamReader, framing: Framing) -> AsyncIter
             line = await reader.readuntil(b"\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
             raise ProtocolError("bad chunk header") from exc
-        size_text = line[:-2].split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError as exc:
-            raise ProtocolError("bad chunk size") from exc
+        # As Go reads it: hex digits only (Python's int() would also take "0x5", "+5", "5_0"
+        # or spaces), then an optional extension; a bare LF inside is a line end to Go.
+        size_text = line[:-2].rstrip(b" \t").split(b";", 1)[0]
+        if not _CHUNK_SIZE.match(size_text) or _CONTROL_BYTES.search(line[:-2]):
+            raise ProtocolError("bad chunk size")
+        size = int(size_text, 16)
         if size == 0:
             while True:  # trailers, ignored
-                trailer = await reader.readuntil(b"\r\n")
+                try:
+                    trailer = await reader.readuntil(b"\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+                    raise ProtocolError("bad trailer") from exc
                 if trailer == b"\r\n":
                     return
+                if _CONTROL_BYTES.search(trailer[:-2]):
+                    raise ProtocolError("control character in a trailer")
         remaining = size
         while remaining:
             data = await reader.read(min(remaining, READ_SIZE))

@@ -175,3 +175,23 @@ def test_a_client_that_leaves_mid_stream_is_noticed(student):
         time.sleep(0.1)
     assert gateway.connections == 0
     assert student.raw("GET", "/_ping")[0] == 200
+
+
+def test_a_body_framed_two_ways_is_refused_with_an_http_error(student):
+    # "0x5" is 5 for Python's int(), an error for Go: where this body ends is not agreed, so
+    # the request is answered 400 and nothing after it on this connection is read.
+    conn = RawConnection(student.socket)
+    try:
+        conn.send(
+            b"POST /v1.41/volumes/create HTTP/1.1\r\nHost: docker\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"0x5\r\n{}   \r\n0\r\n\r\n" + request("POST", "/v1.41/volumes/create", b"{}")
+        )
+        answer = conn.response()
+        assert answer is not None and answer[0] == 400
+        assert "Petición HTTP no válida" in json.loads(answer[2])["message"]
+        assert answer[1].get("connection") == "close"
+        assert conn.response() is None
+    finally:
+        conn.close()
+    assert student.engine_objects()["volumes"] == []

@@ -28,6 +28,14 @@ def parse(raw: bytes):
     return asyncio.run(go())
 
 
+def test_chunk_extensions_trailers_and_trailing_spaces_are_read_as_go_does():
+    head, body = parse(
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3 \r\nabc\r\nA;name=value\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\n"
+    )
+    assert body == b"abc0123456789"
+
+
 def test_chunked_body_and_decoded_path():
     head, body = parse(
         b"POST /v1.41/images/a%2Fb/tag?repo=x&repo=y HTTP/1.1\r\n"
@@ -47,6 +55,15 @@ def test_chunked_body_and_decoded_path():
         b"POST / HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
         b"GET http://x/ HTTP/1.1\r\n\r\n",
         b"GET / HTTP/2.0\r\n\r\n",
+        # Chunk sizes as Go reads them: hex digits only; a bare LF ends Go's chunk line.
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n+3\r\nabc\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n 3\r\nabc\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n" + b"a" * 10,
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x\nabc\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\nb\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: \u00b2\r\n\r\nab".encode("latin-1"),
+        b"POST / HTTP/1.1\r\nContent-Length: +2\r\n\r\nab",
     ],
 )
 def test_ambiguous_requests_are_refused(raw):
