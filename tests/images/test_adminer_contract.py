@@ -1,0 +1,25 @@
+"""adminer: the login page on port 8080, served as a non-root user."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import process_uid
+
+pytestmark = pytest.mark.docker
+
+
+def test_it_exposes_8080(client, image_of) -> None:  # noqa: ANN001
+    assert "8080/tcp" in client.images.get(image_of("adminer")).attrs["Config"]["ExposedPorts"]
+
+
+def test_it_serves_the_login_page_as_non_root(lab, image_of) -> None:  # noqa: ANN001
+    server = lab.start(image_of("adminer"), "adminer")
+    page = lab.until(
+        lambda: lab.run(image_of("busybox"), ["wget", "-qO-", "http://adminer:8080/"]),
+        "GET http://adminer:8080/",
+    )
+    assert "Adminer" in page
+    assert 'name="auth[driver]"' in page  # the login form: system, server, user, password
+    assert 'name="auth[password]"' in page
+    assert process_uid(server) != 0
