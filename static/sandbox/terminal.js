@@ -209,16 +209,33 @@
 
   function ensureSessionThenConnect() {
     sessionPending = true;
+    let refused = null;
     fetch(panel.dataset.sessionUrl, {
       method: "POST",
       credentials: "same-origin",
       headers: { "X-CSRFToken": panel.dataset.csrfToken },
     })
+      .then(function (response) {
+        // 429: too many new sessions from this network. The server's Spanish text says so
+        // and how long to wait; a socket opened now would only be refused for lack of one.
+        if (response.status === 429) {
+          return response.text().then(function (text) {
+            refused = text;
+          });
+        }
+        return null;
+      })
       .catch(function () {
         /* the websocket itself will say what is wrong */
       })
       .finally(function () {
         sessionPending = false;
+        if (refused !== null) {
+          setStatus("ended");
+          showNotice(refused, "error");
+          offer("retry"); // asks for the session again
+          return;
+        }
         sessionReady = true; // ask once per page; a refused handshake explains the rest
         connect();
       });
