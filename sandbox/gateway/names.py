@@ -24,13 +24,14 @@ LABEL_COURSE = "muelle.course"
 RESERVED_LABEL_PREFIX = "muelle."
 COURSE_REPOSITORY_PREFIX = "muelle/"
 
-OBJECT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,99}$")
-HEX_ID = re.compile(r"^[0-9a-f]{1,64}$")
-FULL_ID = re.compile(r"^[0-9a-f]{64}$")
+# \Z, not $ (which also matches before a final "\n"), and ASCII \w: as Go's regexp reads them.
+OBJECT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,99}\Z")
+HEX_ID = re.compile(r"^[0-9a-f]{1,64}\Z")
+FULL_ID = re.compile(r"^[0-9a-f]{64}\Z")
 PREFIXED = re.compile(r"m[0-9a-f]{14}[_/]")
-_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}\Z", re.ASCII)
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}\Z")
 DOCKER_HUB_DOMAINS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 
 

@@ -163,6 +163,9 @@ async def read_request_head(
         # keeps it inside a value: three readings, so none.
         raise ProtocolError("';' in a query")
     path = unquote(raw_path, errors="strict")
+    if _CONTROL.search(path):
+        # No Docker object name holds one, and a regex's "$" would let a final "\n" through.
+        raise ProtocolError("control character in the path")
     query = parse_qsl(raw_query, keep_blank_values=True, errors="strict")
     _check_framing_headers(headers)
     return RequestHead(method, target, path, query, version, headers)
