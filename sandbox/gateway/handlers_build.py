@@ -143,7 +143,8 @@ async def build(ex: Exchange) -> None:
     if ex.q("cgroupparent"):
         raise refused(_("--cgroup-parent no está permitido en Muelle."))
     memory = _limit(ex, "memory", config.build_memory, "--memory")
-    shm = _limit(ex, "shmsize", config.container_shm, "--shm-size memory")
+    # /dev/shm pages are charged to the step's memory cgroup: the step's own limit bounds them.
+    shm = _limit(ex, "shmsize", config.build_memory, "--shm-size memory")
 
     labels = _json_param(ex, "labels") or {}
     buildargs = _json_param(ex, "buildargs") or {}

@@ -176,3 +176,12 @@ def test_cache_from_uses_own_images_and_refuses_others(student, other_student, t
     assert "--cache-from «ajena»" in error
     student.ok("rmi", "primera", "segunda")
     other_student.ok("rmi", "ajena")
+
+
+def test_shm_size_is_allowed_up_to_the_build_memory(student, tmp_path, gateway_config):
+    context = write(tmp_path, f"FROM {IMAGE}\nRUN df -m /dev/shm\n")
+    limit_mib = gateway_config.build_memory // 2**20
+    out = student.ok("build", "--shm-size", f"{limit_mib}m", context)
+    assert f" {limit_mib} " in out  # df's size column, in MiB
+    error = student.refused("build", "--shm-size", f"{limit_mib + 1}m", context)
+    assert "--shm-size" in error
