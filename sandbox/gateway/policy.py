@@ -33,6 +33,9 @@ _TMPFS_OPTION = re.compile(r"^(rw|ro|noexec|exec|nosuid|nodev|mode=[0-7]{3,4}|[u
 _KERNEL_SIZE = re.compile(r"^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([kmgtpeKMGTPE]?)$")
 _KERNEL_UNITS = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
 MAX_RESTART_RETRIES = 10
+# go-units v0.4 (vendored by the 20.10 engine): its sizeRegex and binary multiples.
+_RAM_SIZE = re.compile(r"^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+_RAM_UNITS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
 _MAC_ADDRESS = re.compile(r"^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$")
 _CPUSET = re.compile(r"^[0-9,-]{0,64}$")
 _ABSOLUTE = re.compile(r"^/[^\x00]*$")
@@ -220,7 +223,24 @@ def restart_policy(value: dict[str, Any]) -> dict[str, Any]:
     return {"Name": name, "MaximumRetryCount": retries}
 
 
+def ram_in_bytes(text: str) -> int | None:
+    """go-units RAMInBytes, as the engine's json-file and local log drivers read `max-size`:
+    a decimal number, an optional space, one optional unit k/m/g/t/p in either case with an
+    optional `i` and `b` (`500k`, `1.5M`, `2 MiB`, `1048576`); binary multiples; None if invalid."""
+    match = _RAM_SIZE.match(text)
+    if not match:
+        return None
+    try:
+        number = float(match.group(1))
+    except ValueError:  # "1.2.3" matches the pattern but is no number, as in Go
+        return None
+    return int(number * 1024 ** _RAM_UNITS[(match.group(3) or "").lower()])
+
+
 def log_config(student: Student, value: dict[str, Any]) -> dict[str, Any]:
+    """The student's log options as written (inspect shows what they asked), within Muelle's
+    bound: logs are kept on the host, at most SANDBOX_LOG_MAX_SIZE, one file. With no
+    `max-size`, Muelle's bound is set (the engine would keep logs without limit)."""
     kind = value.get("Type", "") or "json-file"
     if kind not in ("json-file", "local", "none"):
         raise _not_allowed(
@@ -229,7 +249,39 @@ def log_config(student: Student, value: dict[str, Any]) -> dict[str, Any]:
         )
     if kind == "none":
         return {"Type": "none", "Config": {}}
-    return {"Type": kind, "Config": {"max-size": student.config.log_max_size, "max-file": "1"}}
+    cap_text = student.config.log_max_size
+    cap = ram_in_bytes(cap_text) or 0
+    given = dict(value.get("Config") or {})
+    for key, text in given.items():
+        if key == "max-size":
+            size = ram_in_bytes(text)
+            if size is None or size <= 0:
+                raise bad_request(
+                    _("--log-opt max-size=%(v)s no válido: escribe un tamaño como 500k o 1m.")
+                    % {"v": text}
+                )
+            if size > cap:
+                raise _not_allowed(
+                    f"--log-opt max-size={text}",
+                    _("los registros de un contenedor ocupan como máximo %(max)s.")
+                    % {"max": cap_text},
+                )
+        elif key == "max-file":
+            if text != "1":
+                raise _not_allowed(
+                    f"--log-opt max-file={text}",
+                    _("los registros de un contenedor se guardan en un solo fichero."),
+                )
+        elif not (key == "compress" and text in ("true", "false")):
+            raise _not_allowed(
+                f"--log-opt {key}",
+                _("solo se admiten max-size (hasta %(max)s), max-file=1 y compress.")
+                % {"max": cap_text},
+            )
+    given.setdefault("max-size", cap_text)
+    if kind == "local":
+        given.setdefault("max-file", "1")  # the local driver keeps 5 files by default
+    return {"Type": kind, "Config": given}
 
 
 def resources(student: Student, src: dict[str, Any], *, partial: bool) -> dict[str, Any]:
