@@ -48,8 +48,12 @@ def test_it_refuses_assets_that_are_not_images_of_that_lesson(client: Client, pa
     assert response.status_code == 404
 
 
-def test_a_single_file_lesson_has_no_assets(client: Client) -> None:
-    assert client.get("/lecciones/tu-primer-contenedor/recursos/capas.svg").status_code == 404
+def test_a_single_file_lesson_has_no_assets(client: Client, lessons_dir, write_lesson) -> None:
+    # Even with an image next to it, a one-file lesson serves nothing: its folder is shared.
+    write_lesson("01-suelta.md", slug="suelta")
+    (lessons_dir / "capas.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    assert client.get("/lecciones/suelta/").status_code == 200
+    assert client.get("/lecciones/suelta/recursos/capas.svg").status_code == 404
 
 
 def test_only_get_is_allowed(client: Client) -> None:
