@@ -4,8 +4,10 @@ A session is what a terminal and a sandbox hang on, and a CSRF cookie/header pai
 script needed to make 60 of them and hold every sandbox slot. Each address (the socket's peer,
 or a trusted proxy's word for it: tutorial.client_address) gets CLIENT_SESSION_BURST new sessions
 at once — a whole class arriving behind one school NAT — refilled at CLIENT_SESSIONS_PER_MINUTE.
-Over it, the session the view just created is deleted again and the answer is a 429 with a
-Spanish explanation and Retry-After. Sessions that already exist are never affected.
+Over it, the session the view just created is deleted again: a page read (GET, HEAD) is still
+served, without the session (reading never needs one); anything else — the terminal's request
+for a session — gets a 429 with a Spanish explanation and Retry-After, which the terminal shows.
+Sessions that already exist are never affected.
 
 Counted per server process (several processes each allow the burst); the sandboxes themselves
 are limited per address as well (sandbox.client_limits), which is what protects the others.
@@ -82,6 +84,13 @@ def _refused(wait: float) -> HttpResponse:
     return response
 
 
+def _without_session(request: HttpRequest, response: HttpResponse, wait: float) -> HttpResponse:
+    if request.method in ("GET", "HEAD"):
+        del response.cookies[settings.SESSION_COOKIE_NAME]
+        return response
+    return _refused(wait)
+
+
 class SessionRateMiddleware:
     """Placed before SessionMiddleware, so it sees the response after the session was saved."""
 
@@ -102,7 +111,7 @@ class SessionRateMiddleware:
             wait = buckets.take(request.META.get("REMOTE_ADDR") or "unknown")
             if wait:
                 request.session.delete()  # the one the view just made: nothing is kept
-                return _refused(wait)
+                return _without_session(request, response, wait)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
@@ -112,5 +121,5 @@ class SessionRateMiddleware:
             wait = buckets.take(request.META.get("REMOTE_ADDR") or "unknown")
             if wait:
                 await request.session.adelete()
-                return _refused(wait)
+                return _without_session(request, response, wait)
         return response

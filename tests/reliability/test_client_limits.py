@@ -96,7 +96,8 @@ def session_rows(server) -> int:  # noqa: ANN001
 async def test_new_sessions_per_address_are_limited_with_a_spanish_429(live):
     """Pass (CLIENT_SESSION_BURST=3, proxy 127.0.0.1 trusted): three posts to the session view
     get a session each; the fourth gets 429 with Retry-After, a Spanish text and no session
-    cookie, and no session row is left for it; a browser that already has its session is served;
+    cookie, and no session row is left for it; a lesson page is still served, without a session;
+    a browser that already has its session is served;
     another address (through the trusted proxy) still gets a new session."""
     server = live(
         CLIENT_SESSION_BURST="3", CLIENT_SESSIONS_PER_MINUTE="0.1", TRUSTED_PROXIES="127.0.0.1"
@@ -114,6 +115,11 @@ async def test_new_sessions_per_address_are_limited_with_a_spanish_429(live):
     assert int(refused.header("retry-after") or 0) >= 1
     assert "Desde tu red" in refused.body.decode()
     assert not any("sessionid=" in c for c in refused.headers.get("set-cookie", []))
+    assert session_rows(server) == 3
+    # Reading is never refused: a lesson page (it makes a session) is served, without one.
+    page = request(server.port, "GET", "/lecciones/que-es-docker/")
+    assert page.status == 200
+    assert not any("sessionid=" in c for c in page.headers.get("set-cookie", []))
     assert session_rows(server) == 3
 
     existing = re.match(r"sessionid=([^;]+)", cookies[0])
