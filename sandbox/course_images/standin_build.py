@@ -12,6 +12,8 @@ incomplete build leaves nothing tagged with the new hash and is tried once more.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import os
@@ -22,7 +24,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -451,6 +453,23 @@ def build_one(
     return True
 
 
+@contextlib.contextmanager
+def _one_builder_at_a_time(say: Progress) -> Iterator[None]:
+    """Two processes building the same stand-in would each commit an image and leave one of them
+    untagged: a second `build_images` (a test run beside a dev server) waits for the first."""
+    lock_path = deb_cache().parent / "stand-ins.lock"
+    with lock_path.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(_("Otra construcción de imágenes está en marcha: espero a que termine…"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def build_stand_ins(
     progress: Progress = print,
     *,
@@ -463,6 +482,18 @@ def build_stand_ins(
     """Builds every stand-in missing or out of date (the base first, then the others, `jobs` at
     a time); returns the names built. Raises CourseImageError after the others have finished."""
     say = _lock_say(progress)
+    with _one_builder_at_a_time(say):
+        return _build_stand_ins(say, only, force, jobs, stand_ins, base)
+
+
+def _build_stand_ins(
+    say: Progress,
+    only: list[str] | None,
+    force: bool,
+    jobs: int,
+    stand_ins: tuple[StandIn, ...],
+    base: StandIn,
+) -> list[str]:
     chosen = [
         s for s in stand_ins if not only or s.repository in only or any(n in only for n in s.names)
     ]
