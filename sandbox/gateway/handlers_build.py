@@ -9,6 +9,7 @@ a LABEL in the Dockerfile cannot claim another owner).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import re
@@ -31,6 +32,10 @@ def _json_param(ex: Exchange, name: str) -> Any:
     if not raw:
         return None
     return canonical_json.parse_plain(raw.encode())
+
+
+def _read_context(data: bytes, limit: int) -> build_context.Context:
+    return build_context.read(build_context.decompress(data, limit))
 
 
 def _resolver(student: Student) -> dockerfile.ImageResolver:
@@ -186,7 +191,9 @@ async def build(ex: Exchange) -> None:
                 )
             )
         context = await ex.body(config.build_context_max)
-        parsed = build_context.read(build_context.decompress(context, config.build_context_max))
+        # Decompressing and re-writing up to the context limit takes CPU time: off the loop
+        # every student's gateway shares.
+        parsed = await asyncio.to_thread(_read_context, context, config.build_context_max)
         member = build_context.find_dockerfile(parsed, ex.q("dockerfile") or "Dockerfile")
         if member.size > dockerfile.MAX_DOCKERFILE:
             raise bad_request(_("El Dockerfile es demasiado grande."))
@@ -207,7 +214,7 @@ async def build(ex: Exchange) -> None:
             student.ns.labels if inline else None,
             platforms,
         )
-        context = build_context.rebuild(parsed, member, checked.encode())
+        context = await asyncio.to_thread(build_context.rebuild, parsed, member, checked.encode())
 
         query: list[tuple[str, str]] = [("t", t) for t in tags]
         query += [
