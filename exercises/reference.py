@@ -7,7 +7,9 @@ build on what the previous one left behind.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -185,6 +187,26 @@ async def verify_lesson(lesson: LessonExercises) -> list[ExerciseReport]:
     try:
         return [await verify_exercise(sandbox, exercise) for exercise in lesson.exercises]
     finally:
-        await engine.remove_now(sandbox.container_id)
+        # With its gateway ended, whatever the solutions made with `docker` goes too.
+        await engine.remove_now(sandbox.container_id, end_gateway_of=owner)
+
+
+async def verify_lessons(
+    lessons: Sequence[LessonExercises], *, parallel: int = 1
+) -> list[list[ExerciseReport] | Exception]:
+    """Each lesson's reports (or the engine error that stopped it), in order, `parallel` lessons
+    at a time, each in a sandbox of its own."""
+    limit = asyncio.Semaphore(max(1, parallel))
+
+    async def one(lesson: LessonExercises) -> list[ExerciseReport] | Exception:
+        async with limit:
+            try:
+                return await verify_lesson(lesson)
+            except (engine.EngineUnavailable, engine.CapacityFull) as exc:
+                return exc
+
+    try:
+        return list(await asyncio.gather(*(one(lesson) for lesson in lessons)))
+    finally:
         # acquire() started the reaper on this loop; the command's loop ends here.
         await engine.stop_background_tasks()

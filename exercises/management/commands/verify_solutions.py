@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import gettext as _
 
 from exercises import catalog, targets
-from exercises.reference import verify_lesson
+from exercises.reference import ExerciseReport, verify_lessons
 from sandbox import engine
 
 
@@ -28,8 +28,14 @@ class Command(BaseCommand):
             nargs="*",
             help=_("lecciones, por su slug o su ruta (por defecto, todas las de LESSONS_DIR)"),
         )
+        parser.add_argument(
+            "--paralelo",
+            type=int,
+            default=1,
+            help=_("cuántas lecciones probar a la vez, cada una en su contenedor"),
+        )
 
-    def handle(self, *args: Any, slugs: list[str], **options: Any) -> None:
+    def handle(self, *args: Any, slugs: list[str], paralelo: int, **options: Any) -> None:
         # A one-off run: no warm pool to fill (and leave behind when the command exits).
         settings.SANDBOX_WARM_POOL = 0
         found = targets.resolve(slugs)
@@ -40,9 +46,17 @@ class Command(BaseCommand):
             for entry in (catalog.for_lesson(lesson) for lesson in found.lessons)
             if entry is not None and (slugs or entry.exercises or entry.problems)
         ]
+        runnable = [lesson for lesson in lessons if lesson.exercises and not lesson.problems]
+        results = dict(
+            zip(
+                [lesson.slug for lesson in runnable],
+                asyncio.run(verify_lessons(runnable, parallel=paralelo)) if runnable else [],
+                strict=True,
+            )
+        )
         failed = False
         for lesson in lessons:
-            failed |= self._verify(lesson)
+            failed |= self._report(lesson, results.get(lesson.slug))
         if failed:
             self.stderr.write(_("Hay soluciones de referencia que no funcionan."))
         elif lessons:
@@ -52,7 +66,9 @@ class Command(BaseCommand):
         if failed or found.unknown:
             raise SystemExit(1)
 
-    def _verify(self, lesson: catalog.LessonExercises) -> bool:
+    def _report(
+        self, lesson: catalog.LessonExercises, result: list[ExerciseReport] | Exception | None
+    ) -> bool:
         """True when something failed."""
         if lesson.problems:
             self.stderr.write(
@@ -65,21 +81,20 @@ class Command(BaseCommand):
         if not lesson.exercises:
             self.stdout.write(_("· %(slug)s: no tiene ejercicios.") % {"slug": lesson.slug})
             return False
-        try:
-            reports = asyncio.run(verify_lesson(lesson))
-        except engine.EngineUnavailable as exc:
-            detail = getattr(exc, "message", "") or str(exc)
-            self.stderr.write(
-                _("✗ %(slug)s: no hay motor de Docker con el que probar las soluciones. %(detail)s")
-                % {"slug": lesson.slug, "detail": detail}
-            )
-            return True
-        except engine.CapacityFull:
+        if isinstance(result, engine.CapacityFull):
             self.stderr.write(
                 _("✗ %(slug)s: no queda sitio para otro contenedor; vuelve a intentarlo.")
                 % {"slug": lesson.slug}
             )
             return True
+        if isinstance(result, Exception) or result is None:
+            detail = getattr(result, "message", "") or str(result or "")
+            self.stderr.write(
+                _("✗ %(slug)s: no hay motor de Docker con el que probar las soluciones. %(detail)s")
+                % {"slug": lesson.slug, "detail": detail}
+            )
+            return True
+        reports = result
         failed = False
         for report in reports:
             label = f"{lesson.slug}/{report.exercise.id}"
