@@ -211,3 +211,38 @@ async def test_http_inside_the_sandbox(sandbox) -> None:
     assert not passed and "responde con el código 404; se esperaba 200" in detail
     passed, detail = await outcome(sandbox, "tipo: http\npuerto: 8080\ncontiene: Adiós")
     assert not passed and "no contiene «Adiós». Empieza así: «<h1>Hola</h1>»" in detail
+
+
+async def test_puerto_judges_the_engines_own_record_of_published_ports(settings) -> None:
+    # The gateway refuses -p until published ports land (issue 11), so the container is made
+    # here directly on the engine (never started, removed after): the check reads the port
+    # bindings exactly as the engine records them.
+    from exercises.docker_checks import container_problems
+    from sandbox.gateway.lifecycle import current_config
+    from sandbox.gateway.upstream import Upstream
+
+    engine_api = Upstream(current_config().engine_socket)
+    body = {
+        "Image": settings.SANDBOX_IMAGE,
+        "Cmd": ["true"],
+        "ExposedPorts": {"80/tcp": {}},
+        "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}, "NetworkMode": "none"},
+    }
+    created = await engine_api.json("POST", "/containers/create", body=body)
+    try:
+        info = await engine_api.json("GET", f"/containers/{created['Id']}/json")
+    finally:
+        await engine_api.request("DELETE", f"/containers/{created['Id']}", query={"force": "1"})
+
+    def problems(port: str) -> list[str]:
+        check = exercise_from_yaml(
+            one_check(f"tipo: contenedor\nnombre: web\nestado: parado\npuerto: '{port}'")
+        ).checks[0]
+        return container_problems(check, info)
+
+    assert problems("8080:80") == []
+    assert problems("80") == []
+    assert problems("9090:80") == ["publica el puerto 80/tcp en «8080», no en el 9090"]
+    assert problems("443") == [
+        "no publica el puerto 443/tcp del contenedor; publica: «8080:80/tcp»"
+    ]
