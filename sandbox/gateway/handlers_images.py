@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from . import quotas, schemas
 from .errors import GatewayError, bad_request, not_found, refused
-from .names import ImageRef, parse_image_ref
+from .names import LABEL_COURSE, PREFIXED, ImageRef, parse_image_ref
 from .policy import labels as own_labels
 from .rewrite import hide_in
 from .server import Exchange
@@ -32,16 +32,24 @@ _CHANGE_KEYWORDS = (
 )
 
 
-def _visible_tags(student: Student, tags: list[str] | None) -> list[str]:
+def _visible_tags(
+    student: Student, tags: list[str] | None, labels: dict[str, str] | None = None
+) -> list[str]:
+    # A course image's own names (the stand-ins: nginx:latest, python:3.11-slim…) are shown to
+    # everyone; another student's tag on it (m<key>/…) never is.
+    course = (labels or {}).get(LABEL_COURSE) == "1"
     return [
         t
         for t in tags or []
-        if t == "<none>:<none>" or student.image_visibility([t], None) is not None
+        if t == "<none>:<none>"
+        or student.image_visibility([t], None) is not None
+        or (course and not PREFIXED.match(t))
     ]
 
 
 def _shape_image(student: Student, image: dict[str, Any]) -> dict[str, Any]:
-    image["RepoTags"] = _visible_tags(student, image.get("RepoTags"))
+    labels = image.get("Labels") or (image.get("Config") or {}).get("Labels")
+    image["RepoTags"] = _visible_tags(student, image.get("RepoTags"), labels)
     image["RepoDigests"] = [
         d
         for d in image.get("RepoDigests") or []
