@@ -13,6 +13,7 @@ from tests.gateway.conftest import (  # noqa: F401  (fixtures used by the tests 
     course_images,
     gateway_loop,
     make_student,
+    other_student,
     student,
 )
 

@@ -66,3 +66,13 @@ def test_the_student_sees_that_the_image_is_a_stand_in(student, images) -> None:
     listed = student.ok("images", "--format", "{{.Repository}}:{{.Tag}}")
     for name in ("nginx:latest", "mariadb:10.11", "python:3.11-slim", "busybox:latest"):
         assert name in listed.split()
+
+
+def test_a_students_tag_on_a_stand_in_stays_theirs(student, other_student, images) -> None:  # noqa: ANN001
+    student.ok("tag", "nginx", "miweb:1")
+    assert "miweb:1" in student.ok("images", "--format", "{{.Repository}}:{{.Tag}}").split()
+    seen = other_student.ok("images", "--format", "{{.Repository}}:{{.Tag}}").split()
+    assert "nginx:latest" in seen
+    assert not any("miweb" in name for name in seen)
+    tags = other_student.ok("image", "inspect", "-f", "{{json .RepoTags}}", "nginx")
+    assert "miweb" not in tags and "nginx:1.22" in tags
