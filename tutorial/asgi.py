@@ -18,6 +18,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from sandbox import engine, shutdown  # noqa: E402
+from sandbox.preview import addresses as preview_addresses  # noqa: E402
+from sandbox.preview import proxy as preview_proxy  # noqa: E402
 from tutorial.body_limits import BodyLimitMiddleware  # noqa: E402
 from tutorial.client_address import resolve  # noqa: E402
 from tutorial.origin import SameOriginValidator  # noqa: E402
@@ -63,6 +65,9 @@ class EdgeRouter(ProtocolTypeRouter):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope["type"] in ("http", "websocket"):
             scope = resolve(scope)
+            # A student's published port, on its own origin: never Django's or Channels' pages.
+            if preview_addresses.is_preview_scope(scope):
+                return await preview_proxy.app(scope, receive, send)
         return await super().__call__(scope, receive, send)
 
 

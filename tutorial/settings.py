@@ -302,3 +302,32 @@ import re as _re  # noqa: E402  (kept inside this section: other people edit the
 for _name in ("CONTAINER_MEMORY", "MAX_TOTAL_MEMORY", "BUILD_MEMORY", "BUILD_CONTEXT_MAX"):
     if not _re.fullmatch(r"\d+[kmgKMG]?", globals()[f"DOCKER_GATEWAY_{_name}"]):
         raise ImproperlyConfigured(f"DOCKER_GATEWAY_{_name} must be a size like 128m or 1g")
+
+# --- Published ports and the preview origin (sandbox/ports, sandbox/preview, docs/ports.md) ------
+# What a student's container serves is shown under its own host, never Muelle's origin:
+# `<port>-<id>.<PREVIEW_HOST>`. Locally `vista.localhost` (browsers send every *.localhost name to
+# loopback); in production a wildcard name behind the TLS proxy, ideally on a domain of its own
+# (e.g. vista-muelle.org), so no page there can set cookies for Muelle's domain. Empty: no preview.
+PREVIEW_HOST = env_str("PREVIEW_HOST", "vista.localhost").strip().lower().strip(".")
+if PREVIEW_HOST and not _re.fullmatch(
+    r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", PREVIEW_HOST
+):
+    raise ImproperlyConfigured(
+        f"PREVIEW_HOST must be a host name like vista.example.org, got {PREVIEW_HOST!r}"
+    )
+if PREVIEW_HOST and any(
+    h.startswith(".") and (PREVIEW_HOST == h[1:] or PREVIEW_HOST.endswith(h)) for h in ALLOWED_HOSTS
+):
+    # Django would then answer Muelle's own pages on a preview host: one origin for both.
+    raise ImproperlyConfigured("PREVIEW_HOST must not be covered by a .domain in ALLOWED_HOSTS")
+# The scheme and port the browser uses for previews (behind a TLS proxy: 1 and empty).
+PREVIEW_HTTPS = env_bool("PREVIEW_HTTPS", _https)
+PREVIEW_PORT = env_int("PREVIEW_PORT", 0, minimum=0)
+# How long the owner's preview cookie lasts, and a share link (made on purpose by the student).
+PREVIEW_COOKIE_SECONDS = env_int("PREVIEW_COOKIE_SECONDS", 8 * 3600, minimum=60)
+PREVIEW_SHARE_SECONDS = env_int("PREVIEW_SHARE_SECONDS", 3600, minimum=60)
+# Limits per student: bytes per second both ways, request size, idle time, websocket messages.
+PREVIEW_BYTES_PER_SECOND = env_int("PREVIEW_BYTES_PER_SECOND", 4 * 1024 * 1024, minimum=1024)
+PREVIEW_MAX_REQUEST_BYTES = env_int("PREVIEW_MAX_REQUEST_BYTES", 16 * 1024 * 1024, minimum=1024)
+PREVIEW_IDLE_SECONDS = env_float("PREVIEW_IDLE_SECONDS", 60.0, minimum=1.0)
+PREVIEW_WS_MAX_MESSAGE = env_int("PREVIEW_WS_MAX_MESSAGE", 1024 * 1024, minimum=1024)

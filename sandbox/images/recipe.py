@@ -32,6 +32,10 @@ PACKAGES = [
     "file",
     # Compose 1.29 (Python) for the Compose lessons; it talks to the student's gateway socket.
     "docker-compose",
+    # To try a published port from the terminal (`curl localhost:8080`), as on a real machine:
+    # Muelle listens on the sandbox's own loopback for each port the student publishes.
+    "curl",
+    "wget",
 ]
 
 # The Docker CLI. Debian bookworm has no client-only package: the `docker` binary is taken out of

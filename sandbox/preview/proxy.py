@@ -1,0 +1,361 @@
+"""The preview origin's ASGI app: HTTP/1.1 and websockets to a student's published port.
+
+Only the owner (or whoever holds a share link they made) gets through: the entry link sets a
+cookie of this preview host, and every request must carry it. The request goes to the student's
+port table (sandbox/ports), which connects inside the container's own network namespace, so a
+preview can reach that student's published ports and nothing else: not another student, not the
+server, not the engine. Muelle's own cookie is removed before the request leaves, and cookies the
+app sets cannot widen to other previews (their Domain attribute is dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+import h11
+from django.conf import settings
+
+from sandbox.ports import students as port_tables
+from sandbox.ports.table import NothingListens, NotPublished, PortTable
+
+from . import addresses, pages, tokens
+
+ENTRY_PATH = "/__muelle__/entrar"
+SHARE_PATH = "/__muelle__/compartido"
+HOP_BY_HOP = {
+    b"connection",
+    b"keep-alive",
+    b"proxy-authenticate",
+    b"proxy-authorization",
+    b"proxy-connection",
+    b"te",
+    b"trailer",
+    b"transfer-encoding",
+    b"upgrade",
+}
+READ_SIZE = 64 * 1024
+
+
+class RateLimit:
+    """Bytes per second for one student's previews (a token bucket shared by their requests)."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.tokens = float(rate)
+        self.stamp = time.monotonic()
+
+    async def take(self, amount: int) -> None:
+        while True:
+            now = time.monotonic()
+            self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= min(amount, self.rate):
+                self.tokens -= amount
+                return
+            await asyncio.sleep((min(amount, self.rate) - self.tokens) / self.rate)
+
+
+_limits: dict[str, RateLimit] = {}
+
+
+def _limit_for(public_id: str) -> RateLimit:
+    limit = _limits.get(public_id)
+    if limit is None:
+        limit = _limits[public_id] = RateLimit(settings.PREVIEW_BYTES_PER_SECOND)
+    return limit
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    target = addresses.parse_host(addresses.header(scope, b"host"))
+    if scope["type"] == "websocket":
+        await _websocket(scope, receive, send, target)
+        return
+    if scope["type"] != "http":
+        return
+    if target is None:
+        await pages.send(send, 400, pages.bad_host())
+        return
+    path = scope.get("path") or "/"
+    if path in (ENTRY_PATH, SHARE_PATH):
+        await _enter(scope, send, target, share=path == SHARE_PATH)
+        return
+    grant = tokens.read_cookie(_our_cookie(scope), target.public_id, target.host_port)
+    if grant is None:
+        await pages.send(send, 403, pages.expired())
+        return
+    table = _table(target)
+    if table is None:
+        await pages.send(send, 404, pages.not_published(target.host_port))
+        return
+    await _http(scope, receive, send, table, target)
+
+
+# --- entry ---------------------------------------------------------------------------------------
+async def _enter(
+    scope: dict[str, Any], send: Any, target: addresses.PreviewHost, *, share: bool
+) -> None:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    token = (query.get("t") or [""])[0]
+    grant = tokens.read_entry(token, target.public_id, target.host_port, share=share)
+    if grant is None:
+        await pages.send(send, 403, pages.expired())
+        return
+    cookie = SimpleCookie()
+    cookie[tokens.COOKIE_NAME] = tokens.cookie_value(grant)
+    morsel = cookie[tokens.COOKIE_NAME]
+    morsel["path"] = "/"
+    morsel["httponly"] = True
+    morsel["samesite"] = "Lax"
+    morsel["max-age"] = str(max(0, grant.expires - int(time.time())))
+    if settings.PREVIEW_HTTPS:
+        morsel["secure"] = True
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [
+                (b"location", b"/"),
+                (b"set-cookie", morsel.OutputString().encode("latin-1")),
+                (b"cache-control", b"no-store"),
+                (b"referrer-policy", b"no-referrer"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _our_cookie(scope: dict[str, Any]) -> str | None:
+    for header in _cookie_headers(scope):
+        cookie = SimpleCookie()
+        with contextlib.suppress(Exception):
+            cookie.load(header)
+        if tokens.COOKIE_NAME in cookie:
+            return cookie[tokens.COOKIE_NAME].value
+    return None
+
+
+def _cookie_headers(scope: dict[str, Any]) -> list[str]:
+    return [v.decode("latin-1") for k, v in scope.get("headers") or [] if k == b"cookie"]
+
+
+def _without_our_cookie(value: bytes) -> bytes | None:
+    kept = [
+        part
+        for part in value.split(b";")
+        if part.strip() and not part.strip().startswith(tokens.COOKIE_NAME.encode() + b"=")
+    ]
+    return b";".join(kept).strip() or None
+
+
+def _table(target: addresses.PreviewHost) -> PortTable | None:
+    owner = port_tables.owner_of(target.public_id)
+    return port_tables.table_of(owner) if owner else None
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+def _request_headers(scope: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+    out: list[tuple[bytes, bytes]] = []
+    for name, value in scope.get("headers") or []:
+        lower = name.lower()
+        if lower in HOP_BY_HOP:
+            continue
+        if lower == b"cookie":
+            stripped = _without_our_cookie(value)
+            if stripped:
+                out.append((b"cookie", stripped))
+            continue
+        out.append((name, value))
+    out.append((b"connection", b"close"))
+    return out
+
+
+def _response_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    out = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower == b"content-length":
+            continue
+        if lower == b"set-cookie":
+            value = _host_only(value)
+        out.append((lower, value))
+    return out
+
+
+def _host_only(set_cookie: bytes) -> bytes:
+    """A cookie the student's app sets stays on its own preview host: a Domain attribute would
+    hand it to every student's preview (and, for a parent domain, to Muelle)."""
+    parts = [p for p in set_cookie.split(b";") if not p.strip().lower().startswith(b"domain=")]
+    return b";".join(parts)
+
+
+async def _http(
+    scope: dict[str, Any],
+    receive: Any,
+    send: Any,
+    table: PortTable,
+    target: addresses.PreviewHost,
+) -> None:
+    try:
+        reader, writer = await table.connect(target.host_port)
+    except NotPublished:
+        await pages.send(send, 404, pages.not_published(target.host_port))
+        return
+    except NothingListens as exc:
+        await pages.send(send, 502, pages.nothing_listens(exc.name, exc.container_port))
+        return
+    except OSError:
+        await pages.send(send, 503, pages.too_many())
+        return
+    limit = _limit_for(target.public_id)
+    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=64 * 1024)
+    started = False
+    try:
+        target_path = scope.get("raw_path") or quote(scope.get("path") or "/").encode()
+        query = scope.get("query_string") or b""
+        if query:
+            target_path += b"?" + query
+        headers = _request_headers(scope)
+        has_length = any(n.lower() == b"content-length" for n, _v in headers)
+        if not has_length and scope.get("method") not in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            headers.append((b"transfer-encoding", b"chunked"))
+        request = h11.Request(method=scope["method"], target=target_path, headers=headers)
+        writer.write(conn.send(request) or b"")
+        sent = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            sent += len(body)
+            if sent > settings.PREVIEW_MAX_REQUEST_BYTES:
+                await pages.send(send, 413, pages.too_big())
+                return
+            if body:
+                await limit.take(len(body))
+                writer.write(conn.send(h11.Data(data=body)) or b"")
+            if not message.get("more_body"):
+                break
+        writer.write(conn.send(h11.EndOfMessage()) or b"")
+        await writer.drain()
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                async with asyncio.timeout(settings.PREVIEW_IDLE_SECONDS):
+                    data = await reader.read(READ_SIZE)
+                conn.receive_data(data)
+                continue
+            if isinstance(event, h11.InformationalResponse):
+                continue
+            if isinstance(event, h11.Response):
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": event.status_code,
+                        "headers": _response_headers(list(event.headers)),
+                    }
+                )
+                started = True
+            elif isinstance(event, h11.Data):
+                await limit.take(len(event.data))
+                await send(
+                    {"type": "http.response.body", "body": bytes(event.data), "more_body": True}
+                )
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                break
+        await send({"type": "http.response.body", "body": b""})
+    except TimeoutError:
+        if not started:
+            await pages.send(send, 504, pages.timed_out(target.host_port))
+    except (h11.RemoteProtocolError, ConnectionError, OSError):
+        if not started:
+            await pages.send(send, 502, pages.bad_answer(target.host_port))
+    finally:
+        writer.close()
+
+
+# --- websockets ----------------------------------------------------------------------------------
+async def _websocket(
+    scope: dict[str, Any], receive: Any, send: Any, target: addresses.PreviewHost | None
+) -> None:
+    from websockets.asyncio.client import connect as ws_connect
+
+    first = await receive()
+    if first["type"] != "websocket.connect":
+        return
+    grant = (
+        tokens.read_cookie(_our_cookie(scope), target.public_id, target.host_port)
+        if target
+        else None
+    )
+    table = _table(target) if target and grant else None
+    if target is None or table is None:
+        await send({"type": "websocket.close", "code": 4403})
+        return
+    try:
+        reader, writer = await table.connect(target.host_port)
+    except (NotPublished, NothingListens, OSError):
+        await send({"type": "websocket.close", "code": 1011})
+        return
+    sock = writer.get_extra_info("socket")
+    path = (scope.get("raw_path") or (scope.get("path") or "/").encode()).decode("latin-1")
+    if scope.get("query_string"):
+        path += "?" + scope["query_string"].decode("latin-1")
+    host = addresses.header(scope, b"host") or "localhost"
+    headers = [
+        (k.decode("latin-1"), v.decode("latin-1"))
+        for k, v in scope.get("headers") or []
+        if k.lower() == b"cookie" and _without_our_cookie(v)
+    ]
+    # The websocket client takes over the socket: detach it from the stream made by connect().
+    raw = sock.dup()
+    writer.transport.abort()
+    limit = _limit_for(target.public_id)
+    try:
+        async with ws_connect(
+            f"ws://{host}{path}",
+            sock=raw,
+            subprotocols=scope.get("subprotocols") or None,
+            additional_headers=headers or None,
+            max_size=settings.PREVIEW_WS_MAX_MESSAGE,
+            open_timeout=10,
+        ) as upstream:
+            await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
+
+            async def browser_to_app() -> None:
+                while True:
+                    message = await receive()
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    data = message.get("bytes") or (message.get("text") or "")
+                    await limit.take(len(data) + 1)
+                    await upstream.send(data)
+
+            async def app_to_browser() -> None:
+                async for data in upstream:
+                    await limit.take(len(data) + 1)
+                    if isinstance(data, bytes):
+                        await send({"type": "websocket.send", "bytes": data})
+                    else:
+                        await send({"type": "websocket.send", "text": data})
+
+            tasks = [
+                asyncio.ensure_future(browser_to_app()),
+                asyncio.ensure_future(app_to_browser()),
+            ]
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+            with contextlib.suppress(Exception):
+                await send({"type": "websocket.close", "code": 1000})
+    except Exception:  # noqa: BLE001 - any failure ends this one preview websocket
+        with contextlib.suppress(Exception):
+            await send({"type": "websocket.close", "code": 1011})
+    finally:
+        raw.close()
