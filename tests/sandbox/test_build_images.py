@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
 import pytest
 from django.core.management import call_command
 
+from sandbox import engine
+from sandbox.course_images import CourseImageError, standin_build, standins
+from sandbox.course_images.standin_build import build_one, recipe_digest
+from sandbox.course_images.standins import LABEL_RECIPE, StandIn
 from sandbox.images import build, recipe
 
 
@@ -15,6 +23,9 @@ def test_a_current_image_is_not_rebuilt(capsys) -> None:  # noqa: ANN001
     # The lessons' images are checked too.
     for image in ("muelle/hola:latest", "muelle/busybox:latest", "muelle/web:latest"):
         assert f"{image}: al día" in out
+    # And the stand-ins of the real-world images.
+    for stand_in in standins.STAND_INS:
+        assert f"{stand_in.name}: al día" in out
 
 
 def test_the_recipe_changes_with_the_docker_cli_package(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,3 +51,120 @@ def test_the_offline_build_names_no_mirror() -> None:
     assert cmd[-2:] == ["bookworm", "-"]  # suite and stdout: the host's apt sources are used
     assert not any("://" in part for part in cmd)
     assert "--include=" + ",".join(recipe.PACKAGES + recipe.OFFLINE_EXTRA) in cmd
+
+
+# --- stand-ins -----------------------------------------------------------------------------------
+def test_a_stand_in_recipe_changes_with_its_packages_and_its_base() -> None:
+    nginx = standins.by_repository("nginx")
+    assert nginx is not None
+    before = recipe_digest(nginx)
+    assert recipe_digest(replace(nginx, packages=(*nginx.packages, "curl"))) != before
+    assert recipe_digest(replace(nginx, changes=("EXPOSE 8080",))) != before
+    other_base = replace(standins.BASE, changes=('CMD ["sh"]',))
+    assert recipe_digest(nginx, other_base) != before  # a new base rebuilds every layer
+
+
+def test_a_stand_in_recipe_changes_with_its_files(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(standins, "FILES_DIR", tmp_path)
+    redis = standins.by_repository("redis")
+    assert redis is not None
+    (tmp_path / "redis").mkdir()
+    (tmp_path / "redis" / "setup.sh").write_text("mkdir /data\n")
+    before = recipe_digest(redis)
+    (tmp_path / "redis" / "setup.sh").write_text("mkdir -p /data\n")
+    assert recipe_digest(redis) != before
+
+
+def test_the_stand_in_base_names_no_mirror(tmp_path) -> None:  # noqa: ANN001
+    cmd = standin_build.mmdebstrap_command(tmp_path / "rootfs.tar")
+    assert cmd[-2:] == ["bookworm", str(tmp_path / "rootfs.tar")]
+    assert not any("://" in part for part in cmd)
+
+
+def test_every_official_name_a_beginner_types_is_provided() -> None:
+    names = set(standins.image_names())
+    for name in (
+        "nginx:latest",
+        "httpd:latest",
+        "redis:latest",
+        "mariadb:latest",
+        "postgres:latest",
+        "python:3.11-slim",
+        "wordpress:latest",
+        "adminer:latest",
+        "hello-world:latest",
+        "busybox:latest",
+        "alpine:latest",
+        "debian:bookworm",
+    ):
+        assert name in names
+
+
+@pytest.fixture
+def tiny() -> Iterator[StandIn]:
+    """A BusyBox stand-in under a name no one else uses; its images are removed afterwards."""
+    repository = f"muelle-test-standin-{uuid.uuid4().hex[:8]}"
+    made = StandIn(repository, ("1", "latest"), "BusyBox", "busybox", "A test stand-in")
+    yield made
+    for name in made.names:
+        engine.remove_unused_image(name)
+
+
+def _say(lines: list[str]) -> Callable[[str], None]:
+    return lines.append
+
+
+@pytest.mark.docker
+def test_a_current_stand_in_is_not_rebuilt_and_a_missing_tag_is_restored(tiny) -> None:  # noqa: ANN001
+    lines: list[str] = []
+    assert build_one(tiny, _say(lines)) is True
+    first = engine.image_id(tiny.name)
+    assert first and engine.image_id(f"{tiny.repository}:latest") == first
+    assert build_one(tiny, _say(lines)) is False
+    assert f"{tiny.name}: al día" in lines
+    assert engine.image_id(tiny.name) == first
+
+    # Partial: one of its tags is gone (an interrupted build, a student's `docker rmi`).
+    engine.call_sync(lambda api: api.remove_image(f"{tiny.repository}:latest"))
+    assert build_one(tiny, _say(lines)) is True
+    assert engine.image_id(f"{tiny.repository}:latest") == engine.image_id(tiny.name)
+    labels = engine.image_labels(f"{tiny.repository}:latest") or {}
+    assert labels[LABEL_RECIPE] == recipe_digest(tiny)
+    assert labels[standins.LABEL_COURSE] == "1"
+    assert "built offline by Muelle" in labels[standins.LABEL_STAND_IN]
+
+
+@pytest.mark.docker
+def test_a_corrupt_build_is_removed_and_retried(tiny) -> None:  # noqa: ANN001
+    broken: list[str] = []
+
+    def flaky(stand_in: StandIn, digest: str, say: Callable[[str], None]) -> None:
+        if not broken:
+            # What an interrupted import leaves: an image under the name, without the recipe.
+            engine.import_tar(b"\0" * 10240, tiny.repository, tiny.tags[0], ['CMD ["sh"]'])
+            broken.append(engine.image_id(tiny.name) or "")
+            return
+        standin_build._build_busybox(stand_in, digest, say)
+
+    lines: list[str] = []
+    assert build_one(tiny, _say(lines), builder=flaky) is True
+    assert broken and broken[0]
+    assert any("lo intento de nuevo" in line for line in lines)
+    labels = engine.image_labels(tiny.name) or {}
+    assert labels[LABEL_RECIPE] == recipe_digest(tiny)
+    assert engine.image_id(tiny.name) != broken[0]
+    # The broken image is gone, not left dangling beside the good one.
+    assert engine.image_id(broken[0]) is None
+
+
+@pytest.mark.docker
+def test_a_build_that_keeps_failing_leaves_the_previous_image(tiny) -> None:  # noqa: ANN001
+    build_one(tiny, lambda _line: None)
+    good = engine.image_id(tiny.name)
+
+    def broken(stand_in: StandIn, digest: str, say: Callable[[str], None]) -> None:
+        raise CourseImageError("mmdebstrap: E: no hay red")
+
+    with pytest.raises(CourseImageError):
+        build_one(tiny, lambda _line: None, force=True, builder=broken)
+    assert engine.image_id(tiny.name) == good
