@@ -34,8 +34,9 @@ RUN_ESCAPES = [
     (["--security-opt", "seccomp=unconfined"], "--security-opt seccomp=unconfined"),
     (["--security-opt", "apparmor=unconfined"], "--security-opt apparmor=unconfined"),
     (["--security-opt", "systempaths=unconfined"], "systempaths=unconfined no está permitido"),
-    (["-p", "8080:80"], "-p/--publish no está permitido"),
-    (["-P"], "-P/--publish-all no está permitido"),
+    # -p/-P are carried by Muelle since 7568879 (tests/gateway/test_published_ports.py).
+    (["--log-opt", "max-file=100"], "--log-opt max-file=100 no está permitido"),
+    (["--tmpfs", "/t:size=1g"], "un tmpfs ocupa memoria"),
     (["--sysctl", "net.ipv4.ip_forward=1"], "--sysctl no está permitido"),
     (["--cgroup-parent", "/"], "--cgroup-parent no está permitido"),
     (["--log-driver", "syslog"], "--log-driver syslog no está permitido"),
