@@ -256,7 +256,12 @@ _download_lock = threading.Lock()
 
 
 def deb_cache() -> Path:
-    folder = Path(settings.BASE_DIR) / "var" / "cache" / "stand-in-debs"
+    """Where downloaded .debs are kept between builds (MUELLE_STAND_IN_DEB_CACHE overrides, for
+    a bench that measures a build from nothing)."""
+    override = os.environ.get("MUELLE_STAND_IN_DEB_CACHE")
+    folder = (
+        Path(override) if override else Path(settings.BASE_DIR) / "var" / "cache" / "stand-in-debs"
+    )
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
