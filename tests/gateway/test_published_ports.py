@@ -37,7 +37,17 @@ def http_get(student: Any, host_port: int, path: str = "/") -> str:
 
 def serve(student: Any, name: str, text: str, *publish: str) -> str:
     return student.ok(
-        "run", "-d", "-m", "32m", "--name", name, *publish, "muelle/busybox", "sh", "-c", SERVE.format(text=text)
+        "run",
+        "-d",
+        "-m",
+        "32m",
+        "--name",
+        name,
+        *publish,
+        "muelle/busybox",
+        "sh",
+        "-c",
+        SERVE.format(text=text),
     ).strip()
 
 
@@ -158,3 +168,46 @@ def test_a_container_that_exits_by_itself_unpublishes(student: Any) -> None:
         student.loop.run(asyncio.sleep(0.1))
     assert 8090 not in student.loop.run(taken())
     assert student.ok("port", "breve").strip() == ""
+
+
+COMPOSE_WITH_PORTS = """\
+version: "3.8"
+services:
+  web:
+    image: muelle/busybox
+    mem_limit: 32m
+    command:
+      - sh
+      - -c
+      - mkdir -p /tmp/w && echo desde-compose > /tmp/w/index.html && exec httpd -f -p 80 -h /tmp/w
+    ports:
+      - "8085:80"
+"""
+
+
+def test_compose_ports_are_published(student: Any, tmp_path: Any) -> None:
+    import subprocess
+
+    project = tmp_path / "puertos"
+    project.mkdir()
+    (project / "docker-compose.yml").write_text(COMPOSE_WITH_PORTS)
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["docker-compose", *args],
+            cwd=project,
+            env=student.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    up = compose("up", "-d")
+    assert up.returncode == 0, up.stderr
+    assert "0.0.0.0:8085->80/tcp" in compose("ps").stdout
+    assert "desde-compose" in wait_serving(student, 8085)
+    down = compose("down", "-v")
+    assert down.returncode == 0, down.stderr
+    with pytest.raises(NotPublished):
+        http_get(student, 8085)
