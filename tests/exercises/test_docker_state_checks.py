@@ -172,6 +172,12 @@ async def test_red_with_containers(sandbox) -> None:
     passed, detail = await outcome(sandbox, "tipo: red\nnombre: mired\ncontenedores: [uno, dos]")
     assert not passed and "no tiene conectados: «dos» (tiene: «uno»)" in detail
     assert not (await outcome(sandbox, "tipo: red\nnombre: mired\nexiste: false"))[0]
+    # `interna` agrees with what the student's own `docker network inspect` says.
+    internal = (await sh(sandbox, "docker network inspect -f '{{.Internal}}' mired")).strip()
+    assert internal in ("true", "false")
+    assert (await outcome(sandbox, f"tipo: red\nnombre: mired\ninterna: {internal}"))[0]
+    other = "false" if internal == "true" else "true"
+    assert not (await outcome(sandbox, f"tipo: red\nnombre: mired\ninterna: {other}"))[0]
 
 
 async def test_compose_services_running(sandbox) -> None:
