@@ -165,12 +165,18 @@ class Student:
         return None
 
     def _allowlisted(self, tag: str) -> bool:
-        ref = parse_image_ref(tag)
-        return bool(ref and ref.on_docker_hub and ref.hub_path() in self._pull_allowlist)
+        return self.pull_allowed(tag)
 
     def pull_allowed(self, ref_text: str) -> bool:
+        """A Docker Hub reference whose repository is on the allowlist (any tag), or whose
+        repository:tag is (a pinned entry such as "nginx:1.22": that tag only)."""
         ref = parse_image_ref(ref_text)
-        return bool(ref and ref.on_docker_hub and ref.hub_path() in self._pull_allowlist)
+        if not (ref and ref.on_docker_hub):
+            return False
+        path = ref.hub_path()
+        if path in self._pull_allowlist:
+            return True
+        return not ref.digest and f"{path}:{ref.tag or 'latest'}" in self._pull_allowlist
 
     async def image_summaries(self, *, all_layers: bool = False) -> list[tuple[str, Any]]:
         """Every image the student may see, with its visibility."""
