@@ -122,3 +122,26 @@ def test_ambiguous_http_framing_is_refused(student):
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 400")
     assert student.engine_objects()["containers"] == []
+
+
+def test_a_lone_surrogate_escape_is_refused_before_the_engine(student):
+    # Python keeps "\ud800" and would encode it back; Go reads U+FFFD: two readings.
+    status, answer = create(
+        student, b'{"Image": "%s", "Cmd": ["echo", "\\ud800"]}' % IMAGE.encode()
+    )
+    assert status == 400
+    assert "JSON" in answer["message"]
+    assert student.engine_objects()["containers"] == []
+
+
+def test_booleans_are_read_as_the_engine_reads_them(student):
+    status, answer = create(student, json.dumps({"Image": IMAGE, "Cmd": ["true"]}).encode())
+    assert status == 201
+    # "\x1cfalse" is true for the engine (Go's TrimSpace keeps U+001C); Python's strip() made it
+    # "false". `all` true lists the stopped container.
+    status, listed = student.raw("GET", "/v1.41/containers/json?all=%1Cfalse")
+    assert status == 200
+    assert [c["Id"] for c in listed] == [answer["Id"]]
+    status, listed = student.raw("GET", "/v1.41/containers/json?all=%20FALSE%E3%80%80")
+    assert status == 200
+    assert listed == []
