@@ -36,9 +36,26 @@ def test_lists_show_only_the_students_own_objects(student, other_student, alice_
     assert bob.ok("ps", "-aq") == ""
     assert bob.ok("volume", "ls", "-q") == ""
     assert bob.ok("network", "ls", "-q") == ""
-    bob_images = bob.ok("images", "--format", "{{.Repository}}").split()
-    assert "app" not in bob_images
-    assert all(name.startswith("muelle/") for name in bob_images)
+    bob_images = bob.ok("images", "--format", "{{.Repository}}:{{.Tag}}").split()
+    assert "app:latest" not in bob_images
+    # Only the course's images (muelle/* and the stand-ins under their real names, labelled
+    # muelle.course=1 on the engine): nothing of Alice's.
+    course = subprocess.run(
+        [
+            DOCKER,
+            "images",
+            "--filter",
+            "label=muelle.course=1",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"DOCKER_HOST": "unix:///var/run/docker.sock", "PATH": "/usr/bin:/bin"},
+    ).stdout.split()
+    assert bob_images
+    assert all(name in course or name.startswith("muelle/") for name in bob_images)
     assert student.ok("ps", "-a", "--format", "{{.Names}}").split() == ["web"]
     assert bob.ok("info", "--format", "{{.Containers}}").strip() == "0"
 
