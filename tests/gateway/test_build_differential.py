@@ -114,6 +114,20 @@ class Case:
     expect_build: bool  # nothing in it that the gateway refuses on purpose
     hostile: bool
     notes: list[str] = field(default_factory=list)
+    child: bool = False  # also build FROM this image, so its ONBUILD triggers run
+
+
+def _trigger(rng: random.Random, n: int) -> str:
+    """A benign ONBUILD, with odd separators (the engine stores the text after ONBUILD)."""
+    sep, inner = rng.choice(SEPARATORS), rng.choice(SEPARATORS)
+    return rng.choice(
+        [
+            f"ONBUILD{sep}RUN{inner}echo disparo{n} > /t{n}",
+            f"ONBUILD{sep}COPY{inner}a.txt /tc{n}",
+            f"ONBUILD{sep}ADD{inner}a.txt /ta{n}",
+            f"ONBUILD{sep}ENV{inner}T{n}=uno",
+        ]
+    )
 
 
 def _keyword(rng: random.Random, word: str) -> str:
@@ -194,6 +208,10 @@ def generate(rng: random.Random, number: int, port: int) -> Case:
     lines = [f"{_keyword(rng, 'FROM')}{rng.choice(SEPARATORS)}{IMAGE}"]
     for step in range(rng.randint(2, 5)):
         lines += _benign(rng, number * 10 + step, escape)
+    child = rng.random() < 0.3
+    if child:
+        lines += [_trigger(rng, number * 10 + 8), _trigger(rng, number * 10 + 9)]
+        notes.append("onbuild-child")
     if rng.random() < 0.3:
         line, _keyword_used = _hostile(rng, port)
         lines.insert(rng.randint(1, len(lines)), line)
@@ -230,7 +248,7 @@ def generate(rng: random.Random, number: int, port: int) -> Case:
     if rng.random() < 0.1:
         text = text.rstrip("\r\n") + " " + escape  # an escape at the very end of the file
         notes.append("trailing-escape")
-    return Case(number, text, expect_build, hostile, notes)
+    return Case(number, text, expect_build, hostile, notes, child)
 
 
 _IGNORED_LABEL_PREFIX = "muelle."
@@ -264,11 +282,53 @@ def _remove(path: str, ref: str) -> None:
     call(path, "DELETE", f"/images/{ref}?force=0")
 
 
+def _compare_children(case: Case, engine: str, gateway: str, straight_base: str) -> int:
+    """Builds FROM the case's image through the gateway (the student's own base) and straight
+    (FROM the straight image): the triggers that run must be the same steps."""
+    through = post_build(
+        gateway,
+        _context(f"FROM diff{case.number}\nRUN echo hija\n".encode()),
+        f"t=hija{case.number}%3Alatest&rm=1",
+    )
+    bare = straight_base.removeprefix("sha256:")
+    straight = post_build(
+        engine,
+        _context(f"FROM {bare}\nRUN echo hija\n".encode()),
+        "networkmode=none&rm=1&forcerm=1",
+    )
+    try:
+        assert through.image and straight.image, (case.text, through.error, straight.error)
+        triggers = len(inspect_image(engine, f"/images/{straight_base}/json")["Config"]["OnBuild"])
+        assert f"Executing {triggers} build trigger" in through.log
+        base_steps = len(inspect_image(engine, f"/images/{straight_base}/history"))
+        mine = inspect_image(engine, f"/images/{through.image}/history")
+        theirs = inspect_image(engine, f"/images/{straight.image}/history")
+        # Above its base (the gateway's carries one LABEL step more), the child's steps: the
+        # triggers and the RUN, then the gateway's LABEL.
+        mine_steps = [h["CreatedBy"] for h in mine[1 : len(mine) - base_steps - 1]]
+        theirs_steps = [h["CreatedBy"] for h in theirs[: len(theirs) - base_steps]]
+        assert mine_steps == theirs_steps, case.text
+        assert len(theirs_steps) == triggers + 1
+        assert _config(inspect_image(engine, f"/images/{through.image}/json")) == _config(
+            inspect_image(engine, f"/images/{straight.image}/json")
+        )
+        return len(theirs_steps)
+    finally:
+        if straight.image:
+            _remove(engine, straight.image)
+
+
 def test_builds_through_the_gateway_run_what_the_gateway_checked(student, gateway_config):
     engine = gateway_config.engine_socket
     gateway = str(student.socket)
     started = time.monotonic()
-    outcomes = {"identical": 0, "refused": 0, "failed-both": 0, "refused-but-engine-builds": 0}
+    outcomes = {
+        "identical": 0,
+        "children": 0,
+        "refused": 0,
+        "failed-both": 0,
+        "refused-but-engine-builds": 0,
+    }
     checked_steps = 0
     with host_listener() as listener:
         rng = random.Random(SEED)  # noqa: S311 (a reproducible generator, not secrets)
@@ -305,8 +365,12 @@ def test_builds_through_the_gateway_run_what_the_gateway_checked(student, gatewa
                 assert "LABEL" in history[0]["CreatedBy"] and "muelle." in history[0]["CreatedBy"]
                 assert _config(mine) == _config(theirs)
                 checked_steps += len(straight_history)
+                if case.child:
+                    checked_steps += _compare_children(case, engine, gateway, straight.image)
+                    outcomes["children"] += 1
                 outcomes["identical"] += 1
             finally:
+                _remove(gateway, f"hija{case.number}:latest")
                 _remove(gateway, f"diff{case.number}:latest")
                 if straight.image:
                     _remove(engine, straight.image)
