@@ -145,3 +145,28 @@ def test_booleans_are_read_as_the_engine_reads_them(student):
     status, listed = student.raw("GET", "/v1.41/containers/json?all=%20FALSE%E3%80%80")
     assert status == 200
     assert listed == []
+
+
+def test_host_settings_at_the_top_level_of_a_create_do_not_reach_the_engine(student):
+    # The engine's ContainerConfigWrapper embeds a deprecated *HostConfig at the top level and
+    # uses it when there is no inner one (and merges Memory, CpusetCpus... from it): the
+    # gateway's schema has no such fields, so they are dropped, and its own HostConfig is sent.
+    body = {
+        "Image": IMAGE,
+        "Cmd": ["true"],
+        "Privileged": True,
+        "Binds": ["/:/host"],
+        "PidMode": "host",
+        "Memory": 4 * 1024**3,
+        "Cpuset": "0",
+        "CapAdd": ["SYS_ADMIN"],
+    }
+    status, answer = create(student, json.dumps(body).encode())
+    assert status == 201, answer
+    host = student.raw("GET", f"/v1.41/containers/{answer['Id']}/json")[1]["HostConfig"]
+    assert host["Privileged"] is False
+    assert not host.get("Binds")
+    assert host["PidMode"] == ""
+    assert host["Memory"] == student.config.container_memory
+    assert host["CpusetCpus"] == ""
+    assert "SYS_ADMIN" not in (host["CapAdd"] or [])
