@@ -19,8 +19,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from exercises import docker_checks
-from exercises.docker_spec import DockerCheck, HttpCheck
-from exercises.docker_spec import StateCheck as _StateCheck
+from exercises.docker_spec import DOCKER_KINDS, DockerCheck, HttpCheck
 from exercises.runner import Step, StepResult, run_steps, student_processes
 from exercises.spec import (
     ANSWER_MAX,
@@ -34,7 +33,6 @@ from exercises.spec import (
 from sandbox import engine
 from sandbox.student_docker import DockerStateUnavailable, for_owner
 
-DOCKER_KINDS = DockerCheck.__args__  # type: ignore[attr-defined]
 SEEN_MAX = 300
 
 
@@ -106,7 +104,7 @@ async def run_checks(
     return outcomes
 
 
-async def judge_docker(checks: Sequence[_StateCheck], owner: str) -> list[Outcome]:
+async def judge_docker(checks: Sequence[DockerCheck], owner: str) -> list[Outcome]:
     """The Docker-state checks, from what the student's own gateway shows (GETs only)."""
     if not checks:
         return []
@@ -117,7 +115,7 @@ async def judge_docker(checks: Sequence[_StateCheck], owner: str) -> list[Outcom
     outcomes = []
     for check in checks:
         try:
-            passed, detail = await docker_checks.judge(check, view, owner)  # type: ignore[arg-type]
+            passed, detail = await docker_checks.judge(check, view, owner)
         except DockerStateUnavailable:
             passed, detail = False, _unavailable()
         outcomes.append(Outcome(check, passed, detail))

@@ -161,6 +161,8 @@ class HttpCheck:
 
 
 DockerCheck = ContainerCheck | ImageCheck | VolumeCheck | NetworkCheck | ComposeCheck
+# The same, for isinstance(): judged from the student's gateway, not in the sandbox.
+DOCKER_KINDS = (ContainerCheck, ImageCheck, VolumeCheck, NetworkCheck, ComposeCheck)
 StateCheck = DockerCheck | HttpCheck
 
 
@@ -404,7 +406,7 @@ def _validate_http(check: Mapping[str, Any], path: tuple[str | int, ...], report
     port = check.get("puerto")
     if isinstance(port, str) and port.strip().isdigit():
         port = int(port)
-    if not _int(port) or not 1 <= port <= 65535:
+    if not (isinstance(port, int) and _int(port) and 1 <= port <= 65535):
         report(
             (*path, "puerto") if "puerto" in check else path,
             _("una comprobación «http» necesita «puerto»: un número de 1 a 65535"),
