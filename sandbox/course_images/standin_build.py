@@ -413,6 +413,11 @@ def build_one(
     if not force and is_current(stand_in, digest):
         say(_("%(image)s: al día") % {"image": stand_in.name})
         return False
+    present = engine.image_labels(stand_in.name)
+    if not force and present is not None and LABEL_STAND_IN not in present:
+        # Not one of ours: the official image, pulled where Docker Hub answers. Kept.
+        say(_("%(image)s: está la imagen oficial; no la sustituyo") % {"image": stand_in.name})
+        return False
     build = builder or _builder(stand_in, base)
     previous = {name: engine.image_id(name) for name in stand_in.names}
     started = time.monotonic()

@@ -140,8 +140,9 @@ def test_a_corrupt_build_is_removed_and_retried(tiny) -> None:  # noqa: ANN001
 
     def flaky(stand_in: StandIn, digest: str, say: Callable[[str], None]) -> None:
         if not broken:
-            # What an interrupted import leaves: an image under the name, without the recipe.
-            engine.import_tar(b"\0" * 10240, tiny.repository, tiny.tags[0], ['CMD ["sh"]'])
+            # A broken attempt: an image of ours under the name, without the recipe.
+            label = f'LABEL {standins.LABEL_STAND_IN}="broken"'
+            engine.import_tar(b"\0" * 10240, tiny.repository, tiny.tags[0], [label])
             broken.append(engine.image_id(tiny.name) or "")
             return
         standin_build._build_busybox(stand_in, digest, say)
@@ -168,3 +169,14 @@ def test_a_build_that_keeps_failing_leaves_the_previous_image(tiny) -> None:  # 
     with pytest.raises(CourseImageError):
         build_one(tiny, lambda _line: None, force=True, builder=broken)
     assert engine.image_id(tiny.name) == good
+
+
+@pytest.mark.docker
+def test_an_official_image_under_the_name_is_kept(tiny) -> None:  # noqa: ANN001
+    # What `docker pull` leaves where Docker Hub answers: an image not built by Muelle.
+    engine.import_tar(b"\0" * 10240, tiny.repository, tiny.tags[0], ['CMD ["sh"]'])
+    official = engine.image_id(tiny.name)
+    lines: list[str] = []
+    assert build_one(tiny, _say(lines)) is False
+    assert engine.image_id(tiny.name) == official
+    assert f"{tiny.name}: está la imagen oficial; no la sustituyo" in lines
