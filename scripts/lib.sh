@@ -95,8 +95,10 @@ ensure_images() {
   # Offline builds: mmdebstrap makes the Debian root filesystems (the sandbox, muelle/debian),
   # busybox-static the small course images (muelle/hola, muelle/busybox, muelle/web); the docker
   # client is taken out of docker.io's .deb with apt-get download and dpkg-deb (always there).
+  # The stand-ins of real-world images (nginx, mariadb, python:3.11-slim…) use the same tools:
+  # mmdebstrap for debian:bookworm, apt-get download for the packages layered over it.
   apt_install mmdebstrap busybox-static
-  say "Comprobando las imágenes del curso (se construyen sin conexión si hace falta)"
+  say "Comprobando las imágenes del curso y las de práctica (nginx, mariadb, python…; se construyen sin conexión si hace falta, unos minutos la primera vez)"
   "$PY" manage.py build_images
 }
 
