@@ -106,3 +106,25 @@ async def test_a_hostile_page_is_escaped_on_the_exercise_card(
     assert 'data-result="fallido"' in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img src=x" not in html and "\u202e" not in html
+
+
+async def test_a_hostile_image_label_is_cut_and_cleaned(sandbox) -> None:
+    await sh(sandbox, "docker create -m 16m --name base muelle/busybox true >/dev/null")
+    result = await engine.run(
+        sandbox,
+        [
+            "docker",
+            "commit",
+            "-c",
+            'LABEL nota="' + EVIL.replace("\n", " ") + "z" * 300 + '"',
+            "base",
+            "mala:1",
+        ],
+        timeout=60,
+    )
+    assert result.exit_code == 0, result
+    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: mala:1\netiqueta: nota=buena")
+    assert not passed
+    assert "su etiqueta «nota» vale «<script>alert(1)</script>" in detail
+    assert "\u202e" not in detail and "\x1b" not in detail
+    assert "z" * 100 not in detail and "no «buena»" in detail
