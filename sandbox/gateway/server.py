@@ -328,7 +328,11 @@ class Exchange:
             await self._splice(conn, response)
             return response.status
         if mode == "buffer" or response.status >= 300:
-            data = await read_body(conn.reader, framing, MAX_BUFFERED_RESPONSE)
+            try:
+                data = await read_body(conn.reader, framing, MAX_BUFFERED_RESPONSE)
+            except ProtocolError:
+                # The engine's fault, not the student's request: not "Petición HTTP no válida".
+                raise GatewayError(502, _("El motor de Docker no ha respondido.")) from None
             data = await self._rewrite_buffered(response, data, rewrite)
             headers = self._response_headers(response)
             headers.append(("Content-Length", str(len(data))))
