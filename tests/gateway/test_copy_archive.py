@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 import tarfile
 
 import pytest
 
-from sandbox.gateway.copy_archive import canonical, go_clean
+from sandbox.gateway.copy_archive import MAX_COPY_ARCHIVE, canonical, go_clean
 from sandbox.gateway.errors import GatewayError
 
 from .conftest import IMAGE
@@ -175,3 +177,27 @@ def test_writing_through_a_symlink_of_the_same_archive_is_refused(student, runni
     assert "enlace simbólico" in answer["message"]
     assert student.docker("exec", running, "ls", "/etc/escrito").returncode != 0
     assert student.docker("exec", running, "ls", f"{DEST}/salto").returncode != 0
+
+
+@pytest.mark.docker
+def test_the_cli_shows_the_refusal_of_a_named_pipe(student, running, tmp_path):
+    pipe = tmp_path / "tubo"
+    os.mkfifo(pipe)
+    stderr = student.refused("cp", str(pipe), f"{running}:{DEST}/")
+    assert "tuberías con nombre" in stderr
+    assert student.docker("exec", running, "ls", f"{DEST}/tubo").returncode != 0
+
+
+@pytest.mark.docker
+def test_an_archive_over_the_cap_is_refused_before_it_is_read(student, running):
+    size = MAX_COPY_ARCHIVE + 1
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(30)
+        sock.connect(str(student.socket))
+        sock.sendall(
+            f"PUT /v1.41/containers/{running}/archive?path={DEST} HTTP/1.1\r\nHost: docker\r\n"
+            f"Content-Type: application/x-tar\r\nContent-Length: {size}\r\n\r\n".encode()
+        )
+        answer = sock.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 413")
+    assert f"máximo {MAX_COPY_ARCHIVE} bytes" in answer
