@@ -1270,6 +1270,19 @@ def read_image_file(image: str, path: str) -> bytes:
     return call_sync(read)
 
 
+def remove_labelled_containers(label: str) -> int:
+    """Removes every container carrying `label` (e.g. a build step a killed process left)."""
+
+    def remove(api: docker.APIClient) -> int:
+        found = api.containers(all=True, filters={"label": label})
+        for item in found:
+            with contextlib.suppress(docker.errors.NotFound):
+                api.remove_container(item["Id"], force=True)
+        return len(found)
+
+    return call_sync(remove)
+
+
 def run_and_commit(
     image: str,
     archive: bytes,

@@ -180,3 +180,16 @@ def test_an_official_image_under_the_name_is_kept(tiny) -> None:  # noqa: ANN001
     assert build_one(tiny, _say(lines)) is False
     assert engine.image_id(tiny.name) == official
     assert f"{tiny.name}: está la imagen oficial; no la sustituyo" in lines
+
+
+@pytest.mark.docker
+def test_a_build_container_left_by_a_killed_build_is_removed(tiny) -> None:  # noqa: ANN001
+    key, _sep, value = standin_build.BUILD_CONTAINER_LABEL.partition("=")
+    orphan = engine.call_sync(
+        lambda api: api.create_container("busybox:1.35", command=["true"], labels={key: value})
+    )["Id"]
+    lines: list[str] = []
+    assert standin_build.build_stand_ins(_say(lines), stand_ins=(tiny,)) == [tiny.name]
+    assert "Borrados los restos de una construcción interrumpida." in lines
+    left = engine.call_sync(lambda api: api.containers(all=True, filters={"id": orphan}))
+    assert left == []
