@@ -22,12 +22,21 @@ async def test_the_initial_size_comes_from_the_query_string(open_tab, session_ke
     assert b"40 120" in output
 
 
-async def test_a_malformed_resize_is_ignored(open_tab, session_key):
+async def test_an_out_of_range_resize_is_ignored(open_tab, session_key):
     tab = await open_tab(session_key)
 
     await tab.control({"type": "resize", "rows": 0, "cols": 100000})
-    await tab.control({"type": "resize", "rows": "33", "cols": None})
     output = await tab.run("echo vi''vo", "fin-vivo")
 
     assert b"vivo" in output
     assert tab.close_code is None
+
+
+async def test_a_resize_of_the_wrong_shape_closes_1008_with_a_notice(open_tab, session_key):
+    """Only a hand-made client sends sizes that are not integers (sandbox/control.py)."""
+    tab = await open_tab(session_key)
+
+    await tab.control({"type": "resize", "rows": "33", "cols": None})
+
+    assert await tab.closed() == 1008
+    assert tab.events[-1]["type"] == "notice"
