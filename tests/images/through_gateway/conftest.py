@@ -29,5 +29,5 @@ def gateway_config() -> GatewayConfig:
 
 @pytest.fixture(scope="module")
 def images(image_of) -> None:  # noqa: ANN001
-    for repository in ("nginx", "busybox", "mariadb", "python"):
+    for repository in ("nginx", "busybox", "mariadb", "postgres", "redis", "python"):
         image_of(repository)

@@ -51,6 +51,24 @@ def test_mariadb_initialises_and_answers_within_the_default_limits(student, imag
     assert state.split() == ["true", "false"]
 
 
+def test_postgres_and_redis_answer_within_the_default_limits(student, images) -> None:  # noqa: ANN001
+    student.ok("network", "create", "red")
+    student.ok(
+        "run", "-d", "--network", "red", "--name", "pg", "-e", "POSTGRES_PASSWORD=clave",
+        "postgres:15",
+    )  # fmt: skip
+    student.ok("run", "-d", "--network", "red", "--name", "cache", "redis")
+    out = until(
+        student, "run", "--rm", "--network", "red", "-e", "PGPASSWORD=clave", "postgres:15",
+        "psql", "-h", "pg", "-U", "postgres", "-tAc", "SELECT 40 + 2",
+    )  # fmt: skip
+    assert out.strip() == "42"
+    assert until(student, "exec", "cache", "redis-cli", "ping").strip() == "PONG"
+    for name in ("pg", "cache"):
+        state = student.ok("inspect", "-f", "{{.State.Running}} {{.State.OOMKilled}}", name)
+        assert state.split() == ["true", "false"]
+
+
 def test_a_dockerfile_from_python_slim_builds_and_runs(student, images, tmp_path) -> None:  # noqa: ANN001
     (tmp_path / "Dockerfile").write_text(
         'FROM python:3.11-slim\nCOPY app.py /app.py\nCMD ["python", "/app.py"]\n'
