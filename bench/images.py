@@ -1,9 +1,14 @@
 """Build time and size of every stand-in image, cold (empty engine, empty .deb cache) and cached
 (nothing changed: only checks), beside the official image's size.
 
-By default the cold build runs on a private dockerd (its own data root and socket under /tmp,
-no bridge, no iptables) started and stopped by this script, so the shared engine is never
-emptied; --engine uses the current DOCKER_HOST instead (cold only if it is empty).
+By default the cold build runs on a private dockerd (its own data root, socket and bridge, no
+iptables) started and stopped by this script, so the shared engine is never emptied; --engine
+uses the current DOCKER_HOST instead (cold only if it is empty).
+
+Never `--bridge=none` for the private dockerd: a dockerd started that way deletes the host's
+docker0 interface, the default bridge of the engine everyone else uses. It gets a bridge of its
+own (BRIDGE, in the TEST-NET-1 documentation range: nothing is routed there; the build containers
+have no network anyway), removed afterwards.
 
     .venv/bin/python bench/images.py [--only nginx mariadb] [--jobs 2] [--engine]
 """
@@ -27,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+BRIDGE = "mbench0"
+BRIDGE_ADDRESS = "192.0.2.1/24"
 READY = re.compile(r"^\s*(?P<name>\S+): (?:lista en (?P<s>[\d.]+) s|al día)")
 
 
@@ -34,6 +41,8 @@ READY = re.compile(r"^\s*(?P<name>\S+): (?:lista en (?P<s>[\d.]+) s|al día)")
 def private_engine() -> Iterator[str]:
     """A throwaway dockerd; yields its DOCKER_HOST. Stopped and its data removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="muelle-bench-dockerd-"))
+    subprocess.run(["ip", "link", "add", "name", BRIDGE, "type", "bridge"], check=True)
+    subprocess.run(["ip", "addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE], check=True)
     sock = folder / "docker.sock"
     log = (folder / "dockerd.log").open("w")
     proc = subprocess.Popen(
@@ -43,7 +52,7 @@ def private_engine() -> Iterator[str]:
             f"--exec-root={folder / 'exec'}",
             f"--pidfile={folder / 'dockerd.pid'}",
             f"--host=unix://{sock}",
-            "--bridge=none",
+            f"--bridge={BRIDGE}",
             "--iptables=false",
             "--ip-masq=false",
         ],
@@ -69,6 +78,7 @@ def private_engine() -> Iterator[str]:
             proc.wait()
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run(["ip", "link", "delete", BRIDGE], check=False)
 
 
 def build(only: list[str] | None, jobs: int) -> tuple[float, dict[str, float | None]]:
