@@ -61,13 +61,21 @@ class FileRead:
 
 
 class StudentDocker:
-    """Read-only GETs on one student's gateway socket."""
+    """Read-only GETs on one student's gateway socket. One instance serves one look (a click on
+    «Comprobar»): answers are kept, so several checks of a click share one container list."""
 
     def __init__(self, socket_path: Path | str) -> None:
         self.gateway = Upstream(str(socket_path))
+        self._answers: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
 
     async def _get(self, path: str, query: dict[str, str] | None = None) -> Any:
         """The JSON answer, or None on 404. DockerStateUnavailable on anything else."""
+        key = (path, tuple(sorted((query or {}).items())))
+        if key not in self._answers:
+            self._answers[key] = await self._fetch(path, query)
+        return self._answers[key]
+
+    async def _fetch(self, path: str, query: dict[str, str] | None) -> Any:
         try:
             response: EngineResponse = await self.gateway.request(
                 "GET", path, query=query, timeout=TIMEOUT

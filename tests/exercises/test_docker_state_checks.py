@@ -128,8 +128,7 @@ async def test_volumen_reads_a_file_without_leaving_anything(sandbox, monkeypatc
     await sh(
         sandbox, "docker run --rm -v notas:/datos muelle/busybox sh -c 'echo hola > /datos/a.txt'"
     )
-    view = await for_owner(sandbox.owner)
-    before = await snapshot(view)
+    before = await snapshot(await for_owner(sandbox.owner))  # a fresh look each time
     # No container of the student mounts it now: read through a reader container on the engine.
     check = "tipo: volumen\nnombre: notas\narchivo: a.txt\ncontiene: hola"
     assert await outcome(sandbox, check) == (True, "")
@@ -141,8 +140,11 @@ async def test_volumen_reads_a_file_without_leaving_anything(sandbox, monkeypatc
         sandbox, "tipo: volumen\nnombre: notas\narchivo: ../../etc/passwd"
     )
     assert not passed and "no tiene el archivo" in detail
-    assert await snapshot(view) == before
+    assert await snapshot(await for_owner(sandbox.owner)) == before
     assert await _volume_readers() == set()  # the reader container is gone
+    # ...and the same look does see a change when there is one.
+    await sh(sandbox, "docker volume create otra")
+    assert await snapshot(await for_owner(sandbox.owner)) != before
     # With a container of theirs mounting it, through that container (the archive endpoint).
     await sh(sandbox, "docker run -d --name lector -v notas:/datos muelle/busybox sleep 600")
 
