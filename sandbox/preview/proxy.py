@@ -242,6 +242,41 @@ async def _http(
                 break
         writer.write(conn.send(h11.EndOfMessage()) or b"")
         await writer.drain()
+        # The browser may leave mid-answer (a tab closed on an endless stream): uvicorn then
+        # drops what we send without a word, so its disconnect is watched for, and ends the relay.
+        relay = asyncio.ensure_future(_relay_response(conn, reader, send, limit))
+        left = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await asyncio.wait({relay, left}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            left.cancel()
+            if not relay.done():
+                relay.cancel()
+        if relay.cancelled():
+            return
+        started = relay.result()
+    except TimeoutError:
+        if not started:
+            await pages.send(send, 504, pages.timed_out(target.host_port))
+    except (h11.RemoteProtocolError, ConnectionError, OSError):
+        if not started:
+            await pages.send(send, 502, pages.bad_answer(target.host_port))
+    finally:
+        writer.close()
+
+
+async def _disconnected(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _relay_response(
+    conn: h11.Connection, reader: asyncio.StreamReader, send: Any, limit: RateLimit
+) -> bool:
+    """Relays the container's answer; True once it has started (errors after that only end the
+    stream, since a status already went out)."""
+    started = False
+    try:
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
@@ -267,15 +302,11 @@ async def _http(
                 )
             elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
                 break
-        await send({"type": "http.response.body", "body": b""})
-    except TimeoutError:
+    except (TimeoutError, h11.RemoteProtocolError, ConnectionError, OSError):
         if not started:
-            await pages.send(send, 504, pages.timed_out(target.host_port))
-    except (h11.RemoteProtocolError, ConnectionError, OSError):
-        if not started:
-            await pages.send(send, 502, pages.bad_answer(target.host_port))
-    finally:
-        writer.close()
+            raise
+    await send({"type": "http.response.body", "body": b""})
+    return True
 
 
 # --- websockets ----------------------------------------------------------------------------------
