@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -503,21 +504,31 @@ class Gateway:
             raise GatewayError(502, _("El motor de Docker no responde.")) from None
 
     async def start(self) -> None:
+        """Listens on a temporary name, sets owner and mode, then renames it into place: the
+        sandbox, which sees this folder live, never meets the socket missing (a stale one from
+        before a restart is replaced in one step) or with the wrong owner (a `docker` command
+        in that moment failed with "permission denied")."""
         path = self.socket_path
         self.loop = asyncio.get_running_loop()
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        staging = path.with_name(f".s{secrets.token_hex(3)}")  # shorter than docker.sock
         self.server = await asyncio.start_unix_server(
-            self._on_client, path=str(path), limit=MAX_HEAD
+            self._on_client, path=str(staging), limit=MAX_HEAD
         )
         config = self.student.config
         try:
-            os.chown(path, config.socket_uid, config.socket_gid)
-            os.chmod(path, 0o660)
-        except PermissionError:
-            # Not root: the folder is only mounted into this student's sandbox, so let any
-            # uid inside it connect (documented in docs/gateway.md).
-            os.chmod(path, 0o666)  # noqa: S103
+            try:
+                os.chown(staging, config.socket_uid, config.socket_gid)
+                os.chmod(staging, 0o660)
+            except PermissionError:
+                # Not root: the folder is only mounted into this student's sandbox, so let any
+                # uid inside it connect (documented in docs/gateway.md).
+                os.chmod(staging, 0o666)  # noqa: S103
+            os.replace(staging, path)
+        except BaseException:
+            self.server.close()
+            with contextlib.suppress(FileNotFoundError):
+                staging.unlink()
+            raise
 
     async def close(self) -> None:
         if self.server is not None:

@@ -4,6 +4,7 @@ from inside a locked-down container as the sandbox user, and surviving a gateway
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import subprocess
 import uuid
@@ -136,3 +137,19 @@ def test_a_pooled_container_gets_its_student_after_it_started(gateway_loop):
 
 async def _reserve():
     return lifecycle.reserve_folder()
+
+
+def test_a_stale_socket_is_replaced_in_one_step(student):
+    # A crash leaves the socket file behind; the next start renames its own, ready socket
+    # (owner and mode already set) over it: no moment without a socket, or with a wrong owner.
+    student.loop.run(lifecycle.close_gateway(student.owner, cleanup=False))
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(student.socket))
+    stale.close()
+    inode = student.socket.stat().st_ino
+    assert student.loop.run(lifecycle.open_gateway(student.owner)) == student.folder
+    info = student.socket.stat()
+    assert info.st_ino != inode
+    assert stat.S_IMODE(info.st_mode) == 0o660
+    assert list(student.folder.iterdir()) == [student.socket]
+    assert student.ok("version", "--format", "{{.Server.APIVersion}}").strip() == "1.41"
