@@ -32,6 +32,10 @@ PREFIXED = re.compile(r"m[0-9a-f]{14}[_/]")
 _PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}\Z", re.ASCII)
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}\Z")
+# distribution/reference's domain: dot-separated host labels and an optional port. Anything else
+# ("..", "?", spaces) is no reference, and must never become part of a path sent to the engine.
+_DOMAIN_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_DOMAIN = re.compile(rf"^{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})*(?::[0-9]+)?\Z")
 DOCKER_HUB_DOMAINS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 
 
@@ -87,6 +91,8 @@ def parse_image_ref(ref: str) -> ImageRef | None:
     domain = ""
     first, sep, rest = name.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost"):
+        if not _DOMAIN.match(first):
+            return None
         domain, name = first, rest
     if not name or not all(_PATH_COMPONENT.match(c) for c in name.split("/")):
         return None
@@ -174,7 +180,7 @@ class Namespace:
 # predefined ... network"); `test 01`, `a:b` or `ñu` are fine. Muelle adds a length cap and no
 # control characters (a name is printed in the student's terminal).
 PREDEFINED_NETWORKS = ("bridge", "host", "none", "default")
-_NETWORK_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
+_NETWORK_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,128}\Z")
 
 
 def is_network_name(name: str) -> bool:

@@ -25,20 +25,22 @@ from .schemas import CONTAINER_CONFIG_FIELDS, HOST_CONFIG_FIELDS
 from .student import Student
 
 NO_NEW_PRIVILEGES = {"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"}
-_TMPFS_OPTION = re.compile(r"^(rw|ro|noexec|exec|nosuid|nodev|mode=[0-7]{3,4}|[ug]id=\d+)$")
+_TMPFS_OPTION = re.compile(
+    r"^(rw|ro|noexec|exec|nosuid|nodev|mode=[0-7]{3,4}|[ug]id=\d+)\Z", re.ASCII
+)
 # A tmpfs size is parsed by the kernel, not by Docker: the engine hands `size=...` to mount(2)
 # unchanged, and the kernel's memparse() reads a number (decimal, 0x hex or 0 octal) and one
 # optional unit letter k/m/g/t/p/e in either case (checked on the engine: 3M and 3m mount, 3MB,
 # 3MiB and 1.5m fail when the container starts).
-_KERNEL_SIZE = re.compile(r"^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([kmgtpeKMGTPE]?)$")
+_KERNEL_SIZE = re.compile(r"^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([kmgtpeKMGTPE]?)\Z")
 _KERNEL_UNITS = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
 MAX_RESTART_RETRIES = 10
 # go-units v0.4 (vendored by the 20.10 engine): its sizeRegex and binary multiples.
-_RAM_SIZE = re.compile(r"^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+_RAM_SIZE = re.compile(r"^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?\Z", re.ASCII)
 _RAM_UNITS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
-_MAC_ADDRESS = re.compile(r"^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$")
-_CPUSET = re.compile(r"^[0-9,-]{0,64}$")
-_ABSOLUTE = re.compile(r"^/[^\x00]*$")
+_MAC_ADDRESS = re.compile(r"^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}\Z")
+_CPUSET = re.compile(r"^[0-9,-]{0,64}\Z")
+_ABSOLUTE = re.compile(r"^/[^\x00]*\Z")
 
 # Flags as the student typed them, to name what was refused.
 FLAGS = {

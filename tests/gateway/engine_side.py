@@ -83,6 +83,11 @@ class EngineSide:
         assert result.returncode == 0, (args, result.stdout, result.stderr)
         return result.stdout
 
+    def run_options(self) -> list[str]:
+        """This run's label, and no network: a student's container has none either, and the
+        engine's default bridge is not something these comparisons need."""
+        return ["--label", self.label, "--network", "none"]
+
     def name(self, plain: str) -> str:
         """A name unique to this run for what a student would call `plain`."""
         return f"{plain}-{self.run_id}"

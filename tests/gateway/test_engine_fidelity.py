@@ -43,14 +43,14 @@ def test_tmpfs_sizes_the_kernel_reads_are_accepted(student, engine, size):  # no
     script = "grep ' /t ' /proc/mounts | grep -o 'size=[0-9a-z]*'"
     args = ["run", "--rm", "--tmpfs", f"/t:size={size}", IMAGE, "sh", "-c", script]
     assert student.ok(*args) == "size=3072k\n"
-    assert engine.ok(args[0], "--label", engine.label, *args[1:]) == "size=3072k\n"
+    assert engine.ok(args[0], *engine.run_options(), *args[1:]) == "size=3072k\n"
 
 
 @pytest.mark.parametrize("size", ["3MB", "3MiB", "1.5m"])
 def test_tmpfs_sizes_the_kernel_refuses_are_refused_before_the_engine(student, engine, size):  # noqa: F811
     # The engine accepts them at create and the kernel refuses the mount at start.
     args = ["run", "--rm", "--tmpfs", f"/t:size={size}", IMAGE, "true"]
-    assert "invalid argument" in engine.docker(args[0], "--label", engine.label, *args[1:]).stderr
+    assert "invalid argument" in engine.docker(args[0], *engine.run_options(), *args[1:]).stderr
     error = student.refused(*args)
     assert f"size={size} no válido" in error
     assert "k, m o g (en mayúsculas o minúsculas)" in error
