@@ -8,10 +8,12 @@ the terminal starts in its own task.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hashlib
 import json
 import logging
+from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,6 +22,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from sandbox import control, engine, shutdown
+from sandbox.session_end import session_ended_notice
 from sandbox.terminals import (
     CLOSE_INPUT_FLOOD,
     CLOSE_INTERNAL,
@@ -67,6 +70,7 @@ def _size_param(params: dict[str, list[str]], name: str, default: int) -> int:
 class TerminalConsumer(AsyncWebsocketConsumer):
     terminal: Terminal | None = None
     closing = False
+    session_watch: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         self.input_bucket = TokenBucket(
@@ -106,9 +110,29 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             )
             if self.terminal is None:
                 await self.end(CLOSE_TOO_MANY, _too_many_notice())
+            else:
+                self.session_watch = asyncio.create_task(self._watch_session(session_key, owner))
+
+    async def _watch_session(self, session_key: str, owner: str) -> None:
+        """Ends the owner's terminals once its browser session is gone: flushed (a logout in
+        another process), its key cycled (a login), expired or deleted. A logout in this process
+        is quicker (sandbox.session_end); this is the check that holds everywhere."""
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        while not self.closing:
+            await asyncio.sleep(settings.TERMINAL_SESSION_CHECK)
+            try:
+                alive = await store().aexists(session_key)
+            except Exception:
+                logger.warning("could not check a terminal's session", exc_info=True)
+                continue
+            if not alive and not self.closing:
+                get_registry().end_session(owner, session_ended_notice())
+                return
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        if self.session_watch is not None:
+            self.session_watch.cancel()
         terminal = self.terminal
         if terminal is None:
             return

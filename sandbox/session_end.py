@@ -4,8 +4,9 @@ The terminal belongs to the browser session (sandbox.terminals.owner_key); loggi
 that session, yet its shell stayed open, in the tab and in the reconnect grace. Django's
 `user_logged_out` fires before the flush, while the old key is still known: every event loop of
 this process that holds terminals of that owner (tutorial.asgi serves one) closes them with a
-Spanish notice and 4403, and removes the sandbox. Another server process does not hear of it:
-its terminals of that session end with their grace or idle timeout.
+Spanish notice and 4403, and removes the sandbox. Another server process does not hear of it;
+there each open terminal checks every TERMINAL_SESSION_CHECK seconds that its session still
+exists (sandbox.consumers), which also catches a key cycled by a login, or an expiry.
 """
 
 from __future__ import annotations
@@ -16,6 +17,18 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 from django.utils.translation import gettext as _
+
+
+def session_ended_notice() -> dict[str, Any]:
+    return {
+        "type": "notice",
+        "level": "info",
+        "message": _(
+            "Tu sesión del navegador ha terminado (has entrado o salido de tu cuenta, o ha "
+            "caducado), así que tu terminal y tu entorno se han cerrado. Recarga la página para "
+            "empezar de nuevo."
+        ),
+    }
 
 
 def logged_out_notice() -> dict[str, Any]:

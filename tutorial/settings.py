@@ -242,6 +242,9 @@ CLIENT_SESSIONS_PER_MINUTE = env_float("CLIENT_SESSIONS_PER_MINUTE", 30.0, minim
 # Request bodies (tutorial.body_limits): no page takes more than a form.
 HTTP_MAX_BODY = env_int("HTTP_MAX_BODY", 1024 * 1024, minimum=1024)
 HTTP_BODY_TIMEOUT = env_float("HTTP_BODY_TIMEOUT", 20.0, minimum=0.1)
+# How often an open terminal checks that its browser session still exists (flushed by a logout
+# in another process, cycled by a login, expired): one indexed read per terminal.
+TERMINAL_SESSION_CHECK = env_float("TERMINAL_SESSION_CHECK", 30.0, minimum=0.1)
 # Identifies this deployment's containers, so two Muelles on one engine never reap each other's.
 SANDBOX_INSTANCE = env_str("SANDBOX_INSTANCE", "default")
 

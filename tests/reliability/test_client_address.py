@@ -70,6 +70,7 @@ def test_the_header_name_is_configurable(settings):
         ("CLIENT_SESSIONS_PER_MINUTE", "x"),
         ("HTTP_MAX_BODY", "10"),
         ("HTTP_BODY_TIMEOUT", "0"),
+        ("TERMINAL_SESSION_CHECK", "nunca"),
     ],
 )
 def test_a_bad_setting_stops_the_start(name, value):

@@ -22,8 +22,9 @@ LOGIN = "/ejercicios/cuenta/entrar/"
 LOGOUT = "/ejercicios/cuenta/salir/"
 
 
-def log_in(server: LiveServer) -> str:
-    """`sessionid=...` of a logged-in student (user made with manage.py)."""
+def log_in(server: LiveServer, session: str | None = None) -> str:
+    """`sessionid=...` of a logged-in student (user made with manage.py), logging in from the
+    browser session `session` (`sessionid=...`) when given."""
     server.manage(
         "shell",
         "-c",
@@ -31,6 +32,8 @@ def log_in(server: LiveServer) -> str:
         "User.objects.create_user('alumna', password='una-clave-larga-9')",
     )
     headers = csrf_headers()
+    if session is not None:
+        headers["Cookie"] += f"; {session}"
     token = headers["X-CSRFToken"]
     form = urlencode(
         {"username": "alumna", "password": "una-clave-larga-9", "csrfmiddlewaretoken": token}
@@ -69,3 +72,47 @@ async def test_logging_out_closes_the_terminals_with_a_notice_and_removes_the_sa
     while instance_containers(server.instance) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     assert instance_containers(server.instance) == []
+
+
+async def wait_for_no_containers(server: LiveServer) -> list[str]:
+    deadline = time.monotonic() + 30
+    while instance_containers(server.instance) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    return instance_containers(server.instance)
+
+
+async def test_a_session_deleted_behind_the_terminal_ends_it(live):
+    """Pass (TERMINAL_SESSION_CHECK 0.5 s): the session row is deleted from the database (as a
+    logout served by another process, or an expiry clean-up, would): the open terminal gets a
+    Spanish notice and 4403, and its sandbox is removed."""
+    server = live(TERMINAL_SESSION_CHECK="0.5")
+    cookie = server.session_cookie()
+    ws = await open_socket(server, cookie, new_terminal_id())
+    await until_event(ws, "ready")
+    key = cookie.split("=", 1)[1]
+    server.manage(
+        "shell",
+        "-c",
+        "from django.contrib.sessions.models import Session;"
+        f"Session.objects.filter(session_key='{key}').delete()",
+    )
+    events = await until_closed(ws)
+    assert ws.close_code == 4403
+    assert "Tu sesión del navegador ha terminado" in events[-1]["message"]
+    assert await wait_for_no_containers(server) == []
+
+
+async def test_logging_in_with_a_terminal_open_ends_the_old_sessions_terminal(live):
+    """Pass (TERMINAL_SESSION_CHECK 0.5 s): an anonymous student with an open terminal logs in;
+    the login cycles the session key (the old one is deleted), so the old session's terminal is
+    told and closed 4403 and its sandbox removed, instead of running on unowned."""
+    server = live(TERMINAL_SESSION_CHECK="0.5")
+    anonymous = server.session_cookie()
+    ws = await open_socket(server, anonymous, new_terminal_id())
+    await until_event(ws, "ready")
+    cookie = log_in(server, anonymous)
+    assert cookie != anonymous
+    events = await until_closed(ws)
+    assert ws.close_code == 4403
+    assert events[-1]["type"] == "notice"
+    assert await wait_for_no_containers(server) == []
