@@ -31,6 +31,7 @@ from pathlib import Path
 from sandbox.ports import students as port_tables
 
 from .config import GatewayConfig
+from .routes import route
 from .server import Gateway
 from .student import Student
 from .upstream import Upstream
@@ -134,7 +135,7 @@ async def open_gateway(owner: str, *, folder: Path | None = None) -> Path:
         if gateway is not None and _alive_here(gateway):
             await gateway.close()
         # (A gateway of another, finished loop is only forgotten: its server died with it.)
-        gateway = Gateway(student, folder / SOCKET_NAME)
+        gateway = Gateway(student, folder / SOCKET_NAME, route)
         await gateway.start()
         _gateways[folder] = gateway
         # Published ports follow the student's containers from now on (and those still

@@ -478,14 +478,18 @@ class Exchange:
 
 
 Handler = Callable[[Exchange], Coroutine[Any, Any, None]]
+Router = Callable[[str, str], tuple[Handler, dict[str, str]]]
 
 
 class Gateway:
     """One student's endpoint: a unix socket server and every task serving it."""
 
-    def __init__(self, student: Student, socket_path: Path) -> None:
+    def __init__(self, student: Student, socket_path: Path, router: Router) -> None:
         self.student = student
         self.socket_path = socket_path
+        # routes.route, given by lifecycle.py: routes imports the handlers, which import this
+        # module, so this module does not import routes.
+        self.router = router
         self.tasks: set[asyncio.Task[Any]] = set()
         self.server: asyncio.AbstractServer | None = None
         self.connections = 0
@@ -597,15 +601,13 @@ class Gateway:
         self, head: RequestHead, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> Exchange | None:
         """Answers one request; None when the connection broke (nothing more to answer)."""
-        from .routes import route
-
         path, version_error = _split_version(head.path)
         log.debug("%s %s %s", self.student.ns.key, head.method, head.target)
         exchange = Exchange(self, head, path, reader, writer)
         try:
             if version_error:
                 raise version_error
-            handler, params = route(head.method, path)
+            handler, params = self.router(head.method, path)
             exchange.params = params
             await handler(exchange)
             if not exchange.close_after:
