@@ -40,3 +40,12 @@ def _plain_static_storage(settings: Any) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_session_rate() -> None:
+    # Every in-process request comes from 127.0.0.1: the per-address new-session budget
+    # (tutorial.session_rate, process state) starts full for each test, as tests are independent.
+    from tutorial.session_rate import buckets
+
+    buckets.buckets.clear()
