@@ -94,3 +94,12 @@ def test_a_students_tag_on_a_stand_in_stays_theirs(student, other_student, image
     assert not any("miweb" in name for name in seen)
     tags = other_student.ok("image", "inspect", "-f", "{{json .RepoTags}}", "nginx")
     assert "miweb" not in tags and "nginx:1.22" in tags
+
+
+def test_a_student_cannot_remove_or_prune_a_stand_in(student, images) -> None:  # noqa: ANN001
+    before = student.ok("image", "inspect", "-f", "{{.Id}}", "nginx:1.22").strip()
+    student.refused("rmi", "nginx:1.22")
+    student.docker("rmi", "-f", "nginx")
+    student.docker("image", "prune", "-a", "-f")
+    assert student.ok("image", "inspect", "-f", "{{.Id}}", "nginx:1.22").strip() == before
+    assert "nginx:latest" in student.ok("images", "--format", "{{.Repository}}:{{.Tag}}").split()
