@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from typing import Any
 
 from django.utils.translation import gettext as _
 
-from . import quotas, schemas
+from . import dockerfile_parse, quotas, schemas
 from .errors import GatewayError, bad_request, not_found, refused
 from .names import LABEL_COURSE, PREFIXED, ImageRef, parse_image_ref
 from .policy import labels as own_labels
@@ -220,13 +221,23 @@ async def prune(ex: Exchange) -> None:
 
 
 def _checked_changes(values: list[str]) -> list[str]:
-    for change in values:
-        keyword = change.strip().split(" ", 1)[0].split("\t", 1)[0].upper()
-        if keyword not in _CHANGE_KEYWORDS:
+    """`docker commit --change`, read as the engine reads it: 20.10 joins every change with a
+    newline and parses the result as a Dockerfile (so a newline or a trailing escape in one
+    change makes more instructions, and quotes vanish from label keys). The same parser reads
+    it here, each instruction is checked, and only what was checked is sent, one per change."""
+    text = dockerfile_parse.prepare("\n".join(values).encode())
+    parsed = dockerfile_parse.parse(text)
+    if parsed.syntax is not None or parsed.escape != "\\":
+        raise refused(_("--change no admite directivas de Dockerfile en Muelle."))
+    out = []
+    for node in parsed.nodes:
+        keyword = node.keyword.upper()
+        if keyword not in _CHANGE_KEYWORDS or node.flags:
             raise refused(_("--change %(k)s no está permitido en Muelle.") % {"k": keyword})
-        if keyword == "LABEL" and "muelle." in change.lower():
+        if keyword == "LABEL" and "muelle" in re.sub(r"[\s\"'\\`]", "", node.args).lower():
             raise refused(_("Las etiquetas «muelle.*» están reservadas para Muelle."))
-    return values
+        out.append(f"{keyword} {node.args}")
+    return out
 
 
 async def commit(ex: Exchange) -> None:

@@ -22,6 +22,7 @@ from .names import (
     HEX_ID,
     LABEL_COURSE,
     LABEL_STUDENT,
+    PREFIXED,
     Namespace,
     is_course_tag,
     is_network_name,
@@ -158,7 +159,11 @@ class Student:
             return "own"
         if LABEL_STUDENT in labels:
             return None  # another student's, whatever else it claims
-        if labels.get(LABEL_COURSE) == "1" or any(is_course_tag(t) for t in tags):
+        # The course label alone is not enough: every layer a student's build makes on top of a
+        # course image inherits it, untagged, with that student's files in it. A shared image
+        # is one the course names: a course tag, or the label with a tag that is no student's.
+        public_tags = [t for t in tags if not PREFIXED.match(t)]
+        if any(is_course_tag(t) for t in tags) or (labels.get(LABEL_COURSE) == "1" and public_tags):
             return "shared"
         if any(self._allowlisted(t) for t in tags):
             return "shared"
