@@ -86,8 +86,7 @@ async def test_contenedor_by_image_env_restart_network_and_mount(sandbox) -> Non
 
 
 async def test_contenedor_puerto_reads_what_the_engine_records(sandbox) -> None:
-    # Publishing through the gateway is issue 11's work (refused today): what can be proven is
-    # that a container without published ports fails with an explanation.
+    # A container that publishes nothing fails with an explanation.
     await sh(sandbox, "docker run -d --name web muelle/web")
     passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: web\npuerto: '8080:80'")
     assert not passed and "no publica el puerto 80/tcp del contenedor; publica: ninguno" in detail
@@ -227,9 +226,8 @@ async def test_http_inside_the_sandbox(sandbox) -> None:
 
 
 async def test_puerto_judges_the_engines_own_record_of_published_ports(settings) -> None:
-    # The gateway refuses -p until published ports land (issue 11), so the container is made
-    # here directly on the engine (never started, removed after): the check reads the port
-    # bindings exactly as the engine records them.
+    # The container is made here directly on the engine (never started, removed after): the
+    # check also reads the port bindings exactly as the engine itself records them.
     from exercises.docker_checks import container_problems
     from sandbox.gateway.lifecycle import current_config
     from sandbox.gateway.upstream import Upstream
@@ -259,3 +257,21 @@ async def test_puerto_judges_the_engines_own_record_of_published_ports(settings)
     assert problems("443") == [
         "no publica el puerto 443/tcp del contenedor; publica: «8080:80/tcp»"
     ]
+
+
+async def test_puerto_and_http_through_a_port_the_student_published(sandbox) -> None:
+    # Published ports (issue 11) carried by the gateway: the check sees them as `docker
+    # inspect` shows them to the student, and the page answers on the sandbox's localhost.
+    # (Skipped only on a gateway that still refuses -p.)
+    run = await engine.run(
+        sandbox,
+        ["/bin/sh", "-c", "docker run -d --name web -p 8080:80 muelle/web 2>&1"],
+        timeout=60,
+    )
+    if run.exit_code != 0:
+        pytest.skip("the gateway does not publish ports yet: " + run.output.decode()[:200])
+    assert await outcome(sandbox, "tipo: contenedor\nnombre: web\npuerto: '8080:80'") == (True, "")
+    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: web\npuerto: '9090:80'")
+    assert not passed and "no en el 9090" in detail
+    await sh(sandbox, "bash -c " + repr(WAIT_FOR_8080))
+    assert (await outcome(sandbox, "tipo: http\npuerto: 8080"))[0]
