@@ -273,7 +273,7 @@ def _command_text(value: Sequence[str] | str | None) -> str:
     return "[" + ", ".join(f'"{part}"' for part in value) + "]"
 
 
-def _same_command(actual: list[str] | None, wanted: tuple[str, ...] | str) -> bool:
+def same_command(actual: list[str] | None, wanted: tuple[str, ...] | str) -> bool:
     actual = list(actual or [])
     if isinstance(wanted, tuple):
         return actual == list(wanted)
@@ -309,7 +309,7 @@ async def _image(check: ImageCheck, view: StudentDocker) -> Verdict:
         ("CMD", check.cmd, config.get("Cmd")),
         ("ENTRYPOINT", check.entrypoint, config.get("Entrypoint")),
     ):
-        if wanted is not None and not _same_command(actual, wanted):
+        if wanted is not None and not same_command(actual, wanted):
             problems.append(
                 _("tiene %(key)s %(got)s; se esperaba %(want)s")
                 % {

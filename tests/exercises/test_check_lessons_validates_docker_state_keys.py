@@ -120,3 +120,14 @@ def test_check_lessons_shows_file_and_line(lessons_dir) -> None:
         f"02-puertos.md:{line}: error: ejercicios[1].comprobaciones[1].puerto: «puerto» debe ser"
         in out.getvalue()
     )
+
+
+def test_a_cmd_text_matches_exec_and_shell_forms() -> None:
+    from exercises.docker_checks import same_command
+
+    assert same_command(["python", "app.py"], ("python", "app.py"))
+    assert not same_command(["python", "app.py"], ("python", "main.py"))
+    assert same_command(["python", "app.py"], "python  app.py")
+    assert same_command(["/bin/sh", "-c", "python app.py"], "python app.py")
+    assert not same_command(["/bin/sh", "-c", "python app.py"], ("python", "app.py"))
+    assert not same_command(None, "python app.py")
