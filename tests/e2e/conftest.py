@@ -45,15 +45,26 @@ def live_asgi_server(transactional_db: None, settings) -> Iterator[str]:  # noqa
     from channels.routing import ProtocolTypeRouter
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
+    from sandbox.preview import addresses as preview_addresses
+    from sandbox.preview import proxy as preview_proxy
     from tutorial.asgi import application
 
+    static_http = ASGIStaticFilesHandler(application.application_mapping["http"])
+    websocket = application.application_mapping["websocket"]
+
+    # Preview hosts (a student's published port) go to the preview origin, as tutorial.asgi does.
+    async def http(scope, receive, send):  # noqa: ANN001, ANN202
+        if preview_addresses.is_preview_scope(scope):
+            return await preview_proxy.app(scope, receive, send)
+        return await static_http(scope, receive, send)
+
+    async def ws(scope, receive, send):  # noqa: ANN001, ANN202
+        if preview_addresses.is_preview_scope(scope):
+            return await preview_proxy.app(scope, receive, send)
+        return await websocket(scope, receive, send)
+
     # Serve static files straight from the finders, as runserver would.
-    app = ProtocolTypeRouter(
-        {
-            "http": ASGIStaticFilesHandler(application.application_mapping["http"]),
-            "websocket": application.application_mapping["websocket"],
-        }
-    )
+    app = ProtocolTypeRouter({"http": http, "websocket": ws})
     port = _free_port()
     config = uvicorn.Config(
         app,
@@ -105,8 +116,9 @@ def browser() -> Iterator[object]:
 
 
 def _loopback_only(route) -> None:  # noqa: ANN001
-    host = urlsplit(route.request.url).hostname
-    if host in {"127.0.0.1", "localhost", "::1"}:
+    host = urlsplit(route.request.url).hostname or ""
+    # *.localhost is loopback too (browsers resolve it there): the preview origin of a port.
+    if host in {"127.0.0.1", "localhost", "::1"} or host.endswith(".localhost"):
         route.continue_()
     else:
         route.abort("blockedbyclient")
