@@ -158,6 +158,15 @@ def container_problems(check: ContainerCheck, info: dict[str, Any]) -> list[str]
             _("salió con el código %(got)s; se esperaba %(want)d")
             % {"got": code, "want": check.exit_code}
         )
+    if check.health is not None:
+        health = (state.get("Health") or {}).get("Status")
+        if not health:
+            problems.append(_("no tiene HEALTHCHECK (ni en su imagen ni en docker run)"))
+        elif health != check.health:
+            problems.append(
+                _("su estado de salud es %(got)s, no %(want)s")
+                % {"got": shown(health), "want": shown(check.health)}
+            )
     host = info.get("HostConfig") or {}
     config = info.get("Config") or {}
     if check.port is not None:

@@ -26,6 +26,7 @@ CHECK_KEYS = {
         "red",
         "reinicio",
         "entorno",
+        "salud",
     },
     "imagen": {
         "nombre",
@@ -46,6 +47,8 @@ CHECK_KEYS = {
 
 STATES = ("en-marcha", "parado", "no-existe")
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+# Docker's own words for a HEALTHCHECK's verdict, as `docker ps` shows them to the student.
+HEALTH_STATES = ("healthy", "unhealthy", "starting")
 _NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
 _PORT = re.compile(r"^(?:(?P<host>\d{1,5}):)?(?P<container>\d{1,5})(?:/(?P<proto>tcp|udp|sctp))?$")
 _EXPOSE = re.compile(r"^(?P<port>\d{1,5})(?:/(?P<proto>tcp|udp|sctp))?$")
@@ -90,6 +93,7 @@ class ContainerCheck:
     network: str | None
     restart: str | None
     env: str | None
+    health: str | None = None  # one of HEALTH_STATES
 
 
 @dataclass(frozen=True)
@@ -288,7 +292,9 @@ def _validate_container(
             _("«estado» debe ser uno de: %(states)s") % {"states": ", ".join(STATES)},
         )
     if state == "no-existe":
-        extra = sorted(set(check) & {"codigo", "puerto", "montaje", "red", "reinicio", "entorno"})
+        extra = sorted(
+            set(check) & {"codigo", "puerto", "montaje", "red", "reinicio", "entorno", "salud"}
+        )
         if extra:
             report(
                 path,
@@ -327,6 +333,11 @@ def _validate_container(
             _("«reinicio» debe ser uno de: %(values)s") % {"values": ", ".join(RESTART_POLICIES)},
         )
     _env_key(check, "entorno", path, report)
+    if "salud" in check and check["salud"] not in HEALTH_STATES:
+        report(
+            (*path, "salud"),
+            _("«salud» debe ser uno de: %(values)s") % {"values": ", ".join(HEALTH_STATES)},
+        )
 
 
 def _validate_image(check: Mapping[str, Any], path: tuple[str | int, ...], report: Report) -> None:
@@ -457,6 +468,7 @@ def parse(kind: str, index: int, ok: str, error: str, raw: Mapping[str, Any]) ->
             network=_strip(raw.get("red")),
             restart=raw.get("reinicio"),
             env=raw.get("entorno"),
+            health=raw.get("salud"),
         )
     if kind == "imagen":
         return ImageCheck(

@@ -54,6 +54,7 @@ def check(body: str) -> str:
         ),
         ("contenedor\nnombre: 'mal nombre'", "«nombre» debe ser un nombre de Docker"),
         ("contenedor\nnombre: web\npuertos: 80", "clave desconocida «puertos»"),
+        ("contenedor\nnombre: web\nsalud: sano", "«salud» debe ser uno de: healthy"),
         ("imagen\ncmd: python", "necesita «nombre»"),
         ("imagen\nnombre: app\ncmd: {a: 1}", "«cmd» debe ser una lista"),
         ("imagen\nnombre: app\nexpone: http", "«expone» debe ser un puerto"),

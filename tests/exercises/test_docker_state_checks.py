@@ -275,3 +275,22 @@ async def test_puerto_and_http_through_a_port_the_student_published(sandbox) -> 
     assert not passed and "no en el 9090" in detail
     await sh(sandbox, "bash -c " + repr(WAIT_FOR_8080))
     assert (await outcome(sandbox, "tipo: http\npuerto: 8080"))[0]
+
+
+async def test_contenedor_salud_reads_the_healthcheck_verdict(sandbox) -> None:
+    await sh(sandbox, "docker run -d --name sin muelle/busybox sleep 600")
+    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: sin\nsalud: healthy")
+    assert not passed and "no tiene HEALTHCHECK" in detail
+    await sh(
+        sandbox,
+        "docker run -d --name sano --health-cmd true --health-interval 1s muelle/busybox sleep 600",
+    )
+    await sh(
+        sandbox,
+        "for i in $(seq 100); do "
+        "[ \"$(docker inspect -f '{{.State.Health.Status}}' sano)\" = healthy ] && exit 0; "
+        "sleep 0.2; done; exit 1",
+    )
+    assert await outcome(sandbox, "tipo: contenedor\nnombre: sano\nsalud: healthy") == (True, "")
+    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: sano\nsalud: unhealthy")
+    assert not passed and "su estado de salud es «healthy», no «unhealthy»" in detail
