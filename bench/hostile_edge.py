@@ -262,6 +262,9 @@ def main() -> None:
             asyncio.run(slow_attack(server, args.slow, args.body_timeout))
         if args.sessions:
             asyncio.run(sessions_attack(server, args.sessions))
+    except Exception:
+        print(f"server log (tail):\n{server.log.read_text()[-3000:]}")
+        raise
     finally:
         server.__exit__(None, None, None)
         server.stop()
