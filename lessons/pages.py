@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
-from lessons import rendering
+from lessons import glossary, rendering
 from lessons.catalog import Catalog, Lesson
 from lessons.problems import Problem, error
 
@@ -55,6 +55,7 @@ class LessonPage:
     next: Lesson | None
     entries: tuple[Entry, ...]  # the whole course, for the navigation list
     catalog_version: str = ""
+    terms: tuple[glossary.Term, ...] = ()  # glossary terms this lesson explains
 
     @property
     def lesson(self) -> Lesson:
@@ -91,7 +92,10 @@ def lesson_page(course: Catalog, lesson: Lesson) -> LessonPage:
                 error(lesson.path, lesson.body_line, _("no se pudo mostrar: %(e)s") % {"e": exc}),
             )
     previous, following = course.neighbours(lesson)
-    return LessonPage(entry, rendered, problems, previous, following, entries, course.version)
+    terms = glossary.get_glossary().for_lesson(lesson.slug)
+    return LessonPage(
+        entry, rendered, problems, previous, following, entries, course.version, terms
+    )
 
 
 # The parts of a lesson page that are the same for every visitor, rendered once per lesson file
@@ -103,7 +107,13 @@ _fragments_lock = threading.Lock()
 
 def fragments(page: LessonPage) -> dict[str, SafeString]:
     lesson = page.lesson
-    key = (lesson.mtime_ns, lesson.size, page.catalog_version, get_language())
+    key = (
+        lesson.mtime_ns,
+        lesson.size,
+        page.catalog_version,
+        glossary.get_glossary().version,
+        get_language(),
+    )
     found: dict[str, SafeString] = {}
     for name in FRAGMENTS:
         slot = (str(lesson.path), name)

@@ -22,6 +22,7 @@ register_converter(LessonSlugConverter, "lesson_slug")
 app_name = "lessons"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("glosario/", views.glossary_page, name="glossary"),
     path("lecciones/<lesson_slug:slug>/", views.lesson_detail, name="detail"),
     path(
         "lecciones/<lesson_slug:slug>/recursos/<path:asset_path>",

@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from lessons import assets, catalog, pages
+from lessons import assets, catalog, glossary, pages
 
 SMALL_ASSET_BYTES = 2 * 1024 * 1024
 
@@ -92,3 +92,12 @@ def lesson_asset(request: HttpRequest, slug: str, asset_path: str) -> HttpRespon
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "404.html", status=404)
+
+
+@require_GET
+def glossary_page(request: HttpRequest) -> HttpResponse:
+    course = catalog.get_catalog()
+    terms = glossary.get_glossary().terms
+    lessons = {lesson.slug: lesson for lesson in course.lessons if lesson.slug}
+    rows = [(term, lessons.get(term.lesson or "")) for term in terms]
+    return render(request, "lessons/glossary.html", {"rows": rows})

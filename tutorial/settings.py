@@ -137,6 +137,24 @@ STATICFILES_DIRS = [
     # Front-end libraries come from the npm registry (package.json); served as they ship.
     ("vendor/xterm", BASE_DIR / "node_modules" / "@xterm" / "xterm"),
     ("vendor/xterm-addon-fit", BASE_DIR / "node_modules" / "@xterm" / "addon-fit"),
+    # The workspace editor: CodeMirror 6 and what it imports, as ES modules named by the import
+    # map in templates/sandbox/editor_importmap.html (no bundler).
+    *(
+        (f"vendor/{name}", BASE_DIR / "node_modules" / name)
+        for name in (
+            "codemirror",
+            *(f"@codemirror/{p}" for p in ("autocomplete", "commands", "lang-css", "lang-html")),
+            *(f"@codemirror/{p}" for p in ("lang-javascript", "lang-json", "lang-python")),
+            *(f"@codemirror/{p}" for p in ("lang-yaml", "language", "legacy-modes", "lint")),
+            *(f"@codemirror/{p}" for p in ("search", "state", "streamparser", "view")),
+            *(f"@lezer/{p}" for p in ("common", "css", "highlight", "html", "javascript")),
+            *(f"@lezer/{p}" for p in ("json", "lr", "python", "yaml")),
+            "@marijn/find-cluster-break",
+            "crelt",
+            "style-mod",
+            "w3c-keyname",
+        )
+    ),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -180,6 +198,9 @@ LOGGING = {
 # --- Lessons -------------------------------------------------------------------------------
 # Folder holding one markdown file (or folder) per lesson.
 LESSONS_DIR = Path(env_str("LESSONS_DIR", str(BASE_DIR / "content" / "lessons")))
+# The course glossary (lessons/glossary.py): Spanish terms, Docker's names, definitions.
+# Empty: `glosario.yaml` beside the lessons folder (content/glosario.yaml).
+GLOSSARY_FILE = env_str("GLOSSARY_FILE", "")
 
 # --- Sandbox: every value here is a hardening or capacity default ----------------------------
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", True)

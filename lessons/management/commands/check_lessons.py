@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from lessons import catalog, extra_checks
+from lessons import catalog, extra_checks, glossary
 from lessons.problems import Problem, display_path
 
 
@@ -59,6 +59,8 @@ class Command(BaseCommand):
             entries = list(course.entries)
             problems = course.all_problems()
         problems += extra_checks.run(entries)
+        if single is None:
+            problems += _glossary_problems(course, root)
 
         shown = _Shown(typed, target)
         for problem in sorted(problems, key=lambda p: (shown.path(p), p.line, not p.is_error)):
@@ -79,6 +81,18 @@ class Command(BaseCommand):
         if errors:
             raise CommandError(summary, returncode=1)
         self.stdout.write(self.style.SUCCESS(summary) if not warnings else summary)
+
+
+def _glossary_problems(course: catalog.Catalog, root: Path) -> list[Problem]:
+    """The glossary goes with the course it describes: GLOSSARY_FILE for LESSONS_DIR, else the
+    `glosario.yaml` beside the folder checked (an instructor's own course has its own)."""
+    if root.resolve() == Path(settings.LESSONS_DIR).resolve():
+        path = glossary.path()
+    else:
+        path = root.parent / "glosario.yaml"
+    found = glossary.read(path)
+    slugs = {lesson.slug for lesson in course.entries if lesson.slug}
+    return [*found.problems, *glossary.lesson_problems(found, slugs, path)]
 
 
 def locate(typed: str) -> Path:
