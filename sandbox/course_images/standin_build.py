@@ -123,7 +123,7 @@ def _busybox_digest() -> str:
 def recipe_digest(stand_in: StandIn, base: StandIn = BASE) -> str:
     h = hashlib.sha256(stand_in.own_digest().encode())
     if stand_in.kind == "base":
-        h.update("\n".join(DPKG_EXCLUDES + DPKG_INCLUDES).encode())
+        h.update("\n".join(DPKG_EXCLUDES + DPKG_INCLUDES + BASE_EXTRA + BASE_PURGE).encode())
     elif stand_in.kind == "layer":
         h.update(recipe_digest(base).encode() + INSTALL_SCRIPT.encode())
     else:
@@ -163,16 +163,33 @@ def _quote(value: str) -> str:
 
 
 # --- the base: mmdebstrap ------------------------------------------------------------------------
+# minbase resolves init-system-helpers' "usrmerge | usr-is-merged" to usrmerge, which drags in
+# full Perl (~48 MB) that nothing in the images needs; with usr-is-merged they can be purged (as
+# sandbox/images does). A layer whose packages need Perl gets it back from apt.
+BASE_EXTRA = ["usr-is-merged"]
+BASE_PURGE = [
+    "usrmerge",
+    "libfile-find-rule-perl",
+    "libnumber-compare-perl",
+    "libtext-glob-perl",
+    "perl",
+    "libperl5.36",
+    "perl-modules-5.36",
+]
+
+
 def mmdebstrap_command(target: Path) -> list[str]:
     cmd = [
         "mmdebstrap",
         "--variant=minbase",
+        "--include=" + ",".join(BASE_EXTRA),
         "--format=tar",
         "--dpkgopt=force-unsafe-io",
         "--aptopt=Acquire::Languages none",
     ]
     cmd += [f"--dpkgopt=path-exclude={p}" for p in DPKG_EXCLUDES]
     cmd += [f"--dpkgopt=path-include={p}" for p in DPKG_INCLUDES]
+    cmd.append('--customize-hook=chroot "$1" dpkg --purge ' + " ".join(BASE_PURGE))
     cmd.append(
         '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/apt '
         '"$1"/var/log/dpkg.log "$1"/var/log/alternatives.log'
