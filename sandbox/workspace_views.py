@@ -1,0 +1,181 @@
+"""The workspace editor's JSON API (docs/workspace.md): the student's own sandbox, found from
+their browser session as the terminal finds it, and sandbox.workspace for every file operation.
+
+Reads are GET, changes are POST with a JSON body and Django's CSRF token (X-CSRFToken header).
+Every answer is JSON; a refusal is {"error": "<Spanish text>"} with a 4xx/5xx status.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from sandbox import engine, workspace
+from sandbox.terminals import owner_key
+
+logger = logging.getLogger(__name__)
+
+Operation = Callable[[engine.Sandbox], Awaitable[dict[str, Any]]]
+
+
+def _answer(data: dict[str, Any], status: int = 200) -> JsonResponse:
+    response = JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _error(message: str, status: int, **extra: Any) -> JsonResponse:
+    return _answer({"error": message, **extra}, status=status)
+
+
+async def _owner(request: HttpRequest) -> str | None:
+    # Reading the session may touch the database: never on the event loop's thread.
+    key = await sync_to_async(lambda: request.session.session_key)()
+    return owner_key(key) if key else None
+
+
+async def _sandbox(owner: str) -> engine.Sandbox:
+    sandbox = await engine.get(owner)
+    if sandbox is not None:
+        return sandbox
+    # As exercises.views does: the engine's background tasks start from an empty context, so
+    # they never inherit this request's executors.
+    contextvars.Context().run(engine.ensure_background_tasks)
+    return await engine.acquire(owner)
+
+
+async def _in_sandbox(request: HttpRequest, operation: Operation) -> JsonResponse:
+    owner = await _owner(request)
+    if owner is None:
+        return _error(
+            _("Tu sesión no está abierta. Recarga la página para usar el editor."), 403
+        )
+    try:
+        sandbox = await _sandbox(owner)
+        try:
+            answer = await operation(sandbox)
+        except engine.SandboxGone:
+            answer = await operation(await _sandbox(owner))
+        await engine.touch(sandbox)  # editing is activity: the idle timeout starts again
+        return _answer(answer)
+    except workspace.Stale as exc:
+        return _error(exc.message, exc.status, version=exc.version, conflict=True)
+    except workspace.WorkspaceError as exc:
+        return _error(exc.message, exc.status)
+    except engine.SessionLimitReached as exc:
+        return _error(exc.message, 429)
+    except engine.EngineUnavailable:
+        return _error(
+            _("Ahora mismo tu contenedor no está disponible: no responde ningún motor de Docker."),
+            503,
+        )
+    except engine.CapacityFull:
+        return _error(
+            _("Hay muchas personas practicando ahora mismo. Vuelve a intentarlo en un momento."),
+            503,
+        )
+    except engine.SandboxGone:
+        return _error(_("Tu contenedor acaba de cerrarse. Vuelve a intentarlo."), 503)
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise workspace.WorkspaceError(_("La petición no es válida.")) from None
+    if not isinstance(data, dict):
+        raise workspace.WorkspaceError(_("La petición no es válida."))
+    return data
+
+
+async def _posted(request: HttpRequest, operation: Callable[..., Operation]) -> JsonResponse:
+    try:
+        data = _body(request)
+    except workspace.WorkspaceError as exc:
+        return _error(exc.message, exc.status)
+    return await _in_sandbox(request, operation(data))
+
+
+@never_cache
+@require_GET
+async def tree(request: HttpRequest) -> JsonResponse:
+    async def operation(sandbox: engine.Sandbox) -> dict[str, Any]:
+        found = await workspace.list_tree(sandbox)
+        return {
+            "home": workspace.home(),
+            "entries": [{"path": e.path, "kind": e.kind, "size": e.size} for e in found.entries],
+            "truncated": found.truncated,
+        }
+
+    return await _in_sandbox(request, operation)
+
+
+@never_cache
+@require_GET
+async def read(request: HttpRequest) -> JsonResponse:
+    async def operation(sandbox: engine.Sandbox) -> dict[str, Any]:
+        found = await workspace.read_file(sandbox, request.GET.get("ruta"))
+        return {"path": found.path, "text": found.text, "version": found.version}
+
+    return await _in_sandbox(request, operation)
+
+
+@require_POST
+async def save(request: HttpRequest) -> JsonResponse:
+    def operation(data: dict[str, Any]) -> Operation:
+        async def run(sandbox: engine.Sandbox) -> dict[str, Any]:
+            path = workspace.clean_path(data.get("ruta"))
+            version = await workspace.write_file(
+                sandbox, path, data.get("texto"), data.get("version")
+            )
+            return {"path": path, "version": version}
+
+        return run
+
+    return await _posted(request, operation)
+
+
+@require_POST
+async def create(request: HttpRequest) -> JsonResponse:
+    def operation(data: dict[str, Any]) -> Operation:
+        async def run(sandbox: engine.Sandbox) -> dict[str, Any]:
+            folder = data.get("tipo") == "carpeta"
+            path = await workspace.create(sandbox, data.get("ruta"), folder=folder)
+            return {"path": path, "version": "" if folder else workspace.version_of(b"")}
+
+        return run
+
+    return await _posted(request, operation)
+
+
+@require_POST
+async def rename(request: HttpRequest) -> JsonResponse:
+    def operation(data: dict[str, Any]) -> Operation:
+        async def run(sandbox: engine.Sandbox) -> dict[str, Any]:
+            path = await workspace.rename(sandbox, data.get("ruta"), data.get("nueva"))
+            return {"path": path}
+
+        return run
+
+    return await _posted(request, operation)
+
+
+@require_POST
+async def delete(request: HttpRequest) -> JsonResponse:
+    def operation(data: dict[str, Any]) -> Operation:
+        async def run(sandbox: engine.Sandbox) -> dict[str, Any]:
+            await workspace.delete(sandbox, data.get("ruta"))
+            return {"deleted": workspace.clean_path(data.get("ruta"))}
+
+        return run
+
+    return await _posted(request, operation)

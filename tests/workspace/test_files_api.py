@@ -1,0 +1,102 @@
+"""The editor's JSON API through its real URLs: the student's own sandbox from their session,
+CSRF on every change, Spanish refusals, and the 409 of a stale save."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import AsyncClient
+from django.urls import reverse
+
+from sandbox import engine, workspace
+from sandbox.terminals import owner_key
+
+from .conftest import shell
+
+pytestmark = pytest.mark.docker
+
+
+async def _student(remove_sandboxes: None) -> tuple[AsyncClient, engine.Sandbox]:
+    client = AsyncClient()
+    response = await client.post(reverse("sandbox:session"))
+    assert response.status_code == 204
+    key = client.cookies["sessionid"].value
+    return client, await engine.acquire(owner_key(key))
+
+
+async def _post(client: AsyncClient, name: str, data: dict[str, Any]) -> Any:
+    return await client.post(
+        reverse(f"sandbox:{name}"), json.dumps(data), content_type="application/json"
+    )
+
+
+async def test_save_then_the_terminal_sees_it_then_a_stale_save_is_409(
+    remove_sandboxes: None,
+) -> None:
+    client, sandbox = await _student(remove_sandboxes)
+    saved = await _post(
+        client, "workspace-save", {"ruta": "Dockerfile", "texto": "FROM muelle/hola\n", "version": ""}
+    )
+    assert saved.status_code == 200, saved.content
+    code, out = await shell(sandbox, "cat ~/Dockerfile")
+    assert out == b"FROM muelle/hola\n"
+
+    opened = await client.get(reverse("sandbox:workspace-read"), {"ruta": "Dockerfile"})
+    assert opened.json()["version"] == saved.json()["version"]
+    await shell(sandbox, "echo 'FROM muelle/busybox' > ~/Dockerfile")
+    stale = await _post(
+        client,
+        "workspace-save",
+        {"ruta": "Dockerfile", "texto": "FROM x\n", "version": opened.json()["version"]},
+    )
+    assert stale.status_code == 409
+    assert stale.json()["conflict"] is True
+    assert stale.json()["error"] == "El archivo cambió en la terminal: ¿recargar o sobrescribir?"
+    assert stale.json()["version"] == workspace.version_of(b"FROM muelle/busybox\n")
+
+    tree = await client.get(reverse("sandbox:workspace-tree"))
+    assert {"path": "Dockerfile", "kind": "file", "size": 20} in tree.json()["entries"]
+
+
+async def test_each_student_sees_only_their_own_sandbox(remove_sandboxes: None) -> None:
+    alice, alice_box = await _student(remove_sandboxes)
+    bob, _bob_box = await _student(remove_sandboxes)
+    await shell(alice_box, "echo secreto > ~/clave.txt")
+    answer = await bob.get(reverse("sandbox:workspace-read"), {"ruta": "clave.txt"})
+    assert answer.status_code == 404
+    answer = await alice.get(reverse("sandbox:workspace-read"), {"ruta": "clave.txt"})
+    assert answer.json()["text"] == "secreto\n"
+
+
+async def test_without_a_session_nothing_starts(remove_sandboxes: None) -> None:
+    answer = await AsyncClient().get(reverse("sandbox:workspace-tree"))
+    assert answer.status_code == 403
+    assert "sesión" in answer.json()["error"]
+    assert await engine.list_managed() == []
+
+
+async def test_changes_need_the_csrf_token(remove_sandboxes: None) -> None:
+    client = AsyncClient(enforce_csrf_checks=True)
+    page = await client.get(reverse("sandbox:workspace-tree"))
+    assert page.status_code == 403
+    answer = await client.post(
+        reverse("sandbox:workspace-delete"), "{}", content_type="application/json"
+    )
+    assert answer.status_code == 403
+    assert b"CSRF" in answer.content
+
+
+async def test_refusals_are_spanish_json(remove_sandboxes: None) -> None:
+    client, sandbox = await _student(remove_sandboxes)
+    outside = await client.get(reverse("sandbox:workspace-read"), {"ruta": "../../etc/passwd"})
+    assert outside.status_code == 403
+    assert "carpeta personal" in outside.json()["error"]
+    broken = await client.post(
+        reverse("sandbox:workspace-save"), "no es json", content_type="application/json"
+    )
+    assert broken.status_code == 400
+    assert broken.json()["error"] == "La petición no es válida."
+    renamed = await _post(client, "workspace-rename", {"ruta": "a", "nueva": "/etc/a"})
+    assert renamed.status_code == 403
