@@ -270,9 +270,7 @@ async def list_tree(sandbox: engine.Sandbox) -> Tree:
         "(", "-type", "d", "(", *skipped[:-1], ")", "-prune", "-o", "-true", ")",
         "-printf", r"%y\t%s\t%P\0",
     ]  # fmt: skip
-    result = await engine.run(
-        sandbox, argv, timeout=RUN_TIMEOUT, max_output=TREE_ENTRIES * 300
-    )
+    result = await engine.run(sandbox, argv, timeout=RUN_TIMEOUT, max_output=TREE_ENTRIES * 300)
     kinds = {"f": "file", "d": "folder", "l": "link"}
     entries: list[Entry] = []
     records = result.output.split(b"\0")

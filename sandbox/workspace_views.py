@@ -56,9 +56,7 @@ async def _sandbox(owner: str) -> engine.Sandbox:
 async def _in_sandbox(request: HttpRequest, operation: Operation) -> JsonResponse:
     owner = await _owner(request)
     if owner is None:
-        return _error(
-            _("Tu sesión no está abierta. Recarga la página para usar el editor."), 403
-        )
+        return _error(_("Tu sesión no está abierta. Recarga la página para usar el editor."), 403)
     try:
         sandbox = await _sandbox(owner)
         try:

@@ -37,7 +37,9 @@ async def test_save_then_the_terminal_sees_it_then_a_stale_save_is_409(
 ) -> None:
     client, sandbox = await _student(remove_sandboxes)
     saved = await _post(
-        client, "workspace-save", {"ruta": "Dockerfile", "texto": "FROM muelle/hola\n", "version": ""}
+        client,
+        "workspace-save",
+        {"ruta": "Dockerfile", "texto": "FROM muelle/hola\n", "version": ""},
     )
     assert saved.status_code == 200, saved.content
     code, out = await shell(sandbox, "cat ~/Dockerfile")

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.docker
 
 
 async def test_a_saved_file_is_what_cat_shows_owned_by_the_student(sandbox: Any) -> None:
-    text = "FROM muelle/hola\nCMD [\"echo\", \"¡hola, año nuevo!\"]\n"
+    text = 'FROM muelle/hola\nCMD ["echo", "¡hola, año nuevo!"]\n'
     version = await workspace.write_file(sandbox, "proyecto/Dockerfile", text, "")
     assert version == workspace.version_of(text.encode())
     code, out = await shell(sandbox, "cat ~/proyecto/Dockerfile")

@@ -32,7 +32,6 @@ def test_paths_in_the_home_are_normalised(path: str, clean: str) -> None:
     assert workspace.clean_path(path) == clean
 
 
-
 @pytest.mark.docker
 async def test_a_symlink_out_of_the_home_is_refused_for_reading_and_writing(sandbox: Any) -> None:
     await shell(sandbox, "ln -s /etc/passwd ~/fuera && ln -s / ~/raiz && ln -s /tmp ~/tmp")
