@@ -75,6 +75,12 @@ class Running:
     address: str
     published: list[Published]
     exposed: list[tuple[int, str]]
+    sockets: netns.ClientSockets | None = None
+
+    def client_sockets(self) -> netns.ClientSockets:
+        if self.sockets is None:
+            self.sockets = netns.ClientSockets(self.namespace, self.address)
+        return self.sockets
 
 
 @dataclass
@@ -197,6 +203,8 @@ class PortTable:
 
     async def _drop(self, container_id: str) -> None:
         entry = self.running.pop(container_id)
+        if entry.sockets is not None:
+            entry.sockets.close()
         entry.namespace.close()
         still = set(self.host_ports())
         for item in entry.published:
@@ -293,7 +301,7 @@ class PortTable:
         item = taken[1]
         if self.connections >= self.max_connections:
             raise OSError(_("Demasiadas conexiones abiertas a tus puertos publicados."))
-        sock = await netns.socket_inside(entry.namespace, netns.client(entry.address))
+        sock = await entry.client_sockets().take()
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):

@@ -1,0 +1,261 @@
+"""Published ports: the preview origin beside the container straight, in one run.
+
+Prints, against the real server (`python -m tutorial.server`, one process):
+- a 10 KiB page through the preview vs. the same request straight to the container (a socket
+  made inside the container's network namespace by this script: what the proxy itself does, so
+  the difference is the proxy): p50 of each, the ratio and the overhead (targets: ratio ≤ 1.5,
+  overhead ≤ 5 ms);
+- requests per second with 50 concurrent clients, through the preview and straight;
+- from `docker run -d -p` typed in the terminal to the preview answering, beside the same
+  container started straight on the engine until its port answers (target ≤ 1 s);
+- the server's memory per published port (target ≤ 8 MiB).
+
+Run: .venv/bin/python bench/ports_preview.py [--requests 300] [--seconds 5]
+Traffic only on loopback; every container is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import alarm, percentile  # noqa: E402
+
+PAGE_SCRIPT = (
+    "mkdir -p /tmp/w && head -c 10240 /dev/zero | tr '\\0' a > /tmp/w/index.html && "
+    "exec httpd -f -p 80 -h /tmp/w"
+)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def http_once(open_conn, host: str, cookie: str | None = None) -> float:  # noqa: ANN001
+    started = time.perf_counter()
+    reader, writer = await open_conn()
+    extra = f"Cookie: {cookie}\r\n" if cookie else ""
+    writer.write(f"GET / HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n".encode())
+    await writer.drain()
+    data = await reader.read(-1)
+    writer.close()
+    assert b" 200 " in data.split(b"\r\n", 1)[0] and len(data) > 10240, data[:200]
+    return time.perf_counter() - started
+
+
+async def throughput(open_conn, host: str, cookie: str | None, seconds: float) -> float:  # noqa: ANN001
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await http_once(open_conn, host, cookie)
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(50)))
+    return done / (time.perf_counter() - started)
+
+
+def container_pid(name_filter: str) -> int:
+    ids = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"name={name_filter}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    info = json.loads(
+        subprocess.run(
+            ["docker", "inspect", ids[0]], capture_output=True, text=True, check=True
+        ).stdout
+    )[0]
+    return int(info["State"]["Pid"])
+
+
+async def main(args: argparse.Namespace) -> None:
+    from sandbox.ports import netns
+    from tests.ports.preview_client import Student
+    from tests.reliability.live_server import LiveServer, remove_containers
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-ports-"))
+    server = LiveServer(folder / "db.sqlite3", f"bench-ports-{os.getpid()}", SANDBOX_WARM_POOL="0")
+    server.migrate()
+    server.start()
+    raw_names: list[str] = []
+    try:
+        ana = await asyncio.to_thread(Student, server)
+        await ana.shell(
+            f'docker run -d -m 32m --name web -p 8080:80 muelle/busybox sh -c "{PAGE_SCRIPT}"'
+            " >/dev/null && sleep 1"
+        )
+        host, cookie = await asyncio.to_thread(ana.enter, 8080)
+        pid = container_pid("_web")
+        namespace = netns.Namespace.of_process(pid)
+        address = "127.0.0.1"
+
+        async def via_preview():  # noqa: ANN202
+            return await asyncio.open_connection("127.0.0.1", server.port)
+
+        # Sockets made ahead in the container's namespace, as the proxy's own are: the straight
+        # path pays no more than a connect.
+        ready = netns.ClientSockets(namespace, address, batch=64)
+
+        async def straight():  # noqa: ANN202
+            sock = await ready.take()
+            await asyncio.get_running_loop().sock_connect(sock, (address, 80))
+            return await asyncio.open_connection(sock=sock)
+
+        for _ in range(20):  # warm-up
+            await http_once(via_preview, host, cookie)
+            await http_once(straight, "localhost:8080")
+        preview_s, straight_s = [], []
+        for _ in range(args.requests):  # alternating, so drift hits both alike
+            preview_s.append(await http_once(via_preview, host, cookie))
+            straight_s.append(await http_once(straight, "localhost:8080"))
+        p50_preview = statistics.median(preview_s) * 1000
+        p50_straight = statistics.median(straight_s) * 1000
+        print(f"10 KiB page, n={args.requests} each, one at a time")
+        print(
+            f"  through the preview      p50 {p50_preview:7.2f} ms   p95 "
+            f"{percentile(preview_s, 0.95) * 1000:7.2f} ms"
+        )
+        print(
+            f"  straight (raw reference) p50 {p50_straight:7.2f} ms   p95 "
+            f"{percentile(straight_s, 0.95) * 1000:7.2f} ms"
+        )
+        print(
+            f"  ratio p50 {p50_preview / p50_straight:5.2f}x (target <= 1.5), overhead "
+            f"{p50_preview - p50_straight:5.2f} ms (target <= 5 ms)"
+        )
+
+        rps_preview = await throughput(via_preview, host, cookie, args.seconds)
+        rps_straight = await throughput(straight, "localhost:8080", None, args.seconds)
+        print(f"50 concurrent clients, {args.seconds:.0f} s each")
+        print(f"  through the preview      {rps_preview:7.1f} req/s")
+        print(
+            f"  straight (raw reference) {rps_straight:7.1f} req/s   ratio "
+            f"{rps_preview / rps_straight:5.2f}"
+        )
+        ready.close()
+        namespace.close()
+
+        # docker run -p → the preview answers; the raw reference is the same container started
+        # straight on the engine until its port answers inside its namespace.
+        run_s, raw_s = [], []
+        for round_ in range(args.rounds):
+            await ana.shell("docker rm -f tiempo >/dev/null 2>&1; true")
+            if round_ == 0:
+                await ana.shell(
+                    f"docker run -d -m 32m --name tiempo -p 8090:80 muelle/busybox sh -c "
+                    f'"{PAGE_SCRIPT}" >/dev/null'
+                )
+                timed_host, timed_cookie = await asyncio.to_thread(ana.enter, 8090)
+                continue
+            started = time.perf_counter()
+            await ana.shell(
+                f"docker run -d -m 32m --name tiempo -p 8090:80 muelle/busybox sh -c "
+                f'"{PAGE_SCRIPT}" >/dev/null'
+            )
+            while True:
+                try:
+                    await http_once(via_preview, timed_host, timed_cookie)
+                    break
+                except (AssertionError, OSError):
+                    await asyncio.sleep(0.01)
+            run_s.append(time.perf_counter() - started)
+
+            name = f"bench-raw-{os.getpid()}-{round_}"
+            raw_names.append(name)
+            started = time.perf_counter()
+            subprocess.run(
+                [
+                    "docker",
+                    "run",
+                    "-d",
+                    "--name",
+                    name,
+                    "--network",
+                    "none",
+                    "--label",
+                    f"muelle.instance={server.instance}",
+                    "muelle/busybox",
+                    "sh",
+                    "-c",
+                    PAGE_SCRIPT,
+                ],
+                capture_output=True,
+                check=True,
+            )
+            raw_ns = netns.Namespace.of_process(container_pid(name))
+
+            async def raw_conn(ns=raw_ns):  # noqa: ANN001, ANN202
+                sock = await netns.socket_inside(ns, netns.client("127.0.0.1"))
+                await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", 80))
+                return await asyncio.open_connection(sock=sock)
+
+            while True:
+                try:
+                    await http_once(raw_conn, "localhost")
+                    break
+                except (AssertionError, OSError):
+                    await asyncio.sleep(0.01)
+            raw_s.append(time.perf_counter() - started)
+            raw_ns.close()
+        print(f"docker run -d -p typed in the terminal → preview answers, n={len(run_s)}")
+        print(
+            f"  Muelle (terminal, gateway, ports)   p50 {statistics.median(run_s) * 1000:7.1f} ms"
+            "  (target <= 1000 ms)"
+        )
+        print(
+            f"  engine straight (raw reference)     p50 {statistics.median(raw_s) * 1000:7.1f} ms"
+            f"   ratio {statistics.median(run_s) / statistics.median(raw_s):5.2f}"
+        )
+
+        # Memory: 40 more published ports (4 containers × 10), server RSS before and after.
+        assert server.process is not None
+        before = rss_kib(server.process.pid)
+        for index in range(4):
+            first = 9000 + index * 10
+            await ana.shell(
+                f"docker run -d -m 16m --name mem{index} -p {first}-{first + 9}:{first}-{first + 9}"
+                " muelle/busybox sleep 600 >/dev/null"
+            )
+        await asyncio.sleep(1)
+        after = rss_kib(server.process.pid)
+        per_port = (after - before) / 40
+        print(
+            f"server memory per published port: {per_port:.1f} KiB "
+            f"(RSS {before / 1024:.1f} → {after / 1024:.1f} MiB for 40 ports; target <= 8 MiB)"
+        )
+    finally:
+        if raw_names:
+            subprocess.run(["docker", "rm", "-f", *raw_names], capture_output=True, check=False)
+        try:
+            server.terminate(within=30)
+        finally:
+            server.stop()
+            remove_containers(server.instance)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=11)
+    with alarm(900):
+        asyncio.run(main(parser.parse_args()))
