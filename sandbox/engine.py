@@ -1270,6 +1270,20 @@ def read_image_file(image: str, path: str) -> bytes:
     return call_sync(read)
 
 
+def remove_dangling_images(label: str) -> int:
+    """Removes the untagged images carrying `label` that no container uses; how many went."""
+
+    def remove(api: docker.APIClient) -> int:
+        gone = 0
+        for item in api.images(filters={"dangling": True, "label": label}):
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                api.remove_image(item["Id"], force=False)
+                gone += 1
+        return gone
+
+    return call_sync(remove)
+
+
 def remove_labelled_containers(label: str) -> int:
     """Removes every container carrying `label` (e.g. a build step a killed process left)."""
 

@@ -546,6 +546,9 @@ def _build_stand_ins(
                     built.append(name)
             except CourseImageError as exc:
                 errors.append(f"{name}: {exc}")
+    # Superseded versions that could not go when they were replaced (a base whose old layers
+    # still existed, a race with another engine user) would show as <none> to every student.
+    engine.remove_dangling_images(LABEL_STAND_IN)
     if errors:
         raise CourseImageError("\n".join(errors))
     return built

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -193,3 +194,15 @@ def test_a_build_container_left_by_a_killed_build_is_removed(tiny) -> None:  # n
     assert "Borrados los restos de una construcción interrumpida." in lines
     left = engine.call_sync(lambda api: api.containers(all=True, filters={"id": orphan}))
     assert left == []
+
+
+@pytest.mark.docker
+def test_an_untagged_superseded_stand_in_is_removed(tiny) -> None:  # noqa: ANN001
+    label = f'LABEL {standins.LABEL_STAND_IN}="superseded"'
+    result = engine.call_sync(
+        lambda api: api.import_image_from_data(b"\0" * 10240, changes=[label])
+    )
+    superseded = json.loads(result.splitlines()[-1])["status"]
+    assert engine.image_id(superseded) is not None
+    standin_build.build_stand_ins(lambda _line: None, stand_ins=(tiny,))
+    assert engine.image_id(superseded) is None
