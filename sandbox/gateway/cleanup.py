@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .build_cgroup import remove_build_cgroup
-from .config import GatewayConfig
+from .config import GatewayConfig, current_config
 from .errors import EngineError
 from .names import LABEL_INSTANCE, LABEL_STUDENT, PREFIXED, instance_key, student_key
 from .student import Student
@@ -51,11 +51,7 @@ async def _delete(
 
 
 def _config(config: GatewayConfig | None) -> GatewayConfig:
-    if config is not None:
-        return config
-    from .lifecycle import current_config
-
-    return current_config()
+    return config if config is not None else current_config()
 
 
 async def cleanup_student(owner: str, config: GatewayConfig | None = None) -> CleanupReport:

@@ -102,3 +102,24 @@ class GatewayConfig:
             build_cgroup_root=Path(settings.DOCKER_GATEWAY_BUILD_CGROUP_ROOT),
             build_cgroup_parent=settings.DOCKER_GATEWAY_BUILD_CGROUP_PARENT,
         )
+
+
+# The configuration in force: the settings', or an override (tests, benchmarks). It lives here,
+# below both lifecycle.py and cleanup.py, so neither has to import the other for it.
+_override: GatewayConfig | None = None
+
+
+def set_override(config: GatewayConfig | None) -> None:
+    global _override
+    _override = config
+
+
+def override() -> GatewayConfig | None:
+    """The override in force (None: the settings'), to put it back after a test."""
+    return _override
+
+
+def current_config() -> GatewayConfig:
+    """The override if any, else the settings (read again each time: cheap, and tests change
+    SANDBOX_INSTANCE and the folder between tests)."""
+    return _override if _override is not None else GatewayConfig.from_settings()

@@ -30,6 +30,8 @@ from pathlib import Path
 
 from sandbox.ports import students as port_tables
 
+from . import config as gateway_config
+from .cleanup import cleanup_student
 from .config import GatewayConfig
 from .routes import route
 from .server import Gateway
@@ -45,27 +47,22 @@ _students: dict[str, Student] = {}
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
     weakref.WeakKeyDictionary()
 )
-_override: GatewayConfig | None = None
-_from_settings: GatewayConfig | None = None
+_in_force: GatewayConfig | None = None
 
 
 def configure(config: GatewayConfig | None) -> None:
     """Overrides the settings-derived configuration (tests, benchmark); None goes back to the
     settings."""
-    global _override
-    _override = config
+    gateway_config.set_override(config)
     _students.clear()
 
 
 def current_config() -> GatewayConfig:
-    """The override if any, else the settings (read again each time: cheap, and tests change
-    SANDBOX_INSTANCE and the folder between tests)."""
-    global _from_settings
-    if _override is not None:
-        return _override
-    config = GatewayConfig.from_settings()
-    if config != _from_settings:
-        _from_settings = config
+    """gateway_config.current_config(), forgetting the students made under another one."""
+    global _in_force
+    config = gateway_config.current_config()
+    if config != _in_force:
+        _in_force = config
         _students.clear()
     return config
 
@@ -173,8 +170,6 @@ async def close_gateway(owner: str, *, cleanup: bool = True) -> None:
         with contextlib.suppress(OSError):
             (own / SOCKET_NAME).unlink()
             own.rmdir()
-        from .cleanup import cleanup_student
-
         await cleanup_student(owner)
 
 

@@ -25,7 +25,6 @@ DOCKER_WRAPPERS = {"sandbox.engine"}
 # may only shrink: a new circle fails, and so does a listed one that no longer exists, so the
 # list is kept honest as the code is split.
 KNOWN_CIRCLES: set[frozenset[str]] = {
-    frozenset({"sandbox.gateway.cleanup", "sandbox.gateway.lifecycle"}),
     frozenset({"sandbox.capacity", "sandbox.engine", "sandbox.pool", "sandbox.reaper"}),
 }
 

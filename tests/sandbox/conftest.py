@@ -19,6 +19,7 @@ import pytest
 
 from sandbox import engine, hardening
 from sandbox import gateway as docker_gateway
+from sandbox.gateway import config as gateway_config
 from sandbox.gateway import lifecycle
 
 TEST_INSTANCE = f"pytest-sandbox-{os.getpid()}"
@@ -50,7 +51,7 @@ def sandbox_settings(settings: Any, transactional_db: None) -> Iterator[Any]:
     settings.DOCKER_GATEWAY_ENABLED = True
     settings.DOCKER_GATEWAY_SOCKET_DIR = GATEWAY_DIR
     # The gateway reads these settings (tests/gateway may have set its own configuration).
-    previous = lifecycle._override
+    previous = gateway_config.override()
     lifecycle.configure(None)
     yield settings
     lifecycle.configure(previous)
