@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, register
 
-SIZE = re.compile(r"\d+[kmgKMG]?")
+from tutorial.env import parse_size
 
 # A unix socket path must fit in sun_path (108 bytes with its NUL). A gateway socket is
 # <DOCKER_GATEWAY_SOCKET_DIR>/<folder of at most 17 characters>/docker.sock.
@@ -20,16 +20,24 @@ GATEWAY_SOCKET_SUFFIX = len("/") + 17 + len("/docker.sock")
 @register()
 def check_sandbox_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
     errors = []
+    # tutorial/settings.py already refuses a bad variable; this catches a value set in code (a
+    # settings override, a local settings module), with the same grammar. Zero is refused too:
+    # a tmpfs of size 0 has no limit at all.
     for name in (
         "SANDBOX_MEMORY",
         "SANDBOX_WORKDIR_SIZE",
         "SANDBOX_TMP_SIZE",
         "SANDBOX_LOG_MAX_SIZE",
     ):
-        if not SIZE.fullmatch(str(getattr(settings, name))):
+        value = getattr(settings, name)
+        try:
+            size = parse_size(value)
+        except ValueError:
+            size = 0
+        if size <= 0:
             errors.append(
                 Error(
-                    f"{name} must be a size like 256m or 1g, got {getattr(settings, name)!r}.",
+                    f"{name} must be a size like 256m or 1g, got {value!r}.",
                     id="sandbox.E001",
                 )
             )

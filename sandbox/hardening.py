@@ -16,6 +16,8 @@ from typing import Any
 
 from django.conf import settings
 
+from tutorial.env import format_size, parse_size
+
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LANG = "C.UTF-8"
 TERM = "xterm-256color"
@@ -124,18 +126,23 @@ def tmpfs_mounts() -> dict[str, str]:
     # A tmpfs over a path the image has inherits that path's mode (root 0755), so the sandbox
     # user could not write there: give uid/gid/mode explicitly. The home is `exec` because
     # students run their own scripts; /tmp stays noexec (Docker's default for tmpfs).
+    # Settings hold bytes (an override may still say "4m"); the kernel reads size= with its own
+    # grammar (no "MB", no fractions), so it gets format_size's exact form, e.g. "64m".
     uid, gid = _uid_gid()
+    workdir_size = format_size(parse_size(settings.SANDBOX_WORKDIR_SIZE))
+    tmp_size = format_size(parse_size(settings.SANDBOX_TMP_SIZE))
     return {
         settings.SANDBOX_WORKDIR: (
-            f"rw,nosuid,nodev,exec,size={settings.SANDBOX_WORKDIR_SIZE},"
-            f"uid={uid},gid={gid},mode=0700"
+            f"rw,nosuid,nodev,exec,size={workdir_size},uid={uid},gid={gid},mode=0700"
         ),
-        "/tmp": f"rw,nosuid,nodev,noexec,size={settings.SANDBOX_TMP_SIZE},mode=1777",  # noqa: S108
+        "/tmp": f"rw,nosuid,nodev,noexec,size={tmp_size},mode=1777",  # noqa: S108
     }
 
 
 def host_config(gateway_folder: Path | None = None) -> dict[str, Any]:
     """Keyword arguments for APIClient.create_host_config."""
+    # The SDK takes bytes as an int; its own parser for text ("256m") is another grammar.
+    memory = parse_size(settings.SANDBOX_MEMORY)
     config: dict[str, Any] = {
         "network_mode": settings.SANDBOX_NETWORK,
         "read_only": settings.SANDBOX_READ_ONLY,
@@ -144,9 +151,9 @@ def host_config(gateway_folder: Path | None = None) -> dict[str, Any]:
         # No seccomp entry: the engine's default profile applies (never "unconfined").
         "security_opt": ["no-new-privileges"],
         "init": True,
-        "mem_limit": settings.SANDBOX_MEMORY,
+        "mem_limit": memory,
         # Equal to the memory limit: no swap on top of it.
-        "memswap_limit": settings.SANDBOX_MEMORY,
+        "memswap_limit": memory,
         "nano_cpus": int(settings.SANDBOX_CPUS * 1_000_000_000),
         "pids_limit": settings.SANDBOX_PIDS_LIMIT,
         "ulimits": [
@@ -155,7 +162,8 @@ def host_config(gateway_folder: Path | None = None) -> dict[str, Any]:
         "log_config": {
             "Type": "json-file",
             "Config": {
-                "max-size": settings.SANDBOX_LOG_MAX_SIZE,
+                # Log options are strings; "1m" reads the same to the engine as to Muelle.
+                "max-size": format_size(parse_size(settings.SANDBOX_LOG_MAX_SIZE)),
                 "max-file": str(settings.SANDBOX_LOG_MAX_FILE),
             },
         },

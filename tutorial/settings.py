@@ -2,22 +2,46 @@
 
 Defaults give a working developer set-up (SQLite, in-memory channel layer);
 DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis. Every helper in
-tutorial.env raises ImproperlyConfigured on a malformed value.
+tutorial.env raises ImproperlyConfigured on a malformed value, naming the variable.
+
+Sections, in order: core Django; database and channel layer; sessions, cookies and HTTPS;
+static files; logging; lessons; sandboxes (image, limits, hardening, capacity and warm pool,
+expiry, one-off runs); terminal; the edge (client addresses, per-client limits, request bodies);
+the Docker gateway; published ports and the preview. Every variable read here is in the table of
+docs/configuration.md (tests/test_settings_documented.py keeps the two together).
+
+Sizes are written like `256m` or `1g` and held as bytes (int); durations like `90`, `10m` or
+`1.5h` and held as seconds: one grammar for each, in tutorial/env.py.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from tutorial.env import env_bool, env_float, env_int, env_list, env_str
+from tutorial.env import (
+    env_bool,
+    env_duration,
+    env_float,
+    env_int,
+    env_list,
+    env_size,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# ============================================================================================
+# Core Django
+# ============================================================================================
+# Development mode (tracebacks, unhashed static files). Never in production.
 DEBUG = env_bool("DEBUG", False)
+
+# Signs sessions and links. Required unless DEBUG or MUELLE_INSECURE_DEV_KEY (tests) is on.
 
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -28,7 +52,9 @@ if not SECRET_KEY:
             "SECRET_KEY is not set. Set it, or set DEBUG=1 for local development."
         )
 
+# Host names this site answers to (comma-separated); also the websockets' accepted Origin.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+# Extra origins trusted for form posts (comma-separated, with scheme), e.g. behind a proxy.
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -81,7 +107,25 @@ TEMPLATES = [
     },
 ]
 
-# Database: SQLite by default, anything dj-database-url understands otherwise.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "es"
+LANGUAGES = [("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Time zone for dates shown to people (an IANA name).
+TIME_ZONE = env_str("TIME_ZONE", "Europe/Madrid")
+USE_I18N = True
+USE_TZ = True
+
+# ============================================================================================
+# Database and channel layer
+# ============================================================================================
+# Database: SQLite by default (SQLITE_PATH), anything dj-database-url understands otherwise.
 _database_url = env_str("DATABASE_URL", "")
 if _database_url:
     try:
@@ -116,20 +160,9 @@ if _redis_url:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
-
-LANGUAGE_CODE = "es"
-LANGUAGES = [("es", "Español")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
-TIME_ZONE = env_str("TIME_ZONE", "Europe/Madrid")
-USE_I18N = True
-USE_TZ = True
-
+# ============================================================================================
+# Static files
+# ============================================================================================
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 STATICFILES_DIRS = [
@@ -167,26 +200,39 @@ STORAGES = {
     },
 }
 
-# Sessions: anonymous students get a session at once; keep it a while.
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 24 * 30, minimum=60)
+# ============================================================================================
+# Sessions, cookies and HTTPS
+# ============================================================================================
+# How long a browser session lasts (duration; whole seconds). Anonymous students get a session
+# at once, and their progress hangs on it: keep it a while.
+SESSION_COOKIE_AGE = env_duration("SESSION_COOKIE_AGE", "30d", minimum=60, whole=True)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
-# Security headers; HTTPS-only flags when the deployment says it is behind TLS.
+# The site is served over TLS: secure cookies, HSTS, redirect to HTTPS. On unless DEBUG.
 _https = env_bool("HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
+# Redirect plain HTTP requests to HTTPS (off when the TLS proxy already does it).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _https)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if _https else 0, minimum=0)
+# Strict-Transport-Security max-age (duration; whole seconds; 0 sends no header).
+SECURE_HSTS_SECONDS = env_duration(
+    "SECURE_HSTS_SECONDS", "365d" if _https else 0, minimum=0, whole=True
+)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
 SECURE_HSTS_PRELOAD = _https
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Behind a TLS proxy that sets X-Forwarded-Proto: believe it about HTTPS.
 if env_bool("BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 
+# ============================================================================================
+# Logging
+# ============================================================================================
+# Level of the console log (DEBUG, INFO, WARNING, ERROR).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -195,53 +241,105 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
-# --- Lessons -------------------------------------------------------------------------------
+# ============================================================================================
+# Lessons
+# ============================================================================================
 # Folder holding one markdown file (or folder) per lesson.
 LESSONS_DIR = Path(env_str("LESSONS_DIR", str(BASE_DIR / "content" / "lessons")))
 # The course glossary (lessons/glossary.py): Spanish terms, Docker's names, definitions.
 # Empty: `glosario.yaml` beside the lessons folder (content/glosario.yaml).
 GLOSSARY_FILE = env_str("GLOSSARY_FILE", "")
 
-# --- Sandbox: every value here is a hardening or capacity default ----------------------------
+# ============================================================================================
+# Sandboxes: the container each student gets (sandbox/hardening.py, sandbox/engine.py)
+# ============================================================================================
+# The switch: off, lessons work and the terminal panel says sandboxes are off.
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", True)
+# Identifies this deployment's containers, so two Muelles on one engine never reap each other's.
+SANDBOX_INSTANCE = env_str("SANDBOX_INSTANCE", "default")
+# --- Image and user ---
+# The course image every sandbox runs (built by scripts/test and scripts/serve).
 SANDBOX_IMAGE = env_str("SANDBOX_IMAGE", "muelle/sandbox:latest")
+# The user inside the sandbox, numeric uid:gid (the image's «alumno» is 1000:1000).
 SANDBOX_USER = env_str("SANDBOX_USER", "1000:1000")
+# The student's home and working folder (a tmpfs of SANDBOX_WORKDIR_SIZE).
 SANDBOX_WORKDIR = env_str("SANDBOX_WORKDIR", "/home/alumno")
-SANDBOX_WORKDIR_SIZE = env_str("SANDBOX_WORKDIR_SIZE", "64m")
-SANDBOX_TMP_SIZE = env_str("SANDBOX_TMP_SIZE", "16m")
-SANDBOX_MEMORY = env_str("SANDBOX_MEMORY", "256m")
+# --- Limits (sizes in bytes, written like 256m) ---
+# Size of the home tmpfs (counts towards SANDBOX_MEMORY). Never 0: to the kernel, no limit.
+SANDBOX_WORKDIR_SIZE = env_size("SANDBOX_WORKDIR_SIZE", "64m", minimum="1m")
+# Size of the /tmp tmpfs (counts towards SANDBOX_MEMORY).
+SANDBOX_TMP_SIZE = env_size("SANDBOX_TMP_SIZE", "16m", minimum="1m")
+# Memory of the whole sandbox, tmpfs included; no swap on top. The engine's minimum is 6m.
+SANDBOX_MEMORY = env_size("SANDBOX_MEMORY", "256m", minimum="6m")
+# CPUs the sandbox may use (fraction of one core, e.g. 0.5).
 SANDBOX_CPUS = env_float("SANDBOX_CPUS", 0.5, minimum=0.01)
+# Most processes and threads at once inside the sandbox (a fork bomb stops there).
 SANDBOX_PIDS_LIMIT = env_int("SANDBOX_PIDS_LIMIT", 128, minimum=8)
+# Most open files per process inside the sandbox (and in the students' own containers).
 SANDBOX_NOFILE = env_int("SANDBOX_NOFILE", 1024, minimum=64)
-SANDBOX_NETWORK = env_str("SANDBOX_NETWORK", "none")
-SANDBOX_READ_ONLY = env_bool("SANDBOX_READ_ONLY", True)
-SANDBOX_LOG_MAX_SIZE = env_str("SANDBOX_LOG_MAX_SIZE", "1m")
+# Largest log file the engine keeps per container (sandboxes and students' containers).
+SANDBOX_LOG_MAX_SIZE = env_size("SANDBOX_LOG_MAX_SIZE", "1m", minimum="1k")
+# How many such log files it keeps.
 SANDBOX_LOG_MAX_FILE = env_int("SANDBOX_LOG_MAX_FILE", 1, minimum=1)
-SANDBOX_IDLE_TIMEOUT = env_int("SANDBOX_IDLE_TIMEOUT", 15 * 60, minimum=10)
-SANDBOX_MAX_LIFETIME = env_int("SANDBOX_MAX_LIFETIME", 2 * 60 * 60, minimum=60)
-SANDBOX_EXPIRY_WARNING = env_int("SANDBOX_EXPIRY_WARNING", 2 * 60, minimum=5)
-SANDBOX_RECONNECT_GRACE = env_int("SANDBOX_RECONNECT_GRACE", 60, minimum=0)
+# --- Hardening ---
+# The sandbox's Docker network: "none" keeps it off every network.
+SANDBOX_NETWORK = env_str("SANDBOX_NETWORK", "none")
+# Read-only root filesystem (only the home and /tmp tmpfs are writable).
+SANDBOX_READ_ONLY = env_bool("SANDBOX_READ_ONLY", True)
+# --- Capacity and warm pool ---
+# Most sandboxes alive at once on this server (warm pool included); over it students wait.
 SANDBOX_MAX_LIVE = env_int("SANDBOX_MAX_LIVE", 60, minimum=1)
+# Sandboxes per browser session.
 SANDBOX_MAX_PER_SESSION = env_int("SANDBOX_MAX_PER_SESSION", 1, minimum=1)
+# Terminals (tabs) open at once per browser session.
 SANDBOX_MAX_TERMINALS_PER_SESSION = env_int("SANDBOX_MAX_TERMINALS_PER_SESSION", 3, minimum=1)
+# Sandboxes kept started and unowned, so a student's terminal opens at once.
 SANDBOX_WARM_POOL = env_int("SANDBOX_WARM_POOL", 2, minimum=0)
-SANDBOX_REAP_INTERVAL = env_int("SANDBOX_REAP_INTERVAL", 30, minimum=5)
+# Threads for blocking Docker SDK calls (the event loop never waits on the engine).
 SANDBOX_DOCKER_THREADS = env_int("SANDBOX_DOCKER_THREADS", 8, minimum=2)
-SANDBOX_RUN_TIMEOUT = env_float("SANDBOX_RUN_TIMEOUT", 10.0, minimum=0.1)
-SANDBOX_RUN_OUTPUT_CAP = env_int("SANDBOX_RUN_OUTPUT_CAP", 64 * 1024, minimum=1024)
-# Websocket edge limits.
-TERMINAL_MAX_FRAME = env_int("TERMINAL_MAX_FRAME", 64 * 1024, minimum=1024)
-TERMINAL_INPUT_RATE = env_int("TERMINAL_INPUT_RATE", 200, minimum=10)  # frames per second
-# Bytes per second typed or pasted into one terminal, with bursts up to a second's worth of
+# --- Expiry (durations, whole seconds, written like 90, 15m or 2h) ---
+# A sandbox with no open terminal for this long is removed.
+SANDBOX_IDLE_TIMEOUT = env_duration("SANDBOX_IDLE_TIMEOUT", "15m", minimum=10, whole=True)
+# A sandbox never lives longer than this, in use or not.
+SANDBOX_MAX_LIFETIME = env_duration("SANDBOX_MAX_LIFETIME", "2h", minimum=60, whole=True)
+# The terminal warns the student this long before the sandbox expires.
+SANDBOX_EXPIRY_WARNING = env_duration("SANDBOX_EXPIRY_WARNING", "2m", minimum=5, whole=True)
+# After a dropped connection the sandbox waits this long for the student to come back.
+SANDBOX_RECONNECT_GRACE = env_duration("SANDBOX_RECONNECT_GRACE", "1m", minimum=0, whole=True)
+# How often expired and orphaned sandboxes are looked for and removed.
+SANDBOX_REAP_INTERVAL = env_duration("SANDBOX_REAP_INTERVAL", "30s", minimum=5, whole=True)
+# --- One-off runs (exercise checks that run a command in the sandbox) ---
+# Longest a check's command may run (duration, seconds).
+SANDBOX_RUN_TIMEOUT = env_duration("SANDBOX_RUN_TIMEOUT", "10s", minimum=0.1)
+# Most output kept from a check's command (size).
+SANDBOX_RUN_OUTPUT_CAP = env_size("SANDBOX_RUN_OUTPUT_CAP", "64k", minimum="1k")
+
+# ============================================================================================
+# Terminal: the websocket between the browser and the sandbox (sandbox/consumers.py)
+# ============================================================================================
+# Largest websocket message a browser may send (size).
+TERMINAL_MAX_FRAME = env_size("TERMINAL_MAX_FRAME", "64k", minimum="1k")
+# Messages per second a browser may send to one terminal.
+TERMINAL_INPUT_RATE = env_int("TERMINAL_INPUT_RATE", 200, minimum=10)
+# Bytes per second typed or pasted into one terminal (size per second), with bursts up to
 # TERMINAL_INPUT_BURST (a big paste): frames alone would let 200 x 64 KiB = 12.8 MB/s through.
-TERMINAL_INPUT_BYTES_RATE = env_int("TERMINAL_INPUT_BYTES_RATE", 64 * 1024, minimum=1024)
-TERMINAL_INPUT_BURST = env_int("TERMINAL_INPUT_BURST", 1024 * 1024, minimum=1024)
-TERMINAL_OUTPUT_RATE = env_int("TERMINAL_OUTPUT_RATE", 256 * 1024, minimum=4096)  # bytes/s
-TERMINAL_REPLAY_BYTES = env_int("TERMINAL_REPLAY_BYTES", 64 * 1024, minimum=0)
-# --- The edge: client addresses, per-client limits, request bodies (docs/reliability.md) ------
+TERMINAL_INPUT_BYTES_RATE = env_size("TERMINAL_INPUT_BYTES_RATE", "64k", minimum="1k")
+TERMINAL_INPUT_BURST = env_size("TERMINAL_INPUT_BURST", "1m", minimum="1k")
+# Bytes per second of output sent to one terminal (size per second); beyond it output is paced.
+TERMINAL_OUTPUT_RATE = env_size("TERMINAL_OUTPUT_RATE", "256k", minimum="4k")
+# Recent output replayed to a terminal that reconnects (size; 0: none).
+TERMINAL_REPLAY_BYTES = env_size("TERMINAL_REPLAY_BYTES", "64k", minimum=0)
+# How often an open terminal checks that its browser session still exists (flushed by a logout
+# in another process, cycled by a login, expired): one indexed read per terminal (duration).
+TERMINAL_SESSION_CHECK = env_duration("TERMINAL_SESSION_CHECK", "30s", minimum=0.1)
+
+# ============================================================================================
+# The edge: client addresses, per-client limits, request bodies (docs/reliability.md)
+# ============================================================================================
 # Reverse proxies whose CLIENT_ADDRESS_HEADER is believed (addresses or networks). Empty: the
 # socket's peer is the client, and any X-Forwarded-For is ignored (anyone can send one).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+# The header those proxies put the client's address in.
 CLIENT_ADDRESS_HEADER = env_str("CLIENT_ADDRESS_HEADER", "X-Forwarded-For")
 from tutorial.client_address import parse_networks as _parse_networks  # noqa: E402
 
@@ -253,6 +351,7 @@ _parse_networks("TRUSTED_PROXIES", TRUSTED_PROXIES)  # ImproperlyConfigured on a
 CLIENT_MAX_SANDBOXES = env_int(
     "CLIENT_MAX_SANDBOXES", max(1, (SANDBOX_MAX_LIVE * 3 + 3) // 4), minimum=1
 )
+# Terminals open at once per client address.
 CLIENT_MAX_TERMINALS = env_int(
     "CLIENT_MAX_TERMINALS", CLIENT_MAX_SANDBOXES * SANDBOX_MAX_TERMINALS_PER_SESSION, minimum=1
 )
@@ -260,16 +359,14 @@ CLIENT_MAX_TERMINALS = env_int(
 # 40 in the same minute), then a steady rate; over it a 429 with a Spanish page.
 CLIENT_SESSION_BURST = env_int("CLIENT_SESSION_BURST", 100, minimum=1)
 CLIENT_SESSIONS_PER_MINUTE = env_float("CLIENT_SESSIONS_PER_MINUTE", 30.0, minimum=0.1)
-# Request bodies (tutorial.body_limits): no page takes more than a form.
-HTTP_MAX_BODY = env_int("HTTP_MAX_BODY", 1024 * 1024, minimum=1024)
-HTTP_BODY_TIMEOUT = env_float("HTTP_BODY_TIMEOUT", 20.0, minimum=0.1)
-# How often an open terminal checks that its browser session still exists (flushed by a logout
-# in another process, cycled by a login, expired): one indexed read per terminal.
-TERMINAL_SESSION_CHECK = env_float("TERMINAL_SESSION_CHECK", 30.0, minimum=0.1)
-# Identifies this deployment's containers, so two Muelles on one engine never reap each other's.
-SANDBOX_INSTANCE = env_str("SANDBOX_INSTANCE", "default")
+# Request bodies (tutorial.body_limits): no page takes more than a form (size), and a body must
+# arrive within HTTP_BODY_TIMEOUT (duration, seconds).
+HTTP_MAX_BODY = env_size("HTTP_MAX_BODY", "1m", minimum="1k")
+HTTP_BODY_TIMEOUT = env_duration("HTTP_BODY_TIMEOUT", "20s", minimum=0.1)
 
-# --- Docker gateway: the per-student Docker endpoint (sandbox/gateway, docs/gateway.md) ----------
+# ============================================================================================
+# Docker gateway: the per-student Docker endpoint (sandbox/gateway, docs/gateway.md)
+# ============================================================================================
 # The switch: on, every sandbox gets its own gateway folder mounted read-only at
 # DOCKER_GATEWAY_MOUNT_TARGET and DOCKER_HOST pointing at it, so `docker` works in the terminal;
 # off, sandboxes mount nothing of the host and `docker` there finds no engine.
@@ -295,8 +392,9 @@ except ValueError:
     raise ImproperlyConfigured(
         "SANDBOX_USER must be numeric (uid:gid), or set DOCKER_GATEWAY_SOCKET_UID/GID"
     ) from None
-# Limits every student container gets (the default, and the most a student may ask for).
-DOCKER_GATEWAY_CONTAINER_MEMORY = env_str("DOCKER_GATEWAY_CONTAINER_MEMORY", "128m")
+# Limits every student container gets (the default, and the most a student may ask for):
+# memory (size), CPUs (fraction of one core), processes.
+DOCKER_GATEWAY_CONTAINER_MEMORY = env_size("DOCKER_GATEWAY_CONTAINER_MEMORY", "128m", minimum="6m")
 DOCKER_GATEWAY_CONTAINER_CPUS = env_float("DOCKER_GATEWAY_CONTAINER_CPUS", 0.5, minimum=0.01)
 DOCKER_GATEWAY_CONTAINER_PIDS = env_int("DOCKER_GATEWAY_CONTAINER_PIDS", 64, minimum=8)
 # Capabilities a student container keeps after `cap_drop: ALL` (and the only ones --cap-add takes).
@@ -304,36 +402,36 @@ DOCKER_GATEWAY_CAP_ALLOWLIST = env_list(
     "DOCKER_GATEWAY_CAP_ALLOWLIST",
     ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "NET_BIND_SERVICE"],
 )
-# Per-student quotas.
+# Per-student quotas: containers, images, volumes and networks a student may have at once, and
+# the memory of all their containers together (size).
 DOCKER_GATEWAY_MAX_CONTAINERS = env_int("DOCKER_GATEWAY_MAX_CONTAINERS", 8, minimum=1)
 DOCKER_GATEWAY_MAX_IMAGES = env_int("DOCKER_GATEWAY_MAX_IMAGES", 8, minimum=1)
 DOCKER_GATEWAY_MAX_VOLUMES = env_int("DOCKER_GATEWAY_MAX_VOLUMES", 8, minimum=0)
 DOCKER_GATEWAY_MAX_NETWORKS = env_int("DOCKER_GATEWAY_MAX_NETWORKS", 4, minimum=0)
-DOCKER_GATEWAY_MAX_TOTAL_MEMORY = env_str("DOCKER_GATEWAY_MAX_TOTAL_MEMORY", "512m")
+DOCKER_GATEWAY_MAX_TOTAL_MEMORY = env_size("DOCKER_GATEWAY_MAX_TOTAL_MEMORY", "512m", minimum="6m")
 # Docker Hub repositories a student may pull (no other registry, ever).
 DOCKER_GATEWAY_PULL_ALLOWLIST = env_list(
     "DOCKER_GATEWAY_PULL_ALLOWLIST", ["hello-world", "alpine", "busybox", "debian", "nginx"]
 )
-# Builds: classic builder only, no network, these limits for every build step.
-DOCKER_GATEWAY_BUILD_MEMORY = env_str("DOCKER_GATEWAY_BUILD_MEMORY", "256m")
+# Builds: classic builder only, no network, these limits for every build step: memory (size),
+# CPUs, processes, and the largest build context a student may send (size).
+DOCKER_GATEWAY_BUILD_MEMORY = env_size("DOCKER_GATEWAY_BUILD_MEMORY", "256m", minimum="6m")
 DOCKER_GATEWAY_BUILD_CPUS = env_float("DOCKER_GATEWAY_BUILD_CPUS", 1.0, minimum=0.01)
 DOCKER_GATEWAY_BUILD_PIDS = env_int("DOCKER_GATEWAY_BUILD_PIDS", 128, minimum=8)
-DOCKER_GATEWAY_BUILD_CONTEXT_MAX = env_str("DOCKER_GATEWAY_BUILD_CONTEXT_MAX", "32m")
+DOCKER_GATEWAY_BUILD_CONTEXT_MAX = env_size("DOCKER_GATEWAY_BUILD_CONTEXT_MAX", "32m", minimum="1k")
+# The engine host's cgroup v2 mount, and the cgroup under it that holds every build step.
 DOCKER_GATEWAY_BUILD_CGROUP_ROOT = env_str("DOCKER_GATEWAY_BUILD_CGROUP_ROOT", "/sys/fs/cgroup")
 DOCKER_GATEWAY_BUILD_CGROUP_PARENT = env_str("DOCKER_GATEWAY_BUILD_CGROUP_PARENT", "muelle-build")
-import re as _re  # noqa: E402  (kept inside this section: other people edit the top)
 
-for _name in ("CONTAINER_MEMORY", "MAX_TOTAL_MEMORY", "BUILD_MEMORY", "BUILD_CONTEXT_MAX"):
-    if not _re.fullmatch(r"\d+[kmgKMG]?", globals()[f"DOCKER_GATEWAY_{_name}"]):
-        raise ImproperlyConfigured(f"DOCKER_GATEWAY_{_name} must be a size like 128m or 1g")
-
-# --- Published ports and the preview origin (sandbox/ports, sandbox/preview, docs/ports.md) ------
+# ============================================================================================
+# Published ports and the preview origin (sandbox/ports, sandbox/preview, docs/ports.md)
+# ============================================================================================
 # What a student's container serves is shown under its own host, never Muelle's origin:
 # `<port>-<id>.<PREVIEW_HOST>`. Locally `vista.localhost` (browsers send every *.localhost name to
 # loopback); in production a wildcard name behind the TLS proxy, ideally on a domain of its own
 # (e.g. vista-muelle.org), so no page there can set cookies for Muelle's domain. Empty: no preview.
 PREVIEW_HOST = env_str("PREVIEW_HOST", "vista.localhost").strip().lower().strip(".")
-if PREVIEW_HOST and not _re.fullmatch(
+if PREVIEW_HOST and not re.fullmatch(
     r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", PREVIEW_HOST
 ):
     raise ImproperlyConfigured(
@@ -344,14 +442,17 @@ if PREVIEW_HOST and any(
 ):
     # Django would then answer Muelle's own pages on a preview host: one origin for both.
     raise ImproperlyConfigured("PREVIEW_HOST must not be covered by a .domain in ALLOWED_HOSTS")
-# The scheme and port the browser uses for previews (behind a TLS proxy: 1 and empty).
+# The scheme and port the browser uses for previews. PREVIEW_PORT 0: the scheme's own port with
+# PREVIEW_HTTPS, the page's own port without (behind a TLS proxy: 1 and 0).
 PREVIEW_HTTPS = env_bool("PREVIEW_HTTPS", _https)
 PREVIEW_PORT = env_int("PREVIEW_PORT", 0, minimum=0)
-# How long the owner's preview cookie lasts, and a share link (made on purpose by the student).
-PREVIEW_COOKIE_SECONDS = env_int("PREVIEW_COOKIE_SECONDS", 8 * 3600, minimum=60)
-PREVIEW_SHARE_SECONDS = env_int("PREVIEW_SHARE_SECONDS", 3600, minimum=60)
-# Limits per student: bytes per second both ways, request size, idle time, websocket messages.
-PREVIEW_BYTES_PER_SECOND = env_int("PREVIEW_BYTES_PER_SECOND", 4 * 1024 * 1024, minimum=1024)
-PREVIEW_MAX_REQUEST_BYTES = env_int("PREVIEW_MAX_REQUEST_BYTES", 16 * 1024 * 1024, minimum=1024)
-PREVIEW_IDLE_SECONDS = env_float("PREVIEW_IDLE_SECONDS", 60.0, minimum=1.0)
-PREVIEW_WS_MAX_MESSAGE = env_int("PREVIEW_WS_MAX_MESSAGE", 1024 * 1024, minimum=1024)
+# How long the owner's preview cookie lasts, and a share link (made on purpose by the student)
+# (durations, whole seconds).
+PREVIEW_COOKIE_SECONDS = env_duration("PREVIEW_COOKIE_SECONDS", "8h", minimum=60, whole=True)
+PREVIEW_SHARE_SECONDS = env_duration("PREVIEW_SHARE_SECONDS", "1h", minimum=60, whole=True)
+# Limits per student: bytes per second both ways (size per second), request size (size), idle
+# time (duration), websocket messages (size).
+PREVIEW_BYTES_PER_SECOND = env_size("PREVIEW_BYTES_PER_SECOND", "4m", minimum="1k")
+PREVIEW_MAX_REQUEST_BYTES = env_size("PREVIEW_MAX_REQUEST_BYTES", "16m", minimum="1k")
+PREVIEW_IDLE_SECONDS = env_duration("PREVIEW_IDLE_SECONDS", "60s", minimum=1.0)
+PREVIEW_WS_MAX_MESSAGE = env_size("PREVIEW_WS_MAX_MESSAGE", "1m", minimum="1k")

@@ -6,22 +6,14 @@ benchmark can build one with different limits.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+from tutorial.env import format_size, parse_size
 
-
-def parse_bytes(value: str | int) -> int:
-    """Parses Docker-style sizes ("128m", "1g", "512k", "1048576") into bytes."""
-    if isinstance(value, int):
-        return value
-    match = _SIZE.match(value)
-    if not match:
-        raise ValueError(f"not a size: {value!r}")
-    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+# Muelle's own settings are parsed with tutorial.env's grammar. What a student sends is not:
+# sandbox/gateway/policy.py reads it with the engine's and the kernel's grammars on purpose, so
+# the gateway accepts exactly what the engine would.
 
 
 @dataclass(frozen=True)
@@ -83,22 +75,23 @@ class GatewayConfig:
             socket_uid=settings.DOCKER_GATEWAY_SOCKET_UID,
             socket_gid=settings.DOCKER_GATEWAY_SOCKET_GID,
             instance=settings.SANDBOX_INSTANCE,
-            container_memory=parse_bytes(settings.DOCKER_GATEWAY_CONTAINER_MEMORY),
+            container_memory=parse_size(settings.DOCKER_GATEWAY_CONTAINER_MEMORY),
             container_cpus=settings.DOCKER_GATEWAY_CONTAINER_CPUS,
             container_pids=settings.DOCKER_GATEWAY_CONTAINER_PIDS,
             container_nofile=settings.SANDBOX_NOFILE,
-            log_max_size=settings.SANDBOX_LOG_MAX_SIZE,
+            # As text: students see it in refusals ("como máximo 1m") and in inspect.
+            log_max_size=format_size(parse_size(settings.SANDBOX_LOG_MAX_SIZE)),
             cap_allowlist=frozenset(c.upper() for c in settings.DOCKER_GATEWAY_CAP_ALLOWLIST),
             max_containers=settings.DOCKER_GATEWAY_MAX_CONTAINERS,
             max_images=settings.DOCKER_GATEWAY_MAX_IMAGES,
             max_volumes=settings.DOCKER_GATEWAY_MAX_VOLUMES,
             max_networks=settings.DOCKER_GATEWAY_MAX_NETWORKS,
-            max_total_memory=parse_bytes(settings.DOCKER_GATEWAY_MAX_TOTAL_MEMORY),
+            max_total_memory=parse_size(settings.DOCKER_GATEWAY_MAX_TOTAL_MEMORY),
             pull_allowlist=frozenset(settings.DOCKER_GATEWAY_PULL_ALLOWLIST),
-            build_memory=parse_bytes(settings.DOCKER_GATEWAY_BUILD_MEMORY),
+            build_memory=parse_size(settings.DOCKER_GATEWAY_BUILD_MEMORY),
             build_cpus=settings.DOCKER_GATEWAY_BUILD_CPUS,
             build_pids=settings.DOCKER_GATEWAY_BUILD_PIDS,
-            build_context_max=parse_bytes(settings.DOCKER_GATEWAY_BUILD_CONTEXT_MAX),
+            build_context_max=parse_size(settings.DOCKER_GATEWAY_BUILD_CONTEXT_MAX),
             build_cgroup_root=Path(settings.DOCKER_GATEWAY_BUILD_CGROUP_ROOT),
             build_cgroup_parent=settings.DOCKER_GATEWAY_BUILD_CGROUP_PARENT,
         )
