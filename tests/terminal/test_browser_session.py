@@ -10,8 +10,16 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
-def test_a_lesson_page_creates_no_session() -> None:
-    response = Client().get("/lecciones/tu-primer-contenedor/")
+def test_a_lesson_page_without_exercises_creates_no_session(tmp_path, settings) -> None:  # noqa: ANN001
+    # Every lesson of the course now has exercises (whose pages do hand out a session at once):
+    # the rule is proven on a lesson of its own without any.
+    (tmp_path / "01-solo-texto.md").write_text(
+        "---\ntitulo: Solo texto\nslug: solo-texto\norden: 1\nresumen: Texto.\n"
+        "nivel: básico\nduracion: 5\nobjetivos:\n- Leer\n---\n## Hola\n\nTexto.\n",
+        encoding="utf-8",
+    )
+    settings.LESSONS_DIR = tmp_path
+    response = Client().get("/lecciones/solo-texto/")
     assert response.status_code == 200
     assert settings.SESSION_COOKIE_NAME not in response.cookies
     assert Session.objects.count() == 0
