@@ -306,7 +306,26 @@ def _undecodable(path: Path, raw: bytes, exc: UnicodeDecodeError) -> Problem:
 def _fence_problems(path: Path, scan: scanning.Scan) -> list[Problem]:
     found: list[Problem] = []
     for fence in scan.fences:
-        unknown = [word for word in fence.options if word not in codeblocks.OPTIONS]
+        file_word = f"{codeblocks.FILE_OPTION}="
+        unknown = [
+            word
+            for word in fence.options
+            if word not in codeblocks.OPTIONS and not word.startswith(file_word)
+        ]
+        file_value = fence.option_value(codeblocks.FILE_OPTION)
+        if file_value is not None and codeblocks.file_option(file_value) is None:
+            found.append(
+                error(
+                    path,
+                    fence.line,
+                    _(
+                        "«%(option)s%(value)s» no es un archivo válido para el editor: escribe una "
+                        "ruta relativa a la carpeta personal, sin «..», sin espacios ni «~» "
+                        "(por ejemplo «archivo=web/index.html»)"
+                    )
+                    % {"option": file_word, "value": file_value},
+                )
+            )
         if fence.attributes or unknown:
             found.append(
                 warning(
@@ -322,7 +341,8 @@ def _fence_problems(path: Path, scan: scanning.Scan) -> list[Problem]:
                     },
                 )
             )
-        markers = set(fence.options) - {codeblocks.RUNNABLE_OPTION} - set(unknown)
+        markers = {word for word in fence.options if not word.startswith(file_word)}
+        markers -= {codeblocks.RUNNABLE_OPTION, *unknown}
         if markers and codeblocks.RUNNABLE_OPTION not in fence.options:
             found.append(
                 warning(

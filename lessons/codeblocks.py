@@ -39,6 +39,11 @@ RUNNABLE_OPTION = "ejecutable"
 EXPECTED_FAILURE_OPTION = "falla"
 INTERACTIVE_OPTION = "interactivo"
 OPTIONS = {RUNNABLE_OPTION, EXPECTED_FAILURE_OPTION, INTERACTIVE_OPTION}
+# ```dockerfile archivo=Dockerfile: the block fills that file of the student's home in the
+# workspace editor («Abrir en el editor», docs/workspace.md). A relative path under the home.
+FILE_OPTION = "archivo"
+FILES_ATTRIBUTE = "muelle_code_files"  # the render's file blocks, in marker order (rendering)
+_FILE_PART = re.compile(r"[\w.+@-]+")
 # Languages whose blocks make sense in the terminal; others get a warning from check_lessons.
 SHELL_LANGUAGES = {"", "bash", "sh", "shell", "console", "zsh", "text"}
 NONCE_ATTRIBUTE = "muelle_code_nonce"  # set on the Markdown instance by lessons.rendering
@@ -52,7 +57,34 @@ def validate(
     """superfences validator: accept every fence, remember `ejecutable`, ignore other options."""
     if inputs.get(RUNNABLE_OPTION) == RUNNABLE_OPTION:
         options["runnable"] = True
+    path = file_option(inputs.get(FILE_OPTION, ""))
+    if path:  # an invalid one is ignored here and reported by check_lessons
+        options["file"] = path
     return True
+
+
+# superfences reads option values only when quoted (`archivo="Dockerfile"`); lessons write
+# them plain, as the issue and docs/lessons.md show: quoted before conversion.
+_PLAIN_FILE_OPTION = re.compile(
+    rf"^([ \t>]*(?:`{{3,}}|~{{3,}})[^\n`]*?[ \t]){FILE_OPTION}=([^\s\"'`{{}}]+)", re.MULTILINE
+)
+
+
+def quote_file_options(body: str) -> str:
+    return _PLAIN_FILE_OPTION.sub(rf'\1{FILE_OPTION}="\2"', body)
+
+
+def file_option(value: str) -> str | None:
+    """`archivo=`'s value as a normalised path relative to the sandbox home, or None when it is
+    not one: absolute, `~`, `..`, empty parts, or characters beyond letters, digits and `._+@-`
+    (the editor's own checks are in sandbox.workspace; these keep lessons plain and portable)."""
+    value = value.strip()
+    if not value or len(value) > 200 or value.startswith(("/", "~")):
+        return None
+    parts = [part for part in value.split("/") if part not in ("", ".")]
+    if not parts or any(part == ".." or not _FILE_PART.fullmatch(part) for part in parts):
+        return None
+    return "/".join(parts)
 
 
 def _lexer(language: str) -> Any:
@@ -70,6 +102,13 @@ def format_fence(
     """superfences formatter for every language (registered under the name `*`)."""
     nonce = getattr(md, NONCE_ATTRIBUTE, "")
     kind = "run" if options.get("runnable") else "copy"
+    if options.get("file"):
+        files = getattr(md, FILES_ATTRIBUTE, None)
+        if files is None:
+            files = []
+            setattr(md, FILES_ATTRIBUTE, files)
+        kind += f":f{len(files)}"
+        files.append(options["file"])
     code = highlight(source, _lexer(language), _FORMATTER)
     return f'<div data-muelle-code="{escape(nonce)}:{kind}"><pre><code>{code}</code></pre></div>'
 
@@ -82,19 +121,34 @@ def superfences_config() -> dict[str, Any]:
     }
 
 
-def add_actions(html: str, nonce: str) -> str:
-    """Turn the sanitized markers of this render into the code block markup with its buttons."""
+def add_actions(html: str, nonce: str, files: list[str] | None = None) -> str:
+    """Turn the sanitized markers of this render into the code block markup with its buttons.
+    `files` are the render's `archivo=` paths, named by index in the markers (`:f0`)."""
     copy = escape(_("Copiar"))
     run = escape(_("Ejecutar"))
+    open_file = escape(_("Abrir en el editor"))
+    files = files or []
 
     def block(match: re.Match[str]) -> str:
         runnable = match.group(1) == "run"
+        index = int(match.group(2)) if match.group(2) else None
+        path = files[index] if index is not None and index < len(files) else ""
         buttons = f'<button type="button" class="code-copy" data-action="copy">{copy}</button>'
         if runnable:
             buttons += f'<button type="button" class="code-run" data-action="run">{run}</button>'
+        if path:
+            label = escape(_("Abrir %(path)s en el editor") % {"path": path})
+            buttons += (
+                f'<button type="button" class="code-open" data-action="open-file" '
+                f'aria-label="{label}">{open_file}</button>'
+            )
+        file_attribute = f' data-file="{escape(path)}"' if path else ""
         return (
-            f'<div class="code-block" data-runnable="{"true" if runnable else "false"}">'
+            f'<div class="code-block" data-runnable="{"true" if runnable else "false"}"'
+            f"{file_attribute}>"
             f'<div class="code-actions">{buttons}</div>'
         )
 
-    return re.sub(rf'<div data-muelle-code="{re.escape(nonce)}:(run|copy)">', block, html)
+    return re.sub(
+        rf'<div data-muelle-code="{re.escape(nonce)}:(run|copy)(?::f([0-9]{{1,5}}))?">', block, html
+    )

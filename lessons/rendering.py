@@ -90,10 +90,11 @@ def render_markdown(
     nonce = secrets.token_hex(8)
     md = markdown.Markdown(extensions=EXTENSIONS, extension_configs=_extension_configs())
     setattr(md, codeblocks.NONCE_ATTRIBUTE, nonce)
-    raw_html = md.convert(body)
+    raw_html = md.convert(codeblocks.quote_file_options(body))
     toc = _toc(getattr(md, "toc_tokens", []))
     clean = sanitize.clean(raw_html, nonce=nonce, rewrite_relative_url=rewrite_relative_url)
-    return Rendered(html=mark_safe(codeblocks.add_actions(clean, nonce)), toc=toc)  # noqa: S308
+    files = getattr(md, codeblocks.FILES_ATTRIBUTE, [])
+    return Rendered(html=mark_safe(codeblocks.add_actions(clean, nonce, files)), toc=toc)  # noqa: S308
 
 
 _cache: dict[str, tuple[tuple[Any, ...], Rendered]] = {}

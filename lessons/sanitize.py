@@ -69,11 +69,12 @@ _EXTERNAL = re.compile(r"^(?:https?:)?//", re.IGNORECASE)
 
 
 def _attribute_filter(nonce: str) -> Callable[[str, str, str], str | None]:
-    markers = {f"{nonce}:run", f"{nonce}:copy"}
+    # `:f<n>`: the block fills the render's n-th `archivo=` file (lessons.codeblocks).
+    marker = re.compile(rf"{re.escape(nonce)}:(?:run|copy)(?::f[0-9]{{1,5}})?")
 
     def keep(element: str, attribute: str, value: str) -> str | None:
         if attribute == MARKER_ATTRIBUTE:
-            return value if value in markers else None
+            return value if marker.fullmatch(value) else None
         return value
 
     return keep

@@ -43,6 +43,14 @@ class Fence:
     attributes: str  # a `{...}` attribute list, when the fence has one
     code: str = ""  # the block's text, without the fence lines and the list/quote indentation
 
+    def option_value(self, name: str) -> str | None:
+        """The value of a `name=value` option (`archivo=Dockerfile`), if the fence has one."""
+        for word in self.options:
+            key, equals, value = word.partition("=")
+            if equals and key == name:
+                return value.strip("\"'")
+        return None
+
 
 @dataclass(frozen=True)
 class Scan:
