@@ -1,0 +1,422 @@
+/*
+ * The workspace editor (templates/sandbox/editor_panel.html, docs/workspace.md): a file tree
+ * and CodeMirror 6 over the student's sandbox home, through the JSON API of
+ * sandbox/workspace_views.py. An ES module: the import map in the panel template resolves the
+ * bare specifiers to the files under node_modules.
+ *
+ * window.muelleEditor (for lesson blocks, workspace.js and the browser tests):
+ *   open(path)                 opens a file (asks first when the open one has unsaved changes)
+ *   openWith(path, text)       creates or opens `path` holding `text`, asking before it replaces
+ *                              different or unsaved content
+ *   save()                     saves the open file (Ctrl-S / Cmd-S)
+ *   refresh()                  reloads the tree and checks whether the open file changed
+ *   view                       the CodeMirror EditorView; path, version, dirty
+ */
+import { basicSetup } from "codemirror";
+import { Compartment, EditorState } from "@codemirror/state";
+import { EditorView, keymap } from "@codemirror/view";
+import { StreamLanguage } from "@codemirror/language";
+import { indentWithTab } from "@codemirror/commands";
+import { dockerFile } from "@codemirror/legacy-modes/mode/dockerfile";
+import { shell } from "@codemirror/legacy-modes/mode/shell";
+import { css } from "@codemirror/lang-css";
+import { html } from "@codemirror/lang-html";
+import { javascript } from "@codemirror/lang-javascript";
+import { json } from "@codemirror/lang-json";
+import { python } from "@codemirror/lang-python";
+import { yaml } from "@codemirror/lang-yaml";
+
+const root = document.querySelector("[data-editor]");
+
+function setUp() {
+  if (!root || window.muelleEditor) return;
+
+  const $ = (selector) => root.querySelector(selector);
+  const strings = {};
+  for (const el of root.querySelectorAll("[data-editor-strings] [data-key]")) {
+    strings[el.dataset.key] = el.textContent.trim();
+  }
+  const say = (key, values = {}) =>
+    (strings[key] || key).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+
+  const treeEl = $("[data-editor-tree]");
+  const nameEl = $("[data-editor-filename]");
+  const unsavedEl = $("[data-editor-unsaved]");
+  const noticeEl = $("[data-editor-notice]");
+  const conflictEl = $("[data-editor-conflict]");
+  const conflictText = $("[data-editor-conflict-text]");
+  const tabMark = document.querySelector("[data-workspace-dirty]");
+
+  const state = { path: "", version: "", saved: "", conflictVersion: null, sessionTried: false };
+  const language = new Compartment();
+
+  function languageFor(path) {
+    const name = path.split("/").pop().toLowerCase();
+    const ext = name.includes(".") ? name.split(".").pop() : "";
+    if (name === "dockerfile" || name === "containerfile" || ext === "dockerfile" ||
+        name.startsWith("dockerfile.")) return StreamLanguage.define(dockerFile);
+    if (ext === "yml" || ext === "yaml") return yaml();
+    if (ext === "html" || ext === "htm") return html();
+    if (ext === "css") return css();
+    if (["js", "mjs", "cjs"].includes(ext)) return javascript();
+    if (ext === "py") return python();
+    if (ext === "json") return json();
+    if (["sh", "bash"].includes(ext) || [".bashrc", ".profile", ".bash_profile"].includes(name)) {
+      return StreamLanguage.define(shell);
+    }
+    return [];
+  }
+
+  const view = new EditorView({
+    parent: $("[data-editor-view]"),
+    state: EditorState.create({
+      doc: "",
+      extensions: [
+        basicSetup,
+        keymap.of([{ key: "Mod-s", preventDefault: true, run: () => (save(), true) }, indentWithTab]),
+        language.of([]),
+        EditorView.updateListener.of((update) => update.docChanged && showDirty()),
+        EditorView.contentAttributes.of({ "aria-label": say("noFile") }),
+        EditorState.readOnly.of(false),
+      ],
+    }),
+  });
+
+  const dirty = () => state.path !== "" && view.state.doc.toString() !== state.saved;
+
+  function showDirty() {
+    const isDirty = dirty();
+    unsavedEl.hidden = !isDirty;
+    if (tabMark) tabMark.hidden = !isDirty;
+    nameEl.textContent = state.path ? (isDirty ? say("unsavedTitle", { path: state.path }) : state.path) : say("noFile");
+  }
+
+  function notice(message) {
+    noticeEl.textContent = message;
+  }
+
+  async function session() {
+    // The terminal posts here before its first connection; the editor may be used first.
+    if (state.sessionTried) return;
+    state.sessionTried = true;
+    await fetch(root.dataset.sessionUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": root.dataset.csrfToken },
+    });
+  }
+
+  async function call(url, { body, params } = {}) {
+    const target = new URL(url, location.href);
+    for (const [key, value] of Object.entries(params || {})) target.searchParams.set(key, value);
+    const send = () =>
+      fetch(target, body === undefined
+        ? { credentials: "same-origin" }
+        : {
+            method: "POST",
+            credentials: "same-origin",
+            headers: { "Content-Type": "application/json", "X-CSRFToken": root.dataset.csrfToken },
+            body: JSON.stringify(body),
+          });
+    let response;
+    try {
+      response = await send();
+      if (response.status === 403 && !state.sessionTried) {
+        await session();
+        response = await send();
+      }
+    } catch (error) {
+      return { ok: false, status: 0, data: { error: say("failed") } };
+    }
+    let data = {};
+    try {
+      data = await response.json();
+    } catch (error) {
+      data = { error: say("failed") };
+    }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  // --- Tree --------------------------------------------------------------------------------
+
+  function renderTree(entries, truncated) {
+    treeEl.textContent = "";
+    if (!entries.length) {
+      const p = document.createElement("p");
+      p.className = "editor-muted";
+      p.textContent = say("empty");
+      treeEl.append(p);
+      return;
+    }
+    const list = document.createElement("ul");
+    list.className = "editor-tree-list";
+    for (const entry of entries) {
+      const item = document.createElement("li");
+      const depth = entry.path.split("/").length - 1;
+      item.style.setProperty("--depth", depth);
+      const label = entry.path.split("/").pop();
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "editor-tree-item";
+      button.dataset.path = entry.path;
+      button.dataset.kind = entry.kind;
+      if (entry.kind === "file") {
+        button.textContent = label;
+        if (entry.path === state.path) button.setAttribute("aria-current", "true");
+        button.addEventListener("click", () => open(entry.path));
+      } else {
+        button.textContent = label + (entry.kind === "folder" ? "/" : "");
+        button.title = entry.kind === "folder" ? say("folder") : say("link");
+        button.addEventListener("click", () => rename(entry.path));
+        button.classList.add("editor-tree-folder");
+        button.setAttribute("aria-label", `${label} (${button.title})`);
+      }
+      item.append(button);
+      list.append(item);
+    }
+    treeEl.append(list);
+    if (truncated) {
+      const p = document.createElement("p");
+      p.className = "editor-muted";
+      p.textContent = say("truncated");
+      treeEl.append(p);
+    }
+  }
+
+  async function refreshTree() {
+    const answer = await call(root.dataset.treeUrl);
+    if (!answer.ok) return notice(answer.data.error || say("failed"));
+    renderTree(answer.data.entries, answer.data.truncated);
+  }
+
+  // --- Files -------------------------------------------------------------------------------
+
+  function load(path, text, version) {
+    state.path = path;
+    state.version = version;
+    state.saved = text;
+    hideConflict();
+    view.dispatch({
+      changes: { from: 0, to: view.state.doc.length, insert: text },
+      effects: language.reconfigure(languageFor(path)),
+    });
+    view.contentDOM.setAttribute("aria-label", path);
+    for (const name of ["save", "rename", "delete"]) {
+      $(`[data-editor-action="${name}"]`).disabled = false;
+    }
+    for (const button of treeEl.querySelectorAll("[aria-current]")) button.removeAttribute("aria-current");
+    const current = treeEl.querySelector(`[data-path="${CSS.escape(path)}"]`);
+    if (current) current.setAttribute("aria-current", "true");
+    showDirty();
+  }
+
+  async function read(path) {
+    return call(root.dataset.readUrl, { params: { ruta: path } });
+  }
+
+  async function open(path, { focus = true } = {}) {
+    if (path !== state.path && dirty() && !window.confirm(say("askDiscard", { path: state.path }))) {
+      return false;
+    }
+    notice(say("loading"));
+    const answer = await read(path);
+    if (!answer.ok) {
+      notice(answer.data.error || say("failed"));
+      return false;
+    }
+    load(answer.data.path, answer.data.text, answer.data.version);
+    notice(say("opened", { path: answer.data.path }));
+    if (focus) view.focus();
+    return true;
+  }
+
+  async function write(path, text, version) {
+    return call(root.dataset.saveUrl, { body: { ruta: path, texto: text, version } });
+  }
+
+  async function save(version = state.version) {
+    if (!state.path) return false;
+    const text = view.state.doc.toString();
+    const answer = await write(state.path, text, version);
+    if (answer.status === 409 && answer.data.conflict) {
+      showConflict(answer.data.version);
+      return false;
+    }
+    if (!answer.ok) {
+      notice(answer.data.error || say("failed"));
+      return false;
+    }
+    state.version = answer.data.version;
+    state.saved = text;
+    hideConflict();
+    showDirty();
+    notice(say("saved", { path: state.path }));
+    refreshTree();
+    return true;
+  }
+
+  function showConflict(version) {
+    state.conflictVersion = version;
+    conflictText.textContent = say("conflict");
+    conflictEl.hidden = false;
+    conflictEl.querySelector('[data-editor-action="reload"]').focus();
+  }
+
+  function hideConflict() {
+    state.conflictVersion = null;
+    conflictEl.hidden = true;
+  }
+
+  async function reload() {
+    const path = state.path;
+    state.saved = view.state.doc.toString(); // discard on purpose: no "unsaved" question
+    const answer = await read(path);
+    if (!answer.ok) {
+      notice(answer.data.error || say("failed"));
+      hideConflict();
+      return;
+    }
+    load(answer.data.path, answer.data.text, answer.data.version);
+    view.focus();
+  }
+
+  async function checkOpenFile() {
+    // A change made in the terminal: reloaded at once when nothing here is unsaved, otherwise
+    // the student chooses (the same question a stale save gets).
+    if (!state.path || !conflictEl.hidden) return;
+    const answer = await read(state.path);
+    if (!answer.ok || answer.data.version === state.version) return;
+    if (dirty()) return showConflict(answer.data.version);
+    const hadFocus = view.hasFocus;
+    load(answer.data.path, answer.data.text, answer.data.version);
+    notice(say("changedOutside", { path: state.path }));
+    if (hadFocus) view.focus();
+  }
+
+  async function refresh() {
+    await refreshTree();
+    await checkOpenFile();
+  }
+
+  async function openWith(path, text) {
+    if (state.path && dirty() && !window.confirm(say("askDiscard", { path: state.path }))) {
+      return false;
+    }
+    const current = await read(path);
+    let version = "";
+    if (current.ok) {
+      if (current.data.text === text) {
+        load(current.data.path, current.data.text, current.data.version);
+        notice(say("opened", { path: current.data.path }));
+        refreshTree();
+        return true;
+      }
+      if (!window.confirm(say("askReplace", { path: current.data.path }))) {
+        load(current.data.path, current.data.text, current.data.version);
+        return true;
+      }
+      version = current.data.version;
+    } else if (current.status !== 404) {
+      notice(current.data.error || say("failed"));
+      return false;
+    }
+    const answer = await write(path, text, version);
+    if (!answer.ok) {
+      notice(answer.data.error || say("failed"));
+      return false;
+    }
+    load(answer.data.path, text, answer.data.version);
+    notice(say("saved", { path: answer.data.path }));
+    refreshTree();
+    return true;
+  }
+
+  async function create(folder) {
+    const path = window.prompt(say(folder ? "askNewFolder" : "askNewFile"));
+    if (!path) return;
+    const answer = await call(root.dataset.createUrl, {
+      body: { ruta: path, tipo: folder ? "carpeta" : "archivo" },
+    });
+    if (!answer.ok) return notice(answer.data.error || say("failed"));
+    await refreshTree();
+    if (!folder) await open(answer.data.path);
+  }
+
+  async function rename(path = state.path) {
+    if (!path) return;
+    const target = window.prompt(say("askRename", { path }), path);
+    if (!target || target === path) return;
+    const answer = await call(root.dataset.renameUrl, { body: { ruta: path, nueva: target } });
+    if (!answer.ok) return notice(answer.data.error || say("failed"));
+    if (state.path === path) {
+      state.path = answer.data.path;
+      view.dispatch({ effects: language.reconfigure(languageFor(state.path)) });
+      showDirty();
+    }
+    await refreshTree();
+  }
+
+  async function remove(path = state.path) {
+    if (!path || !window.confirm(say("askDelete", { path }))) return;
+    const answer = await call(root.dataset.deleteUrl, { body: { ruta: path } });
+    if (!answer.ok) return notice(answer.data.error || say("failed"));
+    if (state.path === path) {
+      state.path = "";
+      state.saved = "";
+      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: "" } });
+      for (const name of ["save", "rename", "delete"]) {
+        $(`[data-editor-action="${name}"]`).disabled = true;
+      }
+      showDirty();
+    }
+    notice(say("deleted", { path }));
+    await refreshTree();
+  }
+
+  root.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-editor-action]");
+    if (!button) return;
+    const action = button.dataset.editorAction;
+    if (action === "save") save();
+    else if (action === "new-file") create(false);
+    else if (action === "new-folder") create(true);
+    else if (action === "refresh") refresh();
+    else if (action === "rename") rename();
+    else if (action === "delete") remove();
+    else if (action === "reload") reload();
+    else if (action === "overwrite") save("*");
+    else if (action === "dismiss") (hideConflict(), view.focus());
+  });
+
+  // Ctrl-S anywhere in the editor pane (the tree, the buttons), not only in the text.
+  root.addEventListener("keydown", (event) => {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "s") {
+      event.preventDefault();
+      save();
+    }
+  });
+
+  window.addEventListener("beforeunload", (event) => {
+    if (dirty()) event.preventDefault();
+  });
+
+  window.muelleEditor = {
+    open,
+    openWith,
+    save,
+    refresh,
+    view,
+    get path() {
+      return state.path;
+    },
+    get version() {
+      return state.version;
+    },
+    get dirty() {
+      return dirty();
+    },
+  };
+  document.dispatchEvent(new CustomEvent("muelle:editor-ready"));
+}
+
+setUp();
