@@ -298,13 +298,13 @@ SANDBOX_WARM_POOL = env_int("SANDBOX_WARM_POOL", 2, minimum=0)
 # Threads for blocking Docker SDK calls (the event loop never waits on the engine).
 SANDBOX_DOCKER_THREADS = env_int("SANDBOX_DOCKER_THREADS", 8, minimum=2)
 # --- Expiry (durations, whole seconds, written like 90, 15m or 2h) ---
-# A sandbox with no open terminal for this long is removed.
+# A sandbox with no activity from its student (nothing typed) for this long is removed.
 SANDBOX_IDLE_TIMEOUT = env_duration("SANDBOX_IDLE_TIMEOUT", "15m", minimum=10, whole=True)
 # A sandbox never lives longer than this, in use or not.
 SANDBOX_MAX_LIFETIME = env_duration("SANDBOX_MAX_LIFETIME", "2h", minimum=60, whole=True)
 # The terminal warns the student this long before the sandbox expires.
 SANDBOX_EXPIRY_WARNING = env_duration("SANDBOX_EXPIRY_WARNING", "2m", minimum=5, whole=True)
-# After a dropped connection the sandbox waits this long for the student to come back.
+# After a dropped connection the terminal's shell waits this long for the student to come back.
 SANDBOX_RECONNECT_GRACE = env_duration("SANDBOX_RECONNECT_GRACE", "1m", minimum=0, whole=True)
 # How often expired and orphaned sandboxes are looked for and removed.
 SANDBOX_REAP_INTERVAL = env_duration("SANDBOX_REAP_INTERVAL", "30s", minimum=5, whole=True)
