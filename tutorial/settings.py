@@ -424,6 +424,31 @@ DOCKER_GATEWAY_BUILD_CGROUP_ROOT = env_str("DOCKER_GATEWAY_BUILD_CGROUP_ROOT", "
 DOCKER_GATEWAY_BUILD_CGROUP_PARENT = env_str("DOCKER_GATEWAY_BUILD_CGROUP_PARENT", "muelle-build")
 
 # ============================================================================================
+# The course registry (sandbox/course_registry.py, sandbox/gateway/handlers_registry.py,
+# docs/registry.md)
+# ============================================================================================
+# The registry's name as students type it (`docker push registro.muelle/app:1`): a host name with
+# a dot and no port, so it is also a valid repository path under a student's prefix.
+REGISTRY_NAME = env_str("REGISTRY_NAME", "registro.muelle")
+if not re.fullmatch(r"[a-z0-9]+(?:[.-][a-z0-9]+)*\.[a-z0-9]+", REGISTRY_NAME):
+    raise ImproperlyConfigured("REGISTRY_NAME must be a lowercase host name with a dot, no port")
+# Loopback port of the registry `scripts/serve` starts (ignored with REGISTRY_URL).
+REGISTRY_PORT = env_int("REGISTRY_PORT", 5000, minimum=1)
+# An existing registry instead ("http://127.0.0.1:5000", "https://registry.example.org"), as
+# the engine reaches it; empty with REGISTRY_PORT: the local one. Credentials: REGISTRY_USERNAME
+# and REGISTRY_PASSWORD, or the file REGISTRY_PASSWORD_FILE (the local one keeps its random
+# password in var/registry/password). No student ever sees them.
+REGISTRY_URL = env_str("REGISTRY_URL", f"http://127.0.0.1:{REGISTRY_PORT}")
+REGISTRY_USERNAME = env_str("REGISTRY_USERNAME", "muelle")
+REGISTRY_PASSWORD = env_str("REGISTRY_PASSWORD", "")
+REGISTRY_PASSWORD_FILE = env_str(
+    "REGISTRY_PASSWORD_FILE", str(BASE_DIR / "var" / "registry" / "password")
+)
+# Per student: tags stored, and bytes (as the registry stores them, compressed layers).
+REGISTRY_MAX_IMAGES = env_int("REGISTRY_MAX_IMAGES", 10, minimum=0)
+REGISTRY_MAX_SIZE = env_size("REGISTRY_MAX_SIZE", "512m", minimum=0)
+
+# ============================================================================================
 # Published ports and the preview origin (sandbox/ports, sandbox/preview, docs/ports.md)
 # ============================================================================================
 # What a student's container serves is shown under its own host, never Muelle's origin:

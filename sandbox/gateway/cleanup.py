@@ -16,6 +16,7 @@ from .build_cgroup import remove_build_cgroup
 from .config import GatewayConfig, current_config
 from .errors import EngineError
 from .names import LABEL_INSTANCE, LABEL_STUDENT, PREFIXED, instance_key, student_key
+from .registry_client import RegistryClient, RegistryDown
 from .student import Student
 from .upstream import Upstream
 
@@ -28,6 +29,7 @@ class CleanupReport:
     networks: int = 0
     volumes: int = 0
     images: int = 0
+    registry: int = 0  # manifests deleted from the course registry (not in `total`)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -76,6 +78,7 @@ async def cleanup_student(owner: str, config: GatewayConfig | None = None) -> Cl
             engine, f"/volumes/{volume['Name']}", {"force": "1"}, report
         )
     report.images = await _remove_images(student, report)
+    report.registry = await _remove_registry_images(config, [student.ns.key], report)
     remove_build_cgroup(config, student.ns.key)
     if report.errors:
         log.warning("cleanup of %s left errors: %s", student.ns.key, report.errors)
@@ -107,6 +110,44 @@ async def _remove_images(student: Student, report: CleanupReport) -> int:
     return removed
 
 
+async def _remove_registry_images(
+    config: GatewayConfig, keys: list[str], report: CleanupReport
+) -> int:
+    """What the students pushed goes with their objects (docs/registry.md): their repositories'
+    manifests are deleted through the registry API; the blobs at its next garbage collection.
+    A registry that is down leaves them for the reaper's next sweep, and never stops a cleanup."""
+    client = RegistryClient(config)
+    if not client.configured or not keys:
+        return 0
+    try:
+        repositories = await client.all_repositories()
+        mine = [r for r in repositories if r.partition("/")[0] in keys]
+        return await client.delete_repositories(mine)
+    except RegistryDown as exc:
+        report.errors.append(f"registry: {exc}")
+        return 0
+
+
+async def _sweep_registry(config: GatewayConfig, live: set[str]) -> None:
+    """Repositories of this instance's students with no live sandbox (left by a crash, or by a
+    registry that was down at their cleanup)."""
+    client = RegistryClient(config)
+    if not client.configured:
+        return
+    ours = instance_key(config.instance)
+    live_keys = {student_key(config.instance, owner) for owner in live}
+    try:
+        repositories = await client.all_repositories()
+    except RegistryDown:
+        return
+    keys = {
+        r.partition("/")[0]
+        for r in repositories
+        if r.startswith(ours) and r.partition("/")[0] not in live_keys
+    }
+    await _remove_registry_images(config, sorted(keys), CleanupReport())
+
+
 async def sweep_orphans(
     live_owners: Iterable[str], config: GatewayConfig | None = None
 ) -> list[str]:
@@ -131,6 +172,7 @@ async def sweep_orphans(
     for owner in sorted(owners):
         await cleanup_student(owner, config)
     await _untag_orphan_tags(engine, config, live)
+    await _sweep_registry(config, live)
     return sorted(owners)
 
 

@@ -64,6 +64,16 @@ class GatewayConfig:
     # long an idle one may wait for its next request.
     max_connections: int = 64
     idle_timeout: float = 600.0
+    # The course registry (docs/registry.md): the name students type, where the real one is
+    # (host:port as the engine reaches it; "" = no registry), Muelle's credentials for it, and
+    # per-student quotas (tags, and bytes stored as the registry counts them).
+    registry_name: str = "registro.muelle"
+    registry_address: str = ""
+    registry_scheme: str = "http"
+    registry_username: str = ""
+    registry_password: str = ""
+    registry_max_images: int = 10
+    registry_max_size: int = 512 * 1024**2
 
     @classmethod
     def from_settings(cls) -> GatewayConfig:
@@ -94,7 +104,30 @@ class GatewayConfig:
             build_context_max=parse_size(settings.DOCKER_GATEWAY_BUILD_CONTEXT_MAX),
             build_cgroup_root=Path(settings.DOCKER_GATEWAY_BUILD_CGROUP_ROOT),
             build_cgroup_parent=settings.DOCKER_GATEWAY_BUILD_CGROUP_PARENT,
+            **_registry_settings(settings),
         )
+
+
+def _registry_settings(settings: object) -> dict[str, object]:
+    """The registry's address from REGISTRY_URL (scheme optional) and the password from its
+    file, read when the gateway starts: `scripts/serve` writes the file before Django runs."""
+    url: str = getattr(settings, "REGISTRY_URL", "")
+    scheme, sep, address = url.partition("://")
+    if not sep:
+        scheme, address = "http", url
+    password: str = getattr(settings, "REGISTRY_PASSWORD", "")
+    password_file = Path(getattr(settings, "REGISTRY_PASSWORD_FILE", "") or "/nonexistent")
+    if not password and password_file.is_file():
+        password = password_file.read_text().strip()
+    return {
+        "registry_name": getattr(settings, "REGISTRY_NAME", "registro.muelle"),
+        "registry_address": address.rstrip("/"),
+        "registry_scheme": scheme,
+        "registry_username": getattr(settings, "REGISTRY_USERNAME", ""),
+        "registry_password": password,
+        "registry_max_images": getattr(settings, "REGISTRY_MAX_IMAGES", 10),
+        "registry_max_size": int(getattr(settings, "REGISTRY_MAX_SIZE", 512 * 1024**2)),
+    }
 
 
 # The configuration in force: the settings', or an override (tests, benchmarks). It lives here,

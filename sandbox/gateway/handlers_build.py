@@ -169,7 +169,8 @@ async def build(ex: Exchange) -> None:
     tags = []
     for tag in ex.head.query_all("t"):
         ref = parse_image_ref(tag)
-        if ref is None or ref.digest or not ref.on_docker_hub:
+        in_course_registry = ref is not None and ref.domain == student.config.registry_name
+        if ref is None or ref.digest or not (ref.on_docker_hub or in_course_registry):
             raise bad_request(
                 _(
                     "Nombre de imagen no válido para -t: «%(t)s». Usa nombre[:etiqueta], sin "

@@ -12,6 +12,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from . import dockerfile_parse, quotas, schemas
+from . import handlers_registry as registry
 from .errors import GatewayError, bad_request, not_found, refused
 from .names import LABEL_COURSE, PREFIXED, ImageRef, parse_image_ref
 from .policy import labels as own_labels
@@ -44,8 +45,15 @@ def _visible_tags(
         for t in tags or []
         if t == "<none>:<none>"
         or student.image_visibility([t], None) is not None
-        or (course and not PREFIXED.match(t))
+        or (course and not PREFIXED.match(t) and not _registry_name(t))
     ]
+
+
+def _registry_name(tag: str) -> bool:
+    """A name with a registry domain: on a course image, only ever the real-address name the
+    gateway adds for the length of someone's push or pull (handlers_registry)."""
+    first, sep, _rest = tag.partition("/")
+    return bool(sep) and ("." in first or ":" in first or first == "localhost")
 
 
 def _shape_image(student: Student, image: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +153,7 @@ def _own_target(student: Student, repo: str, tag: str | None) -> tuple[str, str]
     ref = parse_image_ref(repo + (f":{tag}" if tag else ""))
     if ref is None or ref.digest:
         raise bad_request(_("Nombre de imagen no válido: «%(r)s».") % {"r": repo})
-    if not ref.on_docker_hub:
+    if not ref.on_docker_hub and not registry.is_course_registry(student, ref):
         raise refused(
             _(
                 "«%(r)s» lleva el nombre de un registro: en Muelle no hay registros a los que "
@@ -180,7 +188,7 @@ async def remove(ex: Exchange) -> None:
         ("noprune", "1" if ex.q_bool("noprune") else "0"),
     ]
     ref = parse_image_ref(name)
-    if ref is not None and ref.on_docker_hub:
+    if ref is not None and (ref.on_docker_hub or registry.is_course_registry(student, ref)):
         tagged = ref if (ref.tag or ref.digest) else ImageRef(ref.domain, ref.path, "latest", "")
         own = student.ns.own_image_ref(tagged)
         if await student.engine.get_or_none(f"/images/{own}/json") is not None:
@@ -281,6 +289,10 @@ async def create(ex: Exchange) -> None:
         else ""
     )
     ref = parse_image_ref(text)
+    if registry.is_course_registry(student, ref):
+        assert ref is not None
+        await registry.pull(ex, ref)
+        return
     if ref is not None and ref.on_docker_hub:
         text = ref.hub_path() + (f":{ref.tag}" if ref.tag else "")
     allowed = sorted(student.config.pull_allowlist)

@@ -153,8 +153,11 @@ class Namespace:
 
     # --- images -------------------------------------------------------------------------------
     def own_image_repo(self, ref: ImageRef) -> str:
-        """The engine repository for an image name the student gives to something of theirs."""
-        return self.image_prefix + ref.hub_path()
+        """The engine repository for an image name the student gives to something of theirs.
+        A name in the course registry keeps its domain (`m<key>/registro.muelle/app`): callers
+        allow no other domain, and a dotted name without a port is a valid path component."""
+        domain = "" if ref.on_docker_hub else f"{ref.domain}/"
+        return self.image_prefix + domain + ref.hub_path()
 
     def own_image_ref(self, ref: ImageRef) -> str:
         """The same with its tag (latest when none) or digest."""

@@ -12,6 +12,7 @@ from . import handlers_build as build
 from . import handlers_containers as containers
 from . import handlers_images as images
 from . import handlers_objects as objects
+from . import handlers_registry as registry
 from . import handlers_system as system
 from .server import Handler
 
@@ -58,6 +59,9 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", rf"/images/{_NAME}/history", images.history),
     ("GET", rf"/images/{_NAME}/get", images.save),
     ("POST", rf"/images/{_NAME}/tag", images.tag),
+    ("POST", rf"/images/{_NAME}/push", registry.push),
+    ("GET", r"/images/search", registry.search),
+    ("POST", r"/auth", registry.login),
     ("DELETE", rf"/images/{_NAME}", images.remove),
     ("GET", r"/volumes", objects.list_volumes),
     ("POST", r"/volumes/create", objects.create_volume_endpoint),

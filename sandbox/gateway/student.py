@@ -214,7 +214,7 @@ class Student:
                 if (ref.tag or ref.digest)
                 else ref.__class__(ref.domain, ref.path, "latest", "")
             )
-            if ref.on_docker_hub:
+            if ref.on_docker_hub or (ref.domain and ref.domain == self.config.registry_name):
                 own = self.ns.own_image_ref(tagged)
                 found = await self._inspect_visible(own)
                 if found and found[0] == "own":

@@ -1,0 +1,176 @@
+"""The course registry's server: Debian's `docker-registry` (CNCF distribution 2.8) on loopback.
+
+Muelle writes its config under a folder it owns (var/registry by default): storage, an htpasswd
+file with one user whose random password only Muelle knows (no student ever sees it: the gateway
+sends it to the engine itself), and a config that listens on 127.0.0.1 only. Loopback matters
+twice: nothing outside the host reaches it, and dockerd treats 127.0.0.0/8 as an insecure
+registry by default, so the engine pushes to it over plain HTTP with no daemon.json change.
+
+Used by scripts/lib.sh (`python -m sandbox.course_registry start var/registry 5000`) and by the
+tests, which start their own on a free port. No Django here: the scripts run it before Django.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+USERNAME = "muelle"
+BINARY = "/usr/bin/docker-registry"
+
+_CONFIG = """\
+# Written by Muelle (sandbox/course_registry.py): rewritten at every start.
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {storage}
+  # Students' images are deleted through the API when their objects go (docs/registry.md).
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: 127.0.0.1:{port}
+  secret: {secret}
+  headers:
+    X-Content-Type-Options: [nosniff]
+auth:
+  htpasswd:
+    realm: muelle
+    path: {htpasswd}
+"""
+
+
+def password_file(folder: Path) -> Path:
+    return folder / "password"
+
+
+def ensure_password(folder: Path) -> str:
+    """The registry password, made once and kept (mode 0600) so a restart keeps it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    path = password_file(folder)
+    if not path.exists() or not path.read_text().strip():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def _bcrypt_line(password: str) -> str:
+    # distribution only reads bcrypt entries; apache2-utils' htpasswd makes them without a new
+    # Python dependency. The password goes on stdin (-i), never on a command line.
+    result = subprocess.run(
+        ["htpasswd", "-niB", USERNAME],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip() + "\n"
+
+
+def write_config(folder: Path, port: int) -> Path:
+    """Writes htpasswd and config.yml for a registry on 127.0.0.1:`port`; returns the config."""
+    password = ensure_password(folder)
+    (folder / "storage").mkdir(exist_ok=True)
+    htpasswd = folder / "htpasswd"
+    htpasswd.write_text(_bcrypt_line(password))
+    htpasswd.chmod(0o600)
+    config = folder / "config.yml"
+    config.write_text(
+        _CONFIG.format(
+            storage=folder / "storage",
+            port=port,
+            secret=secrets.token_hex(16),
+            htpasswd=htpasswd,
+        )
+    )
+    config.chmod(0o600)
+    return config
+
+
+def answers(port: int, password: str, timeout: float = 2.0) -> bool:
+    """True when a registry on 127.0.0.1:`port` accepts Muelle's credentials."""
+    token = base64.b64encode(f"{USERNAME}:{password}".encode()).decode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v2/", headers={"Authorization": f"Basic {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def garbage_collect(config: Path) -> None:
+    """Frees blobs no manifest refers to any more. Only while the registry is stopped: the
+    distribution docs warn that a collection during pushes can delete blobs being uploaded."""
+    subprocess.run(
+        [BINARY, "garbage-collect", "--delete-untagged", str(config)],
+        capture_output=True,
+        check=False,
+    )
+
+
+def start(folder: Path, port: int, *, wait: float = 20.0) -> subprocess.Popen[bytes]:
+    """Writes the config, collects garbage and starts the server; waits until it answers."""
+    config = write_config(folder, port)
+    garbage_collect(config)
+    log = open(folder / "registry.log", "ab")  # noqa: SIM115 - the child keeps it
+    process = subprocess.Popen(
+        [BINARY, "serve", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log.close()
+    (folder / "pid").write_text(f"{process.pid}\n")
+    password = ensure_password(folder)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if answers(port, password):
+            return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    stop(process)
+    raise RuntimeError(f"the registry did not start: see {folder / 'registry.log'}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) != 3 or argv[0] != "start":
+        print("usage: python -m sandbox.course_registry start FOLDER PORT", file=sys.stderr)
+        return 2
+    folder, port = Path(argv[1]).resolve(), int(argv[2])
+    if answers(port, ensure_password(folder)):
+        return 0  # already running (a previous `scripts/serve`): keep it
+    start(folder, port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,387 @@
+"""The course registry through the gateway: push, pull, login, search (docs/registry.md).
+
+Students type the registry's course name (`registro.muelle/app:1`, REGISTRY_NAME). On the engine
+their image is `m<key>/registro.muelle/app:1`, an ordinary own image (visibility, quotas and
+cleanup as for any other). Only for the length of a push or a pull the gateway adds the real
+name, `<registry address>/<key>/app:1`, has the engine push or pull it with Muelle's
+credentials in X-Registry-Auth (never the student's), and removes that name again. The student's
+repository path starts with their key, so they reach only their own namespace: another
+student's image is simply not found. The progress stream is rewritten back to the course name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from . import quotas
+from .errors import GatewayError, bad_request, not_found, refused
+from .handlers_system import denied
+from .names import ImageRef, parse_image_ref
+from .registry_client import RegistryClient, RegistryDown
+from .server import Exchange
+from .student import Student
+from .upstream import API, EngineResponse
+from .wire import (
+    LAST_CHUNK,
+    chunk,
+    encode_request_head,
+    encode_response_head,
+    iter_body,
+    read_body,
+    read_response_head,
+    response_framing,
+)
+
+# One push or pull at a time per student: a quota check and the push it allows must not
+# interleave with another push. Not the student's main lock: a push can take minutes.
+_LOCKS: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _lock(student: Student) -> asyncio.Lock:
+    lock = _LOCKS.get(student.ns.key)
+    if lock is None:
+        lock = asyncio.Lock()
+        _LOCKS[student.ns.key] = lock
+    return lock
+
+
+def _mib(value: int) -> str:
+    return f"{value / 1024**2:.0f} MiB"
+
+
+def is_course_registry(student: Student, ref: ImageRef | None) -> bool:
+    return ref is not None and bool(ref.domain) and ref.domain == student.config.registry_name
+
+
+def registry_down() -> GatewayError:
+    return GatewayError(
+        503,
+        _(
+            "El registro del curso no responde ahora mismo: inténtalo de nuevo en un rato. El "
+            "resto de Muelle (tus contenedores e imágenes) sigue funcionando."
+        ),
+    )
+
+
+def _remote_repo(student: Student, ref: ImageRef) -> str:
+    """The student's repository in the real registry: their key is the namespace."""
+    return f"{student.ns.key}/{ref.path}"
+
+
+def _engine_repo(student: Student, ref: ImageRef) -> str:
+    return f"{student.config.registry_address}/{_remote_repo(student, ref)}"
+
+
+def _line_rewriter(student: Student) -> Callable[[bytes], bytes]:
+    """Real address and key out, course name in: `127.0.0.1:5000/<key>/app` reads
+    `registro.muelle/app`, `Pulling from <key>/app` reads `Pulling from app`, as the CLI prints
+    for any registry."""
+    address = student.config.registry_address.encode()
+    name = student.config.registry_name.encode()
+    key = student.ns.key.encode()
+
+    def rewrite(line: bytes) -> bytes:
+        line = student.ns.strip_bytes(line)
+        line = line.replace(address + b"/" + key + b"/", name + b"/")
+        line = line.replace(key + b"/", b"")
+        return line.replace(address, name)
+
+    return rewrite
+
+
+async def _engine_stream(
+    ex: Exchange,
+    path: str,
+    query: list[tuple[str, str]],
+    auth: str,
+    rewrite: Callable[[bytes], bytes],
+    finish: Callable[[bool], Awaitable[None]],
+) -> None:
+    """Runs a push/pull on the engine and relays its progress, rewritten. `finish(failed)` runs
+    before the last chunk, so the student's name for a pulled image exists when the CLI's
+    command returns."""
+    headers = [
+        ("User-Agent", "muelle-gateway"),
+        ("X-Registry-Auth", auth),
+        ("Content-Length", "0"),
+        ("Connection", "close"),
+    ]
+    conn = await ex.gateway.connect_engine()
+    try:
+        conn.writer.write(encode_request_head("POST", API + path, query, headers))
+        await conn.writer.drain()
+        head = await read_response_head(conn.reader)
+        framing = response_framing("POST", head)
+        if head.status >= 300:
+            data = await read_body(conn.reader, framing, 1024 * 1024)
+            message = EngineResponse(head.status, head.headers, data).message
+            raise GatewayError(head.status, rewrite(message.encode()).decode(errors="replace"))
+        out = [("Content-Type", "application/json"), ("Api-Version", "1.41")]
+        out.append(("Transfer-Encoding", "chunked"))
+        if ex.close_after:
+            out.append(("Connection", "close"))
+        ex.responded = True
+        ex.writer.write(encode_response_head(200, "OK", out))
+        await ex.writer.drain()
+        failed = False
+        pending = b""
+        async for data in iter_body(conn.reader, framing):
+            pending += data
+            complete, sep, pending = pending.rpartition(b"\n")
+            if not sep:
+                pending = complete
+                continue
+            lines = complete.split(b"\n")
+            failed = failed or any(b'"error"' in line for line in lines)
+            ex.writer.write(chunk(b"".join(rewrite(line) + b"\n" for line in lines)))
+            await ex.writer.drain()
+        if pending:
+            failed = failed or b'"error"' in pending
+            ex.writer.write(chunk(rewrite(pending) + b"\n"))
+        await finish(failed)
+        ex.writer.write(LAST_CHUNK)
+        await ex.writer.drain()
+    finally:
+        conn.close()
+
+
+async def _untag_remote_names(student: Student, engine_repo: str, tags: list[str]) -> None:
+    """Removes the real-address tags and digest references the engine left on the image(s)."""
+    refs = [f"{engine_repo}:{t}" for t in tags]
+    for tag_ref in list(refs):
+        info = await student.engine.get_or_none(f"/images/{tag_ref}/json")
+        for digest in (info or {}).get("RepoDigests") or []:
+            if digest.startswith(f"{engine_repo}@"):
+                refs.append(digest)
+    for name in refs:
+        await student.engine.request("DELETE", f"/images/{name}", query={"noprune": "1"})
+
+
+async def _usage(client: RegistryClient, student: Student) -> Any:
+    try:
+        return await client.usage(student.ns.key)
+    except RegistryDown:
+        raise registry_down() from None
+
+
+async def push(ex: Exchange) -> None:
+    """POST /images/{name}/push: only to the course registry, only from the student's images."""
+    student = ex.student
+    name = ex.params["name"]
+    tag = ex.q("tag") or ""
+    ref = parse_image_ref(name + (f":{tag}" if tag else ""))
+    if not is_course_registry(student, ref):
+        await denied(ex)  # any other registry: refused as before
+        return
+    assert ref is not None
+    await ex.no_body()
+    config = student.config
+    client = RegistryClient(config)
+    if not client.configured:
+        raise refused(_("Este Muelle no tiene registro del curso."))
+    if ref.digest:
+        raise bad_request(_("Sube una etiqueta, no un digest: docker push %(n)s:1") % {"n": name})
+    own_repo = student.ns.own_image_repo(ref)
+    if ref.tag:
+        tags = [ref.tag]
+    else:  # docker push --all-tags
+        tags = [
+            t.rpartition(":")[2]
+            for _v, image in await student.image_summaries()
+            for t in image.get("RepoTags") or []
+            if t.rpartition(":")[0] == own_repo
+        ]
+    images: dict[str, int] = {}
+    for t in tags:
+        info = await student.engine.get_or_none(f"/images/{own_repo}:{t}/json")
+        if info is None:
+            raise not_found(
+                _("No tienes ninguna imagen «%(r)s:%(t)s»: ponle ese nombre con docker tag.")
+                % {"r": f"{config.registry_name}/{ref.path}", "t": t}
+            )
+        images[info["Id"]] = int(info.get("Size") or 0)
+    if not tags:
+        raise not_found(
+            _("No tienes ninguna imagen «%(r)s»: ponle ese nombre con docker tag.")
+            % {"r": f"{config.registry_name}/{ref.path}"}
+        )
+    remote = _remote_repo(student, ref)
+    engine_repo = _engine_repo(student, ref)
+    async with _lock(student):
+        usage = await _usage(client, student)
+        new = [t for t in tags if (remote, t) not in usage.tags]
+        if len(usage.tags) + len(new) > config.registry_max_images:
+            raise refused(
+                _(
+                    "Ya tienes %(n)d imágenes en el registro del curso y el máximo es %(max)d. "
+                    "Con docker search %(name)s/ ves cuáles son."
+                )
+                % {
+                    "n": len(usage.tags),
+                    "max": config.registry_max_images,
+                    "name": config.registry_name,
+                }
+            )
+        # The image's size on disk (uncompressed) is an upper bound of what the push adds.
+        adding = sum(images.values())
+        if usage.size + adding > config.registry_max_size:
+            raise refused(
+                _(
+                    "No cabe en tu espacio del registro del curso: ya ocupas %(used)s, esta imagen "
+                    "ocupa hasta %(new)s y el máximo es %(max)s."
+                )
+                % {
+                    "used": _mib(usage.size),
+                    "new": _mib(adding),
+                    "max": _mib(config.registry_max_size),
+                }
+            )
+        try:
+            for t in tags:
+                await student.engine.json(
+                    "POST",
+                    f"/images/{own_repo}:{t}/tag",
+                    query={"repo": engine_repo, "tag": t},
+                )
+
+            async def finish(_failed: bool) -> None:
+                await _untag_remote_names(student, engine_repo, tags)
+
+            await _engine_stream(
+                ex,
+                f"/images/{engine_repo}/push",
+                [("tag", ref.tag)],
+                client.engine_auth(),
+                _line_rewriter(student),
+                finish,
+            )
+        finally:
+            await _untag_remote_names(student, engine_repo, tags)
+
+
+async def pull(ex: Exchange, ref: ImageRef) -> None:
+    """`docker pull registro.muelle/app:1` (called by handlers_images.create): from the
+    student's own namespace only; the image gets the student's name, never the real one."""
+    student = ex.student
+    await ex.no_body()
+    client = RegistryClient(student.config)
+    if not client.configured:
+        raise refused(_("Este Muelle no tiene registro del curso."))
+    if ref.digest:
+        raise bad_request(_("Descarga una etiqueta, no un digest."))
+    tag = ref.tag or "latest"
+    shown = f"{student.config.registry_name}/{ref.path}:{tag}"
+    remote = _remote_repo(student, ref)
+    engine_repo = _engine_repo(student, ref)
+    tagged = ImageRef(ref.domain, ref.path, tag, "")
+    own = student.ns.own_image_ref(tagged)
+    async with _lock(student):
+        try:
+            found = await client.manifest(remote, tag)
+        except RegistryDown:
+            raise registry_down() from None
+        if found is None:
+            raise not_found(
+                _(
+                    "No existe «%(i)s» en el registro del curso (ahí solo están las imágenes que "
+                    "tú has subido: docker search %(name)s/)."
+                )
+                % {"i": shown, "name": student.config.registry_name}
+            )
+        async with student.lock:
+            if await student.engine.get_or_none(f"/images/{own}/json") is None:
+                await quotas.check_new_image(student)
+
+        async def finish(failed: bool) -> None:
+            if not failed:
+                repo, _sep, own_tag = own.rpartition(":")
+                await student.engine.json(
+                    "POST", f"/images/{engine_repo}:{tag}/tag", query={"repo": repo, "tag": own_tag}
+                )
+            await _untag_remote_names(student, engine_repo, [tag])
+
+        try:
+            await _engine_stream(
+                ex,
+                "/images/create",
+                [("fromImage", engine_repo), ("tag", tag)],
+                client.engine_auth(),
+                _line_rewriter(student),
+                finish,
+            )
+        finally:
+            await _untag_remote_names(student, engine_repo, [tag])
+
+
+def _server_host(address: str) -> str:
+    host = address.strip().partition("://")[2] or address.strip()
+    return host.split("/")[0].lower()
+
+
+async def login(ex: Exchange) -> None:
+    """POST /auth: `docker login registro.muelle` succeeds and nothing is stored or checked
+    here: the engine always uses Muelle's own credentials, so a student's cannot matter."""
+    raw = await ex.body(64 * 1024)
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        raise bad_request(_("El cuerpo de docker login no es JSON válido.")) from None
+    server = _server_host(str((data or {}).get("serveraddress") or ""))
+    name = ex.student.config.registry_name
+    if server != name:
+        raise refused(
+            _(
+                "En Muelle solo hay un registro, el del curso: %(name)s. Entra con "
+                "«docker login %(name)s» (o no entres: no hace falta)."
+            )
+            % {"name": name}
+        )
+    await ex.reply_json(200, {"Status": "Login Succeeded", "IdentityToken": ""})
+
+
+async def search(ex: Exchange) -> None:
+    """GET /images/search: `docker search registro.muelle/[texto]` lists what the student
+    pushed (their own namespace in the registry's catalog, nothing else)."""
+    await ex.no_body()
+    student = ex.student
+    name = student.config.registry_name
+    term = (ex.q("term") or "").strip()
+    if term != name and not term.startswith(name + "/"):
+        raise refused(
+            _(
+                "docker search solo busca en el registro del curso, entre tus imágenes: "
+                "docker search %(name)s/"
+            )
+            % {"name": name}
+        )
+    text = term[len(name) + 1 :]
+    client = RegistryClient(student.config)
+    try:
+        repositories = await client.repositories(student.ns.key)
+        results = []
+        for repository in sorted(repositories):
+            path = repository.partition("/")[2]
+            if text not in path:
+                continue
+            tags = sorted(await client.tags(repository))
+            if not tags:
+                continue  # every tag deleted: the catalog keeps the empty repository
+            results.append(
+                {
+                    "name": f"{name}/{path}",
+                    "description": _("etiquetas: %(t)s") % {"t": ", ".join(tags)},
+                    "star_count": 0,
+                    "is_official": False,
+                    "is_automated": False,
+                }
+            )
+    except RegistryDown:
+        raise registry_down() from None
+    limit = int(ex.q("limit") or 25) if (ex.q("limit") or "25").isdigit() else 25
+    await ex.reply_json(200, results[: max(limit, 1)])
