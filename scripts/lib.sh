@@ -102,6 +102,26 @@ ensure_images() {
   "$PY" manage.py build_images
 }
 
+ensure_registry_packages() {
+  # Debian's docker-registry is the CNCF distribution 2.8 server; htpasswd (apache2-utils)
+  # writes the bcrypt entry it reads.
+  apt_install docker-registry apache2-utils
+}
+
+ensure_registry() {
+  # The course registry students push to through the gateway (docs/registry.md): on loopback
+  # only, config, storage and a random password (only Muelle knows it) under var/registry.
+  # REGISTRY_URL (+ REGISTRY_USERNAME, REGISTRY_PASSWORD[_FILE]) uses an existing one instead.
+  if [ -n "${REGISTRY_URL:-}" ]; then say "Registro del curso: $REGISTRY_URL"; return 0; fi
+  ensure_registry_packages
+  say "Comprobando el registro del curso en 127.0.0.1:${REGISTRY_PORT:-5000} (registro en var/registry/registry.log)"
+  if ! "$PY" -m sandbox.course_registry start "$ROOT/var/registry" "${REGISTRY_PORT:-5000}"; then
+    echo "AVISO: el registro del curso no arrancó (mira var/registry/registry.log): docker push"
+    echo "       y docker pull de registro.muelle no funcionarán; el resto del curso, sí."
+    return 1
+  fi
+}
+
 migrate() {
   say "Aplicando migraciones de la base de datos"
   "$PY" manage.py migrate --noinput -v 0
