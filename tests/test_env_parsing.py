@@ -213,3 +213,22 @@ def test_a_good_value_reaches_the_settings(tmp_path: Any) -> None:
     result = _manage(tmp_path, "shell", "--no-imports", "-c", show, **variables)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(GIB), "1200", str(32 * KIB)]
+
+
+def test_the_server_reads_the_same_grammar_and_the_same_setting(tmp_path: Any) -> None:
+    # tutorial/server.py sizes the websocket frames before Django runs: it must take the
+    # terminal's limit from the settings (one default, one grammar), not parse the variable again.
+    show = "from tutorial.server import build_config; c = build_config([]); "
+    show += "print(c.ws_max_size, c.header_timeout)"
+    env = dict(
+        os.environ,
+        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+        TERMINAL_MAX_FRAME="32k",
+        HTTP_HEADER_TIMEOUT="1m",
+    )
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", show], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(32 * KIB), "60.0"]

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -26,7 +27,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 
-from tutorial.env import env_float, env_int
+from tutorial.env import env_duration
 
 APP = "tutorial.asgi:application"
 DEFAULT_HEADER_TIMEOUT = 10.0
@@ -132,6 +133,14 @@ def http_protocol() -> type[asyncio.Protocol]:
     return HttpToolsHeadTimeoutProtocol
 
 
+def _terminal_max_frame() -> int:
+    # Read from the settings, not the environment again: one default and one grammar ("64k").
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutorial.settings")
+    from django.conf import settings
+
+    return int(settings.TERMINAL_MAX_FRAME)
+
+
 def build_config(argv: list[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(prog="python -m tutorial.server", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -139,7 +148,7 @@ def build_config(argv: list[str] | None = None) -> Config:
     parser.add_argument(
         "--header-timeout",
         type=float,
-        default=env_float("HTTP_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT, minimum=0.1),
+        default=env_duration("HTTP_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT, minimum=0.1),
         help="seconds a client has to send a request's head (env HTTP_HEADER_TIMEOUT; 10)",
     )
     parser.add_argument("--timeout-keep-alive", type=float, default=5.0)
@@ -156,7 +165,7 @@ def build_config(argv: list[str] | None = None) -> Config:
         # Terminal websockets: frames up to the terminal's own limit (over it: a notice, then
         # 1009, from WebsocketProtocol), backpressure, pings.
         ws=WebsocketProtocol,
-        ws_max_size=env_int("TERMINAL_MAX_FRAME", 64 * 1024, minimum=1024),
+        ws_max_size=_terminal_max_frame(),
         ws_max_queue=32,
         ws_ping_interval=20,
         ws_ping_timeout=20,
