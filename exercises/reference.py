@@ -20,7 +20,7 @@ from exercises.checks import Outcome, run_checks
 from exercises.docker_checks import listed
 from exercises.spec import AnswerFromCommand, Exercise
 from sandbox import engine
-from sandbox.student_docker import DockerStateUnavailable, for_owner, snapshot
+from sandbox.student_docker import DockerStateUnavailable, snapshot
 from sandbox.terminals import owner_key
 
 DockerState = dict[str, list[str]] | None
@@ -85,7 +85,7 @@ async def _docker_state(owner: str) -> DockerState:
     if not settings.DOCKER_GATEWAY_ENABLED:
         return None
     try:
-        return await snapshot(await for_owner(owner))
+        return await snapshot(owner)
     except DockerStateUnavailable:
         return None
 

@@ -31,7 +31,7 @@ from django.conf import settings
 
 from sandbox.gateway import SOCKET_NAME, open_gateway
 from sandbox.gateway.lifecycle import current_config
-from sandbox.gateway.names import LABEL_COURSE, Namespace, is_course_tag, parse_image_ref
+from sandbox.gateway.names import Namespace
 from sandbox.gateway.upstream import API, EngineResponse, Upstream
 from sandbox.gateway.wire import (
     encode_request_head,
@@ -271,35 +271,34 @@ async def _read_with_reader(owner: str, volume: str, inside: str, cap: int) -> F
             )
 
 
-def own_tags(tags: list[str], labels: dict[str, str]) -> list[str]:
-    """The tags of an image that are the student's own: not a course image, not an allowlisted
-    pull (those are shared by every student, and change when anyone pulls or rebuilds them)."""
-    if labels.get(LABEL_COURSE) == "1":
-        return []
-    allowlist = {p.removeprefix("library/") for p in current_config().pull_allowlist}
-    own = []
-    for tag in tags:
-        ref = parse_image_ref(tag)
-        if not tag or tag == "<none>:<none>" or is_course_tag(tag) or ref is None:
-            continue
-        if ref.on_docker_hub and ref.hub_path() in allowlist:
-            continue
-        own.append(tag)
-    return own
+async def snapshot(owner: str) -> dict[str, list[str]]:
+    """A summary of everything the student has made, to tell whether something changed it.
 
-
-async def snapshot(view: StudentDocker) -> dict[str, list[str]]:
-    """A summary of everything the student has made, to tell whether something changed it
-    (shared images left out: other students and instructors change those)."""
+    Containers, volumes and networks as their gateway shows them. Images come from the engine,
+    only the student's own (their tag prefix or labels): the gateway also shows shared images
+    (course images, allowed pulls), which others rebuild or pull at any time, and it hides the
+    labels that would tell them apart."""
+    view = await for_owner(owner)
     containers = sorted(
         f"{','.join(c.get('Names') or [])} {c.get('Image')} {c.get('State')}"
         for c in await view.containers()
     )
-    images = sorted(
-        f"{c.get('Id')} {','.join(own)}"
-        for c in await view.images()
-        if (own := own_tags(c.get("RepoTags") or [], c.get("Labels") or {}))
-    )
     volumes = sorted(str(v.get("Name")) for v in await view.volumes())
     networks = sorted(str(n.get("Name")) for n in await view.networks())
-    return {"containers": containers, "images": images, "volumes": volumes, "networks": networks}
+    config = current_config()
+    names = Namespace(owner, config.instance)
+    try:
+        listed = await Upstream(config.engine_socket).json("GET", "/images/json")
+    except Exception as exc:
+        raise DockerStateUnavailable(str(exc)) from exc
+    images = []
+    for image in listed:
+        own = [names.strip(t) for t in image.get("RepoTags") or [] if names.owns_image_tag(t)]
+        if own or names.owns_labels(image.get("Labels")):
+            images.append(f"{image.get('Id')} {','.join(sorted(own))}")
+    return {
+        "containers": containers,
+        "images": sorted(images),
+        "volumes": volumes,
+        "networks": networks,
+    }

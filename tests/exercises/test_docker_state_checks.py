@@ -10,7 +10,7 @@ import pytest
 
 from exercises.checks import run_checks
 from sandbox import engine, student_docker
-from sandbox.student_docker import for_owner, snapshot
+from sandbox.student_docker import snapshot
 from tests.exercises.conftest import exercise_from_yaml
 
 pytestmark = pytest.mark.docker
@@ -127,7 +127,7 @@ async def test_volumen_reads_a_file_without_leaving_anything(sandbox, monkeypatc
     await sh(
         sandbox, "docker run --rm -v notas:/datos muelle/busybox sh -c 'echo hola > /datos/a.txt'"
     )
-    before = await snapshot(await for_owner(sandbox.owner))  # a fresh look each time
+    before = await snapshot(sandbox.owner)  # a fresh look each time
     # No container of the student mounts it now: read through a reader container on the engine.
     check = "tipo: volumen\nnombre: notas\narchivo: a.txt\ncontiene: hola"
     assert await outcome(sandbox, check) == (True, "")
@@ -139,13 +139,16 @@ async def test_volumen_reads_a_file_without_leaving_anything(sandbox, monkeypatc
         sandbox, "tipo: volumen\nnombre: notas\narchivo: ../../etc/passwd"
     )
     assert not passed and "no tiene el archivo" in detail
-    assert await snapshot(await for_owner(sandbox.owner)) == before
+    assert await snapshot(sandbox.owner) == before
     assert await _volume_readers() == set()  # the reader container is gone
     # ...and the same look does see a change when there is one.
     await sh(sandbox, "docker volume create otra")
-    assert await snapshot(await for_owner(sandbox.owner)) != before
-    # With a container of theirs mounting it, through that container (the archive endpoint).
-    await sh(sandbox, "docker run -d --name lector -v notas:/datos muelle/busybox sleep 600")
+    assert await snapshot(sandbox.owner) != before
+    images = (await snapshot(sandbox.owner))["images"]
+    await sh(sandbox, "docker tag muelle/busybox mia:1")  # an image of the student's own
+    tagged = (await snapshot(sandbox.owner))["images"]
+    assert len(tagged) == len(images) + 1
+    assert any(entry.endswith(" mia:1") for entry in tagged)
 
     async def no_reader(*args: object) -> None:
         raise AssertionError("the reader container was used")
