@@ -1,0 +1,31 @@
+#!/bin/sh
+# Muelle's web process in the deployment: secrets from files, the deploy checks, migrations, the
+# static files for the proxy, then uvicorn (tutorial.server) as PID 1's only child.
+set -eu
+
+# Secrets come from files (compose secrets at /run/secrets), never from the image or the repo.
+read_secret() { # VAR FILE
+  if [ -z "$(printenv "$1" || true)" ] && [ -s "$2" ]; then
+    export "$1=$(cat "$2")"
+  fi
+}
+read_secret SECRET_KEY /run/secrets/muelle_secret_key
+if [ -z "${DATABASE_URL:-}" ] && [ -s /run/secrets/postgres_password ]; then
+  DATABASE_URL="$(python -c 'import sys, urllib.parse as u; print("postgres://%s:%s@%s/%s" % (u.quote(sys.argv[1], safe=""), u.quote(open(sys.argv[2]).read().strip(), safe=""), sys.argv[3], sys.argv[4]))' \
+    "${POSTGRES_USER:-muelle}" /run/secrets/postgres_password "${POSTGRES_HOST:-postgres}" "${POSTGRES_DB:-muelle}")"
+  export DATABASE_URL
+fi
+
+# The proxy serves /static/ from this volume: refresh it with this image's files (an upgrade
+# brings new hashed names; old ones stay for pages still open).
+cp -a /app/static-dist/. /app/var/staticfiles/
+
+python manage.py check --deploy --fail-level ERROR
+# PostgreSQL may still be starting: migrations retry for a minute.
+tries=0
+until python manage.py migrate --noinput -v 0; do
+  tries=$((tries + 1))
+  [ "$tries" -lt 30 ] || exit 1
+  sleep 2
+done
+exec python -m tutorial.server --host 0.0.0.0 --port 8000 "$@"
