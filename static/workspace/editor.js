@@ -47,7 +47,14 @@ function setUp() {
   const conflictText = $("[data-editor-conflict-text]");
   const tabMark = document.querySelector("[data-workspace-dirty]");
 
-  const state = { path: "", version: "", saved: "", conflictVersion: null, sessionTried: false };
+  const state = {
+    path: "",
+    version: "",
+    saved: "",
+    conflictVersion: null,
+    sessionTried: false,
+    saving: null,
+  };
   const language = new Compartment();
 
   function languageFor(path) {
@@ -235,6 +242,13 @@ function setUp() {
   }
 
   async function save(version = state.version) {
+    // One save at a time: a second one would carry the same base version and get a 409.
+    if (state.saving) return state.saving;
+    state.saving = saveNow(version).finally(() => (state.saving = null));
+    return state.saving;
+  }
+
+  async function saveNow(version) {
     if (!state.path) return false;
     const text = view.state.doc.toString();
     const answer = await write(state.path, text, version);
@@ -390,6 +404,7 @@ function setUp() {
 
   // Ctrl-S anywhere in the editor pane (the tree, the buttons), not only in the text.
   root.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented) return; // CodeMirror's own Mod-s already saved
     if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "s") {
       event.preventDefault();
       save();

@@ -1,0 +1,175 @@
+"""The workspace beside a lesson in real Chromium against the real engine: a lesson block opened
+in the editor, edited, saved with Ctrl-S and read back with `cat` in the terminal; a change made
+in the terminal turning the next save into the «recargar o sobrescribir» question; the tabs
+driven by the keyboard; a phone-sized screen without sideways scrolling."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lessons.conftest import lesson_text
+
+pytestmark = [pytest.mark.e2e, pytest.mark.docker]
+
+TEST_INSTANCE = f"pytest-e2e-workspace-{os.getpid()}"
+# Generous bounds for a cold container on a busy machine; limits, not assertions.
+READY_MS = 60_000
+OUTPUT_MS = 20_000
+
+LESSON = """\
+## Tu primer Dockerfile
+
+Abre el archivo en el editor:
+
+```dockerfile archivo=proyecto/Dockerfile
+FROM muelle/hola
+```
+
+```bash ejecutable
+cat ~/proyecto/Dockerfile
+```
+"""
+
+
+def _remove_test_containers() -> None:
+    from sandbox import engine, hardening
+
+    def remove(api: Any) -> None:
+        label = f"{hardening.LABEL_INSTANCE}={TEST_INSTANCE}"
+        for item in api.containers(all=True, filters={"label": [label]}):
+            api.remove_container(item["Id"], force=True)
+
+    engine.call_sync(remove)
+
+
+@pytest.fixture
+def lesson_url(live_asgi_server: str, settings: Any, tmp_path: Path) -> Iterator[str]:
+    settings.SANDBOX_INSTANCE = TEST_INSTANCE
+    settings.SANDBOX_WARM_POOL = 0
+    settings.DOCKER_GATEWAY_ENABLED = False
+    root = tmp_path / "lecciones"
+    root.mkdir()
+    (root / "01-editor.md").write_text(
+        lesson_text(LESSON, slug="editor", titulo="El editor"), encoding="utf-8"
+    )
+    settings.LESSONS_DIR = root
+    yield live_asgi_server + "/lecciones/editor/"
+    _remove_test_containers()
+
+
+def _ready(page: Any) -> None:
+    page.wait_for_function(
+        "() => window.muelleTerminal && window.muelleTerminal.state === 'ready'", timeout=READY_MS
+    )
+    page.wait_for_function("() => window.muelleEditor && window.muelleWorkspace")
+
+
+def run(page: Any, command: str) -> None:
+    page.evaluate("(command) => window.muelleTerminal.run(command)", command)
+
+
+def _terminal_shows(page: Any, text: str) -> None:
+    page.wait_for_function(
+        "(text) => window.muelleTerminal.lines().includes(text)", arg=text, timeout=OUTPUT_MS
+    )
+
+
+def test_a_block_opened_in_the_editor_edited_and_saved_is_what_cat_shows(
+    page: Any, lesson_url: str
+) -> None:
+    page.goto(lesson_url)
+    _ready(page)
+    page.get_by_role("button", name="Abrir proyecto/Dockerfile en el editor").click()
+    editor_tab = page.get_by_role("tab", name="Editor")
+    page.wait_for_function("() => window.muelleEditor.path === 'proyecto/Dockerfile'")
+    assert editor_tab.get_attribute("aria-selected") == "true"
+    assert page.locator(".cm-content").inner_text().strip() == "FROM muelle/hola"
+    # Highlighted as a Dockerfile (the legacy mode marks FROM as a keyword).
+    assert page.locator(".cm-content span", has_text="FROM").count() >= 1
+
+    page.locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type('CMD ["echo", "hecho en el editor"]\n')
+    assert page.locator("[data-editor-unsaved]").is_visible()
+    page.keyboard.press("Control+s")
+    page.wait_for_function("() => !window.muelleEditor.dirty")
+    assert page.locator("[data-editor-unsaved]").is_hidden()
+
+    page.keyboard.press("Alt+Shift+T")
+    assert page.get_by_role("tab", name="Terminal").get_attribute("aria-selected") == "true"
+    run(page, "cat ~/proyecto/Dockerfile | tr a-z A-Z")
+    _terminal_shows(page, 'CMD ["ECHO", "HECHO EN EL EDITOR"]')
+
+    # Changed in the terminal meanwhile: the editor's next save asks.
+    run(page, "echo 'FROM muelle/busybox' > ~/proyecto/Dockerfile && echo cam''biado")
+    _terminal_shows(page, "cambiado")
+    page.evaluate("() => window.muelleWorkspace.show('editor')")
+    # No unsaved edits here: the editor reloads the new text by itself.
+    page.wait_for_function(
+        "() => window.muelleEditor.view.state.doc.toString() === 'FROM muelle/busybox\\n'"
+    )
+    page.locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("# editado\n")
+    run(page, "echo otra > ~/proyecto/Dockerfile && echo otra''-vez")
+    _terminal_shows(page, "otra-vez")
+    page.evaluate("() => window.muelleEditor.save()")
+    conflict = page.get_by_role("alertdialog")
+    conflict.wait_for()
+    assert "El archivo cambió en la terminal: ¿recargar o sobrescribir?" in conflict.inner_text()
+    conflict.get_by_role("button", name="Sobrescribir").click()
+    page.wait_for_function("() => !window.muelleEditor.dirty")
+    page.keyboard.press("Alt+Shift+T")
+    run(page, "grep -c editado ~/proyecto/Dockerfile | sed s/^/n=/")
+    _terminal_shows(page, "n=1")
+
+
+def test_the_tabs_work_from_the_keyboard(page: Any, lesson_url: str) -> None:
+    page.goto(lesson_url)
+    page.wait_for_function("() => window.muelleWorkspace")
+    terminal_tab = page.get_by_role("tab", name="Terminal")
+    terminal_tab.focus()
+    page.keyboard.press("ArrowRight")
+    assert page.get_by_role("tab", name="Editor").get_attribute("aria-selected") == "true"
+    assert page.evaluate("() => document.activeElement.id") == "workspace-tab-editor"
+    assert page.locator("#workspace-pane-editor").evaluate("el => !el.inert")
+    assert page.locator("#workspace-pane-terminal").evaluate("el => el.inert")
+    page.keyboard.press("ArrowRight")
+    assert page.get_by_role("tab", name="Vista").get_attribute("aria-selected") == "true"
+    page.keyboard.press("ArrowRight")
+    assert terminal_tab.get_attribute("aria-selected") == "true"
+    # One tab stop for the tab list: Tab leaves it.
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.getAttribute('role')") != "tab"
+    page.keyboard.press("Alt+Shift+E")
+    assert page.get_by_role("tab", name="Editor").get_attribute("aria-selected") == "true"
+    page.wait_for_function("() => document.activeElement.classList.contains('cm-content')")
+    page.keyboard.press("Alt+Shift+V")
+    assert page.get_by_role("tab", name="Vista").get_attribute("aria-selected") == "true"
+    assert page.evaluate("() => document.activeElement.id") == "preview-port"
+    assert "Alt" in page.locator(".workspace-help").inner_text()
+
+
+def test_a_phone_screen_stacks_without_sideways_scrolling(browser: Any, lesson_url: str) -> None:
+    context = browser.new_context(locale="es-ES", viewport={"width": 375, "height": 740})
+    phone = context.new_page()
+    try:
+        phone.goto(lesson_url)
+        phone.wait_for_function("() => window.muelleEditor && window.muelleWorkspace")
+        for tab in ("Terminal", "Editor", "Vista"):
+            phone.get_by_role("tab", name=tab).click()
+            wide = phone.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert wide <= 0, (tab, wide)
+        lesson = phone.locator("#lesson-content").bounding_box()
+        workspace = phone.locator("#workspace").bounding_box()
+        assert workspace["y"] >= lesson["y"] + lesson["height"] - 1  # stacked below the lesson
+        assert workspace["width"] <= 375
+    finally:
+        context.close()
