@@ -149,6 +149,8 @@ async def test_volumen_reads_a_file_without_leaving_anything(sandbox, monkeypatc
     tagged = (await snapshot(sandbox.owner))["images"]
     assert len(tagged) == len(images) + 1
     assert any(entry.endswith(" mia:1") for entry in tagged)
+    # With a container of theirs mounting it, through that container (the archive endpoint).
+    await sh(sandbox, "docker run -d --name lector -v notas:/datos muelle/busybox sleep 600")
 
     async def no_reader(*args: object) -> None:
         raise AssertionError("the reader container was used")
