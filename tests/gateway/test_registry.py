@@ -191,9 +191,16 @@ def test_push_to_any_other_registry_is_refused(student):
     assert listener.connections == []
 
 
-def test_login_and_logout_need_nothing_real(student):
+def test_login_and_logout_need_nothing_real(student, _registry_config):
     out = student.ok("login", NAME, "-u", "ana", "--password-stdin", input="cualquiera\n")
     assert "Login Succeeded" in out
+    # The CLI now sends ana's credentials with every push; the registry would refuse them, so
+    # the push working proves the engine got Muelle's instead.
+    config = json.loads((student.home / ".docker" / "config.json").read_text())
+    assert NAME in config["auths"]
+    student.ok("tag", IMAGE, f"{NAME}/con-login:1")
+    student.ok("push", f"{NAME}/con-login:1")
+    assert _remote_tags(_registry_config, student) == {"con-login": ["1"]}
     student.ok("logout", NAME)
     error = student.refused("login", "docker.io", "-u", "ana", "--password-stdin", input="x\n")
     assert f"solo hay un registro, el del curso: {NAME}" in error
@@ -204,7 +211,7 @@ def test_a_registry_that_is_down_is_explained_and_the_rest_works(make_student, g
         gateway_config,
         registry_address=f"127.0.0.1:{_free_port()}",
         registry_username="muelle",
-        registry_password="x",
+        registry_password="x",  # noqa: S106 - nothing answers on that port
     )
     lifecycle.configure(down)
     student = make_student()
@@ -234,3 +241,34 @@ def test_the_progress_stream_never_shows_the_real_address(student, registry):
     text = raw if isinstance(raw, str) else json.dumps(raw)
     assert registry.address not in text and "127.0.0.1" not in text
     assert f"{NAME}/flujo" in text
+
+
+def test_the_real_name_on_a_course_image_is_hidden_from_students(student, registry):
+    # What a push or pull of a course image leaves for its length: a real-address tag on it.
+    real = f"{registry.address}/0000aaaabbbbcc/app:1"
+    _direct("tag", IMAGE, real)
+    try:
+        assert registry.address not in student.ok("images", "-a")
+        assert registry.address not in student.ok("image", "inspect", IMAGE)
+    finally:
+        _direct("rmi", real)
+
+
+def test_the_reaper_deletes_what_orphaned_students_pushed(make_student, _registry_config):
+    from sandbox.gateway.cleanup import sweep_orphans
+
+    student = make_student()
+    student.ok("tag", IMAGE, f"{NAME}/huerfana:1")
+    student.ok("push", f"{NAME}/huerfana:1")
+    # A crash: the gateway goes without cleaning; the registry still has the image.
+    student.loop.run(lifecycle.close_gateway(student.owner, cleanup=False))
+    assert _remote_tags(_registry_config, student) == {"huerfana": ["1"]}
+    student.loop.run(sweep_orphans([], _registry_config))
+    assert _remote_tags(_registry_config, student) == {}
+
+
+def _direct(*args: str) -> str:
+    import subprocess
+
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, check=True)
+    return result.stdout
