@@ -57,6 +57,10 @@ def lesson_url(live_asgi_server: str, settings: Any, tmp_path: Path) -> Iterator
     (root / "01-editor.md").write_text(
         lesson_text(LESSON, slug="editor", titulo="El editor"), encoding="utf-8"
     )
+    (root / "02-siguiente.md").write_text(
+        lesson_text("## Otra\n\nMás texto.\n", slug="siguiente", titulo="Siguiente", orden=2),
+        encoding="utf-8",
+    )
     settings.LESSONS_DIR = root
     yield live_asgi_server + "/lecciones/editor/"
     _remove_test_containers()
@@ -100,10 +104,10 @@ def test_a_block_opened_in_the_editor_edited_and_saved_is_what_cat_shows(
     page.wait_for_function("() => !window.muelleEditor.dirty")
     assert page.locator("[data-editor-unsaved]").is_hidden()
 
-    page.keyboard.press("Alt+Shift+T")
+    # «Ejecutar» on the lesson's `cat` block goes back to the terminal and runs it there.
+    page.get_by_role("button", name="Ejecutar").click()
     assert page.get_by_role("tab", name="Terminal").get_attribute("aria-selected") == "true"
-    run(page, "cat ~/proyecto/Dockerfile | tr a-z A-Z")
-    _terminal_shows(page, 'CMD ["ECHO", "HECHO EN EL EDITOR"]')
+    _terminal_shows(page, 'CMD ["echo", "hecho en el editor"]')
 
     # Changed in the terminal meanwhile: the editor's next save asks.
     run(page, "echo 'FROM muelle/busybox' > ~/proyecto/Dockerfile && echo cam''biado")
@@ -127,6 +131,27 @@ def test_a_block_opened_in_the_editor_edited_and_saved_is_what_cat_shows(
     page.keyboard.press("Alt+Shift+T")
     run(page, "grep -c editado ~/proyecto/Dockerfile | sed s/^/n=/")
     _terminal_shows(page, "n=1")
+
+
+def test_the_editor_survives_htmx_navigation_to_the_next_lesson(page: Any, lesson_url: str) -> None:
+    page.goto(lesson_url)
+    _ready(page)
+    page.get_by_role("button", name="Abrir proyecto/Dockerfile en el editor").click()
+    page.wait_for_function("() => window.muelleEditor.path === 'proyecto/Dockerfile'")
+    page.locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("# sin guardar\n")
+    page.evaluate("() => { window.__sameDocument = true; }")
+    page.get_by_role("link", name="Siguiente").first.click()
+    page.wait_for_url("**/lecciones/siguiente/")
+    page.get_by_role("heading", name="Otra").wait_for()
+    # The same document (no reload): the workspace, its open file and unsaved text stayed.
+    assert page.evaluate("() => window.__sameDocument") is True
+    assert page.evaluate("() => window.muelleEditor.path") == "proyecto/Dockerfile"
+    assert page.evaluate("() => window.muelleEditor.dirty") is True
+    assert "# sin guardar" in page.locator(".cm-content").inner_text()
+    assert page.get_by_role("tab", name="Editor").get_attribute("aria-selected") == "true"
+    assert page.evaluate("() => window.muelleTerminal.state") == "ready"
 
 
 def test_the_tabs_work_from_the_keyboard(page: Any, lesson_url: str) -> None:
