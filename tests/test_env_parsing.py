@@ -174,6 +174,23 @@ def test_the_gateway_gets_the_parsed_sizes(settings: Any) -> None:
     assert policy.ram_in_bytes(config.log_max_size) == 512 * KIB
 
 
+def test_a_gateway_config_built_by_hand_takes_its_defaults_from_the_settings(settings: Any) -> None:
+    # Each default is written once (tutorial/settings.py): a test or bench config differs from
+    # the deployment only where it says so.
+    settings.DOCKER_GATEWAY_MAX_CONTAINERS = 5
+    settings.DOCKER_GATEWAY_CAP_ALLOWLIST = ["chown", "KILL"]
+    settings.DOCKER_GATEWAY_BUILD_MEMORY = "96m"
+    config = GatewayConfig()
+    assert config.max_containers == 5
+    assert config.cap_allowlist == {"CHOWN", "KILL"}
+    assert config.build_memory == 96 * MIB
+    assert GatewayConfig(max_containers=2).max_containers == 2
+    assert GatewayConfig().pull_allowlist == frozenset()  # by hand: pulls nothing unless given
+    assert GatewayConfig.from_settings().pull_allowlist == set(
+        settings.DOCKER_GATEWAY_PULL_ALLOWLIST
+    )
+
+
 def _manage(tmp_path: Any, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, SQLITE_PATH=str(tmp_path / "db.sqlite3"), **variables)
     return subprocess.run(
