@@ -272,3 +272,13 @@ def _direct(*args: str) -> str:
 
     result = subprocess.run(["docker", *args], capture_output=True, text=True, check=True)
     return result.stdout
+
+
+def test_push_all_tags_and_a_missing_tag(student, _registry_config):
+    error = student.refused("push", f"{NAME}/nada:1")
+    assert "No tienes ninguna imagen «registro.muelle/nada:1»" in error
+    student.ok("tag", IMAGE, f"{NAME}/varias:1")
+    student.ok("tag", IMAGE, f"{NAME}/varias:2")
+    out = student.ok("push", "--all-tags", f"{NAME}/varias")
+    assert "1: digest:" in out and "2: digest:" in out
+    assert _remote_tags(_registry_config, student) == {"varias": ["1", "2"]}
