@@ -4,11 +4,12 @@ Defaults give a working developer set-up (SQLite, in-memory channel layer);
 DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis. Every helper in
 tutorial.env raises ImproperlyConfigured on a malformed value, naming the variable.
 
-Sections, in order: core Django; database and channel layer; sessions, cookies and HTTPS;
-static files; logging; lessons; sandboxes (image, limits, hardening, capacity and warm pool,
-expiry, one-off runs); terminal; the edge (client addresses, per-client limits, request bodies);
-the Docker gateway; published ports and the preview. Every variable read here is in the table of
-docs/configuration.md (tests/test_settings_documented.py keeps the two together).
+Sections, in order: core Django; database and channel layer; static files; sessions, cookies
+and HTTPS; logging; lessons; sandboxes (image, limits, hardening, capacity and warm pool, expiry,
+one-off runs); terminal; the edge (client addresses, per-client limits, request bodies); the
+Docker gateway; the course registry; published ports and the preview. Every variable read here
+is in the table of docs/configuration.md (tests/test_settings_documented.py keeps the two
+together): a new setting goes into its section here and into that table.
 
 Sizes are written like `256m` or `1g` and held as bytes (int); durations like `90`, `10m` or
 `1.5h` and held as seconds: one grammar for each, in tutorial/env.py.
@@ -42,7 +43,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = env_bool("DEBUG", False)
 
 # Signs sessions and links. Required unless DEBUG or MUELLE_INSECURE_DEV_KEY (tests) is on.
-
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
     if DEBUG or env_bool("MUELLE_INSECURE_DEV_KEY", False):
