@@ -142,10 +142,10 @@ def start(folder: Path, port: int, *, wait: float = 20.0) -> subprocess.Popen[by
     password = ensure_password(folder)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break  # e.g. the port is taken: whatever answers there is not this registry
         if answers(port, password):
             return process
-        if process.poll() is not None:
-            break
         time.sleep(0.2)
     stop(process)
     raise RuntimeError(f"the registry did not start: see {folder / 'registry.log'}")
