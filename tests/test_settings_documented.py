@@ -56,3 +56,46 @@ def test_the_table_names_no_variable_the_settings_do_not_read() -> None:
 def test_each_variable_has_one_row() -> None:
     rows = variables_in_the_table()
     assert len(rows) == len(set(rows)), sorted({n for n in rows if rows.count(n) > 1})
+
+
+def literal_defaults() -> dict[str, str]:
+    """The default of each env_* call written as a literal, as the table should show it."""
+    shown = {}
+    for node in ast.walk(ast.parse(SETTINGS.read_text())):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id.startswith("env_")
+            and len(node.args) > 1
+        ):
+            continue
+        name, default = node.args[0].value, node.args[1]  # type: ignore[attr-defined]
+        try:
+            value = ast.literal_eval(default)
+        except ValueError:
+            continue  # computed from another setting: the table says how, in words
+        if isinstance(value, bool):
+            shown[name] = "`1`" if value else "`0`"
+        elif isinstance(value, list):
+            shown[name] = "`" + ",".join(value) + "`" if value else "vacío"
+        elif value == "":
+            shown[name] = "vacío"
+        elif isinstance(value, float):
+            shown[name] = f"`{value:g}`"  # 30.0 reads as 30
+        else:
+            shown[name] = f"`{value}`"
+    return shown
+
+
+def test_the_table_shows_each_literal_default_as_written_in_the_settings() -> None:
+    cells = dict(
+        re.findall(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|\s*([^|]*?)\s*\|", TABLE.read_text(), re.M)
+    )
+    defaults = literal_defaults()
+    assert len(defaults) > 60  # the walk found them
+    wrong = {
+        name: (shown, cells.get(name))
+        for name, shown in defaults.items()
+        if not (cells.get(name) or "").startswith(shown)
+    }
+    assert not wrong, f"docs/configuration.md shows another default: {wrong}"
