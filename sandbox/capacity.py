@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
+from sandbox.loop_state import PerLoop
 from sandbox.models import Sandbox as SandboxRow
 
 # Slots freed by another process (or its reaper) do not notify this one: look again this often.
 RECHECK_SECONDS = 2.0
+
+
+class CapacityFull(Exception):
+    """The server's cap is reached and the caller did not want to wait in line."""
+
+    def __init__(self, message: str | None = None) -> None:
+        message = message or _(
+            "Ahora mismo están en uso todos los entornos de práctica de este servidor."
+        )
+        super().__init__(message)
+        self.message = message
 
 
 class Capacity:
@@ -60,8 +72,6 @@ class Capacity:
             self.unreserve()
 
     async def _reserve(self, on_queue: Callable[[int], Awaitable[None]] | None) -> None:
-        from sandbox.engine import CapacityFull
-
         if await self.try_reserve():
             return
         if on_queue is None:
@@ -95,17 +105,11 @@ class Capacity:
 
 # asyncio primitives belong to one event loop: one Capacity per loop (one per server process,
 # one per test).
-_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Capacity] = (
-    weakref.WeakKeyDictionary()
-)
+_by_loop: PerLoop[Capacity] = PerLoop(Capacity)
 
 
 def get() -> Capacity:
-    loop = asyncio.get_running_loop()
-    capacity = _by_loop.get(loop)
-    if capacity is None:
-        capacity = _by_loop[loop] = Capacity()
-    return capacity
+    return _by_loop.get()
 
 
 def notify_threadsafe() -> None:

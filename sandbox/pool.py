@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import weakref
 from datetime import timedelta
 
 from asgiref.sync import sync_to_async
@@ -18,7 +17,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from sandbox import capacity, engine
+from sandbox import capacity, sandboxes
+from sandbox.docker_api.client import EngineUnavailable, SandboxGone
+from sandbox.loop_state import PerLoop
 from sandbox.models import Sandbox as SandboxRow
 
 logger = logging.getLogger(__name__)
@@ -26,21 +27,12 @@ logger = logging.getLogger(__name__)
 # After an error (engine down, image missing) wait this long before trying again.
 BACKOFF_SECONDS = 15.0
 
-_wakeups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _wakeup() -> asyncio.Event:
-    loop = asyncio.get_running_loop()
-    event = _wakeups.get(loop)
-    if event is None:
-        event = _wakeups[loop] = asyncio.Event()
-    return event
+# Set after every take: the filler tops the pool up at once.
+_wakeups: PerLoop[asyncio.Event] = PerLoop(asyncio.Event)
 
 
 def refill_soon() -> None:
-    _wakeup().set()
+    _wakeups.get().set()
 
 
 def _warm_rows() -> object:
@@ -82,19 +74,19 @@ def _claim(owner: str, session: str) -> SandboxRow | None:
                 assigned_at=now,
                 last_activity=now,
                 expires_at=expires,
-                holder=engine.BOOT_ID,
+                holder=sandboxes.BOOT_ID,
                 heartbeat_at=now,
             )
         if claimed:
             row.state, row.owner, row.session = SandboxRow.State.LIVE, owner, session
             row.assigned_at = row.last_activity = row.heartbeat_at = now
-            row.expires_at, row.holder = expires, engine.BOOT_ID
+            row.expires_at, row.holder = expires, sandboxes.BOOT_ID
             return row
 
 
-async def take(owner: str, session: str) -> engine.Sandbox | None:
+async def take(owner: str, session: str) -> sandboxes.Sandbox | None:
     """Claims a warm sandbox for `owner`, or None when the pool is empty. Called by
-    engine.acquire with the owner's lock held."""
+    leases.acquire with the owner's lock held."""
     if settings.SANDBOX_WARM_POOL <= 0:
         return None
     # Bounded only against warm containers that keep dying: contention never ends the search.
@@ -104,16 +96,16 @@ async def take(owner: str, session: str) -> engine.Sandbox | None:
             return None
         refill_soon()
         try:
-            name = await engine.assign(row)
-        except engine.SandboxGone:
+            name = await sandboxes.assign(row)
+        except SandboxGone:
             # Dead, or without a gateway folder: never handed out. (Not end_gateway: we hold the
             # owner's lock, and the owner's next sandbox comes from this same call.)
-            await engine.remove_now(row.container_id, end_gateway_of="")
+            await sandboxes.remove_now(row.container_id, end_gateway_of="")
             continue
         except BaseException:
-            engine.schedule_removal(row.container_id)  # claimed but never handed out
+            sandboxes.schedule_removal(row.container_id)  # claimed but never handed out
             raise
-        return engine.Sandbox(
+        return sandboxes.Sandbox(
             container_id=row.container_id,
             owner=owner,
             created_at=row.assigned_at or timezone.now(),
@@ -131,7 +123,7 @@ async def fill_once() -> int:
         if not await cap.try_reserve():
             break
         try:
-            await engine.create(owner="", session="", pool=True)
+            await sandboxes.create(owner="", session="", pool=True)
             started += 1
         finally:
             cap.unreserve()
@@ -139,18 +131,18 @@ async def fill_once() -> int:
 
 
 async def keep_filled() -> None:
-    """Background task (engine.ensure_background_tasks): refill after every take, and check
+    """Background task (background.ensure_background_tasks): refill after every take, and check
     every SANDBOX_REAP_INTERVAL seconds."""
     if settings.SANDBOX_WARM_POOL <= 0:
         return
-    wakeup = _wakeup()
+    wakeup = _wakeups.get()
     while True:
         wait = float(settings.SANDBOX_REAP_INTERVAL)
         try:
             await fill_once()
         except asyncio.CancelledError:
             raise
-        except engine.EngineUnavailable as exc:
+        except EngineUnavailable as exc:
             logger.warning("warm pool not filled: %s", exc.message)
             wait = BACKOFF_SECONDS
         except Exception:

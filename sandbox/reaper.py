@@ -13,7 +13,7 @@ through their gateway is removed (`sweep_orphans`: a crash leaves nothing behind
 folders no container mounts any more are deleted.
 
 Runs at start-up (`manage.py prune_sandboxes`), periodically inside the server
-(engine.ensure_background_tasks) and on demand.
+(background.ensure_background_tasks) and on demand.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sandbox import engine, hardening
 from sandbox import gateway as docker_gateway
+from sandbox import hardening, sandboxes
+from sandbox.docker_api.client import EngineUnavailable
+from sandbox.docker_api.containers import ManagedContainer
 from sandbox.models import Sandbox as SandboxRow
 
 logger = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ class ReapReport:
 
 def _reason(
     row: SandboxRow | None,
-    item: engine.ManagedContainer,
+    item: ManagedContainer,
     now: datetime,
     orphan_grace: float,
     store: str,
@@ -70,13 +72,13 @@ def _reason(
     if label_expires is not None and label_expires <= now.timestamp():
         return _("caducado (etiqueta)")
     if row is None:
-        if engine.is_inflight(item.id) or item.labels.get(hardening.LABEL_STORE) != store:
+        if sandboxes.is_inflight(item.id) or item.labels.get(hardening.LABEL_STORE) != store:
             return None
         created = item.label_ts(hardening.LABEL_CREATED) or 0.0
         return _("sin registro") if time.time() - created >= orphan_grace else None
     if row.state == SandboxRow.State.RELEASING:
         return _("retirada pendiente")
-    if row.holder != engine.BOOT_ID and row.heartbeat_at < now - stale_after():
+    if row.holder != sandboxes.BOOT_ID and row.heartbeat_at < now - stale_after():
         return _("su proceso ya no existe")
     if row.state == SandboxRow.State.POOL:
         if not item.running:
@@ -86,7 +88,7 @@ def _reason(
         return None
     if now >= row.expires_at:
         return _("tiempo máximo agotado")
-    if engine._expired(row, now, slack=IDLE_SLACK_SECONDS):
+    if sandboxes.expired(row, now, slack=IDLE_SLACK_SECONDS):
         return _("inactivo")
     return None
 
@@ -94,7 +96,7 @@ def _reason(
 async def heartbeat() -> None:
     now = timezone.now()
     await SandboxRow.objects.filter(
-        instance=settings.SANDBOX_INSTANCE, holder=engine.BOOT_ID
+        instance=settings.SANDBOX_INSTANCE, holder=sandboxes.BOOT_ID
     ).aupdate(heartbeat_at=now)
 
 
@@ -102,22 +104,22 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
     """One pass. everything=True removes every sandbox of this instance (prune --all)."""
     grace = ORPHAN_GRACE_SECONDS if orphan_grace is None else orphan_grace
     report = ReapReport()
-    containers = await engine.managed_containers()
+    containers = await sandboxes.managed_containers()
     rows = {
         row.container_id: row
         async for row in SandboxRow.objects.filter(instance=settings.SANDBOX_INSTANCE)
     }
     now = timezone.now()
     store = hardening.store_id()
-    doomed: list[tuple[engine.ManagedContainer, str]] = []
+    doomed: list[tuple[ManagedContainer, str]] = []
     for item in containers:
         reason = "--all" if everything else _reason(rows.get(item.id), item, now, grace, store)
         if reason is not None:
             doomed.append((item, reason))
 
-    async def remove(item: engine.ManagedContainer, reason: str) -> None:
+    async def remove(item: ManagedContainer, reason: str) -> None:
         try:
-            await engine.remove_now(item.id)
+            await sandboxes.remove_now(item.id)
             report.removed.append((item.name, reason))
         except Exception as exc:
             report.errors.append(f"{item.name}: {exc}")
@@ -131,7 +133,7 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
         cid
         for cid, row in rows.items()
         if cid not in present
-        and not engine.is_inflight(cid)
+        and not sandboxes.is_inflight(cid)
         and (everything or row.created_at <= cutoff)
     ]
     if gone:
@@ -160,16 +162,16 @@ async def _reap_gateways(report: ReapReport, grace: float) -> None:
     try:
         live = await _live_owners()
         # An owner being acquired right now has no row yet but may already have a gateway.
-        busy = {owner for owner in docker_gateway.open_owners() if engine.owner_busy(owner)}
+        busy = {owner for owner in docker_gateway.open_owners() if sandboxes.owner_busy(owner)}
         for owner in docker_gateway.open_owners():
             if owner not in live and owner not in busy:
-                await engine.end_gateway(owner)
+                await sandboxes.end_gateway(owner)
         report.students_cleaned = await docker_gateway.sweep_orphans(live | busy)
-        in_use = await engine.gateway_folders_in_use()
+        in_use = await sandboxes.gateway_folders_in_use()
         report.folders_removed = docker_gateway.sweep_folders(in_use, grace=grace)
     except asyncio.CancelledError:
         raise
-    except engine.EngineUnavailable:
+    except EngineUnavailable:
         raise
     except Exception as exc:
         logger.warning("reaper: gateway leftovers not cleaned", exc_info=True)
@@ -189,7 +191,7 @@ async def periodic() -> None:
                 await reap()
         except asyncio.CancelledError:
             raise
-        except engine.EngineUnavailable as exc:
+        except EngineUnavailable as exc:
             logger.warning("reaper: %s", exc.message)
         except Exception:
             logger.exception("reaper pass failed")

@@ -1,6 +1,6 @@
 """A server process that stops takes its sandboxes with it, and waits until they are gone.
 
-engine.release() only schedules a removal in the Docker thread pool; on SIGTERM uvicorn exits
+leases.release() only schedules a removal in the Docker thread pool; on SIGTERM uvicorn exits
 by re-raising the signal right after the ASGI lifespan shutdown, which kills that pool mid-way.
 So whoever ends a sandbox because the server stops waits here until the engine no longer lists
 it, within a budget that fits uvicorn's --timeout-graceful-shutdown (10 s).
@@ -12,7 +12,8 @@ Two moments call this (both idempotent):
   process still holds — terminals in their grace period, warm containers, sandboxes an exercise
   check started — goes too.
 
-Only engine's public API touches Docker; the table says which sandboxes this process holds.
+Only sandboxes.py and leases.py touch Docker here; the table says which sandboxes this process
+holds.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from sandbox import engine
+from sandbox import sandboxes
+from sandbox.background import stop_background_tasks
+from sandbox.docker_api.client import EngineUnavailable
+from sandbox.leases import release
+from sandbox.loop_state import PerLoop
 from sandbox.models import Sandbox as SandboxRow
 
 if TYPE_CHECKING:
@@ -42,7 +46,7 @@ POLL_EVERY = 0.2
 
 
 class _RemovalWatch:
-    """Waiters for containers to disappear from engine.list_managed(), with one poller per event
+    """Waiters for containers to disappear from sandboxes.list_managed(), with one poller per event
     loop however many terminals wait (a server stopping with a class connected has dozens)."""
 
     def __init__(self) -> None:
@@ -79,10 +83,10 @@ class _RemovalWatch:
     async def _poll(self) -> None:
         while self.waiting:
             try:
-                listed = {sandbox.container_id for sandbox in await engine.list_managed()}
+                listed = {sandbox.container_id for sandbox in await sandboxes.list_managed()}
             except asyncio.CancelledError:
                 raise
-            except engine.EngineUnavailable as exc:
+            except EngineUnavailable as exc:
                 # Nothing can be removed without an engine: stop waiting; the next start's
                 # prune_sandboxes (scripts/serve) or another process's reaper finishes the job.
                 logger.warning("sandboxes not removed at shutdown: %s", exc.message)
@@ -99,17 +103,7 @@ class _RemovalWatch:
                 await asyncio.sleep(POLL_EVERY)
 
 
-_watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RemovalWatch] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _watch() -> _RemovalWatch:
-    loop = asyncio.get_running_loop()
-    watch = _watches.get(loop)
-    if watch is None:
-        watch = _watches[loop] = _RemovalWatch()
-    return watch
+_watches: PerLoop[_RemovalWatch] = PerLoop(_RemovalWatch)
 
 
 async def wait_until_gone(container_ids: Iterable[str], timeout: float = BUDGET) -> set[str]:
@@ -118,7 +112,7 @@ async def wait_until_gone(container_ids: Iterable[str], timeout: float = BUDGET)
     ids = set(container_ids)
     if not ids:
         return set()
-    return await _watch().wait(ids, timeout)
+    return await _watches.get().wait(ids, timeout)
 
 
 async def wait_for_lease(lease: Lease, timeout: float = BUDGET) -> bool:
@@ -133,19 +127,19 @@ async def wait_for_lease(lease: Lease, timeout: float = BUDGET) -> bool:
     return not left and (lease.releasing is None or lease.releasing.done())
 
 
-async def _held_by_this_process() -> list[engine.Sandbox]:
+async def _held_by_this_process() -> list[sandboxes.Sandbox]:
     """Every sandbox whose row names this process as its holder. A warm one is first marked
     releasing, conditionally, so another process of the same instance can't take it meanwhile."""
     held = []
-    rows = SandboxRow.objects.filter(instance=settings.SANDBOX_INSTANCE, holder=engine.BOOT_ID)
+    rows = SandboxRow.objects.filter(instance=settings.SANDBOX_INSTANCE, holder=sandboxes.BOOT_ID)
     async for row in rows:
         if row.state == SandboxRow.State.POOL:
             claimed = await SandboxRow.objects.filter(
-                pk=row.pk, state=SandboxRow.State.POOL, holder=engine.BOOT_ID
+                pk=row.pk, state=SandboxRow.State.POOL, holder=sandboxes.BOOT_ID
             ).aupdate(state=SandboxRow.State.RELEASING)
             if not claimed:
                 continue
-        held.append(engine.to_sandbox(row))
+        held.append(sandboxes.to_sandbox(row))
     return held
 
 
@@ -160,7 +154,7 @@ async def release_everything(timeout: float = BUDGET) -> set[str]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     # First, so the filler does not start new warm containers while the old ones go.
-    await engine.stop_background_tasks()
+    await stop_background_tasks()
     registry = get_registry()
     # Every terminal ends and its lease is released (in the registry's tasks, which also end the
     # students' Docker gateways).
@@ -173,7 +167,7 @@ async def release_everything(timeout: float = BUDGET) -> set[str]:
     for sandbox in held:
         if sandbox.container_id not in doomed:
             doomed.add(sandbox.container_id)
-            registry.spawn(engine.release(sandbox))
+            registry.spawn(release(sandbox))
     left = await wait_until_gone(doomed, max(0.5, deadline - loop.time()))
     # The releases' own follow-up (closing the shells' streams, the gateways' clean-up) too.
     await registry.settle(max(0.1, deadline - loop.time()))

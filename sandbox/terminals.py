@@ -8,6 +8,11 @@ death, last terminal gone) for all of them at once.
 
 Everything here runs on the event loop and reaches Docker only through sandbox.engine's async API.
 The websocket side is any object with the TerminalClient methods (sandbox.consumers).
+
+Why one module of about a thousand lines: Terminal, Lease and TerminalRegistry change each
+other's state in a fixed order on one event loop (a lease ends all its terminals, the registry
+hands out leases under an owner lock), and the terminal tests replace `engine` here as a whole.
+The parts that could leave first are the Spanish notices and the token bucket / replay buffer.
 """
 
 from __future__ import annotations
@@ -18,9 +23,8 @@ import logging
 import math
 import re
 import time
-import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -31,6 +35,8 @@ from django.utils.translation import ngettext
 
 from sandbox import engine
 from sandbox.client_limits import AddressGate
+from sandbox.loop_state import PerLoop
+from sandbox.owner_locks import OwnerLocks
 
 logger = logging.getLogger(__name__)
 
@@ -895,7 +901,7 @@ class TerminalRegistry:
     def __init__(self) -> None:
         self.by_owner: dict[str, dict[str, Terminal]] = {}
         self.leases: dict[str, Lease] = {}
-        self._owner_locks: dict[str, list[Any]] = {}
+        self.owner_locks = OwnerLocks()
         self.addresses = AddressGate()
         # Strong references: the event loop keeps only weak ones, and a task without a reference
         # can be garbage-collected mid-stream.
@@ -970,22 +976,10 @@ class TerminalRegistry:
 
     # Sandboxes ----------------------------------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def _owner_lock(self, owner: str) -> AsyncIterator[None]:
-        entry = self._owner_locks.setdefault(owner, [asyncio.Lock(), 0])
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                yield
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._owner_locks[owner]
-
     async def lease_for(self, owner: str, terminal: Terminal) -> Lease:
         """The owner's sandbox: the one its other terminals use, or one from the engine (which
         may put the terminal in line: Terminal.on_queue)."""
-        async with self._owner_lock(owner):
+        async with self.owner_locks.hold(owner):
             lease = self.leases.get(owner)
             if lease is not None and not lease.ended:
                 return lease
@@ -1051,20 +1045,14 @@ class TerminalRegistry:
         await self.settle(10)
 
 
-_registries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TerminalRegistry] = (
-    weakref.WeakKeyDictionary()
-)
+_registries: PerLoop[TerminalRegistry] = PerLoop(TerminalRegistry)
 
 
 def registries() -> list[tuple[asyncio.AbstractEventLoop, TerminalRegistry]]:
     """Every live registry of this process, with its loop (for callers on other threads)."""
-    return list(_registries.items())
+    return _registries.items()
 
 
 def get_registry() -> TerminalRegistry:
     """The registry of the running event loop (one per server process; one per test)."""
-    loop = asyncio.get_running_loop()
-    registry = _registries.get(loop)
-    if registry is None:
-        registry = _registries[loop] = TerminalRegistry()
-    return registry
+    return _registries.get()

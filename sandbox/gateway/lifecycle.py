@@ -24,10 +24,10 @@ import os
 import re
 import secrets
 import time
-import weakref
 from collections.abc import Iterable
 from pathlib import Path
 
+from sandbox.loop_state import PerLoop
 from sandbox.ports import students as port_tables
 
 from . import config as gateway_config
@@ -44,9 +44,8 @@ FOLDER_NAME = re.compile(r"^(?:[0-9a-f]{14}|p[0-9a-f]{16})$")
 
 _gateways: dict[Path, Gateway] = {}
 _students: dict[str, Student] = {}
-_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-    weakref.WeakKeyDictionary()
-)
+# Opening and closing gateways one at a time (per event loop: asyncio locks belong to one).
+_locks: PerLoop[asyncio.Lock] = PerLoop(asyncio.Lock)
 _in_force: GatewayConfig | None = None
 
 
@@ -65,14 +64,6 @@ def current_config() -> GatewayConfig:
         _in_force = config
         _students.clear()
     return config
-
-
-def _get_lock() -> asyncio.Lock:
-    loop = asyncio.get_running_loop()
-    lock = _locks.get(loop)
-    if lock is None:
-        lock = _locks[loop] = asyncio.Lock()
-    return lock
 
 
 def _alive_here(gateway: Gateway) -> bool:
@@ -122,7 +113,7 @@ async def open_gateway(owner: str, *, folder: Path | None = None) -> Path:
     folder = _prepare(folder if folder is not None else root / student.ns.key)
     if folder.parent.resolve() != root.resolve():
         raise ValueError(f"{folder} is not a gateway folder under {root}")
-    async with _get_lock():
+    async with _locks.get():
         gateway = _gateways.get(folder)
         if gateway is not None and gateway.student.owner != owner:
             raise ValueError(f"{folder} already serves another student")
@@ -153,7 +144,7 @@ async def close_gateway(owner: str, *, cleanup: bool = True) -> None:
     """Stops serving `owner` in every folder; with cleanup (the sandbox is over) also removes
     the folders and everything the student created. Without it (shutting Muelle down) the
     folders stay for the next start."""
-    async with _get_lock():
+    async with _locks.get():
         closing = [f for f, g in _gateways.items() if g.student.owner == owner]
         gateways = [_gateways.pop(f) for f in closing]
     await port_tables.close_table(owner)

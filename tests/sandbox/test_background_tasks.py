@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from sandbox import engine, hardening
+from sandbox import background, engine, hardening
+from sandbox.docker_api import client as docker_client
 from sandbox.models import Sandbox as SandboxRow
 
 from .conftest import eventually, wait_gone
@@ -37,15 +37,16 @@ async def test_the_server_keeps_its_sandboxes_heartbeat_fresh(settings) -> None:
 
 async def test_starting_twice_on_one_loop_starts_once() -> None:
     engine.ensure_background_tasks()
-    first = list(engine._background[asyncio.get_running_loop()])
+    first = background.running_tasks()
+    assert len(first) == 2
     engine.ensure_background_tasks()
-    assert engine._background[asyncio.get_running_loop()] == first
+    assert background.running_tasks() == first
 
 
 async def test_docker_calls_run_in_the_dedicated_pool_not_on_the_loop() -> None:
     import threading
 
     loop_thread = threading.current_thread().name
-    ran_on = await engine._call(lambda api: threading.current_thread().name)
+    ran_on = await docker_client.call(lambda api: threading.current_thread().name)
     assert ran_on.startswith("muelle-docker")
     assert ran_on != loop_thread

@@ -1,0 +1,166 @@
+"""Blocking container calls (run them through client.call or client.call_sync)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+
+import docker
+import docker.errors
+from django.conf import settings
+
+from sandbox import hardening
+
+from .client import SandboxGone
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    exists: bool
+    running: bool
+    status: str  # Docker's word: running, exited, ... or "gone"
+    oom_killed: bool  # the main process, or (while running) any process, was OOM-killed
+    exit_code: int | None
+    oom_kills: int = 0  # processes OOM-killed so far in a running sandbox
+
+
+@dataclass(frozen=True)
+class ManagedContainer:
+    """A container as the engine lists it (for the reaper)."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    running: bool
+
+    def label_ts(self, key: str) -> float | None:
+        try:
+            return float(self.labels.get(key, ""))
+        except ValueError:
+            return None
+
+
+def create_and_start(
+    api: docker.APIClient, spec: hardening.ContainerSpec, inflight: set[str]
+) -> str:
+    """Creates and starts a container, its id in `inflight` from creation on (the caller's set
+    of containers not recorded yet: nobody takes them for orphans). One that does not start
+    goes, and leaves `inflight`."""
+    host_config = api.create_host_config(**spec.host_config)
+    container = api.create_container(
+        image=spec.image,
+        command=spec.command,
+        name=spec.name,
+        hostname=spec.hostname,
+        user=spec.user,
+        working_dir=spec.working_dir,
+        environment=spec.environment,
+        labels=spec.labels,
+        host_config=host_config,
+    )
+    container_id: str = container["Id"]
+    inflight.add(container_id)
+    try:
+        api.start(container_id)
+    except Exception:
+        with contextlib.suppress(Exception):
+            api.remove_container(container_id, force=True, v=True)
+        inflight.discard(container_id)
+        raise
+    return container_id
+
+
+def remove(api: docker.APIClient, container_id: str) -> str:
+    """Removes a container (gone already is fine); returns its gateway folder label ("" if
+    none), which the caller may then discard."""
+    folder = ""
+    with contextlib.suppress(docker.errors.APIError):
+        labels = api.inspect_container(container_id).get("Config", {}).get("Labels") or {}
+        folder = labels.get(hardening.LABEL_GATEWAY, "")
+    try:
+        api.remove_container(container_id, force=True, v=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        if exc.status_code != 409:  # 409: a removal is already in progress
+            raise
+    return folder
+
+
+_OOM_KILL = re.compile(rb"^oom_kill (\d+)$", re.MULTILINE)
+# cgroup v2, then v1: each holds a counter of processes the OOM killer took in this container.
+_OOM_COUNTERS = ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"]
+
+
+def _oom_kills(api: docker.APIClient, container_id: str) -> int:
+    """How many processes the OOM killer took inside a running container. The engine's
+    State.OOMKilled only covers the main process (it is set when the container stops)."""
+    try:
+        exec_id = api.exec_create(container_id, ["cat", *_OOM_COUNTERS], user=settings.SANDBOX_USER)
+        output = api.exec_start(exec_id["Id"])
+    except docker.errors.APIError:
+        return 0  # e.g. a sandbox so full of processes that nothing more can start
+    return sum(int(n) for n in _OOM_KILL.findall(output or b""))
+
+
+def state(api: docker.APIClient, container_id: str, *, count_ooms: bool = False) -> ContainerState:
+    try:
+        info = api.inspect_container(container_id)
+    except docker.errors.NotFound:
+        return ContainerState(False, False, "gone", False, None)
+    st = info.get("State") or {}
+    running = bool(st.get("Running"))
+    oom_kills = _oom_kills(api, container_id) if running and count_ooms else 0
+    return ContainerState(
+        exists=True,
+        running=running,
+        status=str(st.get("Status") or ""),
+        oom_killed=bool(st.get("OOMKilled")) or oom_kills > 0,
+        exit_code=None if running else st.get("ExitCode"),
+        oom_kills=oom_kills,
+    )
+
+
+def gateway_label(api: docker.APIClient, container_id: str) -> tuple[bool, str]:
+    """(running, gateway folder name) of a container; (False, "") when it is gone."""
+    try:
+        info = api.inspect_container(container_id)
+    except docker.errors.NotFound:
+        return False, ""
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    running = bool((info.get("State") or {}).get("Running"))
+    return running, labels.get(hardening.LABEL_GATEWAY, "")
+
+
+def rename_running(api: docker.APIClient, container_id: str, new_name: str) -> str:
+    """Hands a warm container to its owner: it must still run; its name then says whose it is.
+    Returns the name of its gateway folder ("" if it has none)."""
+    running, folder = gateway_label(api, container_id)
+    if not running:
+        raise SandboxGone(container_id)
+    try:
+        api.rename(container_id, new_name)
+    except docker.errors.NotFound as exc:
+        raise SandboxGone(container_id) from exc
+    return folder
+
+
+def gateway_folders(api: docker.APIClient) -> set[str]:
+    # Every instance's: folders are shared by whoever uses this checkout's var/gateway.
+    found = api.containers(all=True, filters={"label": [hardening.LABEL_GATEWAY]})
+    return {(item.get("Labels") or {}).get(hardening.LABEL_GATEWAY, "") for item in found} - {""}
+
+
+def managed(api: docker.APIClient) -> list[ManagedContainer]:
+    # Low-level list: containers.list() inspects each one and can raise NotFound mid-removal.
+    found = api.containers(all=True, filters=hardening.managed_filters())
+    return [
+        ManagedContainer(
+            id=item["Id"],
+            name=(item.get("Names") or ["/"])[0].lstrip("/"),
+            labels=item.get("Labels") or {},
+            running=item.get("State") == "running",
+        )
+        for item in found
+    ]
