@@ -1,5 +1,5 @@
 """The attacker's run at the HTTP edge and the terminal's front door, replayed against the real
-server (tutorial/server.py in a subprocess, tests/reliability/live_server.py), with figures:
+server (tutorial/server.py in a subprocess, harness/live_server.py), with figures:
 
 * --sessions N: one address makes N sessions with a CSRF cookie/header pair (as the attacker
   did) and opens a terminal in each, with SANDBOX_MAX_LIVE=N; prints how many sandboxes that
@@ -30,8 +30,8 @@ from pathlib import Path
 
 from common import ROOT  # noqa: F401  (puts the project on sys.path)
 
-from tests.reliability.live_server import LiveServer, instance_containers, remove_containers
-from tests.reliability.raw_http import csrf_headers, head, read_response, request
+from harness.live_server import LiveServer, instance_containers, remove_containers
+from harness.raw_http import csrf_headers, head, read_response, request
 
 HUNDRED_MB = 100 * 1024 * 1024
 STUDENT_PATIENCE = 60

@@ -1,7 +1,7 @@
 """Long hostile cases, too slow (or too disruptive) for CI; tests/reliability has the short ones.
 
 Runs the real app under uvicorn in a subprocess on a loopback port (its own SQLite file and
-SANDBOX_INSTANCE, see tests/reliability/live_server.py) and prints figures:
+SANDBOX_INSTANCE, see harness/live_server.py) and prints figures:
 
 * --flood SECONDS (default 60): a terminal runs `yes` while the client reads everything; prints
   the server's RSS at the start, its peak and at the end, the bytes received, how long Ctrl-C
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from websockets.asyncio.client import ClientConnection  # noqa: E402
 
-from tests.reliability.live_server import LiveServer, instance_containers, remove_containers  # noqa: E402
+from harness.live_server import LiveServer, instance_containers, remove_containers  # noqa: E402
 
 
 def rss_mib(pid: int) -> float:

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from websockets.asyncio.client import connect  # noqa: E402
 
-from tests.reliability.live_server import (  # noqa: E402
+from harness.live_server import (  # noqa: E402
     LiveServer,
     instance_containers,
     remove_containers,

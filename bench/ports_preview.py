@@ -88,9 +88,9 @@ def container_pid(name_filter: str) -> int:
 
 
 async def main(args: argparse.Namespace) -> None:
+    from harness.live_server import LiveServer, remove_containers
+    from harness.preview_client import Student
     from sandbox.ports import netns
-    from tests.ports.preview_client import Student
-    from tests.reliability.live_server import LiveServer, remove_containers
 
     folder = Path(tempfile.mkdtemp(prefix="bench-ports-"))
     server = LiveServer(folder / "db.sqlite3", f"bench-ports-{os.getpid()}", SANDBOX_WARM_POOL="0")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from common import alarm, configure_django, make_sessions, report
 
-from tests.reliability.live_server import LiveServer
+from harness.live_server import LiveServer
 
 DEADLINE = 15 * 60  # the whole run, seconds
 

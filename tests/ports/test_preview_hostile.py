@@ -12,9 +12,8 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.reliability.live_server import LiveServer
-
-from .preview_client import Student, body, live_server_fixture, request, serve, wait_for_page
+from harness.live_server import LiveServer
+from harness.preview_client import Student, body, live_server_fixture, request, serve, wait_for_page
 
 pytestmark = [pytest.mark.docker]
 

@@ -10,9 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.reliability.live_server import LiveServer
-
-from .preview_client import Student, body, live_server_fixture, request, serve, wait_for_page
+from harness.live_server import LiveServer
+from harness.preview_client import Student, body, live_server_fixture, request, serve, wait_for_page
 
 pytestmark = [pytest.mark.docker]
 

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
+from harness.live_server import LiveServer, remove_containers
 from tests.terminal.conftest import open_tab, remove_instance_containers, session_key
-
-from .live_server import LiveServer, remove_containers
 
 __all__ = ["open_tab", "session_key"]
 

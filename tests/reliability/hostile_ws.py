@@ -9,7 +9,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from .live_server import LiveServer
+from harness.live_server import LiveServer
 
 
 def strict_json(text: str) -> Any:

@@ -9,9 +9,8 @@ import sys
 
 import pytest
 
+from harness.live_server import ROOT
 from tutorial.client_address import resolve
-
-from .live_server import ROOT
 
 
 def scope(peer: str, **headers: str) -> dict:

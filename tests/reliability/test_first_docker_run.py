@@ -14,9 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.terminal.tabs import new_terminal_id
-
-from .live_server import LiveServer, remove_containers
+from harness.live_server import LiveServer, remove_containers
+from harness.tabs import new_terminal_id
 
 pytestmark = [pytest.mark.docker]
 

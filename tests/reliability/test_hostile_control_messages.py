@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from tests.terminal.tabs import new_terminal_id
+from harness.live_server import LiveServer, instance_containers
+from harness.tabs import new_terminal_id
 
 from .hostile_ws import open_socket, strict_json, until_closed, until_event
-from .live_server import LiveServer, instance_containers
 
 pytestmark = [pytest.mark.docker]
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from harness.tabs import make_session
 from tests.sandbox.conftest import inspect
-from tests.terminal.tabs import make_session
 
 from .conftest import rss_bytes
 

@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.terminal.tabs import new_terminal_id
+from harness.live_server import LiveServer, instance_containers
+from harness.raw_http import csrf_headers, request
+from harness.tabs import new_terminal_id
 
 from .hostile_ws import open_socket, until_closed, until_event
-from .live_server import LiveServer, instance_containers
-from .raw_http import csrf_headers, request
 
 pytestmark = [pytest.mark.docker]
 

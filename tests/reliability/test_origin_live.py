@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from tests.terminal.tabs import new_terminal_id
+from harness.live_server import instance_containers
+from harness.tabs import new_terminal_id
 
 from .hostile_ws import open_socket, until_event
-from .live_server import instance_containers
 
 pytestmark = [pytest.mark.docker]
 

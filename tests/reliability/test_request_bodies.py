@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .raw_http import closed_by_peer, csrf_headers, head, read_response, request
+from harness.raw_http import closed_by_peer, csrf_headers, head, read_response, request
 
 pytestmark = [pytest.mark.docker]
 

@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from tests.terminal.tabs import new_terminal_id
-
-from .live_server import LiveServer, instance_containers, remove_containers
+from harness.live_server import LiveServer, instance_containers, remove_containers
+from harness.tabs import new_terminal_id
 
 pytestmark = [pytest.mark.docker]
 
@@ -103,41 +102,44 @@ async def test_after_kill_9_a_restart_leaves_no_orphan_and_keeps_progress(server
     await ws2.close()
 
 
-async def sigterm_with_a_busy_terminal(server: LiveServer) -> tuple[int | None, float]:
+async def sigterm_with_a_busy_terminal(server: LiveServer) -> int | None:
     """Starts the server, opens a terminal running `sleep 1000`, sends SIGTERM; returns the close
-    code the client saw and the monotonic time of the signal, once the process has exited."""
+    code the client saw, once the process has exited by itself (bench/hostile_long.py prints how
+    long that takes)."""
     server.start()
     ws = await server.open_terminal(server.session_cookie(), new_terminal_id())
     await ws.send(b"sleep 1000\r")
     assert instance_containers(server.instance)
 
-    signalled = time.monotonic()
     server.process.send_signal(15)  # SIGTERM
     with pytest.raises(Exception):  # noqa: B017 - the close is the point, whatever its class
         while True:
             await asyncio.wait_for(ws.recv(), 30)
-    await asyncio.to_thread(server.process.wait, 30)
-    return ws.close_code, signalled
+    await asyncio.to_thread(server.process.wait, 30)  # a watchdog: a hung server fails here
+    return ws.close_code
 
 
 async def test_sigterm_closes_terminals_as_going_away_and_exits(server: LiveServer):
     """Pass: SIGTERM with a busy terminal open closes the websocket as "going away" and the
-    process exits by itself within its 10 s graceful-shutdown budget (+ margin)."""
-    code, signalled = await sigterm_with_a_busy_terminal(server)
+    process exits by itself, cleanly (not killed by its graceful-shutdown budget running out)."""
+    code = await sigterm_with_a_busy_terminal(server)
     # uvicorn closes with 1012 ("service restart") on shutdown, not 1001; the page treats both
     # alike (docs/terminal-protocol.md: reconnect by itself, with backoff).
     assert code in {1001, 1012}, code
+    # Exited by itself (uvicorn re-raises the SIGTERM once it has shut down), and within its
+    # graceful-shutdown budget: uvicorn logs an error when that runs out and it cancels tasks.
+    assert server.process.returncode in {0, -15}, server.process.returncode
+    assert "graceful shutdown exceeded" not in server.log.read_text()
+
+
+async def test_sigterm_removes_the_servers_containers_before_it_exits(server: LiveServer):
+    """Pass: once the process has exited after SIGTERM no container of the instance is left: the
+    websocket's 1012 ends the student's sandbox at once (no reconnect grace) and the server waits
+    for its removal, and the lifespan shutdown removes whatever else the process held, before the
+    process exits."""
+    await sigterm_with_a_busy_terminal(server)
     assert server.process.returncode is not None
-    assert time.monotonic() - signalled < 15
-
-
-async def test_sigterm_removes_the_servers_containers_within_10_s(server: LiveServer):
-    """Pass: no container of the instance is left 10 s after SIGTERM: the websocket's 1012 ends the
-    student's sandbox at once (no reconnect grace) and the server waits for its removal, and the
-    lifespan shutdown removes whatever else the process held, before the process exits."""
-    _, signalled = await sigterm_with_a_busy_terminal(server)
-    left = 10 - (time.monotonic() - signalled)
-    assert wait_until_no_containers(server.instance, within=max(left, 0.5)) is not None
+    assert instance_containers(server.instance) == []
 
 
 async def test_a_dropped_connection_reconnects_to_the_same_shell(server: LiveServer):

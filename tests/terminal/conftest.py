@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from channels.testing.websocket import WebsocketCommunicator
 
-from .tabs import ORIGIN, Tab, make_session, new_terminal_id
+from harness.tabs import ORIGIN, Tab, make_session, new_terminal_id
 
 TEST_INSTANCE = f"pytest-terminal-{os.getpid()}"
 

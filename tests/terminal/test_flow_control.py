@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
+from harness.tabs import new_terminal_id
 from sandbox import terminals
 from sandbox.terminals import HIGH_WATER, SEND_CHUNK, TokenBucket, get_registry
 
 from .fakes import FakeEngine, RecordingClient
-from .tabs import new_terminal_id
 
 
 @pytest.fixture
@@ -44,22 +44,24 @@ async def test_a_page_that_stops_reading_stops_the_reads_from_the_tty(fake_engin
     await registry.close_all()
 
 
-async def test_output_is_capped_at_the_rate_per_terminal(fake_engine, settings):
-    settings.TERMINAL_OUTPUT_RATE = 64 * 1024
+async def test_the_reader_waits_for_the_rate_before_reading_again(fake_engine, settings):
+    # A rate so low that paying for one chunk takes hours: whatever the machine's speed, a reader
+    # that honours the budget has read exactly one chunk, while an unbounded one (the fake shell
+    # answers every read at once) would have read megabytes in the same turns of the loop.
+    settings.TERMINAL_OUTPUT_RATE = 1
     registry = get_registry()
     page = RecordingClient()
-    registry.connect("owner-b", new_terminal_id(), page)
+    terminal = registry.connect("owner-b", new_terminal_id(), page)
     await wait_for(lambda: len(page.output) > 0)
     tty = fake_engine.ttys[0]
-    burst = settings.TERMINAL_OUTPUT_RATE / 2
+    for _ in range(200):
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.3)
 
-    loop = asyncio.get_running_loop()
-    started, read_at_start = loop.time(), tty.read_bytes
-    await asyncio.sleep(1.0)
-    elapsed, read = loop.time() - started, tty.read_bytes - read_at_start
-
-    # Never more than the rate over the elapsed time plus one burst and one read.
-    assert read <= settings.TERMINAL_OUTPUT_RATE * elapsed + burst + len(tty.chunk)
+    assert tty.read_bytes == len(tty.chunk)
+    assert bytes(page.output) == tty.chunk  # what was read reached the page, once
+    # The chunk was charged to the session's budget, which is now in debt for it.
+    assert terminal.lease.output.tokens < 0
     await registry.close_all()
 
 

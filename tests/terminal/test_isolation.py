@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from .tabs import make_session, new_terminal_id
+from harness.tabs import make_session, new_terminal_id
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 

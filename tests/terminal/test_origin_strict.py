@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from channels.testing.websocket import WebsocketCommunicator
 
-from tests.terminal.tabs import new_terminal_id
+from harness.tabs import new_terminal_id
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from .tabs import make_session
+from harness.tabs import make_session
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from .tabs import new_terminal_id
+from harness.tabs import new_terminal_id
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 

@@ -9,10 +9,9 @@ import re
 import pytest
 from asgiref.testing import ApplicationCommunicator
 
+from harness.tabs import new_terminal_id
 from sandbox import engine
 from sandbox.terminals import get_registry
-
-from .tabs import new_terminal_id
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 

@@ -10,12 +10,14 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import pytest
+from harness.live_server import LiveServer, remove_containers
+from harness.tabs import new_terminal_id
 
-from tests.reliability.live_server import LiveServer, remove_containers
-from tests.terminal.tabs import new_terminal_id
+if TYPE_CHECKING:  # the preview tests' fixture; the bench runs without pytest
+    import pytest
 
 # A page and a CGI script that echoes the Cookie header it got and tries to set a cookie for
 # every preview host. The script travels in an environment variable, so nothing is expanded by
