@@ -156,11 +156,11 @@ def _own_target(student: Student, repo: str, tag: str | None) -> tuple[str, str]
     if not ref.on_docker_hub and not registry.is_course_registry(student, ref):
         raise refused(
             _(
-                "«%(r)s» lleva el nombre de un registro: en Muelle no hay registros a los que "
-                "subir "
-                "imágenes. Usa un nombre sin registro, como miapp:1.0."
+                "«%(r)s» lleva el nombre de otro registro: en Muelle solo se sube al registro del "
+                "curso, %(name)s (por ejemplo, %(name)s/miapp:1.0). O usa un nombre sin "
+                "registro, como miapp:1.0."
             )
-            % {"r": repo}
+            % {"r": repo, "name": student.config.registry_name}
         )
     return student.ns.own_image_repo(ref), ref.tag or "latest"
 

@@ -183,6 +183,8 @@ def test_push_to_any_other_registry_is_refused(student):
     with host_listener("127.0.0.1") as listener:
         error = student.refused("push", f"127.0.0.1:{listener.port}/robada:1")
         assert "Muelle no permite esta operación de Docker" in error
+        error = student.refused("tag", IMAGE, f"127.0.0.1:{listener.port}/robada:1")
+        assert f"solo se sube al registro del curso, {NAME}" in error
         student.ok("tag", IMAGE, "mia:1")
         error = student.refused("push", "mia:1")  # Docker Hub
         assert "Muelle no permite esta operación de Docker" in error
