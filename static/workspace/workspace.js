@@ -111,6 +111,7 @@
   const frame = root.querySelector("[data-preview-frame]");
   const empty = root.querySelector("[data-preview-empty]");
   const openLink = root.querySelector("[data-preview-open]");
+  const note = root.querySelector("[data-preview-note]");
 
   function syncPorts() {
     // The terminal panel polls the «Puertos publicados» list; its links are the choices here.
@@ -132,6 +133,7 @@
       frame.hidden = true;
       frame.removeAttribute("src");
       openLink.hidden = true;
+      note.hidden = true;
     }
   }
 
@@ -141,12 +143,14 @@
       frame.hidden = true;
       frame.removeAttribute("src");
       openLink.hidden = true;
+      note.hidden = true;
       return;
     }
     frame.src = option.dataset.href;
     frame.hidden = false;
     openLink.href = option.dataset.href;
     openLink.hidden = false;
+    note.hidden = false;
   });
 
   document.body.addEventListener("htmx:afterSwap", (event) => {

@@ -1,0 +1,80 @@
+"""«Vista» in the workspace: a port the lesson published is offered in the tab's list, the frame
+goes to its own preview origin, and «Abrir en otra pestaña» shows its page, against the real
+engine and the real preview origin."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .test_gateway_browser import gateway_settings  # noqa: F401 - fixture
+from .test_terminal_browser import lines, open_lesson, runnable_block
+
+pytestmark = [pytest.mark.e2e, pytest.mark.docker]
+
+LESSON = """---
+titulo: La vista
+slug: la-vista
+orden: 1
+resumen: Publica un puerto y míralo al lado.
+nivel: básico
+duracion: 5
+objetivos:
+- Ver un puerto publicado
+---
+## Tu servidor
+
+```bash ejecutable
+docker run -d --name web -m 32m -p 8080:80 muelle/busybox sh -c \\
+  'mkdir -p /tmp/w && echo "<h1 id=titulo>Hola vista</h1>" > /tmp/w/index.html &&
+   exec httpd -f -p 80 -h /tmp/w'
+```
+"""
+
+
+def test_a_published_port_shows_in_the_vista_tab(
+    gateway_settings: Any,  # noqa: F811
+    tmp_path: Path,
+    live_asgi_server: str,
+    page: Any,
+) -> None:
+    folder = tmp_path / "lecciones"
+    folder.mkdir()
+    (folder / "01-vista.md").write_text(LESSON, encoding="utf-8")
+    gateway_settings.LESSONS_DIR = folder
+    open_lesson(page, live_asgi_server + "/lecciones/la-vista/")
+    vista = page.get_by_role("tab", name="Vista")
+    vista.click()
+    assert page.locator("[data-preview-empty]").is_visible()
+    runnable_block(page).first.locator("[data-action='run']").click()
+    try:
+        page.locator("[data-preview-link='8080']").wait_for(state="attached", timeout=60_000)
+    except Exception:
+        raise AssertionError("\n".join(lines(page))) from None
+
+    vista.click()
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('[data-preview-port] option'))"
+        ".some(o => o.value === '8080')"
+    )
+    assert page.locator("[data-preview-empty]").is_hidden()
+    page.select_option("[data-preview-port]", "8080")
+    # The frame goes to the port's own preview origin, never to Muelle's.
+    preview_frame = re.compile(r"^http://8080-[0-9a-f]{12}[.]vista[.]localhost:\d+/")
+    for _ in range(100):
+        if any(preview_frame.match(f.url) for f in page.frames):
+            break
+        page.wait_for_timeout(100)
+    assert any(preview_frame.match(f.url) for f in page.frames), [f.url for f in page.frames]
+    # Inside the frame the preview's SameSite=Lax cookie is not sent (docs/workspace.md):
+    # «Abrir en otra pestaña» opens the same page where it is.
+    open_link = page.locator("[data-preview-open]")
+    assert open_link.is_visible()
+    with page.context.expect_page() as opened:
+        open_link.click()
+    preview = opened.value
+    preview.wait_for_selector("#titulo", timeout=60_000)
+    assert preview.locator("#titulo").inner_text() == "Hola vista"
