@@ -38,6 +38,24 @@ from sandbox.client_limits import AddressGate
 from sandbox.loop_state import PerLoop
 from sandbox.owner_locks import OwnerLocks
 
+# Close codes (docs/terminal-protocol.md), re-exported: consumers and tests import them from here.
+from sandbox.terminal_protocol import (  # noqa: F401
+    CLOSE_DIED,
+    CLOSE_GOING_AWAY,
+    CLOSE_IDLE,
+    CLOSE_INPUT_FLOOD,
+    CLOSE_INTERNAL,
+    CLOSE_LIFETIME,
+    CLOSE_NO_ENGINE,
+    CLOSE_NO_SESSION,
+    CLOSE_NORMAL,
+    CLOSE_POLICY,
+    CLOSE_SERVICE_RESTART,
+    CLOSE_TAKEN_OVER,
+    CLOSE_TOO_BIG,
+    CLOSE_TOO_MANY,
+)
+
 logger = logging.getLogger(__name__)
 
 TERMINAL_ID = re.compile(r"[A-Za-z0-9_-]{22,64}")
@@ -65,22 +83,6 @@ KILLED = b"Killed"
 OOM_CHECK_EVERY = 2.0
 
 CTRL_C = b"\x03"
-
-# Close codes (docs/terminal-protocol.md).
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_SERVICE_RESTART = 1012  # what uvicorn closes websockets with when the server stops
-CLOSE_IDLE = 4000
-CLOSE_LIFETIME = 4001
-CLOSE_TOO_MANY = 4002
-CLOSE_NO_ENGINE = 4003
-CLOSE_DIED = 4004
-CLOSE_INPUT_FLOOD = 4008
-CLOSE_TAKEN_OVER = 4009
-CLOSE_NO_SESSION = 4403
-CLOSE_INTERNAL = 4500
 
 
 def owner_key(session_key: str) -> str:
