@@ -15,6 +15,7 @@ from sandbox.ports.table import PortConflict
 
 from . import copy_archive, policy, schemas
 from .errors import GatewayError, bad_request
+from .registry_client import course_names
 from .rewrite import hide_in, name_matcher, strip_event_line
 from .server import Exchange
 
@@ -368,5 +369,7 @@ async def exec_inspect(ex: Exchange) -> None:
 
 
 def event_lines(ex: Exchange):  # noqa: ANN201
-    ns = ex.student.ns
-    return lambda line: ns.strip_bytes(strip_event_line(line))
+    # course_names also strips the prefixes, and hides the course registry's real address that
+    # image events of a push or pull carry (docs/registry.md).
+    rewrite = course_names(ex.student.config, ex.student.ns)
+    return lambda line: rewrite(strip_event_line(line))

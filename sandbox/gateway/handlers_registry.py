@@ -23,7 +23,7 @@ from . import quotas
 from .errors import GatewayError, bad_request, not_found, refused
 from .handlers_system import denied
 from .names import ImageRef, parse_image_ref
-from .registry_client import RegistryClient, RegistryDown
+from .registry_client import RegistryClient, RegistryDown, course_names
 from .server import Exchange
 from .student import Student
 from .upstream import API, EngineResponse
@@ -76,23 +76,6 @@ def _remote_repo(student: Student, ref: ImageRef) -> str:
 
 def _engine_repo(student: Student, ref: ImageRef) -> str:
     return f"{student.config.registry_address}/{_remote_repo(student, ref)}"
-
-
-def _line_rewriter(student: Student) -> Callable[[bytes], bytes]:
-    """Real address and key out, course name in: `127.0.0.1:5000/<key>/app` reads
-    `registro.muelle/app`, `Pulling from <key>/app` reads `Pulling from app`, as the CLI prints
-    for any registry."""
-    address = student.config.registry_address.encode()
-    name = student.config.registry_name.encode()
-    key = student.ns.key.encode()
-
-    def rewrite(line: bytes) -> bytes:
-        line = student.ns.strip_bytes(line)
-        line = line.replace(address + b"/" + key + b"/", name + b"/")
-        line = line.replace(key + b"/", b"")
-        return line.replace(address, name)
-
-    return rewrite
 
 
 async def _engine_stream(
@@ -258,7 +241,7 @@ async def push(ex: Exchange) -> None:
                 f"/images/{engine_repo}/push",
                 [("tag", ref.tag)],
                 client.engine_auth(),
-                _line_rewriter(student),
+                course_names(student.config, student.ns),
                 finish,
             )
         finally:
@@ -312,7 +295,7 @@ async def pull(ex: Exchange, ref: ImageRef) -> None:
                 "/images/create",
                 [("fromImage", engine_repo), ("tag", tag)],
                 client.engine_auth(),
-                _line_rewriter(student),
+                course_names(student.config, student.ns),
                 finish,
             )
         finally:

@@ -14,10 +14,12 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .config import GatewayConfig
+from .names import Namespace
 
 MANIFEST_TYPES = ", ".join(
     (
@@ -29,6 +31,26 @@ MANIFEST_TYPES = ", ".join(
 )
 TIMEOUT = 10.0
 CATALOG_PAGE = 1000
+
+
+def course_names(config: GatewayConfig, ns: Namespace) -> Callable[[bytes], bytes]:
+    """A line rewriter for what the engine says about a push or pull (progress, events): the
+    student's prefixes out, and the real address and key replaced by the course name:
+    `127.0.0.1:5000/<key>/app` reads `registro.muelle/app` and `Pulling from <key>/app` reads
+    `Pulling from app`, as the CLI prints for any registry."""
+    address = config.registry_address.encode()
+    if not address:
+        return ns.strip_bytes
+    name = config.registry_name.encode()
+    key = ns.key.encode()
+
+    def rewrite(line: bytes) -> bytes:
+        line = ns.strip_bytes(line)
+        line = line.replace(address + b"/" + key + b"/", name + b"/")
+        line = line.replace(key + b"/", b"")
+        return line.replace(address, name)
+
+    return rewrite
 
 
 class RegistryDown(Exception):

@@ -284,3 +284,16 @@ def test_push_all_tags_and_a_missing_tag(student, _registry_config):
     out = student.ok("push", "--all-tags", f"{NAME}/varias")
     assert "1: digest:" in out and "2: digest:" in out
     assert _remote_tags(_registry_config, student) == {"varias": ["1", "2"]}
+
+
+def test_the_students_events_never_show_the_real_address(student, registry, tmp_path):
+    (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN echo propia > /propia\n")
+    student.ok("build", "-q", "-t", f"{NAME}/eventos:1", str(tmp_path), timeout=180)
+    since = _direct("info", "-f", "{{.SystemTime}}")
+    student.ok("push", f"{NAME}/eventos:1")
+    student.ok("rmi", f"{NAME}/eventos:1")
+    student.ok("pull", f"{NAME}/eventos:1")
+    until = _direct("info", "-f", "{{.SystemTime}}")
+    events = student.ok("events", "--since", since.strip(), "--until", until.strip())
+    assert "eventos" in events  # the student's own image events are there...
+    assert registry.address not in events  # ...under the course name only
