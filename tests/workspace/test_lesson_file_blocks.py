@@ -44,7 +44,7 @@ def test_a_file_block_gets_the_editor_button_and_its_path() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["../fuera", "/etc/passwd", "~/x", "a/../../b", "a b", "a;rm", "$(id)", '"x"y']
+    "value", ["../fuera", "/etc/passwd", "~/x", "a/../../b", '"a b"', "a;rm", "$(id)", '"x"y']
 )
 def test_a_file_outside_the_home_or_odd_gets_no_button(value: str) -> None:
     assert codeblocks.file_option(value) is None
