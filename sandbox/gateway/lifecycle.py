@@ -173,6 +173,11 @@ def is_open(owner: str) -> bool:
     return owner in open_owners()
 
 
+def serving(folder: Path) -> Gateway | None:
+    """The gateway serving `folder`, if one does (its connection count, for tests and benches)."""
+    return _gateways.get(folder)
+
+
 async def close_all(*, cleanup: bool = False) -> None:
     """Stops every gateway of this event loop (process shutdown: cleanup=False keeps the folders
     and the students' objects, so sandboxes adopted after a restart carry on)."""

@@ -162,7 +162,8 @@ def test_a_client_that_leaves_mid_stream_is_noticed(student):
     )
     assert status == 201
     assert student.raw("POST", "/v1.41/containers/quieto/start")[0] == 204
-    gateway = lifecycle._gateways[student.folder]
+    gateway = lifecycle.serving(student.folder)
+    assert gateway is not None
     conn = RawConnection(student.socket)
     conn.send(request("GET", "/v1.41/containers/quieto/logs?follow=1&stdout=1"))
     answer = conn.response()
