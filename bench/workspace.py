@@ -7,6 +7,7 @@ In one process against the real engine (its own throwaway database and SANDBOX_I
   the stale-version check and the atomic rename) until its answer;
 * save → visible in the terminal: the save, then `cat` typed in an open terminal (engine.open_tty,
   the shell the websocket relays) until the new text appears on its screen;
+* save without HTTP: sandbox.workspace.write_file alone (the exec and its script);
 * raw reference: one `docker exec <container> cat <file>` straight on the engine (the SDK's
   exec_create + exec_start), the floor any exec-based save stands on.
 
@@ -34,7 +35,7 @@ async def main(rounds: int) -> None:
     from django.test import AsyncClient
     from django.urls import reverse
 
-    from sandbox import engine
+    from sandbox import engine, workspace
     from sandbox.terminals import owner_key
 
     client = AsyncClient()
@@ -85,6 +86,13 @@ async def main(rounds: int) -> None:
             )["Id"]
             return api.exec_start(exec_id)  # type: ignore[attr-defined, no-any-return]
 
+        direct: list[float] = []
+        for round_ in range(rounds + 2):
+            started = time.perf_counter()
+            version = await workspace.write_file(sandbox, "bench/Dockerfile", text, version)
+            if round_ >= 2:
+                direct.append(time.perf_counter() - started)
+
         for round_ in range(rounds + 2):
             started = time.perf_counter()
             output = await asyncio.to_thread(engine.call_sync, raw_cat)
@@ -99,6 +107,7 @@ async def main(rounds: int) -> None:
 
     report("save (editor API, answered)", saves, "part of the line below")
     report("save → visible in the terminal (cat)", visible, "target p50 ≤ 150 ms")
+    report("save without HTTP (workspace.write_file)", direct, "the exec alone")
     report("raw: docker exec cat on the engine", raw, "reference")
 
 
