@@ -96,10 +96,10 @@ class Tab:
 def warm_count() -> int:
     from django.conf import settings
 
-    from sandbox.models import Sandbox as SandboxRow
+    from sandbox.models import SandboxRecord
 
-    return SandboxRow.objects.filter(
-        instance=settings.SANDBOX_INSTANCE, state=SandboxRow.State.POOL
+    return SandboxRecord.objects.filter(
+        instance=settings.SANDBOX_INSTANCE, state=SandboxRecord.State.POOL
     ).count()
 
 
@@ -136,9 +136,9 @@ def cleanup(instance: str) -> None:
         time.sleep(0.2)
     # Their rows too: the capacity counts the table, and the next phase must start empty (the
     # reaper would clear them only after its interval).
-    from sandbox.models import Sandbox as SandboxRow
+    from sandbox.models import SandboxRecord
 
-    SandboxRow.objects.filter(instance=instance).delete()
+    SandboxRecord.objects.filter(instance=instance).delete()
     print(f"  cleanup: {len(removed)} container(s) of instance {instance} removed", flush=True)
 
 

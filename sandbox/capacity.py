@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from sandbox.loop_state import PerLoop
-from sandbox.models import Sandbox as SandboxRow
+from sandbox.models import SandboxRecord
 
 # Slots freed by another process (or its reaper) do not notify this one: look again this often.
 RECHECK_SECONDS = 2.0
@@ -41,7 +41,7 @@ class Capacity:
         self._changed = asyncio.Event()
 
     async def used(self) -> int:
-        rows = await SandboxRow.objects.filter(instance=settings.SANDBOX_INSTANCE).acount()
+        rows = await SandboxRecord.objects.filter(instance=settings.SANDBOX_INSTANCE).acount()
         return rows + self.inflight
 
     def notify(self) -> None:

@@ -22,7 +22,7 @@ from sandbox import gateway as docker_gateway
 from sandbox.background import ensure_background_tasks
 from sandbox.docker_api import containers as docker_containers
 from sandbox.docker_api.client import EngineUnavailable, call
-from sandbox.models import Sandbox as SandboxRow
+from sandbox.models import SandboxRecord
 from sandbox.sandboxes import Sandbox
 
 
@@ -68,10 +68,10 @@ async def acquire(
         if current is not None:
             return current
         others = await (
-            SandboxRow.objects.filter(
+            SandboxRecord.objects.filter(
                 instance=settings.SANDBOX_INSTANCE,
                 session=session,
-                state=SandboxRow.State.LIVE,
+                state=SandboxRecord.State.LIVE,
             )
             .exclude(owner=owner)
             .acount()
@@ -110,7 +110,9 @@ async def _reusable(owner: str) -> Sandbox | None:
             owner, folder=docker_gateway.socket_dir(owner).parent / folder
         )
     # Adopt it: after a restart of the server the owner's sandbox carries on here.
-    await SandboxRow.objects.filter(pk=row.pk).aupdate(holder=sandboxes.BOOT_ID, heartbeat_at=now)
+    await SandboxRecord.objects.filter(pk=row.pk).aupdate(
+        holder=sandboxes.BOOT_ID, heartbeat_at=now
+    )
     return sandboxes.to_sandbox(row)
 
 
@@ -124,14 +126,14 @@ async def get(owner: str) -> Sandbox | None:
 
 async def touch(sandbox: Sandbox) -> None:
     now = timezone.now()
-    await SandboxRow.objects.filter(
-        container_id=sandbox.container_id, state=SandboxRow.State.LIVE
+    await SandboxRecord.objects.filter(
+        container_id=sandbox.container_id, state=SandboxRecord.State.LIVE
     ).aupdate(last_activity=now, heartbeat_at=now)
 
 
 async def expiry(sandbox: Sandbox) -> Expiry:
-    row = await SandboxRow.objects.filter(container_id=sandbox.container_id).afirst()
-    if row is None or row.state == SandboxRow.State.RELEASING:
+    row = await SandboxRecord.objects.filter(container_id=sandbox.container_id).afirst()
+    if row is None or row.state == SandboxRecord.State.RELEASING:
         now = timezone.now()
         return Expiry(idle_at=now, lifetime_at=min(now, sandbox.expires_at))
     idle_at = row.last_activity + timedelta(seconds=settings.SANDBOX_IDLE_TIMEOUT)

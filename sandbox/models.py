@@ -7,7 +7,9 @@ from __future__ import annotations
 from django.db import models
 
 
-class Sandbox(models.Model):
+class SandboxRecord(models.Model):
+    """A sandbox's row (the sandbox as callers see it is sandboxes.Sandbox)."""
+
     class State(models.TextChoices):
         POOL = "pool", "pool"  # pre-started, nobody's yet
         LIVE = "live", "live"  # assigned to an owner
@@ -30,6 +32,7 @@ class Sandbox(models.Model):
     expires_at = models.DateTimeField()
 
     class Meta:
+        db_table = "sandbox_sandbox"  # the table keeps the model's first name
         indexes = [models.Index(fields=["instance", "state"])]
 
     def __str__(self) -> str:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from sandbox import capacity, sandboxes
 from sandbox.docker_api.client import EngineUnavailable, SandboxGone
 from sandbox.loop_state import PerLoop
-from sandbox.models import Sandbox as SandboxRow
+from sandbox.models import SandboxRecord
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ def refill_soon() -> None:
 
 def _warm_rows() -> object:
     oldest = timezone.now() - timedelta(seconds=settings.SANDBOX_MAX_LIFETIME)
-    return SandboxRow.objects.filter(
-        instance=settings.SANDBOX_INSTANCE, state=SandboxRow.State.POOL, created_at__gt=oldest
+    return SandboxRecord.objects.filter(
+        instance=settings.SANDBOX_INSTANCE, state=SandboxRecord.State.POOL, created_at__gt=oldest
     )
 
 
@@ -46,7 +46,7 @@ async def size() -> int:
     return await _warm_rows().acount()  # type: ignore[attr-defined]
 
 
-def _claim(owner: str, session: str) -> SandboxRow | None:
+def _claim(owner: str, session: str) -> SandboxRecord | None:
     """Claims the oldest warm row for `owner` (blocking; one short transaction per try).
 
     The conditional update is the claim: two takers can't both win one row. Where the database
@@ -67,8 +67,10 @@ def _claim(owner: str, session: str) -> SandboxRow | None:
                 return None
             now = timezone.now()
             expires = now + timedelta(seconds=settings.SANDBOX_MAX_LIFETIME)
-            claimed = SandboxRow.objects.filter(pk=row.pk, state=SandboxRow.State.POOL).update(
-                state=SandboxRow.State.LIVE,
+            claimed = SandboxRecord.objects.filter(
+                pk=row.pk, state=SandboxRecord.State.POOL
+            ).update(
+                state=SandboxRecord.State.LIVE,
                 owner=owner,
                 session=session,
                 assigned_at=now,
@@ -78,7 +80,7 @@ def _claim(owner: str, session: str) -> SandboxRow | None:
                 heartbeat_at=now,
             )
         if claimed:
-            row.state, row.owner, row.session = SandboxRow.State.LIVE, owner, session
+            row.state, row.owner, row.session = SandboxRecord.State.LIVE, owner, session
             row.assigned_at = row.last_activity = row.heartbeat_at = now
             row.expires_at, row.holder = expires, sandboxes.BOOT_ID
             return row

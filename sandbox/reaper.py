@@ -32,7 +32,7 @@ from sandbox import gateway as docker_gateway
 from sandbox import hardening, sandboxes
 from sandbox.docker_api.client import EngineUnavailable
 from sandbox.docker_api.containers import ManagedContainer
-from sandbox.models import Sandbox as SandboxRow
+from sandbox.models import SandboxRecord
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class ReapReport:
 
 
 def _reason(
-    row: SandboxRow | None,
+    row: SandboxRecord | None,
     item: ManagedContainer,
     now: datetime,
     orphan_grace: float,
@@ -76,11 +76,11 @@ def _reason(
             return None
         created = item.label_ts(hardening.LABEL_CREATED) or 0.0
         return _("sin registro") if time.time() - created >= orphan_grace else None
-    if row.state == SandboxRow.State.RELEASING:
+    if row.state == SandboxRecord.State.RELEASING:
         return _("retirada pendiente")
     if row.holder != sandboxes.BOOT_ID and row.heartbeat_at < now - stale_after():
         return _("su proceso ya no existe")
-    if row.state == SandboxRow.State.POOL:
+    if row.state == SandboxRecord.State.POOL:
         if not item.running:
             return _("reserva parada")
         if row.created_at <= now - timedelta(seconds=settings.SANDBOX_MAX_LIFETIME):
@@ -95,7 +95,7 @@ def _reason(
 
 async def heartbeat() -> None:
     now = timezone.now()
-    await SandboxRow.objects.filter(
+    await SandboxRecord.objects.filter(
         instance=settings.SANDBOX_INSTANCE, holder=sandboxes.BOOT_ID
     ).aupdate(heartbeat_at=now)
 
@@ -107,7 +107,7 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
     containers = await sandboxes.managed_containers()
     rows = {
         row.container_id: row
-        async for row in SandboxRow.objects.filter(instance=settings.SANDBOX_INSTANCE)
+        async for row in SandboxRecord.objects.filter(instance=settings.SANDBOX_INSTANCE)
     }
     now = timezone.now()
     store = hardening.store_id()
@@ -137,7 +137,7 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
         and (everything or row.created_at <= cutoff)
     ]
     if gone:
-        deleted, _ = await SandboxRow.objects.filter(container_id__in=gone).adelete()
+        deleted, _ = await SandboxRecord.objects.filter(container_id__in=gone).adelete()
         report.forgotten_rows = deleted
     if settings.DOCKER_GATEWAY_ENABLED:
         await _reap_gateways(report, grace)
@@ -151,8 +151,8 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
 
 
 async def _live_owners() -> set[str]:
-    rows = SandboxRow.objects.filter(
-        instance=settings.SANDBOX_INSTANCE, state=SandboxRow.State.LIVE
+    rows = SandboxRecord.objects.filter(
+        instance=settings.SANDBOX_INSTANCE, state=SandboxRecord.State.LIVE
     ).values_list("owner", flat=True)
     return {owner async for owner in rows if owner}
 

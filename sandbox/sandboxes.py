@@ -1,5 +1,5 @@
 """Sandboxes as this server keeps them: a hardened container on the engine plus its row in the
-table (sandbox.models.Sandbox). Creating, handing a warm one out, removing, listing; the
+table (sandbox.models.SandboxRecord). Creating, handing a warm one out, removing, listing; the
 per-owner locks and the end of an owner's Docker gateway when their last sandbox goes.
 
 Docker inside the sandbox (settings.DOCKER_GATEWAY_ENABLED, docs/gateway.md): every sandbox gets
@@ -29,7 +29,7 @@ from sandbox.docker_api import containers as docker_containers
 from sandbox.docker_api.client import SandboxGone, call, call_sync, executor, in_pool
 from sandbox.docker_api.containers import ManagedContainer
 from sandbox.loop_state import PerLoop
-from sandbox.models import Sandbox as SandboxRow
+from sandbox.models import SandboxRecord
 from sandbox.owner_locks import OwnerLocks
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def owner_locks_held() -> int:
     return len(locks) if locks is not None else 0
 
 
-def to_sandbox(row: SandboxRow) -> Sandbox:
+def to_sandbox(row: SandboxRecord) -> Sandbox:
     """The Sandbox a table row describes."""
     return Sandbox(
         container_id=row.container_id,
@@ -84,18 +84,18 @@ def to_sandbox(row: SandboxRow) -> Sandbox:
     )
 
 
-def expired(row: SandboxRow, now: datetime, slack: float = 0.0) -> bool:
+def expired(row: SandboxRecord, now: datetime, slack: float = 0.0) -> bool:
     """A live row past its lifetime, or idle longer than SANDBOX_IDLE_TIMEOUT (+ slack)."""
-    if row.state != SandboxRow.State.LIVE:
+    if row.state != SandboxRecord.State.LIVE:
         return False
     idle_end = row.last_activity + timedelta(seconds=settings.SANDBOX_IDLE_TIMEOUT + slack)
     return now >= row.expires_at or now >= idle_end
 
 
-async def live_row(owner: str) -> SandboxRow | None:
+async def live_row(owner: str) -> SandboxRecord | None:
     """The owner's newest live row whose removal is not under way."""
-    rows = SandboxRow.objects.filter(
-        instance=settings.SANDBOX_INSTANCE, owner=owner, state=SandboxRow.State.LIVE
+    rows = SandboxRecord.objects.filter(
+        instance=settings.SANDBOX_INSTANCE, owner=owner, state=SandboxRecord.State.LIVE
     ).order_by("-created_at")
     async for row in rows:
         if row.container_id not in _releasing:
@@ -143,11 +143,11 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
                 await close_gateway(owner)
         raise
     try:
-        row = await SandboxRow.objects.acreate(
+        row = await SandboxRecord.objects.acreate(
             container_id=container_id,
             name=spec.name,
             instance=settings.SANDBOX_INSTANCE,
-            state=SandboxRow.State.POOL if pool else SandboxRow.State.LIVE,
+            state=SandboxRecord.State.POOL if pool else SandboxRecord.State.LIVE,
             owner="" if pool else owner,
             session="" if pool else session,
             holder=BOOT_ID,
@@ -185,14 +185,14 @@ async def _remove_when_made(made: asyncio.Future[str]) -> None:
         made.add_done_callback(remove)
 
 
-async def assign(row: SandboxRow) -> str:
+async def assign(row: SandboxRecord) -> str:
     """Renames a claimed warm container after its new owner (raises SandboxGone if it died, or
     has no gateway folder while the gateway is on) and serves the owner's Docker gateway in the
     folder it mounts; returns the new name, also recorded in the table."""
     token = row.name.rsplit("-", 1)[-1]
     name = hardening.container_name(token, row.owner)
     folder = await call(docker_containers.rename_running, row.container_id, name)
-    await SandboxRow.objects.filter(pk=row.pk).aupdate(name=name)
+    await SandboxRecord.objects.filter(pk=row.pk).aupdate(name=name)
     if settings.DOCKER_GATEWAY_ENABLED:
         if not folder:
             raise SandboxGone(row.container_id)  # started before the gateway was switched on
@@ -239,8 +239,8 @@ def schedule_removal(container_id: str) -> None:
 
 def _remove_and_forget(container_id: str) -> None:
     try:
-        SandboxRow.objects.filter(container_id=container_id).update(
-            state=SandboxRow.State.RELEASING
+        SandboxRecord.objects.filter(container_id=container_id).update(
+            state=SandboxRecord.State.RELEASING
         )
     except Exception:
         logger.warning("could not mark sandbox %s releasing", container_id[:12], exc_info=True)
@@ -251,7 +251,7 @@ def _remove_and_forget(container_id: str) -> None:
         logger.warning("could not remove sandbox %s", container_id[:12], exc_info=True)
     else:
         try:
-            SandboxRow.objects.filter(container_id=container_id).delete()
+            SandboxRecord.objects.filter(container_id=container_id).delete()
         except Exception:
             logger.warning("could not forget sandbox %s", container_id[:12], exc_info=True)
     finally:
@@ -269,12 +269,12 @@ async def remove_now(container_id: str, *, end_gateway_of: str | None = None) ->
     try:
         if owner is None:
             owner = await (
-                SandboxRow.objects.filter(container_id=container_id)
+                SandboxRecord.objects.filter(container_id=container_id)
                 .values_list("owner", flat=True)
                 .afirst()
             )
         await in_pool(_remove_container, container_id)
-        await SandboxRow.objects.filter(container_id=container_id).adelete()
+        await SandboxRecord.objects.filter(container_id=container_id).adelete()
     finally:
         _releasing.discard(container_id)
     capacity.notify_threadsafe()
@@ -300,7 +300,7 @@ async def list_managed() -> list[Sandbox]:
     containers = await managed_containers()
     rows = {
         row.container_id: row
-        async for row in SandboxRow.objects.filter(instance=settings.SANDBOX_INSTANCE)
+        async for row in SandboxRecord.objects.filter(instance=settings.SANDBOX_INSTANCE)
     }
     result = []
     for item in containers:

@@ -32,7 +32,7 @@ from sandbox.background import stop_background_tasks
 from sandbox.docker_api.client import EngineUnavailable
 from sandbox.leases import release
 from sandbox.loop_state import PerLoop
-from sandbox.models import Sandbox as SandboxRow
+from sandbox.models import SandboxRecord
 
 if TYPE_CHECKING:
     from sandbox.terminals import Lease
@@ -131,12 +131,14 @@ async def _held_by_this_process() -> list[sandboxes.Sandbox]:
     """Every sandbox whose row names this process as its holder. A warm one is first marked
     releasing, conditionally, so another process of the same instance can't take it meanwhile."""
     held = []
-    rows = SandboxRow.objects.filter(instance=settings.SANDBOX_INSTANCE, holder=sandboxes.BOOT_ID)
+    rows = SandboxRecord.objects.filter(
+        instance=settings.SANDBOX_INSTANCE, holder=sandboxes.BOOT_ID
+    )
     async for row in rows:
-        if row.state == SandboxRow.State.POOL:
-            claimed = await SandboxRow.objects.filter(
-                pk=row.pk, state=SandboxRow.State.POOL, holder=sandboxes.BOOT_ID
-            ).aupdate(state=SandboxRow.State.RELEASING)
+        if row.state == SandboxRecord.State.POOL:
+            claimed = await SandboxRecord.objects.filter(
+                pk=row.pk, state=SandboxRecord.State.POOL, holder=sandboxes.BOOT_ID
+            ).aupdate(state=SandboxRecord.State.RELEASING)
             if not claimed:
                 continue
         held.append(sandboxes.to_sandbox(row))

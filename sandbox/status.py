@@ -18,7 +18,7 @@ from sandbox.docker_api.client import (
     no_engine_message,
     version_and_image,
 )
-from sandbox.models import Sandbox as SandboxRow
+from sandbox.models import SandboxRecord
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ async def engine_status() -> EngineStatus:
     except (EngineUnavailable, TimeoutError, DockerException) as exc:
         message = getattr(exc, "message", "") or no_engine_message()
         return EngineStatus(available=False, message=message, image=image)
-    counts: dict[str, int] = {SandboxRow.State.LIVE: 0, SandboxRow.State.POOL: 0}
-    async for row_state in SandboxRow.objects.filter(
+    counts: dict[str, int] = {SandboxRecord.State.LIVE: 0, SandboxRecord.State.POOL: 0}
+    async for row_state in SandboxRecord.objects.filter(
         instance=settings.SANDBOX_INSTANCE
     ).values_list("state", flat=True):
         if row_state in counts:
@@ -55,6 +55,6 @@ async def engine_status() -> EngineStatus:
         api_version=api_version,
         image=image,
         image_present=present,
-        live=counts[SandboxRow.State.LIVE],
-        pool=counts[SandboxRow.State.POOL],
+        live=counts[SandboxRecord.State.LIVE],
+        pool=counts[SandboxRecord.State.POOL],
     )

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from sandbox import background, engine, hardening
 from sandbox.docker_api import client as docker_client
-from sandbox.models import Sandbox as SandboxRow
+from sandbox.models import SandboxRecord
 
 from .conftest import eventually, wait_gone
 from .test_reaper import ours, start_labelled
@@ -26,7 +26,7 @@ async def test_the_server_keeps_its_sandboxes_heartbeat_fresh(settings) -> None:
     settings.SANDBOX_REAP_INTERVAL = 5
     sandbox = await engine.acquire("owner-heartbeat")  # starts the background tasks
     long_ago = timezone.now() - timedelta(hours=1)
-    rows = SandboxRow.objects.filter(container_id=sandbox.container_id)
+    rows = SandboxRecord.objects.filter(container_id=sandbox.container_id)
     await rows.aupdate(heartbeat_at=long_ago)
 
     async def refreshed() -> bool:

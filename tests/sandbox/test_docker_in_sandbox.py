@@ -12,7 +12,7 @@ from sandbox import engine, pool, reaper
 from sandbox.gateway import lifecycle
 from sandbox.gateway.student import Student
 from sandbox.gateway.upstream import Upstream
-from sandbox.models import Sandbox as SandboxRow
+from sandbox.models import SandboxRecord
 from tests.compose_project import COMPOSE as COMPOSE_PROJECT
 
 from .conftest import GATEWAY_DIR, eventually, inspect, wait_gone
@@ -115,7 +115,7 @@ async def test_a_warm_container_gets_its_students_gateway_when_handed_out(settin
     assert await pool.fill_once() == 1
     (warm,) = [
         cid
-        async for cid in SandboxRow.objects.filter(state=SandboxRow.State.POOL).values_list(
+        async for cid in SandboxRecord.objects.filter(state=SandboxRecord.State.POOL).values_list(
             "container_id", flat=True
         )
     ]
@@ -136,7 +136,7 @@ async def test_a_warm_container_gets_its_students_gateway_when_handed_out(settin
 async def test_a_warm_container_removed_unassigned_leaves_no_folder(settings) -> None:
     settings.SANDBOX_WARM_POOL = 1
     assert await pool.fill_once() == 1
-    row = await SandboxRow.objects.aget(state=SandboxRow.State.POOL)
+    row = await SandboxRecord.objects.aget(state=SandboxRecord.State.POOL)
     reserved = GATEWAY_DIR / inspect(row.container_id)["Config"]["Labels"]["muelle.gateway"]
     await engine.remove_now(row.container_id)
     assert not reserved.exists()
@@ -150,7 +150,7 @@ async def test_after_a_crash_the_reaper_removes_what_the_student_left() -> None:
     # row forgotten; the engine still holds the student's objects and the folder is still here.
     await lifecycle.close_all(cleanup=False)
     engine.call_sync(lambda api: api.remove_container(sandbox.container_id, force=True))
-    await SandboxRow.objects.filter(container_id=sandbox.container_id).adelete()
+    await SandboxRecord.objects.filter(container_id=sandbox.container_id).adelete()
     assert (await engine_objects(sandbox.owner))["containers"]
 
     report = await reaper.reap(orphan_grace=0)

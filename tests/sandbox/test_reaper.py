@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from sandbox import engine, hardening, reaper
-from sandbox.models import Sandbox as SandboxRow
+from sandbox.models import SandboxRecord
 
 from .conftest import TEST_INSTANCE, exists
 
@@ -92,21 +92,23 @@ async def test_it_keeps_a_live_sandbox_and_removes_an_idle_one(settings) -> None
     live = await engine.acquire("owner-reaper-live")
     idle = await engine.acquire("owner-reaper-idle")
     long_ago = idle.created_at.replace(year=idle.created_at.year - 1)
-    await SandboxRow.objects.filter(container_id=idle.container_id).aupdate(last_activity=long_ago)
+    await SandboxRecord.objects.filter(container_id=idle.container_id).aupdate(
+        last_activity=long_ago
+    )
 
     report = await reaper.reap()
 
     assert exists(live.container_id)
     assert not exists(idle.container_id)
     assert [why for _name, why in report.removed] == ["inactivo"]
-    assert not await SandboxRow.objects.filter(container_id=idle.container_id).aexists()
+    assert not await SandboxRecord.objects.filter(container_id=idle.container_id).aexists()
 
 
 async def test_it_removes_the_sandboxes_of_a_crashed_process() -> None:
     sandbox = await engine.acquire("owner-reaper-crash")
     long_ago = sandbox.created_at.replace(year=sandbox.created_at.year - 1)
     # What a crashed server leaves: rows nobody refreshes any more.
-    await SandboxRow.objects.filter(container_id=sandbox.container_id).aupdate(
+    await SandboxRecord.objects.filter(container_id=sandbox.container_id).aupdate(
         holder="a-server-that-crashed", heartbeat_at=long_ago
     )
     report = await reaper.reap()
@@ -119,7 +121,7 @@ async def test_it_forgets_rows_whose_container_is_gone() -> None:
     remove(sandbox.container_id)
     report = await reaper.reap(orphan_grace=0)
     assert report.forgotten_rows == 1
-    assert not await SandboxRow.objects.filter(container_id=sandbox.container_id).aexists()
+    assert not await SandboxRecord.objects.filter(container_id=sandbox.container_id).aexists()
 
 
 def test_prune_all_removes_every_sandbox_of_this_instance(capsys) -> None:  # noqa: ANN001

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox import engine
-from sandbox.models import Sandbox as SandboxRow
+from sandbox.models import SandboxRecord
 
 from .conftest import exists, wait_gone
 
@@ -14,7 +14,7 @@ async def test_release_removes_the_container_and_its_row_in_the_background() -> 
     sandbox = await engine.acquire("owner-release-bg")
     await engine.release(sandbox)  # returns at once; the Docker pool does the work
     assert await wait_gone(sandbox.container_id)
-    assert not await SandboxRow.objects.filter(container_id=sandbox.container_id).aexists()
+    assert not await SandboxRecord.objects.filter(container_id=sandbox.container_id).aexists()
 
 
 async def test_releasing_twice_is_harmless() -> None:

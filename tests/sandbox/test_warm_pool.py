@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from sandbox import engine, pool
-from sandbox.models import Sandbox as SandboxRow
+from sandbox.models import SandboxRecord
 
 from .conftest import eventually, inspect, wait_gone
 
@@ -17,7 +17,7 @@ async def size_is(n: int) -> bool:
 
 
 async def warm_ids() -> set[str]:
-    rows = SandboxRow.objects.filter(state=SandboxRow.State.POOL)
+    rows = SandboxRecord.objects.filter(state=SandboxRecord.State.POOL)
     return {cid async for cid in rows.values_list("container_id", flat=True)}
 
 
@@ -37,8 +37,12 @@ async def test_the_pool_hands_out_a_started_container_and_never_reuses_it(settin
     # Labels can't change: the name and the table say whose it is now.
     assert inspect(warm)["Name"] == "/" + sandbox.name
     assert "-owner-warm-1-" in sandbox.name
-    row = await SandboxRow.objects.aget(container_id=warm)
-    assert (row.state, row.owner, row.name) == (SandboxRow.State.LIVE, "owner-warm-1", sandbox.name)
+    row = await SandboxRecord.objects.aget(container_id=warm)
+    assert (row.state, row.owner, row.name) == (
+        SandboxRecord.State.LIVE,
+        "owner-warm-1",
+        sandbox.name,
+    )
     assert (await engine.run(sandbox, ["echo", "listo"])).output == b"listo\n"
 
     # The pool refills in the background with a new container...
@@ -58,7 +62,7 @@ async def test_the_pool_counts_towards_the_cap(settings) -> None:
     await engine.acquire("owner-pool-cap")  # also starts the filler
     assert await eventually(lambda: size_is(1))
     assert await pool.fill_once() == 0  # the second warm container would pass the cap
-    assert await SandboxRow.objects.acount() == 2
+    assert await SandboxRecord.objects.acount() == 2
 
 
 @pytest.mark.parametrize("gateway", [False, True])
@@ -74,7 +78,7 @@ async def test_a_create_cancelled_mid_start_leaves_no_container(settings, gatewa
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert not await SandboxRow.objects.filter(instance=TEST_INSTANCE).aexists()
+    assert not await SandboxRecord.objects.filter(instance=TEST_INSTANCE).aexists()
     # Bounds, not speed assertions. Without the fix the container shows up a moment after the
     # cancellation and stays; with it, it is removed in the background if it showed up at all.
     appeared = False
