@@ -9,6 +9,11 @@ hijacked connection (attach, exec) spliced both ways with half-close.
 Every task started here is kept in `Gateway.tasks` until it finishes: a task only the event
 loop refers to can be garbage-collected mid-stream (it happened to the prototype: ~10% of
 `docker run` outputs were cut).
+
+Why one module of about 700 lines: an Exchange's three ways of answering (buffered, stream,
+hijacked) share its connection's state and half-close handling, and Gateway, which accepts the
+connections and runs the Exchanges, is what each Exchange reports back to (tasks, connection
+count); split, the two halves would import each other.
 """
 
 from __future__ import annotations
