@@ -7,6 +7,7 @@
 #   deploy/students-engine/students-engine.sh start   # waits until the engine answers
 #   deploy/students-engine/students-engine.sh stop    # stops it and everything it ran
 #   deploy/students-engine/students-engine.sh purge   # stop, then delete its data root
+#   deploy/students-engine/students-engine.sh run     # dockerd in the foreground (systemd)
 #
 # Production runs the same command line from systemd (muelle-students-engine.service); this script
 # is what the deployment test uses. Everything is under one folder (MUELLE_ENGINE_DIR):
@@ -53,8 +54,7 @@ running_pid() {
   echo "$pid"
 }
 
-start() {
-  if running_pid >/dev/null; then echo "students' engine already running ($SOCK)"; return 0; fi
+prepare() {
   mkdir -p "$DIR/run" "$DIR/data" "$DIR/exec"
   chmod 0711 "$DIR"; chmod 0700 "$DIR/data" "$DIR/exec"
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
@@ -62,6 +62,11 @@ start() {
     ip addr add "$BIP" dev "$BRIDGE"
     ip link set "$BRIDGE" up
   fi
+}
+
+start() {
+  if running_pid >/dev/null; then echo "students' engine already running ($SOCK)"; return 0; fi
+  prepare
   mapfile -t args < <(dockerd_args)
   # setsid: its own session, so a Ctrl-C in the caller's terminal does not reach it.
   setsid dockerd "${args[@]}" >"$DIR/exec/dockerd.log" 2>&1 </dev/null &
@@ -107,13 +112,18 @@ stop() {
     done
   fi
   rm -f "$SOCK" "$PIDFILE"
+  # Its --cgroup-parent folders (empty once its containers are gone; rmdir leaves busy ones).
+  find /sys/fs/cgroup/ -mindepth 1 -maxdepth 2 -type d -name "$NAME" 2>/dev/null | while read -r c; do
+    find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
   if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
 }
 
 case "${1:-}" in
   start) start ;;
+  run) prepare; mapfile -t args < <(dockerd_args); exec dockerd "${args[@]}" ;;
   stop) stop ;;
   purge) stop; rm -rf "$DIR" ;;
   args) dockerd_args ;;
-  *) echo "usage: $0 start|stop|purge|args" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|purge|run|args" >&2; exit 2 ;;
 esac

@@ -68,6 +68,13 @@ def stack() -> Iterator[Stack]:
             engine_socket=f"unix://{work}/engine/run/docker.sock",
         )
     finally:
+        # The stack's own account of what happened, shown by pytest when a test failed.
+        subprocess.run(
+            [SCRIPT, "compose", "logs", "--no-color", "--tail=60", "web", "proxy"],
+            env=env,
+            check=False,
+            timeout=120,
+        )
         subprocess.run([SCRIPT, "down"], env=env, check=False, timeout=600)
         assert not work.exists()
 
@@ -126,6 +133,22 @@ async def test_a_terminal_through_the_proxy_runs_docker(stack: Stack) -> None:
         assert ana.status == 0
         names = students_engine(stack, "ps", "--format", "{{.Names}}").split()
         assert [n for n in names if n.endswith("_saludo")], names
+    finally:
+        await ana.close()
+
+
+async def test_a_build_runs_in_its_limits_cgroup(stack: Stack) -> None:
+    """The gateway makes each student's build cgroup (pids and memory limits) in the host's
+    hierarchy, mounted into the web container, where the students' engine on the host looks
+    for it; where it cannot make one it refuses the build, so a build that runs had it."""
+    ana = Student(stack)
+    try:
+        out = await ana.shell(
+            "mkdir -p ~/b && cd ~/b && printf 'FROM muelle/busybox\\nRUN echo construido > /c"
+            "\\nCMD cat /c\\n' > Dockerfile && docker build -q -t mia . && docker run --rm mia",
+            timeout=180,
+        )
+        assert ana.status == 0 and "construido" in out
     finally:
         await ana.close()
 
