@@ -84,7 +84,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if path in (ENTRY_PATH, SHARE_PATH):
         await _enter(scope, send, target, share=path == SHARE_PATH)
         return
-    grant = tokens.read_cookie(_our_cookie(scope), target.public_id, target.host_port)
+    grant = _grant_from_cookies(scope, target)
     if grant is None:
         await pages.send(send, 403, pages.expired())
         return
@@ -129,14 +129,28 @@ async def _enter(
     await send({"type": "http.response.body", "body": b""})
 
 
-def _our_cookie(scope: dict[str, Any]) -> str | None:
-    for header in _cookie_headers(scope):
-        cookie = SimpleCookie()
-        with contextlib.suppress(Exception):
-            cookie.load(header)
-        if tokens.COOKIE_NAME in cookie:
-            return cookie[tokens.COOKIE_NAME].value
+def _grant_from_cookies(
+    scope: dict[str, Any], target: addresses.PreviewHost
+) -> tokens.Grant | None:
+    """The first of the request's preview cookies that is valid for this host. Every one is
+    tried: a page on another preview host can set a `muelle_vista` cookie for the whole preview
+    domain (Domain=<PREVIEW_HOST>, from its own script), and the browser sends it beside the
+    owner's; taking only one of them would let that page lock the owner out."""
+    for value in _our_cookies(scope):
+        grant = tokens.read_cookie(value, target.public_id, target.host_port)
+        if grant is not None:
+            return grant
     return None
+
+
+def _our_cookies(scope: dict[str, Any]) -> list[str]:
+    values = []
+    for header in _cookie_headers(scope):
+        for part in header.split(";"):
+            name, sep, value = part.partition("=")
+            if sep and name.strip() == tokens.COOKIE_NAME:
+                values.append(value.strip().strip('"'))
+    return values
 
 
 def _cookie_headers(scope: dict[str, Any]) -> list[str]:
@@ -147,7 +161,7 @@ def _without_our_cookie(value: bytes) -> bytes | None:
     kept = [
         part
         for part in value.split(b";")
-        if part.strip() and not part.strip().startswith(tokens.COOKIE_NAME.encode() + b"=")
+        if part.strip() and part.split(b"=", 1)[0].strip() != tokens.COOKIE_NAME.encode()
     ]
     return b";".join(kept).strip() or None
 
@@ -189,8 +203,11 @@ def _response_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, b
 def _host_only(set_cookie: bytes) -> bytes:
     """A cookie the student's app sets stays on its own preview host: a Domain attribute would
     hand it to every student's preview (and, for a parent domain, to Muelle)."""
-    parts = [p for p in set_cookie.split(b";") if not p.strip().lower().startswith(b"domain=")]
-    return b";".join(parts)
+    # The attribute's name as a browser reads it (RFC 6265 5.2): up to the first "=", with the
+    # spaces around it trimmed, so "Domain =x" or " DOMAIN\t= x" is a Domain attribute too.
+    name, *attributes = set_cookie.split(b";")
+    kept = [a for a in attributes if a.split(b"=", 1)[0].strip().lower() != b"domain"]
+    return b";".join([name, *kept])
 
 
 async def _http(
@@ -318,11 +335,7 @@ async def _websocket(
     first = await receive()
     if first["type"] != "websocket.connect":
         return
-    grant = (
-        tokens.read_cookie(_our_cookie(scope), target.public_id, target.host_port)
-        if target
-        else None
-    )
+    grant = _grant_from_cookies(scope, target) if target else None
     table = _table(target) if target and grant else None
     if target is None or table is None:
         await send({"type": "websocket.close", "code": 4403})
