@@ -112,9 +112,15 @@ stop() {
     done
   fi
   rm -f "$SOCK" "$PIDFILE"
-  # Its --cgroup-parent folders (empty once its containers are gone; rmdir leaves busy ones).
-  find /sys/fs/cgroup/ -mindepth 1 -maxdepth 2 -type d -name "$NAME" 2>/dev/null | while read -r c; do
-    find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  # Its --cgroup-parent folders, once the last processes in them have exited (a few moments
+  # after their shims are gone; rmdir refuses a busy one, so this never takes anything live).
+  local tries
+  for tries in $(seq 1 40); do
+    [ -z "$(find /sys/fs/cgroup/ -mindepth 1 -maxdepth 2 -type d -name "$NAME" 2>/dev/null)" ] && break
+    find /sys/fs/cgroup/ -mindepth 1 -maxdepth 2 -type d -name "$NAME" 2>/dev/null | while read -r c; do
+      find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    done
+    sleep 0.25
   done
   if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
 }

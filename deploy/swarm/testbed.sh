@@ -110,9 +110,12 @@ down() {
   done
   ip link del "$BR" 2>/dev/null || true
   while iptables -C "${RULE[@]}" 2>/dev/null; do iptables -D "${RULE[@]}"; done
-  for n in $(seq 1 $NODES); do
-    find /sys/fs/cgroup/ -mindepth 1 -maxdepth 2 -type d -name "muelle-swarm-$TAG-node$n" 2>/dev/null \
+  # The nodes' cgroup parents, once their last processes have exited (rmdir refuses busy ones).
+  for _ in $(seq 1 40); do
+    [ -z "$(find /sys/fs/cgroup/ -mindepth 1 -maxdepth 2 -type d -name "muelle-swarm-$TAG-node*" 2>/dev/null)" ] && break
+    find /sys/fs/cgroup/ -mindepth 1 -maxdepth 2 -type d -name "muelle-swarm-$TAG-node*" 2>/dev/null \
       | while read -r c; do find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
+    sleep 0.25
   done
   rm -rf "$DIR"
 }

@@ -76,7 +76,11 @@ def stack() -> Iterator[Stack]:
             timeout=120,
         )
         subprocess.run([SCRIPT, "down"], env=env, check=False, timeout=600)
+        # Nothing of the students' engine outlives it: data, bridge, cgroups.
         assert not work.exists()
+        bridge = subprocess.run(["ip", "link", "show", env["MUELLE_ENGINE_BRIDGE"]])
+        assert bridge.returncode != 0
+        assert not list(Path("/sys/fs/cgroup").glob(f"*/{env['MUELLE_ENGINE_NAME']}"))
 
 
 def students_engine(stack: Stack, *args: str) -> str:

@@ -29,6 +29,7 @@ def run(*args: str, timeout: float = 120) -> str:
 
 
 def forward_rules() -> str:
+    # Other runs on this machine add and remove their own rules: only ours is looked at.
     return run("iptables", "-S", "FORWARD")
 
 
@@ -42,13 +43,14 @@ def nodes() -> Iterator[list[str]]:
         "MUELLE_SWARM_NET": str(100 + secrets.randbelow(150)),
         "MUELLE_SWARM_SLOTS": "1",
     }
-    before = forward_rules()
+    rule = f"muelle-swarm-{tag}"  # the comment on the bed's one FORWARD rule
     try:
         out = subprocess.run(
             [SCRIPT, "up"], env=env, check=True, capture_output=True, text=True, timeout=300
         ).stdout
         socks = [line.split("=", 1)[1] for line in out.splitlines() if "_SOCK=" in line]
         assert len(socks) == 3
+        assert rule in forward_rules()
         # No registry: every node gets the image, and services name it by id (NOTES-swarm: a
         # tag makes every task wait for a registry).
         image_id = run("docker", "image", "inspect", "-f", "{{.Id}}", IMAGE)
@@ -66,7 +68,9 @@ def nodes() -> Iterator[list[str]]:
         yield socks
     finally:
         subprocess.run([SCRIPT, "down"], env=env, check=False, timeout=300)
-        assert forward_rules() == before
+        assert rule not in forward_rules()
+        assert f"msw{tag}n" not in run("ip", "netns", "list")
+        assert not list(Path("/sys/fs/cgroup").glob(f"*/muelle-swarm-{tag}-node*"))
         assert not Path(env["MUELLE_SWARM_DIR"]).exists()
 
 
