@@ -54,6 +54,7 @@ function setUp() {
     conflictVersion: null,
     sessionTried: false,
     saving: null,
+    selected: "", // the entry «Renombrar» and «Borrar» act on: the open file, or a folder
   };
   const language = new Compartment();
 
@@ -174,8 +175,9 @@ function setUp() {
       } else {
         button.textContent = label + (entry.kind === "folder" ? "/" : "");
         button.title = entry.kind === "folder" ? say("folder") : say("link");
-        button.addEventListener("click", () => rename(entry.path));
+        button.addEventListener("click", () => select(entry.path));
         button.classList.add("editor-tree-folder");
+        if (entry.path === state.selected) button.setAttribute("aria-pressed", "true");
         button.setAttribute("aria-label", `${label} (${button.title})`);
       }
       item.append(button);
@@ -188,6 +190,15 @@ function setUp() {
       p.textContent = say("truncated");
       treeEl.append(p);
     }
+  }
+
+  function select(path) {
+    state.selected = path;
+    for (const button of treeEl.querySelectorAll("[aria-pressed]")) button.removeAttribute("aria-pressed");
+    const chosen = treeEl.querySelector(`[data-path="${CSS.escape(path)}"]`);
+    if (chosen && chosen.dataset.kind !== "file") chosen.setAttribute("aria-pressed", "true");
+    for (const name of ["rename", "delete"]) $(`[data-editor-action="${name}"]`).disabled = !path;
+    if (path && path !== state.path) notice(say("selected", { path }));
   }
 
   async function refreshTree() {
@@ -214,6 +225,7 @@ function setUp() {
     for (const button of treeEl.querySelectorAll("[aria-current]")) button.removeAttribute("aria-current");
     const current = treeEl.querySelector(`[data-path="${CSS.escape(path)}"]`);
     if (current) current.setAttribute("aria-current", "true");
+    select(path);
     showDirty();
   }
 
@@ -346,7 +358,12 @@ function setUp() {
   }
 
   async function create(folder) {
-    const path = window.prompt(say(folder ? "askNewFolder" : "askNewFile"));
+    // Inside the chosen folder, if one is chosen: the student only types the name.
+    const selectedButton = state.selected
+      ? treeEl.querySelector(`[data-path="${CSS.escape(state.selected)}"]`)
+      : null;
+    const base = selectedButton && selectedButton.dataset.kind === "folder" ? state.selected + "/" : "";
+    const path = window.prompt(say(folder ? "askNewFolder" : "askNewFile"), base);
     if (!path) return;
     const answer = await call(root.dataset.createUrl, {
       body: { ruta: path, tipo: folder ? "carpeta" : "archivo" },
@@ -356,7 +373,7 @@ function setUp() {
     if (!folder) await open(answer.data.path);
   }
 
-  async function rename(path = state.path) {
+  async function rename(path = state.selected || state.path) {
     if (!path) return;
     const target = window.prompt(say("askRename", { path }), path);
     if (!target || target === path) return;
@@ -366,15 +383,19 @@ function setUp() {
       state.path = answer.data.path;
       view.dispatch({ effects: language.reconfigure(languageFor(state.path)) });
       showDirty();
+    } else if (state.path.startsWith(path + "/")) {
+      state.path = answer.data.path + state.path.slice(path.length); // its folder moved
+      showDirty();
     }
+    state.selected = answer.data.path;
     await refreshTree();
   }
 
-  async function remove(path = state.path) {
+  async function remove(path = state.selected || state.path) {
     if (!path || !window.confirm(say("askDelete", { path }))) return;
     const answer = await call(root.dataset.deleteUrl, { body: { ruta: path } });
     if (!answer.ok) return notice(answer.data.error || say("failed"));
-    if (state.path === path) {
+    if (state.path === path || state.path.startsWith(path + "/")) {
       state.path = "";
       state.saved = "";
       view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: "" } });
@@ -383,6 +404,7 @@ function setUp() {
       }
       showDirty();
     }
+    select(state.path);
     notice(say("deleted", { path }));
     await refreshTree();
   }

@@ -154,6 +154,43 @@ def test_the_editor_survives_htmx_navigation_to_the_next_lesson(page: Any, lesso
     assert page.evaluate("() => window.muelleTerminal.state") == "ready"
 
 
+def test_the_file_tree_creates_renames_and_deletes(page: Any, lesson_url: str) -> None:
+    answers: list[str] = []
+    page.on("dialog", lambda dialog: dialog.accept(answers.pop(0) if answers else None))
+    page.goto(lesson_url)
+    _ready(page)
+    page.keyboard.press("Alt+Shift+E")
+    tree = page.get_by_role("navigation", name="Archivos de tu carpeta personal")
+
+    answers.append("web")
+    page.get_by_role("button", name="Nueva carpeta").click()
+    tree.get_by_role("button", name="web (carpeta)").click()  # chosen: new files go inside
+    answers.append("web/index.html")
+    page.get_by_role("button", name="Nuevo archivo").click()
+    page.wait_for_function("() => window.muelleEditor.path === 'web/index.html'")
+    page.keyboard.insert_text("<h1>Hola</h1>")  # typed keys would meet HTML tag closing
+    page.keyboard.press("Control+s")
+    page.wait_for_function("() => !window.muelleEditor.dirty")
+
+    answers.append("sitio")
+    tree.get_by_role("button", name="web (carpeta)").click()
+    page.get_by_role("button", name="Renombrar").click()
+    tree.get_by_role("button", name="sitio (carpeta)").wait_for()
+    assert page.evaluate("() => window.muelleEditor.path") == "sitio/index.html"
+    run(page, "cat ~/sitio/index.html; echo; ls -A ~ | sed 's/^/hay:/'")
+    _terminal_shows(page, "<h1>Hola</h1>")
+    _terminal_shows(page, "hay:sitio")
+    assert "hay:web" not in page.evaluate("() => window.muelleTerminal.lines()")
+
+    tree.get_by_role("button", name="sitio (carpeta)").click()
+    answers.append("")  # confirm() takes no text
+    page.get_by_role("button", name="Borrar").click()
+    tree.get_by_role("button", name="sitio (carpeta)").wait_for(state="detached")
+    assert page.evaluate("() => window.muelleEditor.path") == ""
+    run(page, "test -e ~/sitio || echo ya-no''-existe")
+    _terminal_shows(page, "ya-no-existe")
+
+
 def test_the_tabs_work_from_the_keyboard(page: Any, lesson_url: str) -> None:
     page.goto(lesson_url)
     page.wait_for_function("() => window.muelleWorkspace")
