@@ -211,6 +211,12 @@ def test_the_tabs_work_from_the_keyboard(page: Any, lesson_url: str) -> None:
     page.keyboard.press("Alt+Shift+E")
     assert page.get_by_role("tab", name="Editor").get_attribute("aria-selected") == "true"
     page.wait_for_function("() => document.activeElement.classList.contains('cm-content')")
+    # Tab indents inside the text; Escape then Tab leaves it (no keyboard trap).
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.classList.contains('cm-content')")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert not page.evaluate("() => document.activeElement.classList.contains('cm-content')")
     page.keyboard.press("Alt+Shift+V")
     assert page.get_by_role("tab", name="Vista").get_attribute("aria-selected") == "true"
     assert page.evaluate("() => document.activeElement.id") == "preview-port"
