@@ -23,6 +23,8 @@ from django.utils.translation import gettext as _
 
 from sandbox import control, engine, shutdown
 from sandbox.session_end import session_ended_notice
+from sandbox.terminal_buffers import TokenBucket
+from sandbox.terminal_notices import address_full_notice, notice
 from sandbox.terminals import (
     CLOSE_INPUT_FLOOD,
     CLOSE_INTERNAL,
@@ -33,11 +35,8 @@ from sandbox.terminals import (
     CLOSE_TOO_BIG,
     CLOSE_TOO_MANY,
     Terminal,
-    TokenBucket,
-    address_full_notice,
     get_registry,
     is_terminal_id,
-    notice,
     owner_key,
 )
 from tutorial.client_address import client_address

@@ -9,10 +9,11 @@ death, last terminal gone) for all of them at once.
 Everything here runs on the event loop and reaches Docker only through sandbox.engine's async API.
 The websocket side is any object with the TerminalClient methods (sandbox.consumers).
 
-Why one module of about a thousand lines: Terminal, Lease and TerminalRegistry change each
+Why one module of about 800 lines: Terminal, Lease and TerminalRegistry change each
 other's state in a fixed order on one event loop (a lease ends all its terminals, the registry
 hands out leases under an owner lock), and the terminal tests replace `engine` here as a whole.
-The parts that could leave first are the Spanish notices and the token bucket / replay buffer.
+What the terminal says lives in terminal_notices.py, its rate and replay buffers in
+terminal_buffers.py, its close codes in terminal_protocol.py.
 """
 
 from __future__ import annotations
@@ -30,13 +31,26 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from sandbox import engine
 from sandbox.client_limits import AddressGate
 from sandbox.loop_state import PerLoop
 from sandbox.owner_locks import OwnerLocks
+from sandbox.terminal_buffers import ReplayBuffer, TokenBucket
+from sandbox.terminal_notices import (
+    address_queued_event,
+    engine_unavailable_notice,
+    exit_event,
+    expired_notice,
+    expiry_warning,
+    fresh_notice,
+    internal_error_notice,
+    notice,
+    oom_notice,
+    queued_event,
+    ready_event,
+    taken_over_notice,
+)
 
 # Close codes (docs/terminal-protocol.md), re-exported: consumers and tests import them from here.
 from sandbox.terminal_protocol import (  # noqa: F401
@@ -95,78 +109,6 @@ def is_terminal_id(value: str) -> bool:
     return TERMINAL_ID.fullmatch(value) is not None
 
 
-class TokenBucket:
-    """`rate` units per second with bursts up to `burst`; may go into debt (take())."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = float(rate)
-        self.burst = float(burst)
-        self.tokens = self.burst
-        self.stamp = time.monotonic()
-
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def try_take(self, amount: float = 1.0) -> bool:
-        self._refill()
-        if self.tokens < amount:
-            return False
-        self.tokens -= amount
-        return True
-
-    def take(self, amount: float) -> float:
-        """Spends `amount` even into debt; returns how long to wait until the debt is paid."""
-        self._refill()
-        self.tokens -= amount
-        return max(0.0, -self.tokens / self.rate)
-
-    def forgive(self) -> None:
-        """Drops any debt (not refilled: a shared bucket must not hand out a new burst)."""
-        self._refill()
-        self.tokens = max(self.tokens, 0.0)
-
-
-class ReplayBuffer:
-    """The last `limit` bytes of a terminal's output, replayed when a page reattaches."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.chunks: deque[bytes] = deque()
-        self.size = 0
-        self.trimmed = False
-
-    def append(self, data: bytes) -> None:
-        if self.limit <= 0 or not data:
-            return
-        if len(data) >= self.limit:
-            self.chunks.clear()
-            data = data[-self.limit :]
-            self.size = 0
-            self.trimmed = True
-        self.chunks.append(data)
-        self.size += len(data)
-        while self.size > self.limit:
-            head = self.chunks.popleft()
-            excess = self.size - self.limit
-            if len(head) > excess:
-                self.chunks.appendleft(head[excess:])
-                self.size -= excess
-            else:
-                self.size -= len(head)
-            self.trimmed = True
-
-    def snapshot(self) -> bytes:
-        data = b"".join(self.chunks)
-        if self.trimmed:
-            # Start the replay at a line boundary rather than in the middle of a line.
-            cut = data.find(b"\n", 0, 4096)
-            if cut != -1:
-                data = data[cut + 1 :]
-        return data
-
-
 class TerminalClient(Protocol):
     """What a terminal needs from the connection showing it (sandbox.consumers)."""
 
@@ -177,185 +119,6 @@ class TerminalClient(Protocol):
     async def end(self, code: int, event: dict[str, Any] | None) -> None: ...
 
     async def sandbox_is_fresh(self, sandbox: engine.Sandbox) -> bool: ...
-
-
-# --- Messages (Spanish, shown as they are) -------------------------------------------------------
-
-
-def spoken_duration(seconds: float) -> str:
-    seconds = max(0, int(math.ceil(seconds)))
-    if seconds >= 90:
-        minutes = int(round(seconds / 60))
-        return ngettext("%(n)d minuto", "%(n)d minutos", minutes) % {"n": minutes}
-    return ngettext("%(n)d segundo", "%(n)d segundos", seconds) % {"n": seconds}
-
-
-def notice(level: str, message: str) -> dict[str, Any]:
-    return {"type": "notice", "level": level, "message": message}
-
-
-def engine_unavailable_notice(detail: str | None) -> dict[str, Any]:
-    parts = [
-        detail or _("Ningún motor de Docker responde, así que no podemos abrir tu terminal."),
-        _(
-            "Puedes seguir leyendo las lecciones; vuelve a conectar la terminal dentro de un "
-            "rato. Si administras este Muelle: comprueba que Docker está en marcha (docker info) "
-            "y vuelve a ejecutar ./scripts/serve, que también prepara las imágenes del curso."
-        ),
-    ]
-    return notice("error", " ".join(parts))
-
-
-def spoken_memory(size: str) -> str:
-    """SANDBOX_MEMORY ("256m", "1g", bytes...) as people write it: "256 MB", "1 GB"."""
-    match = re.fullmatch(r"\s*(\d+)\s*([bkmg]?)b?\s*", str(size).lower())
-    if match is None:
-        return str(size)
-    number, unit = int(match[1]), match[2]
-    if unit in ("", "b"):
-        number, unit = number // (1024 * 1024), "m"
-    return f"{number} {unit.upper()}B"
-
-
-def _oom_notice(killed: int) -> dict[str, Any]:
-    message = ngettext(
-        "Un proceso de tu contenedor usó más memoria de la permitida (%(memory)s) y el sistema "
-        "lo ha detenido. Tu terminal sigue funcionando.",
-        "%(n)d procesos de tu contenedor usaron más memoria de la permitida (%(memory)s) y el "
-        "sistema los ha detenido. Tu terminal sigue funcionando.",
-        killed,
-    ) % {"n": killed, "memory": spoken_memory(settings.SANDBOX_MEMORY)}
-    return notice("warning", message)
-
-
-def exit_event(reason: str, code: int | None) -> dict[str, Any]:
-    if reason == "oom":
-        message = _(
-            "Tu contenedor se quedó sin memoria (el límite es %(memory)s) y el sistema lo detuvo. "
-            "Vuelve a conectar para empezar con uno nuevo."
-        ) % {"memory": spoken_memory(settings.SANDBOX_MEMORY)}
-    elif reason == "killed":
-        message = _(
-            "Tu contenedor se ha detenido desde fuera (por ejemplo, al reiniciar el servidor). "
-            "Vuelve a conectar para empezar con uno nuevo."
-        )
-    elif code is None:
-        message = _("La shell ha terminado. Vuelve a conectar para abrir otra.")
-    else:
-        message = _(
-            "La shell ha terminado (código de salida %(code)d). Vuelve a conectar para abrir otra."
-        ) % {"code": code}
-    return {"type": "exit", "code": code, "reason": reason, "message": message}
-
-
-def _expiry_warning(reason: str, seconds_left: float) -> dict[str, Any]:
-    when = spoken_duration(seconds_left)
-    if reason == "idle":
-        message = _(
-            "Tu entorno se cerrará dentro de %(when)s por inactividad. Escribe algo en la terminal "
-            "para mantenerlo abierto."
-        ) % {"when": when}
-    else:
-        message = _(
-            "Tu entorno llegará a su tiempo máximo dentro de %(when)s y se borrará. Guarda lo que "
-            "quieras conservar: al volver a conectar tendrás uno nuevo y vacío."
-        ) % {"when": when}
-    return {
-        "type": "expiry",
-        "reason": reason,
-        "seconds_left": max(0, int(round(seconds_left))),
-        "message": message,
-    }
-
-
-def _expired_notice(reason: str) -> dict[str, Any]:
-    if reason == "idle":
-        message = _(
-            "Tu entorno se ha cerrado tras %(when)s sin actividad. Vuelve a conectar para empezar "
-            "con uno nuevo."
-        ) % {"when": spoken_duration(settings.SANDBOX_IDLE_TIMEOUT)}
-    else:
-        message = _(
-            "Tu entorno ha llegado a su tiempo máximo (%(when)s) y se ha borrado. Vuelve a "
-            "conectar para empezar con uno nuevo."
-        ) % {"when": spoken_duration(settings.SANDBOX_MAX_LIFETIME)}
-    return notice("warning", message)
-
-
-def _queued_event(position: int) -> dict[str, Any]:
-    return {
-        "type": "queued",
-        "position": position,
-        "message": _(
-            "Hay muchas personas practicando ahora mismo. Estás en el puesto %(position)d de la "
-            "cola; tu terminal se abrirá en cuanto haya sitio."
-        )
-        % {"position": position},
-    }
-
-
-def _address_queued_event(position: int) -> dict[str, Any]:
-    return {
-        "type": "queued",
-        "position": position,
-        "reason": "address",
-        "message": _(
-            "Desde tu red (la misma dirección de Internet) ya hay %(n)d entornos abiertos, el "
-            "máximo por dirección. Estás en el puesto %(position)d de la cola de tu red; tu "
-            "terminal se abrirá en cuanto se cierre alguno de ellos."
-        )
-        % {"n": settings.CLIENT_MAX_SANDBOXES, "position": position},
-    }
-
-
-def address_full_notice() -> dict[str, Any]:
-    return notice(
-        "error",
-        _(
-            "Desde tu red (la misma dirección de Internet) ya hay %(n)d terminales abiertas, el "
-            "máximo por dirección. Cierra alguna pestaña con la terminal y vuelve a conectar."
-        )
-        % {"n": settings.CLIENT_MAX_TERMINALS},
-    )
-
-
-def _ready_event(lease: Lease, *, reattached: bool, fresh: bool) -> dict[str, Any]:
-    if reattached:
-        message = _("Terminal reconectada: sigues en la misma sesión.")
-    elif fresh:
-        message = _("Terminal lista, en un entorno nuevo.")
-    else:
-        message = _("Terminal lista.")
-    return {
-        "type": "ready",
-        "reattached": reattached,
-        "fresh": fresh,
-        "expires_at": lease.sandbox.expires_at.isoformat(),
-        "idle_timeout": settings.SANDBOX_IDLE_TIMEOUT,
-        "message": message,
-    }
-
-
-def _fresh_notice() -> dict[str, Any]:
-    return notice(
-        "info",
-        _(
-            "Tu entorno anterior terminó, así que tienes uno nuevo y vacío: los archivos que "
-            "creaste antes ya no están."
-        ),
-    )
-
-
-def _taken_over_notice() -> dict[str, Any]:
-    return notice(
-        "info", _("Esta terminal se ha abierto en otra pestaña o ventana; continúa allí.")
-    )
-
-
-def _internal_error_notice() -> dict[str, Any]:
-    return notice(
-        "error", _("Algo ha fallado al abrir tu terminal. Vuelve a intentarlo en unos segundos.")
-    )
 
 
 # --- Terminal ------------------------------------------------------------------------------------
@@ -415,7 +178,7 @@ class Terminal:
         """Shows this terminal on `client`; a connection already showing it is told and closed."""
         previous = self.client
         if previous is not None and previous is not client:
-            self.registry.spawn(previous.end(CLOSE_TAKEN_OVER, _taken_over_notice()))
+            self.registry.spawn(previous.end(CLOSE_TAKEN_OVER, taken_over_notice()))
         self.client = client
         self.streaming = False
         self.pending.clear()
@@ -424,7 +187,7 @@ class Terminal:
             if "start" not in self._tasks:
                 self._spawn("start", self._start())
             elif self.queued:
-                self.registry.spawn(client.send_event(_queued_event(self.queue_position)))
+                self.registry.spawn(client.send_event(queued_event(self.queue_position)))
         elif self.state == "live":
             self._spawn("greet", self._greet(client, reattached=True, fresh=False))
 
@@ -475,7 +238,7 @@ class Terminal:
             return
         except Exception:
             logger.exception("could not open a terminal for %s", self)
-            self.finish(CLOSE_INTERNAL, _internal_error_notice())
+            self.finish(CLOSE_INTERNAL, internal_error_notice())
             return
         if self.closed:
             await tty.close()
@@ -499,7 +262,7 @@ class Terminal:
         self.queue_position = position
         client = self.client
         if client is not None:
-            await client.send_event(_queued_event(position))
+            await client.send_event(queued_event(position))
 
     async def on_address_queue(self, position: int) -> None:
         """The client address already holds CLIENT_MAX_SANDBOXES: this one waits in its line."""
@@ -507,13 +270,15 @@ class Terminal:
         self.queue_position = position
         client = self.client
         if client is not None:
-            await client.send_event(_address_queued_event(position))
+            await client.send_event(address_queued_event(position))
 
     async def _greet(self, client: TerminalClient, *, reattached: bool, fresh: bool) -> None:
         assert self.lease is not None
-        await client.send_event(_ready_event(self.lease, reattached=reattached, fresh=fresh))
+        await client.send_event(
+            ready_event(self.lease.sandbox.expires_at, reattached=reattached, fresh=fresh)
+        )
         if fresh:
-            await client.send_event(_fresh_notice())
+            await client.send_event(fresh_notice())
         if self.client is not client or self.closed:
             return
         # Output read before `ready` went only to the replay buffer, so the snapshot is exactly
@@ -796,15 +561,13 @@ class Lease:
         while True:
             reason, left = self._deadline()
             if left <= 0:
-                self.end(
-                    CLOSE_IDLE if reason == "idle" else CLOSE_LIFETIME, _expired_notice(reason)
-                )
+                self.end(CLOSE_IDLE if reason == "idle" else CLOSE_LIFETIME, expired_notice(reason))
                 return
             warning = settings.SANDBOX_EXPIRY_WARNING
             if left <= warning:
                 if reason not in warned:
                     warned.add(reason)
-                    self.broadcast(_expiry_warning(reason, left))
+                    self.broadcast(expiry_warning(reason, left))
                     self._last_touch = -math.inf  # the next keystroke reaches the engine at once
                 await asyncio.sleep(left)
             else:
@@ -841,7 +604,7 @@ class Lease:
                 known = self._oom_kills if self._oom_kills is not None or first else 0
                 self._oom_kills = max(known or 0, state.oom_kills)
                 if known is not None and state.oom_kills > known:
-                    self.broadcast(_oom_notice(state.oom_kills - known))
+                    self.broadcast(oom_notice(state.oom_kills - known))
             first = False
             if not self._oom_again or self.ended:
                 return

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.terminals import spoken_memory
+from sandbox.terminal_notices import spoken_memory
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 

@@ -1,0 +1,79 @@
+"""The terminal's two small buffers: a token bucket (input and output rates) and the replay of
+recent output for a page that reattaches."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+
+class TokenBucket:
+    """`rate` units per second with bursts up to `burst`; may go into debt (take())."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = float(rate)
+        self.burst = float(burst)
+        self.tokens = self.burst
+        self.stamp = time.monotonic()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def try_take(self, amount: float = 1.0) -> bool:
+        self._refill()
+        if self.tokens < amount:
+            return False
+        self.tokens -= amount
+        return True
+
+    def take(self, amount: float) -> float:
+        """Spends `amount` even into debt; returns how long to wait until the debt is paid."""
+        self._refill()
+        self.tokens -= amount
+        return max(0.0, -self.tokens / self.rate)
+
+    def forgive(self) -> None:
+        """Drops any debt (not refilled: a shared bucket must not hand out a new burst)."""
+        self._refill()
+        self.tokens = max(self.tokens, 0.0)
+
+
+class ReplayBuffer:
+    """The last `limit` bytes of a terminal's output, replayed when a page reattaches."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.chunks: deque[bytes] = deque()
+        self.size = 0
+        self.trimmed = False
+
+    def append(self, data: bytes) -> None:
+        if self.limit <= 0 or not data:
+            return
+        if len(data) >= self.limit:
+            self.chunks.clear()
+            data = data[-self.limit :]
+            self.size = 0
+            self.trimmed = True
+        self.chunks.append(data)
+        self.size += len(data)
+        while self.size > self.limit:
+            head = self.chunks.popleft()
+            excess = self.size - self.limit
+            if len(head) > excess:
+                self.chunks.appendleft(head[excess:])
+                self.size -= excess
+            else:
+                self.size -= len(head)
+            self.trimmed = True
+
+    def snapshot(self) -> bytes:
+        data = b"".join(self.chunks)
+        if self.trimmed:
+            # Start the replay at a line boundary rather than in the middle of a line.
+            cut = data.find(b"\n", 0, 4096)
+            if cut != -1:
+                data = data[cut + 1 :]
+        return data
