@@ -15,7 +15,7 @@ import contextlib
 import time
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import h11
 from django.conf import settings
@@ -327,6 +327,18 @@ async def _relay_response(
 
 
 # --- websockets ----------------------------------------------------------------------------------
+def _same_student(scope: dict[str, Any], target: addresses.PreviewHost) -> bool:
+    """A browser's websocket comes from a page of one of this student's own previews (or from
+    no page at all: no Origin). Every preview host is the same site, so the owner's SameSite=Lax
+    cookie also goes with a handshake a script on *another* student's preview makes in the
+    owner's browser; unlike a fetch, nothing like CORS then keeps the answer from that script."""
+    origin = addresses.header(scope, b"origin")
+    if origin is None:
+        return True
+    page = addresses.parse_host(urlsplit(origin).netloc) if "://" in origin else None
+    return page is not None and page.public_id == target.public_id
+
+
 async def _websocket(
     scope: dict[str, Any], receive: Any, send: Any, target: addresses.PreviewHost | None
 ) -> None:
@@ -335,7 +347,7 @@ async def _websocket(
     first = await receive()
     if first["type"] != "websocket.connect":
         return
-    grant = _grant_from_cookies(scope, target) if target else None
+    grant = _grant_from_cookies(scope, target) if target and _same_student(scope, target) else None
     table = _table(target) if target and grant else None
     if target is None or table is None:
         await send({"type": "websocket.close", "code": 4403})
