@@ -26,6 +26,11 @@ logger = logging.getLogger(__name__)
 
 Operation = Callable[[engine.Sandbox], Awaitable[dict[str, Any]]]
 
+# Each operation is a `docker exec`, work for the engine: a student (or a script with their
+# cookie) gets this many at once, and a refusal beyond it instead of a queue.
+MAX_IN_FLIGHT = 4
+_in_flight: dict[str, int] = {}
+
 
 def _answer(data: dict[str, Any], status: int = 200) -> JsonResponse:
     response = JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
@@ -57,6 +62,20 @@ async def _in_sandbox(request: HttpRequest, operation: Operation) -> JsonRespons
     owner = await _owner(request)
     if owner is None:
         return _error(_("Tu sesión no está abierta. Recarga la página para usar el editor."), 403)
+    if _in_flight.get(owner, 0) >= MAX_IN_FLIGHT:
+        return _error(
+            _("Vas demasiado rápido: espera a que termine lo anterior y vuelve a intentarlo."), 429
+        )
+    _in_flight[owner] = _in_flight.get(owner, 0) + 1
+    try:
+        return await _run(owner, operation)
+    finally:
+        _in_flight[owner] -= 1
+        if not _in_flight[owner]:
+            del _in_flight[owner]
+
+
+async def _run(owner: str, operation: Operation) -> JsonResponse:
     try:
         sandbox = await _sandbox(owner)
         try:

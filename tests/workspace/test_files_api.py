@@ -102,3 +102,44 @@ async def test_refusals_are_spanish_json(remove_sandboxes: None) -> None:
     assert broken.json()["error"] == "La petición no es válida."
     renamed = await _post(client, "workspace-rename", {"ruta": "a", "nueva": "/etc/a"})
     assert renamed.status_code == 403
+
+
+async def test_a_flood_of_requests_is_refused_beyond_a_few_at_once(
+    remove_sandboxes: None,
+) -> None:
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import RequestFactory
+
+    from sandbox import workspace_views
+
+    store = SessionStore()
+    await sync_to_async(store.save)()
+    await engine.acquire(owner_key(store.session_key))
+    request = RequestFactory().get("/")
+    request.session = store
+    gate = asyncio.Event()
+    started = 0
+
+    async def slow(sandbox: engine.Sandbox) -> dict[str, Any]:
+        nonlocal started
+        started += 1
+        await gate.wait()  # an exec that takes its time
+        return {"ok": True}
+
+    limit = workspace_views.MAX_IN_FLIGHT
+    first = [asyncio.create_task(workspace_views._in_sandbox(request, slow)) for _ in range(limit)]
+    while started < limit:
+        await asyncio.sleep(0.01)
+    # Without the limit this one would wait at the gate: bounded, so the test fails instead.
+    refused = await asyncio.wait_for(workspace_views._in_sandbox(request, slow), 30)
+    assert refused.status_code == 429
+    assert "demasiado rápido" in json.loads(refused.content)["error"]
+    gate.set()
+    assert [answer.status_code for answer in await asyncio.gather(*first)] == [200] * limit
+    # Nothing stays counted: once they are answered, a new one goes through.
+    assert workspace_views._in_flight == {}
+    again = await workspace_views._in_sandbox(request, slow)
+    assert again.status_code == 200
