@@ -28,8 +28,14 @@ class Grant:
 
 def entry_token(public_id: str, host_port: int, *, share: bool = False) -> str:
     lifetime = settings.PREVIEW_SHARE_SECONDS if share else settings.PREVIEW_COOKIE_SECONDS
-    payload = {"i": public_id, "p": host_port, "x": int(time.time()) + lifetime}
+    # The kind is signed too: an «Abrir» link (60 s to use) must not work as a share link
+    # (accepted for PREVIEW_SHARE_SECONDS) by only changing its path.
+    payload = {"i": public_id, "p": host_port, "x": int(time.time()) + lifetime, "k": _kind(share)}
     return signing.dumps(payload, salt=ENTRY_SALT, compress=False)
+
+
+def _kind(share: bool) -> str:
+    return "compartir" if share else "entrar"
 
 
 def read_entry(token: str, public_id: str, host_port: int, *, share: bool) -> Grant | None:
@@ -37,6 +43,8 @@ def read_entry(token: str, public_id: str, host_port: int, *, share: bool) -> Gr
     try:
         data = signing.loads(token, salt=ENTRY_SALT, max_age=max_age)
     except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("k") != _kind(share):
         return None
     return _grant(data, public_id, host_port)
 
