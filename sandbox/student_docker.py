@@ -98,7 +98,9 @@ class StudentDocker:
         return await self._get(f"/containers/{_quote(ref)}/json")
 
     async def image(self, ref: str) -> dict[str, Any] | None:
-        return await self._get(f"/images/{_quote(ref)}/json")
+        # An image name keeps its slashes (`registro.muelle/app:1`), as the docker CLI sends it:
+        # the gateway routes on the raw path, and an escaped %2F names no image.
+        return await self._get(f"/images/{urllib.parse.quote(ref, safe=':@/')}/json")
 
     async def images(self) -> list[dict[str, Any]]:
         return list(await self._get("/images/json") or [])
