@@ -1,6 +1,6 @@
 #!/bin/sh
 # Muelle's web process in the deployment: secrets from files, the deploy checks, migrations, the
-# static files for the proxy, then uvicorn (tutorial.server) as PID 1's only child.
+# static files for the proxy, then exec uvicorn (tutorial.server), which gets docker stop's SIGTERM.
 set -eu
 
 # Secrets come from files (compose secrets at /run/secrets), never from the image or the repo.
