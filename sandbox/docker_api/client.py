@@ -27,10 +27,7 @@ T = TypeVar("T")
 PING_TIMEOUT = 3.0  # an absent engine must fail fast
 API_TIMEOUT = 60.0
 
-# The SDK's errors, for callers that must tell them apart without importing `docker`.
-APIClient = docker.APIClient
-APIError = docker.errors.APIError
-NotFound = docker.errors.NotFound
+# The SDK's base error, for callers that must catch it without importing `docker` (status.py).
 DockerException = docker.errors.DockerException
 
 
