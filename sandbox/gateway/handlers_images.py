@@ -244,6 +244,11 @@ def _checked_changes(values: list[str]) -> list[str]:
             raise refused(_("--change %(k)s no está permitido en Muelle.") % {"k": keyword})
         if keyword == "LABEL" and "muelle" in re.sub(r"[\s\"'\\`]", "", node.args).lower():
             raise refused(_("Las etiquetas «muelle.*» están reservadas para Muelle."))
+        if keyword == "LABEL" and "$" in node.args:
+            # The engine expands variables (the container's ENV and earlier ENV changes) in
+            # LABEL keys and values: `ENV P=muelle` then `LABEL ${P}.student=…` would write a
+            # reserved label the check above never saw.
+            raise refused(_("--change LABEL no admite variables ($) en Muelle."))
         out.append(f"{keyword} {node.args}")
     return out
 
