@@ -205,7 +205,20 @@ def _plain(node: Node) -> _Out:
                 raise _refuse(node.line, _("Valor no válido para --%(n)s.") % {"n": name})
         return _Out("healthcheck", tuple(f"--{n}={v}" for n, v in flags.items()), node.args)
     _flag_values(node, [])
+    if node.keyword == "label":
+        _check_label(node)
     return _Out(node.keyword, (), node.args)
+
+
+def _check_label(node: Node) -> None:
+    """Muelle's own labels (`muelle.*`) find sandboxes, their gateway folders and published
+    ports; an image carrying them hands them to every container made from it. The builder
+    expands variables in LABEL keys (`ENV P=muelle` then `LABEL ${P}.role=…`), so a variable
+    is refused too, as `docker commit --change LABEL` does."""
+    if "muelle" in re.sub(r"[\s\"'\\`]", "", node.args).lower():
+        raise _refuse(node.line, _("las etiquetas «muelle.*» están reservadas para Muelle."))
+    if "$" in node.args:
+        raise _refuse(node.line, _("LABEL no admite variables ($) en Muelle."))
 
 
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.:@/+=-]{1,200}\Z")
