@@ -130,3 +130,22 @@ def check_url(lesson: str, exercise: str) -> str:
 
 
 HTMX: dict[str, Any] = {"headers": {"HX-Request": "true"}}
+
+
+@pytest.fixture
+def course_registry(settings: Any, tmp_path: Any) -> Any:
+    """A course registry of this test's own on a free loopback port, with the settings pointing
+    at it: lessons that push and pull (lesson 13) need one, and CI starts none on its own."""
+    import socket
+
+    from sandbox import course_registry as registry
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder = tmp_path / "registry"
+    process = registry.start(folder, port)
+    settings.REGISTRY_URL = f"http://127.0.0.1:{port}"
+    settings.REGISTRY_PASSWORD_FILE = str(folder / "password")
+    yield
+    registry.stop(process)

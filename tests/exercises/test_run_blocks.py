@@ -145,7 +145,9 @@ def test_marked_blocks_keep_their_run_button(lessons, client) -> None:
     assert 'data-runnable="true"' in html and 'data-action="run"' in html
 
 
-def test_every_runnable_block_of_the_course_passes(settings, remove_sandboxes) -> None:
+def test_every_runnable_block_of_the_course_passes(
+    settings, course_registry, remove_sandboxes
+) -> None:
     # CI's run over the whole course, three lessons at a time (each in its own sandbox).
     settings.LESSONS_DIR = Path(__file__).resolve().parents[2] / "content" / "lessons"
     code, out, err = run_blocks("--paralelo", "3")

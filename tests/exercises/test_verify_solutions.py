@@ -26,7 +26,7 @@ def verify(*slugs: str) -> tuple[int, str, str]:
 
 
 def test_every_course_lesson_with_exercises_passes_its_reference_solutions(
-    settings, remove_sandboxes
+    settings, course_registry, remove_sandboxes
 ) -> None:
     # CI's run of the command over the real course: with no slugs it verifies every lesson that
     # declares exercises, lesson 1 (the seed) among them.
