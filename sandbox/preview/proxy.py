@@ -194,6 +194,10 @@ def _response_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, b
         lower = name.lower()
         if lower in HOP_BY_HOP or lower == b"content-length":
             continue
+        if lower == b"clear-site-data":
+            # Browsers clear cookies for the whole registrable domain: every student's
+            # previews (and Muelle's session, were previews under Muelle's own domain).
+            continue
         if lower == b"set-cookie":
             value = _host_only(value)
         out.append((lower, value))
