@@ -4,13 +4,14 @@ Spanish, shown as they are (docs/terminal-protocol.md)."""
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+
+from tutorial.env import format_size, parse_size
 
 
 def spoken_duration(seconds: float) -> str:
@@ -37,15 +38,15 @@ def engine_unavailable_notice(detail: str | None) -> dict[str, Any]:
     return notice("error", " ".join(parts))
 
 
-def spoken_memory(size: str) -> str:
-    """SANDBOX_MEMORY ("256m", "1g", bytes...) as people write it: "256 MB", "1 GB"."""
-    match = re.fullmatch(r"\s*(\d+)\s*([bkmg]?)b?\s*", str(size).lower())
-    if match is None:
+def spoken_memory(size: str | int) -> str:
+    """SANDBOX_MEMORY (bytes, or "256m" from an override) as people write it: "256 MB", "1 GB"."""
+    try:
+        text = format_size(parse_size(size))  # the same grammar as the setting: "1.5g" too
+    except ValueError:
         return str(size)
-    number, unit = int(match[1]), match[2]
-    if unit in ("", "b"):
-        number, unit = number // (1024 * 1024), "m"
-    return f"{number} {unit.upper()}B"
+    if text[-1].isdigit():  # not a whole number of KiB: say it in MB, rounded down
+        return f"{int(text) // (1024 * 1024)} MB"
+    return f"{text[:-1]} {text[-1].upper()}B"
 
 
 def oom_notice(killed: int) -> dict[str, Any]:

@@ -249,3 +249,13 @@ def test_the_server_reads_the_same_grammar_and_the_same_setting(tmp_path: Any) -
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(32 * KIB), "60.0"]
+
+
+def test_the_oom_notice_says_the_memory_as_the_deployer_wrote_it() -> None:
+    from sandbox.terminal_notices import spoken_memory
+
+    # Settings hold bytes now: 1g must still read "1 GB", not "1024 MB".
+    assert spoken_memory(GIB) == "1 GB"
+    assert spoken_memory(256 * MIB) == "256 MB"
+    assert spoken_memory("1.5g") == "1536 MB"
+    assert spoken_memory(300_000_000) == "286 MB"
