@@ -2,6 +2,11 @@
 named volume), shared by the gateway test that runs it from the host and the sandbox test that
 runs it from inside a student's sandbox."""
 
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
 COMPOSE = """
 version: "3.8"
 services:
@@ -15,3 +20,16 @@ services:
 volumes:
   datos:
 """
+
+
+def run_compose(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """docker-compose in `project`, with the student's environment (their gateway socket)."""
+    return subprocess.run(
+        ["docker-compose", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.compose_project import COMPOSE
+from tests.compose_project import COMPOSE, run_compose
 
 pytestmark = pytest.mark.docker
 
@@ -26,14 +26,7 @@ def test_compose_project_round_trip(student, tmp_path):
     (project / "docker-compose.yml").write_text(COMPOSE)
 
     def compose(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["docker-compose", *args],
-            cwd=project,
-            env=student.env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_compose(project, student.env(), *args)
 
     up = compose("up", "-d")
     assert up.returncode == 0, up.stderr

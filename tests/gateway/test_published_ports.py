@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from typing import Any
 
 import pytest
 
 from sandbox.ports import students as port_tables
 from sandbox.ports.table import NotPublished
+from tests.compose_project import run_compose
 
 pytestmark = pytest.mark.docker
 
@@ -186,22 +188,12 @@ services:
 
 
 def test_compose_ports_are_published(student: Any, tmp_path: Any) -> None:
-    import subprocess
-
     project = tmp_path / "puertos"
     project.mkdir()
     (project / "docker-compose.yml").write_text(COMPOSE_WITH_PORTS)
 
     def compose(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["docker-compose", *args],
-            cwd=project,
-            env=student.env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return run_compose(project, student.env(), *args)
 
     up = compose("up", "-d")
     assert up.returncode == 0, up.stderr
