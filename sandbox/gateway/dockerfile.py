@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from . import dockerfile_parse
 from .dockerfile_parse import (
     Node,
     continues,
@@ -215,10 +216,10 @@ def _check_label(node: Node) -> None:
     ports; an image carrying them hands them to every container made from it. The builder
     expands variables in LABEL keys (`ENV P=muelle` then `LABEL ${P}.role=…`), so a variable
     is refused too, as `docker commit --change LABEL` does."""
-    if "muelle" in re.sub(r"[\s\"'\\`]", "", node.args).lower():
-        raise _refuse(node.line, _("las etiquetas «muelle.*» están reservadas para Muelle."))
     if "$" in node.args:
         raise _refuse(node.line, _("LABEL no admite variables ($) en Muelle."))
+    if dockerfile_parse.sets_reserved_label(node.args):
+        raise _refuse(node.line, _("las etiquetas «muelle.*» están reservadas para Muelle."))
 
 
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.:@/+=-]{1,200}\Z")

@@ -340,3 +340,21 @@ def is_keyword(word: str) -> bool:
 def continues(line: str, escape: str) -> bool:
     """True when the engine would join `line` with the next one."""
     return _Directives._regex(escape).search(line) is not None
+
+
+def label_keys(args: str) -> list[str]:
+    """The keys a LABEL's arguments may set, read on the safe side: quotes and escapes are
+    dropped before splitting, so every word that could become a key counts as one (a value with
+    spaces may yield extra "keys"; never fewer than the engine reads). Lower case."""
+    words = re.sub(r"[\"'\\`]", "", args).split()
+    if not words:
+        return []
+    if "=" not in words[0]:
+        return [words[0].lower()]  # the old `LABEL key value…` form: one key
+    return [word.split("=", 1)[0].lower() for word in words]
+
+
+def sets_reserved_label(args: str) -> bool:
+    """Whether a LABEL could set one of Muelle's own labels (`muelle.*`). A variable is refused
+    too: the engine expands `${P}` in keys (`ENV P=muelle`, then `LABEL ${P}.role=…`)."""
+    return "$" in args or any(key.startswith("muelle") for key in label_keys(args))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import re
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -242,7 +241,11 @@ def _checked_changes(values: list[str]) -> list[str]:
         keyword = node.keyword.upper()
         if keyword not in _CHANGE_KEYWORDS or node.flags:
             raise refused(_("--change %(k)s no está permitido en Muelle.") % {"k": keyword})
-        if keyword == "LABEL" and "muelle" in re.sub(r"[\s\"'\\`]", "", node.args).lower():
+        if (
+            keyword == "LABEL"
+            and "$" not in node.args
+            and dockerfile_parse.sets_reserved_label(node.args)
+        ):
             raise refused(_("Las etiquetas «muelle.*» están reservadas para Muelle."))
         if keyword == "LABEL" and "$" in node.args:
             # The engine expands variables (the container's ENV and earlier ENV changes) in
