@@ -8,6 +8,10 @@
 
 A recipe whose hash label is already on every one of its tags is left alone; a failed or
 incomplete build leaves nothing tagged with the new hash and is tried once more.
+
+Over 500 lines on purpose: the three ways of building above share the recipe hash, the retry,
+the lock between processes and the clean-up of leftovers, and split apart they would each need
+all four back.
 """
 
 from __future__ import annotations
