@@ -47,14 +47,14 @@ class GatewayLoop:
         self.thread.join(10)
 
 
-@pytest.fixture(scope="session")
-def gateway_config(tmp_path_factory: pytest.TempPathFactory) -> GatewayConfig:
+def small_gateway_config(name: str) -> GatewayConfig:
+    """The small limits the gateway tests use, in a folder and instance of `name`'s own."""
     # Unix socket paths are limited to 108 bytes: keep the folder short.
-    folder = Path(f"/tmp/muelle-gw-{os.getpid()}")  # noqa: S108
+    folder = Path(f"/tmp/muelle-{name}-{os.getpid()}")  # noqa: S108
     folder.mkdir(exist_ok=True)
     return GatewayConfig(
         socket_dir=folder,
-        instance=f"pytest-{os.getpid()}",
+        instance=f"pytest-{name}-{os.getpid()}",
         container_memory=64 * MiB,
         container_cpus=0.5,
         container_pids=64,
@@ -68,6 +68,11 @@ def gateway_config(tmp_path_factory: pytest.TempPathFactory) -> GatewayConfig:
         build_pids=64,
         build_context_max=4 * MiB,
     )
+
+
+@pytest.fixture(scope="session")
+def gateway_config(tmp_path_factory: pytest.TempPathFactory) -> GatewayConfig:
+    return small_gateway_config("gw")
 
 
 @pytest.fixture(scope="session")
