@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -189,6 +191,24 @@ def remove_containers(instance: str) -> None:
     ids = instance_containers(instance)
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
+
+
+def serving(folder: Path, name: str, **env: str) -> Iterator[LiveServer]:
+    """A started server with its own SQLite file in `folder` and its own instance; on the way
+    out, a graceful stop (kill if it hangs), its containers removed and `folder` deleted. For
+    module-scoped fixtures: `yield from serving(...)`."""
+    live = LiveServer(
+        folder / "db.sqlite3", f"pytest-{name}-{os.getpid()}-{time.monotonic_ns()}", **env
+    )
+    live.migrate()
+    live.start()
+    yield live
+    try:
+        live.terminate(within=30)
+    finally:
+        live.stop()
+        remove_containers(live.instance)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use

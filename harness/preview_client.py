@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from harness.live_server import LiveServer, remove_containers
+from harness.live_server import LiveServer, serving
 from harness.tabs import new_terminal_id
 
 if TYPE_CHECKING:  # the preview tests' fixture; the bench runs without pytest
@@ -43,22 +41,12 @@ def serve(name: str, host_port: int, page: str) -> str:
 
 
 def live_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    folder = tmp_path_factory.mktemp("preview")
-    live = LiveServer(
-        folder / "db.sqlite3",
-        f"pytest-preview-{os.getpid()}-{time.monotonic_ns()}",
+    yield from serving(
+        tmp_path_factory.mktemp("preview"),
+        "preview",
         SANDBOX_WARM_POOL="0",
         PREVIEW_IDLE_SECONDS="2",
     )
-    live.migrate()
-    live.start()
-    yield live
-    try:
-        live.terminate(within=30)
-    finally:
-        live.stop()
-        remove_containers(live.instance)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 class Student:

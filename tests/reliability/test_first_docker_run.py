@@ -6,15 +6,12 @@ production) open a terminal and run it as their very first command, through the 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from harness.live_server import LiveServer, remove_containers
+from harness.live_server import LiveServer, serving
 from harness.tabs import new_terminal_id
 
 pytestmark = [pytest.mark.docker]
@@ -27,23 +24,12 @@ FAILED = re.compile(r"error during connect|Error response from daemon|EOF")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    folder = tmp_path_factory.mktemp("first-run")
-    db = folder / "db.sqlite3"
-    live = LiveServer(
-        db,
-        f"pytest-first-run-{os.getpid()}-{time.monotonic_ns()}",
+    yield from serving(
+        tmp_path_factory.mktemp("first-run"),
+        "first-run",
         SANDBOX_WARM_POOL="2",
         SANDBOX_MAX_LIVE="20",
     )
-    live.migrate()
-    live.start()
-    yield live
-    try:
-        live.terminate(within=30)
-    finally:
-        live.stop()
-        remove_containers(live.instance)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def first_docker_run(server: LiveServer) -> str:
