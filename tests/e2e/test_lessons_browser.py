@@ -102,7 +102,12 @@ def test_the_course_list_inside_a_lesson_also_swaps_the_content(
     page.wait_for_url(site + "/lecciones/imagenes-y-capas/")
     page.wait_for_function("document.title === 'Imágenes y capas · Muelle'")
     assert page.evaluate("window.__muelleMarker") == "sin recargar"
-    assert page.locator(".lesson-body img").evaluate("img => img.naturalWidth") > 0
+    # The swapped-in diagram loads after the swap: decode() waits for it (and
+    # rejects if it is broken) instead of reading a width that is not there yet.
+    width = page.locator(".lesson-body img").evaluate(
+        "img => img.decode().then(() => img.naturalWidth)"
+    )
+    assert width > 0
 
 
 def test_text_and_terminal_side_by_side_wide_and_stacked_on_a_phone(
