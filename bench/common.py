@@ -81,3 +81,129 @@ def alarm(seconds: int) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# --- The raw engine, for the reference every sandbox figure is printed beside (issue 15) ------
+# Straight SDK calls on the shared client (sandbox.engine.call_sync), no Muelle code in between:
+# what the engine itself costs on this machine, in the same run as Muelle's figure. Needs Django
+# configured (the hardened spec comes from the settings). Containers carry the bench's instance
+# label, so every cleanup of that instance removes them too.
+
+
+def raw_spec(tag: str = "raw") -> object:
+    """The hardened spec Muelle gives a sandbox (no gateway folder: nothing Muelle serves)."""
+    import time as _time
+
+    from sandbox import hardening
+
+    now = int(_time.time())
+    return hardening.new_spec(owner=tag, created=now, expires=now + 600, pool=False)
+
+
+def raw_create_start(spec: object) -> str:
+    """One hardened create + start, straight through the SDK; returns the container id."""
+    from sandbox import engine
+
+    def run(api: object) -> str:
+        host_config = api.create_host_config(**spec.host_config)  # type: ignore[attr-defined]
+        made = api.create_container(  # type: ignore[attr-defined]
+            image=spec.image,  # type: ignore[attr-defined]
+            command=spec.command,  # type: ignore[attr-defined]
+            name=spec.name,  # type: ignore[attr-defined]
+            hostname=spec.hostname,  # type: ignore[attr-defined]
+            user=spec.user,  # type: ignore[attr-defined]
+            working_dir=spec.working_dir,  # type: ignore[attr-defined]
+            environment=spec.environment,  # type: ignore[attr-defined]
+            labels=spec.labels,  # type: ignore[attr-defined]
+            host_config=host_config,
+        )
+        api.start(made["Id"])  # type: ignore[attr-defined]
+        return str(made["Id"])
+
+    return engine.call_sync(run)
+
+
+def raw_remove(container_ids: list[str]) -> None:
+    from sandbox import engine
+
+    for cid in container_ids:
+        with contextlib.suppress(Exception):
+            engine.call_sync(lambda api, c=cid: api.remove_container(c, force=True, v=True))
+
+
+def raw_start_rate(count: int) -> tuple[float, float]:
+    """`count` hardened create+start at once (one thread each), as `count` students arriving
+    would ask for them; returns (starts per second, wall seconds). Removes them afterwards."""
+    import time as _time
+    from concurrent.futures import ThreadPoolExecutor
+
+    specs = [raw_spec() for _ in range(count)]
+    started = _time.perf_counter()
+    with ThreadPoolExecutor(max_workers=count) as threads:
+        futures = [threads.submit(raw_create_start, spec) for spec in specs]
+        made = []
+        for future in futures:
+            with contextlib.suppress(Exception):
+                made.append(future.result())
+        wall = _time.perf_counter() - started
+    raw_remove(made)
+    return len(made) / wall, wall
+
+
+def raw_exec_echo(container_id: str) -> float:
+    """Seconds for one `exec` of `echo` (create, start, read to the end), straight SDK."""
+    import time as _time
+
+    from django.conf import settings
+
+    from sandbox import engine
+
+    def run(api: object) -> bytes:
+        exec_id = api.exec_create(container_id, ["echo", "hola"], user=settings.SANDBOX_USER)  # type: ignore[attr-defined]
+        return api.exec_start(exec_id["Id"])  # type: ignore[attr-defined]
+
+    started = _time.perf_counter()
+    output = engine.call_sync(run)
+    elapsed = _time.perf_counter() - started
+    assert output == b"hola\n", output
+    return elapsed
+
+
+def raw_shell_first_byte(container_id: str) -> float:
+    """Seconds from exec_create of a login shell with a TTY to its first output byte."""
+    import time as _time
+
+    from django.conf import settings
+
+    from sandbox import engine
+
+    def run(api: object) -> bytes:
+        exec_id = api.exec_create(  # type: ignore[attr-defined]
+            container_id,
+            ["/bin/bash", "-l"],
+            stdin=True,
+            tty=True,
+            user=settings.SANDBOX_USER,
+            workdir=settings.SANDBOX_WORKDIR,
+        )
+        stream = api.exec_start(exec_id["Id"], tty=True, socket=True)  # type: ignore[attr-defined]
+        try:
+            return stream._sock.recv(1024)
+        finally:
+            stream._sock.close()
+            stream.close()
+
+    started = _time.perf_counter()
+    data = engine.call_sync(run)
+    elapsed = _time.perf_counter() - started
+    assert data, "the shell printed nothing"
+    return elapsed
+
+
+def ratio_line(name: str, muelle: float, raw: float, unit: str, width: int = 40) -> None:
+    """Muelle's figure beside the raw engine's from the same run, and their ratio."""
+    print(
+        f"{name:<{width}} Muelle {muelle:8.2f} {unit}   raw engine {raw:8.2f} {unit}   "
+        f"ratio {muelle / raw if raw else float('nan'):5.2f}",
+        flush=True,
+    )

@@ -11,7 +11,10 @@ simulated student, all at once:
 
 Prints, per N: wall time, throughput (students/s), p50/p95/max of every step, errors by kind,
 peak server RSS and the containerd-shim memory (PSS) at the peak. Then removes every container
-it made. Bounded: each student gives up after --student-timeout s, each round after --round-timeout.
+it made. Before each round, the raw engine's reference in the same run: N hardened create+start
+at once straight through the SDK (bench/common.py), printed beside Muelle's students/s with the
+ratio (issue 15's target: >= 0.8). Bounded: each student gives up after --student-timeout s,
+each round after --round-timeout.
 
     .venv/bin/python bench/load.py [--students 10 50 100] [--warm-pool 0]
 """
@@ -38,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import configure_django, raw_start_rate  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 from harness.live_server import (  # noqa: E402
@@ -213,6 +217,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def one_round(server: LiveServer, n: int, student_timeout: float) -> dict:
+    # The raw engine first, on the same machine in the same minute: N hardened starts at once.
+    raw_rate, raw_wall = await asyncio.to_thread(raw_start_rate, n)
     times: dict[str, list[float]] = {"page": [], "terminal_ready": [], "command": [], "check": []}
     errors: Counter[str] = Counter()
     with ThreadPoolExecutor(max_workers=min(n, 64)) as pool, Sampler(server.process.pid) as s:
@@ -241,6 +247,8 @@ async def one_round(server: LiveServer, n: int, student_timeout: float) -> dict:
         "rss": s.peak_rss,
         "shim": s.peak_shim,
         "cpu": cpu,
+        "raw_rate": raw_rate,
+        "raw_wall": raw_wall,
     }
 
 
@@ -249,6 +257,19 @@ def report(r: dict) -> None:
         f"\n== N = {r['n']} students at once: {r['ok']}/{r['n']} completed in {r['wall']:.1f} s"
         f" -> {r['ok'] / r['wall']:.2f} students/s"
     )
+    print(
+        f"   raw engine, same run: {r['n']} hardened create+start at once in {r['raw_wall']:.1f} s"
+        f" -> {r['raw_rate']:.2f}/s; Muelle / raw = {r['ok'] / r['wall'] / r['raw_rate']:.2f}"
+        f"   (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})"
+    )
+    ready = r["times"]["terminal_ready"]
+    if ready:
+        # Students/s counts the whole scenario (page, terminal, 3 commands, check); this one only
+        # the arrival the raw reference measures: every terminal ready.
+        print(
+            f"   arrivals to a ready terminal: {len(ready) / max(ready):.2f}/s; "
+            f"Muelle / raw = {len(ready) / max(ready) / r['raw_rate']:.2f}"
+        )
     for name, values in r["times"].items():
         if values:
             print(
@@ -293,9 +314,12 @@ def main() -> None:
     assert max(args.students) <= 200, "bounded: at most 200 students"
 
     with tempfile.TemporaryDirectory(prefix="muelle-load-") as tmp:
+        instance = f"bench-load-{int(time.time())}"
+        # This process too (the raw reference builds Muelle's hardened spec from the settings).
+        configure_django(Path(tmp) / "db.sqlite3", instance)
         server = LiveServer(
             Path(tmp) / "db.sqlite3",
-            f"bench-load-{int(time.time())}",
+            instance,
             SANDBOX_MAX_LIVE=str(max(args.students) + 20),
             SANDBOX_WARM_POOL=str(args.warm_pool),
             SANDBOX_RECONNECT_GRACE="0",
