@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
+from sandbox import project_volume
 from tutorial.env import format_size, parse_size
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -41,6 +42,8 @@ ROLE = "sandbox"
 
 # Keeps the main process alive doing nothing; docker-init (init=True) is PID 1 and reaps zombies.
 COMMAND = ["sleep", "infinity"]
+# A terminal's shell (runs.open_tty; started ahead in warm sandboxes, sandbox/warm_shells.py).
+LOGIN_SHELL = ("/bin/bash", "-l")
 
 
 @dataclass(frozen=True)
@@ -170,11 +173,17 @@ def host_config(gateway_folder: Path | None = None) -> dict[str, Any]:
         "restart_policy": {"Name": "no"},
         "privileged": False,
         "ipc_mode": "private",
-        # Deliberately absent: binds, volumes, devices, pid/uts/userns host modes, port bindings.
-        # The only mount is the student's gateway folder, read-only (never the engine socket).
+        # Deliberately absent: binds, devices, pid/uts/userns host modes, port bindings. The only
+        # host path mounted is the student's gateway folder, read-only (never the engine socket);
+        # the other mount is the project volume, which the engine keeps under its own root.
     }
     if gateway_folder is not None:
-        config["mounts"] = [gateway_mount(gateway_folder)]
+        # The project folder comes with the gateway: students bind it in their own containers
+        # (sandbox/project_volume.py says why it is a volume and not a host folder).
+        config["mounts"] = [
+            gateway_mount(gateway_folder),
+            project_volume.mount(Path(gateway_folder).name),
+        ]
     return config
 
 

@@ -13,7 +13,7 @@ from sandbox.ports import bindings as port_bindings
 from sandbox.ports import students as port_tables
 from sandbox.ports.table import PortConflict
 
-from . import copy_archive, policy, schemas
+from . import copy_archive, policy, project, schemas
 from .errors import GatewayError, bad_request
 from .registry_client import course_names
 from .rewrite import hide_in, name_matcher, strip_event_line
@@ -42,7 +42,11 @@ async def create(ex: Exchange) -> None:
             if name:
                 query.append(("name", ex.student.ns.object_name(name, "container")))
             out = await policy.container_create(
-                ex.student, body, (name or "").removeprefix("/") or None
+                ex.student,
+                body,
+                (name or "").removeprefix("/") or None,
+                # The folder this socket serves names its sandbox's project volume.
+                project_folder=ex.gateway.socket_path.parent.name,
             )
         except GatewayError as exc:
             # A 404 here would make the CLI try to pull; only a missing image may say 404.
@@ -111,6 +115,7 @@ async def list_containers(ex: Exchange) -> None:
             if matcher and not any(matcher.search(n) or matcher.search("/" + n) for n in names):
                 continue
             _show_ports_in_list(ex, item)
+            project.show_as_binds(item)
             hide_in(item, "Labels")
             out.append(item)
         return out
@@ -148,6 +153,7 @@ def _hide_container(ex: Exchange) -> Any:
             settings_["Ports"] = port_bindings.network_settings_ports(
                 port_bindings.exposed_ports(config), published
             )
+        project.show_as_binds(info)
         hide_in(info, "Config", "Labels")
         return info
 

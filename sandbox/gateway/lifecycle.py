@@ -31,6 +31,7 @@ from sandbox.loop_state import PerLoop
 from sandbox.ports import students as port_tables
 
 from . import config as gateway_config
+from . import project
 from .cleanup import cleanup_student
 from .config import GatewayConfig
 from .routes import route
@@ -87,7 +88,8 @@ def _prepare(folder: Path) -> Path:
 def _student(owner: str, config: GatewayConfig) -> Student:
     student = _students.get(owner)
     if student is None:
-        student = _students[owner] = Student(owner, config, Upstream(config.engine_socket))
+        engine = Upstream(config.engine_socket, gateway_config.engine_resolver(owner))
+        student = _students[owner] = Student(owner, config, engine)
     return student
 
 
@@ -162,6 +164,10 @@ async def close_gateway(owner: str, *, cleanup: bool = True) -> None:
             (own / SOCKET_NAME).unlink()
             own.rmdir()
         await cleanup_student(owner)
+        # Now that no container of the student mounts them (gateway/project.py).
+        await project.remove_volumes(
+            Upstream(current_config().engine_socket), {own.name, *(f.name for f in closing)}
+        )
 
 
 def open_owners() -> list[str]:

@@ -20,9 +20,10 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from sandbox import project_volume
 from sandbox.ports import bindings as port_bindings
 
-from . import quotas
+from . import project, quotas
 from .errors import GatewayError, bad_request, refused
 from .names import OBJECT_NAME, is_reserved_label
 from .schemas import CONTAINER_CONFIG_FIELDS, HOST_CONFIG_FIELDS
@@ -361,8 +362,9 @@ def _host_path_refusal(source: str) -> GatewayError:
         f"-v {source}",
         _(
             "no se pueden montar carpetas del servidor. Usa un volumen con nombre, por ejemplo "
-            "-v misdatos:/datos."
-        ),
+            "-v misdatos:/datos, o tu carpeta de proyecto entera: -v %(folder)s:/app."
+        )
+        % {"folder": project_volume.directory()},
     )
 
 
@@ -388,15 +390,21 @@ def binds(student: Student, values: list[str], pending: dict[str, Any]) -> list[
     for value in values:
         parts = value.split(":")
         source = parts[0]
-        if source.startswith("/") or source.startswith(".") or source.startswith("~"):
+        is_project = source.startswith("/") and project.is_project_source(source)
+        if not is_project and (source.startswith(("/", ".", "~"))):
             raise _host_path_refusal(source)
-        if len(parts) not in (2, 3) or not OBJECT_NAME.match(source):
+        if len(parts) not in (2, 3) or not (is_project or OBJECT_NAME.match(source)):
             raise bad_request(_("-v no válido: «%(v)s».") % {"v": value})
         mode = parts[2] if len(parts) == 3 else ""
         if any(m not in ("ro", "rw", "nocopy") for m in mode.split(",") if m):
             raise _not_allowed(
                 f"-v {value}", _("solo se admiten las opciones ro, rw y nocopy en los volúmenes.")
             )
+        if is_project:
+            # The sandbox's project volume, by name: the engine walks no host path.
+            target = _target(parts[1])
+            out.append(f"{project.volume_for(pending)}:{target}:{project.bind_options(mode)}")
+            continue
         engine_name = _volume_name(pending, student, source)
         out.append(":".join([engine_name, _target(parts[1]), *([mode] if mode else [])]))
     return out
@@ -436,6 +444,10 @@ def mounts(
             if not 0 <= size <= student.config.container_memory:
                 raise bad_request(_("Tamaño de tmpfs no válido."))
             item["TmpfsOptions"] = {k: v for k, v in tmpfs.items() if k in ("SizeBytes", "Mode")}
+        elif kind == "bind" and source.startswith("/") and project.is_project_source(source):
+            item["Type"] = "volume"
+            item["Source"] = project.volume_for(pending)
+            item["VolumeOptions"] = {"NoCopy": True}  # as a bind: the image's files stay out
         elif kind == "bind":
             raise _host_path_refusal(source or "type=bind")
         else:
@@ -872,8 +884,13 @@ assert set(CONFIG_RULES) == set(CONTAINER_CONFIG_FIELDS)
 assert set(HOST_RULES) == set(HOST_CONFIG_FIELDS)
 
 
-async def _apply(rules: dict[str, Rule], student: Student, src: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+async def _apply(
+    rules: dict[str, Rule],
+    student: Student,
+    src: dict[str, Any],
+    out: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    out = {} if out is None else out
     done: set[Rule] = set()
     for rule in rules.values():  # every rule runs, asked for or not: defaults get imposed
         if rule in done:
@@ -894,10 +911,19 @@ def with_alias(endpoint: dict[str, Any], name: str | None) -> dict[str, Any]:
 
 
 async def container_create(
-    student: Student, body: dict[str, Any], name: str | None = None
+    student: Student,
+    body: dict[str, Any],
+    name: str | None = None,
+    *,
+    project_folder: str | None = None,
 ) -> dict[str, Any]:
-    """The request body the gateway sends for the student's `containers/create`."""
-    host = await _apply(HOST_RULES, student, body.get("HostConfig") or {})
+    """The request body the gateway sends for the student's `containers/create`.
+    `project_folder`: the gateway folder this request came through, whose sandbox's project
+    volume a bind of the project folder becomes (gateway/project.py)."""
+    host = await _apply(
+        HOST_RULES, student, body.get("HostConfig") or {}, {project.FOLDER: project_folder}
+    )
+    project_state = {k: host.pop(k) for k in (project.FOLDER, project.USED) if k in host}
     out = await _apply(CONFIG_RULES, student, body)
     out["HostConfig"] = host
     out["HostConfig"]["Privileged"] = False
@@ -914,6 +940,7 @@ async def container_create(
     if publish is not None and not publish.empty:
         out.setdefault("Labels", {})[port_bindings.LABEL] = publish.to_label()
     await quotas.check_new_container(student, host["Memory"])
+    await project.check_volume(student.engine, project_state)
     from .volumes import ensure_volumes
 
     await ensure_volumes(student, pending)

@@ -1,0 +1,79 @@
+"""The student's project folder: an engine-managed volume, not a host folder.
+
+A real bind mount makes the engine walk a host path as root, and a student controls every path
+inside their sandbox (symlinks included): any scheme where the engine resolves a student's path
+on the host is a check-then-use escape. So each sandbox mounts one named volume at
+`~/proyecto`, and the Docker gateway turns a student's bind of exactly that folder into a mount
+of this volume (sandbox/gateway/project.py). The engine finds a volume by name under its own data
+root; a symlink inside it is only ever followed inside some container's own mount namespace.
+
+The volume is a tmpfs (local driver): its size is bounded like the home's, its files belong to
+the sandbox user, setuid bits and device files planted by a student's container mean nothing
+(nosuid, nodev), and its contents go when the last container using it stops.
+
+Plain data: sandbox.hardening puts the mount in the sandbox's spec (the engine creates the
+volume with the container), sandbox.docker_api removes it with the sandbox, and the gateway's
+cleanup sweeps leftovers.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any
+
+from django.conf import settings
+
+from tutorial.env import format_size, parse_size
+
+PREFIX = "muelle-proyecto-"
+FOLDER_NAME = "proyecto"
+LABEL_ROLE = "muelle.role"
+ROLE = "project"
+LABEL_FOLDER = "muelle.gateway"
+# Gateway folder names (sandbox/gateway/lifecycle.FOLDER_NAME): a student's key or a pool token.
+_NAME = re.compile(r"^muelle-proyecto-(?:[0-9a-f]{14}|p[0-9a-f]{16})\Z")
+
+
+def directory() -> str:
+    """Where the project folder is inside the sandbox (and what a student binds)."""
+    return posixpath.join(settings.SANDBOX_WORKDIR, FOLDER_NAME)
+
+
+def volume_name(gateway_folder: str) -> str:
+    """One volume per gateway folder: the gateway serving a folder knows its sandbox's volume."""
+    return PREFIX + gateway_folder
+
+
+def is_project_volume(name: str) -> bool:
+    return bool(_NAME.match(name))
+
+
+def labels(gateway_folder: str, instance: str) -> dict[str, str]:
+    return {
+        "muelle.managed": "1",
+        "muelle.instance": instance,
+        LABEL_ROLE: ROLE,
+        LABEL_FOLDER: gateway_folder,
+    }
+
+
+def mount(gateway_folder: str) -> dict[str, Any]:
+    """The sandbox's mount of its project volume (Engine API Mount), created with the sandbox."""
+    uid, _, gid = settings.SANDBOX_USER.partition(":")
+    size = format_size(parse_size(settings.SANDBOX_WORKDIR_SIZE))
+    options = f"size={size},uid={uid.strip()},gid={(gid or uid).strip()},mode=0755,nosuid,nodev"
+    return {
+        "Type": "volume",
+        "Source": volume_name(gateway_folder),
+        "Target": directory(),
+        "ReadOnly": False,
+        "VolumeOptions": {
+            "NoCopy": True,
+            "Labels": labels(gateway_folder, settings.SANDBOX_INSTANCE),
+            "DriverConfig": {
+                "Name": "local",
+                "Options": {"type": "tmpfs", "device": "tmpfs", "o": options},
+            },
+        },
+    }
