@@ -88,8 +88,7 @@ def _prepare(folder: Path) -> Path:
 def _student(owner: str, config: GatewayConfig) -> Student:
     student = _students.get(owner)
     if student is None:
-        engine = Upstream(config.engine_socket, gateway_config.engine_resolver(owner))
-        student = _students[owner] = Student(owner, config, engine)
+        student = _students[owner] = Student(owner, config, Upstream(config.engine_socket))
     return student
 
 
