@@ -44,10 +44,36 @@ async def test_every_container_carries_every_hardening_flag(settings) -> None:
             "Target": "/run/muelle",
             "ReadOnly": True,
             "BindOptions": {"Propagation": "rprivate"},
-        }
+        },
+        # The project folder: an engine-managed tmpfs volume, no host path (project_volume.py).
+        {
+            "Type": "volume",
+            "Source": f"muelle-proyecto-{folder.name}",
+            "Target": "/home/alumno/proyecto",
+            "VolumeOptions": {
+                "NoCopy": True,
+                "Labels": {
+                    "muelle.managed": "1",
+                    "muelle.instance": TEST_INSTANCE,
+                    "muelle.role": "project",
+                    "muelle.gateway": folder.name,
+                },
+                "DriverConfig": {
+                    "Name": "local",
+                    "Options": {
+                        "type": "tmpfs",
+                        "device": "tmpfs",
+                        "o": "size=64m,uid=1000,gid=1000,mode=0755,nosuid,nodev",
+                    },
+                },
+            },
+        },
     ]
-    assert [(m["Type"], m["Source"], m["Destination"], m["RW"]) for m in info["Mounts"]] == [
-        ("bind", str(folder), "/run/muelle", False)
+    assert sorted(
+        (m["Type"], m.get("Name", m["Source"]), m["Destination"], m["RW"]) for m in info["Mounts"]
+    ) == [
+        ("bind", str(folder), "/run/muelle", False),
+        ("volume", f"muelle-proyecto-{folder.name}", "/home/alumno/proyecto", True),
     ]
     assert sorted(p.name for p in folder.iterdir()) == ["docker.sock"]
     assert not any("docker.sock" in m["Source"] for m in info["Mounts"])
