@@ -32,6 +32,7 @@ from sandbox.terminals import (
     CLOSE_NO_SESSION,
     CLOSE_POLICY,
     CLOSE_SERVICE_RESTART,
+    CLOSE_TAB_CLOSED,
     CLOSE_TOO_BIG,
     CLOSE_TOO_MANY,
     Terminal,
@@ -143,8 +144,14 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             lease = terminal.registry.end_owner(terminal.owner, CLOSE_SERVICE_RESTART)
             if lease is not None:
                 await shutdown.wait_for_lease(lease)
+        elif code == CLOSE_TAB_CLOSED:
+            # The student closed this terminal's tab in the workspace: nothing will come back
+            # for it, so its shell ends now and its place is free for another tab at once.
+            if terminal.client is self:
+                terminal.close()
         else:
-            # A reload, a closed tab, a dropped network: keep the shell for the grace period.
+            # A reload, a closed browser tab, a dropped network: keep the shell for the grace
+            # period.
             terminal.unbind(self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -285,8 +292,8 @@ def _too_many_notice() -> dict[str, Any]:
     return notice(
         "error",
         _(
-            "Ya tienes %(n)d terminales abiertas, el máximo por persona. Cierra alguna pestaña "
-            "con la terminal y vuelve a conectar."
+            "Ya tienes %(n)d terminales abiertas, el máximo por persona. Cierra alguna (una "
+            "pestaña de terminal o del navegador) y vuelve a intentarlo."
         )
         % {"n": limit},
     )

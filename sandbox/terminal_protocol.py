@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -31,6 +32,9 @@ CLOSE_NO_ENGINE = 4003
 CLOSE_DIED = 4004
 CLOSE_INPUT_FLOOD = 4008
 CLOSE_TAKEN_OVER = 4009
+# Sent by the page, never by the server: the student closed this terminal's tab, so its shell
+# ends at once instead of waiting out the reconnect grace period (and holding a place).
+CLOSE_TAB_CLOSED = 4010
 CLOSE_NO_SESSION = 4403
 CLOSE_INTERNAL = 4500
 
@@ -74,13 +78,17 @@ CLOSE_CODES: tuple[CloseCode, ...] = (
     CloseCode(
         CLOSE_TAKEN_OVER, "taken_over", "takeBack", _("Has abierto esta terminal en otra pestaña.")
     ),
+    CloseCode(
+        CLOSE_TAB_CLOSED, "tab_closed", "reconnect", _("Has cerrado esta terminal.")
+    ),
     CloseCode(CLOSE_NO_SESSION, "no_session", "reload", _("Tu sesión ha terminado.")),
     CloseCode(CLOSE_INTERNAL, "internal", "retry", _("Algo ha fallado en el servidor.")),
 )
 
 
 def page_table() -> dict[str, Any]:
-    """What the page needs, as plain JSON: `{"codes": {"4009": {...}}, "defaultAction": ...}`."""
+    """What the page needs, as plain JSON: `{"codes": {"4009": {...}}, "defaultAction": ...,
+    "maxTerminals": N}` (N: how many terminal tabs the server lets one session open)."""
     return {
         "codes": {
             str(entry.code): {
@@ -91,4 +99,5 @@ def page_table() -> dict[str, Any]:
             for entry in CLOSE_CODES
         },
         "defaultAction": DEFAULT_ACTION,
+        "maxTerminals": settings.SANDBOX_MAX_TERMINALS_PER_SESSION,
     }

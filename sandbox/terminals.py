@@ -32,7 +32,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from sandbox import engine
+from sandbox import engine, terminal_hangup
 from sandbox.client_limits import AddressGate
 from sandbox.loop_state import PerLoop
 from sandbox.owner_locks import OwnerLocks
@@ -65,6 +65,7 @@ from sandbox.terminal_protocol import (  # noqa: F401
     CLOSE_NORMAL,
     CLOSE_POLICY,
     CLOSE_SERVICE_RESTART,
+    CLOSE_TAB_CLOSED,
     CLOSE_TAKEN_OVER,
     CLOSE_TOO_BIG,
     CLOSE_TOO_MANY,
@@ -492,6 +493,15 @@ class Terminal:
 
     async def _dispose(self) -> None:
         if self.tty is not None:
+            lease = self.lease
+            if lease is not None and not lease.ended and self.registry.terminals_of(self.owner):
+                # The sandbox stays for the owner's other terminals: end this shell there too
+                # (closing the stream alone leaves it running). The last terminal's sandbox goes
+                # as a whole instead.
+                try:
+                    await terminal_hangup.hang_up(self.tty)
+                except Exception:
+                    logger.info("could not hang up %s", self, exc_info=True)
             with contextlib.suppress(Exception):
                 await self.tty.close()
         self.registry.release_if_unused(self.owner)

@@ -291,8 +291,8 @@ SANDBOX_READ_ONLY = env_bool("SANDBOX_READ_ONLY", True)
 SANDBOX_MAX_LIVE = env_int("SANDBOX_MAX_LIVE", 60, minimum=1)
 # Sandboxes per browser session.
 SANDBOX_MAX_PER_SESSION = env_int("SANDBOX_MAX_PER_SESSION", 1, minimum=1)
-# Terminals (tabs) open at once per browser session.
-SANDBOX_MAX_TERMINALS_PER_SESSION = env_int("SANDBOX_MAX_TERMINALS_PER_SESSION", 3, minimum=1)
+# Terminals open at once per browser session (the workspace's terminal tabs and browser tabs).
+SANDBOX_MAX_TERMINALS_PER_SESSION = env_int("SANDBOX_MAX_TERMINALS_PER_SESSION", 4, minimum=1)
 # Sandboxes kept started and unowned, so a student's terminal opens at once.
 SANDBOX_WARM_POOL = env_int("SANDBOX_WARM_POOL", 2, minimum=0)
 # Threads for blocking Docker SDK calls (the event loop never waits on the engine).

@@ -14,8 +14,9 @@ export class FakeSocket {
   send(data) {
     this.sent.push(data);
   }
-  close() {
+  close(code) {
     this.closed = true;
+    this.closeCode = code;
   }
   // What the server does:
   open() {

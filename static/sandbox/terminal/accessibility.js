@@ -11,14 +11,8 @@ export function screenReaderWanted() {
   return storageGet("localStorage", SCREEN_READER_KEY) === "1";
 }
 
-export function bindScreenReaderToggle(term, button) {
-  function set(on) {
-    term.options.screenReaderMode = on;
-    button.setAttribute("aria-pressed", on ? "true" : "false");
-    storageSet("localStorage", SCREEN_READER_KEY, on ? "1" : "0");
-  }
-  set(term.options.screenReaderMode);
-  button.addEventListener("click", () => set(!term.options.screenReaderMode));
+export function setScreenReaderWanted(on) {
+  storageSet("localStorage", SCREEN_READER_KEY, on ? "1" : "0");
 }
 
 export function announcer(el) {

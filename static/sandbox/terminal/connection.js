@@ -267,6 +267,27 @@ export class Connection {
     }
   }
 
+  /**
+   * The student closed this terminal's tab: close with `code` (the table's "tab_closed") so the
+   * server ends the shell now instead of keeping it for a reconnect, and never reconnect.
+   */
+  dispose(code) {
+    this.leaving = true;
+    this.timers.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    const ws = this.socket;
+    this.socket = null;
+    this.state = "ended";
+    if (!ws) return;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try {
+      if (code) ws.close(code);
+      else ws.close();
+    } catch (e) {
+      /* already closed */
+    }
+  }
+
   pageHidden() {
     this.leaving = true;
   }

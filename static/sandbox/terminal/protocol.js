@@ -24,6 +24,14 @@ export function closeAction(table, code) {
   return entry ? entry.action : table.defaultAction;
 }
 
+/** The number the table gives a close code's name (e.g. "tab_closed"), or null. */
+export function codeNamed(table, name) {
+  for (const [code, entry] of Object.entries(table.codes)) {
+    if (entry && entry.name === name) return Number(code);
+  }
+  return null;
+}
+
 /** The Spanish explanation of a close, or "" for a code the table does not know. */
 export function closeMessage(table, code) {
   const entry = table.codes[String(code)];

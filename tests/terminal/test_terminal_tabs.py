@@ -1,0 +1,144 @@
+"""Several terminals (the workspace's terminal tabs) on one session, against the real engine:
+each is its own shell in the same sandbox, they run at once, each reattaches to its own shell,
+the server caps them (default 4) with a Spanish notice, and closing a tab (close 4010) ends its
+shell at once and frees its place."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from harness.tabs import new_terminal_id
+from sandbox.terminal_protocol import CLOSE_TAB_CLOSED, CLOSE_TOO_MANY
+
+pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
+
+
+# The processes running `sleep 301`, listed from /proc (no procps needed in the image).
+SLEEPERS = (
+    "for c in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $c 2>/dev/null; echo; done"
+    " | grep '^sleep 301'"
+)
+
+
+def _value(output: bytes, name: str) -> bytes:
+    found = re.search(rb"\n" + name.encode() + rb"=(\S+)", output)
+    assert found, output
+    return found.group(1)
+
+
+async def test_two_terminals_are_separate_shells_in_one_sandbox_and_run_at_once(
+    open_tab, session_key
+):
+    busy = await open_tab(session_key)
+    free = await open_tab(session_key)
+    first = await busy.run("echo h''ost=$(hostname); echo p''id=$$; echo t''ty=$(tty)", "fin-a")
+    second = await free.run("echo h''ost=$(hostname); echo p''id=$$; echo t''ty=$(tty)", "fin-b")
+
+    await busy.type("sleep 60; echo dorm''ido\r")  # holds the first shell's foreground
+    answered = await free.run("echo respon''de", "fin-libre")
+
+    assert _value(first, "host") == _value(second, "host")  # one sandbox
+    assert _value(first, "pid") != _value(second, "pid")  # two shells
+    assert _value(first, "tty") != _value(second, "tty")  # each with its own TTY
+    assert b"responde" in answered
+    assert b"dormido" not in busy.output  # the sleep still runs in the other one
+
+
+async def test_each_terminal_reattaches_to_its_own_shell(open_tab, session_key):
+    ids = [new_terminal_id(), new_terminal_id()]
+    pids = []
+    for number, terminal_id in enumerate(ids):
+        tab = await open_tab(session_key, terminal_id)
+        before = await tab.run(f"echo p''id=$$; echo mar''ca-{number}", f"fin-primera-{number}")
+        pids.append(_value(before, "pid"))
+        await tab.hang_up()  # a reload: both in their grace period
+
+    for number, terminal_id in enumerate(ids):
+        again = await open_tab(session_key, terminal_id)
+        assert again.events[0]["reattached"] is True
+        await again.expect(f"marca-{number}".encode())  # its own replay
+        assert b"marca-%d" % (1 - number) not in again.output
+        after = await again.run("echo p''id=$$", f"fin-segunda-{number}")
+        assert _value(after, "pid") == pids[number]
+
+
+async def test_the_fifth_terminal_of_a_session_is_refused_with_a_spanish_notice(
+    open_tab, session_key, settings
+):
+    assert settings.SANDBOX_MAX_TERMINALS_PER_SESSION == 4  # the default
+    for _ in range(4):
+        await open_tab(session_key)
+
+    fifth = await open_tab(session_key, ready=False)
+
+    assert await fifth.closed() == CLOSE_TOO_MANY
+    message = fifth.events[-1]["message"]
+    assert "4 terminales" in message and "máximo" in message
+
+
+async def test_closing_a_tab_ends_its_shell_at_once_and_frees_its_place(
+    open_tab, session_key, settings
+):
+    settings.SANDBOX_MAX_TERMINALS_PER_SESSION = 2
+    keeper = await open_tab(session_key)
+    closed_id = new_terminal_id()
+    closed = await open_tab(session_key, closed_id)
+    pid = _value(await closed.run("echo p''id=$$", "fin-pid"), "pid").decode()
+    await closed.type("sleep 301\r")  # a job in the foreground, like `docker logs -f`
+    await keeper.run(SLEEPERS + " | grep -q . || exit 1", "fin-dormido")
+
+    await closed.communicator.disconnect(code=CLOSE_TAB_CLOSED, timeout=10)
+
+    # Its shell and its job are gone now, not after the grace period (kill -0 fails for a pid
+    # that is not there).
+    gone = await keeper.run(
+        f"for i in $(seq 50); do kill -0 {pid} 2>/dev/null || break; sleep 0.1; done; "
+        f"kill -0 {pid} 2>/dev/null && echo vi''vo || echo aca''bado; "
+        f"sleep 0.5; echo qued''an=$({SLEEPERS} | wc -l)",
+        "fin-kill",
+        timeout=30,
+    )
+    assert b"acabado" in gone and b"vivo" not in gone
+    assert _value(gone, "quedan") == b"0"
+    # The same id is a new shell, not a reattach: nothing was kept for it.
+    again = await open_tab(session_key, closed_id)
+    assert again.events[0]["reattached"] is False
+    assert _value(await again.run("echo p''id=$$", "fin-otra"), "pid").decode() != pid
+
+
+async def test_a_shell_whose_grace_ran_out_is_ended_while_other_terminals_live(
+    open_tab, session_key, settings
+):
+    settings.SANDBOX_RECONNECT_GRACE = 0
+    keeper = await open_tab(session_key)
+    left = await open_tab(session_key)
+    pid = _value(await left.run("echo p''id=$$", "fin-pid"), "pid").decode()
+
+    await left.hang_up()  # no tab-closed code: a dropped connection, grace 0
+
+    gone = await keeper.run(
+        f"for i in $(seq 50); do kill -0 {pid} 2>/dev/null || break; sleep 0.1; done; "
+        f"kill -0 {pid} 2>/dev/null && echo vi''vo || echo aca''bado",
+        "fin-kill",
+        timeout=30,
+    )
+    assert b"acabado" in gone and b"vivo" not in gone
+
+
+async def test_a_tab_closed_from_a_connection_that_lost_its_terminal_ends_nothing(
+    open_tab, session_key
+):
+    """A connection taken over (4009) that then sends 4010 must not end the shell it no longer
+    shows: only the connection showing a terminal can close it for good."""
+    terminal_id = new_terminal_id()
+    old = await open_tab(session_key, terminal_id)
+    new = await open_tab(session_key, terminal_id)
+    assert await old.closed() == 4009
+    pid = _value(await new.run("echo p''id=$$", "fin-uno"), "pid")
+
+    await old.communicator.disconnect(code=CLOSE_TAB_CLOSED, timeout=10)
+
+    assert _value(await new.run("echo p''id=$$", "fin-dos"), "pid") == pid
+    assert new.close_code is None
