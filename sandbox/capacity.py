@@ -38,6 +38,11 @@ class Capacity:
         self.lock = asyncio.Lock()
         self.queue: list[object] = []
         self.inflight = 0
+        # Students' sandboxes being created right now (slot holders; the pool filler is not
+        # one): the filler waits for them (pool.py), their start-ups come first.
+        self.starting = 0
+        # Students inside leases.acquire (reusing, taking a warm one or starting their own).
+        self.arriving = 0
         self._changed = asyncio.Event()
 
     async def used(self) -> int:
@@ -66,10 +71,25 @@ class Capacity:
     ) -> AsyncIterator[None]:
         """Holds one slot while the body creates a container (whose row then counts)."""
         await self._reserve(on_queue)
+        self.starting += 1
         try:
             yield
         finally:
+            self.starting -= 1
             self.unreserve()
+
+    @contextlib.asynccontextmanager
+    async def arrival(self) -> AsyncIterator[None]:
+        """Around a student's acquire: the pool filler holds back meanwhile."""
+        self.arriving += 1
+        try:
+            yield
+        finally:
+            self.arriving -= 1
+
+    def students_waiting(self) -> bool:
+        """A student is arriving, in line, or having their sandbox created right now."""
+        return bool(self.queue) or self.starting > 0 or self.arriving > 0
 
     async def _reserve(self, on_queue: Callable[[int], Awaitable[None]] | None) -> None:
         if await self.try_reserve():

@@ -42,6 +42,8 @@ ROLE = "sandbox"
 
 # Keeps the main process alive doing nothing; docker-init (init=True) is PID 1 and reaps zombies.
 COMMAND = ["sleep", "infinity"]
+# A terminal's shell (runs.open_tty; started ahead in warm sandboxes, sandbox/warm_shells.py).
+LOGIN_SHELL = ("/bin/bash", "-l")
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,8 @@ async def acquire(
         )
     ensure_background_tasks()
     session = session or owner
-    async with sandboxes.owner_lock(owner):
+    # capacity.arrival: the warm-pool filler waits while students arrive (their start-ups first).
+    async with capacity.get().arrival(), sandboxes.owner_lock(owner):
         current = await _reusable(owner)
         if current is not None:
             return current

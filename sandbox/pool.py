@@ -1,8 +1,15 @@
-"""The warm pool: a few started, unassigned sandboxes so the first prompt comes fast.
+"""The warm pool: started, unassigned sandboxes so the first prompt comes fast.
 
 A warm container is handed out once: it becomes its owner's (renamed after them) and never goes
-back to the pool; released sandboxes are removed. The filler tops the pool up in the background
-and never takes a slot someone is queueing for.
+back to the pool; released sandboxes are removed. Each one started by this process has its
+terminal's login shell running already (sandbox/warm_shells.py), so a hand-out costs a claim and
+a rename, no exec.
+
+The filler tops the pool up in the background and never takes a slot someone is queueing for.
+It refills in proportion to what was taken (everything missing, several at once), but only once
+the demand has paused: while a burst of students is still taking warm sandboxes, or any student's
+own sandbox is being started, start-ups for the pool would take the CPU those students are
+waiting on (docs/reliability.md, «Reserva bajo una ráfaga»).
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import timedelta
 
 from asgiref.sync import sync_to_async
@@ -27,12 +35,41 @@ logger = logging.getLogger(__name__)
 # After an error (engine down, image missing) wait this long before trying again.
 BACKOFF_SECONDS = 15.0
 
-# Set after every take: the filler tops the pool up at once.
+# The filler refills once hand-outs have paused this long (a burst of a class arrives within a
+# second or two; its hand-outs then take a few milliseconds each).
+SETTLE_SECONDS = 0.5
+# While students' own sandboxes start (or wait in line), look again this often.
+BUSY_RECHECK_SECONDS = 0.25
+
+# Set after every take: the filler tops the pool up once the takes pause.
 _wakeups: PerLoop[asyncio.Event] = PerLoop(asyncio.Event)
+# When this loop last handed a warm sandbox out (time.monotonic()).
+_last_take: PerLoop[list[float]] = PerLoop(lambda: [-1e9])
 
 
 def refill_soon() -> None:
+    _last_take.get()[0] = time.monotonic()
     _wakeups.get().set()
+
+
+def parallel_starts() -> int:
+    """How many warm sandboxes the filler starts at once: half the Docker threads (4 by
+    default), so hand-outs and terminals always find threads free."""
+    return max(1, settings.SANDBOX_DOCKER_THREADS // 2)
+
+
+async def until_quiet() -> None:
+    """Returns once no warm sandbox was taken for SETTLE_SECONDS and no student's sandbox is
+    being started or waiting for a slot."""
+    cap = capacity.get()
+    while True:
+        since = time.monotonic() - _last_take.get()[0]
+        if since < SETTLE_SECONDS:
+            await asyncio.sleep(SETTLE_SECONDS - since)
+        elif cap.students_waiting():
+            await asyncio.sleep(BUSY_RECHECK_SECONDS)
+        else:
+            return
 
 
 def _warm_rows() -> object:
@@ -118,30 +155,48 @@ async def take(owner: str, session: str) -> sandboxes.Sandbox | None:
 
 
 async def fill_once() -> int:
-    """Starts warm sandboxes until the pool is full (or capacity says no); returns how many."""
+    """Starts the warm sandboxes missing, up to parallel_starts() at a time, until the pool is
+    full, capacity says no, or a student's sandbox starts (theirs first); returns how many."""
     started = 0
     cap = capacity.get()
-    while await size() < settings.SANDBOX_WARM_POOL:
-        if not await cap.try_reserve():
+    while not cap.students_waiting():
+        missing = settings.SANDBOX_WARM_POOL - await size()
+        reserved = 0
+        while reserved < min(missing, parallel_starts()) and await cap.try_reserve():
+            reserved += 1
+        if not reserved:
             break
-        try:
-            await sandboxes.create(owner="", session="", pool=True)
-            started += 1
-        finally:
-            cap.unreserve()
+        results = await asyncio.gather(
+            *(_start_reserved(cap) for _ in range(reserved)), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        started += reserved - len(failures)
+        if failures:
+            raise failures[0]
     return started
 
 
+async def _start_reserved(cap: capacity.Capacity) -> None:
+    try:
+        await sandboxes.create(owner="", session="", pool=True)
+    finally:
+        cap.unreserve()
+
+
 async def keep_filled() -> None:
-    """Background task (background.ensure_background_tasks): refill after every take, and check
-    every SANDBOX_REAP_INTERVAL seconds."""
+    """Background task (background.ensure_background_tasks): refill once the takes pause, and
+    check every SANDBOX_REAP_INTERVAL seconds."""
     if settings.SANDBOX_WARM_POOL <= 0:
         return
     wakeup = _wakeups.get()
     while True:
         wait = float(settings.SANDBOX_REAP_INTERVAL)
+        wakeup.clear()  # before filling: a take meanwhile wakes the next round
         try:
+            await until_quiet()
             await fill_once()
+            if capacity.get().students_waiting():
+                wait = BUSY_RECHECK_SECONDS  # stopped for them: go on once they are served
         except asyncio.CancelledError:
             raise
         except EngineUnavailable as exc:
@@ -150,6 +205,5 @@ async def keep_filled() -> None:
         except Exception:
             logger.exception("warm pool not filled")
             wait = BACKOFF_SECONDS
-        wakeup.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wakeup.wait(), wait)

@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sandbox import gateway as docker_gateway
-from sandbox import hardening, sandboxes
+from sandbox import hardening, sandboxes, warm_shells
 from sandbox.docker_api.client import EngineUnavailable
 from sandbox.docker_api.containers import ManagedContainer
 from sandbox.models import SandboxRecord
@@ -104,6 +104,7 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
     """One pass. everything=True removes every sandbox of this instance (prune --all)."""
     grace = ORPHAN_GRACE_SECONDS if orphan_grace is None else orphan_grace
     report = ReapReport()
+    listed_at = time.monotonic()
     containers = await sandboxes.managed_containers()
     rows = {
         row.container_id: row
@@ -128,6 +129,8 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
 
     # Rows whose container is gone (removed by hand, engine reset) only hold capacity.
     present = {item.id for item in containers}
+    # Shells started ahead in warm containers that went that way hold a socket each.
+    warm_shells.forget_missing(present, listed_at)
     cutoff = now - timedelta(seconds=grace)
     gone = [
         cid

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
+from sandbox import hardening, warm_shells
 from sandbox.docker_api import containers as docker_containers
 from sandbox.docker_api import execs
 from sandbox.docker_api.client import EngineUnavailable, call
@@ -24,7 +25,7 @@ from sandbox.sandboxes import Sandbox
 
 logger = logging.getLogger(__name__)
 
-SHELL = ["/bin/bash", "-l"]
+SHELL = list(hardening.LOGIN_SHELL)
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,13 @@ class TTY:
 
 
 async def open_tty(sandbox: Sandbox, rows: int = 24, cols: int = 80) -> TTY:
-    exec_id, stream = await call(
-        execs.exec_open, sandbox.container_id, list(SHELL), tty=True, stdin=True
-    )
+    # A warm sandbox's shell was started before hand-out (sandbox/warm_shells.py).
+    opened = warm_shells.take(sandbox.container_id)
+    if opened is None:
+        opened = await call(
+            execs.exec_open, sandbox.container_id, list(SHELL), tty=True, stdin=True
+        )
+    exec_id, stream = opened
     tty = TTY(sandbox, exec_id, stream)
     try:
         # API 1.41 has no initial console size.

@@ -13,19 +13,22 @@ an adopted one's (after a restart) is served again. When an owner's last sandbox
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from sandbox import capacity, hardening
+from sandbox import capacity, hardening, warm_shells
 from sandbox import gateway as docker_gateway
 from sandbox.docker_api import containers as docker_containers
+from sandbox.docker_api import execs
 from sandbox.docker_api.client import SandboxGone, call, call_sync, executor, in_pool
 from sandbox.docker_api.containers import ManagedContainer
 from sandbox.loop_state import PerLoop
@@ -142,7 +145,12 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
                 # The caller holds the owner's lock (acquire) and the owner has no live sandbox.
                 await close_gateway(owner)
         raise
+    # A warm sandbox's terminal shell starts now, before anyone can claim its row.
+    opening = _open_warm_shell(container_id) if pool else None
     try:
+        if opening is not None:
+            with contextlib.suppress(Exception):  # no shell ahead: its terminal opens one
+                await asyncio.shield(opening)
         row = await SandboxRecord.objects.acreate(
             container_id=container_id,
             name=spec.name,
@@ -159,10 +167,32 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
         )
     except BaseException:
         schedule_removal(container_id)
+        if opening is not None:
+            # After warm_shells.keep (callbacks run in order), even if the shell opens later.
+            opening.add_done_callback(lambda _done: warm_shells.discard(container_id))
         raise
     finally:
         _inflight_ids.discard(container_id)
     return to_sandbox(row)
+
+
+def _open_warm_shell(container_id: str) -> asyncio.Future[tuple[str, Any]]:
+    """Starts the login shell a warm sandbox's first terminal takes (sandbox/warm_shells.py):
+    the exec, the usual cost of a terminal, is paid while nobody waits. Kept once it is open."""
+    opening = asyncio.ensure_future(
+        call(execs.exec_open, container_id, list(hardening.LOGIN_SHELL), tty=True, stdin=True)
+    )
+
+    def keep(done: asyncio.Future[tuple[str, Any]]) -> None:
+        if done.cancelled():
+            return
+        if done.exception() is not None:
+            logger.info("no shell ahead in %s", container_id[:12], exc_info=done.exception())
+            return
+        warm_shells.keep(container_id, done.result())
+
+    opening.add_done_callback(keep)
+    return opening
 
 
 async def _remove_when_made(made: asyncio.Future[str]) -> None:
@@ -223,6 +253,7 @@ async def end_gateway(owner: str) -> None:
 def _remove_container(container_id: str) -> None:
     """Blocking: removes the container, then the reserved gateway folder of a warm one nobody
     was served in (a served one stays until its student's gateway closes)."""
+    warm_shells.discard(container_id)  # a shell started ahead that nobody took
     folder = call_sync(docker_containers.remove, container_id)
     if folder:
         docker_gateway.discard_folder(folder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 import docker.errors
@@ -96,17 +97,57 @@ def remove(api: docker.APIClient, container_id: str) -> str:
 _OOM_KILL = re.compile(rb"^oom_kill (\d+)$", re.MULTILINE)
 # cgroup v2, then v1: each holds a counter of processes the OOM killer took in this container.
 _OOM_COUNTERS = ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"]
+# The same counters as the host sees them, under the container's cgroup path.
+_HOST_CGROUP_V1_MEMORY = Path("/sys/fs/cgroup/memory")
+_HOST_CGROUP_V2 = Path("/sys/fs/cgroup")
 
 
-def _oom_kills(api: docker.APIClient, container_id: str) -> int:
-    """How many processes the OOM killer took inside a running container. The engine's
-    State.OOMKilled only covers the main process (it is set when the container stops)."""
+def _host_oom_kills(container_id: str, pid: int) -> int | None:
+    """The OOM-kill counter read from the host's cgroup files: no `docker exec`, so it costs
+    nothing at the engine (it used to be one exec per terminal start, in the middle of a burst)
+    and a sandbox whose pids limit is full can't hide a kill. None when this process can't see
+    that container's cgroup (an engine on another host, or in another PID namespace): the caller
+    falls back to the exec."""
+    if pid <= 0:
+        return None
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    # Only a path naming this container's full id: /proc/PID of another PID namespace (or a PID
+    # reused after the container stopped) is some other process.
+    found = [line.split(":", 2) for line in lines if line.count(":") >= 2]
+    paths = [(controllers, path) for _, controllers, path in found if container_id in path]
+    for controllers, path in sorted(paths, key=lambda item: item[0] == ""):  # v1 memory first
+        if "memory" in controllers.split(","):
+            counter = _HOST_CGROUP_V1_MEMORY / path.lstrip("/") / "memory.oom_control"
+        elif controllers == "":
+            counter = _HOST_CGROUP_V2 / path.lstrip("/") / "memory.events"
+        else:
+            continue
+        try:
+            text = counter.read_bytes()
+        except OSError:
+            continue  # e.g. the v2 line of a v1 host: no such file
+        return sum(int(n) for n in _OOM_KILL.findall(text))
+    return None
+
+
+def _exec_oom_kills(api: docker.APIClient, container_id: str) -> int:
+    """The same counter read inside the container (one exec), where the host's is out of reach."""
     try:
         exec_id = api.exec_create(container_id, ["cat", *_OOM_COUNTERS], user=settings.SANDBOX_USER)
         output = api.exec_start(exec_id["Id"])
     except docker.errors.APIError:
         return 0  # e.g. a sandbox so full of processes that nothing more can start
     return sum(int(n) for n in _OOM_KILL.findall(output or b""))
+
+
+def _oom_kills(api: docker.APIClient, container_id: str, pid: int) -> int:
+    """How many processes the OOM killer took inside a running container. The engine's
+    State.OOMKilled only covers the main process (it is set when the container stops)."""
+    counted = _host_oom_kills(container_id, pid)
+    return counted if counted is not None else _exec_oom_kills(api, container_id)
 
 
 def state(api: docker.APIClient, container_id: str, *, count_ooms: bool = False) -> ContainerState:
@@ -116,7 +157,9 @@ def state(api: docker.APIClient, container_id: str, *, count_ooms: bool = False)
         return ContainerState(False, False, "gone", False, None)
     st = info.get("State") or {}
     running = bool(st.get("Running"))
-    oom_kills = _oom_kills(api, container_id) if running and count_ooms else 0
+    full_id = str(info.get("Id") or container_id)
+    pid = int(st.get("Pid") or 0)
+    oom_kills = _oom_kills(api, full_id, pid) if running and count_ooms else 0
     return ContainerState(
         exists=True,
         running=running,
