@@ -106,7 +106,10 @@ def test_a_block_opened_in_the_editor_edited_and_saved_is_what_cat_shows(
 
     # «Ejecutar» on the lesson's `cat` block goes back to the terminal and runs it there.
     page.get_by_role("button", name="Ejecutar").click()
-    assert page.get_by_role("tab", name="Terminal").get_attribute("aria-selected") == "true"
+    assert (
+        page.get_by_role("tab", name="Terminal", exact=True).get_attribute("aria-selected")
+        == "true"
+    )
     _terminal_shows(page, 'CMD ["echo", "hecho en el editor"]')
 
     # Changed in the terminal meanwhile: the editor's next save asks.
@@ -194,7 +197,7 @@ def test_the_file_tree_creates_renames_and_deletes(page: Any, lesson_url: str) -
 def test_the_tabs_work_from_the_keyboard(page: Any, lesson_url: str) -> None:
     page.goto(lesson_url)
     page.wait_for_function("() => window.muelleWorkspace")
-    terminal_tab = page.get_by_role("tab", name="Terminal")
+    terminal_tab = page.get_by_role("tab", name="Terminal", exact=True)
     terminal_tab.focus()
     page.keyboard.press("ArrowRight")
     assert page.get_by_role("tab", name="Editor").get_attribute("aria-selected") == "true"
@@ -230,7 +233,7 @@ def test_a_phone_screen_stacks_without_sideways_scrolling(browser: Any, lesson_u
         phone.goto(lesson_url)
         phone.wait_for_function("() => window.muelleEditor && window.muelleWorkspace")
         for tab in ("Terminal", "Editor", "Vista"):
-            phone.get_by_role("tab", name=tab).click()
+            phone.get_by_role("tab", name=tab, exact=True).click()
             wide = phone.evaluate(
                 "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )

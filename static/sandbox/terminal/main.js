@@ -308,7 +308,7 @@ function start(panel) {
   function openTab({ focus = true } = {}) {
     const tab = list.add();
     if (!tab) {
-      // The server would refuse it too (4002): say so here, without a round trip.
+      // The server would refuse it too (too_many): say so here, without a round trip.
       panelNotice = { message: t("tooManyTabs", { max: list.max }), level: "warning" };
       render();
       announce(panelNotice.message);

@@ -4,7 +4,7 @@
  * of them, in order, with the same one active. Pure: storage and randomness are injected, so
  * tests/js drive it without a browser.
  *
- * The server has the last word on the cap (SANDBOX_MAX_TERMINALS_PER_SESSION, close 4002); `max`
+ * The server has the last word on the cap (SANDBOX_MAX_TERMINALS_PER_SESSION, the too_many close); `max`
  * only spares the student a round trip that would be refused.
  */
 
