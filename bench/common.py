@@ -8,7 +8,7 @@ import os
 import signal
 import statistics
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,9 +131,10 @@ def raw_remove(container_ids: list[str]) -> None:
             engine.call_sync(lambda api, c=cid: api.remove_container(c, force=True, v=True))
 
 
-def raw_start_rate(count: int) -> tuple[float, float]:
+def raw_start_rate(count: int, then: Callable[[], object] | None = None) -> tuple[float, float]:
     """`count` hardened create+start at once (one thread each), as `count` students arriving
-    would ask for them; returns (starts per second, wall seconds). Removes them afterwards."""
+    would ask for them; returns (starts per second, wall seconds). Calls `then()` once they
+    have all started (e.g. a CPU snapshot), then removes them."""
     import time as _time
     from concurrent.futures import ThreadPoolExecutor
 
@@ -146,6 +147,8 @@ def raw_start_rate(count: int) -> tuple[float, float]:
             with contextlib.suppress(Exception):
                 made.append(future.result())
         wall = _time.perf_counter() - started
+    if then is not None:
+        then()
     raw_remove(made)
     return len(made) / wall, wall
 

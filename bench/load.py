@@ -218,7 +218,12 @@ def pct(values: list[float], q: float) -> float:
 
 async def one_round(server: LiveServer, n: int, student_timeout: float) -> dict:
     # The raw engine first, on the same machine in the same minute: N hardened starts at once.
-    raw_rate, raw_wall = await asyncio.to_thread(raw_start_rate, n)
+    raw_cpu_before = cpu_snapshot(server.process.pid)
+    raw_cpu_after: dict[str, float] = {}
+    raw_rate, raw_wall = await asyncio.to_thread(
+        raw_start_rate, n, lambda: raw_cpu_after.update(cpu_snapshot(server.process.pid))
+    )
+    raw_cpu = {name: raw_cpu_after[name] - raw_cpu_before[name] for name in raw_cpu_after}
     times: dict[str, list[float]] = {"page": [], "terminal_ready": [], "command": [], "check": []}
     errors: Counter[str] = Counter()
     with ThreadPoolExecutor(max_workers=min(n, 64)) as pool, Sampler(server.process.pid) as s:
@@ -249,6 +254,7 @@ async def one_round(server: LiveServer, n: int, student_timeout: float) -> dict:
         "cpu": cpu,
         "raw_rate": raw_rate,
         "raw_wall": raw_wall,
+        "raw_cpu": raw_cpu,
     }
 
 
@@ -285,6 +291,13 @@ def report(r: dict) -> None:
         f"   CPU time during the round ({os.cpu_count()} cores x {r['wall']:.1f} s = "
         f"{os.cpu_count() * r['wall']:.1f} s available): {cpu}"
     )
+    # Where the time goes, beside the raw engine's: CPU per arrival and per process (the raw
+    # containers' removal comes after its snapshot, as Muelle's comes after the round's).
+    per = ", ".join(
+        f"{name} {r['cpu'][name] / r['n'] * 1000:.0f} / {r['raw_cpu'][name] / r['n'] * 1000:.0f} ms"
+        for name in r["cpu"]
+    )
+    print(f"   CPU per arrival, Muelle / raw engine: {per}")
     for kind, count in r["errors"].most_common():
         print(f"   error x{count}: {kind}")
     if not r["errors"]:
