@@ -192,6 +192,35 @@ def lab(client: docker.DockerClient) -> Iterator[Lab]:
     made.close()
 
 
+@pytest.fixture
+def fetch(lab: Lab, image_of: Callable[[str], str]) -> Callable[[str], str]:
+    """GET a URL from another container on the lab's network (BusyBox's wget), as a student's
+    would, repeated until the server answers; returns the page."""
+
+    def get(url: str) -> str:
+        return lab.until(lambda: lab.run(image_of("busybox"), ["wget", "-qO-", url]), f"GET {url}")
+
+    return get
+
+
+@pytest.fixture
+def volume_with(lab: Lab, image_of: Callable[[str], str]) -> Callable[[str, str], str]:
+    """A new volume holding one file (`name`, `text`), written by a container as a student
+    would; returns the volume's name."""
+
+    def make(name: str, text: str) -> str:
+        volume = lab.volume("site")
+        code, out = lab.run(
+            image_of("busybox"),
+            ["sh", "-c", 'printf "%s\\n" "$1" > "/v/$2"', "sh", text, name],
+            volumes={volume: "/v"},
+        )
+        assert code == 0, out
+        return volume
+
+    return make
+
+
 def logs(container: Any) -> str:
     return container.logs().decode(errors="replace")
 

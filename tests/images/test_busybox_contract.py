@@ -7,10 +7,6 @@ import pytest
 pytestmark = pytest.mark.docker
 
 
-def test_its_default_command_is_sh(client, image_of) -> None:  # noqa: ANN001
-    assert client.images.get(image_of("busybox")).attrs["Config"]["Cmd"] == ["sh"]
-
-
 def test_its_shell_and_applets_work(lab, image_of) -> None:  # noqa: ANN001
     code, out = lab.run(
         image_of("busybox"), ["sh", "-c", "echo $((6*7)); busybox | head -1; wget --help 2>&1"]

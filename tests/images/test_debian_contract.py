@@ -14,10 +14,6 @@ def test_it_is_debian_bookworm(lab, image_of) -> None:  # noqa: ANN001
     assert "\n12." in out
 
 
-def test_its_default_command_is_bash(client, image_of) -> None:  # noqa: ANN001
-    assert client.images.get(image_of("debian")).attrs["Config"]["Cmd"] == ["bash"]
-
-
 def test_it_has_apt_and_dpkg_knows_bash(lab, image_of) -> None:  # noqa: ANN001
     code, out = lab.run(image_of("debian"), ["bash", "-c", "apt-get --version && dpkg -s bash"])
     assert code == 0, out

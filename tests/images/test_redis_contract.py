@@ -9,13 +9,6 @@ from .conftest import process_uid
 pytestmark = pytest.mark.docker
 
 
-def test_it_exposes_6379_and_works_in_data(client, image_of) -> None:  # noqa: ANN001
-    config = client.images.get(image_of("redis")).attrs["Config"]
-    assert "6379/tcp" in config["ExposedPorts"]
-    assert config["WorkingDir"] == "/data"
-    assert "/data" in config["Volumes"]
-
-
 def test_another_container_reaches_it_and_the_data_survives_in_the_volume(  # noqa: ANN001
     lab, image_of
 ) -> None:
