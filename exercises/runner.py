@@ -1,4 +1,5 @@
-"""Runs the steps an exercise's checks need in the student's sandbox, all in ONE exec.
+"""Runs the steps an exercise's checks need in the student's sandbox: in its resident check
+agent (sandbox/check_agent.py: no exec per click), or else all in ONE exec, as below.
 
 A class checking at once is bound by how many execs the engine can start (each one forks runc
 inside dockerd); one exec per click instead of one per check keeps "Comprobar" under a second
@@ -19,6 +20,7 @@ purpose: each one costs inside a CPU-limited container.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import Sequence
@@ -26,7 +28,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from sandbox import engine
+from sandbox import check_agent, engine
+
+logger = logging.getLogger(__name__)
 
 # Ops: "sh" (an instructor command), "exists" (a path), "read" (a path), "ps" (no argument),
 # "http" ("PORT /path": a GET to the sandbox's own localhost, as the student's curl would do).
@@ -150,11 +154,33 @@ async def _exec(sandbox: engine.Sandbox, steps: Sequence[Step]) -> list[StepResu
     return _parse(run, nonce, len(steps))
 
 
+async def _agent(sandbox: engine.Sandbox, steps: Sequence[Step]) -> list[StepResult] | None:
+    """The steps run by the sandbox's resident agent (no exec at all); None without one."""
+    try:
+        reply = await check_agent.run_steps(
+            sandbox,
+            [(step.op, step.arg) for step in steps],
+            limit=settings.SANDBOX_RUN_TIMEOUT,
+            cap=settings.SANDBOX_RUN_OUTPUT_CAP,
+        )
+    except check_agent.AgentUnavailable as exc:
+        logger.info("checks of %s run without agent: %s", sandbox.name, exc)
+        return None
+    return [
+        StepResult(s.exit_code, s.output, s.timed_out, s.truncated, reply.agent)
+        for s in reply.steps
+    ]
+
+
 async def run_steps(sandbox: engine.Sandbox, steps: Sequence[Step]) -> list[StepResult]:
-    """One result per step, in order. Engine errors (EngineUnavailable, SandboxGone...)
+    """One result per step, in order: from the resident agent, or (an image without one, an
+    agent that misbehaved) from one exec. Engine errors (EngineUnavailable, SandboxGone...)
     propagate."""
     if not steps:
         return []
+    results = await _agent(sandbox, steps)
+    if results is not None:
+        return results
     results = await _exec(sandbox, steps)
     if results is not None:
         return results
