@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sandbox import capacity, pool, sandboxes
+from sandbox import capacity, placement, pool, sandboxes
 from sandbox import gateway as docker_gateway
 from sandbox.background import ensure_background_tasks
 from sandbox.docker_api import containers as docker_containers
@@ -98,6 +98,10 @@ async def _reusable(owner: str) -> Sandbox | None:
         return None
     now = timezone.now()
     if sandboxes.expired(row, now):
+        sandboxes.schedule_removal(row.container_id)
+        return None
+    if await placement.move_reason(row.container_id, owner) is not None:
+        # Its node died or is drained: a new sandbox elsewhere; the terminal says why.
         sandboxes.schedule_removal(row.container_id)
         return None
     running, folder = await call(docker_containers.gateway_label, row.container_id)

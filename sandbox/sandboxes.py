@@ -25,11 +25,11 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from sandbox import capacity, hardening, warm_shells
+from sandbox import capacity, hardening, placement, warm_shells
 from sandbox import gateway as docker_gateway
 from sandbox.docker_api import containers as docker_containers
 from sandbox.docker_api import execs
-from sandbox.docker_api.client import SandboxGone, call, call_sync, executor, in_pool
+from sandbox.docker_api.client import SandboxGone, call, executor, in_pool
 from sandbox.docker_api.containers import ManagedContainer
 from sandbox.loop_state import PerLoop
 from sandbox.models import SandboxRecord
@@ -130,7 +130,7 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
         pool=pool,
         gateway_folder=folder,
     )
-    made = asyncio.ensure_future(call(docker_containers.create_and_start, spec, _inflight_ids))
+    made = asyncio.ensure_future(placement.create_and_start(spec, _inflight_ids))
     try:
         container_id = await asyncio.shield(made)
     except BaseException as exc:
@@ -222,6 +222,7 @@ async def assign(row: SandboxRecord) -> str:
     token = row.name.rsplit("-", 1)[-1]
     name = hardening.container_name(token, row.owner)
     folder = await call(docker_containers.rename_running, row.container_id, name)
+    placement.bind_owner(row.owner, row.container_id)
     await SandboxRecord.objects.filter(pk=row.pk).aupdate(name=name)
     if settings.DOCKER_GATEWAY_ENABLED:
         if not folder:
@@ -254,7 +255,7 @@ def _remove_container(container_id: str) -> None:
     """Blocking: removes the container, then the reserved gateway folder of a warm one nobody
     was served in (a served one stays until its student's gateway closes)."""
     warm_shells.discard(container_id)  # a shell started ahead that nobody took
-    folder = call_sync(docker_containers.remove, container_id)
+    folder = placement.remove_sync(container_id)
     if folder:
         docker_gateway.discard_folder(folder)
 
@@ -319,11 +320,11 @@ def is_inflight(container_id: str) -> bool:
 
 async def gateway_folders_in_use() -> set[str]:
     """The gateway folder names that containers on the engine mount (any instance)."""
-    return await call(docker_containers.gateway_folders)
+    return await placement.gateway_folders()
 
 
 async def managed_containers() -> list[ManagedContainer]:
-    return await call(docker_containers.managed)
+    return await placement.managed()
 
 
 async def list_managed() -> list[Sandbox]:

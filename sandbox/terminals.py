@@ -32,7 +32,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from sandbox import engine, terminal_hangup
+from sandbox import engine, placement, terminal_hangup
 from sandbox.client_limits import AddressGate
 from sandbox.loop_state import PerLoop
 from sandbox.owner_locks import OwnerLocks
@@ -280,6 +280,9 @@ class Terminal:
         )
         if fresh:
             await client.send_event(fresh_notice())
+        moved = placement.take_move_notice(self.owner)  # its Swarm node died or was drained
+        if moved:
+            await client.send_event(notice("warning", moved))
         if self.client is not client or self.closed:
             return
         # Output read before `ready` went only to the replay buffer, so the snapshot is exactly

@@ -308,6 +308,19 @@ SANDBOX_EXPIRY_WARNING = env_duration("SANDBOX_EXPIRY_WARNING", "2m", minimum=5,
 SANDBOX_RECONNECT_GRACE = env_duration("SANDBOX_RECONNECT_GRACE", "1m", minimum=0, whole=True)
 # How often expired and orphaned sandboxes are looked for and removed.
 SANDBOX_REAP_INTERVAL = env_duration("SANDBOX_REAP_INTERVAL", "30s", minimum=5, whole=True)
+# --- Placement across several engines (sandbox/placement/, docs/despliegue.md) ---
+# "local": every sandbox on this server's engine (DOCKER_HOST). "swarm": Swarm's scheduler picks
+# the node of each sandbox (a placeholder service reserving one `sandbox` generic resource) and
+# Muelle creates the hardened sandbox on that node's engine.
+SANDBOX_PLACEMENT = env_str("SANDBOX_PLACEMENT", "local")
+if SANDBOX_PLACEMENT not in ("local", "swarm"):
+    raise ImproperlyConfigured("SANDBOX_PLACEMENT must be 'local' or 'swarm'")
+# The Swarm manager's engine (unix:// or tcp://), and how a node's engine is reached from its
+# address in the Swarm (`docker node inspect` Status.Addr fills {addr}).
+SANDBOX_SWARM_MANAGER = env_str("SANDBOX_SWARM_MANAGER", "")
+SANDBOX_SWARM_ENGINE = env_str("SANDBOX_SWARM_ENGINE", "tcp://{addr}:2375")
+if SANDBOX_PLACEMENT == "swarm" and not SANDBOX_SWARM_MANAGER:
+    raise ImproperlyConfigured("SANDBOX_PLACEMENT=swarm needs SANDBOX_SWARM_MANAGER")
 # --- One-off runs (exercise checks that run a command in the sandbox) ---
 # Longest a check's command may run (duration, seconds).
 SANDBOX_RUN_TIMEOUT = env_duration("SANDBOX_RUN_TIMEOUT", "10s", minimum=0.1)

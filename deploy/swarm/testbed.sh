@@ -49,6 +49,7 @@ up() {
     mkdir -p "$DIR/node$n/data" "$DIR/node$n/exec"
     setsid nsenter --net="/run/netns/$(ns "$n")" dockerd \
       --host "$(sock "$n")" \
+      --host "tcp://$(addr "$n"):2375" \
       --data-root "$DIR/node$n/data" \
       --exec-root "$DIR/node$n/exec" \
       --pidfile "$DIR/node$n/docker.pid" \

@@ -63,6 +63,14 @@ def image_missing_message() -> str:
 _client_lock = threading.Lock()
 _client: tuple[str, docker.APIClient] | None = None
 _executor: ThreadPoolExecutor | None = None
+# Several engines (sandboxes placed across a Swarm, sandbox/placement/): a client per engine
+# address, and the engine each container (or exec session) lives on. Every container call names
+# its container first, so call_sync() routes it there and no caller has to know about nodes.
+_engines: dict[str, docker.APIClient] = {}
+_engine_of: dict[str, str] = {}
+_execs_of: dict[str, list[str]] = {}  # forgotten with their container
+# A student's Docker gateway forwards to the engine of their newest sandbox (placement binds it).
+_owner_engine: dict[str, str] = {}
 
 
 def engine_address() -> str:
@@ -97,6 +105,61 @@ def _forget_client() -> None:
         _client = None
 
 
+def client_for(address: str) -> docker.APIClient:
+    """The client of the engine at `address` (unix:// or tcp://); blocking, like client()."""
+    with _client_lock:
+        api = _engines.get(address)
+    if api is not None:
+        return api
+    try:
+        api = docker.APIClient(base_url=address, version="auto", timeout=PING_TIMEOUT)
+    except docker.errors.DockerException as exc:
+        raise EngineUnavailable(no_engine_message(address)) from exc
+    api.timeout = API_TIMEOUT
+    with _client_lock:
+        return _engines.setdefault(address, api)
+
+
+def bind_engine(object_id: str, address: str) -> None:
+    """`object_id` (a container, or an exec session) lives on the engine at `address`."""
+    with _client_lock:
+        _engine_of[object_id] = address
+
+
+def bind_like(object_id: str, container_id: str) -> None:
+    """`object_id` (an exec session) lives where `container_id` does."""
+    with _client_lock:
+        address = _engine_of.get(container_id)
+        if address is not None:
+            _engine_of[object_id] = address
+            _execs_of.setdefault(container_id, []).append(object_id)
+
+
+def engine_of(object_id: str) -> str | None:
+    """The engine a container or exec session was bound to; None: the default engine."""
+    with _client_lock:
+        return _engine_of.get(object_id)
+
+
+def bind_owner_engine(owner: str, address: str) -> None:
+    with _client_lock:
+        _owner_engine[owner] = address
+
+
+def owner_engine(owner: str) -> str | None:
+    """The engine of `owner`'s newest sandbox, once placement bound it; None: not known here."""
+    with _client_lock:
+        return _owner_engine.get(owner)
+
+
+def unbind_engine(*object_ids: str) -> None:
+    with _client_lock:
+        for object_id in object_ids:
+            _engine_of.pop(object_id, None)
+            for exec_id in _execs_of.pop(object_id, []):
+                _engine_of.pop(exec_id, None)
+
+
 def executor() -> ThreadPoolExecutor:
     global _executor
     with _client_lock:
@@ -108,7 +171,7 @@ def executor() -> ThreadPoolExecutor:
 
 
 @contextlib.contextmanager
-def engine_errors() -> Iterator[None]:
+def engine_errors(address: str | None = None) -> Iterator[None]:
     """Turns 'nobody answers' into EngineUnavailable; leaves API errors as they are."""
     try:
         yield
@@ -118,16 +181,36 @@ def engine_errors() -> Iterator[None]:
         ConnectionError,
         FileNotFoundError,
     ) as exc:
-        _forget_client()
-        raise EngineUnavailable(no_engine_message()) from exc
+        if address is None:
+            _forget_client()
+        raise EngineUnavailable(no_engine_message(address)) from exc
     except docker.errors.ImageNotFound as exc:
         raise ImageMissing(image_missing_message()) from exc
 
 
 def call_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """fn(api, *args, **kwargs) with engine errors mapped; blocking."""
+    """fn(api, *args, **kwargs) with engine errors mapped; blocking. When args[0] is a container
+    or exec session bound to another engine (bind_engine), fn runs against that engine."""
+    address = engine_of(args[0]) if args and isinstance(args[0], str) else None
+    if address is not None:
+        try:
+            return call_on_sync(address, fn, *args, **kwargs)
+        except EngineUnavailable as exc:
+            # Its node is lost, not the whole service: to the caller the sandbox is gone, and
+            # the next acquire() gives the student a new one elsewhere (sandbox/placement/).
+            raise SandboxGone(args[0]) from exc
     with engine_errors():
         return fn(client(), *args, **kwargs)
+
+
+def call_on_sync(address: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """fn(api, *args, **kwargs) against the engine at `address`; blocking."""
+    with engine_errors(address):
+        return fn(client_for(address), *args, **kwargs)
+
+
+async def call_on(address: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await in_pool(partial(call_on_sync, address, fn, *args, **kwargs))
 
 
 async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from sandbox import hardening
 
-from .client import SandboxGone
+from .client import SandboxGone, bind_like
 
 READ_CHUNK = 64 * 1024
 
@@ -67,6 +67,8 @@ def exec_open(
         if exc.status_code == 409:  # not running
             raise SandboxGone(container_id) from exc
         raise
+    # Its later calls (exit code, resize) name the exec session: they go where the container is.
+    bind_like(exec_id, container_id)
     stream = api.exec_start(exec_id, tty=tty, socket=True)
     return exec_id, stream
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .build_cgroup import remove_build_cgroup
-from .config import GatewayConfig, current_config
+from .config import GatewayConfig, current_config, engine_resolver
 from .errors import EngineError
 from .names import LABEL_INSTANCE, LABEL_STUDENT, PREFIXED, instance_key, student_key
 from .project import sweep_volumes
@@ -60,7 +60,7 @@ def _config(config: GatewayConfig | None) -> GatewayConfig:
 async def cleanup_student(owner: str, config: GatewayConfig | None = None) -> CleanupReport:
     """Removes every container, network, volume and image `owner` created through the gateway."""
     config = _config(config)
-    engine = Upstream(config.engine_socket)
+    engine = Upstream(config.engine_socket, engine_resolver(owner))
     student = Student(owner, config, engine)
     report = CleanupReport()
 

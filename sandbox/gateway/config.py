@@ -6,7 +6,7 @@ benchmark can build one with different limits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,25 @@ def _registry_settings(settings: Any) -> dict[str, Any]:
         "registry_max_images": settings.REGISTRY_MAX_IMAGES,
         "registry_max_size": parse_size(settings.REGISTRY_MAX_SIZE),
     }
+
+
+def engine_resolver(owner: str) -> Callable[[], Awaitable[str]] | None:
+    """With sandboxes placed across a Swarm, what tells the student's gateway (and their clean-
+    up) the engine of their sandbox's node, asked at each connection; None: engine_socket."""
+    from django.conf import settings
+
+    if settings.SANDBOX_PLACEMENT != "swarm":
+        return None
+    from sandbox.docker_api.client import owner_engine
+
+    async def resolve() -> str:
+        address = owner_engine(owner)
+        if address is None:
+            # No sandbox of theirs was placed or adopted by this process: nothing to reach.
+            raise ConnectionRefusedError(f"no engine known for {owner[:8]}")
+        return address
+
+    return resolve
 
 
 # The configuration in force: the settings', or an override (tests, benchmarks). It lives here,

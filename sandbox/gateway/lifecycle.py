@@ -88,7 +88,8 @@ def _prepare(folder: Path) -> Path:
 def _student(owner: str, config: GatewayConfig) -> Student:
     student = _students.get(owner)
     if student is None:
-        student = _students[owner] = Student(owner, config, Upstream(config.engine_socket))
+        engine = Upstream(config.engine_socket, gateway_config.engine_resolver(owner))
+        student = _students[owner] = Student(owner, config, engine)
     return student
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,13 +58,23 @@ class EngineResponse:
 
 
 class Upstream:
-    """The real engine, reached through its unix socket."""
+    """The real engine, reached through its unix socket; or, with `resolve`, the engine it names
+    at each connection (unix://path or tcp://host:port): a student's sandbox on a Swarm node."""
 
-    def __init__(self, socket_path: str) -> None:
+    def __init__(
+        self, socket_path: str, resolve: Callable[[], Awaitable[str]] | None = None
+    ) -> None:
         self.socket_path = socket_path
+        self.resolve = resolve
 
     async def connect(self) -> EngineConnection:
-        reader, writer = await asyncio.open_unix_connection(self.socket_path, limit=MAX_HEAD)
+        address = await self.resolve() if self.resolve is not None else self.socket_path
+        if address.startswith("tcp://"):
+            host, _, port = address.removeprefix("tcp://").rstrip("/").rpartition(":")
+            reader, writer = await asyncio.open_connection(host, int(port), limit=MAX_HEAD)
+        else:
+            path = address.removeprefix("unix://")
+            reader, writer = await asyncio.open_unix_connection(path, limit=MAX_HEAD)
         return EngineConnection(reader, writer)
 
     async def request(

@@ -1,0 +1,98 @@
+"""Blocking Swarm calls on a manager's engine (run them through client.call_on_sync): the
+placeholder service that makes Swarm's scheduler choose a node and hold a `sandbox` slot there,
+its task's node, the nodes and their engine addresses. sandbox/placement/ decides what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import docker
+import docker.errors
+import docker.types
+
+# The generic resource every node offers (`dockerd --node-generic-resource sandbox=N`) and every
+# placeholder reserves one of: a full node receives no more.
+RESOURCE = "sandbox"
+LABEL_PLACEHOLDER = "muelle.placeholder"  # on the service: the Muelle instance it belongs to
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    addr: str  # its address in the Swarm (Status.Addr)
+    state: str  # ready, down, unknown, disconnected
+    availability: str  # active, pause, drain
+
+
+@dataclass(frozen=True)
+class Task:
+    node_id: str
+    state: str  # new, pending, assigned, ..., running, failed, rejected, orphaned
+    error: str
+
+
+def image_id(api: docker.APIClient, name: str) -> str:
+    # Services name their image by id: with a tag every task waits for a registry (NOTES).
+    return str(api.inspect_image(name)["Id"])
+
+
+def create_placeholder(
+    api: docker.APIClient, *, name: str, image: str, user: str, instance: str
+) -> str:
+    """A one-task service that only sleeps and reserves one `sandbox` slot where Swarm puts it.
+    It never runs student code, yet it is as locked down as a service can be."""
+    spec = docker.types.ContainerSpec(
+        image,
+        command=["sleep", "infinity"],
+        user=user,
+        read_only=True,
+        cap_drop=["ALL"],
+        init=True,
+    )
+    template = docker.types.TaskTemplate(
+        spec,
+        resources=docker.types.Resources(mem_limit=16 * 1024**2, generic_resources={RESOURCE: 1}),
+        # A placeholder that stops is not restarted: the sandbox it stood for is over.
+        restart_policy=docker.types.RestartPolicy(condition="none"),
+    )
+    service = api.create_service(template, name=name, labels={LABEL_PLACEHOLDER: instance})
+    return str(service["ID"])
+
+
+def task_of(api: docker.APIClient, service_id: str) -> Task | None:
+    """The service's newest task (None until Swarm made one)."""
+    tasks = api.tasks(filters={"service": service_id})
+    if not tasks:
+        return None
+    task = max(tasks, key=lambda t: t.get("CreatedAt", ""))
+    status = task.get("Status") or {}
+    return Task(
+        node_id=str(task.get("NodeID") or ""),
+        state=str(status.get("State") or ""),
+        error=str(status.get("Err") or ""),
+    )
+
+
+def nodes(api: docker.APIClient) -> list[Node]:
+    return [
+        Node(
+            id=str(item["ID"]),
+            addr=str((item.get("Status") or {}).get("Addr") or ""),
+            state=str((item.get("Status") or {}).get("State") or ""),
+            availability=str((item.get("Spec") or {}).get("Availability") or ""),
+        )
+        for item in api.nodes()
+    ]
+
+
+def placeholders(api: docker.APIClient, instance: str) -> dict[str, str]:
+    """{service name: creation time} of the instance's placeholder services."""
+    found = api.services(filters={"label": f"{LABEL_PLACEHOLDER}={instance}"})
+    return {str(s["Spec"]["Name"]): str(s.get("CreatedAt") or "") for s in found}
+
+
+def remove_service(api: docker.APIClient, name_or_id: str) -> None:
+    with contextlib.suppress(docker.errors.NotFound):
+        api.remove_service(name_or_id)

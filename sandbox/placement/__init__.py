@@ -1,0 +1,299 @@
+"""Where a sandbox lives: this server's engine (SANDBOX_PLACEMENT=local, the default) or a node of
+a Docker Swarm that Swarm's own scheduler picks (SANDBOX_PLACEMENT=swarm, docs/despliegue.md).
+
+Swarm decides, a node-local step creates. Services on Docker 20.10 cannot carry `--network none`
+nor no-new-privileges, so a sandbox is not a service: per sandbox Muelle creates a placeholder
+service (the sandbox image, by id, sleeping) that reserves one `sandbox` generic resource; once
+Swarm has assigned its task to node X, Muelle creates the real sandbox on X's engine with exactly
+the options it uses locally (sandbox/hardening.py). The placeholder keeps the slot reserved
+while the sandbox lives and is removed with it. A drained or full node gets no placeholder, so
+no sandbox.
+
+Everything per engine follows the sandbox: the container (and its exec sessions) are bound to
+their node's engine in docker_api.client, so every container call goes there; the student's
+Docker gateway forwards to the engine of their sandbox (client.owner_engine); the reaper lists every
+node (managed, gateway_folders).
+
+    container_id = await create_and_start(spec, inflight)
+    folder = remove_sync(container_id)          # blocking; also frees the Swarm slot
+    reason = await move_reason(container_id)    # Spanish, when the student must move
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from sandbox import hardening
+from sandbox.docker_api import containers as docker_containers
+from sandbox.docker_api import swarm
+from sandbox.docker_api.client import (
+    EngineUnavailable,
+    bind_engine,
+    bind_owner_engine,
+    call,
+    call_on_sync,
+    call_sync,
+    engine_of,
+    in_pool,
+    unbind_engine,
+)
+from sandbox.docker_api.containers import ManagedContainer
+
+logger = logging.getLogger(__name__)
+
+LABEL_PLACEMENT = "muelle.placement"  # on a sandbox: the name of its placeholder service
+PLACE_TIMEOUT = 30.0  # seconds Swarm may take to assign a placeholder's task
+FULL_AFTER = 2.0  # a task pending this long for lack of slots: every node is full
+SWEEP_GRACE = 120.0  # a placeholder this old without its sandbox anywhere was left behind
+
+_lock = threading.Lock()
+_placeholder_of: dict[str, str] = {}  # container id -> placeholder service name
+_moved: dict[str, str] = {}  # owner -> why their sandbox was replaced (said once)
+
+
+def enabled() -> bool:
+    return bool(settings.SANDBOX_PLACEMENT == "swarm")
+
+
+def _manager() -> str:
+    return str(settings.SANDBOX_SWARM_MANAGER)
+
+
+def engine_address(node: swarm.Node) -> str:
+    return str(settings.SANDBOX_SWARM_ENGINE).format(addr=node.addr)
+
+
+def full_message() -> str:
+    return _(
+        "Todos los servidores de práctica están llenos ahora mismo. Vuelve a intentarlo dentro "
+        "de un momento."
+    )
+
+
+def lost_message() -> str:
+    return _(
+        "El servidor donde estaba tu entorno de práctica ha dejado de responder, así que tienes "
+        "uno nuevo en otro servidor. Tu progreso en las lecciones está intacto; los archivos y "
+        "contenedores del entorno anterior se han perdido."
+    )
+
+
+def drained_message() -> str:
+    return _(
+        "El servidor donde estaba tu entorno de práctica está en mantenimiento, así que tienes "
+        "uno nuevo en otro servidor. Tu progreso en las lecciones está intacto; los archivos y "
+        "contenedores del entorno anterior no se han trasladado."
+    )
+
+
+# --- Creating and removing ---------------------------------------------------------------------
+
+
+async def create_and_start(spec: hardening.ContainerSpec, inflight: set[str]) -> str:
+    """Creates and starts the sandbox where the placement setting says; returns its id."""
+    if not enabled():
+        return await call(docker_containers.create_and_start, spec, inflight)
+    return await in_pool(_create_on_a_node, spec, inflight)
+
+
+def _create_on_a_node(spec: hardening.ContainerSpec, inflight: set[str]) -> str:
+    manager = _manager()
+    service = f"muelle-{hardening.instance_slug()}-place-{spec.name.rsplit('-', 1)[-1]}"
+    image = call_on_sync(manager, swarm.image_id, spec.image)
+    call_on_sync(
+        manager,
+        swarm.create_placeholder,
+        name=service,
+        image=image,
+        user=spec.user,
+        instance=settings.SANDBOX_INSTANCE,
+    )
+    try:
+        address = engine_address(_assigned_node(manager, service))
+        placed = dataclasses.replace(spec, labels={**spec.labels, LABEL_PLACEMENT: service})
+        container_id = call_on_sync(address, docker_containers.create_and_start, placed, inflight)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            call_on_sync(manager, swarm.remove_service, service)
+        raise
+    bind_engine(container_id, address)
+    with _lock:
+        _placeholder_of[container_id] = service
+    owner = spec.labels.get(hardening.LABEL_OWNER, "")
+    if owner:
+        bind_owner_engine(owner, address)
+    return container_id
+
+
+def _assigned_node(manager: str, service: str) -> swarm.Node:
+    """The node Swarm assigned the placeholder's task to. Assigned is enough: the slot is
+    reserved from then on, and the sandbox need not wait for the placeholder to run."""
+    deadline = time.monotonic() + PLACE_TIMEOUT
+    full_since: float | None = None
+    while True:
+        task = call_on_sync(manager, swarm.task_of, service)
+        now = time.monotonic()
+        if task is not None and task.node_id and task.state not in ("failed", "rejected"):
+            for node in call_on_sync(manager, swarm.nodes):
+                if node.id == task.node_id:
+                    return node
+        if task is not None and "insufficient resources" in task.error:
+            full_since = full_since if full_since is not None else now
+            if now - full_since >= FULL_AFTER:
+                raise EngineUnavailable(full_message())
+        if now > deadline or (task is not None and task.state in ("failed", "rejected")):
+            detail = task.error if task is not None else "no task"
+            logger.warning("placeholder %s not placed: %s", service, detail)
+            raise EngineUnavailable(full_message())
+        time.sleep(0.05)
+
+
+def remove_sync(container_id: str) -> str:
+    """Blocking: removes the sandbox (a node that no longer answers is taken as gone with its
+    containers) and its placeholder; returns its gateway folder label ("" if none)."""
+    if not enabled():
+        return call_sync(docker_containers.remove, container_id)
+    address = engine_of(container_id) or _locate(container_id)
+    folder = ""
+    if address is not None:
+        try:
+            folder = call_on_sync(address, docker_containers.remove, container_id)
+        except EngineUnavailable:
+            # Lost with its node. Should the node come back, the reaper finds the container
+            # there without a row and removes it.
+            logger.warning("sandbox %s: its node %s is gone", container_id[:12], address)
+    with _lock:
+        service = _placeholder_of.pop(container_id, None)
+    if service is not None:
+        with contextlib.suppress(EngineUnavailable):
+            call_on_sync(_manager(), swarm.remove_service, service)
+    unbind_engine(container_id)
+    return folder
+
+
+def bind_owner(owner: str, container_id: str) -> None:
+    """`owner`'s sandbox is now `container_id` (a warm one handed out): their gateway follows."""
+    address = engine_of(container_id)
+    if enabled() and owner and address is not None:
+        bind_owner_engine(owner, address)
+
+
+# --- Nodes ------------------------------------------------------------------------------------
+
+
+def _engines() -> list[tuple[swarm.Node, str]]:
+    """(node, engine address) of every node that takes part (ready; drained ones too: their
+    sandboxes still live until their students move)."""
+    found = call_on_sync(_manager(), swarm.nodes)
+    return [(node, engine_address(node)) for node in found if node.state == "ready"]
+
+
+def _locate(container_id: str) -> str | None:
+    """Finds which node's engine holds a container (after a restart of Muelle nothing is bound
+    yet); binds and returns it, or None."""
+    _scan()
+    return engine_of(container_id)
+
+
+def _scan() -> list[ManagedContainer]:
+    found: list[ManagedContainer] = []
+    for _node, address in _engines():
+        try:
+            items = call_on_sync(address, docker_containers.managed)
+        except EngineUnavailable:
+            continue  # down, and Swarm does not know yet
+        for item in items:
+            bind_engine(item.id, address)
+            service = item.labels.get(LABEL_PLACEMENT)
+            if service:
+                with _lock:
+                    _placeholder_of.setdefault(item.id, service)
+        found.extend(items)
+    return found
+
+
+async def managed() -> list[ManagedContainer]:
+    """Every sandbox of this instance on every engine (for the reaper); also removes the
+    placeholders whose sandbox is nowhere (a crash between the two, a node lost)."""
+    if not enabled():
+        return await call(docker_containers.managed)
+    return await in_pool(_managed_everywhere)
+
+
+def _managed_everywhere() -> list[ManagedContainer]:
+    found = _scan()
+    wanted = {item.labels.get(LABEL_PLACEMENT) for item in found}
+    services = call_on_sync(_manager(), swarm.placeholders, settings.SANDBOX_INSTANCE)
+    now = datetime.now(UTC)
+    for name, created in services.items():
+        if name in wanted:
+            continue
+        try:
+            born = datetime.fromisoformat(created[:19]).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        if (now - born).total_seconds() > SWEEP_GRACE:
+            with contextlib.suppress(EngineUnavailable):
+                call_on_sync(_manager(), swarm.remove_service, name)
+    return found
+
+
+async def gateway_folders() -> set[str]:
+    """The gateway folder names that containers mount, on every engine."""
+    if not enabled():
+        return await call(docker_containers.gateway_folders)
+
+    def everywhere() -> set[str]:
+        folders: set[str] = set()
+        for _node, address in _engines():
+            with contextlib.suppress(EngineUnavailable):
+                folders |= call_on_sync(address, docker_containers.gateway_folders)
+        return folders
+
+    return await in_pool(everywhere)
+
+
+# --- Students ---------------------------------------------------------------------------------
+
+
+async def move_reason(container_id: str, owner: str = "") -> str | None:
+    """None while the sandbox's node serves it; else why the student gets a new one (Spanish),
+    remembered for their terminal (take_move_notice)."""
+    if not enabled():
+        return None
+    reason = await in_pool(_move_reason, container_id)
+    if reason is not None and owner:
+        with _lock:
+            _moved[owner] = reason
+    elif owner:
+        bind_owner(owner, container_id)  # adopted after a restart: the gateway follows
+    return reason
+
+
+def _move_reason(container_id: str) -> str | None:
+    nodes = {engine_address(node): node for node in call_on_sync(_manager(), swarm.nodes)}
+    address = engine_of(container_id) or _locate(container_id)
+    node = nodes.get(address or "")
+    if node is None or node.state != "ready":
+        return lost_message()
+    if node.availability != "active":
+        return drained_message()
+    try:
+        call_on_sync(address or "", lambda api: api.ping())
+    except EngineUnavailable:
+        return lost_message()  # Swarm notices a dead node only after some seconds
+    return None
+
+
+def take_move_notice(owner: str) -> str | None:
+    """Why `owner`'s sandbox was replaced, once (their terminal says it)."""
+    with _lock:
+        return _moved.pop(owner, None)

@@ -1,0 +1,259 @@
+"""Muelle places sandboxes across a real 3-node Swarm (SANDBOX_PLACEMENT=swarm, issue 16 points
+2-4): Swarm's scheduler picks the node (a placeholder service reserving one `sandbox` slot), the
+hardened sandbox is created on that node's engine with every local option, the student's
+`docker run` through their gateway lands on the same node, a drained node gets no new sandboxes
+and its students move when they come back, and a node whose dockerd is killed -9 loses its
+students to another node with a Spanish explanation. One test bed per module (deploy/swarm/
+testbed.sh), always torn down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import engine, placement
+from sandbox.docker_api.client import engine_of
+from sandbox.gateway import config as gateway_config
+from sandbox.gateway import lifecycle
+from sandbox.gateway.student import Student
+from sandbox.gateway.upstream import Upstream
+from sandbox.models import SandboxRecord
+
+pytestmark = [pytest.mark.docker]
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "deploy" / "swarm" / "testbed.sh"
+IMAGES = ["muelle/sandbox:latest", "muelle/busybox:latest", "muelle/hola:latest"]
+INSTANCE = f"pytest-swarm-{os.getpid()}"
+GATEWAY_DIR = Path(f"/tmp/muelle-swp-{os.getpid()}")  # noqa: S108 (short: socket paths)
+
+
+def run(*args: str, timeout: float = 120) -> str:
+    return subprocess.run(
+        list(args), check=True, capture_output=True, text=True, timeout=timeout
+    ).stdout.strip()
+
+
+@dataclass(frozen=True)
+class Bed:
+    dir: Path
+    socks: list[str]  # unix:// of node 1, 2, 3 (node 1 is the only manager)
+    addrs: list[str]
+
+    def engine(self, n: int) -> str:
+        return f"tcp://{self.addrs[n]}:2375"
+
+    def node_of(self, address: str | None) -> int:
+        return [self.engine(n) for n in range(3)].index(address or "")
+
+    def node_id(self, n: int) -> str:
+        return run("docker", "-H", self.socks[n], "info", "-f", "{{.Swarm.NodeID}}")
+
+
+@pytest.fixture(scope="module")
+def bed() -> Iterator[Bed]:
+    tag = f"p{os.getpid() % 10000}"
+    folder = Path(tempfile.mkdtemp(prefix="muelle-swarm-", dir="/tmp"))
+    env = {
+        **os.environ,
+        "MUELLE_SWARM_DIR": str(folder),
+        "MUELLE_SWARM_TAG": tag,
+        "MUELLE_SWARM_NET": str(100 + secrets.randbelow(150)),
+        "MUELLE_SWARM_SLOTS": "2",
+    }
+    try:
+        out = subprocess.run(
+            [SCRIPT, "up"], env=env, check=True, capture_output=True, text=True, timeout=300
+        ).stdout
+        values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        bed = Bed(
+            folder,
+            [values[f"NODE{n}_SOCK"] for n in (1, 2, 3)],
+            [values[f"NODE{n}_ADDR"] for n in (1, 2, 3)],
+        )
+        # No registry: the images go to every node once (one tar, loaded in parallel).
+        tar = folder / "images.tar"
+        run("docker", "save", "-o", str(tar), *IMAGES, timeout=600)
+        loads = [
+            subprocess.Popen(["docker", "-H", sock, "load", "-q", "-i", str(tar)])
+            for sock in bed.socks
+        ]
+        assert [p.wait(timeout=600) for p in loads] == [0, 0, 0]
+        tar.unlink()
+        yield bed
+    finally:
+        subprocess.run([SCRIPT, "down"], env=env, check=False, timeout=300)
+        assert f"msw{tag}n" not in run("ip", "netns", "list")
+        assert not folder.exists()
+
+
+@pytest.fixture
+async def swarm(settings: Any, transactional_db: None, bed: Bed) -> AsyncIterator[Bed]:
+    settings.SANDBOX_INSTANCE = INSTANCE
+    settings.SANDBOX_WARM_POOL = 0
+    settings.SANDBOX_MAX_LIVE = 10
+    settings.DOCKER_GATEWAY_ENABLED = True
+    settings.DOCKER_GATEWAY_SOCKET_DIR = GATEWAY_DIR
+    settings.SANDBOX_PLACEMENT = "swarm"
+    settings.SANDBOX_SWARM_MANAGER = bed.socks[0]
+    settings.SANDBOX_SWARM_ENGINE = "tcp://{addr}:2375"
+    previous = gateway_config.override()
+    lifecycle.configure(None)
+    try:
+        yield bed
+    finally:
+        async for row in SandboxRecord.objects.filter(instance=INSTANCE):
+            with contextlib.suppress(Exception):
+                await engine.remove_now(row.container_id)
+        await engine.stop_background_tasks()
+        lifecycle.configure(previous)
+
+
+def placeholders(bed: Bed) -> list[str]:
+    out = run(
+        "docker", "-H", bed.socks[0], "service", "ls", "-q",
+        "--filter", f"label=muelle.placeholder={INSTANCE}",
+    )  # fmt: skip
+    return out.split()
+
+
+def task_node(bed: Bed, service: str) -> str:
+    """The node id of the service's task (every node here has the same host name)."""
+    task = run("docker", "-H", bed.socks[0], "service", "ps", "-q", "--no-trunc", service)
+    return run("docker", "-H", bed.socks[0], "inspect", "-f", "{{.NodeID}}", task.split()[0])
+
+
+def on_node(bed: Bed, n: int, container_id: str) -> bool:
+    found = run("docker", "-H", bed.socks[n], "ps", "-aq", "--no-trunc")
+    return container_id in found.split()
+
+
+def on_main_engine(container_id: str) -> bool:
+    return container_id in run("docker", "ps", "-aq", "--no-trunc").split()
+
+
+async def eventually(check: Any, within: float = 60.0) -> bool:
+    """Waits for something Swarm or the background does (a bound, not a speed assertion)."""
+    deadline = time.monotonic() + within
+    while not await asyncio.to_thread(check):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
+
+
+async def test_sandboxes_spread_over_the_nodes_hardened_with_a_slot_reserved_each(
+    swarm: Bed,
+) -> None:
+    bed = swarm
+    boxes = [await engine.acquire(f"owner-spread-{i}") for i in range(3)]
+    nodes = [bed.node_of(engine_of(box.container_id)) for box in boxes]
+    assert sorted(nodes) == [0, 1, 2]  # Swarm's spread: one per node
+    node_ids = {bed.node_id(n): n for n in range(3)}
+    for box, n in zip(boxes, nodes, strict=True):
+        assert on_node(bed, n, box.container_id)
+        assert not on_main_engine(box.container_id)
+        # Every option a local sandbox has, which a service could not carry (NOTES-swarm).
+        flags = run(
+            "docker", "-H", bed.socks[n], "inspect", "-f",
+            "{{.HostConfig.NetworkMode}} {{.HostConfig.SecurityOpt}} "
+            "{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.Init}} "
+            "{{index .Config.Labels \"muelle.placement\"}}",
+            box.container_id,
+        ).split()  # fmt: skip
+        assert flags[:5] == ["none", "[no-new-privileges]", "true", "[ALL]", "true"]
+        # Its placeholder holds the slot on that very node.
+        assert node_ids[task_node(bed, flags[5])] == n
+        result = await engine.run(box, ["sh", "-c", "echo hola; cat /proc/net/route | wc -l"])
+        assert result.exit_code == 0 and result.output.split() == [b"hola", b"1"]
+    assert len(placeholders(bed)) == 3
+    # A sandbox that ends frees its slot.
+    for box in boxes:
+        await engine.remove_now(box.container_id)
+    assert await eventually(lambda: not placeholders(bed))
+
+
+async def test_a_students_docker_run_lands_on_the_node_of_their_sandbox(swarm: Bed) -> None:
+    bed = swarm
+    owner = "owner-docker-run"
+    box = await engine.acquire(owner)
+    n = bed.node_of(engine_of(box.container_id))
+    result = await engine.run(
+        box,
+        ["bash", "-c", "docker run -d --name web muelle/busybox sleep 300 >/dev/null && "
+         "docker run --rm muelle/hola && docker ps --format '{{.Names}}'"],
+        timeout=90,
+    )  # fmt: skip
+    output = result.output.decode()
+    assert result.exit_code == 0, output
+    assert "¡Hola desde Muelle!" in output and output.split()[-1] == "web"
+    config = lifecycle.current_config()
+    here = await Student(owner, config, Upstream(bed.socks[n])).containers()
+    elsewhere = [
+        await Student(owner, config, Upstream(sock)).containers()
+        for sock in [*bed.socks[:n], *bed.socks[n + 1 :], "unix:///var/run/docker.sock"]
+    ]
+    assert len(here) == 1 and "web" in here[0]["Names"][0]
+    assert elsewhere == [[], [], []]
+    # The end of the sandbox cleans the student's containers on that node too.
+    await engine.remove_now(box.container_id)
+    assert await Student(owner, config, Upstream(bed.socks[n])).containers() == []
+
+
+async def test_a_drained_node_gets_no_new_sandboxes_and_its_student_moves(swarm: Bed) -> None:
+    bed = swarm
+    first = await engine.acquire("owner-drain")
+    drained = bed.node_of(engine_of(first.container_id))
+    node_id = bed.node_id(drained)
+    run("docker", "-H", bed.socks[0], "node", "update", "--availability", "drain", node_id)
+    try:
+        others = [await engine.acquire(f"owner-after-drain-{i}") for i in range(3)]
+        assert drained not in {bed.node_of(engine_of(b.container_id)) for b in others}
+        # The student comes back: a new sandbox elsewhere, and the terminal says why.
+        again = await engine.acquire("owner-drain")
+        assert again.container_id != first.container_id
+        assert bed.node_of(engine_of(again.container_id)) != drained
+        assert placement.take_move_notice("owner-drain") == placement.drained_message()
+        assert await eventually(lambda: not on_node(bed, drained, first.container_id))
+    finally:
+        run("docker", "-H", bed.socks[0], "node", "update", "--availability", "active", node_id)
+
+
+async def test_a_killed_node_loses_its_students_to_another_node(swarm: Bed) -> None:
+    bed = swarm
+    boxes = {}
+    for i in range(3):  # one lands on a worker: node 1 is the only manager and must live
+        box = await engine.acquire(f"owner-kill-{i}")
+        boxes[bed.node_of(engine_of(box.container_id))] = (f"owner-kill-{i}", box)
+    victim = 2 if 2 in boxes else 1
+    owner, box = boxes[victim]
+    services_before = len(placeholders(bed))
+    pid = int((bed.dir / f"node{victim + 1}" / "docker.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    # «Comprobar» runs in the sandbox it knows: gone, so the check view acquires a new one.
+    with pytest.raises(engine.SandboxGone):
+        await engine.run(box, ["true"])
+    again = await engine.acquire(owner)
+    assert again.container_id != box.container_id
+    assert bed.node_of(engine_of(again.container_id)) not in (victim,)
+    assert placement.take_move_notice(owner) == placement.lost_message()
+    assert placement.take_move_notice(owner) is None  # said once
+    result = await engine.run(again, ["echo", "sigo aquí"])
+    assert result.output.strip() == "sigo aquí".encode()
+    # The lost sandbox's row goes, and so does its placeholder (the new one has its own).
+    assert await eventually(
+        lambda: not SandboxRecord.objects.filter(container_id=box.container_id).exists()
+    )
+    assert await eventually(lambda: len(placeholders(bed)) == services_before)
