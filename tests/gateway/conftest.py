@@ -163,29 +163,15 @@ class Student:
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """One raw HTTP request to the gateway; (status, parsed JSON or text)."""
-        conn = _UnixHTTPConnection(str(self.socket))
-        try:
-            conn.request(
-                method,
-                path,
-                body=body,
-                headers={"Content-Type": "application/json", **(headers or {})},
-            )
-            response = conn.getresponse()
-            data = response.read()
-        finally:
-            conn.close()
-        try:
-            return response.status, json.loads(data)
-        except ValueError:
-            return response.status, data.decode(errors="replace")
+        status, data = unix_request(str(self.socket), method, path, body, headers)
+        return status, json_or_text(data)
 
     def engine_objects(self) -> dict[str, list[Any]]:
         """What the real engine holds for this student (by label and by name prefix)."""
         return self.loop.run(_engine_objects(self.config, self.owner))
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
+class UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path: str) -> None:
         super().__init__("docker", timeout=60)
         self.unix_path = path
@@ -195,6 +181,32 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         sock.settimeout(60)
         sock.connect(self.unix_path)
         self.sock = sock
+
+
+def unix_request(
+    socket_path: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """One HTTP request on a unix socket (a gateway's or the engine's); (status, body)."""
+    conn = UnixHTTPConnection(socket_path)
+    try:
+        conn.request(
+            method, path, body=body, headers={"Content-Type": "application/json", **(headers or {})}
+        )
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def json_or_text(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data.decode(errors="replace")
 
 
 async def _engine_objects(config: GatewayConfig, owner: str) -> dict[str, list[Any]]:

@@ -7,9 +7,7 @@ tag only: other tests run on the same engine at the same time.
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -18,41 +16,18 @@ from typing import Any
 
 import pytest
 
-from .conftest import DOCKER
+from .conftest import DOCKER, json_or_text, unix_request
 
 ENGINE_SOCKET = "/var/run/docker.sock"
 LABEL = "muelle-fidelity-test"
 IMAGE_REPO = "muelle-fidelity-test/"
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("docker", timeout=60)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(60)
-        sock.connect(self.unix_path)
-        self.sock = sock
-
-
 def raw_request(socket_path: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     """One API request on a unix socket; (status, parsed JSON, or text, or None when empty)."""
-    conn = _UnixHTTPConnection(socket_path)
-    try:
-        data = None if body is None else json.dumps(body).encode()
-        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
-        response = conn.getresponse()
-        payload = response.read()
-    finally:
-        conn.close()
-    if not payload:
-        return response.status, None
-    try:
-        return response.status, json.loads(payload)
-    except ValueError:
-        return response.status, payload.decode(errors="replace")
+    data = None if body is None else json.dumps(body).encode()
+    status, payload = unix_request(socket_path, method, path, data)
+    return status, json_or_text(payload) if payload else None
 
 
 class EngineSide:
