@@ -10,6 +10,9 @@ import statistics
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -210,3 +213,41 @@ def ratio_line(name: str, muelle: float, raw: float, unit: str, width: int = 40)
         f"ratio {muelle / raw if raw else float('nan'):5.2f}",
         flush=True,
     )
+
+
+def at_once(job: Callable[[T], float], items: list[T]) -> list[float]:
+    """job(item) for every item in a thread of its own, released together by a barrier (as a
+    class clicking at the same moment); returns each job's seconds."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(len(items))
+
+    def run(item: T) -> float:
+        barrier.wait(timeout=60)
+        return job(item)
+
+    with ThreadPoolExecutor(max_workers=len(items)) as threads:
+        return list(threads.map(run, items))
+
+
+def raw_engine_list(instance: str) -> float:
+    """Seconds for the engine call a Docker-state check stands for: list the containers with a
+    label filter (GET /containers/json), straight SDK."""
+    import time as _time
+
+    from sandbox import engine, hardening
+
+    label = f"{hardening.LABEL_INSTANCE}={instance}"
+    started = _time.perf_counter()
+    engine.call_sync(lambda api: api.containers(all=True, filters={"label": [label]}))
+    return _time.perf_counter() - started
+
+
+def beside_raw(name: str, muelle: list[float], raw: list[float], width: int = 40) -> None:
+    """Median and p95 of Muelle's timings beside the raw reference's from the same run, with
+    the ratios (raw figures printed, so a noisy machine shows as such)."""
+    for label, q in (("median", 0.5), ("p95", 0.95)):
+        ratio_line(
+            f"{name} {label}", percentile(muelle, q) * 1000, percentile(raw, q) * 1000, "ms", width
+        )
