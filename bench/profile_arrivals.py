@@ -1,0 +1,120 @@
+"""Where the server's time goes when N students arrive at once: the real app under cProfile.
+
+Runs one round of bench/load.py (N students at once: page, terminal, 3 commands, a check)
+against the real server started under cProfile, then stops it with SIGTERM (uvicorn's orderly
+exit, so the profile is written) and prints the functions with the most time of their own and
+the most time inside them. cProfile sees the event loop's thread: Django views, templates, the
+consumers and everything awaited there; the Docker SDK calls run in Muelle's thread pool and show
+as the waits on them. The engine's side (dockerd, containerd) is bench/load.py's CPU lines.
+
+    .venv/bin/python bench/profile_arrivals.py [--students 50] [--top 25]
+
+Loopback only; its own SQLite file and SANDBOX_INSTANCE; removes every container it made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import pstats
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, configure_django
+from load import one_round, report
+
+from harness.live_server import LiveServer, instance_containers, remove_containers
+
+# Runs tutorial.server's main() under cProfile and writes the stats when it returns.
+# uvicorn re-raises SIGTERM once it has shut down, with the handler found at start: a no-op one
+# lets main() return, so the stats get written. Profiling starts on SIGUSR1 (sent once the
+# server listens: start-up and imports are not what arrivals cost). The timer is the event
+# loop thread's own CPU time: a coroutine waiting on the engine costs nothing, and the Docker
+# threads' work is not charged to whatever the loop runs meanwhile.
+WRAPPER = """
+import cProfile, signal, sys, time
+from tutorial import server
+profile = cProfile.Profile(time.thread_time)
+signal.signal(signal.SIGTERM, lambda *_: None)
+signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+try:
+    server.main(sys.argv[2:])
+finally:
+    profile.disable()
+    profile.dump_stats(sys.argv[1])
+"""
+
+
+class ProfiledServer(LiveServer):
+    def __init__(self, *args: object, out: Path, **kwargs: str) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.out = out
+
+    def start(self, *extra: str) -> None:
+        real = subprocess.Popen
+
+        def popen(args: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+            if "tutorial.server" in args:  # the server, not collectstatic before it
+                at = args.index("tutorial.server")
+                args = [args[0], "-c", WRAPPER, str(self.out), *args[at + 1 :]]
+            return real(args, **kwargs)  # type: ignore[call-overload]
+
+        subprocess.Popen = popen  # type: ignore[misc, assignment]
+        try:
+            super().start(*extra)
+        finally:
+            subprocess.Popen = real  # type: ignore[misc]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--students", type=int, default=50)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    assert args.students <= 200, "bounded: at most 200 students"
+    with tempfile.TemporaryDirectory(prefix="muelle-profile-") as tmp:
+        instance = f"bench-profile-{int(time.time())}"
+        configure_django(Path(tmp) / "db.sqlite3", instance)
+        out = Path(tmp) / "server.prof"
+        server = ProfiledServer(
+            Path(tmp) / "db.sqlite3",
+            instance,
+            out=out,
+            SANDBOX_MAX_LIVE=str(args.students + 20),
+            SANDBOX_WARM_POOL="0",
+            SANDBOX_RECONNECT_GRACE="0",
+            CLIENT_MAX_SANDBOXES=str(args.students + 20),
+            CLIENT_SESSION_BURST="1000",
+        )
+        server.migrate()
+        server.start()
+        assert server.process is not None
+        server.process.send_signal(signal.SIGUSR1)
+        try:
+            report(asyncio.run(one_round(server, args.students, 170)))
+        finally:
+            server.terminate(within=60)
+            remove_containers(instance)
+            print(f"cleanup: {len(instance_containers(instance))} container(s) left")
+        if not out.exists():
+            sys.exit("the server wrote no profile")
+        stats = pstats.Stats(str(out))
+        stats.strip_dirs()
+        total = stats.total_tt  # type: ignore[attr-defined]
+        print(
+            f"\nserver event-loop thread: {total:.1f} s of CPU for {args.students} arrivals "
+            f"({total / args.students * 1000:.0f} ms each)"
+        )
+        print(f"\n-- top {args.top} by own time (tottime) --")
+        stats.sort_stats("tottime").print_stats(args.top)
+        print(f"\n-- top {args.top} by time inside (cumtime) --")
+        stats.sort_stats("cumulative").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
