@@ -5,6 +5,7 @@ runs it from inside a student's sandbox."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 COMPOSE = """
@@ -33,3 +34,13 @@ def run_compose(project: Path, env: dict[str, str], *args: str) -> subprocess.Co
         timeout=120,
         check=False,
     )
+
+
+def compose_project(
+    folder: Path, text: str, env: dict[str, str]
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Writes `text` as `folder`/docker-compose.yml; returns docker-compose run in that project
+    (`compose("up", "-d")`) with `env`."""
+    folder.mkdir()
+    (folder / "docker-compose.yml").write_text(text)
+    return lambda *args: run_compose(folder, env, *args)

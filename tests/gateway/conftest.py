@@ -166,6 +166,16 @@ class Student:
         status, data = unix_request(str(self.socket), method, path, body, headers)
         return status, json_or_text(data)
 
+    def raw_started(self, cmd: list[str], name: str = "") -> str:
+        """A container of IMAGE running `cmd`, created and started with raw API requests (no
+        CLI in between); its id."""
+        query = f"?name={name}" if name else ""
+        body = json.dumps({"Image": IMAGE, "Cmd": cmd}).encode()
+        status, answer = self.raw("POST", f"/v1.41/containers/create{query}", body=body)
+        assert status == 201, answer
+        assert self.raw("POST", f"/v1.41/containers/{answer['Id']}/start")[0] == 204
+        return str(answer["Id"])
+
     def engine_objects(self) -> dict[str, list[Any]]:
         """What the real engine holds for this student (by label and by name prefix)."""
         return self.loop.run(_engine_objects(self.config, self.owner))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import pytest
 
-from tests.compose_project import COMPOSE, run_compose
+from tests.compose_project import COMPOSE, compose_project
 
 pytestmark = pytest.mark.docker
 
@@ -21,13 +20,7 @@ def _docker_compose_on_the_host() -> None:
 
 
 def test_compose_project_round_trip(student, tmp_path):
-    project = tmp_path / "proyecto"
-    project.mkdir()
-    (project / "docker-compose.yml").write_text(COMPOSE)
-
-    def compose(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_compose(project, student.env(), *args)
-
+    compose = compose_project(tmp_path / "proyecto", COMPOSE, student.env())
     up = compose("up", "-d")
     assert up.returncode == 0, up.stderr
     assert "proyecto_web_1" in compose("ps").stdout

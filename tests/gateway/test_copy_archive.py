@@ -5,7 +5,6 @@ further or make devices, and sends its own checked copy."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import socket
 import tarfile
@@ -14,8 +13,6 @@ import pytest
 
 from sandbox.gateway.copy_archive import MAX_COPY_ARCHIVE, canonical, go_clean
 from sandbox.gateway.errors import GatewayError
-
-from .conftest import IMAGE
 
 DEST = "/tmp"  # noqa: S108 (inside the test container)
 
@@ -116,15 +113,7 @@ def test_the_gateway_writes_its_own_archive_without_xattrs_or_setuid():
 
 @pytest.fixture
 def running(student):
-    status, answer = student.raw(
-        "POST",
-        "/v1.41/containers/create",
-        body=json.dumps({"Image": IMAGE, "Cmd": ["sleep", "120"]}).encode(),
-    )
-    assert status == 201
-    cid = answer["Id"]
-    assert student.raw("POST", f"/v1.41/containers/{cid}/start")[0] == 204
-    return cid
+    return student.raw_started(["sleep", "120"])
 
 
 def put(student, cid: str, archive: bytes, path: str = DEST) -> tuple[int, object]:

@@ -155,13 +155,7 @@ def test_a_request_pipelined_behind_a_body_is_answered_too(student):
 def test_a_client_that_leaves_mid_stream_is_noticed(student):
     # The watch for a client going away must still work: `logs -f` of a container that prints
     # nothing ends when its student closes the connection (its connection slot is freed).
-    status, _answer = student.raw(
-        "POST",
-        "/v1.41/containers/create?name=quieto",
-        body=json.dumps({"Image": IMAGE, "Cmd": ["sleep", "60"]}).encode(),
-    )
-    assert status == 201
-    assert student.raw("POST", "/v1.41/containers/quieto/start")[0] == 204
+    student.raw_started(["sleep", "60"], name="quieto")
     gateway = lifecycle.serving(student.folder)
     assert gateway is not None
     conn = RawConnection(student.socket)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from typing import Any
 
 import pytest
 
 from sandbox.ports import students as port_tables
 from sandbox.ports.table import NotPublished
-from tests.compose_project import run_compose
+from tests.compose_project import compose_project
 
 pytestmark = pytest.mark.docker
 
@@ -188,13 +187,7 @@ services:
 
 
 def test_compose_ports_are_published(student: Any, tmp_path: Any) -> None:
-    project = tmp_path / "puertos"
-    project.mkdir()
-    (project / "docker-compose.yml").write_text(COMPOSE_WITH_PORTS)
-
-    def compose(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_compose(project, student.env(), *args)
-
+    compose = compose_project(tmp_path / "puertos", COMPOSE_WITH_PORTS, student.env())
     up = compose("up", "-d")
     assert up.returncode == 0, up.stderr
     assert "0.0.0.0:8085->80/tcp" in compose("ps").stdout

@@ -24,18 +24,10 @@ pytestmark = [pytest.mark.docker]
 LESSON = "/lecciones/que-es-docker/"
 
 
-@pytest.fixture(scope="module")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated SQLite file per module; each test copies it (migrate takes seconds)."""
-    path = tmp_path_factory.mktemp("live") / "template.sqlite3"
-    LiveServer(path, "unused").migrate()
-    return path
-
-
 @pytest.fixture
-def server(migrated_db: Path, tmp_path: Path) -> Iterator[LiveServer]:
+def server(live_db: Path, tmp_path: Path) -> Iterator[LiveServer]:
     db = tmp_path / "db.sqlite3"
-    shutil.copy(migrated_db, db)
+    shutil.copy(live_db, db)
     live = LiveServer(db, f"pytest-live-{os.getpid()}-{time.monotonic_ns()}")
     yield live
     live.stop()
@@ -252,12 +244,12 @@ async def test_a_terminal_outlives_the_request_head_timeout(server: LiveServer):
 
 
 async def test_the_warm_pool_fills_at_start_up_and_sigterm_removes_it(
-    migrated_db: Path, tmp_path: Path
+    live_db: Path, tmp_path: Path
 ):
     """Pass: with no request at all, the server's start-up (ASGI lifespan) fills the warm pool;
     SIGTERM removes those containers before the process exits."""
     db = tmp_path / "db.sqlite3"
-    shutil.copy(migrated_db, db)
+    shutil.copy(live_db, db)
     live = LiveServer(db, f"pytest-live-{os.getpid()}-{time.monotonic_ns()}", SANDBOX_WARM_POOL="2")
     try:
         live.start()
