@@ -143,3 +143,35 @@ async def test_a_flood_of_requests_is_refused_beyond_a_few_at_once(
     assert workspace_views._in_flight == {}
     again = await workspace_views._in_sandbox(request, slow)
     assert again.status_code == 200
+
+
+async def test_an_edit_counts_as_activity_recorded_at_most_every_few_seconds(
+    remove_sandboxes: None,
+) -> None:
+    from asgiref.sync import sync_to_async
+
+    from sandbox import workspace_views
+    from sandbox.models import SandboxRecord
+
+    client, sandbox = await _student(remove_sandboxes)
+
+    async def last_activity() -> Any:
+        row = await sync_to_async(SandboxRecord.objects.get)(container_id=sandbox.container_id)
+        return row.last_activity
+
+    before = await last_activity()
+    first = await _post(client, "workspace-save", {"ruta": "a.txt", "texto": "1\n", "version": ""})
+    assert first.status_code == 200
+    touched = await last_activity()
+    assert touched > before  # the save started the idle timeout again
+
+    second = await _post(
+        client, "workspace-save", {"ruta": "a.txt", "texto": "2\n", "version": "*"}
+    )
+    assert second.status_code == 200
+    assert await last_activity() == touched  # within TOUCH_EVERY: no second database write
+
+    workspace_views._touched[sandbox.container_id] -= workspace_views.TOUCH_EVERY
+    third = await _post(client, "workspace-save", {"ruta": "a.txt", "texto": "3\n", "version": "*"})
+    assert third.status_code == 200
+    assert await last_activity() > touched  # once the interval is over, recorded again
