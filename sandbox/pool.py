@@ -104,10 +104,13 @@ def _claim(owner: str, session: str) -> SandboxRecord | None:
                 return None
             now = timezone.now()
             expires = now + timedelta(seconds=settings.SANDBOX_MAX_LIFETIME)
+            # The new name too: one write per hand-out (a burst's writes queue on one thread).
+            name = sandboxes.owned_name(row.name, owner)
             claimed = SandboxRecord.objects.filter(
                 pk=row.pk, state=SandboxRecord.State.POOL
             ).update(
                 state=SandboxRecord.State.LIVE,
+                name=name,
                 owner=owner,
                 session=session,
                 assigned_at=now,
@@ -118,6 +121,7 @@ def _claim(owner: str, session: str) -> SandboxRecord | None:
             )
         if claimed:
             row.state, row.owner, row.session = SandboxRecord.State.LIVE, owner, session
+            row.name = name
             row.assigned_at = row.last_activity = row.heartbeat_at = now
             row.expires_at, row.holder = expires, sandboxes.BOOT_ID
             return row

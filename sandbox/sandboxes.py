@@ -52,6 +52,9 @@ class Sandbox:
 
 # Containers created by this process but not yet recorded in the table: not orphans.
 _inflight_ids: set[str] = set()
+# Warm containers this process started: their gateway folder's name ("" without the gateway),
+# so a hand-out needs no inspect to find it.
+_warm_folders: dict[str, str] = {}
 # Containers whose removal this process scheduled: never handed out again.
 _releasing: set[str] = set()
 # acquire() and end_gateway() of one owner never overlap (on one event loop).
@@ -151,6 +154,7 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
         if opening is not None:
             with contextlib.suppress(Exception):  # no shell ahead: its terminal opens one
                 await asyncio.shield(opening)
+            _warm_folders[container_id] = folder.name if folder is not None else ""
         row = await SandboxRecord.objects.acreate(
             container_id=container_id,
             name=spec.name,
@@ -170,6 +174,7 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
         if opening is not None:
             # After warm_shells.keep (callbacks run in order), even if the shell opens later.
             opening.add_done_callback(lambda _done: warm_shells.discard(container_id))
+        _warm_folders.pop(container_id, None)
         raise
     finally:
         _inflight_ids.discard(container_id)
@@ -215,15 +220,25 @@ async def _remove_when_made(made: asyncio.Future[str]) -> None:
         made.add_done_callback(remove)
 
 
+def owned_name(warm_name: str, owner: str) -> str:
+    """A warm container's name once `owner` has it (same random token)."""
+    return hardening.container_name(warm_name.rsplit("-", 1)[-1], owner)
+
+
 async def assign(row: SandboxRecord) -> str:
     """Renames a claimed warm container after its new owner (raises SandboxGone if it died, or
     has no gateway folder while the gateway is on) and serves the owner's Docker gateway in the
     folder it mounts; returns the new name, also recorded in the table."""
-    token = row.name.rsplit("-", 1)[-1]
-    name = hardening.container_name(token, row.owner)
-    folder = await call(docker_containers.rename_running, row.container_id, name)
+    name = owned_name(row.name, row.owner)
+    folder = _warm_folders.pop(row.container_id, None)
+    if folder is not None and warm_shells.is_alive(row.container_id):
+        # Started here and its shell still runs, so the container does: no inspect, one call.
+        await call(docker_containers.rename, row.container_id, name)
+    else:
+        folder = await call(docker_containers.rename_running, row.container_id, name)
     placement.bind_owner(row.owner, row.container_id)
-    await SandboxRecord.objects.filter(pk=row.pk).aupdate(name=name)
+    if row.name != name:  # (pool.take records the new name with the claim)
+        await SandboxRecord.objects.filter(pk=row.pk).aupdate(name=name)
     if settings.DOCKER_GATEWAY_ENABLED:
         if not folder:
             raise SandboxGone(row.container_id)  # started before the gateway was switched on
@@ -255,6 +270,7 @@ def _remove_container(container_id: str) -> None:
     """Blocking: removes the container, then the reserved gateway folder of a warm one nobody
     was served in (a served one stays until its student's gateway closes)."""
     warm_shells.discard(container_id)  # a shell started ahead that nobody took
+    _warm_folders.pop(container_id, None)
     folder = placement.remove_sync(container_id)
     if folder:
         docker_gateway.discard_folder(folder)

@@ -49,6 +49,13 @@ def _alive(stream: Any) -> bool:
     return not any(mask & (_PEER_HUNG_UP | select.POLLHUP | select.POLLERR) for _, mask in events)
 
 
+def is_alive(container_id: str) -> bool:
+    """A shell is kept for this container and still runs (so does the container, then)."""
+    with _lock:
+        kept = _shells.get(container_id)
+    return kept is not None and _alive(kept[0][1])
+
+
 def take(container_id: str) -> tuple[str, Any] | None:
     """The shell kept for this container (then no longer kept), or None."""
     with _lock:

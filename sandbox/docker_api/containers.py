@@ -181,6 +181,14 @@ def gateway_label(api: docker.APIClient, container_id: str) -> tuple[bool, str]:
     return running, labels.get(hardening.LABEL_GATEWAY, "")
 
 
+def rename(api: docker.APIClient, container_id: str, new_name: str) -> None:
+    """Renames a container (SandboxGone if it is not there)."""
+    try:
+        api.rename(container_id, new_name)
+    except docker.errors.NotFound as exc:
+        raise SandboxGone(container_id) from exc
+
+
 def rename_running(api: docker.APIClient, container_id: str, new_name: str) -> str:
     """Hands a warm container to its owner: it must still run; its name then says whose it is.
     Returns the name of its gateway folder ("" if it has none)."""

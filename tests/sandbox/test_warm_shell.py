@@ -152,3 +152,27 @@ async def test_the_reaper_closes_shells_of_containers_removed_behind_its_back(se
 
     assert warm.container_id not in warm_shells._shells
     assert sock.fileno() == -1
+
+
+async def test_a_warm_container_stopped_behind_its_back_is_not_handed_out(settings) -> None:
+    # The hand-out skips the inspect when the shell started ahead still runs: a container that
+    # was stopped has hung up its shell, so it is checked the old way and never handed out.
+    settings.SANDBOX_WARM_POOL = 1
+    assert await pool.fill_once() == 1
+    warm = await the_only_warm_row()
+    engine.call_sync(lambda api: api.kill(warm.container_id))
+    for _ in range(50):  # the engine closes the stream a moment after the kill (a bound)
+        if not warm_shells.is_alive(warm.container_id):
+            break
+        await asyncio.sleep(0.1)
+
+    sandbox = await engine.acquire("owner-after-a-dead-warm-one")
+
+    assert sandbox.container_id != warm.container_id
+    assert await wait_gone(warm.container_id)
+    tty = await engine.open_tty(sandbox)
+    try:
+        await tty.write(b"echo vivo-$((6*7))\n")
+        assert b"vivo-42" in await read_until(tty, b"vivo-42")
+    finally:
+        await tty.close()
