@@ -12,62 +12,30 @@ Direct and gateway runs alternate; medians and p95 are printed with the ratio. T
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shutil
 import socket
-import statistics
 import subprocess
-import sys
 import tempfile
-import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutorial.settings")
-os.environ.setdefault("MUELLE_INSECURE_DEV_KEY", "1")
+from cli_sides import (
+    DOCKER,
+    GatewayConfig,
+    Sides,
+    cli_sides,
+    docker,
+    report,
+    socket_folder,
+    timed,
+)
 
-import django  # noqa: E402
+from sandbox import course_registry
+from sandbox.gateway.names import Namespace
 
-django.setup()
-
-from sandbox import course_registry  # noqa: E402
-from sandbox.gateway import lifecycle  # noqa: E402
-from sandbox.gateway.config import GatewayConfig  # noqa: E402
-from sandbox.gateway.names import Namespace  # noqa: E402
-
-DOCKER = "/usr/bin/docker"
 BASE = "muelle/busybox"
 NAME = "registro.muelle"
-
-
-def docker(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([DOCKER, *args], env=env, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise SystemExit(f"docker {' '.join(args)} failed: {result.stderr}")
-    return result.stdout
-
-
-def timed(env: dict[str, str], *args: str) -> float:
-    started = time.perf_counter()
-    docker(env, *args)
-    return time.perf_counter() - started
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-
-
-def report(name: str, direct: list[float], gateway: list[float]) -> None:
-    d, g = statistics.median(direct), statistics.median(gateway)
-    print(
-        f"{name:<22} direct median {d * 1000:7.0f} ms p95 {p95(direct) * 1000:7.0f} ms | "
-        f"gateway median {g * 1000:7.0f} ms p95 {p95(gateway) * 1000:7.0f} ms | "
-        f"ratio {g / d:.2f}x"
-    )
 
 
 def free_port() -> int:
@@ -95,43 +63,43 @@ def main() -> None:
         shutil.rmtree(registry_dir / "storage")
         process = course_registry.start(registry_dir, port)
 
-    folder = Path(f"/tmp/muelle-gw-bench-{os.getpid()}")  # noqa: S108 (short: socket paths)
-    folder.mkdir()
     instance = f"bench-{os.getpid()}"
     config = GatewayConfig(
-        socket_dir=folder,
+        socket_dir=socket_folder(),
         instance=instance,
         registry_address=address,
         registry_username=course_registry.USERNAME,
         registry_password=password,
         registry_max_size=4 * args.size_mb * 1024**2,
     )
-    lifecycle.configure(config)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
+    try:
+        with cli_sides(config) as student:
+            measure(args.runs, args.size_mb, student, address, password, instance, fresh_registry)
+    finally:
+        course_registry.stop(process)
+        shutil.rmtree(work, ignore_errors=True)
 
-    def run(coro):  # noqa: ANN001, ANN202
-        return asyncio.run_coroutine_threadsafe(coro, loop).result(600)
 
-    owner = f"bench-{os.getpid()}"
-    ns = Namespace(owner, instance)
-    socket_folder = run(lifecycle.open_gateway(owner))
-    home = work / "home"
-    home.mkdir()
-    base = {"PATH": "/usr/bin:/bin", "HOME": str(home), "DOCKER_BUILDKIT": "0"}
-    direct_env = {**base, "DOCKER_HOST": "unix:///var/run/docker.sock"}
-    gateway_env = {**base, "DOCKER_HOST": f"unix://{socket_folder}/{lifecycle.SOCKET_NAME}"}
+def measure(
+    runs: int,
+    size_mb: int,
+    student: Sides,
+    address: str,
+    password: str,
+    instance: str,
+    fresh_registry: Callable[[], None],
+) -> None:
+    ns = Namespace(student.owner, instance)
+    direct_env, gateway_env = student.direct, student.gateway
     direct_ref = f"{address}/direct/big:1"
     student_ref = f"{NAME}/big:1"
     engine_student_ref = f"{ns.image_prefix}{NAME}/big:1"
     image_id = ""
+    context = Path(tempfile.mkdtemp(prefix="muelle-bench-registry-context-"))
     try:
         # One image, built straight on the engine with the student's labels: the same image id
         # is the student's `registro.muelle/big:1` and the direct side's `<address>/direct/big:1`.
-        context = work / "context"
-        context.mkdir()
-        (context / "blob").write_bytes(os.urandom(args.size_mb * 1024**2))  # incompressible
+        (context / "blob").write_bytes(os.urandom(size_mb * 1024**2))  # incompressible
         (context / "Dockerfile").write_text(f"FROM {BASE}\nCOPY blob /blob\n")
         labels = [f"--label={k}={v}" for k, v in ns.labels.items()]
         docker(direct_env, "build", "-q", *labels, "-t", engine_student_ref, str(context))
@@ -148,11 +116,11 @@ def main() -> None:
             text=True,
         )
         print(
-            f"{args.runs} runs each, alternating direct / gateway; {args.size_mb} MB image "
+            f"{runs} runs each, alternating direct / gateway; {size_mb} MB image "
             f"(one random layer over {BASE}); docker CLI {DOCKER}; registry {address}"
         )
         direct, gateway = [], []
-        for _ in range(args.runs):
+        for _ in range(runs):
             fresh_registry()
             direct.append(timed(direct_env, "push", direct_ref))
             fresh_registry()
@@ -161,7 +129,7 @@ def main() -> None:
 
         docker(direct_env, "push", direct_ref)  # both repositories present for the pulls
         direct, gateway = [], []
-        for _ in range(args.runs):
+        for _ in range(runs):
             docker(direct_env, "rmi", "-f", image_id)
             direct.append(timed(direct_env, "pull", direct_ref))
             docker(direct_env, "rmi", "-f", image_id)
@@ -170,12 +138,7 @@ def main() -> None:
     finally:
         if image_id:
             subprocess.run([DOCKER, "rmi", "-f", image_id], env=direct_env, capture_output=True)
-        run(lifecycle.close_gateway(owner, cleanup=True))
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        course_registry.stop(process)
-        shutil.rmtree(folder, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(context, ignore_errors=True)
 
 
 if __name__ == "__main__":
