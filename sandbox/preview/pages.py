@@ -27,7 +27,16 @@ def page(title: str, text: str) -> bytes:
     return TEMPLATE.format(title=escape(title), text=text).encode()
 
 
-async def send(send_: Any, status: int, body: bytes) -> None:
+def framing(framer: str | None) -> list[tuple[bytes, bytes]]:
+    """Who may show a preview response in a frame: the Muelle page origin a Vista frame grant
+    names, or nobody (a page of any other site framing the preview could dress it up, or trick
+    the owner into clicks on it)."""
+    if framer:
+        return [(b"content-security-policy", b"frame-ancestors " + framer.encode("ascii"))]
+    return [(b"content-security-policy", b"frame-ancestors 'none'"), (b"x-frame-options", b"DENY")]
+
+
+async def send(send_: Any, status: int, body: bytes, framer: str | None = None) -> None:
     await send_(
         {
             "type": "http.response.start",
@@ -37,6 +46,7 @@ async def send(send_: Any, status: int, body: bytes) -> None:
                 (b"content-length", str(len(body)).encode()),
                 (b"cache-control", b"no-store"),
                 (b"x-content-type-options", b"nosniff"),
+                *framing(framer),
             ],
         }
     )

@@ -21,12 +21,13 @@ import h11
 from django.conf import settings
 
 from sandbox.ports import students as port_tables
-from sandbox.ports.table import NothingListens, NotPublished, PortTable
+from sandbox.ports.table import Idle, NothingListens, NotPublished, PortTable
 
 from . import addresses, pages, tokens
 
 ENTRY_PATH = "/__muelle__/entrar"
 SHARE_PATH = "/__muelle__/compartido"
+FRAME_PATH = "/__muelle__/marco"
 HOP_BY_HOP = {
     b"connection",
     b"keep-alive",
@@ -81,8 +82,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await pages.send(send, 400, pages.bad_host())
         return
     path = scope.get("path") or "/"
-    if path in (ENTRY_PATH, SHARE_PATH):
-        await _enter(scope, send, target, share=path == SHARE_PATH)
+    if path in (ENTRY_PATH, SHARE_PATH, FRAME_PATH):
+        await _enter(scope, send, target, path)
         return
     grant = _grant_from_cookies(scope, target)
     if grant is None:
@@ -90,43 +91,67 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     table = _table(target)
     if table is None:
-        await pages.send(send, 404, pages.not_published(target.host_port))
+        await pages.send(send, 404, pages.not_published(target.host_port), grant.framer)
         return
-    await _http(scope, receive, send, table, target)
+    await _http(scope, receive, send, table, target, grant.framer)
 
 
 # --- entry ---------------------------------------------------------------------------------------
 async def _enter(
-    scope: dict[str, Any], send: Any, target: addresses.PreviewHost, *, share: bool
+    scope: dict[str, Any], send: Any, target: addresses.PreviewHost, path: str
 ) -> None:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     token = (query.get("t") or [""])[0]
-    grant = tokens.read_entry(token, target.public_id, target.host_port, share=share)
+    if path == FRAME_PATH:
+        grant = tokens.read_frame_entry(token, target.public_id, target.host_port)
+    else:
+        grant = tokens.read_entry(
+            token, target.public_id, target.host_port, share=path == SHARE_PATH
+        )
     if grant is None:
         await pages.send(send, 403, pages.expired())
         return
-    cookie = SimpleCookie()
-    cookie[tokens.COOKIE_NAME] = tokens.cookie_value(grant)
-    morsel = cookie[tokens.COOKIE_NAME]
-    morsel["path"] = "/"
-    morsel["httponly"] = True
-    morsel["samesite"] = "Lax"
-    morsel["max-age"] = str(max(0, grant.expires - int(time.time())))
-    if settings.PREVIEW_HTTPS:
-        morsel["secure"] = True
     await send(
         {
             "type": "http.response.start",
             "status": 303,
             "headers": [
                 (b"location", b"/"),
-                (b"set-cookie", morsel.OutputString().encode("latin-1")),
+                (b"set-cookie", _entry_cookie(grant).encode("latin-1")),
                 (b"cache-control", b"no-store"),
                 (b"referrer-policy", b"no-referrer"),
+                *pages.framing(grant.framer),
             ],
         }
     )
     await send({"type": "http.response.body", "body": b""})
+
+
+def _entry_cookie(grant: tokens.Grant) -> str:
+    max_age = str(max(0, grant.expires - int(time.time())))
+    if grant.framer is not None:
+        # Inside Muelle's page the preview is a cross-site frame: Chromium neither stores nor
+        # sends a SameSite=Lax (or unpartitioned None) cookie there, with third-party cookies
+        # blocked as they now are by default. A partitioned one (CHIPS) is kept under Muelle's
+        # site only. CHIPS needs Secure, which Chromium also accepts on http://*.localhost
+        # (a secure context), so the same attributes serve local runs and production; over
+        # plain HTTP on any other host the browser drops it, and the frame says «Enlace
+        # caducado» (docs/ports.md).
+        value = tokens.cookie_value(grant)
+        return (
+            f"{tokens.FRAME_COOKIE_NAME}={value}; Path=/; Max-Age={max_age}; HttpOnly; "
+            "SameSite=None; Secure; Partitioned"
+        )
+    cookie = SimpleCookie()
+    cookie[tokens.COOKIE_NAME] = tokens.cookie_value(grant)
+    morsel = cookie[tokens.COOKIE_NAME]
+    morsel["path"] = "/"
+    morsel["httponly"] = True
+    morsel["samesite"] = "Lax"
+    morsel["max-age"] = max_age
+    if settings.PREVIEW_HTTPS:
+        morsel["secure"] = True
+    return morsel.OutputString()
 
 
 def _grant_from_cookies(
@@ -136,32 +161,36 @@ def _grant_from_cookies(
     tried: a page on another preview host can set a `muelle_vista` cookie for the whole preview
     domain (Domain=<PREVIEW_HOST>, from its own script), and the browser sends it beside the
     owner's; taking only one of them would let that page lock the owner out."""
-    for value in _our_cookies(scope):
-        grant = tokens.read_cookie(value, target.public_id, target.host_port)
+    for name, value in _our_cookies(scope):
+        frame = name == tokens.FRAME_COOKIE_NAME
+        grant = tokens.read_cookie(value, target.public_id, target.host_port, frame=frame)
         if grant is not None:
             return grant
     return None
 
 
-def _our_cookies(scope: dict[str, Any]) -> list[str]:
-    values = []
+def _our_cookies(scope: dict[str, Any]) -> list[tuple[str, str]]:
+    found = []
     for header in _cookie_headers(scope):
         for part in header.split(";"):
             name, sep, value = part.partition("=")
-            if sep and name.strip() == tokens.COOKIE_NAME:
-                values.append(value.strip().strip('"'))
-    return values
+            if sep and name.strip() in tokens.COOKIE_NAMES:
+                found.append((name.strip(), value.strip().strip('"')))
+    return found
 
 
 def _cookie_headers(scope: dict[str, Any]) -> list[str]:
     return [v.decode("latin-1") for k, v in scope.get("headers") or [] if k == b"cookie"]
 
 
+_OUR_NAMES = {name.encode() for name in tokens.COOKIE_NAMES}
+
+
 def _without_our_cookie(value: bytes) -> bytes | None:
     kept = [
         part
         for part in value.split(b";")
-        if part.strip() and part.split(b"=", 1)[0].strip() != tokens.COOKIE_NAME.encode()
+        if part.strip() and part.split(b"=", 1)[0].strip() not in _OUR_NAMES
     ]
     return b";".join(kept).strip() or None
 
@@ -172,6 +201,15 @@ def _table(target: addresses.PreviewHost) -> PortTable | None:
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
+# Methods whose request may go again on a new connection when a kept-alive one turns out to have
+# been closed by the container (RFC 9110 9.2.2); others always take a new connection.
+IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"}
+
+
+class _Stale(Exception):
+    """A kept-alive connection the container had already closed: nothing came back."""
+
+
 def _request_headers(scope: dict[str, Any]) -> list[tuple[bytes, bytes]]:
     out: list[tuple[bytes, bytes]] = []
     for name, value in scope.get("headers") or []:
@@ -184,15 +222,16 @@ def _request_headers(scope: dict[str, Any]) -> list[tuple[bytes, bytes]]:
                 out.append((b"cookie", stripped))
             continue
         out.append((name, value))
-    out.append((b"connection", b"close"))
     return out
 
 
-def _response_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def _response_headers(
+    headers: list[tuple[bytes, bytes]], framer: str | None
+) -> list[tuple[bytes, bytes]]:
     out = []
     for name, value in headers:
         lower = name.lower()
-        if lower in HOP_BY_HOP or lower == b"content-length":
+        if lower in HOP_BY_HOP:
             continue
         if lower == b"clear-site-data":
             # Browsers clear cookies for the whole registrable domain: every student's
@@ -201,6 +240,8 @@ def _response_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, b
         if lower == b"set-cookie":
             value = _host_only(value)
         out.append((lower, value))
+    # Beside any policy of the app's own (the browser enforces all of them).
+    out.extend(pages.framing(framer))
     return out
 
 
@@ -214,76 +255,133 @@ def _host_only(set_cookie: bytes) -> bytes:
     return b";".join([name, *kept])
 
 
+def _request(scope: dict[str, Any], *, whole_body: int | None) -> h11.Request:
+    target_path = scope.get("raw_path") or quote(scope.get("path") or "/").encode()
+    query = scope.get("query_string") or b""
+    if query:
+        target_path += b"?" + query
+    headers = _request_headers(scope)
+    has_length = any(n.lower() == b"content-length" for n, _v in headers)
+    if not has_length:
+        if whole_body is not None and (whole_body or scope["method"] not in IDEMPOTENT):
+            # The browser's chunked body arrived whole: sent with its length, as most servers
+            # prefer (some refuse chunked requests).
+            headers.append((b"content-length", str(whole_body).encode()))
+        elif whole_body is None:
+            headers.append((b"transfer-encoding", b"chunked"))
+    return h11.Request(method=scope["method"], target=target_path, headers=headers)
+
+
 async def _http(
     scope: dict[str, Any],
     receive: Any,
     send: Any,
     table: PortTable,
     target: addresses.PreviewHost,
+    framer: str | None,
 ) -> None:
-    try:
-        reader, writer = await table.connect(target.host_port)
-    except NotPublished:
-        await pages.send(send, 404, pages.not_published(target.host_port))
+    first = await receive()
+    if first["type"] == "http.disconnect":
         return
-    except NothingListens as exc:
-        await pages.send(send, 502, pages.nothing_listens(exc.name, exc.container_port))
-        return
-    except OSError:
-        await pages.send(send, 503, pages.too_many())
+    body = first.get("body", b"")
+    streaming = bool(first.get("more_body"))
+    if len(body) > settings.PREVIEW_MAX_REQUEST_BYTES:
+        await pages.send(send, 413, pages.too_big(), framer)
         return
     limit = _limit_for(target.public_id)
-    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=64 * 1024)
-    started = False
-    try:
-        target_path = scope.get("raw_path") or quote(scope.get("path") or "/").encode()
-        query = scope.get("query_string") or b""
-        if query:
-            target_path += b"?" + query
-        headers = _request_headers(scope)
-        has_length = any(n.lower() == b"content-length" for n, _v in headers)
-        if not has_length and scope.get("method") not in ("GET", "HEAD", "OPTIONS", "DELETE"):
-            headers.append((b"transfer-encoding", b"chunked"))
-        request = h11.Request(method=scope["method"], target=target_path, headers=headers)
-        writer.write(conn.send(request) or b"")
-        sent = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
+    if body:
+        await limit.take(len(body))
+    request = _request(scope, whole_body=None if streaming else len(body))
+    # A request whose whole body is here may take a kept-alive connection (and go again on a
+    # new one if that had been closed); a streamed or non-idempotent one takes a new one.
+    replayable = not streaming and scope["method"] in IDEMPOTENT
+    kept = table.take_idle(target.host_port) if replayable else None
+    while True:
+        if kept is not None:
+            reader, writer, conn = kept.reader, kept.writer, kept.state
+        else:
+            try:
+                reader, writer = await table.connect(target.host_port)
+            except NotPublished:
+                await pages.send(send, 404, pages.not_published(target.host_port), framer)
                 return
-            body = message.get("body", b"")
-            sent += len(body)
-            if sent > settings.PREVIEW_MAX_REQUEST_BYTES:
-                await pages.send(send, 413, pages.too_big())
+            except NothingListens as exc:
+                page = pages.nothing_listens(exc.name, exc.container_port)
+                await pages.send(send, 502, page, framer)
                 return
-            if body:
-                await limit.take(len(body))
-                writer.write(conn.send(h11.Data(data=body)) or b"")
-            if not message.get("more_body"):
-                break
-        writer.write(conn.send(h11.EndOfMessage()) or b"")
-        await writer.drain()
-        # The browser may leave mid-answer (a tab closed on an endless stream): uvicorn then
-        # drops what we send without a word, so its disconnect is watched for, and ends the relay.
-        relay = asyncio.ensure_future(_relay_response(conn, reader, send, limit))
-        left = asyncio.ensure_future(_disconnected(receive))
+            except OSError:
+                await pages.send(send, 503, pages.too_many(), framer)
+                return
+            conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=64 * 1024)
+        reused, kept = kept is not None, None
+        reusable = False
         try:
-            await asyncio.wait({relay, left}, return_when=asyncio.FIRST_COMPLETED)
+            reusable = await _exchange(
+                receive, send, conn, reader, writer, request, body, streaming, limit, framer
+            )
+        except _Stale:
+            if reused:
+                continue  # that one was closed while idle: once more, on a new connection
+            await pages.send(send, 502, pages.bad_answer(target.host_port), framer)
+        except TimeoutError:
+            await pages.send(send, 504, pages.timed_out(target.host_port), framer)
         finally:
-            left.cancel()
-            if not relay.done():
-                relay.cancel()
-        if relay.cancelled():
-            return
-        started = relay.result()
-    except TimeoutError:
-        if not started:
-            await pages.send(send, 504, pages.timed_out(target.host_port))
-    except (h11.RemoteProtocolError, ConnectionError, OSError):
-        if not started:
-            await pages.send(send, 502, pages.bad_answer(target.host_port))
+            if reusable:
+                conn.start_next_cycle()
+                table.keep_idle(target.host_port, Idle(reader, writer, conn, 0.0))
+            else:
+                writer.close()
+        return
+
+
+async def _exchange(
+    receive: Any,
+    send: Any,
+    conn: h11.Connection,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    request: h11.Request,
+    body: bytes,
+    streaming: bool,
+    limit: RateLimit,
+    framer: str | None,
+) -> bool:
+    """One request and its answer on `conn`. True when the connection may carry another one;
+    _Stale (or TimeoutError) when nothing of an answer went out to the browser yet."""
+    try:
+        data = conn.send(request) or b""
+        if body:
+            data += conn.send(h11.Data(data=body)) or b""
+        if not streaming:
+            data += conn.send(h11.EndOfMessage()) or b""
+        writer.write(data)
+        if streaming:
+            sent = len(body)
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return False
+                chunk = message.get("body", b"")
+                sent += len(chunk)
+                if sent > settings.PREVIEW_MAX_REQUEST_BYTES:
+                    await pages.send(send, 413, pages.too_big(), framer)
+                    return False
+                if chunk:
+                    await limit.take(len(chunk))
+                    writer.write(conn.send(h11.Data(data=chunk)) or b"")
+                if not message.get("more_body"):
+                    break
+            writer.write(conn.send(h11.EndOfMessage()) or b"")
+        await writer.drain()
+    except (h11.LocalProtocolError, ConnectionError, OSError):
+        raise _Stale from None
+    # The browser may leave mid-answer (a tab closed on an endless stream): uvicorn then drops
+    # what we send without a word, so its disconnect is watched for, and ends the relay.
+    left = asyncio.ensure_future(_disconnected(receive))
+    try:
+        return await _relay_response(conn, reader, send, limit, framer, left)
     finally:
-        writer.close()
+        left.cancel()
 
 
 async def _disconnected(receive: Any) -> None:
@@ -292,10 +390,15 @@ async def _disconnected(receive: Any) -> None:
 
 
 async def _relay_response(
-    conn: h11.Connection, reader: asyncio.StreamReader, send: Any, limit: RateLimit
+    conn: h11.Connection,
+    reader: asyncio.StreamReader,
+    send: Any,
+    limit: RateLimit,
+    framer: str | None,
+    left: asyncio.Future[None],
 ) -> bool:
-    """Relays the container's answer; True once it has started (errors after that only end the
-    stream, since a status already went out)."""
+    """Relays the container's answer. Errors before its start propagate (_Stale, TimeoutError);
+    after it, they only end the stream, since a status already went out."""
     started = False
     try:
         while True:
@@ -312,22 +415,33 @@ async def _relay_response(
                     {
                         "type": "http.response.start",
                         "status": event.status_code,
-                        "headers": _response_headers(list(event.headers)),
+                        "headers": _response_headers(list(event.headers), framer),
                     }
                 )
                 started = True
             elif isinstance(event, h11.Data):
                 await limit.take(len(event.data))
+                if left.done():
+                    return False
                 await send(
                     {"type": "http.response.body", "body": bytes(event.data), "more_body": True}
                 )
-            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+            elif isinstance(event, h11.EndOfMessage):
                 break
-    except (TimeoutError, h11.RemoteProtocolError, ConnectionError, OSError):
+            elif isinstance(event, h11.ConnectionClosed):
+                if not started:
+                    raise _Stale
+                break
+    except TimeoutError:  # before OSError, of which it is a kind
         if not started:
             raise
+        return False
+    except (h11.RemoteProtocolError, ConnectionError, OSError):
+        if not started:
+            raise _Stale from None
+        return False  # the answer broke off: the browser sees the connection end
     await send({"type": "http.response.body", "body": b""})
-    return True
+    return conn.our_state is h11.DONE and conn.their_state is h11.DONE
 
 
 # --- websockets ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from sandbox.ports import students as port_tables
@@ -49,6 +50,26 @@ async def open_preview(request: HttpRequest, host_port: int) -> HttpResponse:
             request, "sandbox/ports_missing.html", {"host_port": host_port}, status=404
         )
     response = HttpResponseRedirect(_link(request, table.owner, host_port, share=False))
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@xframe_options_sameorigin  # it is the Vista frame's first stop, inside Muelle's own page
+async def frame_preview(request: HttpRequest, host_port: int) -> HttpResponse:
+    """The Vista tab's frame: a single-use link to the preview that only this page's origin may
+    frame (sandbox/preview/tokens.py says why the frame needs a cookie of its own)."""
+    table = await _atable(request)
+    if table is None or host_port not in table.host_ports():
+        return await arender(
+            request, "sandbox/ports_missing.html", {"host_port": host_port}, status=404
+        )
+    framer = request.build_absolute_uri("/").rstrip("/").lower()
+    public = port_tables.public_id(table.owner)
+    token = tokens.frame_token(public, host_port, framer)
+    origin = addresses.origin(host_port, public, _page_port(request))
+    response = HttpResponseRedirect(f"{origin}{proxy.FRAME_PATH}?t={token}")
     response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = "no-store"
     return response

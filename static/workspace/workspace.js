@@ -124,6 +124,7 @@
       for (const link of links) {
         const option = new Option(link.textContent.trim(), link.dataset.previewLink);
         option.dataset.href = link.href;
+        option.dataset.frame = link.dataset.previewFrame;
         select.add(option);
       }
       select.value = wanted.includes(chosen) ? chosen : "";
@@ -146,7 +147,7 @@
       note.hidden = true;
       return;
     }
-    frame.src = option.dataset.href;
+    frame.src = option.dataset.frame || option.dataset.href;
     frame.hidden = false;
     openLink.href = option.dataset.href;
     openLink.hidden = false;
