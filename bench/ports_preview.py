@@ -4,7 +4,9 @@ Prints, against the real server (`python -m tutorial.server`, one process):
 - a 10 KiB page through the preview vs. the same request straight to the container (a socket
   made inside the container's network namespace by this script: what the proxy itself does, so
   the difference is the proxy): p50 of each, the ratio and the overhead (targets: ratio ≤ 1.5,
-  overhead ≤ 5 ms);
+  overhead ≤ 5 ms); once from busybox httpd (one connection per request, as it closes each one)
+  and once from nginx (which keeps connections alive: the preview reuses its connection to the
+  container, while the straight request, as this client's, opens a new one each time);
 - requests per second with 50 concurrent clients, through the preview and straight;
 - from `docker run -d -p` typed in the terminal to the preview answering, beside the same
   container started straight on the engine until its port answers (target ≤ 1 s);
@@ -36,6 +38,10 @@ PAGE_SCRIPT = (
     "mkdir -p /tmp/w && head -c 10240 /dev/zero | tr '\\0' a > /tmp/w/index.html && "
     "exec httpd -f -p 80 -h /tmp/w"
 )
+NGINX_SCRIPT = (
+    "head -c 10240 /dev/zero | tr '\\0' a > /usr/share/nginx/html/index.html && "
+    "exec nginx -g 'daemon off;'"
+)
 
 
 def rss_kib(pid: int) -> int:
@@ -55,6 +61,31 @@ async def http_once(open_conn, host: str, cookie: str | None = None) -> float:  
     writer.close()
     assert b" 200 " in data.split(b"\r\n", 1)[0] and len(data) > 10240, data[:200]
     return time.perf_counter() - started
+
+
+async def compare(label, requests, via_preview, host, cookie, straight) -> None:  # noqa: ANN001
+    for _ in range(20):  # warm-up
+        await http_once(via_preview, host, cookie)
+        await http_once(straight, "localhost")
+    preview_s, straight_s = [], []
+    for _ in range(requests):  # alternating, so drift hits both alike
+        preview_s.append(await http_once(via_preview, host, cookie))
+        straight_s.append(await http_once(straight, "localhost"))
+    p50_preview = statistics.median(preview_s) * 1000
+    p50_straight = statistics.median(straight_s) * 1000
+    print(f"  {label}")
+    print(
+        f"    through the preview      p50 {p50_preview:7.2f} ms   p95 "
+        f"{percentile(preview_s, 0.95) * 1000:7.2f} ms"
+    )
+    print(
+        f"    straight (raw reference) p50 {p50_straight:7.2f} ms   p95 "
+        f"{percentile(straight_s, 0.95) * 1000:7.2f} ms"
+    )
+    print(
+        f"    ratio p50 {p50_preview / p50_straight:5.2f}x (target <= 1.5), overhead "
+        f"{p50_preview - p50_straight:5.2f} ms (target <= 5 ms)"
+    )
 
 
 async def throughput(open_conn, host: str, cookie: str | None, seconds: float) -> float:  # noqa: ANN001
@@ -120,28 +151,25 @@ async def main(args: argparse.Namespace) -> None:
             await asyncio.get_running_loop().sock_connect(sock, (address, 80))
             return await asyncio.open_connection(sock=sock)
 
-        for _ in range(20):  # warm-up
-            await http_once(via_preview, host, cookie)
-            await http_once(straight, "localhost:8080")
-        preview_s, straight_s = [], []
-        for _ in range(args.requests):  # alternating, so drift hits both alike
-            preview_s.append(await http_once(via_preview, host, cookie))
-            straight_s.append(await http_once(straight, "localhost:8080"))
-        p50_preview = statistics.median(preview_s) * 1000
-        p50_straight = statistics.median(straight_s) * 1000
         print(f"10 KiB page, n={args.requests} each, one at a time")
-        print(
-            f"  through the preview      p50 {p50_preview:7.2f} ms   p95 "
-            f"{percentile(preview_s, 0.95) * 1000:7.2f} ms"
+        await compare("busybox httpd", args.requests, via_preview, host, cookie, straight)
+
+        await ana.shell(
+            f'docker run -d -m 64m --name webka -p 8081:80 nginx:1.22 sh -c "{NGINX_SCRIPT}"'
+            " >/dev/null && sleep 1"
         )
-        print(
-            f"  straight (raw reference) p50 {p50_straight:7.2f} ms   p95 "
-            f"{percentile(straight_s, 0.95) * 1000:7.2f} ms"
-        )
-        print(
-            f"  ratio p50 {p50_preview / p50_straight:5.2f}x (target <= 1.5), overhead "
-            f"{p50_preview - p50_straight:5.2f} ms (target <= 5 ms)"
-        )
+        ka_host, ka_cookie = await asyncio.to_thread(ana.enter, 8081)
+        ka_namespace = netns.Namespace.of_process(container_pid("_webka"))
+        ka_ready = netns.ClientSockets(ka_namespace, address, batch=64)
+
+        async def straight_ka():  # noqa: ANN202
+            sock = await ka_ready.take()
+            await asyncio.get_running_loop().sock_connect(sock, (address, 80))
+            return await asyncio.open_connection(sock=sock)
+
+        await compare("nginx", args.requests, via_preview, ka_host, ka_cookie, straight_ka)
+        ka_ready.close()
+        ka_namespace.close()
 
         rps_preview = await throughput(via_preview, host, cookie, args.seconds)
         rps_straight = await throughput(straight, "localhost:8080", None, args.seconds)

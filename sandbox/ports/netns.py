@@ -1,8 +1,10 @@
 """Sockets made inside a container's network namespace from the web process (Linux setns).
 
 A socket belongs to the network namespace it was created in, whatever thread uses it later. So a
-short-lived thread enters the container's namespace (setns only moves the calling thread), makes
-the socket, and leaves; the event loop then uses the socket like any other.
+worker thread enters the container's namespace (setns only moves the calling thread), makes the
+socket, and goes back home; the event loop then uses the socket like any other. The worker lives
+on between jobs: starting a thread per job made the event loop wait for the new thread to be
+scheduled (`Thread.start()` blocks until it runs), a stall of its own on a busy machine.
 
 A namespace is reached through an open file descriptor (`Namespace`), taken once per container
 start and checked against the container's own state (see ports.table), so a process id that was
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
+import queue
 import socket
 import threading
 from collections.abc import Callable
@@ -66,18 +69,50 @@ def _setns(fd: int) -> None:
         raise NamespaceError(errno, os.strerror(errno))
 
 
-def _make_inside(namespace: Namespace, make: Callable[[], socket.socket]) -> socket.socket:
+class _Stranded(NamespaceError):
+    """The worker could not go back to its own namespace: it must never run another job."""
+
+
+def _make_inside(fd: int, make: Callable[[], socket.socket]) -> socket.socket:
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _setns(namespace.fd)
+        _setns(fd)
         try:
             return make()
         finally:
-            # If this fails the thread is stranded in the container's namespace; it is a
-            # throwaway thread that ends right after, so nothing else ever runs in it.
-            _setns(home)
+            try:
+                _setns(home)
+            except NamespaceError as exc:
+                raise _Stranded(str(exc)) from exc
     finally:
         os.close(home)
+
+
+_jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+_worker: threading.Thread | None = None
+_worker_lock = threading.Lock()
+
+
+def _serve_jobs() -> None:
+    while True:
+        job = _jobs.get()
+        try:
+            job()
+        except _Stranded:
+            # Left inside a container's namespace: this thread ends here and a fresh one takes
+            # the jobs still queued.
+            _start_worker(replace=True)
+            return
+        except Exception:  # noqa: BLE001, S110 - e.g. the waiting loop closed: next job
+            pass
+
+
+def _start_worker(*, replace: bool = False) -> None:
+    global _worker
+    with _worker_lock:
+        if replace or _worker is None or not _worker.is_alive():
+            _worker = threading.Thread(target=_serve_jobs, name="muelle-netns", daemon=True)
+            _worker.start()
 
 
 async def socket_inside(namespace: Namespace, make: Callable[[], socket.socket]) -> socket.socket:
@@ -87,15 +122,28 @@ async def socket_inside(namespace: Namespace, make: Callable[[], socket.socket])
     loop = asyncio.get_running_loop()
     done: asyncio.Future[socket.socket] = loop.create_future()
 
+    # The job holds a duplicate of the handle: closing the namespace meanwhile cannot free the
+    # descriptor's number for another file (another container's namespace) before setns reads it.
+    fd = os.dup(namespace.fd)
+
     def work() -> None:
         try:
-            sock = _make_inside(namespace, make)
+            sock = _make_inside(fd, make)
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
             loop.call_soon_threadsafe(_settle, done, None, exc)
+            if isinstance(exc, _Stranded):
+                raise
         else:
-            loop.call_soon_threadsafe(_settle, done, sock, None)
+            try:
+                loop.call_soon_threadsafe(_settle, done, sock, None)
+            except RuntimeError:  # that loop is closed: nobody will take the socket
+                sock.close()
+        finally:
+            os.close(fd)
 
-    threading.Thread(target=work, name="muelle-netns", daemon=True).start()
+    if _worker is None or not _worker.is_alive():
+        _start_worker()
+    _jobs.put(work)
     return await done
 
 

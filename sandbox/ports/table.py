@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,11 @@ logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5.0
 SANDBOX_HOSTS = ("127.0.0.1", "::1")
+# Kept-alive connections to a container's port, for the preview's next request: a few per port
+# (they count among the student's connections), and only briefly idle (a server that closed one
+# meanwhile costs a retry on a new connection: only requests that can go twice take them).
+IDLE_PER_PORT = 4
+IDLE_SECONDS = 4.0
 
 
 class PortConflict(Exception):
@@ -55,6 +61,25 @@ class PortConflict(Exception):
 
 class NotPublished(Exception):
     """Nothing of the student's publishes that host port (any more)."""
+
+
+@dataclass(eq=False)
+class Idle:
+    """A connection to a container's port between two preview requests; `state` is the HTTP
+    client's, opaque here."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    state: Any
+    since: float
+
+    def usable(self, now: float) -> bool:
+        return (
+            now - self.since < IDLE_SECONDS
+            and not self.reader.at_eof()
+            and self.reader.exception() is None
+            and not self.writer.is_closing()
+        )
 
 
 class NothingListens(Exception):
@@ -95,6 +120,7 @@ class PortTable:
     planned: dict[str, list[Published]] = field(default_factory=dict)
     listeners: dict[int, list[asyncio.Server]] = field(default_factory=dict)
     connections: int = 0
+    idle: dict[tuple[str, int], list[Idle]] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _watcher: asyncio.Task[None] | None = None
     _sandbox: netns.Namespace | None = None
@@ -203,6 +229,9 @@ class PortTable:
 
     async def _drop(self, container_id: str) -> None:
         entry = self.running.pop(container_id)
+        for key in [k for k in self.idle if k[0] == container_id]:
+            for kept in self.idle.pop(key):
+                kept.writer.close()
         if entry.sockets is not None:
             entry.sockets.close()
         entry.namespace.close()
@@ -321,6 +350,43 @@ class PortTable:
     def _released(self) -> None:
         self.connections = max(0, self.connections - 1)
 
+    def _route(self, host_port: int) -> tuple[str, int] | None:
+        taken = self.host_ports().get(host_port)
+        return (taken[0], host_port) if taken and taken[0] in self.running else None
+
+    def take_idle(self, host_port: int) -> Idle | None:
+        """A kept-alive connection to what publishes `host_port` now (never to a container
+        that published it before), or None."""
+        key = self._route(host_port)
+        kept = self.idle.get(key) if key else None
+        now = time.monotonic()
+        while kept:
+            item = kept.pop()
+            if item.usable(now):
+                return item
+            item.writer.close()
+        return None
+
+    def keep_idle(self, host_port: int, item: Idle) -> None:
+        """Keeps a connection whose exchange ended cleanly for the next request; closed if the
+        port has moved on or enough are kept already."""
+        key = self._route(host_port)
+        kept = self.idle.setdefault(key, []) if key else None
+        if kept is None or len(kept) >= IDLE_PER_PORT or item.writer.is_closing():
+            item.writer.close()
+            return
+        item.since = time.monotonic()
+        kept.append(item)
+        # Not left open past its time: a server that closed its end would otherwise hold our
+        # half-open socket until the next request or the container's stop.
+        asyncio.get_running_loop().call_later(IDLE_SECONDS, self._expire, kept, item)
+
+    @staticmethod
+    def _expire(kept: list[Idle], item: Idle) -> None:
+        if item in kept and not item.usable(time.monotonic()):
+            kept.remove(item)
+            item.writer.close()
+
     # --- the engine's events -----------------------------------------------------------------
     def watch(self) -> None:
         if self._watcher is None or self._watcher.done():
@@ -395,6 +461,10 @@ class PortTable:
                 await self._watcher
         for container_id in list(self.running):
             await self._drop(container_id)
+        for kept in self.idle.values():
+            for item in kept:
+                item.writer.close()
+        self.idle.clear()
         for servers in self.listeners.values():
             for server in servers:
                 server.close()
