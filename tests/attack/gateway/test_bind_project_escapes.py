@@ -134,6 +134,11 @@ def test_a_volume_named_like_a_project_volume_is_the_students_own(
         assert listing == ""  # a new, empty volume of the student's, not a project's files
         inspected = json.loads(student.ok("volume", "inspect", name))[0]
         assert inspected["Name"] == name
+    # Shown as the volume it is, not dressed up as the project folder.
+    student.ok("create", "--name", "falso", "-v", f"{mine.volume}:/v", IMAGE, "true")
+    mounts = json.loads(student.ok("inspect", "-f", "{{json .Mounts}}", "falso"))
+    assert [(m["Type"], m["Name"]) for m in mounts] == [("volume", mine.volume)]
+    student.ok("rm", "falso")
     # Neither project volume is theirs to see or list.
     listed = student.ok("volume", "ls", "-q").split()
     assert sorted(listed) == sorted([theirs.volume, mine.volume])  # the two they just made
