@@ -174,3 +174,19 @@ def test_without_the_sandbox_the_folder_cannot_be_conjured(student):
         error = student.refused("run", "--rm", *flags, IMAGE, "true")
         assert "no tiene carpeta de proyecto" in error
     assert not engine_has_volume(f"muelle-proyecto-{student.folder.name}")
+
+
+def test_a_setuid_root_file_planted_by_a_container_gives_the_sandbox_nothing(student, project_of):
+    side = project_of(student)
+    side.sh(f"chmod 0777 {FOLDER}")
+    # The student's container runs as root with CHOWN/FOWNER/FSETID: it can make a setuid-root
+    # copy of a shell in the shared folder.
+    student.ok(
+        "run", "--rm", "-v", f"{FOLDER}:/p", IMAGE,
+        "sh", "-c", "cp /bin/busybox /p/busybox && chown 0:0 /p/busybox && chmod 4755 /p/busybox",
+    )  # fmt: skip
+    assert side.sh(f"stat -c '%u %a' {FOLDER}/busybox") == "0 4755\n"
+    # The kernel ignores that bit (and device files) on the folder as the sandbox mounts it.
+    # (Not probed by running it: BusyBox drops a setuid root on its own for most applets.)
+    options = side.sh(f"grep ' {FOLDER} ' /proc/self/mountinfo").split(" - ")[0].split()[5]
+    assert {"nosuid", "nodev"} <= set(options.split(","))
