@@ -25,6 +25,8 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
 
 _static_collected = False
+# Set by tests/conftest.py in the main process of a run on several workers, once it collected.
+STATIC_COLLECTED = "MUELLE_STATIC_COLLECTED"
 
 
 def free_port() -> int:
@@ -75,9 +77,11 @@ class LiveServer:
 
     def collect_static(self) -> None:
         """With DEBUG off, pages name files from whitenoise's manifest, as scripts/serve does;
-        collected once per process (a second run would only compare files)."""
+        collected once per process, or not at all when the test run's main process collected
+        them already (STATIC_COLLECTED): a collect deletes and rewrites files that another
+        process may be reading."""
         global _static_collected
-        if not _static_collected:
+        if not _static_collected and os.environ.get(STATIC_COLLECTED) != "1":
             self.manage("collectstatic", "--noinput", "-v", "0", timeout=300)
             _static_collected = True
 

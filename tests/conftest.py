@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from typing import Any
 
 import pytest
@@ -21,13 +22,45 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
         db.setdefault("TEST", {})["NAME"] = str(settings.BASE_DIR / "var" / name)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # On several workers, the static files the live servers serve (harness/live_server.py) are
+    # collected once here, before any worker starts: a collect deletes and rewrites hashed files
+    # while another worker's server or test reads them (FileNotFoundError in whitenoise's scan).
+    from harness.live_server import PYTHON, ROOT, STATIC_COLLECTED
+
+    distributed = getattr(config.option, "numprocesses", None)
+    if not distributed or hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    env = {**os.environ, "DEBUG": "0", "HTTPS": "0", "MUELLE_INSECURE_DEV_KEY": "1"}
+    subprocess.run(
+        [PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "tutorial.settings"},
+        check=True,
+        timeout=300,
+    )
+    os.environ[STATIC_COLLECTED] = "1"  # the workers inherit it
+
+
+def in_browser_folder(item: pytest.Item) -> bool:
+    return "e2e" in item.path.parts
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # scripts/test runs the suite on several workers (pytest-xdist, --dist loadgroup): one group
+    # goes whole to one worker. A file is a group, so its module-scoped servers start once; the
+    # browser tests are one group, so they share one Chromium in one process and run last there
+    # (see below). Marked here, before xdist reads the groups in its own collection hook.
+    if item.get_closest_marker("xdist_group") is None:
+        group = "e2e" if in_browser_folder(item) else item.path.relative_to(item.config.rootpath)
+        item.add_marker(pytest.mark.xdist_group(str(group)))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Playwright's sync API leaves an event loop running in the main thread for as long as its
     # session-scoped browser lives; asyncio.run() and async tests refuse to start beside it. The
-    # browser tests therefore run last, in their collected order.
-    def in_browser_folder(item: pytest.Item) -> bool:
-        return "e2e" in item.path.parts
-
+    # browser tests therefore run last, in their collected order; on several workers their group
+    # is the last one handed out (scripts/test keeps the collected order: --no-loadscope-reorder).
     items.sort(key=in_browser_folder)
 
 
