@@ -9,7 +9,7 @@ The filler tops the pool up in the background and never takes a slot someone is 
 It refills in proportion to what was taken (everything missing, several at once), but only once
 the demand has paused: while a burst of students is still taking warm sandboxes, or any student's
 own sandbox is being started, start-ups for the pool would take the CPU those students are
-waiting on (docs/reliability.md, «Reserva bajo una ráfaga»).
+waiting on (docs/reliability.md, «Warm pool under a burst, and arrivals»).
 """
 
 from __future__ import annotations

@@ -169,12 +169,20 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
             last_activity=now,
             expires_at=expires,
         )
-    except BaseException:
-        schedule_removal(container_id)
+    except BaseException as exc:
         if opening is not None:
             # After warm_shells.keep (callbacks run in order), even if the shell opens later.
             opening.add_done_callback(lambda _done: warm_shells.discard(container_id))
         _warm_folders.pop(container_id, None)
+        if isinstance(exc, asyncio.CancelledError):
+            # Cancelled before its row exists (a shutdown stopping the filler while the shell
+            # opens): only this task knows the container, so it goes before the task ends, and
+            # whoever waits for the cancelled task (shutdown) waits for the removal too.
+            _releasing.add(container_id)
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(in_pool(_remove_and_forget, container_id))
+        else:
+            schedule_removal(container_id)
         raise
     finally:
         _inflight_ids.discard(container_id)
@@ -201,8 +209,8 @@ def _open_warm_shell(container_id: str) -> asyncio.Future[tuple[str, Any]]:
 
 
 async def _remove_when_made(made: asyncio.Future[str]) -> None:
-    """Waits (briefly) for a create whose caller was cancelled and removes the container it made;
-    if this wait is cancelled too, the removal is left to a callback."""
+    """Waits (briefly) for a create whose caller was cancelled and removes the container it made,
+    waiting for that too; if this wait is cancelled as well, the removal is left to a callback."""
 
     def remove(done: asyncio.Future[str]) -> None:
         if not done.cancelled() and done.exception() is None:
@@ -214,10 +222,16 @@ async def _remove_when_made(made: asyncio.Future[str]) -> None:
     except BaseException:
         made.add_done_callback(remove)
         return
-    if made.done():
-        remove(made)
-    else:
+    if not made.done():
         made.add_done_callback(remove)
+    elif not made.cancelled() and made.exception() is None:
+        # Removed before this returns: whoever waits for the cancelled caller (a shutdown
+        # stopping the pool filler, which starts several at once) waits for the removal too.
+        container_id = made.result()
+        _inflight_ids.discard(container_id)
+        _releasing.add(container_id)
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(in_pool(_remove_and_forget, container_id))
 
 
 def owned_name(warm_name: str, owner: str) -> str:
