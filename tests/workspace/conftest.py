@@ -4,12 +4,15 @@ the student's terminal-side view of their files through engine.run, as `cat` in 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from sandbox.terminals import owner_key
+from tests.exercises import conftest as exercises_fixtures
+
+# A sandbox of this test's instance, and every one removed after the test: the exercises' own.
+remove_sandboxes = exercises_fixtures.remove_sandboxes
+sandbox = exercises_fixtures.sandbox
 
 
 @pytest.fixture(autouse=True)
@@ -18,23 +21,6 @@ def _own_sandbox_instance(settings: Any) -> None:
     settings.SANDBOX_INSTANCE = f"test-workspace-{secrets.token_hex(4)}"
     settings.SANDBOX_WARM_POOL = 0
     settings.DOCKER_GATEWAY_ENABLED = False
-
-
-@pytest.fixture
-async def remove_sandboxes(transactional_db: None) -> AsyncIterator[None]:
-    from sandbox import engine
-
-    yield
-    await engine.stop_background_tasks()
-    for sandbox in await engine.list_managed():
-        await engine.remove_now(sandbox.container_id)
-
-
-@pytest.fixture
-async def sandbox(remove_sandboxes: None) -> Any:
-    from sandbox import engine
-
-    return await engine.acquire(owner_key("test:" + secrets.token_urlsafe(12)))
 
 
 async def shell(sandbox: Any, command: str) -> tuple[int | None, bytes]:
