@@ -298,6 +298,11 @@ function start(panel) {
       other.screen.toggleAttribute("data-inactive", !shown);
       other.screen.inert = !shown;
     }
+    // A lazy panel (terminal_lazy) connects on first use: a restored tab shown after another
+    // one is already in use connects too, instead of waiting for a keystroke.
+    if (record.connection.state === "idle" && records.some((r) => r.connection.state !== "idle")) {
+      record.connection.connect();
+    }
     if (record.lastReady && record.connection.state === "ready") countdown.start(record.lastReady);
     else countdown.stop();
     fitRecord(record);
