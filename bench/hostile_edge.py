@@ -31,7 +31,7 @@ from pathlib import Path
 from common import ROOT  # noqa: F401  (puts the project on sys.path)
 
 from harness.live_server import LiveServer, instance_containers, remove_containers
-from harness.raw_http import csrf_headers, head, read_response, request
+from harness.raw_http import csrf_headers, head, read_response, request, trickle_post
 
 HUNDRED_MB = 100 * 1024 * 1024
 STUDENT_PATIENCE = 60
@@ -198,19 +198,8 @@ async def uploads_attack(server: LiveServer, count: int, spool: Path) -> None:
 
 def slow_body(port: int) -> tuple[int, float, int]:
     started = time.monotonic()
-    sent = 0
     with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
-        sock.sendall(
-            head("POST", "/sandbox/sesion/", port, {**csrf_headers(), "Content-Length": "1000"})
-        )
-        while sent < 1000:
-            if select.select([sock], [], [], 1.0)[0]:
-                break
-            try:
-                sock.sendall(b"x")
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            sent += 1
+        sent = trickle_post(sock, port, "/sandbox/sesion/", 1000, every=1.0)
         try:
             status = read_response(sock).status
         except (ConnectionError, OSError):

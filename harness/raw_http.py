@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import select
 import socket
 from dataclasses import dataclass, field
 
@@ -95,3 +96,20 @@ def request(
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(head(method, path, port, headers) + body)
         return read_response(sock)
+
+
+def trickle_post(sock: socket.socket, port: int, path: str, length: int, every: float) -> int:
+    """A POST of `path` (with a CSRF pair) whose declared `length`-byte body comes a byte every
+    `every` seconds, as a slow client sends it; stops as soon as the server answers or closes.
+    Returns how many body bytes went out."""
+    sock.sendall(head("POST", path, port, {**csrf_headers(), "Content-Length": str(length)}))
+    sent = 0
+    while sent < length:
+        try:
+            sock.sendall(b"x")
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        sent += 1
+        if select.select([sock], [], [], every)[0]:
+            break
+    return sent

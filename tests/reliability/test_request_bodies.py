@@ -6,12 +6,18 @@ from __future__ import annotations
 import os
 import select
 import socket
-import time
 from pathlib import Path
 
 import pytest
 
-from harness.raw_http import closed_by_peer, csrf_headers, head, read_response, request
+from harness.raw_http import (
+    closed_by_peer,
+    csrf_headers,
+    head,
+    read_response,
+    request,
+    trickle_post,
+)
 
 pytestmark = [pytest.mark.docker]
 
@@ -94,19 +100,8 @@ def test_a_body_trickled_byte_by_byte_is_cut_with_408(server):
     """Pass: a 100-byte body sent a byte every 0.5 s (HTTP_BODY_TIMEOUT 2 s) gets a 408 and a
     closed connection before it is complete; a normal post meanwhile gets past the limit to
     Django (which answers it)."""
-    sent = 0
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        headers = {**csrf_headers(), "Content-Length": "100"}
-        sock.sendall(head("POST", "/sandbox/sesion/", server.port, headers))
-        while sent < 100:
-            if select.select([sock], [], [], 0)[0]:
-                break
-            try:
-                sock.sendall(b"x")
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            sent += 1
-            time.sleep(0.5)
+        sent = trickle_post(sock, server.port, "/sandbox/sesion/", 100, every=0.5)
         response = read_response(sock)
         assert closed_by_peer(sock)
     assert response.status == 408
