@@ -466,7 +466,11 @@ class Terminal:
         if reason == "exit":
             self.finish(CLOSE_NORMAL, exit_event("exit", code))
         else:
-            lease.end(CLOSE_DIED, exit_event(reason, code))
+            event = exit_event(reason, code)
+            lost = await placement.lost_node_message(lease.sandbox.container_id)
+            if reason == "killed" and lost:  # its Swarm node died, not the sandbox alone
+                event["message"] = lost
+            lease.end(CLOSE_DIED, event)
 
     # Teardown -----------------------------------------------------------------------------------
 

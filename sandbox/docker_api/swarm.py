@@ -39,7 +39,13 @@ def image_id(api: docker.APIClient, name: str) -> str:
 
 
 def create_placeholder(
-    api: docker.APIClient, *, name: str, image: str, user: str, instance: str
+    api: docker.APIClient,
+    *,
+    name: str,
+    image: str,
+    user: str,
+    instance: str,
+    avoid: tuple[str, ...] = (),
 ) -> str:
     """A one-task service that only sleeps and reserves one `sandbox` slot where Swarm puts it.
     It never runs student code, yet it is as locked down as a service can be."""
@@ -56,6 +62,9 @@ def create_placeholder(
         resources=docker.types.Resources(mem_limit=16 * 1024**2, generic_resources={RESOURCE: 1}),
         # A placeholder that stops is not restarted: the sandbox it stood for is over.
         restart_policy=docker.types.RestartPolicy(condition="none"),
+        # Nodes whose engine did not answer although Swarm still counts them (it notices a
+        # dead node only some seconds later).
+        placement=docker.types.Placement(constraints=[f"node.id!={n}" for n in avoid]),
     )
     service = api.create_service(template, name=name, labels={LABEL_PLACEHOLDER: instance})
     return str(service["ID"])

@@ -52,11 +52,13 @@ logger = logging.getLogger(__name__)
 LABEL_PLACEMENT = "muelle.placement"  # on a sandbox: the name of its placeholder service
 PLACE_TIMEOUT = 30.0  # seconds Swarm may take to assign a placeholder's task
 FULL_AFTER = 2.0  # a task pending this long for lack of slots: every node is full
+UNREACHABLE_FOR = 60.0  # seconds a node whose engine refused us gets no placeholder
 SWEEP_GRACE = 120.0  # a placeholder this old without its sandbox anywhere was left behind
 
 _lock = threading.Lock()
 _placeholder_of: dict[str, str] = {}  # container id -> placeholder service name
 _moved: dict[str, str] = {}  # owner -> why their sandbox was replaced (said once)
+_unreachable: dict[str, float] = {}  # node id -> when its engine last refused us
 
 
 def enabled() -> bool:
@@ -106,24 +108,37 @@ async def create_and_start(spec: hardening.ContainerSpec, inflight: set[str]) ->
 
 def _create_on_a_node(spec: hardening.ContainerSpec, inflight: set[str]) -> str:
     manager = _manager()
-    service = f"muelle-{hardening.instance_slug()}-place-{spec.name.rsplit('-', 1)[-1]}"
     image = call_on_sync(manager, swarm.image_id, spec.image)
-    call_on_sync(
-        manager,
-        swarm.create_placeholder,
-        name=service,
-        image=image,
-        user=spec.user,
-        instance=settings.SANDBOX_INSTANCE,
-    )
-    try:
-        address = engine_address(_assigned_node(manager, service))
-        placed = dataclasses.replace(spec, labels={**spec.labels, LABEL_PLACEMENT: service})
-        container_id = call_on_sync(address, docker_containers.create_and_start, placed, inflight)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            call_on_sync(manager, swarm.remove_service, service)
-        raise
+    token = spec.name.rsplit("-", 1)[-1]
+    for attempt in range(3):
+        service = f"muelle-{hardening.instance_slug()}-place-{token}{'abc'[attempt]}"
+        call_on_sync(
+            manager,
+            swarm.create_placeholder,
+            name=service,
+            image=image,
+            user=spec.user,
+            instance=settings.SANDBOX_INSTANCE,
+            avoid=_unreachable_nodes(),
+        )
+        node: swarm.Node | None = None
+        try:
+            node = _assigned_node(manager, service)
+            address = engine_address(node)
+            placed = dataclasses.replace(spec, labels={**spec.labels, LABEL_PLACEMENT: service})
+            container_id = call_on_sync(
+                address, docker_containers.create_and_start, placed, inflight
+            )
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                call_on_sync(manager, swarm.remove_service, service)
+            if node is None or not isinstance(exc, EngineUnavailable) or attempt == 2:
+                raise
+            # Swarm chose a node whose engine is gone (it has not noticed yet): elsewhere.
+            with _lock:
+                _unreachable[node.id] = time.monotonic()
+            continue
+        break
     bind_engine(container_id, address)
     with _lock:
         _placeholder_of[container_id] = service
@@ -131,6 +146,16 @@ def _create_on_a_node(spec: hardening.ContainerSpec, inflight: set[str]) -> str:
     if owner:
         bind_owner_engine(owner, address)
     return container_id
+
+
+def _unreachable_nodes() -> tuple[str, ...]:
+    """Nodes whose engine refused us lately (Swarm marks a dead node down ~13 s later)."""
+    now = time.monotonic()
+    with _lock:
+        for node_id, since in list(_unreachable.items()):
+            if now - since > UNREACHABLE_FOR:
+                del _unreachable[node_id]
+        return tuple(sorted(_unreachable))
 
 
 def _assigned_node(manager: str, service: str) -> swarm.Node:
@@ -291,6 +316,25 @@ def _move_reason(container_id: str) -> str | None:
     except EngineUnavailable:
         return lost_message()  # Swarm notices a dead node only after some seconds
     return None
+
+
+async def lost_node_message(container_id: str) -> str | None:
+    """When a sandbox's shell died with its node: what the terminal says instead of «stopped
+    from outside» (Spanish); None otherwise, or when that cannot be told (never raises)."""
+    if not enabled():
+        return None
+    try:
+        reason = await in_pool(_move_reason, container_id)
+    except Exception:
+        logger.warning("could not tell whether %s lost its node", container_id[:12], exc_info=True)
+        return None
+    if reason != lost_message():
+        return None
+    return _(
+        "El servidor donde estaba tu entorno de práctica ha dejado de responder. Vuelve a "
+        "conectar y tendrás uno nuevo en otro servidor; tu progreso en las lecciones está "
+        "intacto, pero los archivos y contenedores de este entorno se han perdido."
+    )
 
 
 def take_move_notice(owner: str) -> str | None:

@@ -71,7 +71,7 @@ def bed() -> Iterator[Bed]:
         "MUELLE_SWARM_DIR": str(folder),
         "MUELLE_SWARM_TAG": tag,
         "MUELLE_SWARM_NET": str(100 + secrets.randbelow(150)),
-        "MUELLE_SWARM_SLOTS": "2",
+        "MUELLE_SWARM_SLOTS": "3",
     }
     try:
         out = subprocess.run(
@@ -231,29 +231,86 @@ async def test_a_drained_node_gets_no_new_sandboxes_and_its_student_moves(swarm:
         run("docker", "-H", bed.socks[0], "node", "update", "--availability", "active", node_id)
 
 
-async def test_a_killed_node_loses_its_students_to_another_node(swarm: Bed) -> None:
+async def test_the_terminal_of_a_student_whose_node_died_says_so_and_opens_elsewhere(
+    swarm: Bed, settings: Any
+) -> None:
+    from channels.testing.websocket import WebsocketCommunicator
+
+    from harness.tabs import ORIGIN, Tab, make_session, new_terminal_id
+    from sandbox.terminals import get_registry
+    from tutorial.asgi import application
+
     bed = swarm
-    boxes = {}
-    for i in range(3):  # one lands on a worker: node 1 is the only manager and must live
-        box = await engine.acquire(f"owner-kill-{i}")
-        boxes[bed.node_of(engine_of(box.container_id))] = (f"owner-kill-{i}", box)
-    victim = 2 if 2 in boxes else 1
-    owner, box = boxes[victim]
-    services_before = len(placeholders(bed))
-    pid = int((bed.dir / f"node{victim + 1}" / "docker.pid").read_text())
-    os.kill(pid, signal.SIGKILL)
-    # «Comprobar» runs in the sandbox it knows: gone, so the check view acquires a new one.
-    with pytest.raises(engine.SandboxGone):
-        await engine.run(box, ["true"])
-    again = await engine.acquire(owner)
-    assert again.container_id != box.container_id
-    assert bed.node_of(engine_of(again.container_id)) not in (victim,)
-    assert placement.take_move_notice(owner) == placement.lost_message()
-    assert placement.take_move_notice(owner) is None  # said once
-    result = await engine.run(again, ["echo", "sigo aquí"])
-    assert result.output.strip() == "sigo aquí".encode()
-    # The lost sandbox's row goes, and so does its placeholder (the new one has its own).
-    assert await eventually(
-        lambda: not SandboxRecord.objects.filter(container_id=box.container_id).exists()
-    )
-    assert await eventually(lambda: len(placeholders(bed)) == services_before)
+    session = await make_session()
+    tabs: list[Tab] = []
+
+    async def open_tab(terminal_id: str) -> Tab:
+        headers = [(b"host", b"127.0.0.1"), (b"origin", ORIGIN)]
+        headers.append((b"cookie", f"sessionid={session}".encode()))
+        tab = Tab(WebsocketCommunicator(application, f"/ws/terminal/?t={terminal_id}", headers))
+        tabs.append(tab)
+        connected, _code = await tab.communicator.connect(timeout=10)
+        assert connected
+        await tab.event("ready", timeout=60)
+        return tab
+
+    manager = bed.node_id(0)
+    # The manager (node 1) takes no sandbox here: the node killed must not be the only manager.
+    run("docker", "-H", bed.socks[0], "node", "update", "--availability", "drain", manager)
+    try:
+        first = await open_tab(new_terminal_id())
+        await first.run("echo hola", "fin-hola")
+        rows = [row async for row in SandboxRecord.objects.filter(instance=INSTANCE)]
+        assert len(rows) == 1
+        first_id = rows[0].container_id
+        victim = bed.node_of(engine_of(first_id))
+        assert victim in (1, 2)
+        # Another student on the same node, who is not in a terminal right now.
+        other = None
+        for i in range(3):
+            box = await engine.acquire(f"owner-kill-{i}")
+            if bed.node_of(engine_of(box.container_id)) == victim:
+                other = (f"owner-kill-{i}", box)
+                break
+        assert other is not None
+        pid = int((bed.dir / f"node{victim + 1}" / "docker.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        # The open terminal says what happened, in Spanish, and closes.
+        ended = await first.event("exit", timeout=60)
+        assert ended["reason"] == "killed"
+        assert "ha dejado de responder" in ended["message"]
+        assert "tendrás uno nuevo en otro servidor" in ended["message"]
+        # Connecting again: a new sandbox, on the other live node, told it is a new one.
+        second = await open_tab(new_terminal_id())
+        assert second.events[0]["fresh"] is True
+        assert "nuevo" in (await second.event("notice"))["message"]
+        assert b"sigo" in await second.run("echo s''igo", "fin-sigo")
+        survivor = 3 - victim  # the worker still alive (node 1 is drained)
+        mine = await SandboxRecord.objects.filter(
+            instance=INSTANCE, owner=rows[0].owner, state="live"
+        ).afirst()
+        assert mine is not None and mine.container_id != first_id
+        assert bed.node_of(engine_of(mine.container_id)) == survivor
+        # The other student: «Comprobar» runs in the sandbox it knows, which is gone, so the
+        # check view acquires one, which is new, elsewhere, and the reason is kept for them.
+        owner, box = other
+        with pytest.raises(engine.SandboxGone):
+            await engine.run(box, ["true"])
+        again = await engine.acquire(owner)
+        assert again.container_id != box.container_id
+        assert bed.node_of(engine_of(again.container_id)) == survivor
+        assert placement.take_move_notice(owner) == placement.lost_message()
+        assert placement.take_move_notice(owner) is None  # said once
+        # The lost sandboxes' rows go, and so do their placeholders.
+        gone = [first_id, box.container_id]
+        assert await eventually(
+            lambda: not SandboxRecord.objects.filter(container_id__in=gone).exists()
+        )
+        live = await SandboxRecord.objects.filter(instance=INSTANCE).acount()
+        assert await eventually(lambda: len(placeholders(bed)) == live)
+    finally:
+        for tab in tabs:
+            if not tab.communicator.future.done():
+                await tab.hang_up()
+        await get_registry().close_all()
+        run("docker", "-H", bed.socks[0], "node", "update", "--availability", "active", manager)
