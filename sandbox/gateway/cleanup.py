@@ -174,7 +174,7 @@ async def sweep_orphans(
         await cleanup_student(owner, config)
     await _untag_orphan_tags(engine, config, live)
     await _sweep_registry(config, live)
-    await sweep_volumes(engine, config.instance)
+    await sweep_volumes(engine)
     return sorted(owners)
 
 

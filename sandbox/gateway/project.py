@@ -152,15 +152,15 @@ async def remove_volumes(engine: Upstream, folders: Iterable[str]) -> None:
             continue
 
 
-async def sweep_volumes(engine: Upstream, instance: str) -> list[str]:
-    """Removes this instance's project volumes that nothing uses any more (left by a crash, or
-    by a sandbox removed while a student's container still mounted its folder). The engine
-    refuses to remove a volume any container uses, running or not, so a live sandbox's stays."""
+async def sweep_volumes(engine: Upstream) -> list[str]:
+    """Removes the project volumes nothing uses any more, of any Muelle instance on this engine:
+    left by a crash, by a sandbox removed while a student's container still mounted its folder,
+    or by a test or bench that removed its sandboxes by hand. An unused one holds nothing (a
+    tmpfs is emptied when its last container goes), and the engine refuses to remove a volume
+    any container uses, running or not (a sandbox being created references its volume from the
+    same call), so a live sandbox's stays."""
     filters = {
-        "label": [
-            f"{project_volume.LABEL_ROLE}={project_volume.ROLE}",
-            f"muelle.instance={instance}",
-        ],
+        "label": [f"{project_volume.LABEL_ROLE}={project_volume.ROLE}"],
         "dangling": ["true"],
     }
     answer = await engine.json("GET", "/volumes", query={"filters": json.dumps(filters)})
