@@ -63,6 +63,16 @@ async def http_once(open_conn, host: str, cookie: str | None = None) -> float:  
     return time.perf_counter() - started
 
 
+async def entered(student, host_port: int) -> tuple[str, str]:  # noqa: ANN001
+    """«Abrir» once the port is listed (a loaded machine may take longer than the sleep)."""
+    for _ in range(60):
+        try:
+            return await asyncio.to_thread(student.enter, host_port)
+        except AssertionError:
+            await asyncio.sleep(0.5)
+    return await asyncio.to_thread(student.enter, host_port)
+
+
 async def compare(label, requests, via_preview, host, cookie, straight) -> None:  # noqa: ANN001
     for _ in range(20):  # warm-up
         await http_once(via_preview, host, cookie)
@@ -158,7 +168,7 @@ async def main(args: argparse.Namespace) -> None:
             f'docker run -d -m 64m --name webka -p 8081:80 nginx:1.22 sh -c "{NGINX_SCRIPT}"'
             " >/dev/null && sleep 1"
         )
-        ka_host, ka_cookie = await asyncio.to_thread(ana.enter, 8081)
+        ka_host, ka_cookie = await entered(ana, 8081)
         ka_namespace = netns.Namespace.of_process(container_pid("_webka"))
         ka_ready = netns.ClientSockets(ka_namespace, address, batch=64)
 
