@@ -46,20 +46,26 @@ def in_browser_folder(item: pytest.Item) -> bool:
     return "e2e" in item.path.parts
 
 
-def pytest_itemcollected(item: pytest.Item) -> None:
-    # scripts/test runs the suite on several workers (pytest-xdist, --dist loadgroup): one group
-    # goes whole to one worker. A file is a group, so its module-scoped servers start once; the
-    # browser tests are one group, so they share one Chromium in one process and run last there
-    # (see below). Marked here, before xdist reads the groups in its own collection hook.
-    if item.get_closest_marker("xdist_group") is None:
-        group = "e2e" if in_browser_folder(item) else item.path.relative_to(item.config.rootpath)
-        item.add_marker(pytest.mark.xdist_group(str(group)))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    # scripts/test runs the suite on several workers (pytest-xdist). A unit of work goes whole to
+    # one worker: a file, so its module-scoped servers start once; or all the browser tests, so
+    # they share one Chromium in one process and run last there (see below). xdist's own
+    # xdist_group marker does not group under pytest 9 (it rewrites Item._nodeid, which pytest 9
+    # no longer reads), hence this scheduler.
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileOrBrowserScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/e2e" if path.startswith("tests/e2e/") else path
+
+    return FileOrBrowserScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Playwright's sync API leaves an event loop running in the main thread for as long as its
     # session-scoped browser lives; asyncio.run() and async tests refuse to start beside it. The
-    # browser tests therefore run last, in their collected order; on several workers their group
+    # browser tests therefore run last, in their collected order; on several workers their unit
     # is the last one handed out (scripts/test keeps the collected order: --no-loadscope-reorder).
     items.sort(key=in_browser_folder)
 
@@ -73,6 +79,10 @@ def _plain_static_storage(settings: Any) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Nor do they serve collected files: whitenoise would scan var/staticfiles while a live
+    # server's collectstatic (this run's, or another run's in this folder) deletes and rewrites
+    # files there (FileNotFoundError). A folder that does not exist: nothing to scan.
+    settings.STATIC_ROOT = str(settings.BASE_DIR / "var" / "no-collected-static-in-process")
 
 
 @pytest.fixture(autouse=True)
