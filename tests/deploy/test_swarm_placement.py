@@ -71,7 +71,7 @@ def bed() -> Iterator[Bed]:
         "MUELLE_SWARM_DIR": str(folder),
         "MUELLE_SWARM_TAG": tag,
         "MUELLE_SWARM_NET": str(100 + secrets.randbelow(150)),
-        "MUELLE_SWARM_SLOTS": "3",
+        "MUELLE_SWARM_SLOTS": "5",
     }
     try:
         out = subprocess.run(
@@ -219,6 +219,21 @@ async def test_a_drained_node_gets_no_new_sandboxes_and_its_student_moves(swarm:
     node_id = bed.node_id(drained)
     run("docker", "-H", bed.socks[0], "node", "update", "--availability", "drain", node_id)
     try:
+        # Drain stops the placeholder and (restart condition none) puts it nowhere else: the
+        # sandbox lives on, without a slot, until its student comes back.
+        service = run(
+            "docker", "-H", bed.socks[drained], "inspect", "-f",
+            '{{index .Config.Labels "muelle.placement"}}', first.container_id,
+        )  # fmt: skip
+
+        def placeholder_stopped() -> bool:
+            states = run(
+                "docker", "-H", bed.socks[0], "service", "ps", "--format", "{{.DesiredState}}",
+                service,
+            ).split()  # fmt: skip
+            return states == ["Shutdown"]
+
+        assert await eventually(placeholder_stopped)
         others = [await engine.acquire(f"owner-after-drain-{i}") for i in range(3)]
         assert drained not in {bed.node_of(engine_of(b.container_id)) for b in others}
         # The student comes back: a new sandbox elsewhere, and the terminal says why.
