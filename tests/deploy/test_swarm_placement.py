@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -95,6 +96,7 @@ def bed() -> Iterator[Bed]:
         yield bed
     finally:
         subprocess.run([SCRIPT, "down"], env=env, check=False, timeout=300)
+        shutil.rmtree(GATEWAY_DIR, ignore_errors=True)
         assert f"msw{tag}n" not in run("ip", "netns", "list")
         assert not folder.exists()
 
