@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from lessons import codeblocks, frontmatter, links, mojibake, rendering, scanning
@@ -670,54 +669,17 @@ def _build(
     )
 
 
-def _quick_signature(root: str) -> tuple[Any, ...]:
-    """What _discover reads (names, kinds, sizes and dates of the lesson files and their
-    assets), as plain strings and numbers: every page asks for the catalog, so this check runs
-    on every request and skips _discover's Path objects and messages when nothing changed. The
-    language is in it because _discover's problems are translated."""
-    try:
-        entries = sorted(os.scandir(root), key=lambda entry: entry.name)
-    except OSError as exc:
-        return (get_language(), "unreadable", str(exc))
-    found: list[tuple[Any, ...]] = []
-    for entry in entries:
-        name = entry.name
-        if name.startswith((".", "_")) or name.lower() == "readme.md":
-            continue
-        try:
-            if entry.is_dir():
-                try:
-                    stat = os.stat(os.path.join(entry.path, INDEX_FILE))
-                except FileNotFoundError:
-                    found.append((name, "no index"))
-                    continue
-                assets = _asset_signature(Path(entry.path))
-                found.append((name, stat.st_mtime_ns, stat.st_size, assets))
-            elif name.lower().endswith(".md"):
-                stat = entry.stat()
-                found.append((name, stat.st_mtime_ns, stat.st_size))
-            else:
-                found.append((name, "other"))
-        except OSError as exc:
-            found.append((name, "error", str(exc)))
-    return (get_language(), tuple(found))
-
-
 def get_catalog() -> Catalog:
     """The catalog of settings.LESSONS_DIR, rebuilt only when a lesson file changed."""
     root = Path(settings.LESSONS_DIR)
-    quick = _quick_signature(str(root))
-    hit = _catalog_cache.get(root)
-    if hit is not None and hit[0][0] == quick:
-        return hit[1]
     sources, problems = _discover(root)
     signature = _signature(sources, problems)
-    if hit is not None and hit[0][1] == signature:
-        _catalog_cache[root] = ((quick, signature), hit[1])
+    hit = _catalog_cache.get(root)
+    if hit is not None and hit[0] == signature:
         return hit[1]
     with _lock:
         catalog = _build(root, sources, problems, use_cache=True)
-        _catalog_cache[root] = ((quick, signature), catalog)
+        _catalog_cache[root] = (signature, catalog)
         return catalog
 
 
