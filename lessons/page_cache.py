@@ -12,10 +12,6 @@ the exercises, per lesson file version and progress state) and reused:
   solutions were revealed and whether they are logged in: that is its cache key. The rows are
   read once per page (one query); on a miss the block is rendered by the exercises app's own tag,
   and kept only if the progress did not change meanwhile.
-- The whole page (or its htmx swap) comes from a shell rendered once per lesson, course and
-  glossary version, language and login state (`lesson_page`), with placeholders where the
-  exercises block, the CSRF token and a logged-in student's name go. Staff pages (they show the
-  lesson's problems) are rendered whole, as before.
 
 Off with LESSON_PAGE_CACHE=0 (and by default with DEBUG, so a developer editing a template sees
 it on the next reload). Lesson markdown changes are seen either way: the keys hold the file's
