@@ -27,23 +27,14 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser
 from django.core.signals import setting_changed
-from django.http import HttpRequest
-from django.middleware.csrf import get_token
 from django.template import Context, Template
 from django.template.loader import get_template
-from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
-# Letters, digits and hyphens: autoescaping and attribute quoting leave them as they are. Random
-# per process, so no text of a lesson or a username can contain one.
+# Letters, digits and hyphens: autoescaping and attribute quoting leave it as it is.
 CSRF_PLACEHOLDER = f"muelle-csrf-{secrets.token_hex(16)}"
-USERNAME_PLACEHOLDER = f"muelle-usuario-{secrets.token_hex(16)}"
-EXERCISES_PLACEHOLDER = f"muelle-ejercicios-{secrets.token_hex(16)}"
-# In a shell's context: the exercises tag leaves its placeholder (lessons.templatetags).
-SHELL = "lesson_page_shell"
 
 # Workspace variants are few (one per language); exercise blocks one per lesson and progress
 # state, which stays small because exercises are done in order. Bounded all the same.
@@ -82,7 +73,6 @@ class FragmentCache:
 
 workspaces = FragmentCache()
 exercise_blocks = FragmentCache()
-shells = FragmentCache(256)
 
 
 def enabled() -> bool:
@@ -92,7 +82,6 @@ def enabled() -> bool:
 def clear_cache() -> None:
     workspaces.clear()
     exercise_blocks.clear()
-    shells.clear()
 
 
 def with_csrf(html: str, token: object) -> SafeString:
@@ -165,14 +154,12 @@ def exercises(context: Context, lesson: Any) -> SafeString:
     from exercises import progress
 
     entry = exercises_catalog.for_lesson(lesson)
-    known = progress.student_for(request)
     # Same side effect as the tag: a visitor gets their anonymous progress key at once.
     student = progress.student_for(request, create=True)
     if entry is None or student is None or not (entry.exercises or entry.problems):
         return mark_safe(_render_exercises_tag({**values, "csrf_token": token}))  # noqa: S308
     authenticated = bool(user is not None and user.is_authenticated)
-    # A key made just now has no progress yet: no need to ask the database.
-    state = _progress_state(student, entry.slug) if known is not None else ()
+    state = _progress_state(student, entry.slug)
     key = (
         str(getattr(lesson, "path", entry.source)),
         getattr(lesson, "mtime_ns", None),
@@ -190,52 +177,6 @@ def exercises(context: Context, lesson: Any) -> SafeString:
         if _progress_state(student, entry.slug) == state:
             exercise_blocks.put(key, html)
     return with_csrf(html, token)
-
-
-# --- The whole page ------------------------------------------------------------------------------
-
-
-class _ShellUser:
-    """Who a logged-in student's shell is rendered for: any of them, their name left out."""
-
-    is_authenticated = True
-    is_anonymous = False
-    is_staff = False
-
-    def get_username(self) -> str:
-        return USERNAME_PLACEHOLDER
-
-
-def lesson_page(
-    request: HttpRequest, lesson: Any, key: tuple[Any, ...], render: Callable[[dict[str, Any]], str]
-) -> SafeString:
-    """The lesson page (or its htmx swap) for this request, from a shell rendered once per `key`
-    (what the page shows the same to everyone: lesson and course versions, language, full page
-    or swap) and whether the visitor is logged in. Not for staff, who also see the lesson's
-    problems. `render(extra)` renders the page with `extra` as its whole context beyond the
-    view's own (no context processors: the shell must not pick up anything of this visitor)."""
-    user = request.user  # type: ignore[attr-defined]
-    authenticated = bool(user.is_authenticated)
-    shell_key = (*key, authenticated)
-    html = shells.get(shell_key)
-    if html is None:
-        html = render(
-            {
-                "request": request,
-                "user": _ShellUser() if authenticated else AnonymousUser(),
-                "csrf_token": CSRF_PLACEHOLDER,
-                SHELL: True,
-            }
-        )
-        shells.put(shell_key, html)
-    # The same side effect as rendering {{ csrf_token }}: the response sets the CSRF cookie.
-    token = get_token(request)
-    block = exercises(Context({"request": request, "user": user, "csrf_token": token}), lesson)
-    html = html.replace(EXERCISES_PLACEHOLDER, block, 1).replace(CSRF_PLACEHOLDER, token)
-    if authenticated:
-        # Last: nothing a student chose as a name is searched for placeholders afterwards.
-        html = html.replace(USERNAME_PLACEHOLDER, conditional_escape(user.get_username()))
-    return mark_safe(html)  # noqa: S308 (our own render, escaped name)
 
 
 def _on_setting_changed(**_: object) -> None:

@@ -9,12 +9,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
-from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
-from lessons import assets, catalog, glossary, page_cache, pages
+from lessons import assets, catalog, glossary, pages
 
 SMALL_ASSET_BYTES = 2 * 1024 * 1024
 
@@ -62,30 +60,12 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         # The lesson exists but cannot be shown: say so (staff see why), never a 500.
         response = render(request, "lessons/unavailable.html", context, status=503)
     else:
-        partial = _wants_partial(request)
-        template = "lessons/lesson.html#content" if partial else "lessons/lesson.html"
-        if partial:
+        context["fragments"] = pages.fragments(page)
+        if _wants_partial(request):
             context["partial_title"] = True
-        if page_cache.enabled() and not staff:
-            # Everything but the visitor's own parts comes from a shell rendered once.
-            key = (
-                str(lesson.path),
-                lesson.mtime_ns,
-                lesson.size,
-                course.version,
-                glossary.get_glossary().version,
-                get_language(),
-                partial,
-            )
-
-            def render_shell(extra: dict[str, object]) -> str:
-                shell = {**context, "fragments": pages.fragments(page), **extra}
-                return render_to_string(template, shell)
-
-            response = HttpResponse(page_cache.lesson_page(request, lesson, key, render_shell))
+            response = render(request, "lessons/lesson.html#content", context)
         else:
-            context["fragments"] = pages.fragments(page)
-            response = render(request, template, context)
+            response = render(request, "lessons/lesson.html", context)
     # The same URL answers a full page or a fragment: caches must keep them apart.
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response

@@ -281,34 +281,3 @@ def test_an_edited_lesson_and_its_exercises_show_on_the_next_request(
     html = client.get("/lecciones/uno/").content.decode()
     assert "Enunciado corregido." in html and "Primer enunciado." not in html
     assert "Texto nuevo." in html and "Texto viejo." not in html
-
-
-def test_a_first_visit_costs_no_progress_query(
-    client: Client, course: list[Any], django_assert_num_queries: Any
-) -> None:
-    lesson = course[1]
-    client.get(lesson.url)  # the block rendered once for a student without progress
-    client.cookies = SimpleCookie()
-    # The new session: its key checked as unused, then inserted (in a savepoint). No session
-    # read and no progress read: a key made on this request has neither yet.
-    with django_assert_num_queries(4):
-        response = client.get(lesson.url)
-    assert response.status_code == 200 and "sessionid" in response.cookies
-
-
-def test_each_logged_in_student_sees_their_own_name(
-    client: Client, course: list[Any], django_user_model: Any, settings: Any
-) -> None:
-    lesson = course[1]
-    names = ["ana", "bea & <co>"]
-    pages_seen = []
-    for name in names:
-        client.force_login(django_user_model.objects.create_user(name))
-        settings.LESSON_PAGE_CACHE = True
-        cached = client.get(lesson.url).content.decode()
-        settings.LESSON_PAGE_CACHE = False
-        plain = client.get(lesson.url).content.decode()
-        assert without_tokens(cached) == without_tokens(plain)
-        pages_seen.append(cached)
-    assert "Salir (ana)" in pages_seen[0] and "bea" not in pages_seen[0]
-    assert "Salir (bea &amp; &lt;co&gt;)" in pages_seen[1] and "Salir (ana)" not in pages_seen[1]
