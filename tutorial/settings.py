@@ -249,9 +249,6 @@ LESSONS_DIR = Path(env_str("LESSONS_DIR", str(BASE_DIR / "content" / "lessons"))
 # The course glossary (lessons/glossary.py): Spanish terms, Docker's names, definitions.
 # Empty: `glosario.yaml` beside the lessons folder (content/glosario.yaml).
 GLOSSARY_FILE = env_str("GLOSSARY_FILE", "")
-# The lesson page's workspace and exercises block rendered once and reused (lessons.page_cache).
-# Off by default with DEBUG, so template edits show on the next reload; lesson edits show anyway.
-LESSON_PAGE_CACHE = env_bool("LESSON_PAGE_CACHE", not DEBUG)
 
 # ============================================================================================
 # Sandboxes: the container each student gets (sandbox/hardening.py, sandbox/engine.py)
