@@ -163,8 +163,13 @@ def remove_labelled_containers(label: str) -> int:
     def remove(api: docker.APIClient) -> int:
         found = api.containers(all=True, filters={"label": label})
         for item in found:
-            with contextlib.suppress(docker.errors.NotFound):
+            try:
                 api.remove_container(item["Id"], force=True)
+            except docker.errors.APIError as error:
+                # 404: gone meanwhile; 409: the engine is already removing it (an earlier
+                # removal that outlived its client's timeout). Either way it is going.
+                if error.status_code not in (404, 409):
+                    raise
         return len(found)
 
     return call_sync(remove)

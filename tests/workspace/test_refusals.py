@@ -102,7 +102,10 @@ async def test_a_full_home_refuses_the_save_and_keeps_the_old_file(
     settings.SANDBOX_WORKDIR_SIZE = "4m"
     sandbox = await engine.acquire(owner_key("test:lleno"))
     version = await workspace.write_file(sandbox, "app.py", "print('antes')\n", "")
-    code, out = await shell(sandbox, "cat /dev/zero > ~/relleno; df --output=avail ~ | tail -1")
+    # cat's «No space left» goes to stderr, which may arrive after df's line: keep it out.
+    code, out = await shell(
+        sandbox, "cat /dev/zero > ~/relleno 2>/dev/null; df --output=avail ~ | tail -1"
+    )
     assert out.split()[-1] == b"0"
     with pytest.raises(workspace.WorkspaceError) as refused:
         await workspace.write_file(sandbox, "app.py", "print('después')\n" * 100, version)
