@@ -6,6 +6,7 @@ Each test is one friction point found by following docs/lessons.md from a fresh 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,26 @@ def test_a_slug_is_accepted_as_well_as_a_path(write_lesson: WriteLesson, lessons
         "No existe ningún archivo, carpeta ni lección con el slug «no-existe-esto»"
         in unknown.stderr
     )
+
+
+@pytest.mark.parametrize("command", ["verify_solutions", "run_blocks"])
+def test_sandbox_commands_create_the_local_tables_in_a_fresh_clone(
+    command: str, course: Path, tmp_path: Path
+) -> None:
+    # A fresh clone has no tables yet; the commands used to stop on «no such table».
+    database = tmp_path / "fresh.sqlite3"
+    env = {**os.environ, "SQLITE_PATH": str(database), "DATABASE_URL": ""}
+    result = subprocess.run(
+        [sys.executable, MANAGE, command, "no-existe"],
+        cwd=course.parent,
+        env={k: v for k, v in env.items() if k not in {"SECRET_KEY", "MUELLE_INSECURE_DEV_KEY"}},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "Preparando la base de datos local" in result.stdout
+    assert "No existe ninguna lección «no-existe»." in result.stderr
+    tables = sqlite3.connect(database).execute("SELECT name FROM sqlite_master").fetchall()
+    assert ("sandbox_sandbox",) in tables

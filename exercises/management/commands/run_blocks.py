@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from exercises import blocks, targets
+from tutorial.local_database import ensure_migrated
 
 
 class Command(BaseCommand):
@@ -42,6 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, lessons: list[str], **options: Any) -> None:
         # A one-off run: no warm pool to fill (and leave behind when the command exits).
         settings.SANDBOX_WARM_POOL = 0
+        ensure_migrated(self.stdout.write)
         found = targets.resolve(lessons)
         for message in found.unknown:
             self.stderr.write(message)

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from exercises import catalog, targets
 from exercises.reference import ExerciseReport, verify_lessons
 from sandbox import engine
+from tutorial.local_database import ensure_migrated
 
 
 class Command(BaseCommand):
@@ -38,6 +39,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, slugs: list[str], paralelo: int, **options: Any) -> None:
         # A one-off run: no warm pool to fill (and leave behind when the command exits).
         settings.SANDBOX_WARM_POOL = 0
+        ensure_migrated(self.stdout.write)
         found = targets.resolve(slugs)
         for message in found.unknown:
             self.stderr.write(message)
