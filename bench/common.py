@@ -3,6 +3,7 @@ instance, ready-made student sessions, a deadline, and how figures are printed."
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -52,6 +53,15 @@ def make_sessions(count: int) -> list[str]:
         store.save()
         keys.append(store.session_key)
     return keys
+
+
+def whole_number_options(doc: str, **defaults: int) -> argparse.Namespace:
+    """The bench's command line: one `--name N` option per default (`runs=10` gives `--runs`),
+    described by the first line of the bench's docstring."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    for name, default in defaults.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
+    return parser.parse_args()
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -34,18 +33,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import configure_django, percentile  # noqa: E402
+from bench.common import configure_django, percentile, whole_number_options  # noqa: E402
+from harness.swarm_bed import load_images, run, swarm_bed  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "deploy" / "swarm" / "testbed.sh"
 IMAGE = "muelle/sandbox:latest"
 GATEWAY_DIR = Path(f"/tmp/muelle-bsw-{os.getpid()}")  # noqa: S108 (short: socket paths)
-
-
-def sh(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> str:
-    return subprocess.run(
-        list(args), check=True, capture_output=True, text=True, timeout=timeout, env=env
-    ).stdout.strip()
 
 
 def rss_kib(pid: int) -> int:
@@ -112,47 +104,35 @@ def line(name: str, value: str, reference: str) -> None:
 def main(args: argparse.Namespace) -> None:
     tag = f"b{os.getpid() % 10000}"
     folder = Path(tempfile.mkdtemp(prefix="muelle-swarm-", dir="/tmp"))
-    env = {
-        **os.environ,
-        "MUELLE_SWARM_DIR": str(folder),
-        "MUELLE_SWARM_TAG": tag,
-        "MUELLE_SWARM_NET": str(100 + secrets.randbelow(150)),
-        "MUELLE_SWARM_SLOTS": str(args.burst + 10),
-    }
     work = Path(tempfile.mkdtemp(prefix="muelle-bench-swarm-"))
     try:
         t0 = time.monotonic()
-        out = sh(str(SCRIPT), "up", env=env, timeout=300)
-        up = time.monotonic() - t0
-        values = dict(item.split("=", 1) for item in out.splitlines() if "=" in item)
-        socks = [values[f"NODE{n}_SOCK"] for n in (1, 2, 3)]
-        engines = [f"tcp://{values[f'NODE{n}_ADDR']}:2375" for n in (1, 2, 3)]
-        print(f"test bed up in {up:.1f} s (3 dockerd, swarm init + 2 joins)", flush=True)
-        idle = [node_overhead_mib(folder, n) for n in (1, 2, 3)]
-        tar = folder / "image.tar"
-        sh("docker", "save", "-o", str(tar), IMAGE)
-        loads = [subprocess.Popen(["docker", "-H", s, "load", "-q", "-i", str(tar)]) for s in socks]
-        assert [p.wait(timeout=900) for p in loads] == [0, 0, 0]
-        tar.unlink()
+        with swarm_bed(folder, tag, slots=args.burst + 10) as bed:
+            up = time.monotonic() - t0
+            try:
+                print(f"test bed up in {up:.1f} s (3 dockerd, swarm init + 2 joins)", flush=True)
+                # Measured before the image is loaded: what an idle node costs.
+                idle = [node_overhead_mib(folder, n) for n in (1, 2, 3)]
+                load_images(bed, [IMAGE])
 
-        # The gateway's clean-up warns about the course registry this bench does not run.
-        os.environ.setdefault("LOG_LEVEL", "ERROR")
-        configure_django(
-            work / "db.sqlite3",
-            f"bench-swarm-{os.getpid()}",
-            SANDBOX_PLACEMENT="swarm",
-            SANDBOX_SWARM_MANAGER=socks[0],
-            SANDBOX_SWARM_ENGINE="tcp://{addr}:2375",
-            SANDBOX_WARM_POOL="0",
-            SANDBOX_MAX_LIVE="500",
-            SANDBOX_DOCKER_THREADS=str(args.burst + 4),
-            DOCKER_GATEWAY_SOCKET_DIR=str(GATEWAY_DIR),
-        )
-        asyncio.run(measure(args, tag, folder, socks, engines, idle))
+                # The gateway's clean-up warns about the course registry this bench does not run.
+                os.environ.setdefault("LOG_LEVEL", "ERROR")
+                configure_django(
+                    work / "db.sqlite3",
+                    f"bench-swarm-{os.getpid()}",
+                    SANDBOX_PLACEMENT="swarm",
+                    SANDBOX_SWARM_MANAGER=bed.socks[0],
+                    SANDBOX_SWARM_ENGINE="tcp://{addr}:2375",
+                    SANDBOX_WARM_POOL="0",
+                    SANDBOX_MAX_LIVE="500",
+                    SANDBOX_DOCKER_THREADS=str(args.burst + 4),
+                    DOCKER_GATEWAY_SOCKET_DIR=str(GATEWAY_DIR),
+                )
+                asyncio.run(measure(args, tag, folder, bed.socks, bed.engines, idle))
+            finally:
+                with contextlib.suppress(Exception):
+                    asyncio.run(_remove_sandboxes())
     finally:
-        with contextlib.suppress(Exception):
-            asyncio.run(_remove_sandboxes())
-        subprocess.run([str(SCRIPT), "down"], env=env, check=False, timeout=300)
         subprocess.run(["rm", "-rf", str(work), str(GATEWAY_DIR)], check=False)
 
 
@@ -207,11 +187,11 @@ async def measure(  # noqa: PLR0915 (one measured story)
         for box in await engine.list_managed():
             await sandboxes.remove_now(box.container_id)
 
-    node_ids = [sh("docker", "-H", s, "info", "-f", "{{.Swarm.NodeID}}") for s in socks]
+    node_ids = [run("docker", "-H", s, "info", "-f", "{{.Swarm.NodeID}}") for s in socks]
 
     def availability(nodes: list[int], value: str) -> None:
         for n in nodes:
-            sh("docker", "-H", socks[0], "node", "update", "--availability", value, node_ids[n])
+            run("docker", "-H", socks[0], "node", "update", "--availability", value, node_ids[n])
 
     loop = asyncio.get_running_loop()
     pool = ThreadPoolExecutor(max_workers=args.burst)
@@ -291,7 +271,4 @@ async def measure(  # noqa: PLR0915 (one measured story)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--burst", type=int, default=30)
-    main(parser.parse_args())
+    main(whole_number_options(__doc__, runs=10, burst=30))

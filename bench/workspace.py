@@ -28,7 +28,6 @@ save → visible p50 ≤ 150 ms.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import io
 import json
@@ -41,7 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import alarm, configure_django, report
+from common import alarm, configure_django, report, whole_number_options
 
 DEADLINE = 5 * 60
 
@@ -217,9 +216,7 @@ async def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30)
-    args = parser.parse_args()
+    args = whole_number_options(__doc__, rounds=30)
     with tempfile.TemporaryDirectory() as folder, alarm(DEADLINE):
         configure_django(
             Path(folder) / "bench.sqlite3",

@@ -11,19 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.swarm_bed import SwarmBed, load_images, run, swarm_bed
 from sandbox import engine, placement
 from sandbox.docker_api.client import engine_of
 from sandbox.gateway import config as gateway_config
@@ -34,75 +32,27 @@ from sandbox.models import SandboxRecord
 
 pytestmark = [pytest.mark.docker]
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "deploy" / "swarm" / "testbed.sh"
 IMAGES = ["muelle/sandbox:latest", "muelle/busybox:latest", "muelle/hola:latest"]
 INSTANCE = f"pytest-swarm-{os.getpid()}"
 GATEWAY_DIR = Path(f"/tmp/muelle-swp-{os.getpid()}")  # noqa: S108 (short: socket paths)
 
 
-def run(*args: str, timeout: float = 120) -> str:
-    return subprocess.run(
-        list(args), check=True, capture_output=True, text=True, timeout=timeout
-    ).stdout.strip()
-
-
-@dataclass(frozen=True)
-class Bed:
-    dir: Path
-    socks: list[str]  # unix:// of node 1, 2, 3 (node 1 is the only manager)
-    addrs: list[str]
-
-    def engine(self, n: int) -> str:
-        return f"tcp://{self.addrs[n]}:2375"
-
-    def node_of(self, address: str | None) -> int:
-        return [self.engine(n) for n in range(3)].index(address or "")
-
-    def node_id(self, n: int) -> str:
-        return run("docker", "-H", self.socks[n], "info", "-f", "{{.Swarm.NodeID}}")
-
-
 @pytest.fixture(scope="module")
-def bed() -> Iterator[Bed]:
+def bed() -> Iterator[SwarmBed]:
     tag = f"p{os.getpid() % 10000}"
     folder = Path(tempfile.mkdtemp(prefix="muelle-swarm-", dir="/tmp"))
-    env = {
-        **os.environ,
-        "MUELLE_SWARM_DIR": str(folder),
-        "MUELLE_SWARM_TAG": tag,
-        "MUELLE_SWARM_NET": str(100 + secrets.randbelow(150)),
-        "MUELLE_SWARM_SLOTS": "5",
-    }
     try:
-        out = subprocess.run(
-            [SCRIPT, "up"], env=env, check=True, capture_output=True, text=True, timeout=300
-        ).stdout
-        values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-        bed = Bed(
-            folder,
-            [values[f"NODE{n}_SOCK"] for n in (1, 2, 3)],
-            [values[f"NODE{n}_ADDR"] for n in (1, 2, 3)],
-        )
-        # No registry: the images go to every node once (one tar, loaded in parallel).
-        tar = folder / "images.tar"
-        run("docker", "save", "-o", str(tar), *IMAGES, timeout=600)
-        loads = [
-            subprocess.Popen(["docker", "-H", sock, "load", "-q", "-i", str(tar)])
-            for sock in bed.socks
-        ]
-        assert [p.wait(timeout=600) for p in loads] == [0, 0, 0]
-        tar.unlink()
-        yield bed
+        with swarm_bed(folder, tag, slots=5) as bed:
+            load_images(bed, IMAGES)
+            yield bed
     finally:
-        subprocess.run([SCRIPT, "down"], env=env, check=False, timeout=300)
         shutil.rmtree(GATEWAY_DIR, ignore_errors=True)
         assert f"msw{tag}n" not in run("ip", "netns", "list")
         assert not folder.exists()
 
 
 @pytest.fixture
-async def swarm(settings: Any, transactional_db: None, bed: Bed) -> AsyncIterator[Bed]:
+async def swarm(settings: Any, transactional_db: None, bed: SwarmBed) -> AsyncIterator[SwarmBed]:
     settings.SANDBOX_INSTANCE = INSTANCE
     settings.SANDBOX_WARM_POOL = 0
     settings.SANDBOX_MAX_LIVE = 10
@@ -123,7 +73,7 @@ async def swarm(settings: Any, transactional_db: None, bed: Bed) -> AsyncIterato
         lifecycle.configure(previous)
 
 
-def placeholders(bed: Bed) -> list[str]:
+def placeholders(bed: SwarmBed) -> list[str]:
     out = run(
         "docker", "-H", bed.socks[0], "service", "ls", "-q",
         "--filter", f"label=muelle.placeholder={INSTANCE}",
@@ -131,13 +81,13 @@ def placeholders(bed: Bed) -> list[str]:
     return out.split()
 
 
-def task_node(bed: Bed, service: str) -> str:
+def task_node(bed: SwarmBed, service: str) -> str:
     """The node id of the service's task (every node here has the same host name)."""
     task = run("docker", "-H", bed.socks[0], "service", "ps", "-q", "--no-trunc", service)
     return run("docker", "-H", bed.socks[0], "inspect", "-f", "{{.NodeID}}", task.split()[0])
 
 
-def on_node(bed: Bed, n: int, container_id: str) -> bool:
+def on_node(bed: SwarmBed, n: int, container_id: str) -> bool:
     found = run("docker", "-H", bed.socks[n], "ps", "-aq", "--no-trunc")
     return container_id in found.split()
 
@@ -157,7 +107,7 @@ async def eventually(check: Any, within: float = 60.0) -> bool:
 
 
 async def test_sandboxes_spread_over_the_nodes_hardened_with_a_slot_reserved_each(
-    swarm: Bed,
+    swarm: SwarmBed,
 ) -> None:
     bed = swarm
     boxes = [await engine.acquire(f"owner-spread-{i}") for i in range(3)]
@@ -187,7 +137,7 @@ async def test_sandboxes_spread_over_the_nodes_hardened_with_a_slot_reserved_eac
     assert await eventually(lambda: not placeholders(bed))
 
 
-async def test_a_students_docker_run_lands_on_the_node_of_their_sandbox(swarm: Bed) -> None:
+async def test_a_students_docker_run_lands_on_the_node_of_their_sandbox(swarm: SwarmBed) -> None:
     bed = swarm
     owner = "owner-docker-run"
     box = await engine.acquire(owner)
@@ -214,7 +164,7 @@ async def test_a_students_docker_run_lands_on_the_node_of_their_sandbox(swarm: B
     assert await Student(owner, config, Upstream(bed.socks[n])).containers() == []
 
 
-async def test_a_drained_node_gets_no_new_sandboxes_and_its_student_moves(swarm: Bed) -> None:
+async def test_a_drained_node_gets_no_new_sandboxes_and_its_student_moves(swarm: SwarmBed) -> None:
     bed = swarm
     first = await engine.acquire("owner-drain")
     drained = bed.node_of(engine_of(first.container_id))
@@ -249,7 +199,7 @@ async def test_a_drained_node_gets_no_new_sandboxes_and_its_student_moves(swarm:
 
 
 async def test_the_terminal_of_a_student_whose_node_died_says_so_and_opens_elsewhere(
-    swarm: Bed, settings: Any
+    swarm: SwarmBed, settings: Any
 ) -> None:
     from channels.testing.websocket import WebsocketCommunicator
 
