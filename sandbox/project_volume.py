@@ -19,20 +19,19 @@ cleanup sweeps leftovers.
 from __future__ import annotations
 
 import posixpath
-import re
 from typing import Any
 
 from django.conf import settings
 
+from sandbox import engine_names
 from tutorial.env import format_size, parse_size
 
 PREFIX = "muelle-proyecto-"
 FOLDER_NAME = "proyecto"
-LABEL_ROLE = "muelle.role"
 ROLE = "project"
-LABEL_FOLDER = "muelle.gateway"
-# Gateway folder names (sandbox/gateway/lifecycle.FOLDER_NAME): a student's key or a pool token.
-_NAME = re.compile(r"^muelle-proyecto-(?:[0-9a-f]{14}|p[0-9a-f]{16})\Z")
+# The volume's labels are the gateway's (sandbox/engine_names.py): it sweeps volumes by them.
+LABEL_ROLE = engine_names.LABEL_ROLE
+LABEL_FOLDER = engine_names.LABEL_GATEWAY
 
 
 def directory() -> str:
@@ -46,13 +45,14 @@ def volume_name(gateway_folder: str) -> str:
 
 
 def is_project_volume(name: str) -> bool:
-    return bool(_NAME.match(name))
+    """A project volume's name: the prefix and a gateway folder's name, nothing else."""
+    return name.startswith(PREFIX) and bool(engine_names.GATEWAY_FOLDER.match(name[len(PREFIX) :]))
 
 
 def labels(gateway_folder: str, instance: str) -> dict[str, str]:
     return {
-        "muelle.managed": "1",
-        "muelle.instance": instance,
+        engine_names.LABEL_MANAGED: "1",
+        engine_names.LABEL_INSTANCE: instance,
         LABEL_ROLE: ROLE,
         LABEL_FOLDER: gateway_folder,
     }

@@ -21,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import secrets
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from sandbox import engine_names
 from sandbox.loop_state import PerLoop
 from sandbox.ports import students as port_tables
 
@@ -41,7 +41,7 @@ from .upstream import Upstream
 
 SOCKET_NAME = "docker.sock"
 # Folder names: a student's own (their key) or one reserved for a warm-pool container.
-FOLDER_NAME = re.compile(r"^(?:[0-9a-f]{14}|p[0-9a-f]{16})$")
+FOLDER_NAME = engine_names.GATEWAY_FOLDER
 
 _gateways: dict[Path, Gateway] = {}
 _students: dict[str, Student] = {}
