@@ -119,3 +119,19 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0)
             return False
         await asyncio.sleep(0.05)
     return True
+
+
+async def read_until(tty: engine.TTY, marker: bytes, within: float = 15.0) -> bytes:
+    """What a terminal printed, up to and including `marker` (a bound, not a speed assertion)."""
+    seen = b""
+
+    async def pump() -> None:
+        nonlocal seen
+        while marker not in seen:
+            chunk = await tty.read()
+            if not chunk:
+                return
+            seen += chunk
+
+    await asyncio.wait_for(pump(), within)
+    return seen

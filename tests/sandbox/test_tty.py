@@ -7,22 +7,9 @@ import pytest
 
 from sandbox import engine
 
+from .conftest import read_until
+
 pytestmark = pytest.mark.docker
-
-
-async def read_until(tty: engine.TTY, marker: bytes, within: float = 15.0) -> bytes:
-    seen = b""
-
-    async def pump() -> None:
-        nonlocal seen
-        while marker not in seen:
-            chunk = await tty.read()
-            if not chunk:
-                return
-            seen += chunk
-
-    await asyncio.wait_for(pump(), within)
-    return seen
 
 
 async def test_a_login_shell_greets_in_spanish_at_the_requested_size() -> None:

@@ -4,30 +4,17 @@ student's terminal attaches to that very shell, and one nobody took goes with it
 from __future__ import annotations
 
 import asyncio
+import socket
+from typing import Any
 
 import pytest
 
 from sandbox import engine, pool, reaper, warm_shells
 from sandbox.models import SandboxRecord
 
-from .conftest import TEST_INSTANCE, wait_gone
+from .conftest import TEST_INSTANCE, read_until, wait_gone
 
 pytestmark = pytest.mark.docker
-
-
-async def read_until(tty: engine.TTY, marker: bytes, within: float = 15.0) -> bytes:
-    seen = b""
-
-    async def pump() -> None:
-        nonlocal seen
-        while marker not in seen:
-            chunk = await tty.read()
-            if not chunk:
-                return
-            seen += chunk
-
-    await asyncio.wait_for(pump(), within)
-    return seen
 
 
 def shells_in(container_id: str) -> set[int]:
@@ -47,14 +34,21 @@ async def shells_once_started(container_id: str, count: int = 1) -> set[int]:
     return shells_in(container_id)
 
 
-async def the_only_warm_row() -> SandboxRecord:
+async def one_warm_sandbox(settings: Any) -> SandboxRecord:
+    """A warm pool of one, filled: the row of its only sandbox."""
+    settings.SANDBOX_WARM_POOL = 1
+    assert await pool.fill_once() == 1
     return await SandboxRecord.objects.aget(instance=TEST_INSTANCE, state=SandboxRecord.State.POOL)
 
 
+def warm_shell_socket(container_id: str) -> socket.socket:
+    """The socket of the shell started ahead in a warm container."""
+    (_exec_id, stream), _kept_at = warm_shells._shells[container_id]
+    return stream._sock
+
+
 async def test_the_terminal_attaches_to_the_shell_started_before_hand_out(settings) -> None:
-    settings.SANDBOX_WARM_POOL = 1
-    assert await pool.fill_once() == 1
-    warm = await the_only_warm_row()
+    warm = await one_warm_sandbox(settings)
     shell_pids = await shells_once_started(warm.container_id)
     assert len(shell_pids) == 1  # running already, with nobody attached
 
@@ -94,11 +88,8 @@ async def test_a_cold_sandbox_opens_its_shell_when_asked() -> None:
 
 
 async def test_a_shell_nobody_took_is_closed_with_its_container(settings) -> None:
-    settings.SANDBOX_WARM_POOL = 1
-    assert await pool.fill_once() == 1
-    warm = await the_only_warm_row()
-    (_exec_id, stream), _kept_at = warm_shells._shells[warm.container_id]
-    sock = stream._sock
+    warm = await one_warm_sandbox(settings)
+    sock = warm_shell_socket(warm.container_id)
     assert sock.fileno() != -1
 
     await engine.remove_now(warm.container_id)
@@ -112,9 +103,7 @@ async def test_a_shell_nobody_took_is_closed_with_its_container(settings) -> Non
 async def test_a_dead_shell_is_not_handed_out(settings) -> None:
     # A warm shell that ended (killed from outside) must not become the student's terminal: it
     # would greet them with "the shell exited". The terminal opens a new one instead.
-    settings.SANDBOX_WARM_POOL = 1
-    assert await pool.fill_once() == 1
-    warm = await the_only_warm_row()
+    warm = await one_warm_sandbox(settings)
     assert len(await shells_once_started(warm.container_id)) == 1
     engine.call_sync(
         lambda api: api.exec_start(
@@ -140,11 +129,8 @@ async def test_a_dead_shell_is_not_handed_out(settings) -> None:
 
 
 async def test_the_reaper_closes_shells_of_containers_removed_behind_its_back(settings) -> None:
-    settings.SANDBOX_WARM_POOL = 1
-    assert await pool.fill_once() == 1
-    warm = await the_only_warm_row()
-    (_exec_id, stream), _kept_at = warm_shells._shells[warm.container_id]
-    sock = stream._sock
+    warm = await one_warm_sandbox(settings)
+    sock = warm_shell_socket(warm.container_id)
     # Removed by hand (docker rm -f), not through Muelle.
     engine.call_sync(lambda api: api.remove_container(warm.container_id, force=True))
 
@@ -157,9 +143,7 @@ async def test_the_reaper_closes_shells_of_containers_removed_behind_its_back(se
 async def test_a_warm_container_stopped_behind_its_back_is_not_handed_out(settings) -> None:
     # The hand-out skips the inspect when the shell started ahead still runs: a container that
     # was stopped has hung up its shell, so it is checked the old way and never handed out.
-    settings.SANDBOX_WARM_POOL = 1
-    assert await pool.fill_once() == 1
-    warm = await the_only_warm_row()
+    warm = await one_warm_sandbox(settings)
     engine.call_sync(lambda api: api.kill(warm.container_id))
     for _ in range(50):  # the engine closes the stream a moment after the kill (a bound)
         if not warm_shells.is_alive(warm.container_id):
