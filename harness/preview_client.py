@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import re
+import shlex
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -37,6 +38,19 @@ def serve(name: str, host_port: int, page: str) -> str:
     return (
         f"{ECHO_SCRIPT} && docker run -d -m 32m --name {name} -p {host_port}:80 "
         f"-e NAME={page} -e CGI=\"$(cat ~/eco.sh)\" muelle/busybox sh -c '{SERVE}' >/dev/null"
+    )
+
+
+def serve_python(name: str, host_port: int, code: str) -> str:
+    """The student's command that runs `code` (a Python server on port 80, standard library only)
+    in a container publishing `host_port`, and waits until it listens. The code travels in an
+    environment variable, quoted once, so the student's shell expands nothing in it."""
+    return (
+        f"docker run -d -m 64m --name {name} -p {host_port}:80 -e CODE={shlex.quote(code)} "
+        "python:3.11-slim python -c 'import os; exec(os.environ[\"CODE\"])' >/dev/null && "
+        f"until docker exec {name} python -c "
+        "'import socket; socket.create_connection((\"127.0.0.1\", 80))' 2>/dev/null; "
+        "do sleep 0.2; done"
     )
 
 

@@ -15,7 +15,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from harness.live_server import LiveServer
-from harness.preview_client import Student, body, live_server_fixture, request, serve, wait_for_page
+from harness.preview_client import (
+    Student,
+    body,
+    live_server_fixture,
+    request,
+    serve,
+    serve_python,
+    wait_for_page,
+)
 
 pytestmark = [pytest.mark.docker]
 
@@ -130,13 +138,7 @@ async def test_frame_open_and_share_links_do_not_stand_in_for_each_other(server)
 
 async def test_connections_to_the_container_are_reused_and_a_closed_one_is_retried(server):
     ana = await asyncio.to_thread(Student, server)
-    await ana.shell(
-        f"docker run -d -m 64m --name cuenta -p 8093:80 -e CODE={_quoted(COUNTING)} "
-        "python:3.11-slim python -c 'import os; exec(os.environ[\"CODE\"])' >/dev/null && "
-        "until docker exec cuenta python -c "
-        "'import socket; socket.create_connection((\"127.0.0.1\", 80))' 2>/dev/null; "
-        "do sleep 0.2; done"
-    )
+    await ana.shell(serve_python("cuenta", 8093, COUNTING))
     host, cookie = await asyncio.to_thread(ana.enter, 8093)
     # The readiness probe above took connection 1 inside the container: the preview's are next.
     seen = []
@@ -152,7 +154,3 @@ async def test_connections_to_the_container_are_reused_and_a_closed_one_is_retri
         f"conexion-{first}-peticion-2",  # the same connection, kept alive
         f"conexion-{first + 1}-peticion-1",  # it was closed unanswered: retried on a new one
     ]
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "'\"'\"'") + "'"

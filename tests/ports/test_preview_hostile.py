@@ -13,7 +13,15 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from harness.live_server import LiveServer
-from harness.preview_client import Student, body, live_server_fixture, request, serve, wait_for_page
+from harness.preview_client import (
+    Student,
+    body,
+    live_server_fixture,
+    request,
+    serve,
+    serve_python,
+    wait_for_page,
+)
 
 pytestmark = [pytest.mark.docker]
 
@@ -98,13 +106,7 @@ async def test_an_endless_answer_is_cut_when_the_browser_leaves(server):
 
 async def test_websockets_go_through_and_a_flood_is_held_to_the_rate(server):
     ana = await asyncio.to_thread(Student, server)
-    await ana.shell(
-        f"docker run -d -m 64m --name eco -p 8088:80 -e CODE={_quoted(WS_ECHO)} "
-        "python:3.11-slim python -c 'import os; exec(os.environ[\"CODE\"])' >/dev/null && "
-        "until docker exec eco python -c "
-        "'import socket; socket.create_connection((\"127.0.0.1\", 80))' 2>/dev/null; "
-        "do sleep 0.2; done"
-    )
+    await ana.shell(serve_python("eco", 8088, WS_ECHO))
     host, cookie = await asyncio.to_thread(ana.enter, 8088)
     async with ws_connect(
         f"ws://{host}/eco",
@@ -160,7 +162,3 @@ async def test_absolute_form_targets_never_cross_between_muelle_and_a_preview(se
     assert "sessionid" not in body(
         await asyncio.to_thread(request, server, "GET", "/", {"Host": host})
     )
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "'\"'\"'") + "'"
