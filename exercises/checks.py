@@ -31,7 +31,7 @@ from exercises.spec import (
     ProcessCheck,
 )
 from sandbox import engine
-from sandbox.student_docker import DockerStateUnavailable, for_owner
+from sandbox.student_docker import DockerStateUnavailable, StudentDocker, for_owner
 
 SEEN_MAX = 300
 
@@ -75,7 +75,7 @@ def step_for(check: Check, answer: str) -> Step | None:
         return Step("ps")
     if isinstance(check, HttpCheck):
         return Step("http", f"{check.port} {check.path}")
-    if isinstance(check, DOCKER_KINDS):
+    if from_gateway(check):
         return None  # judged from the student's gateway, not in the sandbox
     if check.command is not None and normalise(answer):
         return Step("sh", check.command)  # the value to compare with, e.g. `uname -r`
@@ -89,22 +89,32 @@ async def run_checks(
     propagate."""
     answer = answer[:ANSWER_MAX]
     steps = [step_for(check, answer) for check in exercise.checks]
-    docker = [check for check in exercise.checks if isinstance(check, DOCKER_KINDS)]
+    docker = [check for check in exercise.checks if from_gateway(check)]
     step_results, verdicts = await asyncio.gather(
         run_steps(sandbox, [step for step in steps if step is not None]),
-        judge_docker(docker, sandbox.owner),
+        judge_docker(docker, sandbox.owner, answer),
     )
     results, by_check = iter(step_results), dict(zip(docker, verdicts, strict=True))
     outcomes = []
     for check, step in zip(exercise.checks, steps, strict=True):
-        if isinstance(check, DOCKER_KINDS):
+        if from_gateway(check):
             outcomes.append(by_check[check])
         else:
             outcomes.append(judge(check, next(results) if step is not None else None, answer))
     return outcomes
 
 
-async def judge_docker(checks: Sequence[DockerCheck], owner: str) -> list[Outcome]:
+def from_gateway(check: Check) -> bool:
+    """Judged from what the student's own gateway shows, not by running anything in the
+    sandbox: the Docker-state kinds, and a `respuesta` whose expected value is a Docker field."""
+    return isinstance(check, DOCKER_KINDS) or (
+        isinstance(check, AnswerCheck) and check.docker is not None
+    )
+
+
+async def judge_docker(
+    checks: Sequence[DockerCheck | AnswerCheck], owner: str, answer: str = ""
+) -> list[Outcome]:
     """The Docker-state checks, from what the student's own gateway shows (GETs only)."""
     if not checks:
         return []
@@ -115,11 +125,31 @@ async def judge_docker(checks: Sequence[DockerCheck], owner: str) -> list[Outcom
     outcomes = []
     for check in checks:
         try:
+            if isinstance(check, AnswerCheck):
+                outcomes.append(await _docker_answer(check, view, answer))
+                continue
             passed, detail = await docker_checks.judge(check, view, owner)
         except DockerStateUnavailable:
             passed, detail = False, _unavailable()
         outcomes.append(Outcome(check, passed, detail))
     return outcomes
+
+
+async def _docker_answer(check: AnswerCheck, view: StudentDocker, answer: str) -> Outcome:
+    """A typed answer compared with a field of the student's container (no answer: nothing is
+    asked)."""
+    assert check.docker is not None
+    if not normalise(answer):
+        return Outcome(check, False, _("No has escrito ninguna respuesta."))
+    expected, why = await docker_checks.answer_value(check.docker, view)
+    if expected is None:
+        return Outcome(
+            check,
+            False,
+            _("No se pudo obtener el valor con el que comparar: %(why)s") % {"why": why},
+        )
+    matched = normalise(expected) == normalise(answer)
+    return Outcome(check, matched, "" if matched else _("Tu respuesta no es la esperada."))
 
 
 def _unavailable() -> str:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from exercises.docker_spec import (
+    AnswerFromDocker,
     ComposeCheck,
     ContainerCheck,
     DockerCheck,
@@ -124,6 +125,7 @@ async def _container(check: ContainerCheck, view: StudentDocker) -> Verdict:
                 "image": shown(check.image),
             }
         problems = container_problems(check, info)
+        problems += await _inside_problems(check, info, view)
         if not problems:
             return True, ""
         reasons.append(label + " " + "; ".join(problems) + ".")
@@ -153,6 +155,11 @@ def container_problems(check: ContainerCheck, info: dict[str, Any]) -> list[str]
         problems.append(_("está en pausa"))
     elif check.state == "parado" and running:
         problems.append(_("está en marcha; se esperaba que estuviera parado"))
+    elif check.state == "creado" and state.get("Status") != "created":
+        problems.append(
+            _("está %(got)s; se esperaba creado sin arrancar (created)")
+            % {"got": shown(state.get("Status") or "")}
+        )
     elif check.exit_code is not None and not running and code != check.exit_code:
         problems.append(
             _("salió con el código %(got)s; se esperaba %(want)d")
@@ -167,6 +174,11 @@ def container_problems(check: ContainerCheck, info: dict[str, Any]) -> list[str]
                 _("su estado de salud es %(got)s, no %(want)s")
                 % {"got": shown(health), "want": shown(check.health)}
             )
+    if check.restarts is not None and info.get("RestartCount") != check.restarts:
+        problems.append(
+            _("Docker lo ha reiniciado %(got)s veces; se esperaban %(want)d")
+            % {"got": info.get("RestartCount"), "want": check.restarts}
+        )
     host = info.get("HostConfig") or {}
     config = info.get("Config") or {}
     if check.port is not None:
@@ -206,13 +218,27 @@ def container_problems(check: ContainerCheck, info: dict[str, Any]) -> list[str]
                 _("no monta %(want)s; monta: %(have)s")
                 % {"want": shown(_wanted_mount_text(check)), "have": listed(have)}
             )
-    if check.network is not None:
-        networks = sorted((info.get("NetworkSettings") or {}).get("Networks") or {})
-        if check.network not in networks:
+        elif wanted.read_only is not None and not any(
+            bool(m.get("RW", True)) != wanted.read_only for m in match
+        ):
             problems.append(
-                _("no está conectado a la red %(net)s; está en: %(have)s")
-                % {"net": shown(check.network), "have": listed(networks)}
+                _("monta %(where)s en solo lectura; se esperaba lectura y escritura")
+                % {"where": shown(wanted.destination)}
+                if not wanted.read_only
+                else _("monta %(where)s en lectura y escritura; se esperaba solo lectura (:ro)")
+                % {"where": shown(wanted.destination)}
             )
+    networks = sorted((info.get("NetworkSettings") or {}).get("Networks") or {})
+    if check.network is not None and check.network not in networks:
+        problems.append(
+            _("no está conectado a la red %(net)s; está en: %(have)s")
+            % {"net": shown(check.network), "have": listed(networks)}
+        )
+    if check.not_network is not None and check.not_network in networks:
+        problems.append(
+            _("está conectado a la red %(net)s, y no debe estarlo (está en: %(have)s)")
+            % {"net": shown(check.not_network), "have": listed(networks)}
+        )
     if check.restart is not None:
         policy = (host.get("RestartPolicy") or {}).get("Name") or "no"
         if policy != check.restart:
@@ -231,6 +257,60 @@ def container_problems(check: ContainerCheck, info: dict[str, Any]) -> list[str]
         else:
             problems.append(_("no tiene la variable %(key)s en su entorno") % {"key": shown(key)})
     return problems
+
+
+async def _inside_problems(
+    check: ContainerCheck, info: dict[str, Any], view: StudentDocker
+) -> list[str]:
+    """What inside the container (its files, its processes) is not as the check asks: files
+    through the archive endpoint `docker cp` uses, processes through `docker top` (GETs)."""
+    problems: list[str] = []
+    container = str(info.get("Id") or "")
+    if check.file is not None:
+        cap = settings.SANDBOX_RUN_OUTPUT_CAP
+        read = await view.read_file(container, check.file, cap)
+        where = shown(check.file)
+        if read.kind == "missing":
+            problems.append(_("no tiene %(path)s") % {"path": where})
+        elif check.file_contains is not None and read.kind != "file":
+            problems.append(_("tiene %(path)s, pero no es un archivo") % {"path": where})
+        elif check.file_contains is not None:
+            text = read.data.decode("utf-8", "replace")
+            if check.file_contains not in text:
+                problem = _("tiene %(path)s, pero no contiene %(want)s; empieza así: %(start)s") % {
+                    "path": where,
+                    "want": shown(check.file_contains),
+                    "start": shown(text, 80),
+                }
+                if read.truncated:
+                    problem += " " + _("(solo se leyó el principio: el archivo es muy grande)")
+                problems.append(problem)
+    if check.no_file is not None:
+        read = await view.read_file(container, check.no_file, 1)
+        if read.kind != "missing":
+            problems.append(_("tiene %(path)s, y no debe tenerlo") % {"path": shown(check.no_file)})
+    if check.process is not None and (info.get("State") or {}).get("Running"):
+        top = await view.processes(container)
+        commands = _commands(top)
+        if not any(check.process.search(command) for command in commands):
+            problems.append(
+                _("ningún proceso suyo encaja con %(want)s; tiene: %(have)s")
+                % {"want": shown(check.process.pattern), "have": listed(commands, 4)}
+            )
+    return problems
+
+
+def _commands(top: dict[str, Any] | None) -> list[str]:
+    """The command line of each process `docker top` lists (its CMD or COMMAND column)."""
+    if not top:
+        return []
+    titles = [str(t) for t in top.get("Titles") or []]
+    column = next((titles.index(t) for t in ("CMD", "COMMAND") if t in titles), -1)
+    return [
+        str(row[column])
+        for row in top.get("Processes") or []
+        if isinstance(row, list) and row and len(row) > column
+    ]
 
 
 def _port_bindings(info: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -359,12 +439,138 @@ async def _image(check: ImageCheck, view: StudentDocker) -> Verdict:
             _("su WORKDIR es %(got)s; se esperaba %(want)s")
             % {"got": shown(config.get("WorkingDir") or "/"), "want": shown(check.workdir)}
         )
+    problems += await _image_more_problems(check, info, view)
     if problems:
         return False, _("La imagen %(name)s %(problems)s.") % {
             "name": shown(check.name),
             "problems": "; ".join(problems),
         }
     return True, ""
+
+
+async def _image_more_problems(
+    check: ImageCheck, info: dict[str, Any], view: StudentDocker
+) -> list[str]:
+    """Identity (same or other image ID), HEALTHCHECK, layers, size and parent."""
+    problems: list[str] = []
+    config = info.get("Config") or {}
+    image_id = str(info.get("Id") or "")
+    for other, same in ((check.same_as, True), (check.differs_from, False)):
+        if other is None:
+            continue
+        other_info = await view.image(other)
+        if other_info is None:
+            problems.append(
+                _("no se puede comparar con %(other)s: no existe") % {"other": shown(other)}
+            )
+        elif (str(other_info.get("Id") or "") == image_id) != same:
+            problems.append(
+                (
+                    _("es otra imagen que %(other)s (ID %(got)s, y %(other)s tiene %(want)s)")
+                    if same
+                    else _("es la misma imagen que %(other)s (las dos tienen el ID %(got)s)")
+                )
+                % {
+                    "other": shown(other),
+                    "got": shown(_short_id(image_id)),
+                    "want": shown(_short_id(str(other_info.get("Id") or ""))),
+                }
+            )
+    if check.healthcheck is not None:
+        test = (config.get("Healthcheck") or {}).get("Test") or []
+        if not test or test == ["NONE"]:
+            problems.append(_("no tiene HEALTHCHECK"))
+        elif check.healthcheck not in " ".join(str(part) for part in test):
+            problems.append(
+                _("su HEALTHCHECK es %(got)s, que no contiene %(want)s")
+                % {"got": shown(_command_text(test), 120), "want": shown(check.healthcheck)}
+            )
+    if check.layer is not None:
+        layers = [
+            str(item.get("CreatedBy") or "") for item in await view.image_history(check.name) or []
+        ]
+        if not any(check.layer in layer for layer in layers):
+            problems.append(
+                _("no tiene ninguna capa hecha con %(want)s; la de arriba se hizo con %(top)s")
+                % {"want": shown(check.layer), "top": shown(layers[0] if layers else "", 120)}
+            )
+    if check.max_mb is not None:
+        size = int(info.get("Size") or 0)
+        if size >= check.max_mb * 1_000_000:
+            problems.append(
+                _("ocupa %(got)s MB; debe ocupar menos de %(want)d MB")
+                % {"got": f"{size / 1_000_000:.1f}", "want": check.max_mb}
+            )
+    if check.parent is not None and bool(info.get("Parent")) != check.parent:
+        problems.append(
+            _("no tiene imagen padre (se bajó de un registro); se esperaba una construida aquí")
+            if check.parent
+            else _("tiene una imagen padre, la de su construcción: se construyó aquí, no se bajó")
+        )
+    return problems
+
+
+def _short_id(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]
+
+
+# --- respuesta con dato ------------------------------------------------------------------------
+
+
+async def answer_value(source: AnswerFromDocker, view: StudentDocker) -> tuple[str | None, str]:
+    """The expected answer from a field of the student's container, or (None, why not)."""
+    name = source.container
+    found = [s for s in await view.containers() if name in _names(s)]
+    info = await view.container(str(found[0].get("Id") or "")) if found else None
+    if info is None:
+        return None, _("No hay ningún contenedor llamado %(name)s.") % {"name": shown(name)}
+    state = info.get("State") or {}
+    if source.field == "codigo":
+        if state.get("Running") or state.get("Status") == "created":
+            return None, _("El contenedor %(name)s todavía no ha terminado.") % {
+                "name": shown(name)
+            }
+        return str(state.get("ExitCode")), ""
+    if source.field == "reinicios":
+        return str(info.get("RestartCount")), ""
+    if source.field == "estado":
+        return str(state.get("Status") or ""), ""
+    if source.field == "ip":
+        networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
+        address = (networks.get(source.network) or {}).get("IPAddress")
+        if not address:
+            return None, _(
+                "El contenedor %(name)s no tiene dirección en la red %(net)s; está en: %(have)s."
+            ) % {
+                "name": shown(name),
+                "net": shown(source.network),
+                "have": listed(sorted(networks)),
+            }
+        return str(address), ""
+    if source.field == "puerto":
+        assert source.port is not None
+        inside = f"{source.port.container}/{source.port.protocol}"
+        bindings = ((info.get("NetworkSettings") or {}).get("Ports") or {}).get(inside) or []
+        ports = [str(b.get("HostPort") or "") for b in bindings if isinstance(b, dict)]
+        if not any(ports):
+            return None, _("El contenedor %(name)s no publica su puerto %(port)s.") % {
+                "name": shown(name),
+                "port": inside,
+            }
+        return next(p for p in ports if p), ""
+    assert source.extract is not None
+    tty = bool((info.get("Config") or {}).get("Tty"))
+    raw = await view.logs(str(info.get("Id") or ""), tty, settings.SANDBOX_RUN_OUTPUT_CAP)
+    text = (raw or b"").decode("utf-8", "replace")
+    match = source.extract.search(text)
+    if match is None:
+        return None, _(
+            "En lo que escribió %(name)s no aparece lo que buscamos; empieza así: %(start)s"
+        ) % {
+            "name": shown(name),
+            "start": shown(text, 80),
+        }
+    return (match.group(1) if match.groups() else match.group(0)), ""
 
 
 # --- volumen -------------------------------------------------------------------------------------
@@ -382,6 +588,27 @@ async def _volume(check: VolumeCheck, view: StudentDocker, owner: str) -> Verdic
         }
     if not check.exists:
         return False, _("El volumen %(name)s todavía existe.") % {"name": shown(check.name)}
+    if check.free is not None:
+        users = sorted(
+            {
+                name
+                for summary in await view.containers()
+                if any(
+                    m.get("Type") == "volume" and m.get("Name") == check.name
+                    for m in summary.get("Mounts") or []
+                )
+                for name in _names(summary)
+            }
+        )
+        if check.free and users:
+            return False, _("El volumen %(name)s lo usan todavía: %(users)s.") % {
+                "name": shown(check.name),
+                "users": listed(users),
+            }
+        if not check.free and not users:
+            return False, _("Ningún contenedor usa el volumen %(name)s.") % {
+                "name": shown(check.name)
+            }
     if check.path is None:
         return True, ""
     cap = settings.SANDBOX_RUN_OUTPUT_CAP

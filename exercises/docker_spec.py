@@ -27,6 +27,12 @@ CHECK_KEYS = {
         "reinicio",
         "entorno",
         "salud",
+        "reinicios",
+        "archivo",
+        "contiene",
+        "sin_archivo",
+        "proceso",
+        "sin_red",
     },
     "imagen": {
         "nombre",
@@ -38,14 +44,32 @@ CHECK_KEYS = {
         "expone",
         "variable",
         "directorio",
+        "misma_que",
+        "distinta_de",
+        "healthcheck",
+        "capa",
+        "menos_de_mb",
+        "padre",
     },
-    "volumen": {"nombre", "existe", "archivo", "contiene"},
+    "volumen": {"nombre", "existe", "archivo", "contiene", "libre"},
     "red": {"nombre", "existe", "contenedores", "interna"},
     "compose": {"proyecto", "servicios"},
     "http": {"puerto", "ruta", "contiene", "codigo"},
 }
 
-STATES = ("en-marcha", "parado", "no-existe")
+STATES = ("en-marcha", "parado", "creado", "no-existe")
+# `respuesta` keys whose expected answer is a field of a container, as the student's gateway shows
+# it (exercises.docker_checks.answer_value), instead of the output of a CLI run in the sandbox.
+ANSWER_KEYS = {"contenedor", "dato", "red", "puerto", "extrae"}
+# What `dato` names, and the extra key each one needs.
+ANSWER_FIELDS = {
+    "codigo": None,
+    "reinicios": None,
+    "estado": None,
+    "ip": "red",
+    "puerto": "puerto",
+    "registro": "extrae",
+}
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 # Docker's own words for a HEALTHCHECK's verdict, as `docker ps` shows them to the student.
 HEALTH_STATES = ("healthy", "unhealthy", "starting")
@@ -75,6 +99,7 @@ class MountSpec:
     destination: str
     volume: str | None = None  # a named volume
     bind: bool = False  # a folder of the host (bind mount)
+    read_only: bool | None = None  # ":ro" / ":rw" at the end; None: either
 
 
 @dataclass(frozen=True)
@@ -94,6 +119,12 @@ class ContainerCheck:
     restart: str | None
     env: str | None
     health: str | None = None  # one of HEALTH_STATES
+    restarts: int | None = None  # RestartCount
+    file: str | None = None  # an absolute path that must exist inside the container
+    file_contains: str | None = None  # ... and hold this text (a regular file then)
+    no_file: str | None = None  # an absolute path that must not exist inside it
+    process: re.Pattern[str] | None = None  # some process (docker top) matches
+    not_network: str | None = None  # a network it must not be attached to
 
 
 @dataclass(frozen=True)
@@ -112,6 +143,24 @@ class ImageCheck:
     exposes: str | None  # "80/tcp"
     env: str | None
     workdir: str | None
+    same_as: str | None = None  # another image reference with the same image ID
+    differs_from: str | None = None  # an existing image reference with another ID
+    healthcheck: str | None = None  # text in its HEALTHCHECK command
+    layer: str | None = None  # text in the instruction of one of its layers (docker history)
+    max_mb: int | None = None  # size below this many MB (10^6 bytes, as docker images shows)
+    parent: bool | None = None  # has a parent image (built here) or not (pulled)
+
+
+@dataclass(frozen=True)
+class AnswerFromDocker:
+    """Where a `respuesta` check's expected answer comes from: a field of the student's
+    container `container` (see ANSWER_FIELDS), read through their gateway."""
+
+    container: str
+    field: str
+    network: str | None = None  # for "ip"
+    port: PortSpec | None = None  # for "puerto": the container's port
+    extract: re.Pattern[str] | None = None  # for "registro": first match in the log
 
 
 @dataclass(frozen=True)
@@ -125,6 +174,7 @@ class VolumeCheck:
     exists: bool
     path: str | None
     contains: str | None
+    free: bool | None = None  # no container of the student mounts it (True) or some does
 
 
 @dataclass(frozen=True)
@@ -198,19 +248,25 @@ def parse_port(value: Any) -> PortSpec | None:
 
 
 def parse_mount(value: Any) -> MountSpec | None:
-    """`"notas:/datos"`, `"/datos"`, `"bind:/datos"`; None when it is not one of those."""
+    """`"notas:/datos"`, `"/datos"`, `"bind:/datos"`, each optionally ending in `:ro` (mounted
+    read-only) or `:rw`; None when it is not one of those."""
     if not _text(value):
         return None
-    source, colon, destination = str(value).strip().rpartition(":")
+    text = str(value).strip()
+    read_only = None
+    for suffix, flag in ((":ro", True), (":rw", False)):
+        if text.endswith(suffix):
+            text, read_only = text.removesuffix(suffix), flag
+    source, colon, destination = text.rpartition(":")
     if not destination.startswith("/"):
         return None
     if not colon:
-        return MountSpec(destination)
+        return MountSpec(destination, read_only=read_only)
     if source == "bind":
-        return MountSpec(destination, bind=True)
+        return MountSpec(destination, bind=True, read_only=read_only)
     if not _NAME.fullmatch(source):
         return None
-    return MountSpec(destination, volume=source)
+    return MountSpec(destination, volume=source, read_only=read_only)
 
 
 def exposed_port(value: Any) -> str | None:
@@ -292,9 +348,7 @@ def _validate_container(
             _("«estado» debe ser uno de: %(states)s") % {"states": ", ".join(STATES)},
         )
     if state == "no-existe":
-        extra = sorted(
-            set(check) & {"codigo", "puerto", "montaje", "red", "reinicio", "entorno", "salud"}
-        )
+        extra = sorted(set(check) - {"tipo", "ok", "error", "nombre", "imagen", "estado"})
         if extra:
             report(
                 path,
@@ -305,10 +359,11 @@ def _validate_container(
         code = check["codigo"]
         if not _int(code) or not 0 <= code <= 255:
             report((*path, "codigo"), _("«codigo» debe ser un número de 0 a 255"))
-        if state == "en-marcha" and "estado" in check:
+        if state in ("en-marcha", "creado") and "estado" in check:
             report(
                 (*path, "codigo"),
-                _("«codigo» es el código con el que salió: no vale con «estado: en-marcha»"),
+                _("«codigo» es el código con el que salió: no vale con «estado: %(state)s»")
+                % {"state": state},
             )
     if "puerto" in check and parse_port(check["puerto"]) is None:
         report(
@@ -338,6 +393,58 @@ def _validate_container(
             (*path, "salud"),
             _("«salud» debe ser uno de: %(values)s") % {"values": ", ".join(HEALTH_STATES)},
         )
+    if "reinicios" in check and not (_int(check["reinicios"]) and check["reinicios"] >= 0):
+        report((*path, "reinicios"), _("«reinicios» debe ser un número entero, 0 o más"))
+    for key in ("archivo", "sin_archivo"):
+        if key in check and not _absolute_path(check[key]):
+            report(
+                (*path, key),
+                _("«%(key)s» debe ser una ruta absoluta dentro del contenedor (/web/index.html)")
+                % {"key": key},
+            )
+    if "contiene" in check:
+        if not _text(check["contiene"]):
+            report((*path, "contiene"), _("«contiene» debe ser un texto no vacío"))
+        if "archivo" not in check:
+            report(path, _("«contiene» necesita «archivo» (qué archivo del contenedor leer)"))
+    if "proceso" in check:
+        _regex_key(check, "proceso", path, report)
+    _name_key(check, "sin_red", path, report)
+    if state == "creado" and "proceso" in check:
+        report(
+            (*path, "proceso"),
+            _(
+                "un contenedor creado sin arrancar no tiene procesos: «proceso» no vale con "
+                "«estado: creado»"
+            ),
+        )
+
+
+def _absolute_path(value: Any) -> bool:
+    return (
+        _text(value) and str(value).startswith("/") and not any(ch in str(value) for ch in "\0\n\r")
+    )
+
+
+def _regex_key(
+    check: Mapping[str, Any], key: str, path: tuple[str | int, ...], report: Report
+) -> re.Pattern[str] | None:
+    value = check[key]
+    if not _text(value):
+        report((*path, key), _("«%(key)s» debe ser una expresión regular (texto)") % {"key": key})
+        return None
+    try:
+        return re.compile(value, re.MULTILINE)
+    except re.error as exc:
+        report(
+            (*path, key),
+            _("expresión regular no válida %(regex)r: %(error)s") % {"regex": value, "error": exc},
+        )
+        return None
+
+
+def _image_ref(value: Any) -> bool:
+    return _text(value) and not any(c.isspace() for c in str(value).strip())
 
 
 def _validate_image(check: Mapping[str, Any], path: tuple[str | int, ...], report: Report) -> None:
@@ -362,6 +469,53 @@ def _validate_image(check: Mapping[str, Any], path: tuple[str | int, ...], repor
     if "expone" in check and exposed_port(check["expone"]) is None:
         report((*path, "expone"), _('«expone» debe ser un puerto: "80", "80/tcp" o "53/udp"'))
     _env_key(check, "variable", path, report)
+    for key in ("misma_que", "distinta_de"):
+        if key in check and not _image_ref(check[key]):
+            report(
+                (*path, key),
+                _("«%(key)s» debe ser el nombre de otra imagen (repositorio[:etiqueta])")
+                % {"key": key},
+            )
+    for key in ("healthcheck", "capa"):
+        if key in check and not _text(check[key]):
+            report((*path, key), _("«%(key)s» debe ser un texto no vacío") % {"key": key})
+    if "menos_de_mb" in check and not (_int(check["menos_de_mb"]) and check["menos_de_mb"] > 0):
+        report((*path, "menos_de_mb"), _("«menos_de_mb» debe ser un número entero de MB, 1 o más"))
+    if "padre" in check and not isinstance(check["padre"], bool):
+        report((*path, "padre"), _("«padre» debe ser true o false"))
+
+
+def validate_answer(check: Mapping[str, Any], path: tuple[str | int, ...], report: Report) -> None:
+    """A `respuesta` whose expected answer is a field of a container (`contenedor` + `dato`)."""
+    if "contenedor" not in check:
+        report(path, _("«dato» necesita «contenedor» (de qué contenedor sale la respuesta)"))
+    _name_key(check, "contenedor", path, report)
+    field = check.get("dato")
+    if field not in ANSWER_FIELDS:
+        report(
+            (*path, "dato") if "dato" in check else path,
+            _("«dato» debe ser uno de: %(values)s") % {"values": ", ".join(ANSWER_FIELDS)},
+        )
+        return
+    needed = ANSWER_FIELDS[field]
+    for key in sorted(set(check) & (ANSWER_KEYS - {"contenedor", "dato"})):
+        if key != needed:
+            report(
+                (*path, key),
+                _("«%(key)s» no vale con «dato: %(field)s»") % {"key": key, "field": field},
+            )
+    if needed is not None and needed not in check:
+        report(path, _("«dato: %(field)s» necesita «%(key)s»") % {"field": field, "key": needed})
+    elif needed == "red":
+        _name_key(check, "red", path, report)
+    elif needed == "puerto":
+        port = parse_port(check["puerto"])
+        if port is None or port.host is not None:
+            report(
+                (*path, "puerto"), _('«puerto» debe ser el puerto del contenedor: "80" o "53/udp"')
+            )
+    elif needed == "extrae":
+        _regex_key(check, "extrae", path, report)
 
 
 def _validate_volume(check: Mapping[str, Any], path: tuple[str | int, ...], report: Report) -> None:
@@ -376,6 +530,8 @@ def _validate_volume(check: Mapping[str, Any], path: tuple[str | int, ...], repo
             report((*path, "contiene"), _("«contiene» debe ser un texto no vacío"))
         if "archivo" not in check:
             report(path, _("«contiene» necesita «archivo» (qué archivo del volumen leer)"))
+    if "libre" in check and not isinstance(check["libre"], bool):
+        report((*path, "libre"), _("«libre» debe ser true o false"))
 
 
 def _validate_network(
@@ -469,6 +625,12 @@ def parse(kind: str, index: int, ok: str, error: str, raw: Mapping[str, Any]) ->
             restart=raw.get("reinicio"),
             env=raw.get("entorno"),
             health=raw.get("salud"),
+            restarts=raw.get("reinicios"),
+            file=raw.get("archivo"),
+            file_contains=raw.get("contiene"),
+            no_file=raw.get("sin_archivo"),
+            process=re.compile(raw["proceso"], re.MULTILINE) if "proceso" in raw else None,
+            not_network=_strip(raw.get("sin_red")),
         )
     if kind == "imagen":
         return ImageCheck(
@@ -484,6 +646,12 @@ def parse(kind: str, index: int, ok: str, error: str, raw: Mapping[str, Any]) ->
             exposes=exposed_port(raw["expone"]) if "expone" in raw else None,
             env=raw.get("variable"),
             workdir=_strip(raw.get("directorio")),
+            same_as=_strip(raw.get("misma_que")),
+            differs_from=_strip(raw.get("distinta_de")),
+            healthcheck=raw.get("healthcheck"),
+            layer=raw.get("capa"),
+            max_mb=raw.get("menos_de_mb"),
+            parent=raw.get("padre"),
         )
     if kind == "volumen":
         return VolumeCheck(
@@ -494,6 +662,7 @@ def parse(kind: str, index: int, ok: str, error: str, raw: Mapping[str, Any]) ->
             exists=raw.get("existe", True),
             path=_strip(raw.get("archivo")),
             contains=raw.get("contiene"),
+            free=raw.get("libre"),
         )
     if kind == "red":
         return NetworkCheck(
@@ -523,4 +692,15 @@ def parse(kind: str, index: int, ok: str, error: str, raw: Mapping[str, Any]) ->
         path=raw.get("ruta", "/"),
         contains=raw.get("contiene"),
         status=raw.get("codigo", 200),
+    )
+
+
+def parse_answer(raw: Mapping[str, Any]) -> AnswerFromDocker:
+    """The source of a `respuesta` with `contenedor` + `dato`; `raw` has been validated."""
+    return AnswerFromDocker(
+        container=str(raw["contenedor"]).strip().removeprefix("/"),
+        field=raw["dato"],
+        network=_strip(raw.get("red")),
+        port=parse_port(raw["puerto"]) if "puerto" in raw else None,
+        extract=re.compile(raw["extrae"], re.MULTILINE) if "extrae" in raw else None,
     )

@@ -16,7 +16,7 @@ import yaml
 from django.utils.translation import gettext as _
 
 from exercises import docker_spec
-from exercises.docker_spec import StateCheck
+from exercises.docker_spec import AnswerFromDocker, StateCheck
 from exercises.readonly import changing_docker_command
 
 KEY = "ejercicios"
@@ -41,7 +41,8 @@ CHECK_KEYS = {
     "comando": {"comando", "codigo", "salida"},
     "archivo": {"ruta", "existe", "contiene", "coincide"},
     "proceso": {"nombre"},
-    "respuesta": {"esperado", "patron", "comando"},
+    # With `dato`, the expected answer is a field of a container (exercises.docker_spec).
+    "respuesta": {"esperado", "patron", "comando", *docker_spec.ANSWER_KEYS},
     # Kinds that look at the student's Docker state (exercises.docker_spec).
     **docker_spec.CHECK_KEYS,
 }
@@ -92,8 +93,9 @@ class ProcessCheck:
 
 @dataclass(frozen=True)
 class AnswerCheck:
-    """`respuesta`: the student's typed answer, compared in Python with a literal, a regex, or
-    the output of an instructor command run in the student's sandbox."""
+    """`respuesta`: the student's typed answer, compared in Python with a literal, a regex, the
+    output of an instructor command run in the student's sandbox, or a field of one of the
+    student's containers as their gateway shows it."""
 
     index: int
     ok: str
@@ -101,6 +103,7 @@ class AnswerCheck:
     expected: str | None
     pattern: re.Pattern[str] | None
     command: str | None
+    docker: AnswerFromDocker | None = None
 
 
 Check = CommandCheck | FileCheck | ProcessCheck | AnswerCheck | StateCheck
@@ -351,18 +354,20 @@ def _check_kind(kind: str, check: Mapping[str, Any], path: Path, report: Any) ->
         if "nombre" not in check:
             report(path, _("una comprobación «proceso» necesita «nombre» (expresión regular)"))
     elif kind == "respuesta":
-        given = [key for key in ("esperado", "patron", "comando") if key in check]
+        given = [key for key in ("esperado", "patron", "comando", "dato") if key in check]
         if len(given) != 1:
             report(
                 path,
                 _(
                     "una comprobación «respuesta» necesita exactamente una de: esperado, patron o "
-                    "comando"
+                    "comando (o «dato», con «contenedor»)"
                 ),
             )
         for key in ("esperado", "comando"):
             if key in check and not _is_text(check[key]):
                 report((*path, key), _("debe ser un texto no vacío"))
+        if set(check) & docker_spec.ANSWER_KEYS:
+            docker_spec.validate_answer(check, path, report)
 
 
 def _check_changes_nothing(kind: str, check: Mapping[str, Any], path: Path, report: Any) -> None:
@@ -511,4 +516,5 @@ def _check(index: int, raw: Mapping[str, Any]) -> Check:
         _text(raw["esperado"]) if "esperado" in raw else None,
         None if pattern is None else re.compile(pattern, re.IGNORECASE),
         raw.get("comando"),
+        docker_spec.parse_answer(raw) if "dato" in raw else None,
     )

@@ -68,21 +68,26 @@ class StudentDocker:
         self.gateway = Upstream(str(socket_path))
         self._answers: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
 
-    async def _get(self, path: str, query: dict[str, str] | None = None) -> Any:
-        """The JSON answer, or None on 404. DockerStateUnavailable on anything else."""
+    async def _get(
+        self, path: str, query: dict[str, str] | None = None, absent: tuple[int, ...] = (404,)
+    ) -> Any:
+        """The JSON answer, or None on 404 (or another `absent` status). DockerStateUnavailable
+        on anything else."""
         key = (path, tuple(sorted((query or {}).items())))
         if key not in self._answers:
-            self._answers[key] = await self._fetch(path, query)
+            self._answers[key] = await self._fetch(path, query, absent)
         return self._answers[key]
 
-    async def _fetch(self, path: str, query: dict[str, str] | None) -> Any:
+    async def _fetch(
+        self, path: str, query: dict[str, str] | None, absent: tuple[int, ...] = (404,)
+    ) -> Any:
         try:
             response: EngineResponse = await self.gateway.request(
                 "GET", path, query=query, timeout=TIMEOUT
             )
         except (OSError, TimeoutError, ValueError) as exc:
             raise DockerStateUnavailable(str(exc)) from exc
-        if response.status == 404:
+        if response.status in absent:
             return None
         if response.status >= 400:
             raise DockerStateUnavailable(f"{response.status} {response.message}")
@@ -101,6 +106,28 @@ class StudentDocker:
         # An image name keeps its slashes (`registro.muelle/app:1`), as the docker CLI sends it:
         # the gateway routes on the raw path, and an escaped %2F names no image.
         return await self._get(f"/images/{urllib.parse.quote(ref, safe=':@/')}/json")
+
+    async def image_history(self, ref: str) -> list[dict[str, Any]] | None:
+        """`docker history`: one entry per layer, newest first; None when there is no image."""
+        return await self._get(f"/images/{urllib.parse.quote(ref, safe=':@/')}/history")
+
+    async def processes(self, ref: str) -> dict[str, Any] | None:
+        """`docker top`: {"Titles": [...], "Processes": [[...], ...]}; None when the container
+        is gone or not running (the engine answers 409 then)."""
+        return await self._get(f"/containers/{_quote(ref)}/top", absent=(404, 409))
+
+    async def logs(self, ref: str, tty: bool, cap: int) -> bytes | None:
+        """The first `cap` bytes of what the container wrote (stdout and stderr, as `docker logs`
+        shows them), frames removed; None when the container is gone."""
+        read = await _read_capped(
+            self.gateway,
+            f"/containers/{_quote(ref)}/logs",
+            [("stdout", "1"), ("stderr", "1")],
+            cap if tty else cap + cap // 8 + 64,
+        )
+        if read is None:
+            return None
+        return read[:cap] if tty else demultiplex(read)[:cap]
 
     async def images(self) -> list[dict[str, Any]]:
         return list(await self._get("/images/json") or [])
@@ -169,6 +196,50 @@ async def _read_archive(client: Upstream, endpoint: str, path: str, cap: int) ->
     finally:
         conn.close()
     return first_file(bytes(buffer), cap)
+
+
+async def _read_capped(
+    client: Upstream, endpoint: str, query: list[tuple[str, str]], cap: int
+) -> bytes | None:
+    """At most `cap` bytes of a GET's streamed body (a log can be endless); None on 404."""
+    try:
+        conn = await client.connect()
+    except OSError as exc:
+        raise DockerStateUnavailable(str(exc)) from exc
+    buffer = bytearray()
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            conn.writer.write(
+                encode_request_head("GET", API + endpoint, query, [("Connection", "close")])
+            )
+            await conn.writer.drain()
+            head = await read_response_head(conn.reader)
+            if head.status == 404:
+                return None
+            if head.status >= 400:
+                raise DockerStateUnavailable(f"{endpoint}: {head.status}")
+            async for data in iter_body(conn.reader, response_framing("GET", head)):
+                buffer += data
+                if len(buffer) >= cap:
+                    break
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise DockerStateUnavailable(str(exc)) from exc
+    finally:
+        conn.close()
+    return bytes(buffer[:cap])
+
+
+def demultiplex(stream: bytes) -> bytes:
+    """The payload of the engine's multiplexed stream (a container without a TTY): frames of an
+    8-byte header (stream, 0, 0, 0, big-endian size) and their bytes. A cut last frame keeps
+    what arrived."""
+    out = bytearray()
+    position = 0
+    while position + 8 <= len(stream):
+        size = int.from_bytes(stream[position + 4 : position + 8], "big")
+        out += stream[position + 8 : position + 8 + size]
+        position += 8 + size
+    return bytes(out)
 
 
 def first_file(tar: bytes, cap: int) -> FileRead:
