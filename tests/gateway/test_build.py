@@ -37,14 +37,15 @@ def test_build_tag_run_and_remove_round_trip(student, tmp_path):
     assert student.engine_objects()["images"] == []
 
 
-def test_a_long_output_line_comes_through_whole(student, tmp_path):
+@pytest.mark.parametrize("size", [300_000, 3_000_000])  # longer than a read; than the line cap
+def test_a_long_output_line_comes_through_whole(student, tmp_path, size):
     # The gateway rewrites the build's JSON lines one by one; a line longer than one read (or a
     # read that catches part of a chunk, common under load) used to lose its first part, and the
     # CLI then choked on half a JSON message.
-    context = write(tmp_path, f"FROM {IMAGE}\nRUN head -c 300000 /dev/zero | tr '\\0' a\n")
+    context = write(tmp_path, f"FROM {IMAGE}\nRUN head -c {size} /dev/zero | tr '\\0' a\n")
     out = student.ok("build", "-t", "larga", context)
-    assert "a" * 300_000 in out
-    assert "a" * 300_001 not in out
+    assert "a" * size in out
+    assert "a" * (size + 1) not in out
     student.ok("rmi", "larga")
 
 
