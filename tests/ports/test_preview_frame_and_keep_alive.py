@@ -14,16 +14,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from harness import preview_client
 from harness.live_server import LiveServer
-from harness.preview_client import (
-    Student,
-    body,
-    live_server_fixture,
-    request,
-    serve,
-    serve_python,
-    wait_for_page,
-)
+from harness.preview_client import Student, body, live_server_fixture, request, serve, wait_for_page
 
 pytestmark = [pytest.mark.docker]
 
@@ -138,7 +131,7 @@ async def test_frame_open_and_share_links_do_not_stand_in_for_each_other(server)
 
 async def test_connections_to_the_container_are_reused_and_a_closed_one_is_retried(server):
     ana = await asyncio.to_thread(Student, server)
-    await ana.shell(serve_python("cuenta", 8093, COUNTING))
+    await ana.shell(preview_client.serve_python("cuenta", 8093, COUNTING))
     host, cookie = await asyncio.to_thread(ana.enter, 8093)
     # The readiness probe above took connection 1 inside the container: the preview's are next.
     seen = []

@@ -12,16 +12,9 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
+from harness import preview_client
 from harness.live_server import LiveServer
-from harness.preview_client import (
-    Student,
-    body,
-    live_server_fixture,
-    request,
-    serve,
-    serve_python,
-    wait_for_page,
-)
+from harness.preview_client import Student, body, live_server_fixture, request, serve, wait_for_page
 
 pytestmark = [pytest.mark.docker]
 
@@ -106,7 +99,7 @@ async def test_an_endless_answer_is_cut_when_the_browser_leaves(server):
 
 async def test_websockets_go_through_and_a_flood_is_held_to_the_rate(server):
     ana = await asyncio.to_thread(Student, server)
-    await ana.shell(serve_python("eco", 8088, WS_ECHO))
+    await ana.shell(preview_client.serve_python("eco", 8088, WS_ECHO))
     host, cookie = await asyncio.to_thread(ana.enter, 8088)
     async with ws_connect(
         f"ws://{host}/eco",
