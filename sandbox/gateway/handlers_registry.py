@@ -33,6 +33,7 @@ from .wire import (
     encode_request_head,
     encode_response_head,
     iter_body,
+    line_batches,
     read_body,
     read_response_head,
     response_framing,
@@ -113,20 +114,10 @@ async def _engine_stream(
         ex.writer.write(encode_response_head(200, "OK", out))
         await ex.writer.drain()
         failed = False
-        pending = b""
-        async for data in iter_body(conn.reader, framing):
-            pending += data
-            complete, sep, pending = pending.rpartition(b"\n")
-            if not sep:
-                pending = complete
-                continue
-            lines = complete.split(b"\n")
-            failed = failed or any(b'"error"' in line for line in lines)
-            ex.writer.write(chunk(b"".join(rewrite(line) + b"\n" for line in lines)))
+        async for batch in line_batches(iter_body(conn.reader, framing)):
+            failed = failed or any(b'"error"' in line for line in [*batch.lines, batch.rest])
+            ex.writer.write(chunk(batch.rewritten(rewrite)))
             await ex.writer.drain()
-        if pending:
-            failed = failed or b'"error"' in pending
-            ex.writer.write(chunk(rewrite(pending) + b"\n"))
         await finish(failed)
         ex.writer.write(LAST_CHUNK)
         await ex.writer.drain()

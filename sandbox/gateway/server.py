@@ -49,6 +49,7 @@ from .wire import (
     encode_request_head,
     encode_response_head,
     iter_body,
+    line_batches,
     read_body,
     read_request_head,
     read_response_head,
@@ -67,9 +68,6 @@ GO_SPACE = (
 )
 MAX_BUFFERED_RESPONSE = 64 * 1024 * 1024
 MAX_DRAIN = 64 * 1024 * 1024
-# A streamed JSON-lines answer (build, pull, events) is rewritten line by line; past this, a line
-# without its end is passed on in pieces.
-STREAM_LINE_CAP = 1024 * 1024
 
 JsonRewrite = Callable[[Any], Any | Awaitable[Any]]
 LineRewrite = Callable[[bytes], bytes]
@@ -398,27 +396,10 @@ class Exchange:
             headers.append(("Connection", "close"))
         self.writer.write(encode_response_head(response.status, response.reason, headers))
         await self.writer.drain()
-        pending = b""
-        async for data in iter_body(conn.reader, framing):
-            pending += data
-            complete, sep, rest = pending.rpartition(b"\n")
-            if not sep:
-                # No whole line yet (a long line, or a read that caught part of a chunk): keep
-                # it for the next piece; dropping it garbled the stream under load. A line longer
-                # than the cap (a student's build may print one) goes on in pieces, so memory
-                # stays bounded.
-                if len(pending) > STREAM_LINE_CAP:
-                    self.writer.write(chunk(lines(pending)) if chunked else lines(pending))
-                    await self.writer.drain()
-                    pending = b""
-                continue
-            pending = rest
-            data = b"".join(lines(line) + b"\n" for line in complete.split(b"\n"))
+        async for batch in line_batches(iter_body(conn.reader, framing)):
+            data = batch.rewritten(lines)
             self.writer.write(chunk(data) if chunked else data)
             await self.writer.drain()
-        if pending:
-            data = lines(pending)
-            self.writer.write(chunk(data) if chunked else data)
         if chunked:
             self.writer.write(LAST_CHUNK)
         await self.writer.drain()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
@@ -279,6 +279,44 @@ async def iter_body(reader: asyncio.StreamReader, framing: Framing) -> AsyncIter
             yield data
         if await reader.readexactly(2) != b"\r\n":
             raise ProtocolError("chunk not followed by CRLF")
+
+
+# A streamed JSON-lines answer (build, pull, push, events) is rewritten line by line; past this,
+# a line without its end is passed on in pieces, so a student's endless line costs bounded memory.
+LINE_CAP = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LineBatch:
+    """What can be passed on from a JSON-lines body so far: whole lines (without their "\n") and
+    `rest`, the start of a line longer than LINE_CAP or, at the end, a last line with no end."""
+
+    lines: list[bytes]
+    rest: bytes = b""
+
+    def rewritten(self, rewrite: Callable[[bytes], bytes]) -> bytes:
+        data = b"".join(rewrite(line) + b"\n" for line in self.lines)
+        return data + (rewrite(self.rest) if self.rest else b"")
+
+
+async def line_batches(
+    pieces: AsyncIterator[bytes], cap: int = LINE_CAP
+) -> AsyncIterator[LineBatch]:
+    """Regroups a body's pieces into whole lines. A piece with no line end (a long line, or a
+    read that caught part of a chunk, common under load) is kept for the next one: dropping it
+    once gave the docker CLI half a JSON message («invalid character»)."""
+    pending = b""
+    async for data in pieces:
+        pending += data
+        complete, sep, rest = pending.rpartition(b"\n")
+        if sep:
+            pending = rest
+            yield LineBatch(complete.split(b"\n"))
+        elif len(pending) > cap:
+            yield LineBatch([], pending)
+            pending = b""
+    if pending:
+        yield LineBatch([], pending)
 
 
 async def read_body(reader: asyncio.StreamReader, framing: Framing, limit: int) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 
@@ -11,6 +12,7 @@ from sandbox.gateway.wire import (
     ProtocolError,
     encode_request_head,
     iter_body,
+    line_batches,
     read_request_head,
     request_framing,
 )
@@ -133,3 +135,35 @@ def test_a_request_read_after_a_kept_byte_is_whole():
 )
 def test_booleans_are_read_like_the_engines_bool_value(value, expected):
     assert go_bool(value) is expected
+
+
+def _regrouped(pieces: list[bytes], cap: int) -> list:
+    async def source():
+        for piece in pieces:
+            yield piece
+
+    async def go():
+        return [batch async for batch in line_batches(source(), cap)]
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_json_lines_cut_anywhere_come_out_whole_and_in_order(seed: int) -> None:
+    # Pieces as the engine's stream may arrive: cut at any byte, lines of any length.
+    rng = random.Random(seed)  # noqa: S311 (reproducible cuts, not secrets)
+    lines = [b"x" * rng.choice([0, 1, 5, 70, 300]) + str(n).encode() for n in range(30)]
+    body = b"\n".join(lines) + (b"\n" if seed % 2 else b"")
+    cuts = sorted(rng.sample(range(1, len(body)), 12))
+    pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+    batches = _regrouped(pieces, cap=1000)
+    assert b"".join(batch.rewritten(lambda line: line) for batch in batches) == body
+    whole = [line for batch in batches for line in batch.lines]
+    assert whole == lines[: len(whole)]  # every line passed on whole: none cut, none lost
+    assert all(not batch.rest for batch in batches[:-1])
+
+
+def test_a_line_past_the_cap_goes_on_in_pieces() -> None:
+    batches = _regrouped([b"a" * 600, b"a" * 600, b"a" * 100 + b"\nfin\n"], cap=1000)
+    assert [len(batch.rest) for batch in batches] == [1200, 0]
+    assert batches[1].lines == [b"a" * 100, b"fin"]
