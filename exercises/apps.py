@@ -8,10 +8,12 @@ class ExercisesConfig(AppConfig):
     verbose_name = "Ejercicios"
 
     def ready(self) -> None:
-        # Connects the login signal that carries anonymous progress over to the account, and
-        # adds the exercises' own checks to check_lessons (lessons/ never imports exercises/).
-        from exercises import signals  # noqa: F401
+        # Connects the login signal that carries anonymous progress over to the account, adds
+        # the exercises' own checks to check_lessons and fills the lesson page's exercises slot
+        # (lessons/ never imports exercises/).
+        from exercises import lesson_part, signals  # noqa: F401
         from exercises.catalog import lesson_problems
-        from lessons import extra_checks
+        from lessons import extra_checks, page_parts
 
         extra_checks.register(lesson_problems)
+        page_parts.register("exercises", lesson_part.render)

@@ -10,8 +10,9 @@ A lesson is a `NN-nombre.md` file or a folder holding `index.md` (and its images
 a blocking problem (unreadable front matter, not UTF-8, slug taken) stays in the catalog as
 unavailable, with its problems: a broken file never hides or breaks the other lessons.
 
-Each request stats the lesson files (a few syscalls); files are parsed again only when their
-mtime or size changed, and the catalog is rebuilt only when something changed.
+Each request stats the lesson files (a few syscalls; a lesson page only its own file and the
+folder, see get_catalog_for_page); files are parsed again only when their mtime or size changed,
+and the catalog is rebuilt only when something changed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -627,6 +629,8 @@ def _anchor_problem(target: Lesson, fragment: str) -> str | None:
 
 _lesson_cache: dict[Path, tuple[tuple[int, int], Lesson]] = {}
 _catalog_cache: dict[Path, tuple[tuple[Any, ...], Catalog]] = {}
+# When each folder was last walked in full (time.monotonic()) and its own mtime then.
+_last_walk: dict[Path, tuple[float, int | None]] = {}
 _lock = threading.Lock()
 
 
@@ -669,18 +673,56 @@ def _build(
     )
 
 
+def _folder_mtime(root: Path) -> int | None:
+    try:
+        return os.stat(root).st_mtime_ns
+    except OSError:
+        return None
+
+
 def get_catalog() -> Catalog:
     """The catalog of settings.LESSONS_DIR, rebuilt only when a lesson file changed."""
     root = Path(settings.LESSONS_DIR)
+    # Taken before the walk: a change made during it is seen by the next quick check.
+    checked = (time.monotonic(), _folder_mtime(root))
     sources, problems = _discover(root)
     signature = _signature(sources, problems)
     hit = _catalog_cache.get(root)
     if hit is not None and hit[0] == signature:
+        _last_walk[root] = checked
         return hit[1]
     with _lock:
         catalog = _build(root, sources, problems, use_cache=True)
         _catalog_cache[root] = (signature, catalog)
+        _last_walk[root] = checked
         return catalog
+
+
+def get_catalog_for_page(slug: str) -> Catalog:
+    """get_catalog() for a lesson page, which every student asks for: walking the whole folder
+    (a stat per lesson and per asset) each time cost a page as much as all the rest of the
+    request. So each request stats only the shown lesson's file and the lessons folder itself:
+    an instructor's edit of the page they are looking at, or a lesson added, removed or renamed,
+    shows on the next reload. Edits inside other lessons (their titles in the course list, their
+    assets) are seen by the full walk, at most LESSONS_RECHECK_SECONDS later (0: every request)."""
+    root = Path(settings.LESSONS_DIR)
+    interval = float(getattr(settings, "LESSONS_RECHECK_SECONDS", 0.0))
+    hit = _catalog_cache.get(root)
+    last = _last_walk.get(root)
+    if interval <= 0 or hit is None or last is None or time.monotonic() - last[0] >= interval:
+        return get_catalog()
+    if _folder_mtime(root) != last[1]:
+        return get_catalog()
+    catalog = hit[1]
+    lesson = catalog.find(slug)
+    if lesson is not None:
+        try:
+            stat = os.stat(lesson.path)
+        except OSError:
+            return get_catalog()
+        if (stat.st_mtime_ns, stat.st_size) != (lesson.mtime_ns, lesson.size):
+            return get_catalog()
+    return catalog
 
 
 def get_lesson(slug: str) -> Lesson | None:
@@ -692,3 +734,4 @@ def clear_caches() -> None:
     with _lock:
         _lesson_cache.clear()
         _catalog_cache.clear()
+        _last_walk.clear()

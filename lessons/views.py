@@ -9,10 +9,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
-from lessons import assets, catalog, glossary, pages
+from lessons import assets, catalog, glossary, page_cache, pages
 
 SMALL_ASSET_BYTES = 2 * 1024 * 1024
 
@@ -44,11 +46,16 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    course = catalog.get_catalog()
+    course = catalog.get_catalog_for_page(slug)
     lesson = course.find(slug)
     if lesson is None:
         raise Http404("no such lesson")
     staff = _is_staff(request)
+    partial = _wants_partial(request)
+    if page_cache.enabled() and not staff and lesson.available:
+        response = _from_shell(request, course, lesson, partial)
+        if response is not None:
+            return response
     page = pages.lesson_page(course, lesson)
     context: dict[str, object] = {
         "page": page,
@@ -61,14 +68,53 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         response = render(request, "lessons/unavailable.html", context, status=503)
     else:
         context["fragments"] = pages.fragments(page)
-        if _wants_partial(request):
+        if partial:
             context["partial_title"] = True
             response = render(request, "lessons/lesson.html#content", context)
         else:
             response = render(request, "lessons/lesson.html", context)
+    return _vary(response)
+
+
+def _vary(response: HttpResponse) -> HttpResponse:
     # The same URL answers a full page or a fragment: caches must keep them apart.
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
+
+
+def _from_shell(
+    request: HttpRequest, course: catalog.Catalog, lesson: catalog.Lesson, partial: bool
+) -> HttpResponse | None:
+    """The page from its shell (lessons.page_cache), the same HTML and headers as rendered
+    whole; None when the lesson cannot be shown after all (the caller then says why)."""
+    key = (
+        str(lesson.path),
+        lesson.mtime_ns,
+        lesson.size,
+        course.version,
+        glossary.get_glossary().version,
+        get_language(),
+        partial,
+    )
+    if not page_cache.cached(request, key) and not pages.lesson_page(course, lesson).available:
+        return None
+    template = "lessons/lesson.html#content" if partial else "lessons/lesson.html"
+
+    def render_shell(extra: dict[str, object]) -> str:
+        # Only on a miss; lesson_page renders the markdown once and then reads its cache.
+        page = pages.lesson_page(course, lesson)
+        context: dict[str, object] = {
+            "page": page,
+            "lesson": lesson,
+            "staff": False,
+            "debug_mode": settings.DEBUG,
+            "fragments": pages.fragments(page),
+            **({"partial_title": True} if partial else {}),
+            **extra,
+        }
+        return render_to_string(template, context)
+
+    return _vary(HttpResponse(page_cache.lesson_page(request, lesson, key, render_shell)))
 
 
 @require_GET

@@ -249,6 +249,13 @@ LESSONS_DIR = Path(env_str("LESSONS_DIR", str(BASE_DIR / "content" / "lessons"))
 # The course glossary (lessons/glossary.py): Spanish terms, Docker's names, definitions.
 # Empty: `glosario.yaml` beside the lessons folder (content/glosario.yaml).
 GLOSSARY_FILE = env_str("GLOSSARY_FILE", "")
+# Lesson pages (lessons/page_cache.py): what is the same for every visitor is rendered once per
+# lesson version, language and login state; only the student's own parts per request.
+LESSON_PAGE_CACHE = env_bool("LESSON_PAGE_CACHE", True)
+# A lesson page stats its own file on every request (an edit shows on the next reload); the
+# whole lessons folder (other lessons, their titles in the course list) at most this often.
+# 0: every request, the default with DEBUG.
+LESSONS_RECHECK_SECONDS = env_float("LESSONS_RECHECK_SECONDS", 0.0 if DEBUG else 1.0, minimum=0)
 
 # ============================================================================================
 # Sandboxes: the container each student gets (sandbox/hardening.py, sandbox/engine.py)
