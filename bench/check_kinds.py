@@ -51,8 +51,7 @@ async def measure(slugs: list[str], students: int, instance: str) -> None:
     from django.conf import settings
 
     from exercises import catalog
-    from exercises.checks import run_checks
-    from exercises.docker_spec import DOCKER_KINDS
+    from exercises.checks import from_gateway, run_checks
     from exercises.runner import Step, run_steps
     from exercises.spec import Exercise
     from sandbox import engine
@@ -103,7 +102,7 @@ async def measure(slugs: list[str], students: int, instance: str) -> None:
                 kinds = {type(check).__name__ for check in exercise.checks}
                 label = f"{lesson.slug}/{exercise.id}"
                 report(f"{label} ({'+'.join(sorted(kinds))})", seconds, "p95 ≤ 1000 ms", WIDTH)
-                in_sandbox = any(not isinstance(c, DOCKER_KINDS) for c in exercise.checks)
+                in_sandbox = any(not from_gateway(c) for c in exercise.checks)
                 raw, what = (raw_exec, "exec") if in_sandbox else (raw_list, "engine GET")
                 ratio_line(
                     f"  p95 vs raw {what}",

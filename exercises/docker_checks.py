@@ -23,9 +23,10 @@ from exercises.docker_spec import (
     DockerCheck,
     ImageCheck,
     NetworkCheck,
+    RegistryCheck,
     VolumeCheck,
 )
-from sandbox.student_docker import StudentDocker, read_volume_file
+from sandbox.student_docker import DockerStateUnavailable, StudentDocker, read_volume_file
 
 SHOWN_MAX = 60
 LISTED_MAX = 6
@@ -80,6 +81,8 @@ async def judge(check: DockerCheck, view: StudentDocker, owner: str) -> Verdict:
         return await _volume(check, view, owner)
     if isinstance(check, NetworkCheck):
         return await _network(check, view)
+    if isinstance(check, RegistryCheck):
+        return await _registry(check, view)
     return await _compose(check, view)
 
 
@@ -663,6 +666,35 @@ async def _network(check: NetworkCheck, view: StudentDocker) -> Verdict:
             "name": shown(check.name),
             "problems": "; ".join(problems),
         }
+    return True, ""
+
+
+# --- registro ------------------------------------------------------------------------------------
+
+
+async def _registry(check: RegistryCheck, view: StudentDocker) -> Verdict:
+    try:
+        found = await view.search(check.repository)
+    except DockerStateUnavailable:
+        return False, _(
+            "No se pudo consultar el registro del curso (puede que no responda ahora mismo); "
+            "vuelve a intentarlo en un rato."
+        )
+    names = [str(item.get("name") or "") for item in found]
+    mine = [item for item in found if str(item.get("name") or "") == check.repository]
+    if not mine:
+        return False, _(
+            "El registro del curso no tiene %(name)s. Lo que has subido y se parece: %(names)s."
+        ) % {"name": shown(check.repository), "names": listed(names)}
+    if check.tag is None:
+        return True, ""
+    # The gateway lists a repository's tags in its description: "etiquetas: 1, 2".
+    description = str(mine[0].get("description") or "")
+    tags = [t.strip() for t in description.partition(":")[2].split(",") if t.strip()]
+    if check.tag not in tags:
+        return False, _(
+            "El registro del curso tiene %(name)s, pero sin la etiqueta %(tag)s; tiene: %(tags)s."
+        ) % {"name": shown(check.repository), "tag": shown(check.tag), "tags": listed(tags)}
     return True, ""
 
 

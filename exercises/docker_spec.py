@@ -54,6 +54,7 @@ CHECK_KEYS = {
     "volumen": {"nombre", "existe", "archivo", "contiene", "libre"},
     "red": {"nombre", "existe", "contenedores", "interna"},
     "compose": {"proyecto", "servicios"},
+    "registro": {"nombre", "etiqueta"},
     "http": {"puerto", "ruta", "contiene", "codigo"},
 }
 
@@ -214,9 +215,29 @@ class HttpCheck:
     status: int
 
 
-DockerCheck = ContainerCheck | ImageCheck | VolumeCheck | NetworkCheck | ComposeCheck
+@dataclass(frozen=True)
+class RegistryCheck:
+    """`registro`: the course registry has the student's repository, with a tag if given."""
+
+    index: int
+    ok: str
+    error: str
+    repository: str  # as the student pushed it: registro.muelle/saludo
+    tag: str | None
+
+
+DockerCheck = (
+    ContainerCheck | ImageCheck | VolumeCheck | NetworkCheck | ComposeCheck | RegistryCheck
+)
 # The same, for isinstance(): judged from the student's gateway, not in the sandbox.
-DOCKER_KINDS = (ContainerCheck, ImageCheck, VolumeCheck, NetworkCheck, ComposeCheck)
+DOCKER_KINDS = (
+    ContainerCheck,
+    ImageCheck,
+    VolumeCheck,
+    NetworkCheck,
+    ComposeCheck,
+    RegistryCheck,
+)
 StateCheck = DockerCheck | HttpCheck
 
 
@@ -294,6 +315,7 @@ def validate(
         "red": _validate_network,
         "compose": _validate_compose,
         "http": _validate_http,
+        "registro": _validate_registry,
     }[kind](check, path, report)
 
 
@@ -569,6 +591,31 @@ def _validate_compose(
         )
 
 
+_REPOSITORY = re.compile(
+    r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.[a-z0-9-]+)+(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)+$"
+)
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def _validate_registry(
+    check: Mapping[str, Any], path: tuple[str | int, ...], report: Report
+) -> None:
+    name = check.get("nombre")
+    if not (isinstance(name, str) and _REPOSITORY.fullmatch(name.strip())):
+        report(
+            (*path, "nombre") if "nombre" in check else path,
+            _(
+                "una comprobación «registro» necesita «nombre»: el repositorio con el nombre del "
+                "registro y sin etiqueta (registro.muelle/saludo)"
+            ),
+        )
+    tag = check.get("etiqueta")
+    if "etiqueta" in check and not (
+        (isinstance(tag, str) or _int(tag)) and _TAG.fullmatch(str(tag))
+    ):
+        report((*path, "etiqueta"), _("«etiqueta» debe ser una etiqueta de Docker (1, v2, latest)"))
+
+
 def _validate_http(check: Mapping[str, Any], path: tuple[str | int, ...], report: Report) -> None:
     port = check.get("puerto")
     if isinstance(port, str) and port.strip().isdigit():
@@ -683,6 +730,14 @@ def parse(kind: str, index: int, ok: str, error: str, raw: Mapping[str, Any]) ->
             error,
             project=str(raw["proyecto"]).strip(),
             services=tuple(str(s).strip() for s in raw["servicios"]),
+        )
+    if kind == "registro":
+        return RegistryCheck(
+            index,
+            ok,
+            error,
+            repository=str(raw["nombre"]).strip(),
+            tag=None if raw.get("etiqueta") is None else str(raw["etiqueta"]),
         )
     return HttpCheck(
         index,

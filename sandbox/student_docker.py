@@ -32,6 +32,7 @@ from django.conf import settings
 from sandbox.gateway import SOCKET_NAME, open_gateway
 from sandbox.gateway.lifecycle import current_config
 from sandbox.gateway.names import Namespace
+from sandbox.gateway.student import Student
 from sandbox.gateway.upstream import API, EngineResponse, Upstream
 from sandbox.gateway.wire import (
     encode_request_head,
@@ -64,8 +65,9 @@ class StudentDocker:
     """Read-only GETs on one student's gateway socket. One instance serves one look (a click on
     «Comprobar»): answers are kept, so several checks of a click share one container list."""
 
-    def __init__(self, socket_path: Path | str) -> None:
+    def __init__(self, socket_path: Path | str, owner: str | None = None) -> None:
         self.gateway = Upstream(str(socket_path))
+        self.owner = owner
         self._answers: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
 
     async def _get(
@@ -130,7 +132,32 @@ class StudentDocker:
         return read[:cap] if tty else demultiplex(read)[:cap]
 
     async def images(self) -> list[dict[str, Any]]:
-        return list(await self._get("/images/json") or [])
+        """The images the student sees, each with the tags as they see them.
+
+        Only a failing check's message lists them ("Imágenes que ves: …"). The engine's image
+        list is its dearest read (a size per image, under one lock): a class checking at once
+        shares one engine call (engine_images) and each student's view is cut from it with the
+        gateway's own visibility rule, instead of twenty lists through twenty gateways."""
+        if self.owner is None:
+            return list(await self._get("/images/json") or [])
+        key = ("engine:/images/json", ())
+        if key not in self._answers:
+            config = current_config()
+            student = Student(self.owner, config, Upstream(config.engine_socket))
+            mine = []
+            for image in await engine_images():
+                tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+                if student.image_visibility(tags, image.get("Labels")) is None:
+                    continue
+                seen = [student.ns.strip(t) for t in tags if student.image_visibility([t], None)]
+                mine.append({**image, "RepoTags": seen, "Labels": None})
+            self._answers[key] = mine
+        return list(self._answers[key])
+
+    async def search(self, term: str) -> list[dict[str, Any]]:
+        """`docker search`: the gateway answers from the course registry, with what the student
+        pushed (each repository's tags in its description)."""
+        return list(await self._get("/images/search", {"term": term}) or [])
 
     async def volumes(self) -> list[dict[str, Any]]:
         data = await self._get("/volumes") or {}
@@ -163,7 +190,29 @@ async def for_owner(owner: str) -> StudentDocker:
     if not settings.DOCKER_GATEWAY_ENABLED:
         raise DockerStateUnavailable("the Docker gateway is switched off")
     folder = await open_gateway(owner)
-    return StudentDocker(folder / SOCKET_NAME)
+    return StudentDocker(folder / SOCKET_NAME, owner)
+
+
+_in_flight: dict[asyncio.AbstractEventLoop, asyncio.Future[list[dict[str, Any]]]] = {}
+
+
+async def engine_images() -> list[dict[str, Any]]:
+    """The engine's GET /images/json, one call shared by everyone who asks while it is under way
+    (no answer is kept after it: the next caller gets a fresh list)."""
+    loop = asyncio.get_running_loop()
+    pending = _in_flight.get(loop)
+    if pending is None:
+        pending = loop.create_task(_list_engine_images())
+        _in_flight[loop] = pending
+        pending.add_done_callback(lambda _task: _in_flight.pop(loop, None))
+    return list(await asyncio.shield(pending))
+
+
+async def _list_engine_images() -> list[dict[str, Any]]:
+    try:
+        return list(await Upstream(current_config().engine_socket).json("GET", "/images/json"))
+    except Exception as exc:
+        raise DockerStateUnavailable(str(exc)) from exc
 
 
 async def _read_archive(client: Upstream, endpoint: str, path: str, cap: int) -> FileRead:
