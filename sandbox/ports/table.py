@@ -18,10 +18,11 @@ import contextlib
 import json
 import logging
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from django.utils.translation import gettext as _
 
@@ -37,6 +38,7 @@ from . import bindings, netns
 from .bindings import Published, Request
 
 logger = logging.getLogger(__name__)
+P = TypeVar("P", bound=asyncio.BaseProtocol)
 
 CONNECT_TIMEOUT = 5.0
 SANDBOX_HOSTS = ("127.0.0.1", "::1")
@@ -63,23 +65,26 @@ class NotPublished(Exception):
     """Nothing of the student's publishes that host port (any more)."""
 
 
+class Reusable(Protocol):
+    """A connection the preview's HTTP client may use again (sandbox.preview.container_http)."""
+
+    def is_open(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(eq=False)
 class Idle:
-    """A connection to a container's port between two preview requests; `state` is the HTTP
-    client's, opaque here."""
+    """A connection to a container's port between two preview requests."""
 
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    state: Any
+    connection: Reusable
     since: float
 
     def usable(self, now: float) -> bool:
-        return (
-            now - self.since < IDLE_SECONDS
-            and not self.reader.at_eof()
-            and self.reader.exception() is None
-            and not self.writer.is_closing()
-        )
+        return now - self.since < IDLE_SECONDS and self.connection.is_open()
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 class NothingListens(Exception):
@@ -231,7 +236,7 @@ class PortTable:
         entry = self.running.pop(container_id)
         for key in [k for k in self.idle if k[0] == container_id]:
             for kept in self.idle.pop(key):
-                kept.writer.close()
+                kept.close()
         if entry.sockets is not None:
             entry.sockets.close()
         entry.namespace.close()
@@ -322,12 +327,20 @@ class PortTable:
         await splice((reader, writer), upstream)
 
     # --- connections -------------------------------------------------------------------------
-    async def connect(self, host_port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        taken = self.host_ports().get(host_port)
-        entry = self.running.get(taken[0]) if taken else None
-        if taken is None or entry is None:
+    def _published_at(self, host_port: int) -> tuple[Running, Published] | None:
+        """The running container publishing `host_port` now (what host_ports() says, without
+        building it on every connection: only running containers can be connected to)."""
+        for entry in self.running.values():
+            for item in entry.published:
+                if item.host_port == host_port:
+                    return entry, item
+        return None
+
+    async def _connected_socket(self, host_port: int) -> socket.socket:
+        found = self._published_at(host_port)
+        if found is None:
             raise NotPublished(host_port)
-        item = taken[1]
+        entry, item = found
         if self.connections >= self.max_connections:
             raise OSError(_("Demasiadas conexiones abiertas a tus puertos publicados."))
         sock = await entry.client_sockets().take()
@@ -341,18 +354,37 @@ class PortTable:
         except OSError:
             sock.close()
             raise
-        reader, writer = await asyncio.open_connection(sock=sock)
-        self.connections += 1
-        writer.transport.set_write_buffer_limits(high=256 * 1024)
-        _on_close(writer, self._released)
+        return sock
+
+    async def connect(self, host_port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(sock=await self._connected_socket(host_port))
+        self._count(writer.transport, writer.transport.get_protocol())
         return reader, writer
+
+    async def open(self, host_port: int, factory: Callable[[], P]) -> P:
+        """A connection to what publishes `host_port`, driven by the protocol `factory` makes
+        (the preview's HTTP client: no stream reader in between)."""
+        sock = await self._connected_socket(host_port)
+        loop = asyncio.get_running_loop()
+        try:
+            transport, protocol = await loop.create_connection(factory, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        self._count(transport, protocol)
+        return protocol
+
+    def _count(self, transport: asyncio.BaseTransport, protocol: asyncio.BaseProtocol) -> None:
+        self.connections += 1
+        transport.set_write_buffer_limits(high=256 * 1024)  # type: ignore[attr-defined]
+        _on_close(protocol, self._released)
 
     def _released(self) -> None:
         self.connections = max(0, self.connections - 1)
 
     def _route(self, host_port: int) -> tuple[str, int] | None:
-        taken = self.host_ports().get(host_port)
-        return (taken[0], host_port) if taken and taken[0] in self.running else None
+        found = self._published_at(host_port)
+        return (found[0].container_id, host_port) if found else None
 
     def take_idle(self, host_port: int) -> Idle | None:
         """A kept-alive connection to what publishes `host_port` now (never to a container
@@ -364,7 +396,7 @@ class PortTable:
             item = kept.pop()
             if item.usable(now):
                 return item
-            item.writer.close()
+            item.close()
         return None
 
     def keep_idle(self, host_port: int, item: Idle) -> None:
@@ -372,8 +404,8 @@ class PortTable:
         port has moved on or enough are kept already."""
         key = self._route(host_port)
         kept = self.idle.setdefault(key, []) if key else None
-        if kept is None or len(kept) >= IDLE_PER_PORT or item.writer.is_closing():
-            item.writer.close()
+        if kept is None or len(kept) >= IDLE_PER_PORT or not item.connection.is_open():
+            item.close()
             return
         item.since = time.monotonic()
         kept.append(item)
@@ -385,7 +417,7 @@ class PortTable:
     def _expire(kept: list[Idle], item: Idle) -> None:
         if item in kept and not item.usable(time.monotonic()):
             kept.remove(item)
-            item.writer.close()
+            item.close()
 
     # --- the engine's events -----------------------------------------------------------------
     def watch(self) -> None:
@@ -463,7 +495,7 @@ class PortTable:
             await self._drop(container_id)
         for kept in self.idle.values():
             for item in kept:
-                item.writer.close()
+                item.close()
         self.idle.clear()
         for servers in self.listeners.values():
             for server in servers:
@@ -496,9 +528,7 @@ def _address(info: dict[str, Any]) -> str:
     return "127.0.0.1"
 
 
-def _on_close(writer: asyncio.StreamWriter, callback: Callable[[], None]) -> None:
-    transport = writer.transport
-    protocol = transport.get_protocol()
+def _on_close(protocol: asyncio.BaseProtocol, callback: Callable[[], None]) -> None:
     original = protocol.connection_lost
 
     def connection_lost(exc: Exception | None) -> None:

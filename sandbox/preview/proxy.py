@@ -17,13 +17,13 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-import h11
 from django.conf import settings
 
 from sandbox.ports import students as port_tables
 from sandbox.ports.table import Idle, NothingListens, NotPublished, PortTable
 
 from . import addresses, pages, tokens
+from .container_http import Broken, ContainerConnection, NoAnswer
 
 ENTRY_PATH = "/__muelle__/entrar"
 SHARE_PATH = "/__muelle__/compartido"
@@ -204,25 +204,52 @@ def _table(target: addresses.PreviewHost) -> PortTable | None:
 # Methods whose request may go again on a new connection when a kept-alive one turns out to have
 # been closed by the container (RFC 9110 9.2.2); others always take a new connection.
 IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"}
+# The browser's departure is watched (a task waiting on receive()) only for an answer that goes
+# on: past this many body bytes, or after a second wait for the container. A page that arrives
+# at once needs no watcher; a stream (endless body, server-sent events) is still cut when the
+# browser leaves, since uvicorn drops what is sent after that without a word.
+WATCH_AFTER_BYTES = 64 * 1024
 
 
 class _Stale(Exception):
     """A kept-alive connection the container had already closed: nothing came back."""
 
 
-def _request_headers(scope: dict[str, Any]) -> list[tuple[bytes, bytes]]:
-    out: list[tuple[bytes, bytes]] = []
+def _request_head(scope: dict[str, Any], *, whole_body: int | None) -> bytes:
+    """The request line and headers for the container, as they came minus hop-by-hop headers
+    and Muelle's preview cookies. ValueError on a byte that would split the request."""
+    target = scope.get("raw_path") or quote(scope.get("path") or "/").encode()
+    query = scope.get("query_string") or b""
+    if query:
+        target += b"?" + query
+    method = scope["method"].encode("ascii")
+    lines = [method, b" ", target, b" HTTP/1.1\r\n"]
+    has_length = False
     for name, value in scope.get("headers") or []:
         lower = name.lower()
         if lower in HOP_BY_HOP:
             continue
         if lower == b"cookie":
-            stripped = _without_our_cookie(value)
-            if stripped:
-                out.append((b"cookie", stripped))
-            continue
-        out.append((name, value))
-    return out
+            value = _without_our_cookie(value)  # type: ignore[assignment]
+            if not value:
+                continue
+        elif lower == b"content-length":
+            has_length = True
+        lines += (name, b": ", value, b"\r\n")
+    if not has_length:
+        if whole_body is not None and (whole_body or scope["method"] not in IDEMPOTENT):
+            # The browser's chunked body arrived whole: sent with its length, as most servers
+            # prefer (some refuse chunked requests).
+            lines.append(b"content-length: %d\r\n" % whole_body)
+        elif whole_body is None:
+            lines.append(b"transfer-encoding: chunked\r\n")
+    lines.append(b"\r\n")
+    head = b"".join(lines)
+    # Only the line ends written here may hold CR or LF (one of each per line), and no NUL.
+    ends = head.count(b"\n")
+    if head.count(b"\r") != ends or head.count(b"\r\n") != ends or b"\0" in head:
+        raise ValueError("a request byte that would split the request")
+    return head
 
 
 def _response_headers(
@@ -255,23 +282,6 @@ def _host_only(set_cookie: bytes) -> bytes:
     return b";".join([name, *kept])
 
 
-def _request(scope: dict[str, Any], *, whole_body: int | None) -> h11.Request:
-    target_path = scope.get("raw_path") or quote(scope.get("path") or "/").encode()
-    query = scope.get("query_string") or b""
-    if query:
-        target_path += b"?" + query
-    headers = _request_headers(scope)
-    has_length = any(n.lower() == b"content-length" for n, _v in headers)
-    if not has_length:
-        if whole_body is not None and (whole_body or scope["method"] not in IDEMPOTENT):
-            # The browser's chunked body arrived whole: sent with its length, as most servers
-            # prefer (some refuse chunked requests).
-            headers.append((b"content-length", str(whole_body).encode()))
-        elif whole_body is None:
-            headers.append((b"transfer-encoding", b"chunked"))
-    return h11.Request(method=scope["method"], target=target_path, headers=headers)
-
-
 async def _http(
     scope: dict[str, Any],
     receive: Any,
@@ -291,17 +301,22 @@ async def _http(
     limit = _limit_for(target.public_id)
     if body:
         await limit.take(len(body))
-    request = _request(scope, whole_body=None if streaming else len(body))
+    try:
+        head = _request_head(scope, whole_body=None if streaming else len(body))
+    except ValueError:
+        await pages.send(send, 502, pages.bad_answer(target.host_port), framer)
+        return
     # A request whose whole body is here may take a kept-alive connection (and go again on a
     # new one if that had been closed); a streamed or non-idempotent one takes a new one.
     replayable = not streaming and scope["method"] in IDEMPOTENT
     kept = table.take_idle(target.host_port) if replayable else None
     while True:
         if kept is not None:
-            reader, writer, conn = kept.reader, kept.writer, kept.state
+            conn = kept.connection
+            assert isinstance(conn, ContainerConnection)
         else:
             try:
-                reader, writer = await table.connect(target.host_port)
+                conn = await table.open(target.host_port, ContainerConnection)
             except NotPublished:
                 await pages.send(send, 404, pages.not_published(target.host_port), framer)
                 return
@@ -312,13 +327,11 @@ async def _http(
             except OSError:
                 await pages.send(send, 503, pages.too_many(), framer)
                 return
-            conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=64 * 1024)
         reused, kept = kept is not None, None
         reusable = False
         try:
-            reusable = await _exchange(
-                receive, send, conn, reader, writer, request, body, streaming, limit, framer
-            )
+            conn.begin(head_request=scope["method"] == "HEAD")
+            reusable = await _exchange(receive, send, conn, head, body, streaming, limit, framer)
         except _Stale:
             if reused:
                 continue  # that one was closed while idle: once more, on a new connection
@@ -327,20 +340,17 @@ async def _http(
             await pages.send(send, 504, pages.timed_out(target.host_port), framer)
         finally:
             if reusable:
-                conn.start_next_cycle()
-                table.keep_idle(target.host_port, Idle(reader, writer, conn, 0.0))
+                table.keep_idle(target.host_port, Idle(conn, 0.0))
             else:
-                writer.close()
+                conn.close()
         return
 
 
 async def _exchange(
     receive: Any,
     send: Any,
-    conn: h11.Connection,
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    request: h11.Request,
+    conn: ContainerConnection,
+    head: bytes,
     body: bytes,
     streaming: bool,
     limit: RateLimit,
@@ -349,12 +359,12 @@ async def _exchange(
     """One request and its answer on `conn`. True when the connection may carry another one;
     _Stale (or TimeoutError) when nothing of an answer went out to the browser yet."""
     try:
-        data = conn.send(request) or b""
-        if body:
-            data += conn.send(h11.Data(data=body)) or b""
-        if not streaming:
-            data += conn.send(h11.EndOfMessage()) or b""
-        writer.write(data)
+        if body and not streaming and len(body) <= READ_SIZE:
+            conn.write(head + body)  # one segment for a small request
+        else:
+            conn.write(head)
+            if body:
+                conn.write(b"%x\r\n%b\r\n" % (len(body), body) if streaming else body)
         if streaming:
             sent = len(body)
             while True:
@@ -368,80 +378,66 @@ async def _exchange(
                     return False
                 if chunk:
                     await limit.take(len(chunk))
-                    writer.write(conn.send(h11.Data(data=chunk)) or b"")
+                    conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                    await conn.drain()
                 if not message.get("more_body"):
                     break
-            writer.write(conn.send(h11.EndOfMessage()) or b"")
-        await writer.drain()
-    except (h11.LocalProtocolError, ConnectionError, OSError):
+            conn.write(b"0\r\n\r\n")
+        await conn.drain()
+        idle = settings.PREVIEW_IDLE_SECONDS
+        status, headers = await conn.head(idle)
+        response_headers = _response_headers(headers, framer)
+    except TimeoutError:  # before OSError, of which it is a kind
+        raise
+    except (NoAnswer, ConnectionError, OSError):
         raise _Stale from None
-    # The browser may leave mid-answer (a tab closed on an endless stream): uvicorn then drops
-    # what we send without a word, so its disconnect is watched for, and ends the relay.
-    left = asyncio.ensure_future(_disconnected(receive))
+    return await _relay_body(receive, send, conn, status, response_headers, limit, idle)
+
+
+async def _relay_body(
+    receive: Any,
+    send: Any,
+    conn: ContainerConnection,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    limit: RateLimit,
+    idle: float,
+) -> bool:
+    """Relays the answer once its head is valid: a status goes out now, so errors from here on
+    only end the stream (the browser sees the connection end)."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    left: asyncio.Future[None] | None = None
+    relayed = waits = 0
     try:
-        return await _relay_response(conn, reader, send, limit, framer, left)
+        while True:
+            if not conn.has_body():
+                waits += 1
+            data, done = await conn.body(idle)
+            if data:
+                await limit.take(len(data))
+                relayed += len(data)
+            if done:
+                break
+            if left is None and (relayed > WATCH_AFTER_BYTES or waits > 1):
+                left = asyncio.ensure_future(_disconnected(receive))
+            if left is not None and left.done():
+                return False
+            if data:
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+    except (TimeoutError, Broken):
+        return False
     finally:
-        left.cancel()
+        if left is not None:
+            left.cancel()
+    # The last piece and the end in one message (one write to the browser for a page that came
+    # whole).
+    await send({"type": "http.response.body", "body": data})
+    return conn.reusable()
 
 
 async def _disconnected(receive: Any) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-async def _relay_response(
-    conn: h11.Connection,
-    reader: asyncio.StreamReader,
-    send: Any,
-    limit: RateLimit,
-    framer: str | None,
-    left: asyncio.Future[None],
-) -> bool:
-    """Relays the container's answer. Errors before its start propagate (_Stale, TimeoutError);
-    after it, they only end the stream, since a status already went out."""
-    started = False
-    try:
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                async with asyncio.timeout(settings.PREVIEW_IDLE_SECONDS):
-                    data = await reader.read(READ_SIZE)
-                conn.receive_data(data)
-                continue
-            if isinstance(event, h11.InformationalResponse):
-                continue
-            if isinstance(event, h11.Response):
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": event.status_code,
-                        "headers": _response_headers(list(event.headers), framer),
-                    }
-                )
-                started = True
-            elif isinstance(event, h11.Data):
-                await limit.take(len(event.data))
-                if left.done():
-                    return False
-                await send(
-                    {"type": "http.response.body", "body": bytes(event.data), "more_body": True}
-                )
-            elif isinstance(event, h11.EndOfMessage):
-                break
-            elif isinstance(event, h11.ConnectionClosed):
-                if not started:
-                    raise _Stale
-                break
-    except TimeoutError:  # before OSError, of which it is a kind
-        if not started:
-            raise
-        return False
-    except (h11.RemoteProtocolError, ConnectionError, OSError):
-        if not started:
-            raise _Stale from None
-        return False  # the answer broke off: the browser sees the connection end
-    await send({"type": "http.response.body", "body": b""})
-    return conn.our_state is h11.DONE and conn.their_state is h11.DONE
 
 
 # --- websockets ----------------------------------------------------------------------------------
