@@ -307,4 +307,10 @@ def _http(check: HttpCheck, result: StepResult) -> Outcome:
         if result.truncated:
             detail += " " + _("(Solo se leyó el principio: la respuesta es muy grande.)")
         return Outcome(check, False, detail)
+    if check.matches is not None and check.matches.search(text) is None:
+        detail = _(
+            "http://localhost:%(port)d%(path)s responde, pero la página no es como se espera. "
+            "Empieza así: %(start)s"
+        ) % {"port": check.port, "path": check.path, "start": docker_checks.shown(text, 80)}
+        return Outcome(check, False, detail)
     return Outcome(check, True)

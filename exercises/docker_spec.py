@@ -55,7 +55,7 @@ CHECK_KEYS = {
     "red": {"nombre", "existe", "contenedores", "interna"},
     "compose": {"proyecto", "servicios"},
     "registro": {"nombre", "etiqueta"},
-    "http": {"puerto", "ruta", "contiene", "codigo"},
+    "http": {"puerto", "ruta", "contiene", "coincide", "codigo"},
 }
 
 STATES = ("en-marcha", "parado", "creado", "no-existe")
@@ -213,6 +213,7 @@ class HttpCheck:
     path: str
     contains: str | None
     status: int
+    matches: re.Pattern[str] | None = None  # a regular expression found in the page
 
 
 @dataclass(frozen=True)
@@ -636,6 +637,8 @@ def _validate_http(check: Mapping[str, Any], path: tuple[str | int, ...], report
         report((*path, "contiene"), _("«contiene» debe ser un texto no vacío"))
     if "codigo" in check and not (_int(check["codigo"]) and 100 <= check["codigo"] <= 599):
         report((*path, "codigo"), _("«codigo» debe ser un código HTTP (100-599)"))
+    if "coincide" in check:
+        _regex_key(check, "coincide", path, report)
 
 
 # --- Parsing -------------------------------------------------------------------------------------
@@ -747,6 +750,7 @@ def parse(kind: str, index: int, ok: str, error: str, raw: Mapping[str, Any]) ->
         path=raw.get("ruta", "/"),
         contains=raw.get("contiene"),
         status=raw.get("codigo", 200),
+        matches=re.compile(raw["coincide"], re.MULTILINE) if "coincide" in raw else None,
     )
 
 
