@@ -79,16 +79,6 @@ class _Blocks:
 blocks = _Blocks(MAX_BLOCKS)
 
 
-def _state(student: progress.Student, slug: str) -> tuple[tuple[str, bool, bool], ...]:
-    rows = progress.progress_for(student, slug)
-    return tuple(
-        sorted(
-            (exercise_id, row.completed_at is not None, row.solution_revealed_at is not None)
-            for exercise_id, row in rows.items()
-        )
-    )
-
-
 def render(request: HttpRequest, lesson: Any, csrf_token: Any) -> str:
     """The block for this visitor (a lessons.page_parts renderer)."""
     if not getattr(settings, "LESSON_PAGE_CACHE", True):
@@ -112,14 +102,14 @@ def render(request: HttpRequest, lesson: Any, csrf_token: Any) -> str:
     user = getattr(request, "user", None)
     authenticated = bool(user is not None and user.is_authenticated)
     # A key made just now has no progress yet: no need to ask the database.
-    state = _state(student, entry.slug) if known is not None else ()
+    state = progress.marks(student, entry.slug) if known is not None else ()
     key = (*version, entry.slug, authenticated, state)
     html = blocks.get(key)
     if html is None:
         html = _render_tag(request, lesson, CSRF_PLACEHOLDER)
         # Another tab of the same student may have changed their progress while the tag read it
         # again: then this HTML is not the key's, and it is not kept.
-        if _state(student, entry.slug) == state:
+        if progress.marks(student, entry.slug) == state:
             blocks.put(key, html)
     if CSRF_PLACEHOLDER not in html:
         return html

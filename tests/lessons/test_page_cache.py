@@ -427,3 +427,31 @@ def test_a_lesson_page_walks_the_folder_once_per_interval(
     for _ in range(3):
         assert client.get("/lecciones/uno/").status_code == 200
     assert len(walks) == 4
+
+
+def test_progress_marks_are_the_rows_the_orm_reads(
+    client: Client, course: list[Any], django_user_model: Any
+) -> None:
+    lesson = course[3]
+    entry = for_lesson(lesson)
+    client.get(lesson.url)
+    anonymous = progress.Student(anonymous_key=client.session[progress.SESSION_KEY])
+    account = progress.Student(user_id=django_user_model.objects.create_user("ana").pk)
+    for student in (anonymous, account):
+        assert progress.marks(student, entry.slug) == ()
+        first, second, *_ = entry.exercises
+        progress.record_check(student, entry.slug, first.id, [])
+        progress.record_check(student, entry.slug, second.id, [0])
+        progress.reveal_solution(student, entry.slug, second.id)
+        rows = progress.progress_for(student, entry.slug)
+        expected = tuple(
+            sorted(
+                (eid, row.completed_at is not None, row.solution_revealed_at is not None)
+                for eid, row in rows.items()
+            )
+        )
+        assert progress.marks(student, entry.slug) == expected
+        assert expected == tuple(sorted([(first.id, True, False), (second.id, False, True)]))
+    # Each student's own rows only, and none for another lesson or nobody.
+    assert progress.marks(anonymous, "otra-leccion") == ()
+    assert progress.marks(None, entry.slug) == ()
