@@ -1,21 +1,30 @@
-"""Lesson page throughput and latency under concurrent load, on loopback.
+"""Lesson page throughput beside a static file from the same server process, on loopback.
 
-    .venv/bin/python bench/lesson_load.py [--clients 50] [--duration 10] [--max-requests 50000]
+    .venv/bin/python bench/lesson_load.py [--clients 50] [--duration 5] [--rounds 3] [--workers 1]
 
 Starts the app with uvicorn in a subprocess on a free loopback port (DEBUG=0, HTTPS=0, static
-files collected, the sandbox switched off: only lesson pages are measured), warms the caches,
-then measures two things for the same lesson URL:
+files collected, its own throwaway SQLite database, the sandbox switched off: only pages are
+measured), warms the caches, then measures in the same run, one after the other:
 
-1. saturation: `--clients` connections sending requests back to back (closed loop; wrk when it is
-   installed, else the built-in asyncio client). Gives the throughput; its latency is mostly
-   queueing, since every client waits for the one before it.
-2. paced: `--clients` connections each sending one request every `--interval` seconds (open loop,
-   below saturation), like a class of students clicking around. Gives the latency one request
-   sees when the server is busy but not overloaded.
+1. the raw reference: a static file (the page's own stylesheet) served by the same process
+   (whitenoise, through the same ASGI stack): what any request costs here;
+2. the lesson page for a returning student (session and CSRF cookies, progress key);
+3. the htmx swap of the lesson (HX-Request + HX-Target: lesson-content), what a student's click
+   on «Siguiente» or the course list asks for;
+4. the lesson page on a first visit (no cookies: every request makes a session);
 
-Each phase is bounded in time (--duration) and in requests (--max-requests), and prints requests
-per second, p50 / p95 / p99 latency and the number of errors (connection errors, timeouts, any
-status other than 200). Nothing is asserted: these are figures to read and compare.
+each as saturation: `--clients` connections sending requests back to back (closed loop; wrk when
+installed, else the built-in asyncio client), giving requests per second and the cost of one
+request relative to the static file (static req/s ÷ page req/s: 1.0 would be as cheap as a static
+file). Then a paced phase for the returning student's page: `--clients` connections each sending
+one request every `--interval` seconds (open loop, below saturation), for the latency a student
+sees when the server is busy but not overloaded.
+
+The four saturation phases take turns for --rounds rounds (a load that changes during the run
+weighs on the reference and the pages alike); the summary pools the rounds. Each phase is bounded
+in time (--duration) and in requests (--max-requests) and prints requests per second, p50 / p95 /
+p99 latency and errors (connection errors, timeouts, any status other than 200), with the
+machine's load average. Nothing is asserted: figures to read and compare.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -95,9 +105,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def server_env() -> dict[str, str]:
+def server_env(database: Path) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
     env.update(
+        SQLITE_PATH=str(database),
         DEBUG="0",
         HTTPS="0",
         MUELLE_INSECURE_DEV_KEY="1",
@@ -110,13 +123,12 @@ def server_env() -> dict[str, str]:
     return env
 
 
-def collect_static(env: dict[str, str]) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
+def prepare(env: dict[str, str]) -> None:
+    """Static files collected (the manifest the pages name) and the bench's own database."""
+    for command in (["collectstatic", "--noinput"], ["migrate"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command, "-v", "0"], cwd=ROOT, env=env, check=True
+        )
 
 
 def start_server(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -128,11 +140,12 @@ def start_server(port: int, workers: int, env: dict[str, str]) -> subprocess.Pop
     return subprocess.Popen(command, cwd=ROOT, env=env)
 
 
-def wait_until_up(url: str, deadline: float) -> str:
+def wait_until_up(url: str, deadline: float, headers: dict[str, str] | None = None) -> str:
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
+            request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (loopback)
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
                 return response.read().decode()
         except Exception as exc:  # noqa: BLE001 - still starting
             last_error = exc
@@ -171,10 +184,12 @@ async def _client(
     budget: list[int],
     interval: float,
     offset: float,
+    headers: dict[str, str],
 ) -> None:
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     request = (
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: muelle-bench\r\n"
-        "Accept: text/html\r\n\r\n"
+        f"Accept: text/html\r\n{extra}\r\n"
     ).encode()
     reader = writer = None
     next_at = time.monotonic() + offset
@@ -213,7 +228,14 @@ async def _client(
 
 
 async def asyncio_load(
-    label: str, port: int, path: str, clients: int, duration: float, limit: int, interval: float
+    label: str,
+    port: int,
+    path: str,
+    clients: int,
+    duration: float,
+    limit: int,
+    interval: float,
+    headers: dict[str, str] | None = None,
 ) -> Result:
     result = Result(label)
     budget = [limit]
@@ -221,7 +243,9 @@ async def asyncio_load(
     stop_at = started + duration
     await asyncio.gather(
         *(
-            _client(port, path, result, stop_at, budget, interval, interval * i / clients)
+            _client(
+                port, path, result, stop_at, budget, interval, interval * i / clients, headers or {}
+            )
             for i in range(clients)
         )
     )
@@ -230,7 +254,15 @@ async def asyncio_load(
     return result
 
 
-def wrk_load(port: int, path: str, clients: int, duration: float, limit: int) -> Result:
+def wrk_load(
+    label: str,
+    port: int,
+    path: str,
+    clients: int,
+    duration: float,
+    limit: int,
+    headers: dict[str, str],
+) -> Result:
     threads = 2 if clients >= 2 else 1
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
@@ -246,6 +278,7 @@ def wrk_load(port: int, path: str, clients: int, duration: float, limit: int) ->
                 "10s",
                 "-s",
                 script.name,
+                *(item for name, value in headers.items() for item in ("-H", f"{name}: {value}")),
                 f"http://127.0.0.1:{port}{path}",
             ],  # fmt: skip
             capture_output=True,
@@ -257,7 +290,7 @@ def wrk_load(port: int, path: str, clients: int, duration: float, limit: int) ->
         os.unlink(script.name)
     line = next(line for line in output.splitlines() if line.startswith("BENCH "))
     data = json.loads(line[len("BENCH ") :])
-    result = Result(f"saturation, {clients} clients back to back (wrk)")
+    result = Result(f"{label} (wrk)")
     result.requests = data["requests"]
     result.seconds = data["duration_us"] / 1e6
     result.p50, result.p95, result.p99 = (data[k] / 1000 for k in ("p50", "p95", "p99"))
@@ -269,55 +302,153 @@ def wrk_load(port: int, path: str, clients: int, duration: float, limit: int) ->
 # --- Main ----------------------------------------------------------------------------------------
 
 
+def returning_student(url: str) -> dict[str, str]:
+    """The cookies a student's browser holds after their first visit (session with their
+    progress key, CSRF), as one Cookie header."""
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback)
+        cookies = response.headers.get_all("Set-Cookie") or []
+    pairs = [cookie.split(";", 1)[0] for cookie in cookies]
+    if not any(pair.startswith("sessionid=") for pair in pairs):
+        raise RuntimeError(f"{url} handed out no session: {cookies}")
+    return {"Cookie": "; ".join(pairs)}
+
+
+def stylesheet_path(page: str) -> str:
+    """The page's own stylesheet, as the page names it (hashed by the manifest)."""
+    match = re.search(r'href="(/static/css/muelle[^"]*\.css)"', page)
+    if match is None:
+        raise RuntimeError("the lesson page names no /static/css/muelle…css")
+    return match.group(1)
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def saturate(
+    args: argparse.Namespace, port: int, label: str, path: str, headers: dict[str, str]
+) -> Result:
+    label = f"{label}: saturation, {args.clients} clients back to back"
+    if shutil.which("wrk") and not args.no_wrk:
+        result = wrk_load(
+            label, port, path, args.clients, args.duration, args.max_requests, headers
+        )
+    else:
+        result = asyncio.run(
+            asyncio_load(
+                f"{label} (asyncio)",
+                port,
+                path,
+                args.clients,
+                args.duration,
+                args.max_requests,
+                0.0,
+                headers,
+            )
+        )
+    print(f"{result.show()}\n  load average after: {load_average()}", flush=True)
+    return result
+
+
+def rate(result: Result) -> float:
+    return result.requests / result.seconds if result.seconds else 0.0
+
+
+def merge(label: str, parts: list[Result]) -> Result:
+    """The rounds of one phase as one figure: requests over time, latencies pooled (wrk's
+    percentiles, which cannot be pooled: their median over the rounds)."""
+    merged = Result(label)
+    for part in parts:
+        merged.requests += part.requests
+        merged.seconds += part.seconds
+        merged.errors += part.errors
+        merged.latencies_ms.extend(part.latencies_ms)
+        for kind, count in part.error_kinds.items():
+            merged.error_kinds[kind] = merged.error_kinds.get(kind, 0) + count
+    if merged.latencies_ms:
+        merged.finish()
+    else:
+        merged.p50, merged.p95, merged.p99 = (
+            statistics.median(getattr(part, name) for part in parts)
+            for name in ("p50", "p95", "p99")
+        )
+    return merged
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per phase and round")
+    parser.add_argument("--rounds", type=int, default=3, help="the phases take turns this often")
     parser.add_argument("--max-requests", type=int, default=50_000, help="per phase")
     parser.add_argument("--interval", type=float, default=1.0, help="paced: seconds per client")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (the reference is per process)"
+    )
     parser.add_argument("--path", default=DEFAULT_PATH)
     parser.add_argument("--no-wrk", action="store_true", help="use the asyncio client only")
+    parser.add_argument("--no-paced", action="store_true", help="skip the paced phase")
     args = parser.parse_args()
 
-    env = server_env()
-    print("Collecting static files…", flush=True)
-    collect_static(env)
-    port = free_port()
-    server = start_server(port, args.workers, env)
-    try:
-        url = f"http://127.0.0.1:{port}{args.path}"
-        page = wait_until_up(url, time.monotonic() + 60)
-        if 'id="lesson-content"' not in page:
-            raise RuntimeError(f"{url} did not answer a lesson page")
-        for _ in range(20 * args.workers):  # fill every worker's caches
-            wait_until_up(url, time.monotonic() + 10)
-        print(
-            f"uvicorn, {args.workers} worker(s), DEBUG=0, on {os.cpu_count()} CPU(s); "
-            f"GET {args.path} ({len(page.encode()) // 1024} KiB); load average before: "
-            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}",
-            flush=True,
-        )
+    with tempfile.TemporaryDirectory(prefix="muelle-lesson-load-") as folder:
+        env = server_env(Path(folder) / "bench.sqlite3")
+        print("Collecting static files, migrating the bench's database…", flush=True)
+        prepare(env)
+        port = free_port()
+        server = start_server(port, args.workers, env)
+        try:
+            return run(args, port)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
-        if shutil.which("wrk") and not args.no_wrk:
-            saturation = wrk_load(port, args.path, args.clients, args.duration, args.max_requests)
-        else:
-            saturation = asyncio.run(
-                asyncio_load(
-                    f"saturation, {args.clients} clients back to back (asyncio)",
-                    port,
-                    args.path,
-                    args.clients,
-                    args.duration,
-                    args.max_requests,
-                    0.0,
-                )  # fmt: skip
-            )
-        print(saturation.show(), flush=True)
 
+def run(args: argparse.Namespace, port: int) -> int:
+    url = f"http://127.0.0.1:{port}{args.path}"
+    page = wait_until_up(url, time.monotonic() + 60)
+    if 'id="lesson-content"' not in page:
+        raise RuntimeError(f"{url} did not answer a lesson page")
+    student = returning_student(url)
+    swap = {**student, "HX-Request": "true", "HX-Target": "lesson-content"}
+    static = stylesheet_path(page)
+    for _ in range(20 * args.workers):  # fill every worker's caches
+        wait_until_up(url, time.monotonic() + 10, student)
+        wait_until_up(url, time.monotonic() + 10, swap)
+    fragment = wait_until_up(url, time.monotonic() + 10, swap)
+    if "<html" in fragment or 'id="lesson-content"' not in fragment:
+        raise RuntimeError(f"{url} did not answer the htmx swap with the fragment")
+    print(
+        f"uvicorn, {args.workers} worker(s), DEBUG=0, on {os.cpu_count()} CPU(s); "
+        f"GET {args.path} ({len(page.encode()) // 1024} KiB, swap "
+        f"{len(fragment.encode()) // 1024} KiB), static {static}; "
+        f"load average before: {load_average()}",
+        flush=True,
+    )
+
+    phases = [
+        ("static file (raw reference)", static, {}),
+        ("lesson page, returning student", args.path, student),
+        ("htmx lesson swap, returning student", args.path, swap),
+        ("lesson page, first visit (no cookies)", args.path, {}),
+    ]
+    # The phases take turns, round after round: a machine whose load changes during the run
+    # weighs on the reference and on the pages alike, so the ratios stay readable.
+    rounds: dict[str, list[Result]] = {label: [] for label, _, _ in phases}
+    for number in range(1, args.rounds + 1):
+        print(f"\n--- round {number} of {args.rounds}", flush=True)
+        for label, path, headers in phases:
+            rounds[label].append(saturate(args, port, label, path, headers))
+    reference, *results = (merge(label, rounds[label]) for label, _, _ in phases)
+
+    if not args.no_paced:
         paced = asyncio.run(
             asyncio_load(
-                f"paced, {args.clients} clients, one request every {args.interval:g} s each "
+                f"lesson page, returning student: paced, {args.clients} clients, one "
+                f"request every {args.interval:g} s each "
                 f"({args.clients / args.interval:.0f} req/s offered)",
                 port,
                 args.path,
@@ -325,18 +456,24 @@ def main() -> int:
                 args.duration,
                 args.max_requests,
                 args.interval,
+                student,
             )  # fmt: skip
         )
         print(paced.show(), flush=True)
-        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        return 0
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+
+    print(
+        f"\nall rounds, per server process ({args.workers} worker(s)); "
+        "cost = static req/s ÷ page req/s"
+    )
+    print(f"  {reference.label:<40} {rate(reference):8.0f} req/s   p50 {reference.p50:7.1f} ms")
+    for result in results:
+        cost = rate(reference) / rate(result) if rate(result) else float("inf")
+        print(
+            f"  {result.label:<40} {rate(result):8.0f} req/s   p50 {result.p50:7.1f} ms   "
+            f"cost {cost:4.2f}× the static file"
+        )
+    print(f"load average after: {load_average()}")
+    return 0
 
 
 if __name__ == "__main__":
