@@ -381,13 +381,14 @@ async def _image(check: ImageCheck, view: StudentDocker) -> Verdict:
     if info is None:
         if not check.exists:
             return True, ""
-        tags = sorted(
-            {
+        # In the order the view gives (the student's own images first), each tag once.
+        tags = list(
+            dict.fromkeys(
                 t
                 for i in await view.images()
                 for t in i.get("RepoTags") or []
                 if t != "<none>:<none>"
-            }
+            )
         )
         return False, _("No hay ninguna imagen %(name)s. Imágenes que ves: %(tags)s.") % {
             "name": shown(check.name),

@@ -132,7 +132,8 @@ class StudentDocker:
         return read[:cap] if tty else demultiplex(read)[:cap]
 
     async def images(self) -> list[dict[str, Any]]:
-        """The images the student sees, each with the tags as they see them.
+        """The images the student sees, each with the tags as they see them; their own first
+        (what they built or tagged is what a message about a missing image should name).
 
         Only a failing check's message lists them ("Imágenes que ves: …"). The engine's image
         list is its dearest read (a size per image, under one lock): a class checking at once
@@ -144,14 +145,17 @@ class StudentDocker:
         if key not in self._answers:
             config = current_config()
             student = Student(self.owner, config, Upstream(config.engine_socket))
-            mine = []
+            own, shared = [], []
             for image in await engine_images():
                 tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
-                if student.image_visibility(tags, image.get("Labels")) is None:
+                visibility = student.image_visibility(tags, image.get("Labels"))
+                if visibility is None:
                     continue
                 seen = [student.ns.strip(t) for t in tags if student.image_visibility([t], None)]
-                mine.append({**image, "RepoTags": seen, "Labels": None})
-            self._answers[key] = mine
+                (own if visibility == "own" else shared).append(
+                    {**image, "RepoTags": sorted(seen), "Labels": None}
+                )
+            self._answers[key] = sorted(own, key=_first_tag) + sorted(shared, key=_first_tag)
         return list(self._answers[key])
 
     async def search(self, term: str) -> list[dict[str, Any]]:
@@ -178,6 +182,10 @@ class StudentDocker:
         return await _read_archive(
             self.gateway, f"/containers/{_quote(container)}/archive", path, cap
         )
+
+
+def _first_tag(image: dict[str, Any]) -> list[str]:
+    return list(image["RepoTags"][:1])
 
 
 def _quote(ref: str) -> str:
