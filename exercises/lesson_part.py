@@ -30,8 +30,9 @@ from exercises import catalog, progress
 CSRF_PLACEHOLDER = f"muelle-csrf-ejercicios-{secrets.token_hex(16)}"
 
 # Blocks per lesson and progress state: few, since exercises are done in order. Bounded all the
-# same (a student can reveal solutions in any order).
-MAX_BLOCKS = 2048
+# same (a student can reveal solutions in any order; an edited lesson leaves its old blocks to
+# be pushed out).
+MAX_BLOCKS = 1024
 
 _TAG = "{% load exercises %}{% lesson_exercises lesson %}"
 _template: Template | None = None

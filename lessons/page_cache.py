@@ -19,7 +19,8 @@ no lesson text can contain one.
 
 Not used for staff (their pages also show the lesson's problems) nor with DEBUG (an author then
 sees template edits on the next reload): those pages are rendered whole, as before. Off with
-LESSON_PAGE_CACHE=0. Lesson edits are seen either way: the key holds the file's mtime and size.
+LESSON_PAGE_CACHE=0. Lesson edits are seen either way: the version holds the file's mtime and
+size.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ _PART = re.compile(rf"muelle-parte-([a-z0-9_]+)-{_TOKEN}")
 # Every placeholder ends with the token: whatever the template puts right after one stays out.
 _PLACEHOLDER = re.compile(rf"({CSRF_PLACEHOLDER}|{USERNAME_PLACEHOLDER}|{_PART.pattern})")
 
-# One shell per lesson, language, page or swap and login state: a few per lesson.
+# One shell per lesson, language, page or swap and login state (a new version of the lesson
+# replaces the old one): a few per lesson. Bounded all the same.
 MAX_SHELLS = 512
 
 
@@ -67,24 +69,26 @@ def enabled() -> bool:
 
 
 class _Shells:
-    """A small thread-safe LRU (sync views render in several threads)."""
+    """A small thread-safe LRU (sync views render in several threads) of one shell per slot,
+    kept with the version it was rendered for."""
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._items: OrderedDict[Hashable, tuple[str, ...]] = OrderedDict()
+        self._items: OrderedDict[Hashable, tuple[Hashable, tuple[str, ...]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> tuple[str, ...] | None:
+    def get(self, slot: Hashable, version: Hashable) -> tuple[str, ...] | None:
         with self._lock:
-            pieces = self._items.get(key)
-            if pieces is not None:
-                self._items.move_to_end(key)
-            return pieces
+            hit = self._items.get(slot)
+            if hit is None or hit[0] != version:
+                return None
+            self._items.move_to_end(slot)
+            return hit[1]
 
-    def put(self, key: Hashable, pieces: tuple[str, ...]) -> None:
+    def put(self, slot: Hashable, version: Hashable, pieces: tuple[str, ...]) -> None:
         with self._lock:
-            self._items[key] = pieces
-            self._items.move_to_end(key)
+            self._items[slot] = (version, pieces)
+            self._items.move_to_end(slot)
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
 
@@ -114,9 +118,9 @@ class _ShellUser:
         return USERNAME_PLACEHOLDER
 
 
-def cached(request: HttpRequest, key: tuple[Any, ...]) -> bool:
-    """Whether the shell for `key` (see lesson_page) is ready for this visitor."""
-    return shells.get((*key, _authenticated(request))) is not None
+def cached(request: HttpRequest, slot: tuple[Any, ...], version: tuple[Any, ...]) -> bool:
+    """Whether the shell (see lesson_page) is ready for this visitor."""
+    return shells.get((*slot, _authenticated(request)), version) is not None
 
 
 def _authenticated(request: HttpRequest) -> bool:
@@ -126,17 +130,19 @@ def _authenticated(request: HttpRequest) -> bool:
 def lesson_page(
     request: HttpRequest,
     lesson: Any,
-    key: tuple[Any, ...],
+    slot: tuple[Any, ...],
+    version: tuple[Any, ...],
     render: Callable[[dict[str, Any]], str],
 ) -> str:
-    """The page for this request. `key`: everything the page shows the same to every visitor
-    depends on (lesson, course and glossary versions, language, page or swap). `render(extra)`
+    """The page for this request. `slot` and `version`: everything the page shows the same to
+    every visitor depends on; the slot (lesson, language, page or swap) keeps one shell, for
+    one version (of the lesson file, the course, the glossary). `render(extra)`
     renders the page with `extra` added to the view's context and no context processors: the
     shell must pick up nothing of this visitor."""
     user = request.user  # type: ignore[attr-defined]
     authenticated = _authenticated(request)
-    shell_key = (*key, authenticated)
-    pieces = shells.get(shell_key)
+    shell_slot = (*slot, authenticated)
+    pieces = shells.get(shell_slot, version)
     if pieces is None:
         html = render(
             {
@@ -147,7 +153,7 @@ def lesson_page(
             }
         )
         pieces = _pieces(html)
-        shells.put(shell_key, pieces)
+        shells.put(shell_slot, version, pieces)
     # Lazy, as the template's own token: taken (and the CSRF cookie set) only if shown.
     token: Any = SimpleLazyObject(lambda: get_token(request))
     out = []

@@ -87,17 +87,11 @@ def _from_shell(
 ) -> HttpResponse | None:
     """The page from its shell (lessons.page_cache), the same HTML and headers as rendered
     whole; None when the lesson cannot be shown after all (the caller then says why)."""
-    key = (
-        str(lesson.path),
-        lesson.mtime_ns,
-        lesson.size,
-        course.version,
-        glossary.get_glossary().version,
-        get_language(),
-        partial,
-    )
-    if not page_cache.cached(request, key) and not pages.lesson_page(course, lesson).available:
-        return None
+    slot = (str(lesson.path), get_language(), partial)
+    version = (lesson.mtime_ns, lesson.size, course.version, glossary.get_glossary().version)
+    if not page_cache.cached(request, slot, version):
+        if not pages.lesson_page(course, lesson).available:
+            return None
     template = "lessons/lesson.html#content" if partial else "lessons/lesson.html"
 
     def render_shell(extra: dict[str, object]) -> str:
@@ -114,7 +108,8 @@ def _from_shell(
         }
         return render_to_string(template, context)
 
-    return _vary(HttpResponse(page_cache.lesson_page(request, lesson, key, render_shell)))
+    html = page_cache.lesson_page(request, lesson, slot, version, render_shell)
+    return _vary(HttpResponse(html))
 
 
 @require_GET

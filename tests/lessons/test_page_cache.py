@@ -384,6 +384,8 @@ def test_an_edited_lesson_and_its_exercises_show_on_the_next_request(
     html = client.get("/lecciones/uno/").content.decode()
     assert "Enunciado corregido." in html and "Primer enunciado." not in html
     assert "Texto nuevo." in html and "Texto viejo." not in html
+    # With DEBUG the page is rendered whole; else the new version took the old one's place.
+    assert len(page_cache.shells) == (0 if debug else 1)
 
 
 def test_lessons_added_or_removed_show_at_once_and_other_edits_within_the_interval(
