@@ -10,10 +10,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from .lesson_site import remove_instance_containers, write_lessons
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -87,6 +90,30 @@ def live_asgi_server(transactional_db: None, settings) -> Iterator[str]:  # noqa
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture
+def serve_lessons(
+    live_asgi_server: str,
+    settings,
+    tmp_path: Path,  # noqa: ANN001
+) -> Iterator[Callable[[str, dict[str, str], str], str]]:
+    """serve_lessons(instance, {file name: text}, slug) -> the URL of lesson `slug`: the course
+    is those lessons only, sandboxes are of the test's own `instance` (no warm pool, no Docker
+    gateway), and their containers are removed once the test is over."""
+    instances: list[str] = []
+
+    def serve(instance: str, lessons: dict[str, str], slug: str) -> str:
+        settings.SANDBOX_INSTANCE = instance
+        settings.SANDBOX_WARM_POOL = 0
+        settings.DOCKER_GATEWAY_ENABLED = False
+        write_lessons(settings, tmp_path / "lecciones", lessons)
+        instances.append(instance)
+        return f"{live_asgi_server}/lecciones/{slug}/"
+
+    yield serve
+    for instance in instances:
+        remove_instance_containers(instance)
 
 
 @pytest.fixture(scope="session", autouse=True)

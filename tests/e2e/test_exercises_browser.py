@@ -7,9 +7,10 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+
+from .lesson_site import remove_instance_containers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
@@ -25,19 +26,7 @@ def course(settings) -> Iterator[object]:  # noqa: ANN001
     settings.SANDBOX_WARM_POOL = 0
     lesson = next(lesson for lesson in catalog.all_lessons() if lesson.exercises)
     yield lesson
-    _remove_containers(settings.SANDBOX_INSTANCE)
-
-
-def _remove_containers(instance: str) -> None:
-    # Synchronous: Playwright's sync API keeps an event loop running in this thread.
-    from sandbox import engine, hardening
-
-    def remove(api: Any) -> None:
-        label = f"{hardening.LABEL_INSTANCE}={instance}"
-        for item in api.containers(all=True, filters={"label": [label]}):
-            api.remove_container(item["Id"], force=True)
-
-    engine.call_sync(remove)
+    remove_instance_containers(settings.SANDBOX_INSTANCE)
 
 
 def wait_ready(page) -> None:  # noqa: ANN001

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from .lesson_site import remove_instance_containers
 from .test_terminal_browser import lines, open_lesson, type_in_terminal, wait_for_line
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
@@ -25,16 +26,10 @@ GATEWAY_DIR = Path(f"/tmp/muelle-e2e-{os.getpid()}")  # noqa: S108
 
 
 def _remove_what_the_test_made() -> None:
-    from sandbox import engine, hardening
     from sandbox.gateway import sweep_orphans
 
-    def remove(api: Any) -> None:
-        # The sandboxes and the containers their students started carry the instance label.
-        label = f"{hardening.LABEL_INSTANCE}={TEST_INSTANCE}"
-        for item in api.containers(all=True, filters={"label": [label]}):
-            api.remove_container(item["Id"], force=True, v=True)
-
-    engine.call_sync(remove)
+    # The sandboxes and the containers their students started carry the instance label.
+    remove_instance_containers(TEST_INSTANCE, volumes=True)
     # Volumes, networks and images too. Playwright keeps a loop in this thread: another one.
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, sweep_orphans([])).result(120)

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from .lesson_site import write_lessons
 from .test_gateway_browser import gateway_settings  # noqa: F401 - fixture
-from .test_terminal_browser import lines, open_lesson, type_in_terminal
+from .test_terminal_browser import open_lesson, type_in_terminal
+from .vista import wait_for_published_port, wait_for_vista_option
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
@@ -81,22 +83,13 @@ def test_the_vista_frame_shows_the_page_and_another_site_cannot_frame_it(
     page: Any,
     attacker: tuple[str, type[AttackerPage]],
 ) -> None:
-    folder = tmp_path / "lecciones"
-    folder.mkdir()
-    (folder / "01-vista.md").write_text(LESSON, encoding="utf-8")
-    gateway_settings.LESSONS_DIR = folder
+    write_lessons(gateway_settings, tmp_path / "lecciones", {"01-vista.md": LESSON})
     open_lesson(page, live_asgi_server + "/lecciones/la-vista-enmarcada/")
     type_in_terminal(page, "docker run -d --name web -m 32m -p 8080:80 nginx:1.22\n")
-    try:
-        page.locator("[data-preview-link='8080']").wait_for(state="attached", timeout=90_000)
-    except Exception:
-        raise AssertionError("\n".join(lines(page))) from None
+    wait_for_published_port(page, 8080, timeout_ms=90_000)
 
     page.get_by_role("tab", name="Vista").click()
-    page.wait_for_function(
-        "() => Array.from(document.querySelectorAll('[data-preview-port] option'))"
-        ".some(o => o.value === '8080')"
-    )
+    wait_for_vista_option(page, 8080)
     page.select_option("[data-preview-port]", "8080")
     frame = preview_frame(page)
     frame.wait_for_selector("h1", timeout=30_000)

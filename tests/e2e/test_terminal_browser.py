@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 
+from .lesson_site import remove_instance_containers
+
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
 RESULTS = Path(django_settings.BASE_DIR) / "test-results"
@@ -24,24 +26,13 @@ OUTPUT_MS = 20_000
 SHELL_PID = re.compile(r"^pid:(\d+)$")
 
 
-def _remove_test_containers() -> None:
-    from sandbox import engine, hardening
-
-    def remove(api: Any) -> None:
-        label = f"{hardening.LABEL_INSTANCE}={TEST_INSTANCE}"
-        for item in api.containers(all=True, filters={"label": [label]}):
-            api.remove_container(item["Id"], force=True)
-
-    engine.call_sync(remove)
-
-
 @pytest.fixture
 def sandbox_settings(settings: Any) -> Iterator[Any]:
     # Containers of these tests carry their own instance label, so teardown removes exactly them.
     settings.SANDBOX_INSTANCE = TEST_INSTANCE
     settings.SANDBOX_WARM_POOL = 0
     yield settings
-    _remove_test_containers()
+    remove_instance_containers(TEST_INSTANCE)
 
 
 @pytest.fixture

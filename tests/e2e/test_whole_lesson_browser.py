@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from .test_exercises_browser import _remove_containers, badge, wait_ready
+from .lesson_site import remove_instance_containers
+from .test_exercises_browser import badge, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
@@ -23,7 +24,7 @@ def instance(settings: Any) -> Iterator[str]:
     settings.SANDBOX_INSTANCE = f"test-e2e-leccion-{secrets.token_hex(4)}"
     settings.SANDBOX_WARM_POOL = 0
     yield settings.SANDBOX_INSTANCE
-    _remove_containers(settings.SANDBOX_INSTANCE)
+    remove_instance_containers(settings.SANDBOX_INSTANCE)
 
 
 def click_check(page: Any, exercise_id: str) -> str:

@@ -6,8 +6,7 @@ driven by the keyboard; a phone-sized screen without sideways scrolling."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -36,34 +35,15 @@ cat ~/proyecto/Dockerfile
 """
 
 
-def _remove_test_containers() -> None:
-    from sandbox import engine, hardening
-
-    def remove(api: Any) -> None:
-        label = f"{hardening.LABEL_INSTANCE}={TEST_INSTANCE}"
-        for item in api.containers(all=True, filters={"label": [label]}):
-            api.remove_container(item["Id"], force=True)
-
-    engine.call_sync(remove)
-
-
 @pytest.fixture
-def lesson_url(live_asgi_server: str, settings: Any, tmp_path: Path) -> Iterator[str]:
-    settings.SANDBOX_INSTANCE = TEST_INSTANCE
-    settings.SANDBOX_WARM_POOL = 0
-    settings.DOCKER_GATEWAY_ENABLED = False
-    root = tmp_path / "lecciones"
-    root.mkdir()
-    (root / "01-editor.md").write_text(
-        lesson_text(LESSON, slug="editor", titulo="El editor"), encoding="utf-8"
-    )
-    (root / "02-siguiente.md").write_text(
-        lesson_text("## Otra\n\nMás texto.\n", slug="siguiente", titulo="Siguiente", orden=2),
-        encoding="utf-8",
-    )
-    settings.LESSONS_DIR = root
-    yield live_asgi_server + "/lecciones/editor/"
-    _remove_test_containers()
+def lesson_url(serve_lessons: Callable[..., str]) -> str:
+    lessons = {
+        "01-editor.md": lesson_text(LESSON, slug="editor", titulo="El editor"),
+        "02-siguiente.md": lesson_text(
+            "## Otra\n\nMás texto.\n", slug="siguiente", titulo="Siguiente", orden=2
+        ),
+    }
+    return serve_lessons(TEST_INSTANCE, lessons, "editor")
 
 
 def _ready(page: Any) -> None:

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from .lesson_site import write_lessons
 from .test_gateway_browser import gateway_settings  # noqa: F401 - fixture
-from .test_terminal_browser import lines, open_lesson, runnable_block
+from .test_terminal_browser import open_lesson, runnable_block
+from .vista import wait_for_published_port, wait_for_vista_option
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
@@ -41,25 +43,16 @@ def test_a_published_port_shows_in_the_vista_tab(
     live_asgi_server: str,
     page: Any,
 ) -> None:
-    folder = tmp_path / "lecciones"
-    folder.mkdir()
-    (folder / "01-vista.md").write_text(LESSON, encoding="utf-8")
-    gateway_settings.LESSONS_DIR = folder
+    write_lessons(gateway_settings, tmp_path / "lecciones", {"01-vista.md": LESSON})
     open_lesson(page, live_asgi_server + "/lecciones/la-vista/")
     vista = page.get_by_role("tab", name="Vista")
     vista.click()
     assert page.locator("[data-preview-empty]").is_visible()
     runnable_block(page).first.locator("[data-action='run']").click()
-    try:
-        page.locator("[data-preview-link='8080']").wait_for(state="attached", timeout=60_000)
-    except Exception:
-        raise AssertionError("\n".join(lines(page))) from None
+    wait_for_published_port(page, 8080, timeout_ms=60_000)
 
     vista.click()
-    page.wait_for_function(
-        "() => Array.from(document.querySelectorAll('[data-preview-port] option'))"
-        ".some(o => o.value === '8080')"
-    )
+    wait_for_vista_option(page, 8080)
     assert page.locator("[data-preview-empty]").is_hidden()
     page.select_option("[data-preview-port]", "8080")
     # The frame goes to the port's own preview origin, never to Muelle's.

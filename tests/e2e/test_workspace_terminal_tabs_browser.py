@@ -7,8 +7,7 @@ own shell. A phone-sized screen with four tabs does not scroll sideways."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,30 +30,10 @@ echo desde-la-lec''cion
 """
 
 
-def _remove_test_containers() -> None:
-    from sandbox import engine, hardening
-
-    def remove(api: Any) -> None:
-        label = f"{hardening.LABEL_INSTANCE}={TEST_INSTANCE}"
-        for item in api.containers(all=True, filters={"label": [label]}):
-            api.remove_container(item["Id"], force=True)
-
-    engine.call_sync(remove)
-
-
 @pytest.fixture
-def lesson_url(live_asgi_server: str, settings: Any, tmp_path: Path) -> Iterator[str]:
-    settings.SANDBOX_INSTANCE = TEST_INSTANCE
-    settings.SANDBOX_WARM_POOL = 0
-    settings.DOCKER_GATEWAY_ENABLED = False
-    root = tmp_path / "lecciones"
-    root.mkdir()
-    (root / "01-tabs.md").write_text(
-        lesson_text(LESSON, slug="tabs", titulo="Pestañas"), encoding="utf-8"
-    )
-    settings.LESSONS_DIR = root
-    yield live_asgi_server + "/lecciones/tabs/"
-    _remove_test_containers()
+def lesson_url(serve_lessons: Callable[..., str]) -> str:
+    lesson = lesson_text(LESSON, slug="tabs", titulo="Pestañas")
+    return serve_lessons(TEST_INSTANCE, {"01-tabs.md": lesson}, "tabs")
 
 
 def _active_ready(page: Any) -> None:
