@@ -143,3 +143,23 @@ def test_the_course_checks_run_no_docker_cli_but_where_only_an_exec_can_look() -
         if isinstance(c, CommandCheck | AnswerCheck) and "docker" in (c.command or "")
     ]
     assert with_cli == ["variables-de-entorno/biblioteca"]
+
+
+def test_the_documented_answer_from_a_container_validates() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from exercises import spec
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "exercises.md"
+    block = re.search(r"```yaml\n(- tipo: respuesta\n  contenedor:.*?)```", doc.read_text(), re.S)
+    assert block is not None
+    exercise = {"id": "dado", "titulo": "Dado", "enunciado": "Tira.", "pista": "Mira."}
+    [parsed] = spec.parse(
+        {"ejercicios": [{**exercise, "comprobaciones": yaml.safe_load(block[1])}]}
+    )
+    [answer] = parsed.checks
+    assert answer.docker.container == "dado" and answer.docker.field == "registro"
+    assert answer.docker.extract.search("Ha salido el 6").group(1) == "6"
