@@ -149,7 +149,8 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
                 await close_gateway(owner)
         raise
     # A warm sandbox's terminal shell starts now, before anyone can claim its row.
-    opening = _open_warm_shell(container_id) if pool else None
+    # (Held shells, sandbox/terminal_holder.py, attach with their own exec: none started ahead.)
+    opening = _open_warm_shell(container_id) if pool and not settings.TERMINAL_HELD_SHELLS else None
     try:
         if opening is not None:
             with contextlib.suppress(Exception):  # no shell ahead: its terminal opens one

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from sandbox import engine, placement, terminal_hangup
+from sandbox import engine, placement, terminal_handover, terminal_hangup, terminal_holder
 from sandbox.client_limits import AddressGate
 from sandbox.loop_state import PerLoop
 from sandbox.owner_locks import OwnerLocks
@@ -223,12 +223,12 @@ class Terminal:
             fresh = await client.sandbox_is_fresh(lease.sandbox) if client else False
             size = (self.rows, self.cols)
             try:
-                tty = await engine.open_tty(lease.sandbox, rows=size[0], cols=size[1])
+                tty = await self._open_shell(lease.sandbox, size)
             except engine.SandboxGone:
                 # Died between being handed out and the shell opening: start over, once.
                 lease.release()
                 lease = await self.registry.lease_for(self.owner, self)
-                tty = await engine.open_tty(lease.sandbox, rows=size[0], cols=size[1])
+                tty = await self._open_shell(lease.sandbox, size)
         except asyncio.CancelledError:
             raise
         except engine.EngineUnavailable as exc:
@@ -256,6 +256,12 @@ class Terminal:
             await self._greet(client, reattached=False, fresh=fresh)
         if (self.rows, self.cols) != self._applied_size:  # resized while the shell started
             self.resize(self.rows, self.cols)
+
+    async def _open_shell(self, sandbox: engine.Sandbox, size: tuple[int, int]) -> Any:
+        if terminal_holder.enabled():
+            # Held in the sandbox: any web process attaches to it again (terminal_holder.py).
+            return await terminal_holder.open_tty(sandbox, self.id, rows=size[0], cols=size[1])
+        return await engine.open_tty(sandbox, rows=size[0], cols=size[1])
 
     async def on_queue(self, position: int) -> None:
         """engine.acquire's callback while every sandbox slot is taken (1 = next in line)."""
@@ -499,6 +505,9 @@ class Terminal:
         self.registry.spawn(self._dispose())
 
     async def _dispose(self) -> None:
+        held = isinstance(self.tty, terminal_holder.HeldTTY)
+        if held and await terminal_handover.let_go_if_adopted(self):
+            return  # another web process shows this sandbox now: its shells stay there
         if self.tty is not None:
             lease = self.lease
             if lease is not None and not lease.ended and self.registry.terminals_of(self.owner):
@@ -506,7 +515,10 @@ class Terminal:
                 # (closing the stream alone leaves it running). The last terminal's sandbox goes
                 # as a whole instead.
                 try:
-                    await terminal_hangup.hang_up(self.tty)
+                    if held:
+                        await terminal_holder.end_shell(lease.sandbox, self.id)
+                    else:
+                        await terminal_hangup.hang_up(self.tty)
                 except Exception:
                     logger.info("could not hang up %s", self, exc_info=True)
             with contextlib.suppress(Exception):
@@ -577,6 +589,12 @@ class Lease:
         warned: set[str] = set()
         while True:
             reason, left = self._deadline()
+            if (
+                reason == "idle"
+                and left <= settings.SANDBOX_EXPIRY_WARNING
+                and await terminal_handover.idle_pushed_back(self)
+            ):
+                continue  # the student types in another web process's terminals
             if left <= 0:
                 self.end(CLOSE_IDLE if reason == "idle" else CLOSE_LIFETIME, expired_notice(reason))
                 return
@@ -660,7 +678,9 @@ class Lease:
             terminal.finish(code, event)
         self.release()
 
-    def release(self) -> None:
+    def release(self, *, remove: bool = True) -> None:
+        """Ends this lease; with remove=False (another web process adopted the sandbox) the
+        sandbox and its gateway are left to that process."""
         if self.ended:
             return
         self.ended = True
@@ -671,7 +691,8 @@ class Lease:
                 task.cancel()
         if self.registry.leases.get(self.owner) is self:
             del self.registry.leases[self.owner]
-        self.releasing = self.registry.spawn(engine.release(self.sandbox))
+        if remove:
+            self.releasing = self.registry.spawn(engine.release(self.sandbox))
 
 
 # --- Registry ------------------------------------------------------------------------------------

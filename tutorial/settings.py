@@ -349,6 +349,9 @@ TERMINAL_INPUT_BURST = env_size("TERMINAL_INPUT_BURST", "1m", minimum="1k")
 TERMINAL_OUTPUT_RATE = env_size("TERMINAL_OUTPUT_RATE", "256k", minimum="4k")
 # Recent output replayed to a terminal that reconnects (size; 0: none).
 TERMINAL_REPLAY_BYTES = env_size("TERMINAL_REPLAY_BYTES", "64k", minimum=0)
+# Each terminal's shell held inside the sandbox by dtach (sandbox/terminal_holder.py), so a
+# reconnect to another web process, or after this one died, finds the same shell (yes/no).
+TERMINAL_HELD_SHELLS = env_bool("TERMINAL_HELD_SHELLS", False)
 # How often an open terminal checks that its browser session still exists (flushed by a logout
 # in another process, cycled by a login, expired): one indexed read per terminal (duration).
 TERMINAL_SESSION_CHECK = env_duration("TERMINAL_SESSION_CHECK", "30s", minimum=0.1)

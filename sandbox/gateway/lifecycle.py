@@ -44,6 +44,9 @@ SOCKET_NAME = "docker.sock"
 FOLDER_NAME = engine_names.GATEWAY_FOLDER
 
 _gateways: dict[Path, Gateway] = {}
+# The socket file each gateway put in place (inode): with several web processes, another one
+# that adopted the student's sandbox replaces it with its own (docs/despliegue.md).
+_inodes: dict[Path, int] = {}
 _students: dict[str, Student] = {}
 # Opening and closing gateways one at a time (per event loop: asyncio locks belong to one).
 _locks: PerLoop[asyncio.Lock] = PerLoop(asyncio.Lock)
@@ -69,6 +72,23 @@ def current_config() -> GatewayConfig:
 
 def _alive_here(gateway: Gateway) -> bool:
     return gateway.loop is asyncio.get_running_loop() and not gateway.loop.is_closed()
+
+
+def _socket_is_ours(gateway: Gateway) -> bool:
+    """The socket file in the folder is the one this gateway listens on (not gone, not taken
+    over by another web process that adopted the sandbox)."""
+    try:
+        return gateway.socket_path.stat().st_ino == _inodes.get(gateway.socket_path.parent)
+    except OSError:
+        return False
+
+
+async def _close(gateway: Gateway) -> None:
+    """Stops `gateway`; the socket file stays when it is another process's now."""
+    if not _socket_is_ours(gateway):
+        # Gateway.close() unlinks its socket path: point it at a name that is not there.
+        gateway.socket_path = gateway.socket_path.with_name(".replaced")
+    await gateway.close()
 
 
 def _root(config: GatewayConfig) -> Path:
@@ -119,15 +139,16 @@ async def open_gateway(owner: str, *, folder: Path | None = None) -> Path:
         gateway = _gateways.get(folder)
         if gateway is not None and gateway.student.owner != owner:
             raise ValueError(f"{folder} already serves another student")
-        if gateway is not None and _alive_here(gateway) and gateway.socket_path.exists():
+        if gateway is not None and _alive_here(gateway) and _socket_is_ours(gateway):
             port_tables.open_table(student, lambda: _folder_of(owner))
             return folder
         if gateway is not None and _alive_here(gateway):
-            await gateway.close()
+            await _close(gateway)
         # (A gateway of another, finished loop is only forgotten: its server died with it.)
         gateway = Gateway(student, folder / SOCKET_NAME, route)
         await gateway.start()
         _gateways[folder] = gateway
+        _inodes[folder] = gateway.socket_path.stat().st_ino
         # Published ports follow the student's containers from now on (and those still
         # running from before a restart of Muelle are carried again).
         port_tables.open_table(student, lambda: _folder_of(owner))
@@ -152,7 +173,8 @@ async def close_gateway(owner: str, *, cleanup: bool = True) -> None:
     await port_tables.close_table(owner)
     for gateway in gateways:
         if _alive_here(gateway):
-            await gateway.close()
+            await _close(gateway)
+        _inodes.pop(gateway.socket_path.parent, None)
         if cleanup:
             # Only when the sandbox is over: a running sandbox has this very folder mounted.
             with contextlib.suppress(OSError):

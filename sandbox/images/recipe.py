@@ -36,6 +36,9 @@ PACKAGES = [
     # Muelle listens on the sandbox's own loopback for each port the student publishes.
     "curl",
     "wget",
+    # Holds each terminal's shell inside the sandbox, so any web process can attach to it again
+    # (sandbox/terminal_holder.py): a process that dies or a reconnect elsewhere keeps the shell.
+    "dtach",
 ]
 
 # The Docker CLI. Debian bookworm has no client-only package: the `docker` binary is taken out of

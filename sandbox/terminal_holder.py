@@ -1,0 +1,129 @@
+"""Terminal shells held inside the sandbox, so that any web process can attach to them again.
+
+With TERMINAL_HELD_SHELLS on, a terminal's login shell does not hang off the exec stream of the
+web process that opened it: Debian's `dtach` (in the course image) keeps it on a pty of its own,
+behind a unix socket in the sandbox's /tmp named after the terminal id, and each web process
+shows it through a new exec of the attach command:
+
+    dtach -A <socket> -E -z -r winch /bin/bash -l     # attach, or create the shell and attach
+
+So a reload that lands on another web process, or a reconnect after the first process died
+(kill -9, a crashed host), attaches to the same shell, with its variables, jobs and directory.
+The socket belongs to the sandbox user and reaches only that student's own shell: it gives the
+student nothing they could not do in their terminal already, and nothing of Muelle's (the check
+agent, engine.run's commands) is behind it.
+
+What changes for the student: `ps` lists the two dtach processes (the holder and this attach);
+when the shell ends, the exit code is not known (dtach does not pass it on), so the page says
+the shell ended without a code. Closing the attach only detaches; ending the shell for good (a
+closed tab, a grace period run out) is end_shell(), which ends the holder: its pty closes and
+the kernel sends bash the SIGHUP it forwards to its jobs, as closing a terminal window does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from django.conf import settings
+
+from sandbox import hardening
+from sandbox.docker_api import execs
+from sandbox.docker_api.client import call
+from sandbox.runs import TTY, run
+from sandbox.sandboxes import Sandbox
+
+logger = logging.getLogger(__name__)
+
+SOCKET_DIR = "/tmp"  # noqa: S108 (the sandbox's own tmpfs, mode 1777; the socket is the student's)
+SOCKET_PREFIX = ".muelle-terminal-"
+END_TIMEOUT = 10.0
+# What dtach's attach prints when the shell behind it ends (dtach 0.9, attach.c): the student
+# never saw it before the holder, and the page says the shell ended in its own words.
+_EOF_BANNER = b"\x1b[999H\r\n[EOF - dtach terminating]\r\n"
+_SHOW_CURSOR = b"\x1b[?25h"
+
+
+def enabled() -> bool:
+    return bool(settings.TERMINAL_HELD_SHELLS)
+
+
+def socket_path(terminal_id: str) -> str:
+    """The holder's socket for a terminal: a hash of the page's terminal id (short, fixed
+    alphabet, so it is safe in a path and in end_shell's pattern)."""
+    digest = hashlib.sha256(terminal_id.encode()).hexdigest()[:16]
+    return f"{SOCKET_DIR}/{SOCKET_PREFIX}{digest}"
+
+
+def attach_command(terminal_id: str) -> list[str]:
+    # -E: no detach key (Ctrl-\ reaches the shell, as before); -z: Ctrl-Z suspends the
+    # student's job, not the attach; -r winch: a new attach makes the program redraw.
+    # The same login shell as without the holder (`ps` shows it as before).
+    command = ["dtach", "-A", socket_path(terminal_id), "-E", "-z", "-r", "winch"]
+    return [*command, *hardening.LOGIN_SHELL]
+
+
+class HeldTTY(TTY):
+    """engine.TTY over the attach command: same interface, dtach's own banner left out, and one
+    size change once attached, so that what is on the screen (prompt, editor) is drawn again
+    (a same-size SIGWINCH is not passed on by the kernel)."""
+
+    def __init__(self, sandbox: Sandbox, exec_id: str, stream: Any, terminal_id: str) -> None:
+        super().__init__(sandbox, exec_id, stream)
+        self.terminal_id = terminal_id
+        self.size: tuple[int, int] | None = None
+        self._redraw_pending = True
+        self._ended_banner = False
+
+    async def resize(self, rows: int, cols: int) -> None:
+        self.size = (rows, cols)
+        await super().resize(rows, cols)
+
+    async def read(self) -> bytes:
+        data = await super().read()
+        if not data:
+            self.exit_code = None  # the attach's own code, not the shell's: unknown
+            return data
+        if _EOF_BANNER in data:
+            data = data.replace(_EOF_BANNER, b"")
+            self._ended_banner = True
+        if self._ended_banner and data.startswith(_SHOW_CURSOR):
+            data = data[len(_SHOW_CURSOR) :]
+        if self._redraw_pending and self.size is not None:
+            # The first bytes come from the attach itself: it is connected and listening for
+            # size changes now.
+            self._redraw_pending = False
+            await super().resize(*self.size)
+        if not data:
+            return await self.read()
+        return data
+
+
+async def open_tty(sandbox: Sandbox, terminal_id: str, rows: int = 24, cols: int = 80) -> HeldTTY:
+    """Attaches to the terminal's held shell in `sandbox`, starting it if it is not there."""
+    exec_id, stream = await call(
+        execs.exec_open, sandbox.container_id, attach_command(terminal_id), tty=True, stdin=True
+    )
+    tty = HeldTTY(sandbox, exec_id, stream, terminal_id)
+    try:
+        # One column off first: the real size, set once attached (HeldTTY.read), is a change.
+        await TTY.resize(tty, rows, cols - 1 if cols > 1 else cols + 1)
+        tty.size = (rows, cols)
+    except BaseException:
+        await tty.close()
+        raise
+    return tty
+
+
+async def end_shell(sandbox: Sandbox, terminal_id: str) -> bool:
+    """Ends the terminal's holder and every attach to it (in any web process), so the shell and
+    its jobs get SIGHUP; True when there was one. Matches the whole command line, so nothing
+    else of the sandbox is touched (pkill runs as the sandbox user, like the student)."""
+    pattern = " ".join(attach_command(terminal_id)).replace(".", "[.]")
+    # SIGTERM: dtach's holder ignores SIGHUP (it is a daemon); it dies of TERM, its pty closes,
+    # and the kernel hangs up bash, which passes SIGHUP on to its jobs.
+    result = await run(sandbox, ["pkill", "-TERM", "-x", "-f", pattern], timeout=END_TIMEOUT)
+    if result.exit_code not in (0, 1):  # 1: no such process (the shell had ended)
+        logger.info("ending held shell of %s failed: %r", sandbox.container_id[:12], result)
+    return result.exit_code == 0

@@ -1,0 +1,164 @@
+"""Held shells (TERMINAL_HELD_SHELLS, sandbox/terminal_holder.py) in one web process, against the
+real engine and the real course image: the shell lives in the sandbox under dtach, yet what the
+student does to end it ends it as before (typing `exit`, closing the tab, a grace period that
+runs out while other terminals keep the sandbox), jobs included, and dtach's own words never
+reach the page. The reconnect to another web process is in test_two_web_processes.py."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from harness.tabs import new_terminal_id
+from sandbox.terminals import CLOSE_TAB_CLOSED
+
+pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
+
+# Every process of the sandbox as "pid command line", one per line (procfs: no ps quirks).
+PROCESSES = (
+    "for c in /proc/[0-9]*/cmdline; do p=${c#/proc/}; p=${p%/cmdline};"
+    " printf '%s ' $p; tr '\\0' ' ' < $c 2>/dev/null; echo; done"
+)
+
+
+@pytest.fixture(autouse=True)
+def held_shells(settings: Any) -> Any:
+    settings.TERMINAL_HELD_SHELLS = True
+    return settings
+
+
+def _value(output: bytes, name: str) -> bytes:
+    found = re.search(rb"\n" + name.encode() + rb"=(\S+)", output)
+    assert found, output
+    return found.group(1)
+
+
+async def _gone(tab: Any, pid: str, marker: str) -> bytes:
+    return await tab.run(
+        f"for i in $(seq 50); do kill -0 {pid} 2>/dev/null || break; sleep 0.1; done; "
+        f"kill -0 {pid} 2>/dev/null && echo vi''vo || echo aca''bado",
+        marker,
+        timeout=30,
+    )
+
+
+async def test_the_shell_runs_under_dtach_and_reattaches_in_the_same_process(open_tab, session_key):
+    terminal_id = new_terminal_id()
+    tab = await open_tab(session_key, terminal_id)
+    out = await tab.run(f"echo p''id=$$; echo pp''id=$PPID; {PROCESSES} | grep dtach", "fin-uno")
+    pid, parent = _value(out, "pid").decode(), _value(out, "ppid").decode()
+    # The shell's parent is the holder, which holds a socket named after this terminal.
+    assert re.search(rf"\n{parent} dtach -A /tmp/\.muelle-terminal-[0-9a-f]{{16}} ".encode(), out)
+    await tab.type("export MARCA=42\r")
+    await tab.hang_up()
+
+    again = await open_tab(session_key, terminal_id)
+    assert again.events[0]["reattached"] is True
+    out = await again.run("echo p''id=$$; echo mar''ca=$MARCA", "fin-dos")
+    assert _value(out, "pid").decode() == pid and _value(out, "marca") == b"42"
+
+
+async def test_typing_exit_ends_the_held_shell_and_closes_the_terminal(open_tab, session_key):
+    keeper = await open_tab(session_key)  # keeps the sandbox, to look for what is left
+    terminal_id = new_terminal_id()
+    tab = await open_tab(session_key, terminal_id)
+    pid = _value(await tab.run("echo p''id=$$", "fin-pid"), "pid").decode()
+
+    await tab.type("exit 3\r")
+
+    assert await tab.closed() == 1000
+    exit_event = await tab.event("exit")
+    assert exit_event["reason"] == "exit" and exit_event["message"]
+    assert b"dtach" not in tab.output and b"EOF" not in tab.output
+    gone = await _gone(keeper, pid, "fin-kill")
+    assert b"acabado" in gone and b"vivo" not in gone
+    # Only the keeper's holder and its attach are left.
+    left = await keeper.run(f"echo n=$({PROCESSES} | grep -c '^[0-9]* dtach')", "fin-cuenta")
+    assert _value(left, "n") == b"2"
+    # The same terminal id starts a new shell.
+    again = await open_tab(session_key, terminal_id)
+    assert again.events[0]["reattached"] is False
+    assert _value(await again.run("echo p''id=$$", "fin-otra"), "pid").decode() != pid
+
+
+async def test_closing_the_tab_ends_the_held_shell_and_its_jobs_at_once(
+    open_tab, session_key, settings
+):
+    settings.SANDBOX_MAX_TERMINALS_PER_SESSION = 2
+    keeper = await open_tab(session_key)
+    closed_id = new_terminal_id()
+    closed = await open_tab(session_key, closed_id)
+    pid = _value(await closed.run("echo p''id=$$", "fin-pid"), "pid").decode()
+    await closed.type("sleep 302\r")  # a job in the foreground, like `docker logs -f`
+    sleepers = f"{PROCESSES} | grep -c '^[0-9]* sleep 302 '"
+    assert _value(await keeper.run(f"echo n=$({sleepers})", "fin-antes"), "n") == b"1"
+
+    await closed.communicator.disconnect(code=CLOSE_TAB_CLOSED, timeout=10)
+
+    gone = await _gone(keeper, pid, "fin-kill")
+    assert b"acabado" in gone and b"vivo" not in gone
+    after = await keeper.run(f"sleep 0.5; echo n=$({sleepers})", "fin-despues")
+    assert _value(after, "n") == b"0"
+    again = await open_tab(session_key, closed_id)
+    assert again.events[0]["reattached"] is False
+    assert _value(await again.run("echo p''id=$$", "fin-otra"), "pid").decode() != pid
+
+
+async def test_a_held_shell_whose_grace_ran_out_is_ended_while_other_terminals_live(
+    open_tab, session_key, settings
+):
+    settings.SANDBOX_RECONNECT_GRACE = 0
+    keeper = await open_tab(session_key)
+    left = await open_tab(session_key)
+    pid = _value(await left.run("echo p''id=$$", "fin-pid"), "pid").decode()
+
+    await left.hang_up()  # no tab-closed code: a dropped connection, grace 0
+
+    gone = await _gone(keeper, pid, "fin-kill")
+    assert b"acabado" in gone and b"vivo" not in gone
+
+
+async def test_a_student_who_removes_the_holder_socket_still_has_the_shell_ended_on_close(
+    open_tab, session_key, settings
+):
+    """The socket is the student's to break: without it a reconnect elsewhere can't find the
+    shell, but closing the tab still ends it (found by its command line, not by the socket)."""
+    settings.SANDBOX_MAX_TERMINALS_PER_SESSION = 2
+    keeper = await open_tab(session_key)
+    closed = await open_tab(session_key)
+    pid = _value(await closed.run("echo p''id=$$", "fin-pid"), "pid").decode()
+    await closed.run("rm -f /tmp/.muelle-terminal-*; ls -A /tmp | grep -c muelle", "fin-rm")
+
+    await closed.communicator.disconnect(code=CLOSE_TAB_CLOSED, timeout=10)
+
+    gone = await _gone(keeper, pid, "fin-kill")
+    assert b"acabado" in gone and b"vivo" not in gone
+    # The keeper's own shell carries on.
+    assert _value(await keeper.run("echo si''gue=1", "fin-sigue"), "sigue") == b"1"
+
+
+async def test_a_warm_sandbox_starts_no_shell_ahead_that_nobody_would_take(
+    open_tab, session_key, settings
+):
+    """Warm sandboxes keep a login shell for their first terminal (sandbox/warm_shells.py);
+    a held terminal attaches with its own exec, so that shell would run unseen for the
+    sandbox's whole life: with held shells none is started."""
+    from sandbox import engine, pool
+    from sandbox.models import SandboxRecord
+
+    settings.SANDBOX_WARM_POOL = 1
+    assert await pool.fill_once() == 1
+    warm = await SandboxRecord.objects.aget(
+        instance=settings.SANDBOX_INSTANCE, state=SandboxRecord.State.POOL
+    )
+
+    tab = await open_tab(session_key)
+    await tab.run("echo listo", "fin-listo")
+
+    top = engine.call_sync(lambda api: api.top(warm.container_id))
+    commands = [row[-1] for row in top["Processes"]]
+    shells = [c for c in commands if c in ("bash -l", "/bin/bash -l")]
+    assert shells == ["/bin/bash -l"], commands  # the terminal's own, under dtach
+    assert sum(c.startswith("dtach -A ") for c in commands) == 2, commands
