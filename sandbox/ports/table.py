@@ -399,6 +399,27 @@ class PortTable:
             item.close()
         return None
 
+    def close_idle(self, host_port: int) -> None:
+        """Closes the port's kept connections: a request that must take a new one would wait
+        behind them at a server that serves one connection at a time."""
+        key = self._route(host_port)
+        for item in self.idle.pop(key, []) if key else []:
+            item.close()
+
+    async def open_ahead(self, host_port: int, factory: Callable[[], P]) -> None:
+        """Opens the connection the next request will take, for a server that closes each one
+        after its answer (busybox httpd, many small servers): the connect, most of a proxied
+        request's own cost there, is then paid while the browser is busy with the answer. One
+        at most per port; it expires like a kept one."""
+        key = self._route(host_port)
+        if key is None or self.idle.get(key):
+            return
+        try:
+            connection = await self.open(host_port, factory)
+        except (NotPublished, NothingListens, OSError):
+            return  # nothing lost: the next request connects as it would have
+        self.keep_idle(host_port, Idle(connection, 0.0))  # type: ignore[arg-type]
+
     def keep_idle(self, host_port: int, item: Idle) -> None:
         """Keeps a connection whose exchange ended cleanly for the next request; closed if the
         port has moved on or enough are kept already."""

@@ -49,6 +49,7 @@ class ContainerConnection(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self._parser = _parser(self)
         self._head_request = False
+        self._used = False
         self._head_done = False
         self._head_size = 0
         self._fed = 0
@@ -67,10 +68,15 @@ class ContainerConnection(asyncio.Protocol):
 
     # --- the exchange ------------------------------------------------------------------------
     def begin(self, *, head_request: bool) -> None:
-        """A new request is about to go out: a fresh parser and response state. A response to
-        HEAD has no body whatever its Content-Length says (the parser cannot know the method)."""
-        self._parser = _parser(self)
+        """A request is about to go out. A response to HEAD has no body whatever its
+        Content-Length says (the parser cannot know the method). On a connection used before,
+        a fresh parser and response state; on a new one, what the container may already have
+        sent (a server that speaks first) is kept."""
         self._head_request = head_request
+        if not self._used:
+            self._used = True
+            return
+        self._parser = _parser(self)
         self._head_done = self._complete = self._keep_alive = self._until_close = False
         self._extra = False
         self._head_size = self._fed = 0
@@ -135,7 +141,14 @@ class ContainerConnection(asyncio.Protocol):
         )
 
     def is_open(self) -> bool:
-        return not self._lost and self.transport is not None and not self.transport.is_closing()
+        """Still connected, and nothing arrived beyond the last response (which would be taken
+        for the next request's answer)."""
+        return (
+            not self._lost
+            and not self._extra
+            and self.transport is not None
+            and not self.transport.is_closing()
+        )
 
     def close(self) -> None:
         if self.transport is not None:

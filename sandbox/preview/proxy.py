@@ -309,7 +309,11 @@ async def _http(
     # A request whose whole body is here may take a kept-alive connection (and go again on a
     # new one if that had been closed); a streamed or non-idempotent one takes a new one.
     replayable = not streaming and scope["method"] in IDEMPOTENT
-    kept = table.take_idle(target.host_port) if replayable else None
+    if replayable:
+        kept = table.take_idle(target.host_port)
+    else:
+        kept = None
+        table.close_idle(target.host_port)
     while True:
         if kept is not None:
             conn = kept.connection
@@ -343,6 +347,10 @@ async def _http(
                 table.keep_idle(target.host_port, Idle(conn, 0.0))
             else:
                 conn.close()
+        if replayable and not reusable and conn.complete():
+            # The container closes after each answer: the next request's connection is opened
+            # now, the browser already has this answer (no task of its own: this request's).
+            await table.open_ahead(target.host_port, ContainerConnection)
         return
 
 
