@@ -14,6 +14,7 @@ import posixpath
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -75,7 +76,7 @@ def step_for(check: Check, answer: str) -> Step | None:
         return Step("ps")
     if isinstance(check, HttpCheck):
         return Step("http", f"{check.port} {check.path}")
-    if from_gateway(check):
+    if isinstance(check, DOCKER_KINDS) or check.docker is not None:
         return None  # judged from the student's gateway, not in the sandbox
     if check.command is not None and normalise(answer):
         return Step("sh", check.command)  # the value to compare with, e.g. `uname -r`
@@ -104,7 +105,7 @@ async def run_checks(
     return outcomes
 
 
-def from_gateway(check: Check) -> bool:
+def from_gateway(check: Check) -> TypeGuard[DockerCheck | AnswerCheck]:
     """Judged from what the student's own gateway shows, not by running anything in the
     sandbox: the Docker-state kinds, and a `respuesta` whose expected value is a Docker field."""
     return isinstance(check, DOCKER_KINDS) or (

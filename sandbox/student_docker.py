@@ -145,7 +145,8 @@ class StudentDocker:
         if key not in self._answers:
             config = current_config()
             student = Student(self.owner, config, Upstream(config.engine_socket))
-            own, shared = [], []
+            own: list[dict[str, Any]] = []
+            shared: list[dict[str, Any]] = []
             for image in await engine_images():
                 tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
                 visibility = student.image_visibility(tags, image.get("Labels"))
