@@ -41,13 +41,23 @@ def _output_tail(result: engine.RunResult) -> str:
     return text[-300:] if text else _("(sin salida)")
 
 
+# A reference solution is the instructor's own command, not a student's click: on a busy CI
+# machine a `docker build` or `docker-compose up` can take longer than the few seconds a check
+# may (SANDBOX_RUN_TIMEOUT), and a solution that is right must not fail for it.
+SOLUTION_COMMAND_TIMEOUT = 120.0
+
+
+def _solution_timeout() -> float:
+    return max(settings.SANDBOX_RUN_TIMEOUT, SOLUTION_COMMAND_TIMEOUT)
+
+
 async def _apply(sandbox: engine.Sandbox, exercise: Exercise, report: ExerciseReport) -> str | None:
     """Runs the solution commands; returns the reference answer (None if a command failed)."""
     for command in exercise.solution_commands:
         result = await engine.run(
             sandbox,
             ["/bin/sh", "-c", command],
-            timeout=settings.SANDBOX_RUN_TIMEOUT,
+            timeout=_solution_timeout(),
             max_output=settings.SANDBOX_RUN_OUTPUT_CAP,
         )
         if result.timed_out or result.exit_code != 0:

@@ -76,3 +76,18 @@ def test_a_missing_reference_and_an_unknown_lesson_fail(lessons_dir, remove_sand
     assert code == 1
     assert "No existe ninguna lección «no-existe»." in err
     assert "no tiene solución de referencia" in err
+
+
+def test_a_slow_solution_command_is_not_cut_at_the_check_limit(
+    settings, lessons_dir, remove_sandboxes
+) -> None:
+    # A reference `docker build` on a busy machine outlasts a check's limit; the solution is the
+    # instructor's and gets its own, longer one.
+    settings.SANDBOX_RUN_TIMEOUT = 1
+    slow = PRACTICE_EXERCISES.replace(
+        "      - echo hola > ~/hola.txt", "      - sleep 2 && echo hola > ~/hola.txt"
+    )
+    write_lesson(lessons_dir, "lenta", slow, order=2)
+    code, out, err = verify("lenta")
+    assert code == 0, out + err
+    assert "✓ lenta/crea-archivo: la solución funciona." in out
