@@ -709,7 +709,13 @@ def get_catalog_for_page(slug: str) -> Catalog:
     interval = float(getattr(settings, "LESSONS_RECHECK_SECONDS", 0.0))
     hit = _catalog_cache.get(root)
     last = _last_walk.get(root)
-    if interval <= 0 or hit is None or last is None or time.monotonic() - last[0] >= interval:
+    if interval <= 0 or hit is None or last is None:
+        return get_catalog()
+    now = time.monotonic()
+    if now - last[0] >= interval:
+        # This request walks; the ones arriving meanwhile keep the quick check below instead of
+        # all walking at once (get_catalog records the walk when it is done).
+        _last_walk[root] = (now, last[1])
         return get_catalog()
     if _folder_mtime(root) != last[1]:
         return get_catalog()
