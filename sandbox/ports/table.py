@@ -126,6 +126,7 @@ class PortTable:
     listeners: dict[int, list[asyncio.Server]] = field(default_factory=dict)
     connections: int = 0
     idle: dict[tuple[str, int], list[Idle]] = field(default_factory=dict)
+    _ahead: dict[tuple[str, int], asyncio.Future[None]] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _watcher: asyncio.Task[None] | None = None
     _sandbox: netns.Namespace | None = None
@@ -400,11 +401,17 @@ class PortTable:
         return None
 
     def close_idle(self, host_port: int) -> None:
-        """Closes the port's kept connections: a request that must take a new one would wait
-        behind them at a server that serves one connection at a time."""
+        """Closes the port's kept connections (and one being opened ahead): a request that must
+        take a new one would wait behind them at a server that serves one connection at a
+        time."""
         key = self._route(host_port)
-        for item in self.idle.pop(key, []) if key else []:
+        if key is None:
+            return
+        for item in self.idle.pop(key, []):
             item.close()
+        pending = self._ahead.pop(key, None)
+        if pending is not None and not pending.done():
+            pending.set_result(None)
 
     async def open_ahead(self, host_port: int, factory: Callable[[], P]) -> None:
         """Opens the connection the next request will take, for a server that closes each one
@@ -412,13 +419,32 @@ class PortTable:
         request's own cost there, is then paid while the browser is busy with the answer. One
         at most per port; it expires like a kept one."""
         key = self._route(host_port)
-        if key is None or self.idle.get(key):
+        if key is None or self.idle.get(key) or key in self._ahead:
             return
+        pending = self._ahead[key] = asyncio.get_running_loop().create_future()
         try:
-            connection = await self.open(host_port, factory)
+            connection: Any = await self.open(host_port, factory)
         except (NotPublished, NothingListens, OSError):
-            return  # nothing lost: the next request connects as it would have
-        self.keep_idle(host_port, Idle(connection, 0.0))  # type: ignore[arg-type]
+            connection = None  # nothing lost: the next request connects as it would have
+        if self._ahead.get(key) is pending:
+            del self._ahead[key]
+            if connection is not None:
+                self.keep_idle(host_port, Idle(connection, 0.0))
+        elif connection is not None:
+            connection.close()  # a request that needs a connection of its own came meanwhile
+        if not pending.done():
+            pending.set_result(None)
+
+    async def opened_ahead(self, host_port: int) -> Idle | None:
+        """The connection being opened ahead for `host_port`, once open (None if there is
+        none): a request that came while it was opening takes it instead of a second
+        connection, which a server serving one connection at a time would leave waiting."""
+        key = self._route(host_port)
+        pending = self._ahead.get(key) if key else None
+        if pending is None:
+            return None
+        await asyncio.shield(pending)
+        return self.take_idle(host_port)
 
     def keep_idle(self, host_port: int, item: Idle) -> None:
         """Keeps a connection whose exchange ended cleanly for the next request; closed if the

@@ -140,6 +140,10 @@ class ContainerConnection(asyncio.Protocol):
             and self._error is None
         )
 
+    def complete(self) -> bool:
+        """The whole response came (whether or not the connection may carry another)."""
+        return self._complete
+
     def is_open(self) -> bool:
         """Still connected, and nothing arrived beyond the last response (which would be taken
         for the next request's answer)."""

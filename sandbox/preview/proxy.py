@@ -310,7 +310,7 @@ async def _http(
     # new one if that had been closed); a streamed or non-idempotent one takes a new one.
     replayable = not streaming and scope["method"] in IDEMPOTENT
     if replayable:
-        kept = table.take_idle(target.host_port)
+        kept = table.take_idle(target.host_port) or await table.opened_ahead(target.host_port)
     else:
         kept = None
         table.close_idle(target.host_port)

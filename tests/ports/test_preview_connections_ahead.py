@@ -1,0 +1,97 @@
+"""Connections opened ahead, through the real server and a real container.
+
+For a server that closes each connection after its answer, the preview opens the next request's
+connection as soon as an answer is out. A request that must take a new connection of its own (a
+POST) first closes that one: a server that serves one connection at a time would otherwise wait
+on it, and the POST would time out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from harness.live_server import LiveServer
+from harness.preview_client import Student, body, live_server_fixture, request
+
+pytestmark = [pytest.mark.docker]
+
+# One connection at a time; each answer names its method, its connection's number and the body
+# it read, and closes the connection ("Connection: close"), as busybox httpd does.
+ONE_AT_A_TIME = r"""
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 80)); s.listen(8)
+n = 0
+while True:
+    c, _ = s.accept(); n += 1; f = c.makefile("rb")
+    line = f.readline(); length = 0
+    while True:
+        h = f.readline()
+        if h in (b"\r\n", b""):
+            break
+        if h.lower().startswith(b"content-length:"):
+            length = int(h.split(b":")[1])
+    if line:
+        text = b"%s conexion-%d %s" % (line.split()[0], n, f.read(length))
+        c.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+                  % len(text) + text)
+    f.close(); c.close()
+"""
+# Established connections to port 80 inside the container (/proc/net/tcp: local port 0050,
+# state 01), counted by the container's own python.
+OPEN_ON_80 = (
+    "docker exec uno python -c "
+    '\'print("abiertas=%d" % sum(1 for l in open("/proc/net/tcp").readlines()[1:] '
+    'if l.split()[1].endswith(":0050") and l.split()[3] == "01"))\''
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    yield from live_server_fixture(tmp_path_factory)
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+async def test_the_next_connection_is_opened_ahead_and_freed_for_a_post(server):
+    ana = await asyncio.to_thread(Student, server)
+    await ana.shell(
+        f"docker run -d -m 64m --name uno -p 8095:80 -e CODE={_quoted(ONE_AT_A_TIME)} "
+        "python:3.11-slim python -c 'import os; exec(os.environ[\"CODE\"])' >/dev/null && "
+        "until docker exec uno python -c "
+        "'import socket; socket.create_connection((\"127.0.0.1\", 80))' 2>/dev/null; "
+        "do sleep 0.2; done"
+    )
+    host, cookie = await asyncio.to_thread(ana.enter, 8095)
+    headers = {"Host": host, "Cookie": cookie}
+    # The readiness probe above was connection 1.
+    first = await asyncio.to_thread(request, server, "GET", "/", headers)
+    assert (first.status, body(first)) == (200, "GET conexion-2 ")
+
+    # Nothing is being asked now, yet a connection to port 80 is open: the next one, ahead.
+    seen = ""
+    for _ in range(50):
+        seen = await ana.shell(OPEN_ON_80)
+        if "abiertas=1" in seen:
+            break
+        await asyncio.sleep(0.1)
+    assert "abiertas=1" in seen
+
+    # A POST takes a new connection; the one opened ahead is closed first (the server saw it
+    # end unasked, as connection 3), so the POST is served at once instead of waiting behind
+    # it past PREVIEW_IDLE_SECONDS (2 s here).
+    posted = await asyncio.to_thread(
+        request, server, "POST", "/", {**headers, "Content-Type": "text/plain"}, b"hola"
+    )
+    assert (posted.status, body(posted)) == (200, "POST conexion-4 hola")
+
+    # A GET after a GET takes the connection opened ahead, answered in turn.
+    again = await asyncio.to_thread(request, server, "GET", "/", headers)
+    assert (again.status, body(again)) == (200, "GET conexion-5 ")
+    taken = await asyncio.to_thread(request, server, "GET", "/", headers)
+    assert (taken.status, body(taken)) == (200, "GET conexion-6 ")
