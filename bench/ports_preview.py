@@ -7,6 +7,8 @@ Prints, against the real server (`python -m tutorial.server`, one process):
   overhead ≤ 5 ms); once from busybox httpd (one connection per request, as it closes each one)
   and once from nginx (which keeps connections alive: the preview reuses its connection to the
   container, while the straight request, as this client's, opens a new one each time);
+- beside them, uvicorn alone answering the same page from memory: the floor of any Python hop
+  (the part of the overhead that is the ASGI server's own, not the proxy's);
 - requests per second with 50 concurrent clients, through the preview and straight;
 - from `docker run -d -p` typed in the terminal to the preview answering, beside the same
   container started straight on the engine until its port answers (target ≤ 1 s);
@@ -22,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import alarm, percentile  # noqa: E402
+from harness.live_server import free_port  # noqa: E402
 
 PAGE_SCRIPT = (
     "mkdir -p /tmp/w && head -c 10240 /dev/zero | tr '\\0' a > /tmp/w/index.html && "
@@ -42,6 +46,21 @@ NGINX_SCRIPT = (
     "head -c 10240 /dev/zero | tr '\\0' a > /usr/share/nginx/html/index.html && "
     "exec nginx -g 'daemon off;'"
 )
+
+
+FLOOR_APP = """
+import sys, uvicorn
+PAGE = b"a" * 10240
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await receive()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/html"), (b"content-length", b"10240")]})
+    await send({"type": "http.response.body", "body": PAGE})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), http="httptools", loop="uvloop",
+            log_level="warning", lifespan="off")
+"""
 
 
 def rss_kib(pid: int) -> int:
@@ -73,14 +92,16 @@ async def entered(student, host_port: int) -> tuple[str, str]:  # noqa: ANN001
     return await asyncio.to_thread(student.enter, host_port)
 
 
-async def compare(label, requests, via_preview, host, cookie, straight) -> None:  # noqa: ANN001
+async def compare(label, requests, via_preview, host, cookie, straight, floor) -> None:  # noqa: ANN001
     for _ in range(20):  # warm-up
         await http_once(via_preview, host, cookie)
         await http_once(straight, "localhost")
-    preview_s, straight_s = [], []
-    for _ in range(requests):  # alternating, so drift hits both alike
+        await http_once(floor, "localhost")
+    preview_s, straight_s, floor_s = [], [], []
+    for _ in range(requests):  # alternating, so drift hits all alike
         preview_s.append(await http_once(via_preview, host, cookie))
         straight_s.append(await http_once(straight, "localhost"))
+        floor_s.append(await http_once(floor, "localhost"))
     p50_preview = statistics.median(preview_s) * 1000
     p50_straight = statistics.median(straight_s) * 1000
     print(f"  {label}")
@@ -91,6 +112,11 @@ async def compare(label, requests, via_preview, host, cookie, straight) -> None:
     print(
         f"    straight (raw reference) p50 {p50_straight:7.2f} ms   p95 "
         f"{percentile(straight_s, 0.95) * 1000:7.2f} ms"
+    )
+    p50_floor = statistics.median(floor_s) * 1000
+    print(
+        f"    uvicorn alone, same page from memory (no proxy, no container) p50 "
+        f"{p50_floor:7.2f} ms   p95 {percentile(floor_s, 0.95) * 1000:7.2f} ms"
     )
     p95_ratio = percentile(preview_s, 0.95) / percentile(straight_s, 0.95)
     print(
@@ -146,6 +172,22 @@ async def main(args: argparse.Namespace) -> None:
     server.migrate()
     server.start()
     raw_names: list[str] = []
+    # The floor of any Python hop: uvicorn as tutorial.server runs it (uvloop, httptools), with
+    # an app that answers the same 10 KiB from memory.
+    floor_port = free_port()
+    floor = subprocess.Popen(
+        [sys.executable, "-c", FLOOR_APP, str(floor_port)], cwd=ROOT, stderr=subprocess.DEVNULL
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", floor_port), timeout=0.5).close()
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
+
+    async def floor_conn():  # noqa: ANN202
+        return await asyncio.open_connection("127.0.0.1", floor_port)
+
     try:
         ana = await asyncio.to_thread(Student, server)
         await ana.shell(
@@ -170,7 +212,9 @@ async def main(args: argparse.Namespace) -> None:
             return await asyncio.open_connection(sock=sock)
 
         print(f"10 KiB page, n={args.requests} each, one at a time")
-        await compare("busybox httpd", args.requests, via_preview, host, cookie, straight)
+        await compare(
+            "busybox httpd", args.requests, via_preview, host, cookie, straight, floor_conn
+        )
 
         await ana.shell(
             f'docker run -d -m 64m --name webka -p 8081:80 nginx:1.22 sh -c "{NGINX_SCRIPT}"'
@@ -185,7 +229,9 @@ async def main(args: argparse.Namespace) -> None:
             await asyncio.get_running_loop().sock_connect(sock, (address, 80))
             return await asyncio.open_connection(sock=sock)
 
-        await compare("nginx", args.requests, via_preview, ka_host, ka_cookie, straight_ka)
+        await compare(
+            "nginx", args.requests, via_preview, ka_host, ka_cookie, straight_ka, floor_conn
+        )
         ka_ready.close()
         ka_namespace.close()
 
@@ -292,6 +338,8 @@ async def main(args: argparse.Namespace) -> None:
             "beside the server per port)"
         )
     finally:
+        floor.terminate()
+        floor.wait(10)
         if raw_names:
             subprocess.run(["docker", "rm", "-f", *raw_names], capture_output=True, check=False)
         try:
