@@ -12,6 +12,8 @@ measured), warms the caches, then measures in the same run, one after the other:
 3. the htmx swap of the lesson (HX-Request + HX-Target: lesson-content), what a student's click
    on «Siguiente» or the course list asks for;
 4. the lesson page on a first visit (no cookies: every request makes a session);
+5. with --floor PATH (by default a lesson's image), a Django view through every middleware that
+   reads no session and no database: what the framework costs before the page does anything;
 
 each as saturation: `--clients` connections sending requests back to back (closed loop; wrk when
 installed, else the built-in asyncio client), giving requests per second and the cost of one
@@ -20,7 +22,7 @@ file). Then a paced phase for the returning student's page: `--clients` connecti
 one request every `--interval` seconds (open loop, below saturation), for the latency a student
 sees when the server is busy but not overloaded.
 
-The four saturation phases take turns for --rounds rounds (a load that changes during the run
+The saturation phases take turns for --rounds rounds (a load that changes during the run
 weighs on the reference and the pages alike); the summary pools the rounds. Each phase is bounded
 in time (--duration) and in requests (--max-requests) and prints requests per second, p50 / p95 /
 p99 latency and errors (connection errors, timeouts, any status other than 200), with the
@@ -47,6 +49,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PATH = "/lecciones/tu-primer-contenedor/"
+# A lesson's image: lessons.views.lesson_asset, every middleware and a thread, no session read.
+DEFAULT_FLOOR = "/lecciones/que-es-docker/recursos/maquina-virtual-y-contenedor.svg"
 
 WRK_SCRIPT = """
 local limit = tonumber(os.getenv("BENCH_PER_THREAD_LIMIT") or "0")
@@ -386,6 +390,11 @@ def main() -> int:
         "--workers", type=int, default=1, help="server processes (the reference is per process)"
     )
     parser.add_argument("--path", default=DEFAULT_PATH)
+    parser.add_argument(
+        "--floor",
+        default=DEFAULT_FLOOR,
+        help="a URL served by a Django view that reads no session (empty: skip that phase)",
+    )
     parser.add_argument("--no-wrk", action="store_true", help="use the asyncio client only")
     parser.add_argument("--no-paced", action="store_true", help="skip the paced phase")
     args = parser.parse_args()
@@ -415,6 +424,13 @@ def run(args: argparse.Namespace, port: int) -> int:
     student = returning_student(url)
     swap = {**student, "HX-Request": "true", "HX-Target": "lesson-content"}
     static = stylesheet_path(page)
+    floor = args.floor
+    if floor:
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}{floor}", time.monotonic() + 10)
+        except RuntimeError:
+            print(f"(no floor phase: {floor} did not answer)", flush=True)
+            floor = ""
     for _ in range(20 * args.workers):  # fill every worker's caches
         wait_until_up(url, time.monotonic() + 10, student)
         wait_until_up(url, time.monotonic() + 10, swap)
@@ -435,6 +451,8 @@ def run(args: argparse.Namespace, port: int) -> int:
         ("htmx lesson swap, returning student", args.path, swap),
         ("lesson page, first visit (no cookies)", args.path, {}),
     ]
+    if floor:
+        phases.append(("Django view, no session or database", floor, student))
     # The phases take turns, round after round: a machine whose load changes during the run
     # weighs on the reference and on the pages alike, so the ratios stay readable.
     rounds: dict[str, list[Result]] = {label: [] for label, _, _ in phases}
