@@ -52,11 +52,17 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404("no such lesson")
     staff = _is_staff(request)
     partial = _wants_partial(request)
+    page: pages.LessonPage | None = None
     if page_cache.enabled() and not staff and lesson.available:
-        response = _from_shell(request, course, lesson, partial)
-        if response is not None:
-            return response
-    page = pages.lesson_page(course, lesson)
+        # Everything but the visitor's own parts comes from a shell rendered once.
+        slot = (str(lesson.path), get_language(), partial)
+        version = (lesson.mtime_ns, lesson.size, course.version, glossary.get_glossary().version)
+        if not page_cache.cached(request, slot, version):
+            page = pages.lesson_page(course, lesson)
+        if page is None or page.available:
+            return _from_shell(request, course, lesson, partial, slot, version)
+    if page is None:
+        page = pages.lesson_page(course, lesson)
     context: dict[str, object] = {
         "page": page,
         "lesson": lesson,
@@ -83,15 +89,15 @@ def _vary(response: HttpResponse) -> HttpResponse:
 
 
 def _from_shell(
-    request: HttpRequest, course: catalog.Catalog, lesson: catalog.Lesson, partial: bool
-) -> HttpResponse | None:
-    """The page from its shell (lessons.page_cache), the same HTML and headers as rendered
-    whole; None when the lesson cannot be shown after all (the caller then says why)."""
-    slot = (str(lesson.path), get_language(), partial)
-    version = (lesson.mtime_ns, lesson.size, course.version, glossary.get_glossary().version)
-    if not page_cache.cached(request, slot, version):
-        if not pages.lesson_page(course, lesson).available:
-            return None
+    request: HttpRequest,
+    course: catalog.Catalog,
+    lesson: catalog.Lesson,
+    partial: bool,
+    slot: tuple[object, ...],
+    version: tuple[object, ...],
+) -> HttpResponse:
+    """The page from its shell (lessons.page_cache): the same HTML and headers as rendered
+    whole."""
     template = "lessons/lesson.html#content" if partial else "lessons/lesson.html"
 
     def render_shell(extra: dict[str, object]) -> str:

@@ -457,3 +457,24 @@ def test_progress_marks_are_the_rows_the_orm_reads(
     # Each student's own rows only, and none for another lesson or nobody.
     assert progress.marks(anonymous, "otra-leccion") == ()
     assert progress.marks(None, entry.slug) == ()
+
+
+def test_a_lesson_that_fails_to_render_says_so_and_keeps_no_shell(
+    client: Client, write_lesson: Any, settings: Any, monkeypatch: Any
+) -> None:
+    write_lesson("01-uno.md", slug="uno")
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise ValueError("roto")
+
+    monkeypatch.setattr(rendering, "render_lesson", broken)
+    assert catalog.get_catalog().get("uno") is not None  # available: only its rendering fails
+    statuses = []
+    for cached in (True, False):
+        settings.LESSON_PAGE_CACHE = cached
+        for _ in range(2):
+            response = client.get("/lecciones/uno/")
+            statuses.append(response.status_code)
+            assert "Esta lección no está disponible" in response.content.decode()
+        assert len(page_cache.shells) == 0
+    assert statuses == [503] * 4
