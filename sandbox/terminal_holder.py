@@ -22,6 +22,7 @@ the kernel sends bash the SIGHUP it forwards to its jobs, as closing a terminal 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from typing import Any
@@ -39,6 +40,10 @@ logger = logging.getLogger(__name__)
 SOCKET_DIR = "/tmp"  # noqa: S108 (the sandbox's own tmpfs, mode 1777; the socket is the student's)
 SOCKET_PREFIX = ".muelle-terminal-"
 END_TIMEOUT = 10.0
+# Input written to the attach at most this much at a time (HeldTTY.write): ~50 KB/s for a
+# paste, under the default TERMINAL_INPUT_BYTES_RATE (64 KiB/s).
+PASTE_SLICE = 256
+PASTE_PAUSE = 0.005
 # What dtach's attach prints when the shell behind it ends (dtach 0.9, attach.c): the student
 # never saw it before the holder, and the page says the shell ended in its own words.
 _EOF_BANNER = b"\x1b[999H\r\n[EOF - dtach terminating]\r\n"
@@ -75,6 +80,17 @@ class HeldTTY(TTY):
         self.size: tuple[int, int] | None = None
         self._redraw_pending = True
         self._ended_banner = False
+
+    async def write(self, data: bytes) -> None:
+        """A paste goes in slices: dtach's attach forwards input in 8-byte messages (each a
+        socket buffer of its own, so about 2 KiB fill its socket to the holder) and, while it
+        waits to send, it stops reading the shell's output, which then stops the shell reading
+        its input: a big paste froze the terminal for good (measured). A pause per slice lets
+        the holder drain it; typing (a few bytes) never waits."""
+        for start in range(0, len(data), PASTE_SLICE):
+            if start:
+                await asyncio.sleep(PASTE_PAUSE)
+            await super().write(data[start : start + PASTE_SLICE])
 
     async def resize(self, rows: int, cols: int) -> None:
         self.size = (rows, cols)

@@ -162,3 +162,16 @@ async def test_a_warm_sandbox_starts_no_shell_ahead_that_nobody_would_take(
     shells = [c for c in commands if c in ("bash -l", "/bin/bash -l")]
     assert shells == ["/bin/bash -l"], commands  # the terminal's own, under dtach
     assert sum(c.startswith("dtach -A ") for c in commands) == 2, commands
+
+
+async def test_a_big_paste_reaches_the_held_shell_and_it_still_answers(open_tab, session_key):
+    """dtach's attach stops reading output while it waits to pass input on: 40 KiB pasted at
+    once into bash froze the terminal for good before HeldTTY.write paced it."""
+    tab = await open_tab(session_key)
+    await tab.expect(b"$ ")
+    for _ in range(10):
+        await tab.type(b"#" + b"x" * (4 * 1024 - 2) + b"\r")  # a comment line each
+
+    assert b"pegado" in await tab.run("echo peg''ado", "fin-pegado", timeout=60)
+    # Every byte reached the shell (its echo; readline breaks long lines where it likes).
+    assert tab.output.count(b"x") >= 10 * 4094
