@@ -127,6 +127,10 @@ class PortTable:
     connections: int = 0
     idle: dict[tuple[str, int], list[Idle]] = field(default_factory=dict)
     _ahead: dict[tuple[str, int], asyncio.Future[None]] = field(default_factory=dict)
+    _claimed: set[tuple[str, int]] = field(default_factory=set)
+    # Preview requests under way per host port: a connection is opened ahead only when the
+    # port is otherwise quiet (under concurrent requests it would only add connections).
+    busy: dict[int, int] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _watcher: asyncio.Task[None] | None = None
     _sandbox: netns.Namespace | None = None
@@ -422,18 +426,20 @@ class PortTable:
         if key is None or self.idle.get(key) or key in self._ahead:
             return
         pending = self._ahead[key] = asyncio.get_running_loop().create_future()
+        connection: Any = None
         try:
-            connection: Any = await self.open(host_port, factory)
+            connection = await self.open(host_port, factory)
         except (NotPublished, NothingListens, OSError):
-            connection = None  # nothing lost: the next request connects as it would have
-        if self._ahead.get(key) is pending:
-            del self._ahead[key]
-            if connection is not None:
-                self.keep_idle(host_port, Idle(connection, 0.0))
-        elif connection is not None:
-            connection.close()  # a request that needs a connection of its own came meanwhile
-        if not pending.done():
-            pending.set_result(None)
+            pass  # nothing lost: the next request connects as it would have
+        finally:
+            if self._ahead.get(key) is pending:
+                del self._ahead[key]
+                if connection is not None:
+                    self.keep_idle(host_port, Idle(connection, 0.0))
+            elif connection is not None:
+                connection.close()  # a request needing a connection of its own came meanwhile
+            if not pending.done():
+                pending.set_result(None)
 
     async def opened_ahead(self, host_port: int) -> Idle | None:
         """The connection being opened ahead for `host_port`, once open (None if there is
@@ -441,9 +447,13 @@ class PortTable:
         connection, which a server serving one connection at a time would leave waiting."""
         key = self._route(host_port)
         pending = self._ahead.get(key) if key else None
-        if pending is None:
-            return None
-        await asyncio.shield(pending)
+        if pending is None or key in self._claimed:
+            return None  # another request waits for it already: this one connects at once
+        self._claimed.add(key)  # type: ignore[arg-type]
+        try:
+            await asyncio.shield(pending)
+        finally:
+            self._claimed.discard(key)  # type: ignore[arg-type]
         return self.take_idle(host_port)
 
     def keep_idle(self, host_port: int, item: Idle) -> None:

@@ -306,9 +306,37 @@ async def _http(
     except ValueError:
         await pages.send(send, 502, pages.bad_answer(target.host_port), framer)
         return
+    host_port = target.host_port
+    table.busy[host_port] = table.busy.get(host_port, 0) + 1
+    try:
+        closes_each = await _forward(
+            receive, send, table, target, framer, head, body, streaming, limit, scope["method"]
+        )
+    finally:
+        table.busy[host_port] -= 1
+    if closes_each and not table.busy[host_port]:
+        # The container closes after each answer: the next request's connection is opened
+        # now, the browser already has this answer (no task of its own: this request's).
+        await table.open_ahead(host_port, ContainerConnection)
+
+
+async def _forward(
+    receive: Any,
+    send: Any,
+    table: PortTable,
+    target: addresses.PreviewHost,
+    framer: str | None,
+    head: bytes,
+    body: bytes,
+    streaming: bool,
+    limit: RateLimit,
+    method: str,
+) -> bool:
+    """Sends the request and relays the answer; True when the answer came whole and the
+    container closed the connection after it (a server that closes each one)."""
     # A request whose whole body is here may take a kept-alive connection (and go again on a
     # new one if that had been closed); a streamed or non-idempotent one takes a new one.
-    replayable = not streaming and scope["method"] in IDEMPOTENT
+    replayable = not streaming and method in IDEMPOTENT
     if replayable:
         kept = table.take_idle(target.host_port) or await table.opened_ahead(target.host_port)
     else:
@@ -323,18 +351,18 @@ async def _http(
                 conn = await table.open(target.host_port, ContainerConnection)
             except NotPublished:
                 await pages.send(send, 404, pages.not_published(target.host_port), framer)
-                return
+                return False
             except NothingListens as exc:
                 page = pages.nothing_listens(exc.name, exc.container_port)
                 await pages.send(send, 502, page, framer)
-                return
+                return False
             except OSError:
                 await pages.send(send, 503, pages.too_many(), framer)
-                return
+                return False
         reused, kept = kept is not None, None
         reusable = False
         try:
-            conn.begin(head_request=scope["method"] == "HEAD")
+            conn.begin(head_request=method == "HEAD")
             reusable = await _exchange(receive, send, conn, head, body, streaming, limit, framer)
         except _Stale:
             if reused:
@@ -347,11 +375,7 @@ async def _http(
                 table.keep_idle(target.host_port, Idle(conn, 0.0))
             else:
                 conn.close()
-        if replayable and not reusable and conn.complete():
-            # The container closes after each answer: the next request's connection is opened
-            # now, the browser already has this answer (no task of its own: this request's).
-            await table.open_ahead(target.host_port, ContainerConnection)
-        return
+        return replayable and not reusable and conn.complete()
 
 
 async def _exchange(
