@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -357,6 +358,7 @@ async def main(args: argparse.Namespace) -> None:
         finally:
             server.stop()
             remove_containers(server.instance)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
