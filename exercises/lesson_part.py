@@ -85,8 +85,8 @@ def render(request: HttpRequest, lesson: Any, csrf_token: Any) -> str:
     if not getattr(settings, "LESSON_PAGE_CACHE", True):
         return _render_tag(request, lesson, csrf_token)
     entry = catalog.for_lesson(lesson)
-    version = (str(getattr(lesson, "path", "")), getattr(lesson, "mtime_ns", None))
-    version += (getattr(lesson, "size", None), get_language())
+    path, mtime_ns, size = (getattr(lesson, name, None) for name in ("path", "mtime_ns", "size"))
+    version = (str(path), mtime_ns, size, get_language())
     if entry is None or not (entry.exercises or entry.problems):
         # No block (the tag renders nothing but its template's newline), no student asked for.
         key: tuple[Any, ...] = (*version, None)

@@ -80,7 +80,7 @@ def marks(student: Student | None, lesson_slug: str) -> Marks:
         if student.user_id is not None
         else ("anonymous_key", student.anonymous_key)
     )
-    columns = {name: quote(meta.get_field(name).column) for name in _MARK_FIELDS + (owner,)}
+    columns = {field.name: quote(field.column or field.name) for field in meta.concrete_fields}
     # Only the model's own table and column names, quoted, go into the text; values are params.
     table = quote(meta.db_table)
     select = f"{columns['exercise_id']}, {columns['completed_at']} IS NOT NULL, "
@@ -91,9 +91,6 @@ def marks(student: Student | None, lesson_slug: str) -> Marks:
         cursor.execute(sql, [value, lesson_slug])
         rows = cursor.fetchall()
     return tuple(sorted((str(eid), bool(done), bool(seen)) for eid, done, seen in rows))
-
-
-_MARK_FIELDS = ("exercise_id", "completed_at", "solution_revealed_at", "lesson_slug")
 
 
 def completed_ids(student: Student | None, lesson_slug: str) -> set[str]:

@@ -6,15 +6,16 @@ templates/lessons/lesson.html); the exercises app fills it by registering a rend
 Django starts (ExercisesConfig.ready), as it does for its checks in lessons.extra_checks.
 
 A renderer gets the request, the lesson and the page's CSRF token (the same one the rest of the
-page shows) and returns the part's HTML. It is called on every page, cached or not
-(lessons.page_cache renders the rest of the page once and puts the parts in per request), so it
-must have the same side effects either way and should keep its own work small.
+page shows; lazy, as in a template: taken only if the part shows it) and returns the part's HTML.
+It is called on every page, cached or not (lessons.page_cache renders the rest of the page once
+and puts the parts in per request), so it must have the same side effects either way and should
+keep its own work small.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
@@ -22,7 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 if TYPE_CHECKING:
     from lessons.catalog import Lesson
 
-PartRenderer = Callable[[HttpRequest, "Lesson", str], str]
+PartRenderer = Callable[[HttpRequest, "Lesson", Any], str]
 
 _parts: dict[str, PartRenderer] = {}
 
@@ -35,7 +36,7 @@ def names() -> tuple[str, ...]:
     return tuple(_parts)
 
 
-def render(name: str, request: HttpRequest, lesson: Lesson, csrf_token: str) -> SafeString:
+def render(name: str, request: HttpRequest, lesson: Lesson, csrf_token: Any) -> SafeString:
     """The part's HTML for this visitor; empty when no app registered it."""
     renderer = _parts.get(name)
     if renderer is None:
