@@ -21,7 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from sandbox import control, engine, shutdown
+from sandbox import control, engine, shutdown, terminal_holder
 from sandbox.session_end import session_ended_notice
 from sandbox.terminal_buffers import TokenBucket
 from sandbox.terminal_notices import address_full_notice, notice
@@ -136,7 +136,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         terminal = self.terminal
         if terminal is None:
             return
-        if code == CLOSE_SERVICE_RESTART:
+        if code == CLOSE_SERVICE_RESTART and terminal_holder.enabled():
+            # The server is stopping, but the shell is held in the sandbox: the page reconnects
+            # to another web process, which adopts the sandbox (docs/despliegue.md). A hand-made
+            # client sending 1012 only leaves its own sandbox to the next connection.
+            terminal.registry.hand_over(terminal.owner, CLOSE_SERVICE_RESTART)
+        elif code == CLOSE_SERVICE_RESTART:
             # The server is stopping (uvicorn closes every websocket with 1012 on SIGTERM): no
             # reconnect can reach this process, so the sandbox goes now, and the server waits
             # for it (it waits for this handler) instead of exiting with the container left.

@@ -127,13 +127,16 @@ async def wait_for_lease(lease: Lease, timeout: float = BUDGET) -> bool:
     return not left and (lease.releasing is None or lease.releasing.done())
 
 
-async def _held_by_this_process() -> list[sandboxes.Sandbox]:
-    """Every sandbox whose row names this process as its holder. A warm one is first marked
-    releasing, conditionally, so another process of the same instance can't take it meanwhile."""
+async def _held_by_this_process(*, live: bool = True) -> list[sandboxes.Sandbox]:
+    """Every sandbox whose row names this process as its holder (only the warm ones without
+    `live`). A warm one is first marked releasing, conditionally, so another process of the same
+    instance can't take it meanwhile."""
     held = []
     rows = SandboxRecord.objects.filter(
         instance=settings.SANDBOX_INSTANCE, holder=sandboxes.BOOT_ID
     )
+    if not live:
+        rows = rows.filter(state=SandboxRecord.State.POOL)
     async for row in rows:
         if row.state == SandboxRecord.State.POOL:
             claimed = await SandboxRecord.objects.filter(
@@ -158,11 +161,19 @@ async def release_everything(timeout: float = BUDGET) -> set[str]:
     # First, so the filler does not start new warm containers while the old ones go.
     await stop_background_tasks()
     registry = get_registry()
-    # Every terminal ends and its lease is released (in the registry's tasks, which also end the
-    # students' Docker gateways).
-    doomed = {sandbox.container_id for sandbox in registry.going_away()}
+    held_shells = settings.TERMINAL_HELD_SHELLS
+    if held_shells:
+        # The students' shells are held in their sandboxes (sandbox/terminal_holder.py): the
+        # sandboxes stay for the web process their pages reconnect to, which adopts them (or
+        # for the reaper, once nobody did); only the warm ones go.
+        registry.hand_over()
+        doomed: set[str] = set()
+    else:
+        # Every terminal ends and its lease is released (in the registry's tasks, which also
+        # end the students' Docker gateways).
+        doomed = {sandbox.container_id for sandbox in registry.going_away()}
     try:
-        held = await _held_by_this_process()
+        held = await _held_by_this_process(live=not held_shells)
     except Exception:
         logger.warning("could not read this process's sandboxes at shutdown", exc_info=True)
         held = []

@@ -5,8 +5,10 @@ landed on process B carries on there: B adopted the sandbox (sandbox/leases.py: 
 as holder, B serves the student's Docker gateway). Process A still has the terminal it showed,
 in its reconnect grace period; when that runs out, A must neither hang up the shell (B shows
 it) nor remove the sandbox (B uses it): it only closes its own attach, and drops its lease
-without releasing the sandbox. And while the student has terminals in both processes, the
-keystrokes one process sees keep the sandbox from ending idle in the other (idle_pushed_back).
+without releasing the sandbox. The same when this process stops (SIGTERM) with held shells:
+its students' pages reconnect to another process, which adopts their sandboxes. And while the
+student has terminals in both processes, the keystrokes one process sees keep the sandbox from
+ending idle in the other (idle_pushed_back).
 """
 
 from __future__ import annotations
@@ -35,25 +37,29 @@ async def adopted_elsewhere(container_id: str) -> bool:
     return holder is not None and holder != sandboxes.BOOT_ID
 
 
-async def let_go_if_adopted(terminal: Any) -> bool:
-    """For a closing sandbox.terminals.Terminal with a held shell: when another process adopted
-    its sandbox, detach (close this process's attach only) and, if it was this process's last
-    terminal of the owner, drop the lease without removing the sandbox. True when it let go."""
+async def should_let_go(terminal: Any) -> bool:
+    """For a closing sandbox.terminals.Terminal with a held shell: True when it must only let
+    go (TerminalRegistry.hand_over marked it, or another process adopted its sandbox)."""
     lease = terminal.lease
+    if terminal.detach_only:
+        return True
     if lease is None or lease.ended or terminal.tty is None:
         return False
     try:
-        adopted = await adopted_elsewhere(lease.sandbox.container_id)
+        return await adopted_elsewhere(lease.sandbox.container_id)
     except Exception:
         logger.info("could not read the holder of %s", terminal, exc_info=True)
         return False
-    if not adopted:
-        return False
+
+
+async def let_go(terminal: Any) -> None:
+    """Closes this process's attach only and, if it was this process's last terminal of the
+    owner, drops the lease without removing the sandbox."""
     with contextlib.suppress(Exception):
         await terminal.tty.close()
-    if not terminal.registry.terminals_of(terminal.owner):
+    lease = terminal.lease
+    if lease is not None and not terminal.registry.terminals_of(terminal.owner):
         lease.release(remove=False)
-    return True
 
 
 async def idle_pushed_back(lease: Any) -> bool:

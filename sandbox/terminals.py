@@ -165,6 +165,9 @@ class Terminal:
         self._inbox_ready = asyncio.Event()
         self._applied_size = (rows, cols)
         self._tasks: dict[str, asyncio.Task[Any]] = {}
+        # TerminalRegistry.hand_over: closing it closes only this process's attach to the held
+        # shell (terminal_holder.py), which another web process then shows.
+        self.detach_only = False
 
     def __repr__(self) -> str:
         return f"<Terminal {self.owner[:8]}/{self.id[:8]} {self.state}>"
@@ -506,8 +509,10 @@ class Terminal:
 
     async def _dispose(self) -> None:
         held = isinstance(self.tty, terminal_holder.HeldTTY)
-        if held and await terminal_handover.let_go_if_adopted(self):
-            return  # another web process shows this sandbox now: its shells stay there
+        if held and await terminal_handover.should_let_go(self):
+            # Another web process shows (or will show) this sandbox: its shells stay there.
+            await terminal_handover.let_go(self)
+            return
         if self.tty is not None:
             lease = self.lease
             if lease is not None and not lease.ended and self.registry.terminals_of(self.owner):
@@ -818,6 +823,19 @@ class TerminalRegistry:
             return None
         lease.release()
         return lease
+
+    def hand_over(self, owner: str | None = None, code: int = CLOSE_SERVICE_RESTART) -> None:
+        """Held shells, this process stopping: closes the terminals of `owner` (of everyone when
+        None) with `code` and drops their leases, leaving the shells and the sandboxes to the web
+        process the pages reconnect to, which adopts them (docs/despliegue.md)."""
+        owners = [owner] if owner is not None else list(set(self.by_owner) | set(self.leases))
+        for each in owners:
+            for terminal in self.terminals_of(each):
+                terminal.detach_only = True
+                terminal.finish(code, None)
+            lease = self.leases.get(each)
+            if lease is not None:
+                lease.release(remove=False)
 
     def end_session(self, owner: str, event: dict[str, Any]) -> None:
         """The owner's browser session ended (logout): every terminal of it, shown or in its

@@ -147,3 +147,33 @@ async def test_keystrokes_in_the_other_process_keep_the_sandbox_from_ending_idle
     assert value(await run(stays, "echo si''gue=1", "fin-sigue"), "sigue") == b"1"
     await moved.close()
     await stays.close()
+
+
+async def test_a_process_stopped_with_sigterm_leaves_the_shell_to_the_other(pair):
+    """A graceful stop (a deploy): A closes its terminals with 1012 but leaves the held shells
+    and their sandbox; the page's reconnect to B finds the same shell, and B serves Docker."""
+    a, b = pair
+    cookie = a.session_cookie()
+    terminal_id = new_terminal_id()
+    ws = await a.open_terminal(cookie, terminal_id)
+    before = await run(ws, "export MARCA=3; sleep 1000 & echo p''id=$$", "fin-a")
+    (container,) = instance_containers(a.instance)
+
+    # Exited by itself (uvicorn re-raises the SIGTERM once shut down: -15), within its budget.
+    assert a.terminate() in {0, -15}
+    assert "graceful shutdown exceeded" not in a.log.read_text()
+    await ws.wait_closed()
+    assert ws.close_code == 1012
+    assert instance_containers(a.instance) == [container]
+
+    again = await b.open_terminal(cookie, terminal_id)
+    out = await run(
+        again,
+        "echo p''id=$$; echo mar''ca=$MARCA; echo tra''bajos=$(jobs | grep -c 'sleep 1000'); "
+        "docker ps -q >/dev/null; echo doc''ker=$?",
+        "fin-b",
+    )
+    assert value(out, "pid") == value(before, "pid") and value(out, "marca") == b"3"
+    assert value(out, "trabajos") == b"1"
+    assert value(out, "docker") == b"0", out
+    await again.close()
