@@ -175,3 +175,27 @@ async def test_a_big_paste_reaches_the_held_shell_and_it_still_answers(open_tab,
     assert b"pegado" in await tab.run("echo peg''ado", "fin-pegado", timeout=60)
     # Every byte reached the shell (its echo; readline breaks long lines where it likes).
     assert tab.output.count(b"x") >= 10 * 4094
+
+
+async def test_a_client_sending_1012_only_leaves_its_own_shells_for_the_next_connection(
+    open_tab, session_key
+):
+    """1012 ("service restart") hands the owner's terminals over, held shells and sandbox
+    included, to the process the page reconnects to; a hand-made client can send it too: it only
+    gets its own shells back, and closing a tab afterwards still ends its shell."""
+    from sandbox.terminals import CLOSE_SERVICE_RESTART
+
+    other_id, terminal_id = new_terminal_id(), new_terminal_id()
+    other = await open_tab(session_key, other_id)
+    tab = await open_tab(session_key, terminal_id)
+    pid = _value(await tab.run("echo p''id=$$", "fin-pid"), "pid").decode()
+
+    await tab.communicator.disconnect(code=CLOSE_SERVICE_RESTART, timeout=10)
+
+    assert await other.closed() == CLOSE_SERVICE_RESTART  # every terminal of the owner
+    keeper = await open_tab(session_key, other_id)
+    again = await open_tab(session_key, terminal_id)
+    assert _value(await again.run("echo p''id=$$", "fin-otra"), "pid").decode() == pid
+    await again.communicator.disconnect(code=CLOSE_TAB_CLOSED, timeout=10)
+    gone = await _gone(keeper, pid, "fin-kill")
+    assert b"acabado" in gone and b"vivo" not in gone
