@@ -89,6 +89,9 @@ def create_sandbox_service(manager: str, name: str) -> None:
 def task_of(manager: str, service: str) -> tuple[str, str, str]:
     """(node id, state, error) of the service's only task."""
     task = run("docker", "-H", manager, "service", "ps", "-q", "--no-trunc", service)
+    if not task.split():
+        # Just created: the orchestrator has not made its task yet (slow on a busy machine).
+        return "", "no-task", ""
     out = run(
         "docker", "-H", manager, "inspect", "-f",
         "{{.NodeID}}|{{.Status.State}}|{{.Status.Err}}", task.split()[0],
@@ -134,6 +137,8 @@ def test_three_sandboxes_land_one_on_each_node_and_a_fourth_waits(nodes: list[st
         assert state == "true [ALL] 1000:1000"
     # Every slot is taken: a fourth sandbox is not placed anywhere.
     create_sandbox_service(manager, "sandbox4")
+    # Its task appears (pending, with the scheduler's reason) and stays unplaced.
+    wait_for(manager, "sandbox4", {"pending", "running"}, seconds=60)
     node, state, err = wait_for(manager, "sandbox4", {"running"}, seconds=5)
     assert state == "pending" and not node
     assert "insufficient resources" in err
