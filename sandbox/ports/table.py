@@ -9,6 +9,10 @@ Per running container with published ports the table holds an open handle on its
 namespace (checked against the container's state, see `_open_namespace`), and per host port a
 listening socket on the sandbox's loopback. Connections from the sandbox listener and from the
 preview origin both go through `connect()`.
+
+Why one module of about 600 lines: allocation, the namespace handles, the listeners and the kept
+connections all change together on one engine event (a container starting or stopping), under
+that container's lock; split, each part would need the others' private state.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ port table (sandbox/ports), which connects inside the container's own network na
 preview can reach that student's published ports and nothing else: not another student, not the
 server, not the engine. Muelle's own cookie is removed before the request leaves, and cookies the
 app sets cannot widen to other previews (their Domain attribute is dropped).
+
+Why one module of about 550 lines: the HTTP and websocket paths share the entry checks (host,
+cookie, share link), the limits and the Spanish error pages, and each step of a request depends on
+the one before; reading the container's answer is apart, in container_http.py.
 """
 
 from __future__ import annotations
