@@ -13,9 +13,6 @@ block as always, with a placeholder for the CSRF token, put back in per request.
 from __future__ import annotations
 
 import secrets
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +22,7 @@ from django.template import Context, Template
 from django.utils.translation import get_language
 
 from exercises import catalog, progress
+from tutorial.lru import LockedLRU
 
 # Letters, digits and hyphens: escaping and attribute quoting leave it as it is.
 CSRF_PLACEHOLDER = f"muelle-csrf-ejercicios-{secrets.token_hex(16)}"
@@ -47,37 +45,7 @@ def _render_tag(request: HttpRequest, lesson: Any, csrf_token: Any) -> str:
     return _template.render(Context(context))
 
 
-class _Blocks:
-    """A small thread-safe LRU of rendered blocks."""
-
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._items: OrderedDict[Hashable, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> str | None:
-        with self._lock:
-            html = self._items.get(key)
-            if html is not None:
-                self._items.move_to_end(key)
-            return html
-
-    def put(self, key: Hashable, html: str) -> None:
-        with self._lock:
-            self._items[key] = html
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-blocks = _Blocks(MAX_BLOCKS)
+blocks: LockedLRU[str] = LockedLRU(MAX_BLOCKS)
 
 
 def render(request: HttpRequest, lesson: Any, csrf_token: Any) -> str:

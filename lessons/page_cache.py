@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -42,6 +40,7 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
 
 from lessons import page_parts
+from tutorial.lru import LockedLRU
 
 # In a shell's context: {% lesson_page_part %} leaves its placeholder instead of the part.
 SHELL = "lesson_page_shell"
@@ -69,35 +68,25 @@ def enabled() -> bool:
 
 
 class _Shells:
-    """A small thread-safe LRU (sync views render in several threads) of one shell per slot,
-    kept with the version it was rendered for."""
+    """One shell per slot, kept with the version it was rendered for."""
 
     def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._items: OrderedDict[Hashable, tuple[Hashable, tuple[str, ...]]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lru: LockedLRU[tuple[Hashable, tuple[str, ...]]] = LockedLRU(max_entries)
 
     def get(self, slot: Hashable, version: Hashable) -> tuple[str, ...] | None:
-        with self._lock:
-            hit = self._items.get(slot)
-            if hit is None or hit[0] != version:
-                return None
-            self._items.move_to_end(slot)
-            return hit[1]
+        hit = self._lru.get(slot)
+        if hit is None or hit[0] != version:
+            return None
+        return hit[1]
 
     def put(self, slot: Hashable, version: Hashable, pieces: tuple[str, ...]) -> None:
-        with self._lock:
-            self._items[slot] = (version, pieces)
-            self._items.move_to_end(slot)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
+        self._lru.put(slot, (version, pieces))
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        self._lru.clear()
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._lru)
 
 
 shells = _Shells(MAX_SHELLS)
