@@ -226,34 +226,12 @@ async def _list_engine_images() -> list[dict[str, Any]]:
 
 async def _read_archive(client: Upstream, endpoint: str, path: str, cap: int) -> FileRead:
     """Streams a tar from GET `endpoint`?path=..., stopping after the first file's `cap` bytes."""
-    try:
-        conn = await client.connect()
-    except OSError as exc:
-        raise DockerStateUnavailable(str(exc)) from exc
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            head_bytes = encode_request_head(
-                "GET", API + endpoint, [("path", path)], [("Connection", "close")]
-            )
-            conn.writer.write(head_bytes)
-            await conn.writer.drain()
-            head = await read_response_head(conn.reader)
-            if head.status == 404:
-                return FileRead("missing")
-            if head.status >= 400:
-                raise DockerStateUnavailable(f"archive: {head.status}")
-            # Enough for a few extended headers, the file's header and `cap` bytes of it.
-            wanted = cap + 8 * _BLOCK + 64 * 1024
-            buffer = bytearray()
-            async for data in iter_body(conn.reader, response_framing("GET", head)):
-                buffer += data
-                if len(buffer) >= wanted:
-                    break
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise DockerStateUnavailable(str(exc)) from exc
-    finally:
-        conn.close()
-    return first_file(bytes(buffer), cap)
+    # Enough for a few extended headers, the file's header and `cap` bytes of it.
+    wanted = cap + 8 * _BLOCK + 64 * 1024
+    data = await _read_capped(client, endpoint, [("path", path)], wanted)
+    if data is None:
+        return FileRead("missing")
+    return first_file(data, cap)
 
 
 async def _read_capped(
