@@ -13,6 +13,7 @@ import pytest
 
 from harness.tabs import new_terminal_id
 from sandbox.terminals import CLOSE_TAB_CLOSED
+from tests.terminal.shell_probe import assert_ended, assert_new_shell, shell_pid, value
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -29,26 +30,11 @@ def held_shells(settings: Any) -> Any:
     return settings
 
 
-def _value(output: bytes, name: str) -> bytes:
-    found = re.search(rb"\n" + name.encode() + rb"=(\S+)", output)
-    assert found, output
-    return found.group(1)
-
-
-async def _gone(tab: Any, pid: str, marker: str) -> bytes:
-    return await tab.run(
-        f"for i in $(seq 50); do kill -0 {pid} 2>/dev/null || break; sleep 0.1; done; "
-        f"kill -0 {pid} 2>/dev/null && echo vi''vo || echo aca''bado",
-        marker,
-        timeout=30,
-    )
-
-
 async def test_the_shell_runs_under_dtach_and_reattaches_in_the_same_process(open_tab, session_key):
     terminal_id = new_terminal_id()
     tab = await open_tab(session_key, terminal_id)
     out = await tab.run(f"echo p''id=$$; echo pp''id=$PPID; {PROCESSES} | grep dtach", "fin-uno")
-    pid, parent = _value(out, "pid").decode(), _value(out, "ppid").decode()
+    pid, parent = value(out, "pid").decode(), value(out, "ppid").decode()
     # The shell's parent is the holder, which holds a socket named after this terminal.
     assert re.search(rf"\n{parent} dtach -A /tmp/\.muelle-terminal-[0-9a-f]{{16}} ".encode(), out)
     await tab.type("export MARCA=42\r")
@@ -57,14 +43,14 @@ async def test_the_shell_runs_under_dtach_and_reattaches_in_the_same_process(ope
     again = await open_tab(session_key, terminal_id)
     assert again.events[0]["reattached"] is True
     out = await again.run("echo p''id=$$; echo mar''ca=$MARCA", "fin-dos")
-    assert _value(out, "pid").decode() == pid and _value(out, "marca") == b"42"
+    assert value(out, "pid").decode() == pid and value(out, "marca") == b"42"
 
 
 async def test_typing_exit_ends_the_held_shell_and_closes_the_terminal(open_tab, session_key):
     keeper = await open_tab(session_key)  # keeps the sandbox, to look for what is left
     terminal_id = new_terminal_id()
     tab = await open_tab(session_key, terminal_id)
-    pid = _value(await tab.run("echo p''id=$$", "fin-pid"), "pid").decode()
+    pid = await shell_pid(tab)
 
     await tab.type("exit 3\r")
 
@@ -72,15 +58,12 @@ async def test_typing_exit_ends_the_held_shell_and_closes_the_terminal(open_tab,
     exit_event = await tab.event("exit")
     assert exit_event["reason"] == "exit" and exit_event["message"]
     assert b"dtach" not in tab.output and b"EOF" not in tab.output
-    gone = await _gone(keeper, pid, "fin-kill")
-    assert b"acabado" in gone and b"vivo" not in gone
+    await assert_ended(keeper, pid)
     # Only the keeper's holder and its attach are left.
     left = await keeper.run(f"echo n=$({PROCESSES} | grep -c '^[0-9]* dtach')", "fin-cuenta")
-    assert _value(left, "n") == b"2"
+    assert value(left, "n") == b"2"
     # The same terminal id starts a new shell.
-    again = await open_tab(session_key, terminal_id)
-    assert again.events[0]["reattached"] is False
-    assert _value(await again.run("echo p''id=$$", "fin-otra"), "pid").decode() != pid
+    await assert_new_shell(await open_tab(session_key, terminal_id), pid)
 
 
 async def test_closing_the_tab_ends_the_held_shell_and_its_jobs_at_once(
@@ -90,20 +73,17 @@ async def test_closing_the_tab_ends_the_held_shell_and_its_jobs_at_once(
     keeper = await open_tab(session_key)
     closed_id = new_terminal_id()
     closed = await open_tab(session_key, closed_id)
-    pid = _value(await closed.run("echo p''id=$$", "fin-pid"), "pid").decode()
+    pid = await shell_pid(closed)
     await closed.type("sleep 302\r")  # a job in the foreground, like `docker logs -f`
     sleepers = f"{PROCESSES} | grep -c '^[0-9]* sleep 302 '"
-    assert _value(await keeper.run(f"echo n=$({sleepers})", "fin-antes"), "n") == b"1"
+    assert value(await keeper.run(f"echo n=$({sleepers})", "fin-antes"), "n") == b"1"
 
     await closed.communicator.disconnect(code=CLOSE_TAB_CLOSED, timeout=10)
 
-    gone = await _gone(keeper, pid, "fin-kill")
-    assert b"acabado" in gone and b"vivo" not in gone
+    await assert_ended(keeper, pid)
     after = await keeper.run(f"sleep 0.5; echo n=$({sleepers})", "fin-despues")
-    assert _value(after, "n") == b"0"
-    again = await open_tab(session_key, closed_id)
-    assert again.events[0]["reattached"] is False
-    assert _value(await again.run("echo p''id=$$", "fin-otra"), "pid").decode() != pid
+    assert value(after, "n") == b"0"
+    await assert_new_shell(await open_tab(session_key, closed_id), pid)
 
 
 async def test_a_held_shell_whose_grace_ran_out_is_ended_while_other_terminals_live(
@@ -112,12 +92,11 @@ async def test_a_held_shell_whose_grace_ran_out_is_ended_while_other_terminals_l
     settings.SANDBOX_RECONNECT_GRACE = 0
     keeper = await open_tab(session_key)
     left = await open_tab(session_key)
-    pid = _value(await left.run("echo p''id=$$", "fin-pid"), "pid").decode()
+    pid = await shell_pid(left)
 
     await left.hang_up()  # no tab-closed code: a dropped connection, grace 0
 
-    gone = await _gone(keeper, pid, "fin-kill")
-    assert b"acabado" in gone and b"vivo" not in gone
+    await assert_ended(keeper, pid)
 
 
 async def test_a_student_who_removes_the_holder_socket_still_has_the_shell_ended_on_close(
@@ -128,15 +107,14 @@ async def test_a_student_who_removes_the_holder_socket_still_has_the_shell_ended
     settings.SANDBOX_MAX_TERMINALS_PER_SESSION = 2
     keeper = await open_tab(session_key)
     closed = await open_tab(session_key)
-    pid = _value(await closed.run("echo p''id=$$", "fin-pid"), "pid").decode()
+    pid = await shell_pid(closed)
     await closed.run("rm -f /tmp/.muelle-terminal-*; ls -A /tmp | grep -c muelle", "fin-rm")
 
     await closed.communicator.disconnect(code=CLOSE_TAB_CLOSED, timeout=10)
 
-    gone = await _gone(keeper, pid, "fin-kill")
-    assert b"acabado" in gone and b"vivo" not in gone
+    await assert_ended(keeper, pid)
     # The keeper's own shell carries on.
-    assert _value(await keeper.run("echo si''gue=1", "fin-sigue"), "sigue") == b"1"
+    assert value(await keeper.run("echo si''gue=1", "fin-sigue"), "sigue") == b"1"
 
 
 async def test_a_warm_sandbox_starts_no_shell_ahead_that_nobody_would_take(
@@ -188,14 +166,13 @@ async def test_a_client_sending_1012_only_leaves_its_own_shells_for_the_next_con
     other_id, terminal_id = new_terminal_id(), new_terminal_id()
     other = await open_tab(session_key, other_id)
     tab = await open_tab(session_key, terminal_id)
-    pid = _value(await tab.run("echo p''id=$$", "fin-pid"), "pid").decode()
+    pid = await shell_pid(tab)
 
     await tab.communicator.disconnect(code=CLOSE_SERVICE_RESTART, timeout=10)
 
     assert await other.closed() == CLOSE_SERVICE_RESTART  # every terminal of the owner
     keeper = await open_tab(session_key, other_id)
     again = await open_tab(session_key, terminal_id)
-    assert _value(await again.run("echo p''id=$$", "fin-otra"), "pid").decode() == pid
+    assert await shell_pid(again, "fin-otra") == pid
     await again.communicator.disconnect(code=CLOSE_TAB_CLOSED, timeout=10)
-    gone = await _gone(keeper, pid, "fin-kill")
-    assert b"acabado" in gone and b"vivo" not in gone
+    await assert_ended(keeper, pid)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from websockets.asyncio.client import ClientConnection
 
 from harness.live_server import LiveServer, instance_containers, remove_containers
 from harness.tabs import new_terminal_id, plain
+from tests.terminal.shell_probe import value
 
 pytestmark = [pytest.mark.docker]
 
@@ -66,10 +66,21 @@ async def run(ws: ClientConnection, command: str, marker: str) -> bytes:
     return plain(seen)
 
 
-def value(output: bytes, name: str) -> bytes:
-    found = re.search(rb"\n" + name.encode() + rb"=(\S*)", output)
-    assert found, output
-    return found.group(1)
+async def assert_same_shell_with_its_job_and_docker(
+    ws: ClientConnection, pid: bytes, mark: bytes
+) -> None:
+    """The shell behind `ws` is the one with `pid`, still has MARCA=`mark` and its `sleep 1000`
+    job, and the student's `docker` answers (this process serves their gateway)."""
+    out = await run(
+        ws,
+        "echo p''id=$$; echo mar''ca=$MARCA; echo tra''bajos=$(jobs | grep -c 'sleep 1000'); "
+        "docker ps -q >/dev/null; echo doc''ker=$?",
+        "fin-b",
+    )
+    assert value(out, "pid") == pid  # the same shell, with its variable and its job
+    assert value(out, "marca") == mark
+    assert value(out, "trabajos") == b"1"
+    assert value(out, "docker") == b"0", out
 
 
 async def test_after_kill_9_the_other_process_finds_the_same_shell_and_serves_docker(pair):
@@ -84,17 +95,8 @@ async def test_after_kill_9_the_other_process_finds_the_same_shell_and_serves_do
     a.kill()
 
     again = await b.open_terminal(cookie, terminal_id)
-    out = await run(
-        again,
-        "echo p''id=$$; echo mar''ca=$MARCA; echo tra''bajos=$(jobs | grep -c 'sleep 1000'); "
-        "docker ps -q >/dev/null; echo doc''ker=$?",
-        "fin-b",
-    )
-    assert value(out, "pid") == pid  # the same shell, with its variable and its job
-    assert value(out, "marca") == b"42"
-    assert value(out, "trabajos") == b"1"
     # The student's Docker works: B serves their gateway now (A's socket died with A).
-    assert value(out, "docker") == b"0", out
+    await assert_same_shell_with_its_job_and_docker(again, pid, b"42")
     assert instance_containers(b.instance) == [container]
     await again.close()
 
@@ -167,13 +169,5 @@ async def test_a_process_stopped_with_sigterm_leaves_the_shell_to_the_other(pair
     assert instance_containers(a.instance) == [container]
 
     again = await b.open_terminal(cookie, terminal_id)
-    out = await run(
-        again,
-        "echo p''id=$$; echo mar''ca=$MARCA; echo tra''bajos=$(jobs | grep -c 'sleep 1000'); "
-        "docker ps -q >/dev/null; echo doc''ker=$?",
-        "fin-b",
-    )
-    assert value(out, "pid") == value(before, "pid") and value(out, "marca") == b"3"
-    assert value(out, "trabajos") == b"1"
-    assert value(out, "docker") == b"0", out
+    await assert_same_shell_with_its_job_and_docker(again, value(before, "pid"), b"3")
     await again.close()

@@ -5,12 +5,11 @@ shell at once and frees its place."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from harness.tabs import new_terminal_id
 from sandbox.terminal_protocol import CLOSE_TAB_CLOSED, CLOSE_TOO_MANY
+from tests.terminal.shell_probe import assert_ended, assert_new_shell, shell_pid, value
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -20,12 +19,6 @@ SLEEPERS = (
     "for c in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $c 2>/dev/null; echo; done"
     " | grep '^sleep 301'"
 )
-
-
-def _value(output: bytes, name: str) -> bytes:
-    found = re.search(rb"\n" + name.encode() + rb"=(\S+)", output)
-    assert found, output
-    return found.group(1)
 
 
 async def test_two_terminals_are_separate_shells_in_one_sandbox_and_run_at_once(
@@ -39,9 +32,9 @@ async def test_two_terminals_are_separate_shells_in_one_sandbox_and_run_at_once(
     await busy.type("sleep 60; echo dorm''ido\r")  # holds the first shell's foreground
     answered = await free.run("echo respon''de", "fin-libre")
 
-    assert _value(first, "host") == _value(second, "host")  # one sandbox
-    assert _value(first, "pid") != _value(second, "pid")  # two shells
-    assert _value(first, "tty") != _value(second, "tty")  # each with its own TTY
+    assert value(first, "host") == value(second, "host")  # one sandbox
+    assert value(first, "pid") != value(second, "pid")  # two shells
+    assert value(first, "tty") != value(second, "tty")  # each with its own TTY
     assert b"responde" in answered
     assert b"dormido" not in busy.output  # the sleep still runs in the other one
 
@@ -52,7 +45,7 @@ async def test_each_terminal_reattaches_to_its_own_shell(open_tab, session_key):
     for number, terminal_id in enumerate(ids):
         tab = await open_tab(session_key, terminal_id)
         before = await tab.run(f"echo p''id=$$; echo mar''ca-{number}", f"fin-primera-{number}")
-        pids.append(_value(before, "pid"))
+        pids.append(value(before, "pid"))
         await tab.hang_up()  # a reload: both in their grace period
 
     for number, terminal_id in enumerate(ids):
@@ -61,7 +54,7 @@ async def test_each_terminal_reattaches_to_its_own_shell(open_tab, session_key):
         await again.expect(f"marca-{number}".encode())  # its own replay
         assert b"marca-%d" % (1 - number) not in again.output
         after = await again.run("echo p''id=$$", f"fin-segunda-{number}")
-        assert _value(after, "pid") == pids[number]
+        assert value(after, "pid") == pids[number]
 
 
 async def test_the_fifth_terminal_of_a_session_is_refused_with_a_spanish_notice(
@@ -85,27 +78,17 @@ async def test_closing_a_tab_ends_its_shell_at_once_and_frees_its_place(
     keeper = await open_tab(session_key)
     closed_id = new_terminal_id()
     closed = await open_tab(session_key, closed_id)
-    pid = _value(await closed.run("echo p''id=$$", "fin-pid"), "pid").decode()
+    pid = await shell_pid(closed)
     await closed.type("sleep 301\r")  # a job in the foreground, like `docker logs -f`
     await keeper.run(SLEEPERS + " | grep -q . || exit 1", "fin-dormido")
 
     await closed.communicator.disconnect(code=CLOSE_TAB_CLOSED, timeout=10)
 
-    # Its shell and its job are gone now, not after the grace period (kill -0 fails for a pid
-    # that is not there).
-    gone = await keeper.run(
-        f"for i in $(seq 50); do kill -0 {pid} 2>/dev/null || break; sleep 0.1; done; "
-        f"kill -0 {pid} 2>/dev/null && echo vi''vo || echo aca''bado; "
-        f"sleep 0.5; echo qued''an=$({SLEEPERS} | wc -l)",
-        "fin-kill",
-        timeout=30,
-    )
-    assert b"acabado" in gone and b"vivo" not in gone
-    assert _value(gone, "quedan") == b"0"
+    # Its shell and its job are gone now, not after the grace period.
+    gone = await assert_ended(keeper, pid, then=f"sleep 0.5; echo qued''an=$({SLEEPERS} | wc -l)")
+    assert value(gone, "quedan") == b"0"
     # The same id is a new shell, not a reattach: nothing was kept for it.
-    again = await open_tab(session_key, closed_id)
-    assert again.events[0]["reattached"] is False
-    assert _value(await again.run("echo p''id=$$", "fin-otra"), "pid").decode() != pid
+    await assert_new_shell(await open_tab(session_key, closed_id), pid)
 
 
 async def test_a_shell_whose_grace_ran_out_is_ended_while_other_terminals_live(
@@ -114,17 +97,11 @@ async def test_a_shell_whose_grace_ran_out_is_ended_while_other_terminals_live(
     settings.SANDBOX_RECONNECT_GRACE = 0
     keeper = await open_tab(session_key)
     left = await open_tab(session_key)
-    pid = _value(await left.run("echo p''id=$$", "fin-pid"), "pid").decode()
+    pid = await shell_pid(left)
 
     await left.hang_up()  # no tab-closed code: a dropped connection, grace 0
 
-    gone = await keeper.run(
-        f"for i in $(seq 50); do kill -0 {pid} 2>/dev/null || break; sleep 0.1; done; "
-        f"kill -0 {pid} 2>/dev/null && echo vi''vo || echo aca''bado",
-        "fin-kill",
-        timeout=30,
-    )
-    assert b"acabado" in gone and b"vivo" not in gone
+    await assert_ended(keeper, pid)
 
 
 async def test_a_tab_closed_from_a_connection_that_lost_its_terminal_ends_nothing(
@@ -136,9 +113,9 @@ async def test_a_tab_closed_from_a_connection_that_lost_its_terminal_ends_nothin
     old = await open_tab(session_key, terminal_id)
     new = await open_tab(session_key, terminal_id)
     assert await old.closed() == 4009
-    pid = _value(await new.run("echo p''id=$$", "fin-uno"), "pid")
+    pid = value(await new.run("echo p''id=$$", "fin-uno"), "pid")
 
     await old.communicator.disconnect(code=CLOSE_TAB_CLOSED, timeout=10)
 
-    assert _value(await new.run("echo p''id=$$", "fin-dos"), "pid") == pid
+    assert value(await new.run("echo p''id=$$", "fin-dos"), "pid") == pid
     assert new.close_code is None
