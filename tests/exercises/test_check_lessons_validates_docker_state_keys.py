@@ -4,37 +4,13 @@ with its file and line."""
 
 from __future__ import annotations
 
-from io import StringIO
-
 import pytest
-import yaml
-from django.core.management import CommandError, call_command
 
-from exercises import spec
-from tests.exercises.conftest import exercise_from_yaml, write_lesson
-
-HEAD = """\
-ejercicios:
-  - id: docker
-    titulo: Docker
-    enunciado: Haz algo con Docker.
-    pista: Mira bien.
-    solucion_comandos:
-      - 'true'
-    comprobaciones:
-"""
-
-
-def problems_of(checks: str) -> list[str]:
-    text = HEAD + checks
-    return [str(p) for p in spec.validate(yaml.safe_load(text), source=text)]
-
-
-def check(body: str) -> str:
-    lines = ["      - tipo: " + body.splitlines()[0]]
-    lines += ["        " + line for line in body.splitlines()[1:]]
-    lines += ["        ok: Bien.", "        error: Mal."]
-    return "\n".join(lines) + "\n"
+from tests.exercises.check_keys import (
+    assert_reported_with_its_line,
+    check_lessons_fails,
+    parsed_checks,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,30 +51,23 @@ def check(body: str) -> str:
     ],
 )
 def test_each_problem_is_reported_with_its_line(body: str, expected: str) -> None:
-    found = problems_of(check(body))
-    assert any(expected in problem for problem in found), found
-    assert all(problem.startswith("línea ") for problem in found), found
+    assert_reported_with_its_line(body, expected)
 
 
 def test_valid_docker_state_checks_pass_and_parse() -> None:
-    checks = "".join(
-        check(body)
-        for body in (
-            "contenedor\nnombre: web\npuerto: '8080:80'\nmontaje: 'notas:/datos'\n"
-            "red: mired\nreinicio: unless-stopped\nentorno: A=b",
-            "contenedor\nimagen: muelle/web\ncodigo: 0",
-            "contenedor\nnombre: viejo\nestado: no-existe",
-            "imagen\nnombre: mi-app:1\ncmd: [python, app.py]\nusuario: 1000\nexpone: 80\n"
-            "etiqueta: a=b\nvariable: A=b\ndirectorio: /app",
-            "volumen\nnombre: notas\narchivo: a.txt\ncontiene: hola",
-            "red\nnombre: mired\ncontenedores: [web, db]\ninterna: true",
-            "compose\nproyecto: tienda\nservicios: [web, db]",
-            "http\npuerto: 8080\nruta: /index.html\ncontiene: Hola\ncodigo: 200",
-            "comando\ncomando: docker ps --format '{{.Names}}' | grep -x web",
-        )
+    exercise = parsed_checks(
+        "contenedor\nnombre: web\npuerto: '8080:80'\nmontaje: 'notas:/datos'\n"
+        "red: mired\nreinicio: unless-stopped\nentorno: A=b",
+        "contenedor\nimagen: muelle/web\ncodigo: 0",
+        "contenedor\nnombre: viejo\nestado: no-existe",
+        "imagen\nnombre: mi-app:1\ncmd: [python, app.py]\nusuario: 1000\nexpone: 80\n"
+        "etiqueta: a=b\nvariable: A=b\ndirectorio: /app",
+        "volumen\nnombre: notas\narchivo: a.txt\ncontiene: hola",
+        "red\nnombre: mired\ncontenedores: [web, db]\ninterna: true",
+        "compose\nproyecto: tienda\nservicios: [web, db]",
+        "http\npuerto: 8080\nruta: /index.html\ncontiene: Hola\ncodigo: 200",
+        "comando\ncomando: docker ps --format '{{.Names}}' | grep -x web",
     )
-    assert problems_of(checks) == []
-    exercise = exercise_from_yaml((HEAD + checks).split("\n", 1)[1])
     container, by_image, gone, image, volume, network, compose, http, _command = exercise.checks
     assert container.port.host == 8080 and container.port.container == 80
     assert container.mount.volume == "notas" and container.mount.destination == "/datos"
@@ -111,15 +80,12 @@ def test_valid_docker_state_checks_pass_and_parse() -> None:
 
 
 def test_check_lessons_shows_file_and_line(lessons_dir) -> None:
-    bad = HEAD + check("contenedor\nnombre: web\npuerto: ochenta")
-    path = write_lesson(lessons_dir, "puertos", bad, order=2)
-    out = StringIO()
-    with pytest.raises(CommandError):
-        call_command("check_lessons", str(lessons_dir), stdout=out)
-    line = path.read_text().splitlines().index("        puerto: ochenta") + 1
+    out, line = check_lessons_fails(
+        lessons_dir, "puertos", "contenedor\nnombre: web\npuerto: ochenta", "puerto: ochenta"
+    )
     assert (
         f"02-puertos.md:{line}: error: ejercicios[1].comprobaciones[1].puerto: «puerto» debe ser"
-        in out.getvalue()
+        in out
     )
 
 

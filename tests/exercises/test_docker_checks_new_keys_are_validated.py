@@ -6,16 +6,12 @@ a Spanish explanation, and parses the right ones."""
 
 from __future__ import annotations
 
-from io import StringIO
-
 import pytest
-from django.core.management import CommandError, call_command
 
-from tests.exercises.conftest import exercise_from_yaml, write_lesson
-from tests.exercises.test_check_lessons_validates_docker_state_keys import (
-    HEAD,
-    check,
-    problems_of,
+from tests.exercises.check_keys import (
+    assert_reported_with_its_line,
+    check_lessons_fails,
+    parsed_checks,
 )
 
 
@@ -67,33 +63,26 @@ from tests.exercises.test_check_lessons_validates_docker_state_keys import (
     ],
 )
 def test_each_wrong_value_is_reported_with_its_line(body: str, expected: str) -> None:
-    found = problems_of(check(body))
-    assert any(expected in problem for problem in found), found
-    assert all(problem.startswith("línea ") for problem in found), found
+    assert_reported_with_its_line(body, expected)
 
 
 def test_the_new_keys_pass_and_parse() -> None:
-    checks = "".join(
-        check(body)
-        for body in (
-            "contenedor\nnombre: despensa\nestado: creado",
-            "contenedor\nnombre: terco\nestado: parado\nreinicios: 3",
-            "contenedor\nnombre: t\narchivo: /web/index.html\ncontiene: Hola\n"
-            "sin_archivo: /web/claves.txt\nproceso: 'httpd .*-p 8080'\nsin_red: backend",
-            "contenedor\nnombre: e\nmontaje: 'bind:/usr/share/nginx/html:ro'",
-            "imagen\nnombre: 'tarjeta:1.1'\nmisma_que: 'tarjeta:latest'\ndistinta_de: 'tarjeta:1.0'"
-            "\nhealthcheck: wget\ncapa: receta.txt\nmenos_de_mb: 10\npadre: false",
-            "volumen\nnombre: portada_paginas\nlibre: true",
-            "http\npuerto: 8085\ncoincide: 'contador: ([5-9]|[1-9][0-9]+)'",
-            "registro\nnombre: registro.muelle/saludo\netiqueta: 1",
-            "respuesta\ncontenedor: dado\ndato: registro\nextrae: '^Ha salido el (\\d+)'",
-            "respuesta\ncontenedor: api\ndato: ip\nred: backend",
-            "respuesta\ncontenedor: sorpresa\ndato: puerto\npuerto: '80'",
-            "respuesta\ncontenedor: despensa\ndato: codigo",
-        )
+    exercise = parsed_checks(
+        "contenedor\nnombre: despensa\nestado: creado",
+        "contenedor\nnombre: terco\nestado: parado\nreinicios: 3",
+        "contenedor\nnombre: t\narchivo: /web/index.html\ncontiene: Hola\n"
+        "sin_archivo: /web/claves.txt\nproceso: 'httpd .*-p 8080'\nsin_red: backend",
+        "contenedor\nnombre: e\nmontaje: 'bind:/usr/share/nginx/html:ro'",
+        "imagen\nnombre: 'tarjeta:1.1'\nmisma_que: 'tarjeta:latest'\ndistinta_de: 'tarjeta:1.0'"
+        "\nhealthcheck: wget\ncapa: receta.txt\nmenos_de_mb: 10\npadre: false",
+        "volumen\nnombre: portada_paginas\nlibre: true",
+        "http\npuerto: 8085\ncoincide: 'contador: ([5-9]|[1-9][0-9]+)'",
+        "registro\nnombre: registro.muelle/saludo\netiqueta: 1",
+        "respuesta\ncontenedor: dado\ndato: registro\nextrae: '^Ha salido el (\\d+)'",
+        "respuesta\ncontenedor: api\ndato: ip\nred: backend",
+        "respuesta\ncontenedor: sorpresa\ndato: puerto\npuerto: '80'",
+        "respuesta\ncontenedor: despensa\ndato: codigo",
     )
-    assert problems_of(checks) == []
-    exercise = exercise_from_yaml((HEAD + checks).split("\n", 1)[1])
     created, restarted, inside, mount, image, volume, http, registry, *answers = exercise.checks
     assert created.state == "creado"
     assert restarted.restarts == 3 and restarted.state == "parado"
@@ -117,15 +106,15 @@ def test_the_new_keys_pass_and_parse() -> None:
 
 
 def test_check_lessons_names_file_and_line_of_a_wrong_new_key(lessons_dir) -> None:
-    bad = HEAD + check("contenedor\nnombre: terco\nreinicios: muchos")
-    path = write_lesson(lessons_dir, "reinicios", bad, order=2)
-    out = StringIO()
-    with pytest.raises(CommandError):
-        call_command("check_lessons", str(lessons_dir), stdout=out)
-    line = path.read_text().splitlines().index("        reinicios: muchos") + 1
+    out, line = check_lessons_fails(
+        lessons_dir,
+        "reinicios",
+        "contenedor\nnombre: terco\nreinicios: muchos",
+        "reinicios: muchos",
+    )
     assert (
         f"02-reinicios.md:{line}: error: ejercicios[1].comprobaciones[1].reinicios: "
-        "«reinicios» debe ser un número entero" in out.getvalue()
+        "«reinicios» debe ser un número entero" in out
     )
 
 
