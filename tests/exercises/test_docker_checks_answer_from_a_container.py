@@ -10,6 +10,7 @@ import pytest
 from exercises.checks import run_checks
 from sandbox import engine
 from tests.exercises.conftest import exercise_from_yaml
+from tests.exercises.docker_check_outcomes import start_api_on_backend
 from tests.exercises.test_docker_state_checks import one_check, sh
 
 pytestmark = pytest.mark.docker
@@ -55,12 +56,7 @@ async def test_exit_code_restarts_and_state(sandbox) -> None:
 
 
 async def test_ip_on_a_network_and_published_port_match_what_the_cli_shows(sandbox) -> None:
-    await sh(sandbox, "docker network create backend >/dev/null")
-    await sh(
-        sandbox,
-        "docker run -d -m 32m --name api --network backend -p 80 muelle/busybox "
-        "httpd -f -p 80 -h /tmp >/dev/null",
-    )
+    await start_api_on_backend(sandbox, 80, "-p 80")
     ip = (
         await sh(
             sandbox,

@@ -12,6 +12,7 @@ import pytest
 
 from sandbox import engine, student_docker
 from sandbox.terminals import owner_key
+from tests.exercises.docker_check_outcomes import failure
 from tests.exercises.test_docker_state_checks import outcome, sh
 
 pytestmark = pytest.mark.docker
@@ -21,24 +22,18 @@ EVIL = "<script>alert(1)</script>\u202edlrow\x1b[31m"
 
 async def test_misma_que_and_distinta_de_compare_image_ids(sandbox) -> None:
     same = "tipo: imagen\nnombre: saludo:v1\nmisma_que: muelle/hola"
-    passed, detail = await outcome(sandbox, same)
-    assert not passed and detail.startswith("No hay ninguna imagen «saludo:v1».")
+    detail = await failure(sandbox, same)
+    assert detail.startswith("No hay ninguna imagen «saludo:v1».")
 
     await sh(sandbox, "docker tag muelle/hola saludo:v1 && docker tag muelle/busybox otra:1")
     assert await outcome(sandbox, same) == (True, "")
-    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: saludo:v1\nmisma_que: otra:1")
-    assert not passed
+    detail = await failure(sandbox, "tipo: imagen\nnombre: saludo:v1\nmisma_que: otra:1")
     assert detail.startswith("La imagen «saludo:v1» es otra imagen que «otra:1» (ID «")
-    passed, detail = await outcome(
-        sandbox, "tipo: imagen\nnombre: saludo:v1\ndistinta_de: muelle/hola"
-    )
-    assert not passed
+    detail = await failure(sandbox, "tipo: imagen\nnombre: saludo:v1\ndistinta_de: muelle/hola")
     assert "es la misma imagen que «muelle/hola» (las dos tienen el ID «" in detail
     assert (await outcome(sandbox, "tipo: imagen\nnombre: saludo:v1\ndistinta_de: otra:1"))[0]
-    passed, detail = await outcome(
-        sandbox, "tipo: imagen\nnombre: saludo:v1\ndistinta_de: vieja:1.0"
-    )
-    assert not passed and "no se puede comparar con «vieja:1.0»: no existe" in detail
+    detail = await failure(sandbox, "tipo: imagen\nnombre: saludo:v1\ndistinta_de: vieja:1.0")
+    assert "no se puede comparar con «vieja:1.0»: no existe" in detail
 
 
 async def test_healthcheck_size_and_parent_of_a_built_image(sandbox) -> None:
@@ -50,21 +45,19 @@ async def test_healthcheck_size_and_parent_of_a_built_image(sandbox) -> None:
     await sh(sandbox, "cd ~/v && docker build -q -t vigilado:1.0 . >/dev/null")
     good = "tipo: imagen\nnombre: vigilado:1.0\nhealthcheck: wget\nmenos_de_mb: 10\npadre: true"
     assert await outcome(sandbox, good) == (True, "")
-    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: vigilado:1.0\nhealthcheck: curl")
-    assert not passed
+    detail = await failure(sandbox, "tipo: imagen\nnombre: vigilado:1.0\nhealthcheck: curl")
     assert "su HEALTHCHECK es «[" in detail and "wget -qO /dev/null" in detail
     assert "que no contiene «curl»" in detail
-    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: muelle/busybox\nhealthcheck: x")
-    assert not passed and detail == "La imagen «muelle/busybox» no tiene HEALTHCHECK."
-    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: vigilado:1.0\nmenos_de_mb: 1")
-    assert not passed
+    detail = await failure(sandbox, "tipo: imagen\nnombre: muelle/busybox\nhealthcheck: x")
+    assert detail == "La imagen «muelle/busybox» no tiene HEALTHCHECK."
+    detail = await failure(sandbox, "tipo: imagen\nnombre: vigilado:1.0\nmenos_de_mb: 1")
     assert detail.startswith("La imagen «vigilado:1.0» ocupa 2.0 MB; debe ocupar menos de 1 MB")
-    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: vigilado:1.0\npadre: false")
-    assert not passed and "tiene una imagen padre, la de su construcción" in detail
+    detail = await failure(sandbox, "tipo: imagen\nnombre: vigilado:1.0\npadre: false")
+    assert "tiene una imagen padre, la de su construcción" in detail
     # The course images are imported, not built here: no parent, as with a pulled image.
     assert (await outcome(sandbox, "tipo: imagen\nnombre: muelle/busybox\npadre: false"))[0]
-    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: muelle/busybox\npadre: true")
-    assert not passed and "no tiene imagen padre (se bajó de un registro)" in detail
+    detail = await failure(sandbox, "tipo: imagen\nnombre: muelle/busybox\npadre: true")
+    assert "no tiene imagen padre (se bajó de un registro)" in detail
 
 
 async def test_capa_reads_the_history_and_shows_a_hostile_layer_safely(sandbox) -> None:
@@ -85,8 +78,7 @@ async def test_capa_reads_the_history_and_shows_a_hostile_layer_safely(sandbox) 
     assert result.exit_code == 0, result
     await sh(sandbox, "docker commit cocina mi-busybox:receta >/dev/null")
     assert await outcome(sandbox, "tipo: imagen\nnombre: mi-busybox:receta\ncapa: receta.txt")
-    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: mi-busybox:receta\ncapa: pan")
-    assert not passed
+    detail = await failure(sandbox, "tipo: imagen\nnombre: mi-busybox:receta\ncapa: pan")
     assert "no tiene ninguna capa hecha con «pan»; la de arriba se hizo con «" in detail
     assert "<script>alert(1)</script>" in detail
     assert "\u202e" not in detail and "\x1b" not in detail and "z" * 100 not in detail
@@ -98,10 +90,8 @@ async def test_a_failing_check_lists_only_the_students_images_from_one_shared_en
     other = await engine.acquire(owner_key("test:" + secrets.token_urlsafe(12)))
     await sh(other, "docker tag muelle/hola secreto-de-otro:1")
     await sh(sandbox, "docker tag muelle/hola mia:1")
-    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: tarjeta:1.0")
-    assert not passed and detail.startswith(
-        "No hay ninguna imagen «tarjeta:1.0». Imágenes que ves:"
-    )
+    detail = await failure(sandbox, "tipo: imagen\nnombre: tarjeta:1.0")
+    assert detail.startswith("No hay ninguna imagen «tarjeta:1.0». Imágenes que ves:")
     assert "«mia:1»" in detail and "secreto-de-otro" not in detail
     assert "muelle/hola" in detail  # a course image: everyone sees it
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.student_docker import snapshot
+from tests.exercises.docker_check_outcomes import failure, start_api_on_backend
 from tests.exercises.test_docker_state_checks import outcome, sh
 
 pytestmark = pytest.mark.docker
@@ -24,8 +25,7 @@ async def test_estado_creado_and_reinicios(sandbox) -> None:
     assert (await outcome(sandbox, "tipo: contenedor\nnombre: despensa\nestado: parado"))[0]
 
     await sh(sandbox, "docker start despensa >/dev/null")
-    passed, detail = await outcome(sandbox, creado)
-    assert not passed
+    detail = await failure(sandbox, creado)
     assert detail == (
         "El contenedor «despensa» está «running»; se esperaba creado sin arrancar (created)."
     )
@@ -41,23 +41,19 @@ async def test_estado_creado_and_reinicios(sandbox) -> None:
         ' terco)" = "2 false" ] && exit 0; sleep 0.2; done; exit 1',
     )
     assert await outcome(sandbox, "tipo: contenedor\nnombre: terco\nestado: parado\nreinicios: 2")
-    passed, detail = await outcome(
-        sandbox, "tipo: contenedor\nnombre: terco\nestado: parado\nreinicios: 3"
-    )
-    assert not passed
+    detail = await failure(sandbox, "tipo: contenedor\nnombre: terco\nestado: parado\nreinicios: 3")
     assert detail == "El contenedor «terco» Docker lo ha reiniciado 2 veces; se esperaban 3."
 
 
 async def test_archivo_contiene_and_sin_archivo_read_without_changing_anything(sandbox) -> None:
     await sh(sandbox, "docker run -d -m 32m --name caja muelle/busybox sleep 600 >/dev/null")
     has_list = "tipo: contenedor\nnombre: caja\narchivo: /tmp/lista.txt\ncontiene: arroz"
-    passed, detail = await outcome(sandbox, has_list)
-    assert not passed and detail == "El contenedor «caja» no tiene «/tmp/lista.txt»."
+    detail = await failure(sandbox, has_list)
+    assert detail == "El contenedor «caja» no tiene «/tmp/lista.txt»."
 
     await sh(sandbox, "docker exec caja sh -c 'echo lentejas > /tmp/lista.txt'")
     before = await snapshot(sandbox.owner)
-    passed, detail = await outcome(sandbox, has_list)
-    assert not passed
+    detail = await failure(sandbox, has_list)
     assert detail == (
         "El contenedor «caja» tiene «/tmp/lista.txt», pero no contiene «arroz»; empieza así: "
         "«lentejas»."
@@ -66,18 +62,14 @@ async def test_archivo_contiene_and_sin_archivo_read_without_changing_anything(s
     assert await outcome(sandbox, has_list) == (True, "")
     # A folder exists; it is not a file to read text from.
     assert (await outcome(sandbox, "tipo: contenedor\nnombre: caja\narchivo: /tmp"))[0]
-    passed, detail = await outcome(
-        sandbox, "tipo: contenedor\nnombre: caja\narchivo: /tmp\ncontiene: x"
-    )
-    assert not passed and "tiene «/tmp», pero no es un archivo" in detail
+    detail = await failure(sandbox, "tipo: contenedor\nnombre: caja\narchivo: /tmp\ncontiene: x")
+    assert "tiene «/tmp», pero no es un archivo" in detail
 
     absent = "tipo: contenedor\nnombre: caja\nsin_archivo: /tmp/claves.txt"
     assert await outcome(sandbox, absent) == (True, "")
     await sh(sandbox, "docker exec caja sh -c 'echo 1234 > /tmp/claves.txt'")
-    passed, detail = await outcome(sandbox, absent)
-    assert not passed and detail == (
-        "El contenedor «caja» tiene «/tmp/claves.txt», y no debe tenerlo."
-    )
+    detail = await failure(sandbox, absent)
+    assert detail == "El contenedor «caja» tiene «/tmp/claves.txt», y no debe tenerlo."
     # Files of a stopped container are read too (the archive endpoint needs no running process).
     await sh(sandbox, "docker stop -t 0 caja >/dev/null")
     stopped = has_list + "\nestado: parado"
@@ -103,10 +95,9 @@ async def test_hostile_file_content_is_escaped_cut_and_read_only_up_to_the_cap(
     )
     size = await sh(sandbox, "docker exec hostil wc -c /tmp/pagina.html")
     assert int(size.split()[0]) > 1_000_000
-    passed, detail = await outcome(
+    detail = await failure(
         sandbox, "tipo: contenedor\nnombre: hostil\narchivo: /tmp/pagina.html\ncontiene: FIN"
     )
-    assert not passed
     assert "empieza así: «<script>alert(1)</script>" in detail
     assert "\u202e" not in detail and "\x1b" not in detail and "\n" not in detail
     assert "y" * 100 not in detail and len(detail) < 400
@@ -114,15 +105,9 @@ async def test_hostile_file_content_is_escaped_cut_and_read_only_up_to_the_cap(
 
 
 async def test_proceso_and_sin_red(sandbox) -> None:
-    await sh(sandbox, "docker network create backend >/dev/null")
-    await sh(
-        sandbox,
-        "docker run -d -m 32m --name api --network backend muelle/busybox "
-        "httpd -f -p 8000 -h /tmp >/dev/null",
-    )
+    await start_api_on_backend(sandbox, 8000)
     assert await outcome(sandbox, "tipo: contenedor\nnombre: api\nproceso: 'httpd .*-p 8000'")
-    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: api\nproceso: 'nginx'")
-    assert not passed
+    detail = await failure(sandbox, "tipo: contenedor\nnombre: api\nproceso: 'nginx'")
     assert detail.startswith("El contenedor «api» ningún proceso suyo encaja con «nginx»; tiene:")
     assert "«httpd -f -p 8000 -h /tmp»" in detail
 
@@ -132,18 +117,16 @@ async def test_proceso_and_sin_red(sandbox) -> None:
         "docker run -d -m 32m --name raro muelle/busybox sh -c "
         "'sleep 600; echo \"<b>hola</b>\u202e" + "x" * 200 + "\"' >/dev/null",
     )
-    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: raro\nproceso: httpd")
-    assert not passed
+    detail = await failure(sandbox, "tipo: contenedor\nnombre: raro\nproceso: httpd")
     assert "<b>hola</b>" in detail and "\u202e" not in detail and "x" * 100 not in detail
 
     # Stopped: no processes to look at, and the state says why.
     await sh(sandbox, "docker create -m 16m --name quieto muelle/busybox httpd -f >/dev/null")
-    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: quieto\nproceso: httpd")
-    assert not passed and "existe pero está parado" in detail
+    detail = await failure(sandbox, "tipo: contenedor\nnombre: quieto\nproceso: httpd")
+    assert "existe pero está parado" in detail
 
     away = "tipo: contenedor\nnombre: api\nsin_red: backend"
-    passed, detail = await outcome(sandbox, away)
-    assert not passed
+    detail = await failure(sandbox, away)
     assert detail == (
         "El contenedor «api» está conectado a la red «backend», y no debe estarlo "
         "(está en: «backend»)."
@@ -160,10 +143,9 @@ async def test_montaje_read_only(sandbox) -> None:
     )
     assert await outcome(sandbox, "tipo: contenedor\nnombre: ro\nmontaje: 'bind:/sitio:ro'")
     assert await outcome(sandbox, "tipo: contenedor\nnombre: ro\nmontaje: 'notas:/datos:rw'")
-    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: ro\nmontaje: '/datos:ro'")
-    assert not passed
+    detail = await failure(sandbox, "tipo: contenedor\nnombre: ro\nmontaje: '/datos:ro'")
     assert detail == (
         "El contenedor «ro» monta «/datos» en lectura y escritura; se esperaba solo lectura (:ro)."
     )
-    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: ro\nmontaje: '/sitio:rw'")
-    assert not passed and "monta «/sitio» en solo lectura" in detail
+    detail = await failure(sandbox, "tipo: contenedor\nnombre: ro\nmontaje: '/sitio:rw'")
+    assert "monta «/sitio» en solo lectura" in detail

@@ -9,6 +9,7 @@ import socket
 
 import pytest
 
+from tests.exercises.docker_check_outcomes import failure
 from tests.exercises.test_docker_state_checks import WAIT_FOR_8080, outcome, sh
 
 pytestmark = pytest.mark.docker
@@ -16,8 +17,7 @@ pytestmark = pytest.mark.docker
 
 async def test_registro_sees_what_the_student_pushed(course_registry, sandbox) -> None:
     saludo = "tipo: registro\nnombre: registro.muelle/saludo\netiqueta: '1'"
-    passed, detail = await outcome(sandbox, saludo)
-    assert not passed
+    detail = await failure(sandbox, saludo)
     assert detail == (
         "El registro del curso no tiene «registro.muelle/saludo». Lo que has subido y se "
         "parece: ninguno."
@@ -30,16 +30,12 @@ async def test_registro_sees_what_the_student_pushed(course_registry, sandbox) -
     await sh(sandbox, "docker push registro.muelle/saludo-largo:v2 >/dev/null 2>&1")
     assert await outcome(sandbox, saludo) == (True, "")
     assert (await outcome(sandbox, "tipo: registro\nnombre: registro.muelle/saludo"))[0]
-    passed, detail = await outcome(
-        sandbox, "tipo: registro\nnombre: registro.muelle/saludo\netiqueta: v2"
-    )
-    assert not passed
+    detail = await failure(sandbox, "tipo: registro\nnombre: registro.muelle/saludo\netiqueta: v2")
     assert detail == (
         "El registro del curso tiene «registro.muelle/saludo», pero sin la etiqueta «v2»; "
         "tiene: «1»."
     )
-    passed, detail = await outcome(sandbox, "tipo: registro\nnombre: registro.muelle/salud")
-    assert not passed
+    detail = await failure(sandbox, "tipo: registro\nnombre: registro.muelle/salud")
     assert "Lo que has subido y se parece: «registro.muelle/saludo»" in detail
 
 
@@ -48,23 +44,22 @@ async def test_registro_down_says_so(settings, sandbox) -> None:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
     settings.REGISTRY_URL = f"http://127.0.0.1:{closed}"
-    passed, detail = await outcome(sandbox, "tipo: registro\nnombre: registro.muelle/saludo")
-    assert not passed
+    detail = await failure(sandbox, "tipo: registro\nnombre: registro.muelle/saludo")
     assert detail.startswith("No se pudo consultar el registro del curso")
 
 
 async def test_volumen_libre_once_no_container_uses_it(sandbox) -> None:
     free = "tipo: volumen\nnombre: paginas\nlibre: true"
     await sh(sandbox, "docker run -d -m 16m --name web -v paginas:/datos muelle/busybox sleep 600")
-    passed, detail = await outcome(sandbox, free)
-    assert not passed and detail == "El volumen «paginas» lo usan todavía: «web»."
+    detail = await failure(sandbox, free)
+    assert detail == "El volumen «paginas» lo usan todavía: «web»."
     assert (await outcome(sandbox, "tipo: volumen\nnombre: paginas\nlibre: false"))[0]
     await sh(sandbox, "docker rm -f web >/dev/null")
     assert await outcome(sandbox, free) == (True, "")
-    passed, detail = await outcome(sandbox, "tipo: volumen\nnombre: paginas\nlibre: false")
-    assert not passed and detail == "Ningún contenedor usa el volumen «paginas»."
-    passed, detail = await outcome(sandbox, "tipo: volumen\nnombre: otro\nlibre: true")
-    assert not passed and detail.startswith("No hay ningún volumen llamado «otro».")
+    detail = await failure(sandbox, "tipo: volumen\nnombre: paginas\nlibre: false")
+    assert detail == "Ningún contenedor usa el volumen «paginas»."
+    detail = await failure(sandbox, "tipo: volumen\nnombre: otro\nlibre: true")
+    assert detail.startswith("No hay ningún volumen llamado «otro».")
 
 
 async def test_http_coincide_and_a_hostile_page(sandbox) -> None:
@@ -76,8 +71,7 @@ async def test_http_coincide_and_a_hostile_page(sandbox) -> None:
     )
     await sh(sandbox, "bash -c " + repr(WAIT_FOR_8080))
     assert await outcome(sandbox, "tipo: http\npuerto: 8080\ncoincide: ':\\s*[5-9]'") == (True, "")
-    passed, detail = await outcome(sandbox, "tipo: http\npuerto: 8080\ncoincide: ':\\s*1[0-9]'")
-    assert not passed
+    detail = await failure(sandbox, "tipo: http\npuerto: 8080\ncoincide: ':\\s*1[0-9]'")
     assert detail.startswith(
         "http://localhost:8080/ responde, pero la página no es como se espera. Empieza así: "
         "«<b>Visitas</b>: 7"
