@@ -168,26 +168,38 @@ def test_every_lesson_is_the_same_for_a_returning_anonymous_student(
     assert assert_same_with_and_without_cache(client, course, settings) == 2 * len(course)
 
 
-def test_every_lesson_is_the_same_for_an_anonymous_student_with_progress(
-    client: Client, course: list[Any], settings: Any
-) -> None:
+def anonymous_student(client: Client, course: list[Any], users: Any) -> progress.Student:
     client.get(course[0].url)
-    student = progress.Student(anonymous_key=client.session[progress.SESSION_KEY])
+    return progress.Student(anonymous_key=client.session[progress.SESSION_KEY])
+
+
+def logged_in_student(client: Client, course: list[Any], users: Any) -> progress.Student:
+    user = users.objects.create_user("ana")
+    client.force_login(user)
+    return progress.Student(user_id=user.pk)
+
+
+@pytest.mark.parametrize(
+    ("student_of", "own_words"),
+    [
+        (anonymous_student, "Tu progreso se guarda en este navegador"),
+        (logged_in_student, "Salir (ana)"),
+    ],
+    ids=["anonymous", "logged_in"],
+)
+def test_every_lesson_is_the_same_for_a_student_with_progress(
+    client: Client,
+    course: list[Any],
+    settings: Any,
+    django_user_model: Any,
+    student_of: Any,
+    own_words: str,
+) -> None:
+    student = student_of(client, course, django_user_model)
     assert give_progress(student, course) >= 5
     assert assert_same_with_and_without_cache(client, course, settings) == 2 * len(course)
     html = client.get(course[1].url).content.decode()
-    assert 'data-done="true"' in html and "Tu progreso se guarda en este navegador" in html
-
-
-def test_every_lesson_is_the_same_for_a_logged_in_student_with_progress(
-    client: Client, course: list[Any], settings: Any, django_user_model: Any
-) -> None:
-    user = django_user_model.objects.create_user("ana")
-    client.force_login(user)
-    assert give_progress(progress.Student(user_id=user.pk), course) >= 5
-    assert assert_same_with_and_without_cache(client, course, settings) == 2 * len(course)
-    html = client.get(course[1].url).content.decode()
-    assert "Salir (ana)" in html and 'data-done="true"' in html
+    assert 'data-done="true"' in html and own_words in html
 
 
 def test_every_lesson_is_the_same_for_staff(
