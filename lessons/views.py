@@ -63,23 +63,28 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
             return _from_shell(request, course, lesson, partial, slot, version)
     if page is None:
         page = pages.lesson_page(course, lesson)
-    context: dict[str, object] = {
-        "page": page,
-        "lesson": lesson,
-        "staff": staff,
-        "debug_mode": settings.DEBUG,
-    }
     if not page.available:
         # The lesson exists but cannot be shown: say so (staff see why), never a 500.
+        context = _page_context(page, lesson, staff)
         response = render(request, "lessons/unavailable.html", context, status=503)
     else:
-        context["fragments"] = pages.fragments(page)
-        if partial:
-            context["partial_title"] = True
-            response = render(request, "lessons/lesson.html#content", context)
-        else:
-            response = render(request, "lessons/lesson.html", context)
+        context = {**_page_context(page, lesson, staff), **_shown_context(page, partial)}
+        response = render(request, _lesson_template(partial), context)
     return _vary(response)
+
+
+def _page_context(page: pages.LessonPage, lesson: catalog.Lesson, staff: bool) -> dict[str, object]:
+    return {"page": page, "lesson": lesson, "staff": staff, "debug_mode": settings.DEBUG}
+
+
+def _shown_context(page: pages.LessonPage, partial: bool) -> dict[str, object]:
+    """What the lesson template needs besides _page_context to show the lesson (the swap
+    fragment titles the tab itself)."""
+    return {"fragments": pages.fragments(page), **({"partial_title": True} if partial else {})}
+
+
+def _lesson_template(partial: bool) -> str:
+    return "lessons/lesson.html#content" if partial else "lessons/lesson.html"
 
 
 def _vary(response: HttpResponse) -> HttpResponse:
@@ -98,21 +103,16 @@ def _from_shell(
 ) -> HttpResponse:
     """The page from its shell (lessons.page_cache): the same HTML and headers as rendered
     whole."""
-    template = "lessons/lesson.html#content" if partial else "lessons/lesson.html"
 
     def render_shell(extra: dict[str, object]) -> str:
         # Only on a miss; lesson_page renders the markdown once and then reads its cache.
         page = pages.lesson_page(course, lesson)
-        context: dict[str, object] = {
-            "page": page,
-            "lesson": lesson,
-            "staff": False,
-            "debug_mode": settings.DEBUG,
-            "fragments": pages.fragments(page),
-            **({"partial_title": True} if partial else {}),
+        context = {
+            **_page_context(page, lesson, staff=False),
+            **_shown_context(page, partial),
             **extra,
         }
-        return render_to_string(template, context)
+        return render_to_string(_lesson_template(partial), context)
 
     html = page_cache.lesson_page(request, lesson, slot, version, render_shell)
     return _vary(HttpResponse(html))
