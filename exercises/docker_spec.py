@@ -346,6 +346,21 @@ def _exists_key(
             )
 
 
+def _keys_must(
+    check: Mapping[str, Any],
+    keys: tuple[str, ...],
+    valid: Callable[[Any], bool],
+    message: str,
+    path: tuple[str | int, ...],
+    report: Report,
+) -> None:
+    """Reports `message` (which names the key as %(key)s) for each of `keys` that the check has
+    with a value `valid` refuses."""
+    for key in keys:
+        if key in check and not valid(check[key]):
+            report((*path, key), message % {"key": key})
+
+
 def _env_key(
     check: Mapping[str, Any], key: str, path: tuple[str | int, ...], report: Report
 ) -> None:
@@ -418,13 +433,14 @@ def _validate_container(
         )
     if "reinicios" in check and not (_int(check["reinicios"]) and check["reinicios"] >= 0):
         report((*path, "reinicios"), _("«reinicios» debe ser un número entero, 0 o más"))
-    for key in ("archivo", "sin_archivo"):
-        if key in check and not _absolute_path(check[key]):
-            report(
-                (*path, key),
-                _("«%(key)s» debe ser una ruta absoluta dentro del contenedor (/web/index.html)")
-                % {"key": key},
-            )
+    _keys_must(
+        check,
+        ("archivo", "sin_archivo"),
+        _absolute_path,
+        _("«%(key)s» debe ser una ruta absoluta dentro del contenedor (/web/index.html)"),
+        path,
+        report,
+    )
     if "contiene" in check:
         if not _text(check["contiene"]):
             report((*path, "contiene"), _("«contiene» debe ser un texto no vacío"))
@@ -474,34 +490,46 @@ def _validate_image(check: Mapping[str, Any], path: tuple[str | int, ...], repor
     if not _text(check.get("nombre")) or any(c.isspace() for c in str(check["nombre"]).strip()):
         report(path, _("una comprobación «imagen» necesita «nombre» (repositorio[:etiqueta])"))
     _exists_key(check, path, report, _("la imagen"))
-    for key in ("cmd", "entrypoint"):
-        if key in check and not _command_form(check[key]):
-            report(
-                (*path, key),
-                _('«%(key)s» debe ser una lista como ["python", "app.py"] o un texto')
-                % {"key": key},
-            )
+    _keys_must(
+        check,
+        ("cmd", "entrypoint"),
+        _command_form,
+        _('«%(key)s» debe ser una lista como ["python", "app.py"] o un texto'),
+        path,
+        report,
+    )
     if "usuario" in check and not (_text(check["usuario"]) or _int(check["usuario"])):
         report((*path, "usuario"), _("«usuario» debe ser un nombre o un número"))
-    for key in ("etiqueta", "directorio"):
-        if key in check and not _text(check[key]):
-            report((*path, key), _("«%(key)s» debe ser un texto no vacío") % {"key": key})
+    _keys_must(
+        check,
+        ("etiqueta", "directorio"),
+        _text,
+        _("«%(key)s» debe ser un texto no vacío"),
+        path,
+        report,
+    )
     if "directorio" in check and _text(check["directorio"]):
         if not str(check["directorio"]).startswith("/"):
             report((*path, "directorio"), _("«directorio» debe ser una ruta absoluta (/app)"))
     if "expone" in check and exposed_port(check["expone"]) is None:
         report((*path, "expone"), _('«expone» debe ser un puerto: "80", "80/tcp" o "53/udp"'))
     _env_key(check, "variable", path, report)
-    for key in ("misma_que", "distinta_de"):
-        if key in check and not _image_ref(check[key]):
-            report(
-                (*path, key),
-                _("«%(key)s» debe ser el nombre de otra imagen (repositorio[:etiqueta])")
-                % {"key": key},
-            )
-    for key in ("healthcheck", "capa"):
-        if key in check and not _text(check[key]):
-            report((*path, key), _("«%(key)s» debe ser un texto no vacío") % {"key": key})
+    _keys_must(
+        check,
+        ("misma_que", "distinta_de"),
+        _image_ref,
+        _("«%(key)s» debe ser el nombre de otra imagen (repositorio[:etiqueta])"),
+        path,
+        report,
+    )
+    _keys_must(
+        check,
+        ("healthcheck", "capa"),
+        _text,
+        _("«%(key)s» debe ser un texto no vacío"),
+        path,
+        report,
+    )
     if "menos_de_mb" in check and not (_int(check["menos_de_mb"]) and check["menos_de_mb"] > 0):
         report((*path, "menos_de_mb"), _("«menos_de_mb» debe ser un número entero de MB, 1 o más"))
     if "padre" in check and not isinstance(check["padre"], bool):
