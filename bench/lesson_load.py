@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,26 +231,44 @@ async def _client(
         writer.close()
 
 
-async def asyncio_load(
-    label: str,
-    port: int,
-    path: str,
-    clients: int,
-    duration: float,
-    limit: int,
-    interval: float,
-    headers: dict[str, str] | None = None,
-) -> Result:
-    result = Result(label)
-    budget = [limit]
+@dataclass(frozen=True)
+class Load:
+    """One phase: GET `path` from the server on `port` with `headers`, over `clients`
+    connections, for `duration` seconds and `limit` requests at the most."""
+
+    label: str
+    port: int
+    path: str
+    headers: dict[str, str]
+    clients: int
+    duration: float
+    limit: int
+
+    @classmethod
+    def of(
+        cls, args: argparse.Namespace, label: str, port: int, path: str, headers: dict[str, str]
+    ) -> Load:
+        return cls(label, port, path, headers, args.clients, args.duration, args.max_requests)
+
+
+async def asyncio_load(load: Load, interval: float) -> Result:
+    result = Result(load.label)
+    budget = [load.limit]
     started = time.monotonic()
-    stop_at = started + duration
+    stop_at = started + load.duration
     await asyncio.gather(
         *(
             _client(
-                port, path, result, stop_at, budget, interval, interval * i / clients, headers or {}
+                load.port,
+                load.path,
+                result,
+                stop_at,
+                budget,
+                interval,
+                interval * i / load.clients,
+                load.headers,
             )
-            for i in range(clients)
+            for i in range(load.clients)
         )
     )
     result.seconds = time.monotonic() - started
@@ -258,32 +276,28 @@ async def asyncio_load(
     return result
 
 
-def wrk_load(
-    label: str,
-    port: int,
-    path: str,
-    clients: int,
-    duration: float,
-    limit: int,
-    headers: dict[str, str],
-) -> Result:
-    threads = 2 if clients >= 2 else 1
+def wrk_load(load: Load) -> Result:
+    threads = 2 if load.clients >= 2 else 1
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
-    env = dict(os.environ, BENCH_PER_THREAD_LIMIT=str(max(1, limit // threads)))
+    env = dict(os.environ, BENCH_PER_THREAD_LIMIT=str(max(1, load.limit // threads)))
     try:
         output = subprocess.run(
             [
                 "wrk",
                 f"-t{threads}",
-                f"-c{clients}",
-                f"-d{max(1, int(duration))}s",
+                f"-c{load.clients}",
+                f"-d{max(1, int(load.duration))}s",
                 "--timeout",
                 "10s",
                 "-s",
                 script.name,
-                *(item for name, value in headers.items() for item in ("-H", f"{name}: {value}")),
-                f"http://127.0.0.1:{port}{path}",
+                *(
+                    item
+                    for name, value in load.headers.items()
+                    for item in ("-H", f"{name}: {value}")
+                ),
+                f"http://127.0.0.1:{load.port}{load.path}",
             ],  # fmt: skip
             capture_output=True,
             text=True,
@@ -294,7 +308,7 @@ def wrk_load(
         os.unlink(script.name)
     line = next(line for line in output.splitlines() if line.startswith("BENCH "))
     data = json.loads(line[len("BENCH ") :])
-    result = Result(f"{label} (wrk)")
+    result = Result(f"{load.label} (wrk)")
     result.requests = data["requests"]
     result.seconds = data["duration_us"] / 1e6
     result.p50, result.p95, result.p99 = (data[k] / 1000 for k in ("p50", "p95", "p99"))
@@ -332,24 +346,13 @@ def load_average() -> str:
 def saturate(
     args: argparse.Namespace, port: int, label: str, path: str, headers: dict[str, str]
 ) -> Result:
-    label = f"{label}: saturation, {args.clients} clients back to back"
+    load = Load.of(
+        args, f"{label}: saturation, {args.clients} clients back to back", port, path, headers
+    )
     if shutil.which("wrk") and not args.no_wrk:
-        result = wrk_load(
-            label, port, path, args.clients, args.duration, args.max_requests, headers
-        )
+        result = wrk_load(load)
     else:
-        result = asyncio.run(
-            asyncio_load(
-                f"{label} (asyncio)",
-                port,
-                path,
-                args.clients,
-                args.duration,
-                args.max_requests,
-                0.0,
-                headers,
-            )
-        )
+        result = asyncio.run(asyncio_load(replace(load, label=f"{load.label} (asyncio)"), 0.0))
     print(f"{result.show()}\n  load average after: {load_average()}", flush=True)
     return result
 
@@ -463,19 +466,12 @@ def run(args: argparse.Namespace, port: int) -> int:
     reference, *results = (merge(label, rounds[label]) for label, _, _ in phases)
 
     if not args.no_paced:
+        label = (
+            f"lesson page, returning student: paced, {args.clients} clients, one request every "
+            f"{args.interval:g} s each ({args.clients / args.interval:.0f} req/s offered)"
+        )
         paced = asyncio.run(
-            asyncio_load(
-                f"lesson page, returning student: paced, {args.clients} clients, one "
-                f"request every {args.interval:g} s each "
-                f"({args.clients / args.interval:.0f} req/s offered)",
-                port,
-                args.path,
-                args.clients,
-                args.duration,
-                args.max_requests,
-                args.interval,
-                student,
-            )  # fmt: skip
+            asyncio_load(Load.of(args, label, port, args.path, student), args.interval)
         )
         print(paced.show(), flush=True)
 
