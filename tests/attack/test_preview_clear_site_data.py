@@ -6,12 +6,10 @@ through the real server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
-from harness.live_server import LiveServer
-from harness.preview_client import Student, live_server_fixture, serve, wait_for_page
+from harness.preview_client import Student, serve, wait_for_page
 
 pytestmark = [pytest.mark.docker]
 
@@ -27,11 +25,6 @@ SERVE = (
     'printf "%s\\n" "$CGI" > /tmp/w/cgi-bin/borra && chmod +x /tmp/w/cgi-bin/borra && '
     "exec httpd -f -p 80 -h /tmp/w"
 )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from live_server_fixture(tmp_path_factory)
 
 
 def _in_chromium(ana: Student, beto: Student, port: int) -> dict[str, str]:

@@ -5,12 +5,10 @@ cookie tossed onto the whole preview domain from another student's page."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
-from harness.live_server import LiveServer
-from harness.preview_client import Student, body, live_server_fixture, request, serve, wait_for_page
+from harness.preview_client import Student, body, request, serve, wait_for_page
 
 pytestmark = [pytest.mark.docker]
 
@@ -27,11 +25,6 @@ SERVE = (
     'printf "%s\\n" "$CGI" > /tmp/w/cgi-bin/amplia && chmod +x /tmp/w/cgi-bin/amplia && '
     "exec httpd -f -p 80 -h /tmp/w"
 )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from live_server_fixture(tmp_path_factory)
 
 
 def attribute_names(set_cookie: str) -> list[str]:

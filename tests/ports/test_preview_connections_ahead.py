@@ -9,12 +9,10 @@ on it, and the POST would time out.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
-from harness.live_server import LiveServer
-from harness.preview_client import Student, body, live_server_fixture, request
+from harness.preview_client import Student, body, request, serve_python
 
 pytestmark = [pytest.mark.docker]
 
@@ -49,24 +47,9 @@ OPEN_ON_80 = (
 )
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from live_server_fixture(tmp_path_factory)
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "'\"'\"'") + "'"
-
-
 async def test_the_next_connection_is_opened_ahead_and_freed_for_a_post(server):
     ana = await asyncio.to_thread(Student, server)
-    await ana.shell(
-        f"docker run -d -m 64m --name uno -p 8095:80 -e CODE={_quoted(ONE_AT_A_TIME)} "
-        "python:3.11-slim python -c 'import os; exec(os.environ[\"CODE\"])' >/dev/null && "
-        "until docker exec uno python -c "
-        "'import socket; socket.create_connection((\"127.0.0.1\", 80))' 2>/dev/null; "
-        "do sleep 0.2; done"
-    )
+    await ana.shell(serve_python("uno", 8095, ONE_AT_A_TIME))
     host, cookie = await asyncio.to_thread(ana.enter, 8095)
     headers = {"Host": host, "Cookie": cookie}
     # The readiness probe above was connection 1.

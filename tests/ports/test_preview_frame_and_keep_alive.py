@@ -9,14 +9,12 @@ and one the container closed meanwhile is retried on a new connection, unseen by
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 
 from harness import preview_client
-from harness.live_server import LiveServer
-from harness.preview_client import Student, body, live_server_fixture, request, serve, wait_for_page
+from harness.preview_client import Student, body, request, serve, wait_for_page
 
 pytestmark = [pytest.mark.docker]
 
@@ -43,11 +41,6 @@ while True:
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(text) + text)
     f.close(); c.close()  # the file holds the socket open otherwise
 """
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from live_server_fixture(tmp_path_factory)
 
 
 def frame_link(student: Student, host_port: int) -> tuple[str, str]:
