@@ -13,6 +13,10 @@ import pytest
 
 from harness.tabs import new_terminal_id
 from sandbox.terminals import CLOSE_TAB_CLOSED
+from tests.terminal.shell_endings import (
+    a_grace_that_runs_out_ends_the_shell,
+    closing_the_tab_ends_the_shell_and_its_job,
+)
 from tests.terminal.shell_probe import assert_ended, assert_new_shell, shell_pid, value
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -69,34 +73,13 @@ async def test_typing_exit_ends_the_held_shell_and_closes_the_terminal(open_tab,
 async def test_closing_the_tab_ends_the_held_shell_and_its_jobs_at_once(
     open_tab, session_key, settings
 ):
-    settings.SANDBOX_MAX_TERMINALS_PER_SESSION = 2
-    keeper = await open_tab(session_key)
-    closed_id = new_terminal_id()
-    closed = await open_tab(session_key, closed_id)
-    pid = await shell_pid(closed)
-    await closed.type("sleep 302\r")  # a job in the foreground, like `docker logs -f`
-    sleepers = f"{PROCESSES} | grep -c '^[0-9]* sleep 302 '"
-    assert value(await keeper.run(f"echo n=$({sleepers})", "fin-antes"), "n") == b"1"
-
-    await closed.communicator.disconnect(code=CLOSE_TAB_CLOSED, timeout=10)
-
-    await assert_ended(keeper, pid)
-    after = await keeper.run(f"sleep 0.5; echo n=$({sleepers})", "fin-despues")
-    assert value(after, "n") == b"0"
-    await assert_new_shell(await open_tab(session_key, closed_id), pid)
+    await closing_the_tab_ends_the_shell_and_its_job(open_tab, session_key, settings)
 
 
 async def test_a_held_shell_whose_grace_ran_out_is_ended_while_other_terminals_live(
     open_tab, session_key, settings
 ):
-    settings.SANDBOX_RECONNECT_GRACE = 0
-    keeper = await open_tab(session_key)
-    left = await open_tab(session_key)
-    pid = await shell_pid(left)
-
-    await left.hang_up()  # no tab-closed code: a dropped connection, grace 0
-
-    await assert_ended(keeper, pid)
+    await a_grace_that_runs_out_ends_the_shell(open_tab, session_key, settings)
 
 
 async def test_a_student_who_removes_the_holder_socket_still_has_the_shell_ended_on_close(

@@ -9,16 +9,13 @@ import pytest
 
 from harness.tabs import new_terminal_id
 from sandbox.terminal_protocol import CLOSE_TAB_CLOSED, CLOSE_TOO_MANY
-from tests.terminal.shell_probe import assert_ended, assert_new_shell, shell_pid, value
+from tests.terminal.shell_endings import (
+    a_grace_that_runs_out_ends_the_shell,
+    closing_the_tab_ends_the_shell_and_its_job,
+)
+from tests.terminal.shell_probe import value
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
-
-
-# The processes running `sleep 301`, listed from /proc (no procps needed in the image).
-SLEEPERS = (
-    "for c in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $c 2>/dev/null; echo; done"
-    " | grep '^sleep 301'"
-)
 
 
 async def test_two_terminals_are_separate_shells_in_one_sandbox_and_run_at_once(
@@ -74,34 +71,13 @@ async def test_the_fifth_terminal_of_a_session_is_refused_with_a_spanish_notice(
 async def test_closing_a_tab_ends_its_shell_at_once_and_frees_its_place(
     open_tab, session_key, settings
 ):
-    settings.SANDBOX_MAX_TERMINALS_PER_SESSION = 2
-    keeper = await open_tab(session_key)
-    closed_id = new_terminal_id()
-    closed = await open_tab(session_key, closed_id)
-    pid = await shell_pid(closed)
-    await closed.type("sleep 301\r")  # a job in the foreground, like `docker logs -f`
-    await keeper.run(SLEEPERS + " | grep -q . || exit 1", "fin-dormido")
-
-    await closed.communicator.disconnect(code=CLOSE_TAB_CLOSED, timeout=10)
-
-    # Its shell and its job are gone now, not after the grace period.
-    gone = await assert_ended(keeper, pid, then=f"sleep 0.5; echo qued''an=$({SLEEPERS} | wc -l)")
-    assert value(gone, "quedan") == b"0"
-    # The same id is a new shell, not a reattach: nothing was kept for it.
-    await assert_new_shell(await open_tab(session_key, closed_id), pid)
+    await closing_the_tab_ends_the_shell_and_its_job(open_tab, session_key, settings)
 
 
 async def test_a_shell_whose_grace_ran_out_is_ended_while_other_terminals_live(
     open_tab, session_key, settings
 ):
-    settings.SANDBOX_RECONNECT_GRACE = 0
-    keeper = await open_tab(session_key)
-    left = await open_tab(session_key)
-    pid = await shell_pid(left)
-
-    await left.hang_up()  # no tab-closed code: a dropped connection, grace 0
-
-    await assert_ended(keeper, pid)
+    await a_grace_that_runs_out_ends_the_shell(open_tab, session_key, settings)
 
 
 async def test_a_tab_closed_from_a_connection_that_lost_its_terminal_ends_nothing(
