@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from exercises.catalog import LessonExercises
-from exercises.checks import Outcome, run_checks
+from exercises.checks import Outcome, from_gateway, run_checks
 from exercises.docker_checks import listed
 from exercises.spec import AnswerFromCommand, Exercise
 from sandbox import engine
@@ -135,10 +135,12 @@ def _got(outcome: Outcome) -> str:
 
 async def _checks_changing_nothing(
     sandbox: engine.Sandbox, exercise: Exercise, answer: str, report: ExerciseReport, when: str
-) -> list[Outcome]:
+) -> tuple[list[Outcome], DockerState]:
+    """The checks' outcomes, and the student's Docker state they left (None without a gateway)."""
     before = await _docker_state(sandbox.owner)
     outcomes = await run_checks(exercise, sandbox, answer)
-    changed = _changes(before, await _docker_state(sandbox.owner))
+    after = await _docker_state(sandbox.owner)
+    changed = _changes(before, after)
     if changed:
         report.problems.append(
             _(
@@ -147,7 +149,16 @@ async def _checks_changing_nothing(
             )
             % {"when": when, "changed": changed}
         )
-    return outcomes
+    return outcomes, after
+
+
+def _containers_seen(state: DockerState) -> str:
+    """The student's containers as their gateway listed them, for a failing check's report: a
+    check that finds nothing is told apart from one that finds the wrong thing."""
+    if state is None:
+        return ""
+    names = listed(state["containers"]) if state["containers"] else _("ninguno")
+    return _("contenedores del alumno en ese momento: %(list)s") % {"list": names}
 
 
 async def verify_exercise(sandbox: engine.Sandbox, exercise: Exercise) -> ExerciseReport:
@@ -163,7 +174,7 @@ async def verify_exercise(sandbox: engine.Sandbox, exercise: Exercise) -> Exerci
     if exercise.needs_answer and exercise.solution_answer is None:
         report.problems.append(_("pide una respuesta, pero no tiene «solucion_respuesta»"))
         return report
-    before = await _checks_changing_nothing(
+    before, _state = await _checks_changing_nothing(
         sandbox, exercise, "", report, _("antes de la solución")
     )
     for outcome in before:
@@ -178,15 +189,18 @@ async def verify_exercise(sandbox: engine.Sandbox, exercise: Exercise) -> Exerci
     answer = await _apply(sandbox, exercise, report)
     if answer is None:
         return report
-    after = await _checks_changing_nothing(
+    after, state = await _checks_changing_nothing(
         sandbox, exercise, answer, report, _("después de la solución")
     )
-    for outcome in after:
-        if not outcome.passed:
-            report.problems.append(
-                _("la comprobación %(n)d falla después de aplicar la solución: %(msg)s %(got)s")
-                % {"n": outcome.check.index + 1, "msg": outcome.message, "got": _got(outcome)}
-            )
+    failing = [outcome for outcome in after if not outcome.passed]
+    for outcome in failing:
+        report.problems.append(
+            _("la comprobación %(n)d falla después de aplicar la solución: %(msg)s %(got)s")
+            % {"n": outcome.check.index + 1, "msg": outcome.message, "got": _got(outcome)}
+        )
+    looked_at_docker = any(from_gateway(outcome.check) for outcome in failing)
+    if looked_at_docker and (seen := _containers_seen(state)):
+        report.problems.append(seen)
     return report
 
 

@@ -91,3 +91,34 @@ def test_a_slow_solution_command_is_not_cut_at_the_check_limit(
     code, out, err = verify("lenta")
     assert code == 0, out + err
     assert "✓ lenta/crea-archivo: la solución funciona." in out
+
+
+WRONG_NAME = """\
+ejercicios:
+  - id: nombre-equivocado
+    titulo: Un contenedor con nombre
+    enunciado: Arranca un contenedor llamado `web`.
+    pista: Usa `--name web`.
+    solucion: "`docker run -d --name web muelle/busybox sleep 300`"
+    comprobaciones:
+      - tipo: contenedor
+        nombre: web
+        ok: El contenedor «web» está en marcha.
+        error: No vemos ningún contenedor «web» en marcha.
+    solucion_comandos:
+      - docker run -d --name otro muelle/busybox sleep 300
+"""
+
+
+def test_a_failing_docker_check_reports_the_containers_the_student_had(
+    lessons_dir, remove_sandboxes
+) -> None:
+    # A check that finds nothing must be told apart from one that finds the wrong thing: the
+    # report lists what the student's gateway showed when the check ran.
+    write_lesson(lessons_dir, "nombre", WRONG_NAME, order=2)
+    code, _out, err = verify("nombre")
+    assert code == 1
+    assert "✗ nombre/nombre-equivocado:" in err
+    assert "la comprobación 1 falla después de aplicar la solución" in err
+    seen = next(line for line in err.splitlines() if "contenedores del alumno" in line)
+    assert "/otro" in seen and "muelle/busybox" in seen and "running" in seen

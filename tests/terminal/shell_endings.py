@@ -28,7 +28,13 @@ async def closing_the_tab_ends_the_shell_and_its_job(
     closed = await open_tab(session_key, closed_id)
     pid = await shell_pid(closed)
     await closed.type("sleep 301\r")  # a job in the foreground, like `docker logs -f`
-    running = await keeper.run(f"echo dormi''dos=$({SLEEPERS})", "fin-dormido")
+    # The typed line reaches the other shell on its own time (slow on a loaded machine): wait
+    # for the job to exist before counting it, up to 20 s.
+    wait_for_it = (
+        f'for i in $(seq 200); do n=$({SLEEPERS}); [ "$n" -ge 1 ] && break; sleep 0.1; done; '
+        "echo dormi''dos=$n"
+    )
+    running = await keeper.run(wait_for_it, "fin-dormido", timeout=40)
     assert value(running, "dormidos") == b"1"
 
     await closed.communicator.disconnect(code=CLOSE_TAB_CLOSED, timeout=10)
