@@ -70,16 +70,14 @@ async def test_typing_exit_ends_the_held_shell_and_closes_the_terminal(open_tab,
     await assert_new_shell(await open_tab(session_key, terminal_id), pid)
 
 
-async def test_closing_the_tab_ends_the_held_shell_and_its_jobs_at_once(
-    open_tab, session_key, settings
-):
-    await closing_the_tab_ends_the_shell_and_its_job(open_tab, session_key, settings)
-
-
-async def test_a_held_shell_whose_grace_ran_out_is_ended_while_other_terminals_live(
-    open_tab, session_key, settings
-):
-    await a_grace_that_runs_out_ends_the_shell(open_tab, session_key, settings)
+@pytest.mark.parametrize(
+    "ending",
+    [closing_the_tab_ends_the_shell_and_its_job, a_grace_that_runs_out_ends_the_shell],
+    ids=["closing-the-tab", "grace-runs-out"],
+)
+async def test_a_held_shell_ends_exactly_as_a_plain_one(ending, open_tab, session_key, settings):
+    # The same scenarios as tests/terminal/test_terminal_tabs.py, with the shell under dtach.
+    await ending(open_tab, session_key, settings)
 
 
 async def test_a_student_who_removes_the_holder_socket_still_has_the_shell_ended_on_close(
