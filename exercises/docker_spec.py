@@ -686,13 +686,15 @@ def _command(value: Any) -> tuple[str, ...] | str | None:
 
 def parse(kind: str, index: int, ok: str, error: str, raw: Mapping[str, Any]) -> StateCheck:
     """The parsed check; `raw` has been validated."""
+    head = (index, ok, error)
+    # The image, volume, network and registry kinds all name their object with `nombre`.
+    name = str(raw.get("nombre", "")).strip()
+    exists = raw.get("existe", True)
     if kind == "contenedor":
         code = raw.get("codigo")
         state = raw.get("estado") or ("parado" if code is not None else "en-marcha")
         return ContainerCheck(
-            index,
-            ok,
-            error,
+            *head,
             name=_strip(raw.get("nombre")),
             image=_strip(raw.get("imagen")),
             state=state,
@@ -712,11 +714,9 @@ def parse(kind: str, index: int, ok: str, error: str, raw: Mapping[str, Any]) ->
         )
     if kind == "imagen":
         return ImageCheck(
-            index,
-            ok,
-            error,
-            name=str(raw["nombre"]).strip(),
-            exists=raw.get("existe", True),
+            *head,
+            name=name,
+            exists=exists,
             cmd=_command(raw.get("cmd")),
             entrypoint=_command(raw.get("entrypoint")),
             user=_strip(raw.get("usuario")),
@@ -733,22 +733,18 @@ def parse(kind: str, index: int, ok: str, error: str, raw: Mapping[str, Any]) ->
         )
     if kind == "volumen":
         return VolumeCheck(
-            index,
-            ok,
-            error,
-            name=str(raw["nombre"]).strip(),
-            exists=raw.get("existe", True),
+            *head,
+            name=name,
+            exists=exists,
             path=_strip(raw.get("archivo")),
             contains=raw.get("contiene"),
             free=raw.get("libre"),
         )
     if kind == "red":
         return NetworkCheck(
-            index,
-            ok,
-            error,
-            name=str(raw["nombre"]).strip(),
-            exists=raw.get("existe", True),
+            *head,
+            name=name,
+            exists=exists,
             containers=tuple(
                 str(c).strip().removeprefix("/") for c in raw.get("contenedores") or ()
             ),
@@ -756,24 +752,18 @@ def parse(kind: str, index: int, ok: str, error: str, raw: Mapping[str, Any]) ->
         )
     if kind == "compose":
         return ComposeCheck(
-            index,
-            ok,
-            error,
+            *head,
             project=str(raw["proyecto"]).strip(),
             services=tuple(str(s).strip() for s in raw["servicios"]),
         )
     if kind == "registro":
         return RegistryCheck(
-            index,
-            ok,
-            error,
-            repository=str(raw["nombre"]).strip(),
+            *head,
+            repository=name,
             tag=None if raw.get("etiqueta") is None else str(raw["etiqueta"]),
         )
     return HttpCheck(
-        index,
-        ok,
-        error,
+        *head,
         port=int(raw["puerto"]),
         path=raw.get("ruta", "/"),
         contains=raw.get("contiene"),
