@@ -22,6 +22,7 @@ from sandbox.preview import addresses as preview_addresses  # noqa: E402
 from sandbox.preview import proxy as preview_proxy  # noqa: E402
 from tutorial.body_limits import BodyLimitMiddleware  # noqa: E402
 from tutorial.client_address import resolve  # noqa: E402
+from tutorial.http_handler import HttpHandler  # noqa: E402
 from tutorial.origin import SameOriginValidator  # noqa: E402
 from tutorial.routing import websocket_urlpatterns  # noqa: E402
 
@@ -73,7 +74,8 @@ class EdgeRouter(ProtocolTypeRouter):
 
 application = EdgeRouter(
     {
-        "http": BodyLimitMiddleware(django_asgi_app),
+        # Sync views (every page) cross into a thread once per request (tutorial.http_handler).
+        "http": BodyLimitMiddleware(HttpHandler(async_views=django_asgi_app)),
         "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         "lifespan": lifespan,
     }
