@@ -57,6 +57,20 @@ ensure_node_modules() {
 
 docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
 
+# Debian's Docker 20.10.24 can deadlock in libnetwork when containers on user-defined networks
+# exit at the same moment (moby/moby#42545, fixed upstream after that version): /_ping still
+# answers, but `docker info`, starts and removals hang for good. Only a restart ends it.
+restart_hung_dockerd() {
+  local pidfile=/var/run/docker.pid pid
+  command -v curl >/dev/null 2>&1 || return 0
+  [ -s "$pidfile" ] && pid="$(cat "$pidfile")" && kill -0 "$pid" 2>/dev/null || return 0
+  timeout 5 curl -sf --unix-socket /var/run/docker.sock http://docker/_ping >/dev/null 2>&1 || return 0
+  say "El motor de Docker responde al ping pero no a «docker info»: está bloqueado; lo reinicio"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
 ensure_docker() {
   # Starts a Docker engine when none answers and we are able to; otherwise explains.
   if docker_answers; then return 0; fi
@@ -72,6 +86,7 @@ ensure_docker() {
   fi
   command -v docker >/dev/null 2>&1 || apt_install docker.io
   if is_root; then
+    restart_hung_dockerd
     # A dockerd that is still stopping keeps its pid file, and a new one refuses to start: wait
     # for it to finish; a pid file left by a crash is removed.
     local pidfile=/var/run/docker.pid
