@@ -8,7 +8,9 @@ Prints, against the real server (`python -m tutorial.server`, one process):
   and once from nginx (which keeps connections alive: the preview reuses its connection to the
   container, while the straight request, as this client's, opens a new one each time);
 - beside them, uvicorn alone answering the same page from memory: the floor of any Python hop
-  (the part of the overhead that is the ASGI server's own, not the proxy's);
+  (the part of the overhead that is the ASGI server's own, not the proxy's); and, for nginx, a
+  minimal Python proxy (uvloop protocols, one kept connection into the container, no ASGI, no
+  checks): the floor of any Python proxy, against which the preview's own machinery shows;
 - requests per second with 50 concurrent clients, through the preview and straight;
 - from `docker run -d -p` typed in the terminal to the preview answering, beside the same
   container started straight on the engine until its port answers (target ≤ 1 s);
@@ -64,6 +66,71 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), http="httptools", loop
 """
 
 
+# The least a Python proxy can do for this page: read the request head, send a fixed request on
+# one kept-alive connection made inside the container's namespace (as the preview's own are),
+# relay the answer (framed by Content-Length) in one write, close.
+MINIMAL_PROXY = """
+import asyncio, sys, uvloop
+from sandbox.ports import netns
+
+class Upstream(asyncio.Protocol):
+    def __init__(self):
+        self.buffer, self.need, self.client = bytearray(), None, None
+    def connection_made(self, transport):
+        self.transport = transport
+    def data_received(self, data):
+        self.buffer += data
+        if self.need is None:
+            end = self.buffer.find(b"\\r\\n\\r\\n")
+            if end < 0:
+                return
+            head = bytes(self.buffer[:end]).lower()
+            self.need = end + 4 + int(head.split(b"content-length: ")[1].split(b"\\r\\n")[0])
+        if len(self.buffer) >= self.need:
+            answer = bytes(self.buffer[:self.need])
+            del self.buffer[:self.need]
+            self.need, client, self.client = None, self.client, None
+            client.write(answer)
+            client.close()
+
+class Browser(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport, self.seen = transport, b""
+    def data_received(self, data):
+        self.seen += data
+        if b"\\r\\n\\r\\n" in self.seen:
+            UPSTREAM.client = self.transport
+            UPSTREAM.transport.write(b"GET / HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n")
+
+async def main(port, pid):
+    global UPSTREAM
+    namespace = netns.Namespace.of_process(pid)
+    sock = await netns.socket_inside(namespace, netns.client("127.0.0.1"))
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, ("127.0.0.1", 80))
+    _, UPSTREAM = await loop.create_connection(Upstream, sock=sock)
+    await loop.create_server(Browser, "127.0.0.1", port)
+    await asyncio.Event().wait()
+
+uvloop.run(main(int(sys.argv[1]), int(sys.argv[2])))
+"""
+
+
+async def helper(code: str, *args: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`python -c code <port> args...` once it listens on <port> (loopback), and the port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, str(port), *args], cwd=ROOT, stderr=subprocess.DEVNULL
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
+    return process, port
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -93,16 +160,20 @@ async def entered(student, host_port: int) -> tuple[str, str]:  # noqa: ANN001
     return await asyncio.to_thread(student.enter, host_port)
 
 
-async def compare(label, requests, via_preview, host, cookie, straight, floor) -> None:  # noqa: ANN001
+async def compare(
+    label, requests, via_preview, host, cookie, straight, floor, minimal=None
+) -> None:
+    others = [straight, floor] + ([minimal] if minimal else [])
     for _ in range(20):  # warm-up
         await http_once(via_preview, host, cookie)
-        await http_once(straight, "localhost")
-        await http_once(floor, "localhost")
-    preview_s, straight_s, floor_s = [], [], []
+        for other in others:
+            await http_once(other, "localhost")
+    preview_s: list[float] = []
+    straight_s, floor_s, minimal_s = samples = ([], [], [])
     for _ in range(requests):  # alternating, so drift hits all alike
         preview_s.append(await http_once(via_preview, host, cookie))
-        straight_s.append(await http_once(straight, "localhost"))
-        floor_s.append(await http_once(floor, "localhost"))
+        for other, times in zip(others, samples, strict=False):
+            times.append(await http_once(other, "localhost"))
     p50_preview = statistics.median(preview_s) * 1000
     p50_straight = statistics.median(straight_s) * 1000
     print(f"  {label}")
@@ -119,6 +190,12 @@ async def compare(label, requests, via_preview, host, cookie, straight, floor) -
         f"    uvicorn alone, same page from memory (no proxy, no container) p50 "
         f"{p50_floor:7.2f} ms   p95 {percentile(floor_s, 0.95) * 1000:7.2f} ms"
     )
+    if minimal_s:
+        p50_minimal = statistics.median(minimal_s) * 1000
+        print(
+            f"    a minimal Python proxy (uvloop protocols, one kept connection, no ASGI) p50 "
+            f"{p50_minimal:7.2f} ms   ratio p50 {p50_minimal / p50_straight:5.2f}x"
+        )
     p95_ratio = percentile(preview_s, 0.95) / percentile(straight_s, 0.95)
     print(
         f"    ratio p50 {p50_preview / p50_straight:5.2f}x (target <= 1.5), overhead "
@@ -182,16 +259,8 @@ async def main(args: argparse.Namespace) -> None:
     raw_names: list[str] = []
     # The floor of any Python hop: uvicorn as tutorial.server runs it (uvloop, httptools), with
     # an app that answers the same 10 KiB from memory.
-    floor_port = free_port()
-    floor = subprocess.Popen(
-        [sys.executable, "-c", FLOOR_APP, str(floor_port)], cwd=ROOT, stderr=subprocess.DEVNULL
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", floor_port), timeout=0.5).close()
-            break
-        except OSError:
-            await asyncio.sleep(0.05)
+    floor, floor_port = await helper(FLOOR_APP)
+    minimal: subprocess.Popen[bytes] | None = None
 
     async def floor_conn():  # noqa: ANN202
         return await asyncio.open_connection("127.0.0.1", floor_port)
@@ -237,8 +306,20 @@ async def main(args: argparse.Namespace) -> None:
             await asyncio.get_running_loop().sock_connect(sock, (address, 80))
             return await asyncio.open_connection(sock=sock)
 
+        minimal, minimal_port = await helper(MINIMAL_PROXY, str(container_pid("_webka")))
+
+        async def minimal_conn():  # noqa: ANN202
+            return await asyncio.open_connection("127.0.0.1", minimal_port)
+
         await compare(
-            "nginx", args.requests, via_preview, ka_host, ka_cookie, straight_ka, floor_conn
+            "nginx",
+            args.requests,
+            via_preview,
+            ka_host,
+            ka_cookie,
+            straight_ka,
+            floor_conn,
+            minimal_conn,
         )
         ka_ready.close()
         ka_namespace.close()
@@ -349,8 +430,10 @@ async def main(args: argparse.Namespace) -> None:
             "beside the server per port)"
         )
     finally:
-        floor.terminate()
-        floor.wait(10)
+        for process in (floor, minimal):
+            if process is not None:
+                process.terminate()
+                process.wait(10)
         if raw_names:
             subprocess.run(["docker", "rm", "-f", *raw_names], capture_output=True, check=False)
         try:
