@@ -41,6 +41,15 @@ def serve(name: str, host_port: int, page: str) -> str:
     )
 
 
+# The start of a test's Python server program (for serve_python): `s` listens on port 80, where
+# the container's port is published.
+LISTEN_ON_80 = """\
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 80)); s.listen(8)
+"""
+
+
 def serve_python(name: str, host_port: int, code: str) -> str:
     """The student's command that runs `code` (a Python server on port 80, standard library only)
     in a container publishing `host_port`, and waits until it listens. The code travels in an

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.live_server import LiveServer
-from harness.preview_client import Student, live_server_fixture, serve, wait_for_page
+from harness.preview_client import LISTEN_ON_80, Student, live_server_fixture, serve, wait_for_page
 
 pytestmark = [pytest.mark.docker]
 
@@ -25,10 +25,10 @@ CHROMIUM_ARGS = [
 ]
 
 # A websocket server answering every frame with a secret of its owner (standard library only).
-WS_TELLER = r"""
-import base64, hashlib, socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 80)); s.listen(8)
+WS_TELLER = (
+    LISTEN_ON_80
+    + r"""
+import base64, hashlib
 while True:
     c, _ = s.accept(); f = c.makefile("rb")
     key = ""
@@ -46,6 +46,7 @@ while True:
         pass
     c.close()
 """
+)
 
 # Run in a page: opens a websocket and says what came of it.
 PROBE = """async (url) => await new Promise((done) => {

@@ -12,16 +12,15 @@ import asyncio
 
 import pytest
 
-from harness.preview_client import Student, body, request, serve_python
+from harness.preview_client import LISTEN_ON_80, Student, body, request, serve_python
 
 pytestmark = [pytest.mark.docker]
 
 # One connection at a time; each answer names its method, its connection's number and the body
 # it read, and closes the connection ("Connection: close"), as busybox httpd does.
-ONE_AT_A_TIME = r"""
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 80)); s.listen(8)
+ONE_AT_A_TIME = (
+    LISTEN_ON_80
+    + r"""
 n = 0
 while True:
     c, _ = s.accept(); n += 1; f = c.makefile("rb")
@@ -38,6 +37,7 @@ while True:
                   % len(text) + text)
     f.close(); c.close()
 """
+)
 # Established connections to port 80 inside the container (/proc/net/tcp: local port 0050,
 # state 01), counted by the container's own python.
 OPEN_ON_80 = (

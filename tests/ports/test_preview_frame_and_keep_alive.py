@@ -14,17 +14,16 @@ from urllib.parse import urlsplit
 import pytest
 
 from harness import preview_client
-from harness.preview_client import Student, body, request, serve, wait_for_page
+from harness.preview_client import LISTEN_ON_80, Student, body, request, serve, wait_for_page
 
 pytestmark = [pytest.mark.docker]
 
 # Answers each request with its connection and request numbers; the third request on a
 # connection is read and the connection closed unanswered, as a server does when its keep-alive
 # timer fires just as a request arrives.
-COUNTING = r"""
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 80)); s.listen(8)
+COUNTING = (
+    LISTEN_ON_80
+    + r"""
 conexion = 0
 while True:
     c, _ = s.accept(); f = c.makefile("rb"); conexion += 1; peticion = 0
@@ -41,6 +40,7 @@ while True:
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(text) + text)
     f.close(); c.close()  # the file holds the socket open otherwise
 """
+)
 
 
 def frame_link(student: Student, host_port: int) -> tuple[str, str]:

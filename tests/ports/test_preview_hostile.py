@@ -14,16 +14,24 @@ from websockets.exceptions import ConnectionClosed
 
 from harness import preview_client
 from harness.live_server import LiveServer
-from harness.preview_client import Student, body, live_server_fixture, request, serve, wait_for_page
+from harness.preview_client import (
+    LISTEN_ON_80,
+    Student,
+    body,
+    live_server_fixture,
+    request,
+    serve,
+    wait_for_page,
+)
 
 pytestmark = [pytest.mark.docker]
 
 # A websocket echo server in the standard library of the course's python image: handshake, then
 # every text frame back (enough to carry a flood through the preview).
-WS_ECHO = r"""
-import base64, hashlib, socket, struct
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 80)); s.listen(8)
+WS_ECHO = (
+    LISTEN_ON_80
+    + r"""
+import base64, hashlib, struct
 while True:
     c, _ = s.accept(); f = c.makefile("rb")
     key = ""
@@ -46,6 +54,7 @@ while True:
         pass
     c.close()
 """
+)
 
 
 @pytest.fixture(scope="module")
