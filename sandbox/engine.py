@@ -98,6 +98,7 @@ from sandbox.docker_api.client import (
 )
 from sandbox.docker_api.containers import ContainerState
 from sandbox.docker_api.images import (
+    BUILD_CONTAINER_PREFIX,
     StepFailed,
     build_image,
     image_id,
@@ -107,8 +108,8 @@ from sandbox.docker_api.images import (
     import_tar,
     read_image_file,
     registry_answers,
+    remove_build_leftovers,
     remove_dangling_images,
-    remove_labelled_containers,
     remove_unused_image,
     run_and_commit,
     tag_image,
@@ -134,6 +135,7 @@ from sandbox.sandboxes import (
 from sandbox.status import EngineStatus, engine_status
 
 __all__ = [
+    "BUILD_CONTAINER_PREFIX",
     "BOOT_ID",
     "TTY",
     "CapacityFull",
@@ -166,8 +168,8 @@ __all__ = [
     "read_image_file",
     "registry_answers",
     "release",
+    "remove_build_leftovers",
     "remove_dangling_images",
-    "remove_labelled_containers",
     "remove_now",
     "remove_unused_image",
     "run",

@@ -13,6 +13,9 @@ import re
 LABEL_MANAGED = "muelle.managed"
 LABEL_INSTANCE = "muelle.instance"
 LABEL_ROLE = "muelle.role"
+# Whose it is: every object a student makes through their gateway carries it (and images built
+# FROM a course image inherit that image's labels, so only this one tells a student's apart).
+LABEL_STUDENT = "muelle.student"
 # The gateway folder a sandbox, or its project volume, belongs to.
 LABEL_GATEWAY = "muelle.gateway"
 

@@ -56,7 +56,6 @@ Progress = Callable[[str], None]
 ATTEMPTS = 2
 JOBS = 2  # the machines have 2 cores; more builds at once only queue on dpkg
 INSTALL_TIMEOUT = 1200.0
-BUILD_CONTAINER_LABEL = "muelle.build=stand-in"  # set by engine.run_and_commit
 BUILD_DIR = "/muelle-build"  # inside the build container, removed before the commit
 
 # Dropped from every Debian-based stand-in (the official images drop them too); licences stay.
@@ -527,7 +526,7 @@ def _build_stand_ins(
     base: StandIn,
 ) -> list[str]:
     # Under the lock, a build container still there is an orphan of a build that was killed.
-    if engine.remove_labelled_containers(BUILD_CONTAINER_LABEL):
+    if engine.remove_build_leftovers():
         say(_("Borrados los restos de una construcción interrumpida."))
     chosen = [
         s for s in stand_ins if not only or s.repository in only or any(n in only for n in s.names)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import secrets
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 
 import docker
 import docker.errors
+
+from sandbox.engine_names import LABEL_STUDENT
 
 from .client import ImageMissing, call_sync, engine_errors
 
@@ -144,11 +147,14 @@ def read_image_file(image: str, path: str) -> bytes:
 
 
 def remove_dangling_images(label: str) -> int:
-    """Removes the untagged images carrying `label` that no container uses; how many went."""
+    """Removes the untagged images carrying `label` that no container uses; how many went.
+    A student's own image built FROM one of them inherits the label: it is theirs, not ours."""
 
     def remove(api: docker.APIClient) -> int:
         gone = 0
         for item in api.images(filters={"dangling": True, "label": label}):
+            if LABEL_STUDENT in (item.get("Labels") or {}):
+                continue
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 api.remove_image(item["Id"], force=False)
                 gone += 1
@@ -157,11 +163,23 @@ def remove_dangling_images(label: str) -> int:
     return call_sync(remove)
 
 
-def remove_labelled_containers(label: str) -> int:
-    """Removes every container carrying `label` (e.g. a build step a killed process left)."""
+# A build step's container is named with this prefix and found again by it, never by a label: a
+# commit keeps the container's labels in the image it makes, so every container anyone runs from
+# a stand-in (a student's nginx, mariadb, wordpress) carries the build container's labels too.
+BUILD_CONTAINER_PREFIX = "muelle-stand-in-build-"
+
+
+def remove_build_leftovers() -> int:
+    """Removes the build-step containers of run_and_commit that a killed build left behind."""
 
     def remove(api: docker.APIClient) -> int:
-        found = api.containers(all=True, filters={"label": label})
+        listed = api.containers(all=True, filters={"name": f"^/{BUILD_CONTAINER_PREFIX}"})
+        # The engine's name filter matches a pattern; only our own prefix, whole, counts.
+        found = [
+            item
+            for item in listed
+            if any(name.startswith(f"/{BUILD_CONTAINER_PREFIX}") for name in item["Names"] or [])
+        ]
         for item in found:
             try:
                 api.remove_container(item["Id"], force=True)
@@ -195,6 +213,7 @@ def run_and_commit(
         container = api.create_container(
             image,
             command=command,
+            name=f"{BUILD_CONTAINER_PREFIX}{secrets.token_hex(6)}",
             labels={"muelle.build": "stand-in"},
             host_config=api.create_host_config(network_mode="none"),
         )["Id"]

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 # Re-exported: the gateway's modules read every label from here.
-from sandbox.engine_names import LABEL_INSTANCE, LABEL_MANAGED
+from sandbox.engine_names import LABEL_INSTANCE, LABEL_MANAGED, LABEL_STUDENT
 
 from .errors import GatewayError, bad_request
 
-LABEL_STUDENT = "muelle.student"
 LABEL_COURSE = "muelle.course"
 RESERVED_LABEL_PREFIX = "muelle."
 COURSE_REPOSITORY_PREFIX = "muelle/"

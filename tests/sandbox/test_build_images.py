@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -184,16 +185,48 @@ def test_an_official_image_under_the_name_is_kept(tiny) -> None:  # noqa: ANN001
 
 
 @pytest.mark.docker
-def test_a_build_container_left_by_a_killed_build_is_removed(tiny) -> None:  # noqa: ANN001
-    key, _sep, value = standin_build.BUILD_CONTAINER_LABEL.partition("=")
+def test_a_build_container_left_by_a_killed_build_is_removed_and_nothing_else(
+    tiny,  # noqa: ANN001
+) -> None:
+    build_label = {"muelle.build": "stand-in"}
     orphan = engine.call_sync(
-        lambda api: api.create_container("busybox:1.35", command=["true"], labels={key: value})
+        lambda api: api.create_container(
+            "busybox:1.35",
+            command=["true"],
+            name=f"{engine.BUILD_CONTAINER_PREFIX}{secrets.token_hex(4)}",
+            labels=build_label,
+        )
     )["Id"]
-    lines: list[str] = []
-    assert standin_build.build_stand_ins(_say(lines), stand_ins=(tiny,)) == [tiny.name]
-    assert "Borrados los restos de una construcción interrumpida." in lines
-    left = engine.call_sync(lambda api: api.containers(all=True, filters={"id": orphan}))
-    assert left == []
+    # What a student runs from a stand-in (their nginx, mariadb…): a commit keeps the build
+    # container's labels in the image, so it carries the same label. It must live on.
+    students = engine.call_sync(
+        lambda api: api.create_container("busybox:1.35", command=["true"], labels=build_label)
+    )["Id"]
+    try:
+        lines: list[str] = []
+        assert standin_build.build_stand_ins(_say(lines), stand_ins=(tiny,)) == [tiny.name]
+        assert "Borrados los restos de una construcción interrumpida." in lines
+        left = engine.call_sync(lambda api: api.containers(all=True, filters={"id": orphan}))
+        assert left == []
+        kept = engine.call_sync(lambda api: api.containers(all=True, filters={"id": students}))
+        assert [item["Id"] for item in kept] == [students]
+    finally:
+        engine.call_sync(lambda api: api.remove_container(students, force=True))
+
+
+@pytest.mark.docker
+def test_a_students_untagged_image_built_from_a_stand_in_is_left_alone(tiny) -> None:  # noqa: ANN001
+    # `FROM nginx` (a stand-in) passes the stand-in's labels on; the gateway adds the student's.
+    changes = [f'LABEL {standins.LABEL_STAND_IN}="nginx"', 'LABEL muelle.student="alumna"']
+    result = engine.call_sync(
+        lambda api: api.import_image_from_data(b"\0" * 10240, changes=changes)
+    )
+    students = json.loads(result.splitlines()[-1])["status"]
+    try:
+        standin_build.build_stand_ins(lambda _line: None, stand_ins=(tiny,))
+        assert engine.image_id(students) is not None
+    finally:
+        engine.call_sync(lambda api: api.remove_image(students, force=True))
 
 
 @pytest.mark.docker
