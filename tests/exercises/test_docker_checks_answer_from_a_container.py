@@ -127,6 +127,12 @@ async def test_a_value_in_the_log_with_hostile_and_huge_output(sandbox, settings
         timeout=60,
     )
     assert result.exit_code == 0, result
+    # `run -d` answers before the container has written anything: wait for its noise.
+    await sh(
+        sandbox,
+        'for i in $(seq 50); do [ "$(docker logs tty 2>&1 | head -c 100 | wc -c)" = 100 ] '
+        "&& exit 0; sleep 0.2; done; exit 1",
+    )
     passed, detail = await answered(
         sandbox, "tipo: respuesta\ncontenedor: tty\ndato: registro\nextrae: 'alert'", "x"
     )
