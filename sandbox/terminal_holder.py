@@ -79,7 +79,8 @@ class HeldTTY(TTY):
         self.terminal_id = terminal_id
         self.size: tuple[int, int] | None = None
         self._redraw_pending = True
-        self._ended_banner = False
+        self._cursor_left = b""  # what is still to come of the cursor shown after the banner
+        self._held = b""  # the end of the last read, held back: it may begin the banner
 
     async def write(self, data: bytes) -> None:
         """A paste goes in slices: dtach's attach forwards input in 8-byte messages (each a
@@ -97,15 +98,22 @@ class HeldTTY(TTY):
         await super().resize(rows, cols)
 
     async def read(self) -> bytes:
-        data = await super().read()
-        if not data:
+        chunk = await super().read()
+        data, self._held = self._held + chunk, b""
+        if not chunk:
+            # What was kept back at the very end is the start of dtach's banner, cut short.
             self.exit_code = None  # the attach's own code, not the shell's: unknown
-            return data
+            return chunk
+        if self._cursor_left:
+            data = self._drop_cursor(data)
         if _EOF_BANNER in data:
-            data = data.replace(_EOF_BANNER, b"")
-            self._ended_banner = True
-        if self._ended_banner and data.startswith(_SHOW_CURSOR):
-            data = data[len(_SHOW_CURSOR) :]
+            before, _, after = data.partition(_EOF_BANNER)
+            self._cursor_left = _SHOW_CURSOR
+            data = before + self._drop_cursor(after)
+        # The banner can arrive split over two reads (seen in CI: the page got it whole
+        # although neither read held all of it): a tail that could begin it waits for the
+        # next read.
+        data, self._held = _split_possible_start(data, _EOF_BANNER)
         if self._redraw_pending and self.size is not None:
             # The first bytes come from the attach itself: it is connected and listening for
             # size changes now.
@@ -114,6 +122,26 @@ class HeldTTY(TTY):
         if not data:
             return await self.read()
         return data
+
+    def _drop_cursor(self, data: bytes) -> bytes:
+        """After the banner the attach shows the cursor and exits; that too is left out, in
+        however many reads it comes."""
+        matched = 0
+        while matched < min(len(data), len(self._cursor_left)):
+            if data[matched] != self._cursor_left[matched]:
+                self._cursor_left = b""
+                return data
+            matched += 1
+        self._cursor_left = self._cursor_left[matched:]
+        return data[matched:]
+
+
+def _split_possible_start(data: bytes, marker: bytes) -> tuple[bytes, bytes]:
+    """`data` cut before its longest tail that is the start of `marker` (the tail is kept back)."""
+    for length in range(min(len(marker) - 1, len(data)), 0, -1):
+        if data.endswith(marker[:length]):
+            return data[:-length], data[-length:]
+    return data, b""
 
 
 async def open_tty(sandbox: Sandbox, terminal_id: str, rows: int = 24, cols: int = 80) -> HeldTTY:
