@@ -6,6 +6,7 @@
 #
 #   deploy/students-engine/students-engine.sh start   # waits until the engine answers
 #   deploy/students-engine/students-engine.sh stop    # stops it and everything it ran
+#   deploy/students-engine/students-engine.sh restart # stop, then start (students-engine/watchdog.sh)
 #   deploy/students-engine/students-engine.sh purge   # stop, then delete its data root
 #   deploy/students-engine/students-engine.sh run     # dockerd in the foreground (systemd)
 #
@@ -56,6 +57,12 @@ running_pid() {
 
 prepare() {
   mkdir -p "$DIR/run" "$DIR/data" "$DIR/exec"
+  # A dockerd that finds a default "bridge" network left by its previous run deletes it and,
+  # since this engine has --default-address-pool, deletes the host's docker0 too: the MAIN
+  # engine's bridge (moby's daemon_unix.go, «Clear stale bridge network»). Every restart did
+  # that (systemctl restart, Restart=on-failure, the watchdog). Students' networks never outlive
+  # a run anyway (stop removes them): each run starts without the previous one's network store.
+  rm -f "$DIR"/data/network/files/local-kv.db "$DIR"/data/*/network/files/local-kv.db
   chmod 0711 "$DIR"; chmod 0700 "$DIR/data" "$DIR/exec"
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
@@ -68,6 +75,9 @@ start() {
   if running_pid >/dev/null; then echo "students' engine already running ($SOCK)"; return 0; fi
   prepare
   mapfile -t args < <(dockerd_args)
+  # The previous run's log stays beside the new one (after a restart by the watchdog, it says
+  # where the hung engine's goroutine stacks are).
+  [ -s "$DIR/exec/dockerd.log" ] && mv "$DIR/exec/dockerd.log" "$DIR/exec/dockerd.log.1"
   # setsid: its own session, so a Ctrl-C in the caller's terminal does not reach it.
   setsid dockerd "${args[@]}" >"$DIR/exec/dockerd.log" 2>&1 </dev/null &
   local started=$!
@@ -88,14 +98,16 @@ stop() {
   local pid
   if pid="$(running_pid)"; then
     # Remove every container first: a dockerd that just exits leaves them running under shims.
+    # Bounded: a hung engine (students-engine/watchdog.sh) answers none of this, and is stopped
+    # anyway; what it leaves is removed below.
     local ids
-    ids="$(docker -H "unix://$SOCK" ps -aq 2>/dev/null || true)"
+    ids="$(timeout 30 docker -H "unix://$SOCK" ps -aq 2>/dev/null || true)"
     if [ -n "$ids" ]; then
       # shellcheck disable=SC2086
-      docker -H "unix://$SOCK" rm -f -v $ids >/dev/null 2>&1 || true
+      timeout 120 docker -H "unix://$SOCK" rm -f -v $ids >/dev/null 2>&1 || true
     fi
     # Students' networks are bridges in the host's namespace: they outlive a stopped dockerd.
-    docker -H "unix://$SOCK" network prune -f >/dev/null 2>&1 || true
+    timeout 30 docker -H "unix://$SOCK" network prune -f >/dev/null 2>&1 || true
     kill -TERM "$pid"
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
@@ -129,7 +141,8 @@ case "${1:-}" in
   start) start ;;
   run) prepare; mapfile -t args < <(dockerd_args); exec dockerd "${args[@]}" ;;
   stop) stop ;;
+  restart) stop; start ;;
   purge) stop; rm -rf "$DIR" ;;
   args) dockerd_args ;;
-  *) echo "usage: $0 start|stop|purge|run|args" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|purge|run|args" >&2; exit 2 ;;
 esac
