@@ -55,6 +55,7 @@ up() {
     echo "MUELLE_GATEWAY_DIR=$WORK/gateway"
     echo "MUELLE_INSTANCE=$PROJECT"
     echo "SANDBOX_WARM_POOL=${SANDBOX_WARM_POOL:-1}"
+    echo "MUELLE_WEB_PROCESSES=${MUELLE_WEB_PROCESSES:-2}"
   } >"$WORK/.env"
   say "Motor de los alumnos (--userns-remap=default) en $WORK/engine"
   "$DEPLOY/students-engine/students-engine.sh" start >&2
@@ -63,17 +64,28 @@ up() {
     muelle/sandbox:latest muelle/hola:latest muelle/busybox:latest
   say "Levantando la pila ($PROJECT)"
   compose up -d >&2
-  say "Esperando a https://$DOMAIN:$HTTPS_PORT/"
-  for _ in $(seq 1 90); do
-    if curl -sfk --resolve "$DOMAIN:$HTTPS_PORT:127.0.0.1" -o /dev/null "https://$DOMAIN:$HTTPS_PORT/"; then
+  say "Esperando a https://$DOMAIN:$HTTPS_PORT/ y a cada proceso web"
+  for _ in $(seq 1 120); do
+    if curl -sfk --resolve "$DOMAIN:$HTTPS_PORT:127.0.0.1" -o /dev/null "https://$DOMAIN:$HTTPS_PORT/" \
+      && all_web_processes_started; then
       say "Muelle responde en https://$DOMAIN:$HTTPS_PORT/"
       return 0
     fi
     sleep 1
   done
-  echo "Muelle no respondió en 90 s; registros:" >&2
+  echo "Muelle no respondió en 120 s; registros:" >&2
   compose logs --tail 40 >&2 || true
   return 1
+}
+
+# Every container of the web service has finished starting (uvicorn said so in its log).
+all_web_processes_started() {
+  local ids id
+  ids="$(compose ps -q web)"
+  [ -n "$ids" ] || return 1
+  for id in $ids; do
+    timeout 60 docker logs "$id" 2>&1 | grep -q "Application startup complete" || return 1
+  done
 }
 
 down() {

@@ -21,9 +21,30 @@ fi
 cp -a /app/static-dist/. /app/var/staticfiles/
 
 python manage.py check --deploy --fail-level ERROR
+
+# Several web processes start at once (MUELLE_WEB_PROCESSES): one migrates at a time, holding a
+# PostgreSQL advisory lock for as long as its migrate runs; the next finds nothing left to do.
+migrate_one_at_a_time() {
+  python - <<'PY'
+import os
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutorial.settings")
+django.setup()
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+if connection.vendor == "postgresql":
+    with connection.cursor() as cursor:
+        # Released when this process's database session ends.
+        cursor.execute("SELECT pg_advisory_lock(hashtext('muelle-migrate'))")
+call_command("migrate", interactive=False, verbosity=0)
+PY
+}
 # PostgreSQL may still be starting: migrations retry for a minute.
 tries=0
-until python manage.py migrate --noinput -v 0; do
+until migrate_one_at_a_time; do
   tries=$((tries + 1))
   [ "$tries" -lt 30 ] || exit 1
   sleep 2

@@ -6,13 +6,14 @@ terminal's websocket over wss."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import re
 import secrets
 import socket
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -25,6 +26,8 @@ class Stack:
     port: int
     http_port: int
     engine_socket: str
+    # deploy/test-deploy.sh's environment: `test-deploy.sh compose ...` reaches this stack.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def origin(self) -> str:
@@ -70,11 +73,13 @@ class Student:
         self.cookie = sessions[0]
         self.ws: ClientConnection | None = None
         self.status: int | None = None  # exit status of the last shell() command
+        # The terminal's tab, as the page names it: a reconnect with it finds the same shell.
+        self.tab = secrets.token_hex(12)
 
     async def open_terminal(self) -> ClientConnection:
         sock = socket.create_connection(("127.0.0.1", self.stack.port), 30)
         ws = await connect(
-            f"wss://{self.stack.domain}:{self.stack.port}/ws/terminal/?t={secrets.token_urlsafe(16)}",
+            f"wss://{self.stack.domain}:{self.stack.port}/ws/terminal/?t={self.tab}",
             sock=sock,
             ssl=self.stack.tls(),
             server_hostname=self.stack.domain,
@@ -103,6 +108,13 @@ class Student:
                 seen += frame
         self.status = int(found.group(1))
         return seen.decode(errors="replace")
+
+    async def reconnect(self) -> None:
+        """What the page does when its websocket drops: the same tab, a new connection."""
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(), 10)
+        self.ws = await self.open_terminal()
 
     async def close(self) -> None:
         if self.ws is not None:

@@ -3,12 +3,15 @@
 --userns-remap=default. Everything is reached as a browser would, through the proxy on
 loopback: the index and a lesson over HTTPS, a terminal over wss where `docker run` works, the
 preview origin of a published port, and, on the host, the student's containers owned by a
-remapped uid. The module's fixture removes all of it afterwards, also when a test fails."""
+remapped uid. The stack runs two web processes behind the proxy: requests reach both, and a
+terminal whose web process is killed reconnects to the other one and finds the same shell.
+The module's fixture removes all of it afterwards, also when a test fails."""
 
 from __future__ import annotations
 
 import http.client
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -52,6 +55,7 @@ def stack() -> Iterator[Stack]:
         "MUELLE_HTTPS_PORT": str(free_port()),
         "MUELLE_HTTP_PORT": str(free_port()),
         "MUELLE_BACK_SUBNET": f"10.239.{net}.0/24",
+        "MUELLE_WEB_PROCESSES": "2",
         # Names of the students' engine that no other run on this machine uses.
         "MUELLE_ENGINE_NAME": f"muelle-students-{tag}",
         "MUELLE_ENGINE_BRIDGE": f"mst{tag}",
@@ -66,11 +70,12 @@ def stack() -> Iterator[Stack]:
             port=int(env["MUELLE_HTTPS_PORT"]),
             http_port=int(env["MUELLE_HTTP_PORT"]),
             engine_socket=f"unix://{work}/engine/run/docker.sock",
+            env=env,
         )
     finally:
         # The stack's own account of what happened, shown by pytest when a test failed.
         subprocess.run(
-            [SCRIPT, "compose", "logs", "--no-color", "--tail=60", "web", "proxy"],
+            [SCRIPT, "compose", "logs", "--no-color", "--tail=400", "web", "proxy"],
             env=env,
             check=False,
             timeout=120,
@@ -91,6 +96,36 @@ def students_engine(stack: Stack, *args: str) -> str:
         text=True,
         timeout=60,
     ).stdout.strip()
+
+
+def web_processes(stack: Stack) -> list[str]:
+    """The containers of the stack's `web` service (one web process each), running or not."""
+    out = subprocess.run(
+        [SCRIPT, "compose", "ps", "-q", "web"],
+        env=stack.env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return out.stdout.split()
+
+
+def log_of(container: str) -> str:
+    """What the container wrote (uvicorn's access log: each request's path and query)."""
+    out = subprocess.run(
+        ["timeout", "60", "docker", "logs", container], capture_output=True, text=True
+    )
+    return out.stdout + out.stderr
+
+
+def is_running(container: str) -> bool:
+    out = subprocess.run(
+        ["timeout", "60", "docker", "inspect", "-f", "{{.State.Running}}", container],
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip() == "true"
 
 
 def host_uid(pid: str) -> int:
@@ -157,6 +192,33 @@ async def test_a_build_runs_in_its_limits_cgroup(stack: Stack) -> None:
         await ana.close()
 
 
+def enter_preview(stack: Stack, student: Student, port: int) -> tuple[str, str]:
+    """Muelle's link to the student's published port, followed as the browser does: the preview
+    host name and its cookie."""
+    opened = get(stack, f"/sandbox/puertos/{port}/abrir/", cookie=student.cookie)
+    assert opened.status == 302, opened.body[:300]
+    location = urlsplit(opened.headers["Location"])
+    assert location.scheme == "https" and location.port == stack.port
+    assert location.hostname and location.hostname.endswith(f".vista.{stack.domain}")
+    entered = get(stack, f"{location.path}?{location.query}", host=location.hostname)
+    assert entered.status == 303, entered.body[:300]
+    cookie = (entered.headers.get("Set-Cookie") or "").split(";")[0]
+    assert cookie.startswith("muelle_vista=")
+    return location.hostname, cookie
+
+
+def proxy_log(stack: Stack) -> str:
+    proxy = subprocess.run(
+        [SCRIPT, "compose", "ps", "-q", "proxy"],
+        env=stack.env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout.strip()
+    return log_of(proxy)
+
+
 async def test_a_published_port_is_previewed_through_the_proxy(stack: Stack) -> None:
     ana = Student(stack)
     try:
@@ -166,21 +228,47 @@ async def test_a_published_port_is_previewed_through_the_proxy(stack: Stack) -> 
             "exec httpd -f -p 80 -h /tmp/w' && sleep 1 && curl -s localhost:8080/"
         )
         assert "pagina-desplegada" in out
-        opened = get(stack, "/sandbox/puertos/8080/abrir/", cookie=ana.cookie)
-        assert opened.status == 302, opened.body[:300]
-        location = urlsplit(opened.headers["Location"])
-        assert location.scheme == "https" and location.port == stack.port
-        assert location.hostname and location.hostname.endswith(f".vista.{stack.domain}")
-        preview_host = location.hostname
-        entered = get(stack, f"{location.path}?{location.query}", host=preview_host)
-        assert entered.status == 303, entered.body[:300]
-        preview_cookie = (entered.headers.get("Set-Cookie") or "").split(";")[0]
-        assert preview_cookie.startswith("muelle_vista=")
+        preview_host, preview_cookie = enter_preview(stack, ana, 8080)
         page = get(stack, "/", host=preview_host, cookie=preview_cookie)
         assert page.status == 200 and "pagina-desplegada" in page.body
         # Without the owner's cookie the same host refuses, also with Muelle's session cookie.
         refused = get(stack, "/", host=preview_host, cookie=ana.cookie)
         assert refused.status == 403 and "pagina-desplegada" not in refused.body
+    finally:
+        await ana.close()
+
+
+async def test_a_preview_works_whichever_web_process_the_proxy_tries_first(stack: Stack) -> None:
+    """Only the web process that shows the student's terminal serves their published ports; the
+    other one answers 404. The proxy tries the processes in an order fixed by the preview's host
+    name and goes on to the next one after a 404, so every preview works. Over 20 host names
+    (ports), one at least was tried first on the other process: its line in the proxy's log
+    names two processes (all 20 on the right one first: a chance of 1 in 2**20)."""
+    ana = Student(stack)
+    ports = list(range(8090, 8110))
+    serve = (
+        "'mkdir -p /tmp/w && echo pagina-desplegada > /tmp/w/index.html && "
+        "exec httpd -f -p 80 -h /tmp/w'"
+    )
+    try:
+        for group in (ports[:10], ports[10:]):  # 16 published ports at most per container
+            flags = " ".join(f"-p {port}:80" for port in group)
+            await ana.shell(f"docker run -d -m 32m {flags} muelle/busybox sh -c {serve}")
+            assert ana.status == 0
+        out = await ana.shell(f"sleep 1 && curl -s localhost:{ports[-1]}/")
+        assert "pagina-desplegada" in out
+        retried = False
+        for port in ports:
+            preview_host, cookie = enter_preview(stack, ana, port)
+            probe = f"vista{secrets.token_hex(6)}"
+            page = get(stack, f"/?{probe}", host=preview_host, cookie=cookie)
+            assert page.status == 200 and "pagina-desplegada" in page.body, page.body[:300]
+            lines = [line for line in proxy_log(stack).splitlines() if probe in line]
+            assert len(lines) == 1, lines
+            retried = re.search(r"web=\S+, \S+", lines[0]) is not None
+            if retried:
+                break
+        assert retried, "every preview went first to the process that serves it"
     finally:
         await ana.close()
 
@@ -226,3 +314,72 @@ def test_the_main_engines_bridge_is_untouched(stack: Stack) -> None:
     assert students_engine(stack, "info", "--format", "{{.DockerRootDir}}").endswith(
         f"/{REMAP_FIRST_UID}.{REMAP_FIRST_UID}"
     )
+
+
+def test_requests_reach_both_web_processes(stack: Stack) -> None:
+    """Visitors without a session are spread over the web processes; each request is answered
+    by one of them (its access log has the request's probe) and the proxy's log says which."""
+    processes = web_processes(stack)
+    assert len(processes) == 2
+    probes: list[str] = []
+    answered: dict[str, list[str]] = {}
+    # Each request's route is a random key: two processes both answer well within 40 tries
+    # (all 40 on one: a chance of 2 in 2**40).
+    while len(probes) < 40 and not (len(answered) == 2 and all(answered.values())):
+        probes.append(f"sonda{secrets.token_hex(8)}")
+        assert get(stack, f"/?{probes[-1]}").status == 200
+        answered = {p: [x for x in probes if x in log_of(p)] for p in processes}
+    assert all(answered.values()), answered
+    # Every probe was answered by exactly one process.
+    assert sorted(x for got in answered.values() for x in got) == sorted(probes)
+    proxy_log = subprocess.run(
+        [SCRIPT, "compose", "logs", "--no-color", "proxy"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    upstreams = {
+        m.group(1)
+        for line in proxy_log.splitlines()
+        if any(x in line for x in probes)
+        for m in [re.search(r"web=(\S+)", line)]
+        if m
+    }
+    assert len(upstreams) == 2, upstreams
+
+
+async def test_a_terminal_outlives_the_web_process_that_served_it(stack: Stack) -> None:
+    """TERMINAL_HELD_SHELLS: the shell lives in the sandbox (dtach), not in the web process.
+    Killing the process that showed it (SIGKILL, as a crash) and reconnecting the same tab
+    through the proxy reaches the other process, which shows the same shell: the same $$, the
+    variable, the background job, and `docker` through the student's gateway, now served by
+    the other process. Runs last: it leaves one web process."""
+    ana = Student(stack)
+    try:
+        out = await ana.shell("export MARCA=42; sleep 1000 & echo pid=$$")
+        assert ana.status == 0
+        found = re.search(r"pid=(\d+)", out)
+        assert found, out
+        shell_pid = found.group(1)
+        accepted = f"/ws/terminal/?t={ana.tab}"
+        first = [p for p in web_processes(stack) if accepted in log_of(p)]
+        assert len(first) == 1, "one web process accepted the terminal"
+        served_by = first[0]
+
+        subprocess.run(["timeout", "60", "docker", "kill", served_by], check=True)
+        assert not is_running(served_by)
+        await ana.reconnect()
+
+        out = await ana.shell("echo pid=$$ marca=$MARCA; jobs")
+        assert ana.status == 0
+        assert f"pid={shell_pid} marca=42" in out, out
+        assert re.search(r"Running\s+sleep 1000", out), out
+        out = await ana.shell("docker run --rm muelle/hola")
+        assert ana.status == 0 and "¡Hola desde Muelle!" in out
+        # The reconnect was accepted by the other process, the one still running.
+        others = [p for p in web_processes(stack) if p != served_by]
+        assert len(others) == 1 and is_running(others[0])
+        assert accepted in log_of(others[0])
+    finally:
+        await ana.close()
