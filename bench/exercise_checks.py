@@ -9,7 +9,8 @@ and SANDBOX_INSTANCE), gives each student a session, then:
   exercises in turn, with the containers already running (as after using the terminal).
 
 Prints median and p95 of each, and beside them the raw reference from the same run: one `docker
-exec` of `echo` per student straight through the SDK, all at once, with the ratios. Loopback
+exec` of `echo` per student straight through the SDK, all at once, with the ratios; then the
+server's CPU time per check in those rounds (every thread of its process). Loopback
 only; bounded in count and time; every container it made is removed at the end.
 
     .venv/bin/python bench/exercise_checks.py [--students 20] [--rounds 5] [--lesson SLUG]
@@ -38,6 +39,7 @@ from common import (
     raw_exec_echo,
     report,
 )
+from load import cpu_seconds
 
 from harness.live_server import LiveServer
 
@@ -164,12 +166,15 @@ def main() -> None:
                 students, lambda s: s.check(lesson.slug, first.id, bench_answer(first))
             )
             warm: list[tuple[float, str]] = []
+            assert server.process is not None
+            server_cpu = cpu_seconds(server.process.pid)
             for round_number in range(args.rounds):
                 exercise = exercises[round_number % len(exercises)]
                 warm += all_at_once(
                     students,
                     lambda s, e=exercise: s.check(lesson.slug, e.id, bench_answer(e)),
                 )
+            server_cpu = cpu_seconds(server.process.pid) - server_cpu
             # The raw reference, same run, same containers: one `exec` of `echo` straight
             # through the SDK per student, all at once, as many rounds.
             containers = running_containers()
@@ -188,6 +193,11 @@ def main() -> None:
             f"raw engine: exec of echo, {len(containers)} at once", raw, "reference", 44
         )  # fmt: skip
         beside_raw(f"check vs raw exec, {args.students} at once,", [s for s, _ in warm], raw, 44)
+        # Muelle's own share, which the machine's load moves less than the wall times above.
+        print(
+            f"  server CPU per check (all its threads): {server_cpu / len(warm) * 1000:.1f} ms",
+            flush=True,
+        )
         print(
             f"  results: {results['aprobado']} passed, {results['fallido']} failed (the bench "
             f"does not do the exercises), {results['no-comprobado']} not checked",
