@@ -1,20 +1,24 @@
 """Exercise endpoints: check (runs in the student's sandbox), reveal a solution, reset a lesson.
 
 Every POST works both from htmx (the response is the exercise's card, swapped in place) and as a
-plain form without JavaScript (the response is a page with the same card). The check view is
-async so that a class checking at once waits on the engine, not on each other; the session, the
-user and the ORM are touched only in worker threads (_in_a_thread).
+plain form without JavaScript (the response is a page with the same card).
+
+The check view is sync, like every page: its request runs Django's middleware chain in sync mode
+in a thread of its own (tutorial.http_handler), and only the round trip to the sandbox (the
+check agent, the student's gateway) goes to the event loop and back (async_to_sync). As an async
+view a click made 19 round trips between the event loop and threads (Django's async middleware
+chain, then the view's ORM work queued for the loop's default pool of cpu+4 threads); now 4. Each
+request still has its own thread, so a class checking at once waits on the sandboxes, not on
+each other (docs/reliability.md, "Checks of a class at once").
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
-from channels.db import DatabaseSyncToAsync
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -28,7 +32,6 @@ from sandbox import engine
 from sandbox.terminals import owner_key
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def _find(
@@ -59,13 +62,6 @@ def exercise_page(request: HttpRequest, lesson_slug: str, exercise_id: str) -> H
     return _respond(request, cards.card(lesson, exercise, student))
 
 
-def _in_a_thread(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
-    """Runs fn (ORM, session, template) in a worker thread of its own: Django's default, one
-    thread for every request's sync work, made twenty simultaneous clicks queue for it. Database
-    connections of those threads are recycled around each call, as in a request."""
-    return DatabaseSyncToAsync(fn, thread_sensitive=False)  # type: ignore[return-value]
-
-
 @dataclass
 class _CheckRequest:
     lesson: catalog.LessonExercises
@@ -84,14 +80,11 @@ def _start_check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> _C
         request.session.save()  # the sandbox owner is derived from the session key
     session_key = request.session.session_key
     assert session_key is not None
-    completed = progress.completed_ids(student, lesson.slug)
-    return _CheckRequest(
-        lesson,
-        exercise,
-        student,
-        owner_key(session_key),
-        cards.blocking_exercise(lesson, exercise, completed),
-    )
+    blocked_by = None
+    if exercise.depends_on is not None:  # no dependency, nothing to read
+        completed = progress.completed_ids(student, lesson.slug)
+        blocked_by = cards.blocking_exercise(lesson, exercise, completed)
+    return _CheckRequest(lesson, exercise, student, owner_key(session_key), blocked_by)
 
 
 async def _run_in_sandbox(owner: str, exercise: Exercise, answer: str) -> tuple[list[Outcome], str]:
@@ -170,8 +163,8 @@ def _finish_check(
 
 
 @require_POST
-async def check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> HttpResponse:
-    job = await _in_a_thread(_start_check)(request, lesson_slug, exercise_id)
+def check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> HttpResponse:
+    job = _start_check(request, lesson_slug, exercise_id)
     answer = request.POST.get("respuesta", "")[:ANSWER_MAX]
     if job.blocked_by is not None:
         outcomes: list[Outcome] = []
@@ -179,8 +172,9 @@ async def check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> Htt
             "title": job.blocked_by.title
         }
     else:
-        outcomes, error = await _run_in_sandbox(job.owner, job.exercise, answer)
-    return await _in_a_thread(_finish_check)(request, job, outcomes, error, answer)
+        # On the server's event loop, where the sandbox's agent channel lives.
+        outcomes, error = async_to_sync(_run_in_sandbox)(job.owner, job.exercise, answer)
+    return _finish_check(request, job, outcomes, error, answer)
 
 
 @require_POST

@@ -8,11 +8,12 @@ back (async_to_sync); a sync view crosses once more. A lesson page made about 40
 each a few event-loop turns and lock handoffs: profiled, they were most of what a page cost
 beyond a static file (docs/lessons.md#rendimiento-de-las-páginas).
 
-So a request for a sync view (every page, the 404 page, static files) goes through the same
-MIDDLEWARE loaded in sync mode, run whole in the request's thread, as under WSGI: one crossing.
-A request for an async view (the exercise checks, the workspace's file operations, which await
-the sandbox on the event loop) keeps Django's async chain: it holds no thread while it waits, and
-a client that goes away still cancels it. Both chains are loaded at start-up (about 0.1 s more:
+So a request for a sync view (every page, the exercise checks, the 404 page, static files) goes
+through the same MIDDLEWARE loaded in sync mode, run whole in the request's thread, as under
+WSGI: one crossing (a sync view that awaits the sandbox, as the check does, crosses back to the
+event loop for that part only). A request for an async view (the workspace's file operations)
+keeps Django's async chain: it holds no thread while it waits, and a client that goes away still
+cancels it. Both chains are loaded at start-up (about 0.1 s more:
 whitenoise scans the static files once per chain).
 """
 

@@ -85,14 +85,17 @@ def allowed_host(settings: Any) -> None:
 
 
 def test_pages_take_the_sync_chain_and_async_views_the_async_one() -> None:
-    check = reverse("exercises:check", args=["tu-primer-contenedor", "uno"])
-    assert is_async_view(http_scope(check))
+    save = reverse("sandbox:workspace-save")
+    assert is_async_view(http_scope(save))
+    assert not is_async_view(
+        http_scope(reverse("exercises:check", args=["tu-primer-contenedor", "uno"]))
+    )
     assert not is_async_view(http_scope(LESSON))
     assert not is_async_view(http_scope(reverse("exercises:login")))
     assert not is_async_view(http_scope("/no-existe/en/ninguna/parte/"))
     assert not is_async_view(http_scope("/static/css/muelle.css"))
     # Under a mount point the view is found below it, as Django finds it.
-    mounted = {**http_scope("/muelle" + check), "root_path": "/muelle"}
+    mounted = {**http_scope("/muelle" + save), "root_path": "/muelle"}
     assert is_async_view(mounted)
 
 
@@ -122,10 +125,10 @@ def test_a_lesson_page_through_the_asgi_app_is_the_one_django_renders() -> None:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("allowed_host")
 def test_an_async_view_still_goes_through_every_middleware() -> None:
-    """The exercise check (async) without a CSRF token: refused by CsrfViewMiddleware, in
+    """The workspace's save (async) without a CSRF token: refused by CsrfViewMiddleware, in
     Django's async chain, with the headers every response gets."""
-    check = reverse("exercises:check", args=["tu-primer-contenedor", "uno"])
-    status, headers, _body = through_asgi(check, method="POST")
+    save = reverse("sandbox:workspace-save")
+    status, headers, _body = through_asgi(save, method="POST")
     assert status == 403
     assert headers["x-frame-options"] == ["DENY"]
     assert headers["x-content-type-options"] == ["nosniff"]
