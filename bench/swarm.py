@@ -120,9 +120,7 @@ def main(args: argparse.Namespace) -> None:
                 configure_django(
                     work / "db.sqlite3",
                     f"bench-swarm-{os.getpid()}",
-                    SANDBOX_PLACEMENT="swarm",
-                    SANDBOX_SWARM_MANAGER=bed.socks[0],
-                    SANDBOX_SWARM_ENGINE="tcp://{addr}:2375",
+                    **bed.muelle_settings(),  # placement on the bed, over mutual TLS
                     SANDBOX_WARM_POOL="0",
                     SANDBOX_MAX_LIVE="500",
                     SANDBOX_DOCKER_THREADS=str(args.burst + 4),

@@ -28,9 +28,22 @@ class SwarmBed:
     dir: Path
     socks: list[str]  # unix:// of node 1, 2, 3 (node 1 is the only manager)
     addrs: list[str]
+    tls: tuple[str, str, str]  # CA, client certificate, client key (PEM files, for Muelle)
 
     def engine(self, n: int) -> str:
-        return f"tcp://{self.addrs[n]}:2375"
+        return f"tcp://{self.addrs[n]}:2376"  # mutual TLS only (testbed.sh)
+
+    def muelle_settings(self) -> dict[str, str]:
+        """The settings that make Muelle place sandboxes on this bed, over mutual TLS."""
+        ca, cert, key = self.tls
+        return {
+            "SANDBOX_PLACEMENT": "swarm",
+            "SANDBOX_SWARM_MANAGER": self.socks[0],
+            "SANDBOX_SWARM_ENGINE": "tcp://{addr}:2376",
+            "SANDBOX_SWARM_TLS_CA": ca,
+            "SANDBOX_SWARM_TLS_CERT": cert,
+            "SANDBOX_SWARM_TLS_KEY": key,
+        }
 
     @property
     def engines(self) -> list[str]:
@@ -63,6 +76,7 @@ def swarm_bed(folder: Path, tag: str, slots: int) -> Iterator[SwarmBed]:
             folder,
             [values[f"NODE{n}_SOCK"] for n in (1, 2, 3)],
             [values[f"NODE{n}_ADDR"] for n in (1, 2, 3)],
+            (values["TLS_CA"], values["TLS_CERT"], values["TLS_KEY"]),
         )
     finally:
         subprocess.run([str(SCRIPT), "down"], env=env, check=False, timeout=300)

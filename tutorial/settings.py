@@ -325,9 +325,38 @@ if SANDBOX_PLACEMENT not in ("local", "swarm"):
 # The Swarm manager's engine (unix:// or tcp://), and how a node's engine is reached from its
 # address in the Swarm (`docker node inspect` Status.Addr fills {addr}).
 SANDBOX_SWARM_MANAGER = env_str("SANDBOX_SWARM_MANAGER", "")
-SANDBOX_SWARM_ENGINE = env_str("SANDBOX_SWARM_ENGINE", "tcp://{addr}:2375")
+SANDBOX_SWARM_ENGINE = env_str("SANDBOX_SWARM_ENGINE", "tcp://{addr}:2376")
 if SANDBOX_PLACEMENT == "swarm" and not SANDBOX_SWARM_MANAGER:
     raise ImproperlyConfigured("SANDBOX_PLACEMENT=swarm needs SANDBOX_SWARM_MANAGER")
+# Mutual TLS to every tcp:// engine of the Swarm (PEM files: the CA that signed the nodes'
+# certificates, and Muelle's client certificate and key; sandbox/docker_api/node_tls.py). A node
+# engine on plain tcp:// is root on that node for anyone who reaches its port, so without these
+# a tcp:// engine is refused at start-up, unless SANDBOX_SWARM_INSECURE_TCP=1 says it on purpose.
+SANDBOX_SWARM_TLS_CA = env_str("SANDBOX_SWARM_TLS_CA", "")
+SANDBOX_SWARM_TLS_CERT = env_str("SANDBOX_SWARM_TLS_CERT", "")
+SANDBOX_SWARM_TLS_KEY = env_str("SANDBOX_SWARM_TLS_KEY", "")
+SANDBOX_SWARM_INSECURE_TCP = env_bool("SANDBOX_SWARM_INSECURE_TCP", False)
+_swarm_tls = {
+    "SANDBOX_SWARM_TLS_CA": SANDBOX_SWARM_TLS_CA,
+    "SANDBOX_SWARM_TLS_CERT": SANDBOX_SWARM_TLS_CERT,
+    "SANDBOX_SWARM_TLS_KEY": SANDBOX_SWARM_TLS_KEY,
+}
+if any(_swarm_tls.values()) and not all(_swarm_tls.values()):
+    raise ImproperlyConfigured(f"set all three of {', '.join(_swarm_tls)}, or none")
+for _name, _file in _swarm_tls.items():
+    if _file and not Path(_file).is_file():
+        raise ImproperlyConfigured(f"{_name}: no such file: {_file}")
+if (
+    SANDBOX_PLACEMENT == "swarm"
+    and "tcp://" in SANDBOX_SWARM_ENGINE + SANDBOX_SWARM_MANAGER
+    and not all(_swarm_tls.values())
+    and not SANDBOX_SWARM_INSECURE_TCP
+):
+    raise ImproperlyConfigured(
+        "SANDBOX_PLACEMENT=swarm reaches engines over tcp:// without TLS: set "
+        "SANDBOX_SWARM_TLS_CA, SANDBOX_SWARM_TLS_CERT and SANDBOX_SWARM_TLS_KEY (or, only on a "
+        "private test network, SANDBOX_SWARM_INSECURE_TCP=1)"
+    )
 # --- One-off runs (exercise checks that run a command in the sandbox) ---
 # Longest a check's command may run (duration, seconds).
 SANDBOX_RUN_TIMEOUT = env_duration("SANDBOX_RUN_TIMEOUT", "10s", minimum=0.1)

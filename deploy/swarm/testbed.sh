@@ -7,9 +7,13 @@
 #   - each node has its own data root, exec root, pid file, socket and cgroup parent;
 #   - the host's FORWARD policy is DROP and bridged traffic goes through it: one ACCEPT rule for
 #     traffic within the bridge is inserted, and removed again by `down`;
-#   - a node's capacity is a generic resource (`sandbox=N`) that services reserve.
+#   - a node's capacity is a generic resource (`sandbox=N`) that services reserve;
+#   - each engine listens on its address with mutual TLS only (`--tlsverify`, port 2376): a
+#     throwaway CA made here signs one server certificate per node (SAN = its address) and one
+#     client certificate for Muelle; a client without a certificate of that CA is refused.
 #
-#   deploy/swarm/testbed.sh up      # prints NODE<i>_SOCK=..., NODE<i>_ADDR=... lines
+#   deploy/swarm/testbed.sh up      # prints NODE<i>_SOCK=..., NODE<i>_ADDR=... lines, and
+#                                   # TLS_CA=, TLS_CERT=, TLS_KEY= (Muelle's client material)
 #   deploy/swarm/testbed.sh down    # removes everything: services, swarm, engines, mounts,
 #                                   # namespaces, links, the FORWARD rule, the data
 #
@@ -31,6 +35,32 @@ addr() { echo "$PREFIX.$((10 + $1))"; }
 sock() { echo "unix://$DIR/node$1/docker.sock"; }
 dk() { local n="$1"; shift; docker -H "$(sock "$n")" "$@"; }
 
+# A throwaway CA, a server certificate per node and a client certificate, all in $DIR/tls
+# (EC keys: quick to make). Go's TLS wants the CA marked as one, and each node's address in
+# its certificate's SAN: Muelle reaches the engines by address.
+certs() {
+  local t="$DIR/tls" n
+  mkdir -p "$t"
+  chmod 0700 "$t"
+  openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 2 \
+    -subj "/CN=muelle-swarm-$TAG testbed CA" -keyout "$t/ca-key.pem" -out "$t/ca.pem" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    2>/dev/null
+  sign() { # name, extensions
+    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+      -subj "/CN=$1" -keyout "$t/$1-key.pem" -out "$t/$1.csr" 2>/dev/null
+    openssl x509 -req -in "$t/$1.csr" -CA "$t/ca.pem" -CAkey "$t/ca-key.pem" -CAcreateserial \
+      -days 2 -out "$t/$1-cert.pem" -extfile <(printf '%s\n' "$2") 2>/dev/null
+    rm -f "$t/$1.csr"
+  }
+  for n in $(seq 1 $NODES); do
+    sign "node$n" "subjectAltName=IP:$(addr "$n")
+extendedKeyUsage=serverAuth"
+  done
+  sign client "extendedKeyUsage=clientAuth"
+  chmod 0600 "$t"/*-key.pem
+}
+
 up() {
   mkdir -p "$DIR"
   chmod 0711 "$DIR"
@@ -38,6 +68,7 @@ up() {
   ip addr add "$PREFIX.1/24" dev "$BR"
   ip link set "$BR" up
   iptables -I "${RULE[@]}"
+  certs
   for n in $(seq 1 $NODES); do
     ip netns add "$(ns "$n")"
     ip link add "${BR}v$n" type veth peer name eth0 netns "$(ns "$n")"
@@ -49,7 +80,11 @@ up() {
     mkdir -p "$DIR/node$n/data" "$DIR/node$n/exec"
     setsid nsenter --net="/run/netns/$(ns "$n")" dockerd \
       --host "$(sock "$n")" \
-      --host "tcp://$(addr "$n"):2375" \
+      --host "tcp://$(addr "$n"):2376" \
+      --tlsverify \
+      --tlscacert "$DIR/tls/ca.pem" \
+      --tlscert "$DIR/tls/node$n-cert.pem" \
+      --tlskey "$DIR/tls/node$n-key.pem" \
       --data-root "$DIR/node$n/data" \
       --exec-root "$DIR/node$n/exec" \
       --pidfile "$DIR/node$n/docker.pid" \
@@ -73,6 +108,8 @@ up() {
   for n in $(seq 1 $NODES); do
     printf 'NODE%s_SOCK=%s\nNODE%s_ADDR=%s\n' "$n" "$(sock "$n")" "$n" "$(addr "$n")"
   done
+  printf 'TLS_CA=%s\nTLS_CERT=%s\nTLS_KEY=%s\n' "$DIR/tls/ca.pem" "$DIR/tls/client-cert.pem" \
+    "$DIR/tls/client-key.pem"
 }
 
 down() {

@@ -22,6 +22,8 @@ import requests.exceptions
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from . import node_tls
+
 T = TypeVar("T")
 
 PING_TIMEOUT = 3.0  # an absent engine must fail fast
@@ -106,13 +108,17 @@ def _forget_client() -> None:
 
 
 def client_for(address: str) -> docker.APIClient:
-    """The client of the engine at `address` (unix:// or tcp://); blocking, like client()."""
+    """The client of the engine at `address` (unix:// or tcp://); blocking, like client(). A
+    tcp:// engine is reached through mutual TLS when it is configured (node_tls: the SDK, and
+    the exec streams it hijacks, talk to a local relay that carries each connection in TLS)."""
     with _client_lock:
         api = _engines.get(address)
     if api is not None:
         return api
     try:
-        api = docker.APIClient(base_url=address, version="auto", timeout=PING_TIMEOUT)
+        api = docker.APIClient(
+            base_url=node_tls.local_address(address), version="auto", timeout=PING_TIMEOUT
+        )
     except docker.errors.DockerException as exc:
         raise EngineUnavailable(no_engine_message(address)) from exc
     api.timeout = API_TIMEOUT

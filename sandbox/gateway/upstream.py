@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.docker_api import node_tls
+
 from .errors import EngineError
 from .wire import (
     MAX_HEAD,
@@ -67,8 +69,15 @@ class Upstream:
         self.socket_path = socket_path
         self.resolve = resolve
 
+    async def address(self) -> str:
+        """The engine this upstream reaches now (unix://path, a path, or a node's tcp://)."""
+        return await self.resolve() if self.resolve is not None else self.socket_path
+
     async def connect(self) -> EngineConnection:
-        address = await self.resolve() if self.resolve is not None else self.socket_path
+        address = await self.address()
+        # A node's engine over tcp:// goes through Muelle's mutual-TLS relay when it is
+        # configured (what stays tcp:// here is a test bed's explicit SANDBOX_SWARM_INSECURE_TCP).
+        address = node_tls.local_address(address)
         if address.startswith("tcp://"):
             host, _, port = address.removeprefix("tcp://").rstrip("/").rpartition(":")
             reader, writer = await asyncio.open_connection(host, int(port), limit=MAX_HEAD)
