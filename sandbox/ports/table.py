@@ -40,6 +40,7 @@ from sandbox.gateway.wire import (
 
 from . import bindings, netns
 from .bindings import Published, Request
+from .carriers import EngineCarrier, NamespaceCarrier
 
 logger = logging.getLogger(__name__)
 P = TypeVar("P", bound=asyncio.BaseProtocol)
@@ -105,16 +106,10 @@ class Running:
     container_id: str
     name: str  # as the student sees it
     started_at: str
-    namespace: netns.Namespace
+    carrier: NamespaceCarrier | EngineCarrier  # its `kind` says which transport
     address: str
     published: list[Published]
     exposed: list[tuple[int, str]]
-    sockets: netns.ClientSockets | None = None
-
-    def client_sockets(self) -> netns.ClientSockets:
-        if self.sockets is None:
-            self.sockets = netns.ClientSockets(self.namespace, self.address)
-        return self.sockets
 
 
 @dataclass
@@ -218,14 +213,14 @@ class PortTable:
             published = self.planned.pop(container_id, [])
             if not published:
                 return
-            namespace = await self._open_namespace(container_id, info)
-            if namespace is None:
+            carrier = await self._carrier(container_id, info)
+            if carrier is None:
                 return
             self.running[container_id] = Running(
                 container_id=container_id,
                 name=self.shown_name((info.get("Name") or "").removeprefix("/")),
                 started_at=started_at,
-                namespace=namespace,
+                carrier=carrier,
                 address=_address(info),
                 published=published,
                 exposed=bindings.exposed_ports(info.get("Config")),
@@ -246,9 +241,7 @@ class PortTable:
         for key in [k for k in self.idle if k[0] == container_id]:
             for kept in self.idle.pop(key):
                 kept.close()
-        if entry.sockets is not None:
-            entry.sockets.close()
-        entry.namespace.close()
+        entry.carrier.close()
         still = set(self.host_ports())
         for item in entry.published:
             if item.host_port not in still:
@@ -257,6 +250,24 @@ class PortTable:
 
     def _lock(self, container_id: str) -> asyncio.Lock:
         return self._locks.setdefault(container_id, asyncio.Lock())
+
+    async def _carrier(
+        self, container_id: str, info: dict[str, Any]
+    ) -> NamespaceCarrier | EngineCarrier | None:
+        """How connections reach the container: inside its namespace when it runs on this
+        server's engine; through its node's engine when it runs on a Swarm node (its process id
+        there names nothing of ours here: it must never be opened)."""
+        if await self._on_a_node():
+            try:
+                return await EngineCarrier.start(self.engine, container_id)
+            except Exception:  # noqa: BLE001 - it stopped meanwhile, or its node is gone
+                logger.info("no carrier for %s", container_id[:12], exc_info=True)
+                return None
+        namespace = await self._open_namespace(container_id, info)
+        return None if namespace is None else NamespaceCarrier(namespace, _address(info))
+
+    async def _on_a_node(self) -> bool:
+        return (await self.engine.address()).startswith("tcp://")
 
     async def _open_namespace(
         self, container_id: str, info: dict[str, Any]
@@ -306,8 +317,8 @@ class PortTable:
         return self._sandbox
 
     async def _listen_in_sandbox(self, host_port: int) -> None:
-        if host_port in self.listeners:
-            return
+        if host_port in self.listeners or await self._on_a_node():
+            return  # on a Swarm node, the sandbox's loopback is out of reach (docs/despliegue)
         namespace = await self._sandbox_namespace()
         if namespace is None:
             return
@@ -352,18 +363,11 @@ class PortTable:
         entry, item = found
         if self.connections >= self.max_connections:
             raise OSError(_("Demasiadas conexiones abiertas a tus puertos publicados."))
-        sock = await entry.client_sockets().take()
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
-                await loop.sock_connect(sock, (entry.address, item.container_port))
+                return await entry.carrier.connect(entry.address, item.container_port)
         except (ConnectionRefusedError, TimeoutError):
-            sock.close()
             raise NothingListens(entry.name, item.container_port) from None
-        except OSError:
-            sock.close()
-            raise
-        return sock
 
     async def connect(self, host_port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         reader, writer = await asyncio.open_connection(sock=await self._connected_socket(host_port))

@@ -1,5 +1,6 @@
 """Muelle places sandboxes across a real 3-node Swarm (SANDBOX_PLACEMENT=swarm, issue 16 points
-2-4): Swarm's scheduler picks the node (a placeholder service reserving one `sandbox` slot), the
+2-4), over mutual TLS to every node's engine (the bed's CA and client certificate): Swarm's
+scheduler picks the node (a placeholder service reserving one `sandbox` slot), the
 hardened sandbox is created on that node's engine with every local option, the student's
 `docker run` through their gateway lands on the same node, a drained node gets no new sandboxes
 and its students move when they come back, and a node whose dockerd is killed -9 loses its
@@ -29,6 +30,8 @@ from sandbox.gateway import lifecycle
 from sandbox.gateway.student import Student
 from sandbox.gateway.upstream import Upstream
 from sandbox.models import SandboxRecord
+from sandbox.ports import students as port_tables
+from sandbox.ports.table import NothingListens
 
 pytestmark = [pytest.mark.docker]
 
@@ -58,9 +61,8 @@ async def swarm(settings: Any, transactional_db: None, bed: SwarmBed) -> AsyncIt
     settings.SANDBOX_MAX_LIVE = 10
     settings.DOCKER_GATEWAY_ENABLED = True
     settings.DOCKER_GATEWAY_SOCKET_DIR = GATEWAY_DIR
-    settings.SANDBOX_PLACEMENT = "swarm"
-    settings.SANDBOX_SWARM_MANAGER = bed.socks[0]
-    settings.SANDBOX_SWARM_ENGINE = "tcp://{addr}:2375"
+    for name, value in bed.muelle_settings().items():  # over mutual TLS to every node
+        setattr(settings, name, value)
     previous = gateway_config.override()
     lifecycle.configure(None)
     try:
@@ -145,12 +147,17 @@ async def test_a_students_docker_run_lands_on_the_node_of_their_sandbox(swarm: S
     result = await engine.run(
         box,
         ["bash", "-c", "docker run -d --name web muelle/busybox sleep 300 >/dev/null && "
+         "echo por-tls | docker run -i --rm muelle/busybox cat && "
          "docker run --rm muelle/hola && docker ps --format '{{.Names}}'"],
         timeout=90,
     )  # fmt: skip
     output = result.output.decode()
     assert result.exit_code == 0, output
     assert "¡Hola desde Muelle!" in output and output.split()[-1] == "web"
+    # Its stdin's end crossed the gateway and the TLS to the node (cat ended).
+    assert output.split()[0] == "por-tls"
+    # The gateway reached the node's engine at its TLS port (the only one it listens on).
+    assert engine_of(box.container_id) == bed.engine(n) and bed.engine(n).endswith(":2376")
     config = lifecycle.current_config()
     here = await Student(owner, config, Upstream(bed.socks[n])).containers()
     elsewhere = [
@@ -162,6 +169,84 @@ async def test_a_students_docker_run_lands_on_the_node_of_their_sandbox(swarm: S
     # The end of the sandbox cleans the student's containers on that node too.
     await engine.remove_now(box.container_id)
     assert await Student(owner, config, Upstream(bed.socks[n])).containers() == []
+
+
+def node_listeners(bed: SwarmBed, n: int) -> set[int]:
+    """The TCP ports listening in node n's own network namespace (its 'machine')."""
+    pid = (bed.dir / f"node{n + 1}" / "docker.pid").read_text().strip()
+    namespace = run("ip", "netns", "identify", pid)
+    out = run("ip", "netns", "exec", namespace, "ss", "-Hltn")
+    return {int(line.split()[3].rsplit(":", 1)[1]) for line in out.splitlines() if line.strip()}
+
+
+async def test_a_port_published_on_a_node_reaches_the_table_through_the_nodes_engine(
+    swarm: SwarmBed,
+) -> None:
+    bed = swarm
+    owner = "owner-ports"
+    box = await engine.acquire(owner)
+    n = bed.node_of(engine_of(box.container_id))
+    before = await asyncio.to_thread(node_listeners, bed, n)
+    page = (
+        "mkdir -p /tmp/w && echo pagina-del-nodo > /tmp/w/index.html && "
+        "exec httpd -f -p 80 -h /tmp/w"
+    )
+    result = await engine.run(
+        box,
+        ["bash", "-c", f"docker run -d --name web -p 8080:80 muelle/busybox sh -c '{page}' "
+         ">/dev/null && docker run -d --name mudo -p 8081:81 muelle/busybox sleep 300 "
+         ">/dev/null && docker ps -a --format '{{.Names}}'"],
+        timeout=90,
+    )  # fmt: skip
+    output = result.output.decode()
+    assert result.exit_code == 0, output
+    assert sorted(output.split()) == ["mudo", "web"]  # the carriers are none of the student's
+    table = port_tables.table_of(owner)
+    assert table is not None
+    deadline = time.monotonic() + 60
+    while {item["host_port"] for item in table.summary()} != {8080, 8081}:
+        assert time.monotonic() < deadline, table.summary()
+        await asyncio.sleep(0.2)
+    web = next(entry for entry in table.running.values() if entry.name == "web")
+    # On a Swarm node the transport is the node's engine, never a namespace of this machine.
+    assert {entry.carrier.kind for entry in table.running.values()} == {"engine"}
+    for _attempt in range(2):  # twice: each connection is an exec of its own
+        reader, writer = await table.connect(8080)
+        writer.write(b"GET / HTTP/1.0\r\nHost: web\r\n\r\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), timeout=60)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.") and b" 200 " in answer.split(b"\r\n")[0]
+        assert answer.rstrip().endswith(b"pagina-del-nodo")
+    with pytest.raises(NothingListens):
+        await table.connect(8081)
+    # The carrier sits in the web container's namespace on the same node, locked down; the
+    # node listens on nothing new.
+    carriers = run(
+        "docker", "-H", bed.socks[n], "ps", "-q", "--no-trunc",
+        "--filter", f"label=muelle.port-carrier={web.container_id}",
+    ).split()  # fmt: skip
+    assert len(carriers) == 1
+    flags = run(
+        "docker", "-H", bed.socks[n], "inspect", "-f",
+        "{{.HostConfig.NetworkMode}} {{.HostConfig.SecurityOpt}} {{.HostConfig.ReadonlyRootfs}} "
+        "{{.HostConfig.CapDrop}} {{.Config.User}}",
+        carriers[0],
+    ).split()  # fmt: skip
+    assert flags == [f"container:{web.container_id}", "[no-new-privileges]", "true", "[ALL]",
+                     "1000:1000"]  # fmt: skip
+    assert await asyncio.to_thread(node_listeners, bed, n) == before
+    # The container stops: its port goes, and so does its carrier.
+    stopped = await engine.run(box, ["docker", "stop", "-t", "1", "web"], timeout=60)
+    assert stopped.exit_code == 0
+    assert await eventually(
+        lambda: not run(
+            "docker", "-H", bed.socks[n], "ps", "-aq",
+            "--filter", f"label=muelle.port-carrier={web.container_id}",
+        )
+    )  # fmt: skip
+    assert {item["host_port"] for item in table.summary()} == {8081}
+    await engine.remove_now(box.container_id)
 
 
 async def test_a_drained_node_gets_no_new_sandboxes_and_its_student_moves(swarm: SwarmBed) -> None:
