@@ -16,7 +16,12 @@ at once straight through the SDK (bench/common.py), printed beside Muelle's stud
 ratio (issue 15's target: >= 0.8). Bounded: each student gives up after --student-timeout s,
 each round after --round-timeout.
 
-    .venv/bin/python bench/load.py [--students 10 50 100] [--warm-pool 0]
+Students leave (their sandbox is released: container removed, gateway cleaned up) as soon as
+they are done, so early ones leave while later ones still arrive; the report says how many did,
+since the raw reference removes its containers after its window. With --stay each student keeps
+the terminal until the whole round has arrived, as a class staying for the lesson would.
+
+    .venv/bin/python bench/load.py [--students 10 50 100] [--warm-pool 0] [--stay]
 """
 
 from __future__ import annotations
@@ -147,10 +152,42 @@ class Sampler:
         self.thread.join()
 
 
-async def student(n: int, server: LiveServer, pool: ThreadPoolExecutor, times, errors) -> bool:
+class Arrivals:
+    """When each terminal was ready and each student left (time.monotonic()); with `stay`,
+    students keep their terminal until every one of the round has arrived or failed."""
+
+    def __init__(self, n: int, stay: bool) -> None:
+        self.n = n
+        self.ready: list[float] = []
+        self.left: list[float] = []
+        self.failed = 0
+        self.everyone = asyncio.Event() if stay else None
+
+    def arrived(self, failed: bool = False) -> None:
+        if failed:
+            self.failed += 1
+        else:
+            self.ready.append(time.monotonic())
+        if self.everyone is not None and len(self.ready) + self.failed >= self.n:
+            self.everyone.set()
+
+    def releases_before_last_arrival(self) -> int:
+        last = max(self.ready, default=0.0)
+        return sum(1 for t in self.left if t < last)
+
+
+async def student(
+    n: int,
+    server: LiveServer,
+    pool: ThreadPoolExecutor,
+    times,
+    errors,
+    arrivals: Arrivals | None = None,
+) -> bool:
     loop = asyncio.get_running_loop()
     step = "page"
     ws = None
+    ready = False
     try:
         started = time.monotonic()
         url = f"{server.url}/lecciones/{LESSON_SLUG}/"
@@ -177,6 +214,9 @@ async def student(n: int, server: LiveServer, pool: ThreadPoolExecutor, times, e
                     break
                 assert event["type"] in {"queued", "notice"}, event
         times["terminal_ready"].append(time.monotonic() - started)
+        ready = True
+        if arrivals is not None:
+            arrivals.arrived()
 
         step = "commands"
         for k in range(3):
@@ -202,13 +242,20 @@ async def student(n: int, server: LiveServer, pool: ThreadPoolExecutor, times, e
             times["check"].append(time.monotonic() - started)
         else:
             errors["check: no csrftoken cookie from the lesson page"] += 1
+        if arrivals is not None and arrivals.everyone is not None:
+            step = "staying"
+            await arrivals.everyone.wait()
         return True
     except Exception as exc:  # noqa: BLE001 - a bench counts every failure by kind
         errors[f"{step}: {type(exc).__name__}: {str(exc)[:80]}"] += 1
         return False
     finally:
+        if arrivals is not None and not ready:
+            arrivals.arrived(failed=True)
         if ws is not None:
             await ws.close()
+            if arrivals is not None:
+                arrivals.left.append(time.monotonic())
 
 
 def pct(values: list[float], q: float) -> float:
@@ -216,7 +263,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def one_round(server: LiveServer, n: int, student_timeout: float) -> dict:
+async def one_round(server: LiveServer, n: int, student_timeout: float, stay: bool = False) -> dict:
     # The raw engine first, on the same machine in the same minute: N hardened starts at once.
     raw_cpu_before = cpu_snapshot(server.process.pid)
     raw_cpu_after: dict[str, float] = {}
@@ -226,12 +273,13 @@ async def one_round(server: LiveServer, n: int, student_timeout: float) -> dict:
     raw_cpu = {name: raw_cpu_after[name] - raw_cpu_before[name] for name in raw_cpu_after}
     times: dict[str, list[float]] = {"page": [], "terminal_ready": [], "command": [], "check": []}
     errors: Counter[str] = Counter()
+    arrivals = Arrivals(n, stay)
     with ThreadPoolExecutor(max_workers=min(n, 64)) as pool, Sampler(server.process.pid) as s:
         started = time.monotonic()
         cpu_before = cpu_snapshot(server.process.pid)
         results = await asyncio.gather(
             *(
-                asyncio.wait_for(student(i, server, pool, times, errors), student_timeout)
+                asyncio.wait_for(student(i, server, pool, times, errors, arrivals), student_timeout)
                 for i in range(n)
             ),
             return_exceptions=True,
@@ -255,6 +303,8 @@ async def one_round(server: LiveServer, n: int, student_timeout: float) -> dict:
         "raw_rate": raw_rate,
         "raw_wall": raw_wall,
         "raw_cpu": raw_cpu,
+        "stay": stay,
+        "left_early": arrivals.releases_before_last_arrival(),
     }
 
 
@@ -275,6 +325,12 @@ def report(r: dict) -> None:
         print(
             f"   arrivals to a ready terminal: {len(ready) / max(ready):.2f}/s; "
             f"Muelle / raw = {len(ready) / max(ready) / r['raw_rate']:.2f}"
+        )
+        # Each student who left released a sandbox (container removal, gateway clean-up) while
+        # others were still arriving: work the raw reference does after its window.
+        print(
+            f"   students who left before the last terminal was ready: {r['left_early']}"
+            + (" (--stay: they waited for everyone)" if r["stay"] else "")
         )
     for name, values in r["times"].items():
         if values:
@@ -323,6 +379,12 @@ def main() -> None:
     parser.add_argument("--students", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--warm-pool", type=int, default=0)
     parser.add_argument("--student-timeout", type=float, default=180)
+    parser.add_argument(
+        "--stay",
+        action="store_true",
+        help="each student keeps the terminal open until every one has arrived (a class "
+        "staying): no sandbox is released while others still arrive",
+    )
     args = parser.parse_args()
     assert max(args.students) <= 200, "bounded: at most 200 students"
 
@@ -351,7 +413,7 @@ def main() -> None:
             for n in args.students:
                 if args.warm_pool:
                     fill_pool(server, args.warm_pool)
-                result = asyncio.run(one_round(server, n, args.student_timeout))
+                result = asyncio.run(one_round(server, n, args.student_timeout, args.stay))
                 report(result)
                 remove_containers(server.instance)
                 deadline = time.monotonic() + 60

@@ -5,7 +5,9 @@ against the real server started under cProfile, then stops it with SIGTERM (uvic
 exit, so the profile is written) and prints the functions with the most time of their own and
 the most time inside them. cProfile sees the event loop's thread: Django views, templates, the
 consumers and everything awaited there; the Docker SDK calls run in Muelle's thread pool and show
-as the waits on them. The engine's side (dockerd, containerd) is bench/load.py's CPU lines.
+as the waits on them. The engine's side (dockerd, containerd) is bench/load.py's CPU lines;
+what the server asks of it is counted here too: engine calls per arrival, by kind (the SDK's and
+the gateway's own client), over the same span as the profile.
 
     .venv/bin/python bench/profile_arrivals.py [--students 50] [--top 25]
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import pstats
 import signal
 import subprocess
@@ -36,16 +39,37 @@ from harness.live_server import LiveServer, instance_containers, remove_containe
 # loop thread's own CPU time: a coroutine waiting on the engine costs nothing, and the Docker
 # threads' work is not charged to whatever the loop runs meanwhile.
 WRAPPER = """
-import cProfile, signal, sys, time
+import cProfile, collections, json, re, signal, sys, time, urllib.parse
+import docker.api.client
 from tutorial import server
+from sandbox.gateway import upstream
 profile = cProfile.Profile(time.thread_time)
+# Engine calls by kind (the SDK's and the gateway's own client), counted from SIGUSR1 on too.
+calls, counting = collections.Counter(), []
+ID = re.compile(r"/[0-9a-f]{64}|/muelle-[^/]+|/m[0-9a-f]{14}[^/]*")
+def count(method, path):
+    if counting:
+        calls[method + " " + ID.sub("/{id}", re.sub(r"^/v[0-9.]+", "", path))] += 1
+sdk_send, gateway_request = docker.api.client.APIClient.send, upstream.Upstream.request
+def send(self, request, **kwargs):
+    count(request.method, urllib.parse.urlsplit(request.url).path)
+    return sdk_send(self, request, **kwargs)
+async def request(self, method, path, **kwargs):
+    count(method, path)
+    return await gateway_request(self, method, path, **kwargs)
+docker.api.client.APIClient.send, upstream.Upstream.request = send, request
+def start(*_):
+    counting.append(True)
+    profile.enable()
 signal.signal(signal.SIGTERM, lambda *_: None)
-signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+signal.signal(signal.SIGUSR1, start)
 try:
     server.main(sys.argv[2:])
 finally:
     profile.disable()
     profile.dump_stats(sys.argv[1])
+    with open(sys.argv[1] + ".calls", "w") as out:
+        json.dump(calls, out)
 """
 
 
@@ -109,6 +133,10 @@ def main() -> None:
             f"\nserver event-loop thread: {total:.1f} s of CPU for {args.students} arrivals "
             f"({total / args.students * 1000:.0f} ms each)"
         )
+        calls = json.loads(Path(f"{out}.calls").read_text())
+        print(f"\nengine calls per arrival ({sum(calls.values()) / args.students:.1f} in all):")
+        for kind, count in sorted(calls.items(), key=lambda item: -item[1]):
+            print(f"   {count / args.students:5.2f}  {kind}")
         print(f"\n-- top {args.top} by own time (tottime) --")
         stats.sort_stats("tottime").print_stats(args.top)
         print(f"\n-- top {args.top} by time inside (cumtime) --")
