@@ -147,6 +147,8 @@ async def round_trips():
 
 
 asyncio.run(round_trips())
+# A pool made as the layer makes its own: redis-py's 5 s read default dropped terminals.
+print("READ TIMEOUT", layer.create_pool(0).connection_kwargs.get("socket_timeout"))
 print("LAYER", type(layer).__module__ + "." + type(layer).__qualname__)
 print("ROUND TRIP", TOKEN)
 """
@@ -162,6 +164,7 @@ def test_the_channel_layer_round_trips_through_redis(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "LAYER channels_redis.core.RedisChannelLayer\n" in result.stdout
     assert f"ROUND TRIP {token}\n" in result.stdout
+    assert "READ TIMEOUT 30\n" in result.stdout
 
     # channels-redis keeps a channel's pending messages under "asgi" + channel name.
     assert redis.command(b"EXISTS", f"asgi{parked}".encode()) == b":1"

@@ -154,7 +154,10 @@ if _redis_url:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [_redis_url]},
+            # redis-py gives up on a read after 5 s by default, and channels-redis waits up to 5 s
+            # for a message: on a busy machine terminals dropped (django/channels_redis#422).
+            # A timeout in REDIS_URL's query (?socket_timeout=N) still wins.
+            "CONFIG": {"hosts": [{"address": _redis_url, "socket_timeout": 30}]},
         }
     }
 else:
