@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tutorial.route_cookie.route_cookie_middleware",
     # Before SessionMiddleware: it sees each new session once saved (tutorial.session_rate).
     "tutorial.session_rate.SessionRateMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
