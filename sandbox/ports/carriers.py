@@ -34,8 +34,9 @@ from typing import Any
 
 from django.conf import settings
 
+from sandbox.gateway.errors import EngineError
 from sandbox.gateway.upstream import API, Upstream
-from sandbox.gateway.wire import encode_request_head, read_response_head
+from sandbox.gateway.wire import ProtocolError, encode_request_head, read_response_head
 
 from . import netns
 
@@ -128,7 +129,14 @@ class EngineCarrier:
 
     async def connect(self, address: str, port: int) -> socket.socket:
         """A socket whose peer is address:port in the container's namespace, on its node;
-        ConnectionRefusedError if nothing listens there."""
+        ConnectionRefusedError if nothing listens there, another OSError if the carrier or
+        the engine cannot be used (as a local connect to a namespace that is gone)."""
+        try:
+            return await self._connect(address, port)
+        except (EngineError, ProtocolError) as exc:  # the carrier ended with its container
+            raise ConnectionError(f"carrier {self.carrier_id[:12]}: {exc}") from exc
+
+    async def _connect(self, address: str, port: int) -> socket.socket:
         exec_id = (
             await self.engine.json(
                 "POST",
