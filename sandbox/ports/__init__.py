@@ -12,3 +12,8 @@ which already holds the engine's socket, makes sockets *inside* the network name
 Nothing runs in the student's containers and nothing listens on the server's interfaces; the
 sockets go with the web process. See docs/ports.md.
 """
+
+# sandbox.ports.table and sandbox.gateway import each other (the table talks to the engine through
+# the gateway's client; the gateway opens and closes the students' tables). Loading students first
+# settles that cycle in the one order that works, whichever module of the two packages comes first.
+from . import students  # noqa: E402, F401

@@ -36,20 +36,20 @@ def framing(framer: str | None) -> list[tuple[bytes, bytes]]:
     return [(b"content-security-policy", b"frame-ancestors 'none'"), (b"x-frame-options", b"DENY")]
 
 
+def headers(body: bytes, framer: str | None = None) -> list[tuple[bytes, bytes]]:
+    """The response headers of one of these pages."""
+    return [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+        *framing(framer),
+    ]
+
+
 async def send(send_: Any, status: int, body: bytes, framer: str | None = None) -> None:
-    await send_(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/html; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-                (b"x-content-type-options", b"nosniff"),
-                *framing(framer),
-            ],
-        }
-    )
+    """One of these pages as ASGI messages."""
+    await send_({"type": "http.response.start", "status": status, "headers": headers(body, framer)})
     await send_({"type": "http.response.body", "body": body})
 
 
