@@ -1,0 +1,140 @@
+"""What the terminal's shell costs a burst of arrivals, on the raw engine: N at once, each
+to its first shell byte, three ways (straight through the SDK, Muelle's hardened spec):
+
+A. create + start (the raw reference of bench/load.py: no shell at all);
+B. create + start, then `exec bash -l` with a TTY (what a cold Muelle terminal does);
+C. the container's own process is `bash -l` on a TTY with stdin open, reached with
+   `docker attach` (no exec: no runc, no exec process).
+
+Each as starts per second (N / the wall time until the last first byte), in alternating order
+(ABC, CBA, ABC) so that a shared machine's drift falls on all three; then B and C per run as a
+fraction of A. Removes every container it made (after each timed window).
+
+    .venv/bin/python bench/arrival_shell_paths.py [--students 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from common import configure_django, raw_remove, raw_spec
+
+SHELL = ["/bin/bash", "-l"]
+
+
+def _create(api: Any, spec: Any, *, own_shell: bool) -> str:
+    made = api.create_container(
+        image=spec.image,
+        command=SHELL if own_shell else spec.command,
+        name=spec.name,
+        hostname=spec.hostname,
+        user=spec.user,
+        working_dir=spec.working_dir,
+        environment=spec.environment,
+        labels=spec.labels,
+        host_config=api.create_host_config(**spec.host_config),
+        tty=own_shell,
+        stdin_open=own_shell,
+    )
+    return str(made["Id"])
+
+
+def _first_byte(stream: Any) -> None:
+    try:
+        assert stream._sock.recv(1024), "the shell printed nothing"
+    finally:
+        stream._sock.close()
+        stream.close()
+
+
+def start_only(api: Any, spec: Any) -> str:
+    container_id = _create(api, spec, own_shell=False)
+    api.start(container_id)
+    return container_id
+
+
+def start_and_exec_shell(api: Any, spec: Any) -> str:
+    from django.conf import settings
+
+    container_id = start_only(api, spec)
+    exec_id = api.exec_create(
+        container_id,
+        SHELL,
+        stdin=True,
+        tty=True,
+        user=settings.SANDBOX_USER,
+        workdir=settings.SANDBOX_WORKDIR,
+    )
+    _first_byte(api.exec_start(exec_id["Id"], tty=True, socket=True))
+    return container_id
+
+
+def own_shell_attached(api: Any, spec: Any) -> str:
+    container_id = _create(api, spec, own_shell=True)
+    # Attached before the start, so the first byte cannot be missed.
+    stream = api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stream": 1})
+    api.start(container_id)
+    _first_byte(stream)
+    return container_id
+
+
+WAYS: dict[str, tuple[str, Callable[[Any, Any], str]]] = {
+    "A": ("create + start", start_only),
+    "B": ("+ exec bash -l", start_and_exec_shell),
+    "C": ("own shell, attach", own_shell_attached),
+}
+
+
+def rate(job: Callable[[Any, Any], str], n: int) -> float:
+    from sandbox import engine
+
+    specs = [raw_spec() for _ in range(n)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=n) as threads:
+        futures = [threads.submit(engine.call_sync, job, spec) for spec in specs]
+        made = [future.result() for future in futures]
+    wall = time.perf_counter() - started
+    raw_remove(made)
+    return n / wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--students", type=int, default=50)
+    args = parser.parse_args()
+    assert args.students <= 200, "bounded: at most 200 at once"
+    with tempfile.TemporaryDirectory(prefix="muelle-shell-paths-") as tmp:
+        configure_django(Path(tmp) / "db.sqlite3", f"bench-shell-paths-{os.getpid()}")
+        rates: dict[str, list[float]] = {key: [] for key in WAYS}
+        for order in ("ABC", "CBA", "ABC"):
+            for key in order:
+                rates[key].append(rate(WAYS[key][1], args.students))
+            print(
+                f"load average {os.getloadavg()[0]:5.1f}: "
+                + ", ".join(f"{key} {rates[key][-1]:.2f}/s" for key in WAYS),
+                flush=True,
+            )
+        for key, (name, _job) in WAYS.items():
+            runs = " / ".join(f"{r:.2f}" for r in rates[key])
+            line = f"{key}. {name:18s} {statistics.median(rates[key]):5.2f}/s ({runs})"
+            if key != "A":
+                ratios = [r / a for r, a in zip(rates[key], rates["A"], strict=True)]
+                line += (
+                    f"   / A: {statistics.median(ratios):.2f} "
+                    f"({' / '.join(f'{x:.2f}' for x in ratios)})"
+                )
+            print(line)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    main()
