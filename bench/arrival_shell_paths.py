@@ -4,10 +4,12 @@ to its first shell byte, three ways (straight through the SDK, Muelle's hardened
 A. create + start (the raw reference of bench/load.py: no shell at all);
 B. create + start, then `exec bash -l` with a TTY (what a cold Muelle terminal does);
 C. the container's own process is `bash -l` on a TTY with stdin open, reached with
-   `docker attach` (no exec: no runc, no exec process).
+   `docker attach` (no exec: no runc, no exec process);
+D. create + start again, but at most SANDBOX_DOCKER_THREADS (8) in flight, as Muelle's Docker
+   thread pool sends them (A, B and C send all N at once, as bench/load.py's raw reference).
 
 Each as starts per second (N / the wall time until the last first byte), in alternating order
-(ABC, CBA, ABC) so that a shared machine's drift falls on all three; then B and C per run as a
+(ABCD, DCBA, ABCD) so that a shared machine's drift falls on all three; then B and C per run as a
 fraction of A. Removes every container it made (after each timed window).
 
     .venv/bin/python bench/arrival_shell_paths.py [--students 50]
@@ -91,15 +93,16 @@ WAYS: dict[str, tuple[str, Callable[[Any, Any], str]]] = {
     "A": ("create + start", start_only),
     "B": ("+ exec bash -l", start_and_exec_shell),
     "C": ("own shell, attach", own_shell_attached),
+    "D": ("A, pool's threads", start_only),
 }
 
 
-def rate(job: Callable[[Any, Any], str], n: int) -> float:
+def rate(job: Callable[[Any, Any], str], n: int, in_flight: int) -> float:
     from sandbox import engine
 
     specs = [raw_spec() for _ in range(n)]
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=n) as threads:
+    with ThreadPoolExecutor(max_workers=in_flight) as threads:
         futures = [threads.submit(engine.call_sync, job, spec) for spec in specs]
         made = [future.result() for future in futures]
     wall = time.perf_counter() - started
@@ -115,9 +118,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="muelle-shell-paths-") as tmp:
         configure_django(Path(tmp) / "db.sqlite3", f"bench-shell-paths-{os.getpid()}")
         rates: dict[str, list[float]] = {key: [] for key in WAYS}
-        for order in ("ABC", "CBA", "ABC"):
+        from django.conf import settings
+
+        pool = settings.SANDBOX_DOCKER_THREADS
+        for order in ("ABCD", "DCBA", "ABCD"):
             for key in order:
-                rates[key].append(rate(WAYS[key][1], args.students))
+                in_flight = pool if key == "D" else args.students
+                rates[key].append(rate(WAYS[key][1], args.students, in_flight))
             print(
                 f"load average {os.getloadavg()[0]:5.1f}: "
                 + ", ".join(f"{key} {rates[key][-1]:.2f}/s" for key in WAYS),
