@@ -32,7 +32,7 @@ web_addresses() {
 write_upstream() {
   {
     echo "upstream muelle_web {"
-    echo "    hash \$muelle_route consistent;"
+    echo "    hash \$route_key consistent;"
     if [ -z "$1" ]; then
       echo "    server 127.0.0.1:1;  # no web process yet: 502 until one appears"
     fi
