@@ -6,6 +6,7 @@ back from the server itself, so nothing here can pass against SQLite or the in-m
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -201,3 +202,14 @@ def test_a_redis_url_with_a_bad_port_stops_the_start() -> None:
     result = _manage("check", REDIS_URL="redis://127.0.0.1:cinco/0")
     assert result.returncode != 0
     assert "ImproperlyConfigured: REDIS_URL has an invalid port" in result.stderr
+
+
+def test_the_default_sqlite_database_runs_in_wal_mode(tmp_path: Path) -> None:
+    """Without DATABASE_URL the SQLite file is in WAL mode, which the checks of a class at once
+    rely on (readers do not wait for a writer); the mode is kept in the file itself."""
+    database = tmp_path / "muelle.sqlite3"
+    result = _manage("migrate", "--noinput", SQLITE_PATH=str(database))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
