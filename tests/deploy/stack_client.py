@@ -69,8 +69,12 @@ class Student:
         assert page.status == 200, page.body[:300]
         cookies = [c.split(";")[0] for c in page.headers.get_all("Set-Cookie") or []]
         sessions = [c for c in cookies if c.startswith("sessionid=")]
-        assert sessions, cookies
-        self.cookie = sessions[0]
+        routes = [c for c in cookies if c.startswith("muelle_ruta=")]
+        assert sessions and routes, cookies
+        # The route cookie (tutorial/route_cookie.py) is what the proxy hashes: with it, the
+        # terminal goes to the process that serves this student's previews.
+        self.route = routes[0].split("=", 1)[1]
+        self.cookie = f"{sessions[0]}; {routes[0]}"
         self.ws: ClientConnection | None = None
         self.status: int | None = None  # exit status of the last shell() command
         # The terminal's tab, as the page names it: a reconnect with it finds the same shell.

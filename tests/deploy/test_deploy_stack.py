@@ -3,12 +3,16 @@
 --userns-remap=default. Everything is reached as a browser would, through the proxy on
 loopback: the index and a lesson over HTTPS, a terminal over wss where `docker run` works, the
 preview origin of a published port, and, on the host, the student's containers owned by a
-remapped uid. The stack runs two web processes behind the proxy: requests reach both, and a
-terminal whose web process is killed reconnects to the other one and finds the same shell.
+remapped uid. The stack runs two web processes behind the proxy: requests reach both, a
+student's pages, terminal and previews (their 404s and websockets too) reach one of them at the
+first try, and a terminal whose web process is killed reconnects to the other one and finds the
+same shell.
 The module's fixture removes all of it afterwards, also when a test fails."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import http.client
 import os
 import re
@@ -23,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from websockets.asyncio.client import connect
 
 from .stack_client import Stack, Student, get
 
@@ -238,37 +243,166 @@ async def test_a_published_port_is_previewed_through_the_proxy(stack: Stack) -> 
         await ana.close()
 
 
-async def test_a_preview_works_whichever_web_process_the_proxy_tries_first(stack: Stack) -> None:
-    """Only the web process that shows the student's terminal serves their published ports; the
-    other one answers 404. The proxy tries the processes in an order fixed by the preview's host
-    name and goes on to the next one after a 404, so every preview works. Over 20 host names
-    (ports), one at least was tried first on the other process: its line in the proxy's log
-    names two processes (all 20 on the right one first: a chance of 1 in 2**20)."""
-    ana = Student(stack)
-    ports = list(range(8090, 8110))
-    serve = (
-        "'mkdir -p /tmp/w && echo pagina-desplegada > /tmp/w/index.html && "
-        "exec httpd -f -p 80 -h /tmp/w'"
+def addresses_of(container: str) -> set[str]:
+    """The container's addresses on its networks (the proxy's log names a process by one)."""
+    out = subprocess.run(
+        [
+            "timeout",
+            "60",
+            "docker",
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+            container,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
+    return set(out.stdout.split())
+
+
+def proxy_line(stack: Stack, probe: str) -> tuple[str, str]:
+    """(web=, upstream=) of the one line of the proxy's log for the request carrying `probe`."""
+    lines = [line for line in proxy_log(stack).splitlines() if probe in line]
+    assert len(lines) == 1, lines
+    found = re.search(r"web=(.*) upstream=(.*)$", lines[0])
+    assert found, lines[0]
+    return found.group(1), found.group(2)
+
+
+def terminal_process(stack: Stack, student: Student) -> str:
+    """The web process (container) that accepted the student's terminal."""
+    accepted = f"/ws/terminal/?t={student.tab}"
+    holders = [p for p in web_processes(stack) if accepted in log_of(p)]
+    assert len(holders) == 1, "one web process accepted the terminal"
+    return holders[0]
+
+
+SERVE = (
+    "'mkdir -p /tmp/w && echo pagina-desplegada > /tmp/w/index.html && "
+    "exec httpd -f -p 80 -h /tmp/w'"
+)
+
+
+async def test_a_students_previews_reach_their_terminals_process_at_the_first_try(
+    stack: Stack,
+) -> None:
+    """Only the web process that shows the student's terminal serves their published ports. The
+    proxy hashes the same key on both origins (the public id: Muelle's `muelle_ruta` cookie, the
+    preview's host name), so each preview request goes to that process at once: one upstream,
+    its 200, in the proxy's log, for every port (six host names: hashed by host name instead,
+    all six on the right process would be a chance of 1 in 2**6), and the student's pages too."""
+    ana = Student(stack)
+    ports = list(range(8090, 8096))
     try:
-        for group in (ports[:10], ports[10:]):  # 16 published ports at most per container
-            flags = " ".join(f"-p {port}:80" for port in group)
-            await ana.shell(f"docker run -d -m 32m {flags} muelle/busybox sh -c {serve}")
-            assert ana.status == 0
+        flags = " ".join(f"-p {port}:80" for port in ports)
+        await ana.shell(f"docker run -d -m 32m {flags} muelle/busybox sh -c {SERVE}")
+        assert ana.status == 0
         out = await ana.shell(f"sleep 1 && curl -s localhost:{ports[-1]}/")
         assert "pagina-desplegada" in out
-        retried = False
+        holder = addresses_of(terminal_process(stack, ana))
         for port in ports:
             preview_host, cookie = enter_preview(stack, ana, port)
+            assert preview_host.split(".")[0] == f"{port}-{ana.route}"
             probe = f"vista{secrets.token_hex(6)}"
             page = get(stack, f"/?{probe}", host=preview_host, cookie=cookie)
             assert page.status == 200 and "pagina-desplegada" in page.body, page.body[:300]
-            lines = [line for line in proxy_log(stack).splitlines() if probe in line]
-            assert len(lines) == 1, lines
-            retried = re.search(r"web=\S+, \S+", lines[0]) is not None
-            if retried:
-                break
-        assert retried, "every preview went first to the process that serves it"
+            web, upstream = proxy_line(stack, probe)
+            assert upstream == "200", (web, upstream)
+            assert web.rsplit(":", 1)[0] in holder, (web, holder)
+        probe = f"pagina{secrets.token_hex(6)}"
+        assert get(stack, f"/?{probe}", cookie=ana.cookie).status == 200
+        web, upstream = proxy_line(stack, probe)
+        assert upstream == "200" and web.rsplit(":", 1)[0] in holder, (web, holder)
+    finally:
+        await ana.close()
+
+
+async def test_a_students_own_404_reaches_the_browser_unchanged(stack: Stack) -> None:
+    """A page the student's server does not have: its own 404 reaches the browser, not
+    Muelle's, and the proxy asked no other process (one upstream status, the 404)."""
+    ana = Student(stack)
+    try:
+        await ana.shell(f"docker run -d -m 32m -p 8120:80 muelle/busybox sh -c {SERVE}")
+        assert ana.status == 0
+        missing = f"/no-existe-{secrets.token_hex(6)}"
+        inside = await ana.shell(f"sleep 1 && curl -s localhost:8120{missing}")
+        assert "404" in inside
+        preview_host, cookie = enter_preview(stack, ana, 8120)
+        page = get(stack, missing, host=preview_host, cookie=cookie)
+        assert page.status == 404
+        # What curl got inside the sandbox, line by line (the terminal turns \n into \r\n).
+        lines = [line.strip() for line in page.body.strip().splitlines()]
+        assert lines and all(line in inside for line in lines), page.body[:300]
+        web, upstream = proxy_line(stack, missing)
+        assert upstream == "404" and "," not in web, (web, upstream)
+    finally:
+        await ana.close()
+
+
+# A websocket server in busybox (nc runs it per connection): it answers the handshake, greets,
+# and echoes one short text message the client sends (masked, as clients must).
+WS_SERVER = r"""key=
+while read -r line; do
+  line=$(printf '%s' "$line" | tr -d '\r')
+  [ -z "$line" ] && break
+  case "$line" in [Ss]ec-[Ww]eb[Ss]ocket-[Kk]ey:*) key=$(echo "${line#*:}" | tr -d ' ') ;; esac
+done
+accept=$(printf '%s' "${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11" | sha1sum | cut -c1-40 \
+  | xxd -r -p | base64)
+printf 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+printf 'Sec-WebSocket-Accept: %s\r\n\r\n' "$accept"
+printf '\201\013hola-socket'
+set -- $(dd bs=1 count=2 2>/dev/null | od -An -tu1)
+len=$(($2 & 127))
+text=$(dd bs=1 count=$((4 + len)) 2>/dev/null | od -An -tu1 -v | tr -s ' \n' '  ' \
+  | awk '{ for (i = 5; i <= NF; i++) printf "%c", xor($i, $((i - 5) % 4 + 1)) }')
+reply="eco:$text"
+printf "\\201\\$(printf %o ${#reply})%s" "$reply"
+dd bs=1 count=1 >/dev/null 2>&1
+"""
+
+
+async def test_a_websocket_of_the_students_app_works_through_a_preview(stack: Stack) -> None:
+    """The student's app speaks websocket on published ports: through the proxy, on each
+    preview's origin, the browser's websocket reaches it both ways, at the first try on the
+    process of the student's terminal (the other one refuses it, and a refused handshake is
+    not tried elsewhere). Four host names: hashed by host name instead, all four on the right
+    process would be a chance of 1 in 2**4."""
+    ana = Student(stack)
+    ports = list(range(8130, 8134))
+    try:
+        script = base64.b64encode(WS_SERVER.encode()).decode()
+        flags = " ".join(f"-p {port}:80" for port in ports)
+        await ana.shell(
+            f"docker run -d -m 32m {flags} -e WS={script} muelle/busybox sh -c "
+            "'echo \"$WS\" | base64 -d > /tmp/ws.sh && exec nc -ll -p 80 -e sh /tmp/ws.sh'"
+        )
+        assert ana.status == 0
+        holder = addresses_of(terminal_process(stack, ana))
+        for port in ports:
+            preview_host, cookie = enter_preview(stack, ana, port)
+            probe = f"eco{secrets.token_hex(6)}"
+            sock = socket.create_connection(("127.0.0.1", stack.port), 30)
+            async with connect(
+                f"wss://{preview_host}:{stack.port}/{probe}",
+                sock=sock,
+                ssl=stack.tls(),
+                server_hostname=preview_host,
+                origin=f"https://{preview_host}:{stack.port}",  # type: ignore[arg-type]
+                additional_headers={"Cookie": cookie},
+                open_timeout=60,
+            ) as ws:
+                assert await asyncio.wait_for(ws.recv(), 60) == "hola-socket"
+                await ws.send(f"hola-{port}")
+                assert await asyncio.wait_for(ws.recv(), 60) == f"eco:hola-{port}"
+            for _ in range(50):  # nginx writes the line once the websocket has closed
+                if probe in proxy_log(stack):
+                    break
+                await asyncio.sleep(0.2)
+            web, upstream = proxy_line(stack, probe)
+            assert upstream == "101" and web.rsplit(":", 1)[0] in holder, (web, upstream, holder)
     finally:
         await ana.close()
 
@@ -295,8 +429,16 @@ async def test_the_students_containers_run_as_a_remapped_uid_on_the_host(stack: 
             "ancestor=muelle/sandbox:latest",
         ).split()
         assert sandboxes
-        for sandbox in sandboxes:
-            pid = students_engine(stack, "inspect", "-f", "{{.State.Pid}}", sandbox)
+        # Earlier tests' sandboxes may be going away meanwhile: those that are still there.
+        inspected = subprocess.run(
+            ["docker", "-H", stack.engine_socket, "inspect", "-f", "{{.State.Pid}}", *sandboxes],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.split()
+        pids = [pid for pid in inspected if pid != "0"]
+        assert pids, "ana's own sandbox is running"
+        for pid in pids:
             assert host_uid(pid) >= REMAP_FIRST_UID
         # Nothing of the student's is on the host's own engine.
         main = subprocess.run(
@@ -317,17 +459,19 @@ def test_the_main_engines_bridge_is_untouched(stack: Stack) -> None:
 
 
 def test_requests_reach_both_web_processes(stack: Stack) -> None:
-    """Visitors without a session are spread over the web processes; each request is answered
+    """Students are spread over the web processes by their route key; each request is answered
     by one of them (its access log has the request's probe) and the proxy's log says which."""
     processes = web_processes(stack)
     assert len(processes) == 2
     probes: list[str] = []
     answered: dict[str, list[str]] = {}
-    # Each request's route is a random key: two processes both answer well within 40 tries
-    # (all 40 on one: a chance of 2 in 2**40).
+    # Each request as another student (a random route key, the public id a student's
+    # muelle_ruta cookie carries): two processes both answer well within 40 tries (all 40 on
+    # one: a chance of 2 in 2**40).
     while len(probes) < 40 and not (len(answered) == 2 and all(answered.values())):
         probes.append(f"sonda{secrets.token_hex(8)}")
-        assert get(stack, f"/?{probes[-1]}").status == 200
+        route = f"muelle_ruta={secrets.token_hex(6)}"
+        assert get(stack, f"/?{probes[-1]}", cookie=route).status == 200
         answered = {p: [x for x in probes if x in log_of(p)] for p in processes}
     assert all(answered.values()), answered
     # Every probe was answered by exactly one process.
