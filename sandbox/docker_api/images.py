@@ -135,7 +135,7 @@ def read_image_file(image: str, path: str) -> bytes:
             stream, _stat = api.get_archive(container, path)
             data = b"".join(stream)
         finally:
-            api.remove_container(container, force=True)
+            api.remove_container(container, force=True, v=True)
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             member = tar.next()
             source = tar.extractfile(member) if member else None
@@ -182,7 +182,7 @@ def remove_build_leftovers() -> int:
         ]
         for item in found:
             try:
-                api.remove_container(item["Id"], force=True)
+                api.remove_container(item["Id"], force=True, v=True)
             except docker.errors.APIError as error:
                 # 404: gone meanwhile; 409: the engine is already removing it (an earlier
                 # removal that outlived its client's timeout). Either way it is going.
@@ -226,6 +226,6 @@ def run_and_commit(
                 raise StepFailed(f"exit {status}:\n{tail}")
             return str(api.commit(container, repository=repository, tag=tag, changes=changes)["Id"])
         finally:
-            api.remove_container(container, force=True)
+            api.remove_container(container, force=True, v=True)
 
     return call_sync(run)
