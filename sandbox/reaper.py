@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sandbox import gateway as docker_gateway
-from sandbox import hardening, sandboxes, warm_shells
+from sandbox import hardening, placement, sandboxes, warm_shells
 from sandbox.docker_api.client import EngineUnavailable
 from sandbox.docker_api.containers import ManagedContainer
 from sandbox.models import SandboxRecord
@@ -169,7 +169,9 @@ async def _reap_gateways(report: ReapReport, grace: float) -> None:
         for owner in docker_gateway.open_owners():
             if owner not in live and owner not in busy:
                 await sandboxes.end_gateway(owner)
-        report.students_cleaned = await docker_gateway.sweep_orphans(live | busy)
+        # On every Swarm node too: a web process that died leaves its students' objects there.
+        engines = await placement.student_engines()
+        report.students_cleaned = await docker_gateway.sweep_orphans(live | busy, engines=engines)
         in_use = await sandboxes.gateway_folders_in_use()
         report.folders_removed = docker_gateway.sweep_folders(in_use, grace=grace)
     except asyncio.CancelledError:

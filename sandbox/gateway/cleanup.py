@@ -7,6 +7,7 @@ student's name prefix), never by anything the student could choose.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from .project import sweep_volumes
 from .registry_client import RegistryClient, RegistryDown
 from .student import Student
 from .upstream import Upstream
+from .wire import ProtocolError
 
 log = logging.getLogger("sandbox.gateway")
 
@@ -59,10 +61,14 @@ def _config(config: GatewayConfig | None) -> GatewayConfig:
     return config if config is not None else current_config()
 
 
-async def cleanup_student(owner: str, config: GatewayConfig | None = None) -> CleanupReport:
-    """Removes every container, network, volume and image `owner` created through the gateway."""
+async def cleanup_student(
+    owner: str, config: GatewayConfig | None = None, engine: Upstream | None = None
+) -> CleanupReport:
+    """Removes every container, network, volume and image `owner` created through the gateway;
+    on `engine` when given (a Swarm node the sweep found them on), else on their sandbox's."""
     config = _config(config)
-    engine = Upstream(config.engine_socket, engine_resolver(owner))
+    if engine is None:
+        engine = Upstream(config.engine_socket, engine_resolver(owner))
     student = Student(owner, config, engine)
     report = CleanupReport()
 
@@ -200,17 +206,45 @@ async def _sweep_registry(config: GatewayConfig, live: set[str]) -> None:
     await _remove_registry_images(config, sorted(keys), CleanupReport())
 
 
-async def sweep_orphans(
-    live_owners: Iterable[str], config: GatewayConfig | None = None
-) -> list[str]:
-    """For the reaper: cleans every student of this instance who has objects on the engine but
-    no live sandbox (e.g. after a crash). Returns the owners cleaned."""
-    config = _config(config)
-    engine = Upstream(config.engine_socket)
-    live = set(live_owners)
-    label_filter = {"label": [f"{LABEL_INSTANCE}={config.instance}", LABEL_STUDENT]}
-    import json
+def node_upstream(config: GatewayConfig, address: str) -> Upstream:
+    """The engine at `address` (a Swarm node's tcp://, reached over its mutual TLS)."""
 
+    async def resolve() -> str:
+        return address
+
+    return Upstream(config.engine_socket, resolve)
+
+
+async def sweep_orphans(
+    live_owners: Iterable[str],
+    config: GatewayConfig | None = None,
+    engines: Iterable[str] | None = None,
+) -> list[str]:
+    """For the reaper: cleans every student of this instance who has objects on an engine but
+    no live sandbox (e.g. after a crash). `engines`: every Swarm node's engine address (what a
+    web process that died left on a node is only there); None, this server's engine. A node
+    that does not answer is skipped (the next pass tries again). Returns the owners cleaned."""
+    config = _config(config)
+    live = set(live_owners)
+    if engines is None:
+        upstreams = [Upstream(config.engine_socket)]
+    else:
+        upstreams = [node_upstream(config, address) for address in engines]
+    cleaned: set[str] = set()
+    for engine in upstreams:
+        try:
+            cleaned |= await _sweep_engine(engine, config, live)
+        except (OSError, ProtocolError, EngineError) as exc:
+            # Through the TLS relay a node that just died closes the connection unanswered.
+            if engines is None:
+                raise
+            log.warning("sweep: engine %s not reached: %s", await engine.address(), exc)
+    await _sweep_registry(config, live)
+    return sorted(cleaned)
+
+
+async def _sweep_engine(engine: Upstream, config: GatewayConfig, live: set[str]) -> set[str]:
+    label_filter = {"label": [f"{LABEL_INSTANCE}={config.instance}", LABEL_STUDENT]}
     query = {"filters": json.dumps(label_filter)}
     owners: set[str] = set()
     containers = await engine.json("GET", "/containers/json", query={**query, "all": "1"})
@@ -222,11 +256,10 @@ async def sweep_orphans(
         if owner and owner not in live:
             owners.add(owner)
     for owner in sorted(owners):
-        await cleanup_student(owner, config)
+        await cleanup_student(owner, config, engine)
     await _untag_orphan_tags(engine, config, live)
-    await _sweep_registry(config, live)
     await sweep_volumes(engine)
-    return sorted(owners)
+    return owners
 
 
 async def _untag_orphan_tags(engine: Upstream, config: GatewayConfig, live: set[str]) -> None:
@@ -251,5 +284,6 @@ __all__ = [
     "SharedImageListing",
     "cleanup_student",
     "image_listing",
+    "node_upstream",
     "sweep_orphans",
 ]

@@ -12,7 +12,7 @@ no sandbox.
 Everything per engine follows the sandbox: the container (and its exec sessions) are bound to
 their node's engine in docker_api.client, so every container call goes there; the student's
 Docker gateway forwards to the engine of their sandbox (client.owner_engine); the reaper lists every
-node (managed, gateway_folders).
+node (managed, gateway_folders, student_engines: its sweep of students' leftovers).
 
     container_id = await create_and_start(spec, inflight)
     folder = remove_sync(container_id)          # blocking; also frees the Swarm slot
@@ -269,6 +269,14 @@ def _managed_everywhere() -> list[ManagedContainer]:
             with contextlib.suppress(EngineUnavailable):
                 call_on_sync(_manager(), swarm.remove_service, name)
     return found
+
+
+async def student_engines() -> list[str] | None:
+    """Where students' objects can be: every node's engine (for the reaper's sweep of what
+    students without a sandbox left); None with local placement (this server's engine)."""
+    if not enabled():
+        return None
+    return await in_pool(lambda: [address for _node, address in _engines()])
 
 
 async def gateway_folders() -> set[str]:

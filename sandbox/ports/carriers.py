@@ -92,8 +92,12 @@ class EngineCarrier:
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
-    async def start(cls, engine: Upstream, container_id: str) -> EngineCarrier:
-        """The carrier container in `container_id`'s network namespace, started."""
+    async def start(
+        cls, engine: Upstream, container_id: str, volumes_from: str | None = None
+    ) -> EngineCarrier:
+        """The carrier container in `container_id`'s network namespace, started; with
+        `volumes_from`, sharing the socket folder of the sandbox's loopback carrier
+        (node_loopback: `curl localhost:PORT` in the sandbox)."""
         await remove_carriers(engine, container_id)  # one left by a process that died
         body = {
             "Image": settings.SANDBOX_IMAGE,
@@ -117,6 +121,8 @@ class EngineCarrier:
                 "AutoRemove": True,
             },
         }
+        if volumes_from is not None:
+            body["HostConfig"]["VolumesFrom"] = [f"{volumes_from}:rw"]  # type: ignore[index]
         created = await engine.json("POST", "/containers/create", body=body)
         carrier_id = str(created["Id"])
         try:

@@ -8,7 +8,8 @@ own "port is already allocated" error and the container stays created, as on a r
 Per running container with published ports the table holds an open handle on its network
 namespace (checked against the container's state, see `_open_namespace`), and per host port a
 listening socket on the sandbox's loopback. Connections from the sandbox listener and from the
-preview origin both go through `connect()`.
+preview origin both go through `connect()`. On a Swarm node the sandbox's loopback listeners
+live on the node instead (node_loopback) and carry their connections there.
 
 Why one module of about 600 lines: allocation, the namespace handles, the listeners and the kept
 connections all change together on one engine event (a container starting or stopping), under
@@ -41,6 +42,7 @@ from sandbox.gateway.wire import (
 from . import bindings, netns
 from .bindings import Published, Request
 from .carriers import EngineCarrier, NamespaceCarrier
+from .node_loopback import LoopbackCarrier
 
 logger = logging.getLogger(__name__)
 P = TypeVar("P", bound=asyncio.BaseProtocol)
@@ -134,6 +136,7 @@ class PortTable:
     _watcher: asyncio.Task[None] | None = None
     _sandbox: netns.Namespace | None = None
     _sandbox_pid: int = 0
+    _loopback: LoopbackCarrier | None = None  # on a Swarm node: the sandbox's listeners
     _on_change: list[Callable[[], None]] = field(default_factory=list)
 
     # --- which host ports are taken ---------------------------------------------------------
@@ -247,6 +250,8 @@ class PortTable:
             if item.host_port not in still:
                 for server in self.listeners.pop(item.host_port, []):
                     server.close()
+                if self._loopback is not None and item.host_port in self._loopback.ports:
+                    await self._loopback.close_port(item.host_port)
 
     def _lock(self, container_id: str) -> asyncio.Lock:
         return self._locks.setdefault(container_id, asyncio.Lock())
@@ -259,7 +264,9 @@ class PortTable:
         there names nothing of ours here: it must never be opened)."""
         if await self._on_a_node():
             try:
-                return await EngineCarrier.start(self.engine, container_id)
+                loopback = await self._node_loopback()
+                volumes_from = loopback.carrier_id if loopback is not None else None
+                return await EngineCarrier.start(self.engine, container_id, volumes_from)
             except Exception:  # noqa: BLE001 - it stopped meanwhile, or its node is gone
                 logger.info("no carrier for %s", container_id[:12], exc_info=True)
                 return None
@@ -296,14 +303,9 @@ class PortTable:
 
     # --- the sandbox side --------------------------------------------------------------------
     async def _sandbox_namespace(self) -> netns.Namespace | None:
-        folder = self.sandbox_folder()
-        if folder is None:
+        sandbox_id = await self._sandbox_id()
+        if sandbox_id is None:
             return None
-        filters = json.dumps({"label": [f"muelle.gateway={folder}", "muelle.role=sandbox"]})
-        found = await self.engine.json("GET", "/containers/json", query={"filters": filters})
-        if not found:
-            return None
-        sandbox_id = found[0]["Id"]
         info = await self.engine.get_or_none(f"/containers/{sandbox_id}/json")
         if info is None:
             return None
@@ -317,8 +319,11 @@ class PortTable:
         return self._sandbox
 
     async def _listen_in_sandbox(self, host_port: int) -> None:
-        if host_port in self.listeners or await self._on_a_node():
-            return  # on a Swarm node, the sandbox's loopback is out of reach (docs/despliegue)
+        if await self._on_a_node():
+            await self._listen_on_node(host_port)
+            return
+        if host_port in self.listeners:
+            return
         namespace = await self._sandbox_namespace()
         if namespace is None:
             return
@@ -335,6 +340,46 @@ class PortTable:
                 )
             )
         self.listeners[host_port] = servers
+
+    async def _sandbox_id(self) -> str | None:
+        folder = self.sandbox_folder()
+        if folder is None:
+            return None
+        filters = json.dumps({"label": [f"muelle.gateway={folder}", "muelle.role=sandbox"]})
+        found = await self.engine.json("GET", "/containers/json", query={"filters": filters})
+        return str(found[0]["Id"]) if found else None
+
+    async def _node_loopback(self) -> LoopbackCarrier | None:
+        """The sandbox's loopback carrier on its node (node_loopback), started once per
+        sandbox; None if the sandbox is not found (its listeners are then left out)."""
+        sandbox_id = await self._sandbox_id()
+        if sandbox_id is None:
+            return None
+        if self._loopback is not None and self._loopback.sandbox_id == sandbox_id:
+            return self._loopback
+        if self._loopback is not None:
+            self._loopback.close()
+            self._loopback = None
+        try:
+            self._loopback = await LoopbackCarrier.start(self.engine, sandbox_id)
+        except Exception:  # noqa: BLE001 - the sandbox ended meanwhile, or its node is gone
+            logger.info("no loopback carrier for %s", sandbox_id[:12], exc_info=True)
+        return self._loopback
+
+    async def _listen_on_node(self, host_port: int) -> None:
+        found = self._published_at(host_port)
+        loopback = self._loopback
+        if found is None or loopback is None:
+            return
+        entry, item = found
+        if not isinstance(entry.carrier, EngineCarrier):
+            return
+        try:
+            await loopback.open(
+                entry.carrier.carrier_id, host_port, entry.address, item.container_port
+            )
+        except Exception:  # noqa: BLE001 - the container or the sandbox ended meanwhile
+            logger.info("no sandbox listener on port %d", host_port, exc_info=True)
 
     async def _from_sandbox(
         self, host_port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -570,6 +615,9 @@ class PortTable:
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
+        if self._loopback is not None:
+            self._loopback.close()
+            self._loopback = None
 
 
 def _free_port(taken: set[int]) -> int:

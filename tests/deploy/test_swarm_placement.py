@@ -253,6 +253,135 @@ async def test_a_port_published_on_a_node_reaches_the_table_through_the_nodes_en
     await engine.remove_now(box.container_id)
 
 
+async def test_the_reapers_sweep_removes_what_a_dead_web_process_left_on_every_node(
+    swarm: SwarmBed,
+) -> None:
+    from sandbox import gateway as docker_gateway
+    from sandbox import reaper
+
+    bed = swarm
+    live_owner = "owner-sweep-live"
+    box = await engine.acquire(live_owner)
+    n = bed.node_of(engine_of(box.container_id))
+    made = await engine.run(
+        box, ["docker", "run", "-d", "--name", "vivo", "muelle/busybox", "sleep", "300"], timeout=90
+    )
+    assert made.exit_code == 0, made.output
+    # A web process that died: its student's objects on each node, with no sandbox anywhere.
+    dead = "owner-sweep-dead"
+    labels = ["--label", f"muelle.instance={INSTANCE}", "--label", f"muelle.student={dead}"]
+    for sock in bed.socks:
+        run("docker", "-H", sock, "run", "-d", *labels, "muelle/busybox", "sleep", "300")
+        run("docker", "-H", sock, "network", "create", *labels, f"huerfana-{os.getpid()}")
+        run("docker", "-H", sock, "volume", "create", *labels, f"huerfano-{os.getpid()}")
+
+    def left_by(owner: str, sock: str) -> list[str]:
+        found = []
+        for kind in ("ps -aq", "network ls -q", "volume ls -q"):
+            found += run(
+                "docker", "-H", sock, *kind.split(), "--filter", f"label=muelle.student={owner}",
+            ).split()  # fmt: skip
+        return found
+
+    assert all(len(left_by(dead, sock)) == 3 for sock in bed.socks)
+    report = await reaper.reap()
+    assert dead in report.students_cleaned and live_owner not in report.students_cleaned
+    assert [left_by(dead, sock) for sock in bed.socks] == [[], [], []]
+    # The live student keeps their container, and their sandbox is untouched.
+    config = lifecycle.current_config()
+    mine = await Student(live_owner, config, Upstream(bed.socks[n])).containers()
+    assert len(mine) == 1 and mine[0]["Names"][0].endswith("_vivo")
+    assert mine[0]["State"] == "running"
+    assert on_node(bed, n, box.container_id)
+    # A node that does not answer (here: an address where no engine is) is skipped; the
+    # others are still swept.
+    run("docker", "-H", bed.socks[0], "volume", "create", *labels, f"otra-{os.getpid()}")
+    nowhere = "tcp://" + bed.addrs[0].rsplit(".", 1)[0] + ".250:2376"
+    cleaned = await docker_gateway.sweep_orphans([live_owner], engines=[nowhere, *bed.engines])
+    assert cleaned == [dead] and left_by(dead, bed.socks[0]) == []
+    await engine.remove_now(box.container_id)
+
+
+async def test_curl_localhost_in_a_sandbox_on_a_node_reaches_its_students_published_port(
+    swarm: SwarmBed,
+) -> None:
+    bed = swarm
+    owner = "owner-loopback"
+    box = await engine.acquire(owner)
+    n = bed.node_of(engine_of(box.container_id))
+    # Another student whose sandbox is on the same node.
+    other = None
+    for i in range(6):
+        candidate = await engine.acquire(f"owner-loopback-other-{i}")
+        if bed.node_of(engine_of(candidate.container_id)) == n:
+            other = candidate
+            break
+    assert other is not None
+    before = await asyncio.to_thread(node_listeners, bed, n)
+    page = (
+        "mkdir -p /tmp/w && echo pagina-por-localhost > /tmp/w/index.html && "
+        "exec httpd -f -p 80 -h /tmp/w"
+    )
+    started = await engine.run(
+        box,
+        ["bash", "-c", f"docker run -d --name web -p 8080:80 muelle/busybox sh -c '{page}'"],
+        timeout=90,
+    )
+    assert started.exit_code == 0, started.output
+    curl = ["curl", "-s", "--max-time", "5", "localhost:8080"]
+
+    async def page_in(sandbox: Any) -> tuple[int, bytes]:
+        result = await engine.run(sandbox, curl, timeout=30)
+        return result.exit_code, result.output
+
+    # The port is set up asynchronously from the engine's events: a bound, not a speed check.
+    deadline = time.monotonic() + 60
+    while (answer := await page_in(box))[0] != 0:
+        assert time.monotonic() < deadline, answer
+        await asyncio.sleep(0.5)
+    assert answer[1].strip() == b"pagina-por-localhost"
+    # Twice more and at once: each connection is carried on its own.
+    answers = await asyncio.gather(page_in(box), page_in(box))
+    assert answers == [(0, b"pagina-por-localhost\n")] * 2
+    # Another student's sandbox on the same node: nothing listens on that port there.
+    code, output = await page_in(other)
+    assert code != 0 and b"pagina" not in output
+    # The listeners are in the sandbox's namespace, on the node, locked down; the node's own
+    # network listens on nothing new.
+    assert await asyncio.to_thread(node_listeners, bed, n) == before
+    loopbacks = run(
+        "docker", "-H", bed.socks[n], "ps", "-q", "--no-trunc",
+        "--filter", f"label=muelle.port-loopback={box.container_id}",
+    ).split()  # fmt: skip
+    assert len(loopbacks) == 1
+    flags = run(
+        "docker", "-H", bed.socks[n], "inspect", "-f",
+        "{{.HostConfig.NetworkMode}} {{.HostConfig.PidMode}} {{.HostConfig.SecurityOpt}} "
+        "{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.Config.User}}",
+        loopbacks[0],
+    ).split()  # fmt: skip
+    assert flags == [f"container:{box.container_id}", f"container:{box.container_id}",
+                     "[no-new-privileges]", "true", "[ALL]", "1000:1000"]  # fmt: skip
+    # The container stops: localhost:8080 in the sandbox answers nothing any more.
+    stopped = await engine.run(box, ["docker", "stop", "-t", "1", "web"], timeout=60)
+    assert stopped.exit_code == 0
+    deadline = time.monotonic() + 60
+    while (answer := await page_in(box))[0] == 0:
+        assert time.monotonic() < deadline, answer
+        await asyncio.sleep(0.5)
+    # The sandbox ends: its loopback carrier goes with it, and so does its socket volume.
+    await engine.remove_now(box.container_id)
+    await engine.remove_now(other.container_id)
+
+    def loopback_left() -> str:
+        label = f"label=muelle.port-loopback={box.container_id}"
+        return run("docker", "-H", bed.socks[n], "ps", "-aq", "--filter", label) + run(
+            "docker", "-H", bed.socks[n], "volume", "ls", "-q", "--filter", label
+        )
+
+    assert await eventually(lambda: not loopback_left())
+
+
 async def test_a_drained_node_gets_no_new_sandboxes_and_its_student_moves(swarm: SwarmBed) -> None:
     bed = swarm
     first = await engine.acquire("owner-drain")
