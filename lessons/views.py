@@ -119,13 +119,13 @@ def _from_shell(
 
 
 @require_GET
-def lesson_asset(request: HttpRequest, slug: str, asset_path: str) -> HttpResponse:
+def lesson_asset(request: HttpRequest, slug: str, asset_path: str) -> HttpResponse | FileResponse:
     lesson = catalog.get_catalog().get(slug)
     found = assets.locate(lesson.folder if lesson else None, asset_path)
     if found is None:
         raise Http404("no such asset")
     path, content_type = found
-    response: HttpResponse
+    response: HttpResponse | FileResponse
     if path.stat().st_size <= SMALL_ASSET_BYTES:
         # Lesson images are small: bytes in memory avoid streaming a file through ASGI.
         response = HttpResponse(path.read_bytes(), content_type=content_type)

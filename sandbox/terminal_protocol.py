@@ -78,9 +78,7 @@ CLOSE_CODES: tuple[CloseCode, ...] = (
     CloseCode(
         CLOSE_TAKEN_OVER, "taken_over", "takeBack", _("Has abierto esta terminal en otra pestaña.")
     ),
-    CloseCode(
-        CLOSE_TAB_CLOSED, "tab_closed", "reconnect", _("Has cerrado esta terminal.")
-    ),
+    CloseCode(CLOSE_TAB_CLOSED, "tab_closed", "reconnect", _("Has cerrado esta terminal.")),
     CloseCode(CLOSE_NO_SESSION, "no_session", "reload", _("Tu sesión ha terminado.")),
     CloseCode(CLOSE_INTERNAL, "internal", "retry", _("Algo ha fallado en el servidor.")),
 )

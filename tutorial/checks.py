@@ -15,7 +15,7 @@ from django.core.checks import Error, Tags, register
 
 @register(Tags.security, deploy=True)
 def check_channel_layer(app_configs: Any, **kwargs: Any) -> list[Error]:
-    backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
+    backend = str(settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", ""))
     if backend.endswith("InMemoryChannelLayer"):
         return [
             Error(

@@ -45,7 +45,7 @@ def is_preview_scope(scope: dict[str, Any]) -> bool:
     if not settings.PREVIEW_HOST:
         return False
     host = header(scope, b"host")
-    return bool(host) and host.lower().split(":")[0].endswith("." + settings.PREVIEW_HOST)
+    return host is not None and host.lower().split(":")[0].endswith("." + settings.PREVIEW_HOST)
 
 
 def origin(host_port: int, public_id: str, page_port: int | None) -> str:

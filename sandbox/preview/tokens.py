@@ -135,9 +135,9 @@ def read_cookie(
     except signing.BadSignature:
         return None
     grant = _grant(data, public_id, host_port)
-    if grant is None or not frame:
+    if grant is None or not frame or not isinstance(data, dict):  # _grant checked it is one
         return grant
-    framer = data.get("o")  # type: ignore[union-attr] - _grant checked it is a dict
+    framer = data.get("o")
     if not isinstance(framer, str) or not valid_origin(framer):
         return None
     return Grant(grant.public_id, grant.host_port, grant.expires, framer)
