@@ -267,3 +267,18 @@ async def remove_loopback_carriers(engine: Upstream, sandbox_id: str) -> None:
     found = await engine.json("GET", "/containers/json", query={"all": "1", "filters": filters})
     for item in found:
         await _remove(engine, str(item["Id"]), "")
+
+
+async def sweep_volumes(engine: Upstream) -> list[str]:
+    """Removes the socket volumes no container uses any more: one whose sandbox ended while a
+    port carrier still shared it (a web process that died) stays behind otherwise. The engine
+    refuses to remove a volume in use, so a live sandbox's stays."""
+    filters = json.dumps({"label": [LABEL_LOOPBACK], "dangling": ["true"]})
+    answer = await engine.json("GET", "/volumes", query={"filters": filters})
+    removed = []
+    for item in answer.get("Volumes") or []:
+        name = str(item.get("Name", ""))
+        response = await engine.request("DELETE", f"/volumes/{name}")
+        if response.status in (200, 204):
+            removed.append(name)
+    return removed

@@ -284,7 +284,13 @@ async def test_the_reapers_sweep_removes_what_a_dead_web_process_left_on_every_n
         return found
 
     assert all(len(left_by(dead, sock)) == 3 for sock in bed.socks)
+    # The socket volume of a sandbox's `curl localhost` (node_loopback) that its end left
+    # behind, unused: the sweep removes it too.
+    gone_socket_volume = f"muelle.port-loopback=ido-{os.getpid()}"
+    run("docker", "-H", bed.socks[n], "volume", "create", "--label", gone_socket_volume)
     report = await reaper.reap()
+    volume_filter = f"label={gone_socket_volume}"
+    assert not run("docker", "-H", bed.socks[n], "volume", "ls", "-q", "--filter", volume_filter)
     assert dead in report.students_cleaned and live_owner not in report.students_cleaned
     assert [left_by(dead, sock) for sock in bed.socks] == [[], [], []]
     # The live student keeps their container, and their sandbox is untouched.
