@@ -53,6 +53,17 @@ class Response:
     body: str
 
 
+def students_engine_names(name: str, bridge: str, net: int) -> dict[str, str]:
+    """The settings of a students' engine (deploy/students-engine/) that no other run on this
+    machine uses: its own name and bridge, and subnets picked by `net` (1-250)."""
+    return {
+        "MUELLE_ENGINE_NAME": name,
+        "MUELLE_ENGINE_BRIDGE": bridge,
+        "MUELLE_ENGINE_BIP": f"10.241.{net}.1/24",
+        "MUELLE_ENGINE_ADDRESS_POOL": f"base=10.{242 + net % 8}.0.0/16,size=24",
+    }
+
+
 def get(stack: Stack, path: str, host: str | None = None, cookie: str = "") -> Response:
     conn = LoopbackHTTPS(host or stack.domain, stack.port, timeout=60, context=stack.tls())
     conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})

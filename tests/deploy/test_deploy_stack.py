@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import pytest
 from websockets.asyncio.client import connect
 
-from .stack_client import Stack, Student, get
+from .stack_client import Stack, Student, get, students_engine_names
 
 pytestmark = [pytest.mark.docker]
 
@@ -61,11 +61,7 @@ def stack() -> Iterator[Stack]:
         "MUELLE_HTTP_PORT": str(free_port()),
         "MUELLE_BACK_SUBNET": f"10.239.{net}.0/24",
         "MUELLE_WEB_PROCESSES": "2",
-        # Names of the students' engine that no other run on this machine uses.
-        "MUELLE_ENGINE_NAME": f"muelle-students-{tag}",
-        "MUELLE_ENGINE_BRIDGE": f"mst{tag}",
-        "MUELLE_ENGINE_BIP": f"10.241.{net}.1/24",
-        "MUELLE_ENGINE_ADDRESS_POOL": f"base=10.{242 + net % 8}.0.0/16,size=24",
+        **students_engine_names(f"muelle-students-{tag}", f"mst{tag}", net),
     }
     try:
         subprocess.run([SCRIPT, "up"], env=env, check=True, timeout=1200)
@@ -103,10 +99,10 @@ def students_engine(stack: Stack, *args: str) -> str:
     ).stdout.strip()
 
 
-def web_processes(stack: Stack) -> list[str]:
-    """The containers of the stack's `web` service (one web process each), running or not."""
+def service_containers(stack: Stack, service: str) -> list[str]:
+    """The containers of one of the stack's services, running or not."""
     out = subprocess.run(
-        [SCRIPT, "compose", "ps", "-q", "web"],
+        [SCRIPT, "compose", "ps", "-q", service],
         env=stack.env,
         check=True,
         capture_output=True,
@@ -114,6 +110,11 @@ def web_processes(stack: Stack) -> list[str]:
         timeout=120,
     )
     return out.stdout.split()
+
+
+def web_processes(stack: Stack) -> list[str]:
+    """The containers of the stack's `web` service (one web process each)."""
+    return service_containers(stack, "web")
 
 
 def log_of(container: str) -> str:
@@ -213,14 +214,7 @@ def enter_preview(stack: Stack, student: Student, port: int) -> tuple[str, str]:
 
 
 def proxy_log(stack: Stack) -> str:
-    proxy = subprocess.run(
-        [SCRIPT, "compose", "ps", "-q", "proxy"],
-        env=stack.env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout.strip()
+    (proxy,) = service_containers(stack, "proxy")
     return log_of(proxy)
 
 

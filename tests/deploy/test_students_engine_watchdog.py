@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from .stack_client import students_engine_names
+
 pytestmark = [pytest.mark.docker]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,10 +98,7 @@ def engine() -> Iterator[Engine]:
     env = {
         **os.environ,
         "MUELLE_ENGINE_DIR": str(folder),
-        "MUELLE_ENGINE_NAME": f"muelle-wd-{tag}",
-        "MUELLE_ENGINE_BRIDGE": f"mwd{tag}",
-        "MUELLE_ENGINE_BIP": f"10.241.{net}.1/24",
-        "MUELLE_ENGINE_ADDRESS_POOL": f"base=10.{242 + net % 8}.0.0/16,size=24",
+        **students_engine_names(f"muelle-wd-{tag}", f"mwd{tag}", net),
     }
     try:
         subprocess.run([ENGINE, "start"], env=env, check=True, timeout=120)
