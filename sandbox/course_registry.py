@@ -5,6 +5,9 @@ file with one user whose random password only Muelle knows (no student ever sees
 sends it to the engine itself), and a config that listens on 127.0.0.1 only. Loopback matters
 twice: nothing outside the host reaches it, and dockerd treats 127.0.0.0/8 as an insecure
 registry by default, so the engine pushes to it over plain HTTP with no daemon.json change.
+With sandboxes on Swarm nodes the pushing engine is a node's, whose 127.0.0.1 is not this host:
+`start(..., host=, tls=)` serves on an address the nodes reach, over TLS (tests/deploy/
+test_swarm_registry.py; docs/despliegue.md).
 
 Used by scripts/lib.sh (`python -m sandbox.course_registry start var/registry 5000`) and by the
 tests, which start their own on a free port. No Django here: the scripts run it before Django.
@@ -16,11 +19,13 @@ import base64
 import os
 import secrets
 import signal
+import ssl
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 USERNAME = "muelle"
@@ -42,9 +47,9 @@ storage:
   cache:
     blobdescriptor: inmemory
 http:
-  addr: 127.0.0.1:{port}
+  addr: {host}:{port}
   secret: {secret}
-  headers:
+{tls}  headers:
     X-Content-Type-Options: [nosniff]
 auth:
   htpasswd:
@@ -82,8 +87,19 @@ def _bcrypt_line(password: str) -> str:
     return result.stdout.strip() + "\n"
 
 
-def write_config(folder: Path, port: int) -> Path:
-    """Writes htpasswd and config.yml for a registry on 127.0.0.1:`port`; returns the config."""
+@dataclass(frozen=True)
+class Tls:
+    """A registry other engines reach (Swarm nodes, docs/despliegue.md): it listens on an address
+    of theirs and serves HTTPS with this certificate, signed by a CA the engines trust for that
+    host:port only (/etc/docker/certs.d/HOST:PORT/ca.crt)."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
+def write_config(folder: Path, port: int, host: str = "127.0.0.1", tls: Tls | None = None) -> Path:
+    """Writes htpasswd and config.yml for a registry on `host`:`port`; returns the config."""
     password = ensure_password(folder)
     (folder / "storage").mkdir(exist_ok=True)
     htpasswd = folder / "htpasswd"
@@ -93,8 +109,10 @@ def write_config(folder: Path, port: int) -> Path:
     config.write_text(
         _CONFIG.format(
             storage=folder / "storage",
+            host=host,
             port=port,
             secret=secrets.token_hex(16),
+            tls=f"  tls:\n    certificate: {tls.cert}\n    key: {tls.key}\n" if tls else "",
             htpasswd=htpasswd,
         )
     )
@@ -102,14 +120,22 @@ def write_config(folder: Path, port: int) -> Path:
     return config
 
 
-def answers(port: int, password: str, timeout: float = 2.0) -> bool:
-    """True when a registry on 127.0.0.1:`port` accepts Muelle's credentials."""
+def answers(
+    port: int,
+    password: str,
+    timeout: float = 2.0,
+    host: str = "127.0.0.1",
+    tls: Tls | None = None,
+) -> bool:
+    """True when a registry on `host`:`port` accepts Muelle's credentials (over HTTPS checked
+    against `tls.ca` when it serves TLS)."""
     token = base64.b64encode(f"{USERNAME}:{password}".encode()).decode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v2/", headers={"Authorization": f"Basic {token}"}
-    )
+    scheme = "https" if tls else "http"  # never another scheme: S310's worry does not apply
+    url = f"{scheme}://{host}:{port}/v2/"
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})  # noqa: S310
+    context = ssl.create_default_context(cafile=str(tls.ca)) if tls else None
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
@@ -125,9 +151,16 @@ def garbage_collect(config: Path) -> None:
     )
 
 
-def start(folder: Path, port: int, *, wait: float = 20.0) -> subprocess.Popen[bytes]:
+def start(
+    folder: Path,
+    port: int,
+    *,
+    wait: float = 20.0,
+    host: str = "127.0.0.1",
+    tls: Tls | None = None,
+) -> subprocess.Popen[bytes]:
     """Writes the config, collects garbage and starts the server; waits until it answers."""
-    config = write_config(folder, port)
+    config = write_config(folder, port, host, tls)
     garbage_collect(config)
     log = open(folder / "registry.log", "ab")  # noqa: SIM115 - the child keeps it
     process = subprocess.Popen(
@@ -144,7 +177,7 @@ def start(folder: Path, port: int, *, wait: float = 20.0) -> subprocess.Popen[by
     while time.monotonic() < deadline:
         if process.poll() is not None:
             break  # e.g. the port is taken: whatever answers there is not this registry
-        if answers(port, password):
+        if answers(port, password, host=host, tls=tls):
             return process
         time.sleep(0.2)
     stop(process)
