@@ -56,6 +56,32 @@ CARRY = (
 )
 
 
+def carrier_body(joined_id: str, labels: dict[str, str]) -> dict[str, Any]:
+    """The engine's create body of a carrier: the sandbox image idling, locked down, in the
+    network and process namespaces of `joined_id`. Sharing its process namespace makes the
+    kernel end the carrier with the container's first process, and AutoRemove removes it then,
+    even if no web process is left to do it (a kill -9)."""
+    return {
+        "Image": settings.SANDBOX_IMAGE,
+        "Cmd": ["sleep", "infinity"],
+        "User": settings.SANDBOX_USER,
+        "Labels": labels,
+        "HostConfig": {
+            "NetworkMode": f"container:{joined_id}",
+            "PidMode": f"container:{joined_id}",
+            "ReadonlyRootfs": True,
+            "CapDrop": ["ALL"],
+            "SecurityOpt": ["no-new-privileges"],
+            # Room for the connections: a port carrier runs three processes for each (bash and
+            # two cats), and the table allows at most 64.
+            "Memory": 64 * 1024**2,
+            "MemorySwap": 64 * 1024**2,
+            "PidsLimit": 256,
+            "AutoRemove": True,
+        },
+    }
+
+
 class NamespaceCarrier:
     """Connections made inside a local container's network namespace."""
 
@@ -99,30 +125,10 @@ class EngineCarrier:
         `volumes_from`, sharing the socket folder of the sandbox's loopback carrier
         (node_loopback: `curl localhost:PORT` in the sandbox)."""
         await remove_carriers(engine, container_id)  # one left by a process that died
-        body = {
-            "Image": settings.SANDBOX_IMAGE,
-            "Cmd": ["sleep", "infinity"],
-            "User": settings.SANDBOX_USER,
-            "Labels": {LABEL_CARRIER: container_id},
-            "NetworkDisabled": False,
-            "HostConfig": {
-                "NetworkMode": f"container:{container_id}",
-                # In its process namespace too: when the container's first process ends, the
-                # kernel ends the carrier's, and AutoRemove removes it, even if no web process
-                # is left to do it (a kill -9).
-                "PidMode": f"container:{container_id}",
-                "ReadonlyRootfs": True,
-                "CapDrop": ["ALL"],
-                "SecurityOpt": ["no-new-privileges"],
-                # Three processes per connection (bash and two cats), the table's at most 64.
-                "Memory": 64 * 1024**2,
-                "MemorySwap": 64 * 1024**2,
-                "PidsLimit": 256,
-                "AutoRemove": True,
-            },
-        }
+        body = carrier_body(container_id, {LABEL_CARRIER: container_id})
+        body["NetworkDisabled"] = False
         if volumes_from is not None:
-            body["HostConfig"]["VolumesFrom"] = [f"{volumes_from}:rw"]  # type: ignore[index]
+            body["HostConfig"]["VolumesFrom"] = [f"{volumes_from}:rw"]
         created = await engine.json("POST", "/containers/create", body=body)
         carrier_id = str(created["Id"])
         try:

@@ -31,6 +31,8 @@ from django.conf import settings
 
 from sandbox.gateway.upstream import Upstream
 
+from .carriers import carrier_body
+
 logger = logging.getLogger(__name__)
 
 LABEL_LOOPBACK = "muelle.port-loopback"  # on a loopback carrier: the sandbox it serves
@@ -162,38 +164,20 @@ class LoopbackCarrier:
         await remove_loopback_carriers(engine, sandbox_id)  # one left by a process that died
         uid, _, gid = str(settings.SANDBOX_USER).partition(":")
         tmpfs = f"size=1m,mode=0700,uid={uid},gid={gid or uid}"
-        body = {
-            "Image": settings.SANDBOX_IMAGE,
-            "Cmd": ["sleep", "infinity"],
-            "User": settings.SANDBOX_USER,
-            "Labels": {LABEL_LOOPBACK: sandbox_id},
-            "HostConfig": {
-                "NetworkMode": f"container:{sandbox_id}",
-                # Ends with the sandbox's first process, and is removed then (AutoRemove), even
-                # if no web process is left to do it.
-                "PidMode": f"container:{sandbox_id}",
-                "ReadonlyRootfs": True,
-                "CapDrop": ["ALL"],
-                "SecurityOpt": ["no-new-privileges"],
-                "Memory": 64 * 1024**2,
-                "MemorySwap": 64 * 1024**2,
-                "PidsLimit": 256,
-                "AutoRemove": True,
-                "Mounts": [
-                    {
-                        "Type": "volume",
-                        "Target": SOCKETS,
-                        "VolumeOptions": {
-                            "Labels": {LABEL_LOOPBACK: sandbox_id},
-                            "DriverConfig": {
-                                "Name": "local",
-                                "Options": {"type": "tmpfs", "device": "tmpfs", "o": tmpfs},
-                            },
-                        },
-                    }
-                ],
-            },
-        }
+        body = carrier_body(sandbox_id, {LABEL_LOOPBACK: sandbox_id})
+        body["HostConfig"]["Mounts"] = [
+            {
+                "Type": "volume",
+                "Target": SOCKETS,
+                "VolumeOptions": {
+                    "Labels": {LABEL_LOOPBACK: sandbox_id},
+                    "DriverConfig": {
+                        "Name": "local",
+                        "Options": {"type": "tmpfs", "device": "tmpfs", "o": tmpfs},
+                    },
+                },
+            }
+        ]
         created = await engine.json("POST", "/containers/create", body=body)
         carrier_id = str(created["Id"])
         try:
