@@ -10,7 +10,6 @@ testbed.sh), always torn down."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import signal
@@ -25,13 +24,14 @@ import pytest
 from harness.swarm_bed import SwarmBed, load_images, run, swarm_bed
 from sandbox import engine, placement
 from sandbox.docker_api.client import engine_of
-from sandbox.gateway import config as gateway_config
 from sandbox.gateway import lifecycle
 from sandbox.gateway.student import Student
 from sandbox.gateway.upstream import Upstream
 from sandbox.models import SandboxRecord
 from sandbox.ports import students as port_tables
 from sandbox.ports.table import NothingListens
+
+from .swarm_muelle import muelle_on_bed
 
 pytestmark = [pytest.mark.docker]
 
@@ -56,23 +56,8 @@ def bed() -> Iterator[SwarmBed]:
 
 @pytest.fixture
 async def swarm(settings: Any, transactional_db: None, bed: SwarmBed) -> AsyncIterator[SwarmBed]:
-    settings.SANDBOX_INSTANCE = INSTANCE
-    settings.SANDBOX_WARM_POOL = 0
-    settings.SANDBOX_MAX_LIVE = 10
-    settings.DOCKER_GATEWAY_ENABLED = True
-    settings.DOCKER_GATEWAY_SOCKET_DIR = GATEWAY_DIR
-    for name, value in bed.muelle_settings().items():  # over mutual TLS to every node
-        setattr(settings, name, value)
-    previous = gateway_config.override()
-    lifecycle.configure(None)
-    try:
-        yield bed
-    finally:
-        async for row in SandboxRecord.objects.filter(instance=INSTANCE):
-            with contextlib.suppress(Exception):
-                await engine.remove_now(row.container_id)
-        await engine.stop_background_tasks()
-        lifecycle.configure(previous)
+    async with muelle_on_bed(settings, bed, INSTANCE, GATEWAY_DIR) as ready:
+        yield ready
 
 
 def placeholders(bed: SwarmBed) -> list[str]:

@@ -22,11 +22,11 @@ import pytest
 from harness.swarm_bed import SwarmBed, load_images, swarm_bed
 from sandbox import course_registry, engine
 from sandbox.docker_api.client import engine_of
-from sandbox.gateway import config as gateway_config
 from sandbox.gateway import lifecycle
 from sandbox.gateway.names import student_key
 from sandbox.gateway.registry_client import RegistryClient
-from sandbox.models import SandboxRecord
+
+from .swarm_muelle import muelle_on_bed
 
 pytestmark = [pytest.mark.docker]
 
@@ -102,24 +102,9 @@ def trusted_by_engines(address: str, ca: Path) -> Iterator[None]:
 
 @pytest.fixture
 async def swarm(settings: Any, transactional_db: None, bed: SwarmBed) -> AsyncIterator[SwarmBed]:
-    settings.SANDBOX_INSTANCE = INSTANCE
-    settings.SANDBOX_WARM_POOL = 0
-    settings.SANDBOX_MAX_LIVE = 10
-    settings.DOCKER_GATEWAY_ENABLED = True
-    settings.DOCKER_GATEWAY_SOCKET_DIR = GATEWAY_DIR
     settings.REGISTRY_USERNAME = course_registry.USERNAME
-    for name, value in bed.muelle_settings().items():
-        setattr(settings, name, value)
-    previous = gateway_config.override()
-    lifecycle.configure(None)
-    try:
-        yield bed
-    finally:
-        async for row in SandboxRecord.objects.filter(instance=INSTANCE):
-            with contextlib.suppress(Exception):
-                await engine.remove_now(row.container_id)
-        await engine.stop_background_tasks()
-        lifecycle.configure(previous)
+    async with muelle_on_bed(settings, bed, INSTANCE, GATEWAY_DIR) as ready:
+        yield ready
 
 
 async def student_runs(bed: SwarmBed, owner: str, script: str) -> tuple[int | None, str, str]:
