@@ -1,17 +1,37 @@
-"""Muelle pointed at a Swarm test bed (harness/swarm_bed.py) for one test, and put back after."""
+"""A Swarm test bed (harness/swarm_bed.py) for a test module, and Muelle pointed at it for one
+test and put back after."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.swarm_bed import SwarmBed
+from harness.swarm_bed import SwarmBed, load_images, run, swarm_bed
 from sandbox import engine
 from sandbox.gateway import config as gateway_config
 from sandbox.gateway import lifecycle
 from sandbox.models import SandboxRecord
+
+
+@contextlib.contextmanager
+def bed_with_images(
+    tag: str, slots: int, images: Iterable[str], gateway_dir: Path
+) -> Iterator[SwarmBed]:
+    """A 3-node bed named by `tag`, with `images` on every node; afterwards nothing of it is
+    left (its network namespaces, its folder) nor of the tests' gateway folder."""
+    folder = Path(tempfile.mkdtemp(prefix="muelle-swarm-", dir="/tmp"))  # noqa: S108
+    try:
+        with swarm_bed(folder, tag, slots=slots) as bed:
+            load_images(bed, list(images))
+            yield bed
+    finally:
+        shutil.rmtree(gateway_dir, ignore_errors=True)
+        assert f"msw{tag}n" not in run("ip", "netns", "list")
+        assert not folder.exists()
 
 
 @contextlib.asynccontextmanager

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from harness.swarm_bed import SwarmBed, load_images, run, swarm_bed
+from harness.swarm_bed import SwarmBed, run
 from sandbox import engine, placement
 from sandbox.docker_api.client import engine_of
 from sandbox.gateway import lifecycle
@@ -31,7 +29,7 @@ from sandbox.models import SandboxRecord
 from sandbox.ports import students as port_tables
 from sandbox.ports.table import NothingListens
 
-from .swarm_muelle import muelle_on_bed
+from .swarm_muelle import bed_with_images, muelle_on_bed
 
 pytestmark = [pytest.mark.docker]
 
@@ -42,16 +40,8 @@ GATEWAY_DIR = Path(f"/tmp/muelle-swp-{os.getpid()}")  # noqa: S108 (short: socke
 
 @pytest.fixture(scope="module")
 def bed() -> Iterator[SwarmBed]:
-    tag = f"p{os.getpid() % 10000}"
-    folder = Path(tempfile.mkdtemp(prefix="muelle-swarm-", dir="/tmp"))
-    try:
-        with swarm_bed(folder, tag, slots=5) as bed:
-            load_images(bed, IMAGES)
-            yield bed
-    finally:
-        shutil.rmtree(GATEWAY_DIR, ignore_errors=True)
-        assert f"msw{tag}n" not in run("ip", "netns", "list")
-        assert not folder.exists()
+    with bed_with_images(f"p{os.getpid() % 10000}", 5, IMAGES, GATEWAY_DIR) as made:
+        yield made
 
 
 @pytest.fixture

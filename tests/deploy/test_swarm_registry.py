@@ -12,21 +12,20 @@ import os
 import shutil
 import socket
 import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.swarm_bed import SwarmBed, load_images, swarm_bed
+from harness.swarm_bed import SwarmBed
 from sandbox import course_registry, engine
 from sandbox.docker_api.client import engine_of
 from sandbox.gateway import lifecycle
 from sandbox.gateway.names import student_key
 from sandbox.gateway.registry_client import RegistryClient
 
-from .swarm_muelle import muelle_on_bed
+from .swarm_muelle import bed_with_images, muelle_on_bed
 
 pytestmark = [pytest.mark.docker]
 
@@ -49,15 +48,8 @@ def free_port(host: str) -> int:
 
 @pytest.fixture(scope="module")
 def bed() -> Iterator[SwarmBed]:
-    tag = f"r{os.getpid() % 10000}"
-    folder = Path(tempfile.mkdtemp(prefix="muelle-swarm-", dir="/tmp"))
-    try:
-        with swarm_bed(folder, tag, slots=2) as bed:
-            load_images(bed, IMAGES)
-            yield bed
-    finally:
-        shutil.rmtree(GATEWAY_DIR, ignore_errors=True)
-        assert not folder.exists()
+    with bed_with_images(f"r{os.getpid() % 10000}", 2, IMAGES, GATEWAY_DIR) as made:
+        yield made
 
 
 def host_address(bed: SwarmBed) -> str:
