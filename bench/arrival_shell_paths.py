@@ -34,20 +34,12 @@ SHELL = ["/bin/bash", "-l"]
 
 
 def _create(api: Any, spec: Any, *, own_shell: bool) -> str:
-    made = api.create_container(
-        image=spec.image,
-        command=SHELL if own_shell else spec.command,
-        name=spec.name,
-        hostname=spec.hostname,
-        user=spec.user,
-        working_dir=spec.working_dir,
-        environment=spec.environment,
-        labels=spec.labels,
-        host_config=api.create_host_config(**spec.host_config),
-        tty=own_shell,
-        stdin_open=own_shell,
-    )
-    return str(made["Id"])
+    from sandbox.docker_api.containers import create_arguments
+
+    arguments = create_arguments(api, spec)
+    if own_shell:
+        arguments.update(command=SHELL, tty=True, stdin_open=True)
+    return str(api.create_container(**arguments)["Id"])
 
 
 def _first_byte(stream: Any) -> None:

@@ -11,7 +11,7 @@ import statistics
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -116,21 +116,11 @@ def raw_spec(tag: str = "raw") -> object:
 def raw_create_start(spec: object) -> str:
     """One hardened create + start, straight through the SDK; returns the container id."""
     from sandbox import engine
+    from sandbox.docker_api.containers import create_arguments
 
-    def run(api: object) -> str:
-        host_config = api.create_host_config(**spec.host_config)  # type: ignore[attr-defined]
-        made = api.create_container(  # type: ignore[attr-defined]
-            image=spec.image,  # type: ignore[attr-defined]
-            command=spec.command,  # type: ignore[attr-defined]
-            name=spec.name,  # type: ignore[attr-defined]
-            hostname=spec.hostname,  # type: ignore[attr-defined]
-            user=spec.user,  # type: ignore[attr-defined]
-            working_dir=spec.working_dir,  # type: ignore[attr-defined]
-            environment=spec.environment,  # type: ignore[attr-defined]
-            labels=spec.labels,  # type: ignore[attr-defined]
-            host_config=host_config,
-        )
-        api.start(made["Id"])  # type: ignore[attr-defined]
+    def run(api: Any) -> str:
+        made = api.create_container(**create_arguments(api, spec))  # type: ignore[arg-type]
+        api.start(made["Id"])
         return str(made["Id"])
 
     return engine.call_sync(run)

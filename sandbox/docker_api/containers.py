@@ -6,6 +6,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -42,24 +43,29 @@ class ManagedContainer:
             return None
 
 
+def create_arguments(api: docker.APIClient, spec: hardening.ContainerSpec) -> dict[str, Any]:
+    """The SDK's create_container arguments for a hardened container (bench/ compares the raw
+    engine with exactly these)."""
+    return {
+        "image": spec.image,
+        "command": spec.command,
+        "name": spec.name,
+        "hostname": spec.hostname,
+        "user": spec.user,
+        "working_dir": spec.working_dir,
+        "environment": spec.environment,
+        "labels": spec.labels,
+        "host_config": api.create_host_config(**spec.host_config),
+    }
+
+
 def create_and_start(
     api: docker.APIClient, spec: hardening.ContainerSpec, inflight: set[str]
 ) -> str:
     """Creates and starts a container, its id in `inflight` from creation on (the caller's set
     of containers not recorded yet: nobody takes them for orphans). One that does not start
     goes, and leaves `inflight`."""
-    host_config = api.create_host_config(**spec.host_config)
-    container = api.create_container(
-        image=spec.image,
-        command=spec.command,
-        name=spec.name,
-        hostname=spec.hostname,
-        user=spec.user,
-        working_dir=spec.working_dir,
-        environment=spec.environment,
-        labels=spec.labels,
-        host_config=host_config,
-    )
+    container = api.create_container(**create_arguments(api, spec))
     container_id: str = container["Id"]
     inflight.add(container_id)
     try:
