@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -60,31 +59,6 @@ def exercise_page(request: HttpRequest, lesson_slug: str, exercise_id: str) -> H
     assert exercise is not None
     student = progress.student_for(request)
     return _respond(request, cards.card(lesson, exercise, student))
-
-
-@dataclass
-class _CheckRequest:
-    lesson: catalog.LessonExercises
-    exercise: Exercise
-    student: progress.Student
-    owner: str
-    blocked_by: Exercise | None
-
-
-def _start_check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> _CheckRequest:
-    lesson, exercise = _find(lesson_slug, exercise_id)
-    assert exercise is not None
-    student = progress.student_for(request, create=True)
-    assert student is not None
-    if request.session.session_key is None:
-        request.session.save()  # the sandbox owner is derived from the session key
-    session_key = request.session.session_key
-    assert session_key is not None
-    blocked_by = None
-    if exercise.depends_on is not None:  # no dependency, nothing to read
-        completed = progress.completed_ids(student, lesson.slug)
-        blocked_by = cards.blocking_exercise(lesson, exercise, completed)
-    return _CheckRequest(lesson, exercise, student, owner_key(session_key), blocked_by)
 
 
 async def _run_in_sandbox(owner: str, exercise: Exercise, answer: str) -> tuple[list[Outcome], str]:
@@ -144,37 +118,36 @@ def _no_engine_message() -> str:
     )
 
 
-def _finish_check(
-    request: HttpRequest, job: _CheckRequest, outcomes: list[Outcome], error: str, answer: str
-) -> HttpResponse:
-    if outcomes:
-        failed = [outcome.check.index for outcome in outcomes if not outcome.passed]
-        progress.record_check(job.student, job.lesson.slug, job.exercise.id, failed)
-    card = cards.card(
-        job.lesson,
-        job.exercise,
-        job.student,
-        outcomes=outcomes,
-        error=error,
-        answer=answer,
-        just_checked=True,
-    )
-    return _respond(request, card)
-
-
 @require_POST
 def check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> HttpResponse:
-    job = _start_check(request, lesson_slug, exercise_id)
+    lesson, exercise = _find(lesson_slug, exercise_id)
+    assert exercise is not None
+    student = progress.student_for(request, create=True)
+    assert student is not None
+    if request.session.session_key is None:
+        request.session.save()  # the sandbox owner is derived from the session key
+    session_key = request.session.session_key
+    assert session_key is not None
     answer = request.POST.get("respuesta", "")[:ANSWER_MAX]
-    if job.blocked_by is not None:
+    blocked_by = None
+    if exercise.depends_on is not None:  # no dependency, nothing to read
+        completed = progress.completed_ids(student, lesson.slug)
+        blocked_by = cards.blocking_exercise(lesson, exercise, completed)
+    if blocked_by is not None:
         outcomes: list[Outcome] = []
         error = _("Antes tienes que completar el ejercicio «%(title)s».") % {
-            "title": job.blocked_by.title
+            "title": blocked_by.title
         }
     else:
         # On the server's event loop, where the sandbox's agent channel lives.
-        outcomes, error = async_to_sync(_run_in_sandbox)(job.owner, job.exercise, answer)
-    return _finish_check(request, job, outcomes, error, answer)
+        outcomes, error = async_to_sync(_run_in_sandbox)(owner_key(session_key), exercise, answer)
+    if outcomes:
+        failed = [outcome.check.index for outcome in outcomes if not outcome.passed]
+        progress.record_check(student, lesson.slug, exercise.id, failed)
+    card = cards.card(
+        lesson, exercise, student, outcomes=outcomes, error=error, answer=answer, just_checked=True
+    )
+    return _respond(request, card)
 
 
 @require_POST

@@ -32,9 +32,8 @@ from sandbox import gateway as docker_gateway
 from sandbox import hardening, placement, sandboxes, warm_shells
 from sandbox.docker_api.client import EngineUnavailable
 from sandbox.docker_api.containers import ManagedContainer
-from sandbox.gateway.cleanup import node_upstream
-from sandbox.gateway.config import current_config
 from sandbox.gateway.errors import EngineError
+from sandbox.gateway.upstream import Upstream
 from sandbox.gateway.wire import ProtocolError
 from sandbox.models import SandboxRecord
 from sandbox.ports import node_loopback
@@ -194,7 +193,7 @@ async def _reap_gateways(report: ReapReport, grace: float) -> None:
 
 async def _sweep_loopback_volumes(address: str) -> None:
     """The socket volumes of `curl localhost` on a Swarm node (node_loopback) left unused."""
-    engine = node_upstream(current_config(), address)
+    engine = Upstream(address)  # a node's tcp://, over its mutual TLS
     try:
         await node_loopback.sweep_volumes(engine)
     except (OSError, ProtocolError, EngineError) as exc:

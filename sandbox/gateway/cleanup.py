@@ -21,7 +21,7 @@ from .errors import EngineError
 from .names import LABEL_INSTANCE, LABEL_STUDENT, PREFIXED, instance_key, student_key
 from .project import sweep_volumes
 from .registry_client import RegistryClient, RegistryDown
-from .student import Student
+from .student import Student, known_tags
 from .upstream import Upstream
 from .wire import ProtocolError
 
@@ -147,10 +147,9 @@ async def _remove_images(student: Student, report: CleanupReport) -> int:
     for _round in range(3):  # a removed child can leave a labelled parent to remove next
         own = []
         for image in await listing.images(student.engine, since):
-            tags = [t for t in image.get("RepoTags") or [] if t and t != "<none>:<none>"]
-            # What Student.image_visibility calls "own", without classifying everyone else's.
-            if ns.owns_labels(image.get("Labels")) or any(ns.owns_image_tag(t) for t in tags):
-                own.append((image, tags))
+            # Not image_visibility: everyone else's images need no classifying here.
+            if student.owns_image(image.get("RepoTags"), image.get("Labels")):
+                own.append((image, known_tags(image.get("RepoTags"))))
         if not own:
             break
         for image, tags in own:
@@ -206,15 +205,6 @@ async def _sweep_registry(config: GatewayConfig, live: set[str]) -> None:
     await _remove_registry_images(config, sorted(keys), CleanupReport())
 
 
-def node_upstream(config: GatewayConfig, address: str) -> Upstream:
-    """The engine at `address` (a Swarm node's tcp://, reached over its mutual TLS)."""
-
-    async def resolve() -> str:
-        return address
-
-    return Upstream(config.engine_socket, resolve)
-
-
 async def sweep_orphans(
     live_owners: Iterable[str],
     config: GatewayConfig | None = None,
@@ -229,7 +219,8 @@ async def sweep_orphans(
     if engines is None:
         upstreams = [Upstream(config.engine_socket)]
     else:
-        upstreams = [node_upstream(config, address) for address in engines]
+        # A node's tcp:// address; Upstream reaches it over the node's mutual TLS.
+        upstreams = [Upstream(address) for address in engines]
     cleaned: set[str] = set()
     for engine in upstreams:
         try:
@@ -284,6 +275,5 @@ __all__ = [
     "SharedImageListing",
     "cleanup_student",
     "image_listing",
-    "node_upstream",
     "sweep_orphans",
 ]

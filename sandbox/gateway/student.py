@@ -38,6 +38,11 @@ class ResolvedImage:
     own: bool
 
 
+def known_tags(tags: list[str] | None) -> list[str]:
+    """An image's tags without the engine's placeholder for none."""
+    return [t for t in tags or [] if t and t != "<none>:<none>"]
+
+
 class Student:
     def __init__(self, owner: str, config: GatewayConfig, engine: Upstream) -> None:
         self.owner = owner
@@ -151,11 +156,16 @@ class Student:
         return None
 
     # --- images -------------------------------------------------------------------------------
+    def owns_image(self, tags: list[str] | None, labels: dict[str, str] | None) -> bool:
+        return self.ns.owns_labels(labels or {}) or any(
+            self.ns.owns_image_tag(t) for t in known_tags(tags)
+        )
+
     def image_visibility(self, tags: list[str] | None, labels: dict[str, str] | None) -> str | None:
         """ "own", "shared" (course images, allowlisted pulls) or None (someone else's)."""
-        tags = [t for t in tags or [] if t and t != "<none>:<none>"]
+        tags = known_tags(tags)
         labels = labels or {}
-        if self.ns.owns_labels(labels) or any(self.ns.owns_image_tag(t) for t in tags):
+        if self.owns_image(tags, labels):
             return "own"
         if LABEL_STUDENT in labels:
             return None  # another student's, whatever else it claims

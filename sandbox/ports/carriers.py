@@ -126,7 +126,6 @@ class EngineCarrier:
         (node_loopback: `curl localhost:PORT` in the sandbox)."""
         await remove_carriers(engine, container_id)  # one left by a process that died
         body = carrier_body(container_id, {LABEL_CARRIER: container_id})
-        body["NetworkDisabled"] = False
         if volumes_from is not None:
             body["HostConfig"]["VolumesFrom"] = [f"{volumes_from}:rw"]
         created = await engine.json("POST", "/containers/create", body=body)

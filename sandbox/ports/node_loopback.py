@@ -234,10 +234,10 @@ class LoopbackCarrier:
 async def _remove(engine: Upstream, carrier_id: str, volume: str) -> None:
     try:
         await engine.request("DELETE", f"/containers/{carrier_id}", query={"force": "1", "v": "1"})
+        if not volume:
+            return
         # The port carriers that shared it may be going at the same time: a few tries.
         for _attempt in range(20):
-            if not volume:
-                return
             response = await engine.request("DELETE", f"/volumes/{volume}")
             if response.status in (204, 404):
                 return
