@@ -21,6 +21,16 @@ def plain(output: bytes) -> bytes:
     return ESCAPES.sub(b"", output)
 
 
+def _output_on_its_own_line(output: bytes, typed_end: str) -> bytes:
+    """`output` with a line break after the echo of the typed line where the shell left none.
+    A SIGWINCH that reaches readline just after Enter (a fresh shell gets one or two as its
+    size is set, sandbox/terminal_holder.py) makes it draw the prompt and the line again,
+    after the line break, so the command's first output line follows the redrawn line on the
+    screen. The command ran as typed; only where its output starts moved."""
+    end = re.escape(typed_end.encode())
+    return re.sub(end + rb"(?=[^\n])", lambda found: found.group(0) + b"\n", output)
+
+
 def new_terminal_id() -> str:
     return secrets.token_urlsafe(16)  # 22 characters, like the page's
 
@@ -100,7 +110,7 @@ class Tab:
         head, tail = marker[:3], marker[3:]
         await self.type(f"{command}; echo {head}''{tail}\r")
         end = await self.expect(marker.encode(), timeout, start)
-        return plain(bytes(self.output[start:end]))
+        return _output_on_its_own_line(plain(bytes(self.output[start:end])), f"{head}''{tail}")
 
     async def hang_up(self) -> None:
         await self.communicator.disconnect(timeout=10)
