@@ -28,10 +28,18 @@ class RenderableLesson(Protocol):
     """What rendering needs of a lesson (lessons.catalog.Lesson; no import back to the catalog,
     which itself renders lessons to check their anchors)."""
 
-    path: Path
-    mtime_ns: int
-    size: int
-    body: str
+    # Read-only: the catalog's lessons are frozen dataclasses.
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def mtime_ns(self) -> int: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def body(self) -> str: ...
 
     def ref(self) -> links.LessonRef: ...
 

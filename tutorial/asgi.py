@@ -8,6 +8,7 @@ import logging
 import os
 from typing import Any
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutorial.settings")
@@ -17,6 +18,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from lessons import warm_up  # noqa: E402
 from sandbox import engine, shutdown  # noqa: E402
 from sandbox.preview import addresses as preview_addresses  # noqa: E402
 from sandbox.preview import proxy as preview_proxy  # noqa: E402
@@ -31,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Start-up: the sandbox reaper and the warm-pool filler begin on the server's event loop,
-    so the pool is full before the first student arrives. Shutdown (after uvicorn has closed
+    so the pool is full before the first student arrives, and the lesson pages are warmed up
+    in a thread (lessons.warm_up). Shutdown (after uvicorn has closed
     every connection): every sandbox this process holds is removed, and waited for, before the
     process exits."""
     while True:
@@ -40,6 +43,9 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
             try:
                 # An empty context: nothing of this start-up's leaks into the long-lived tasks.
                 contextvars.Context().run(engine.ensure_background_tasks)
+                # The first class after a start must not pay the process's one-time costs.
+                if settings.LESSON_PAGE_WARM_UP:
+                    warm_up.start()
             except Exception as exc:
                 logger.exception("sandbox background tasks did not start")
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})

@@ -263,6 +263,9 @@ GLOSSARY_FILE = env_str("GLOSSARY_FILE", "")
 # Lesson pages (lessons/page_cache.py): what is the same for every visitor is rendered once per
 # lesson version, language and login state; only the student's own parts per request.
 LESSON_PAGE_CACHE = env_bool("LESSON_PAGE_CACHE", True)
+# A server that starts renders the index and the first lesson once, in a thread, so the first
+# class after a restart does not pay the process's one-time costs (lessons/warm_up.py).
+LESSON_PAGE_WARM_UP = env_bool("LESSON_PAGE_WARM_UP", True)
 # A lesson page stats its own file on every request (an edit shows on the next reload); the
 # whole lessons folder (other lessons, their titles in the course list) at most this often.
 # 0: every request, the default with DEBUG.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -336,7 +337,7 @@ class PortTable:
                 continue
             servers.append(
                 await asyncio.start_server(
-                    lambda r, w, port=host_port: self._from_sandbox(port, r, w), sock=sock
+                    functools.partial(self._from_sandbox, host_port), sock=sock
                 )
             )
         self.listeners[host_port] = servers
