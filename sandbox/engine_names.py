@@ -18,6 +18,9 @@ LABEL_ROLE = "muelle.role"
 LABEL_STUDENT = "muelle.student"
 # The gateway folder a sandbox, or its project volume, belongs to.
 LABEL_GATEWAY = "muelle.gateway"
+# On a Swarm node's loopback carrier and its socket volume (sandbox/ports/node_loopback.py): the
+# sandbox it serves. The reaper's sweep (gateway/cleanup.py) finds unused socket volumes by it.
+LABEL_PORT_LOOPBACK = "muelle.port-loopback"
 
 # A gateway folder's name: a student's key (sandbox/gateway/names.student_key: 14 hex digits) or
 # a token reserved for a warm-pool container. \Z, not $ (which also matches before a final "\n").

@@ -32,11 +32,7 @@ from sandbox import gateway as docker_gateway
 from sandbox import hardening, placement, sandboxes, warm_shells
 from sandbox.docker_api.client import EngineUnavailable
 from sandbox.docker_api.containers import ManagedContainer
-from sandbox.gateway.errors import EngineError
-from sandbox.gateway.upstream import Upstream
-from sandbox.gateway.wire import ProtocolError
 from sandbox.models import SandboxRecord
-from sandbox.ports import node_loopback
 
 logger = logging.getLogger(__name__)
 
@@ -176,8 +172,6 @@ async def _reap_gateways(report: ReapReport, grace: float) -> None:
         # On every Swarm node too: a web process that died leaves its students' objects there.
         engines = await placement.student_engines()
         report.students_cleaned = await docker_gateway.sweep_orphans(live | busy, engines=engines)
-        for address in engines or []:
-            await _sweep_loopback_volumes(address)
         in_use = await sandboxes.gateway_folders_in_use()
         report.folders_removed = docker_gateway.sweep_folders(in_use, grace=grace)
     except asyncio.CancelledError:
@@ -189,15 +183,6 @@ async def _reap_gateways(report: ReapReport, grace: float) -> None:
         report.errors.append(f"gateway: {exc}")
     if report.students_cleaned:
         logger.info("reaper removed what %d student(s) left", len(report.students_cleaned))
-
-
-async def _sweep_loopback_volumes(address: str) -> None:
-    """The socket volumes of `curl localhost` on a Swarm node (node_loopback) left unused."""
-    engine = Upstream(address)  # a node's tcp://, over its mutual TLS
-    try:
-        await node_loopback.sweep_volumes(engine)
-    except (OSError, ProtocolError, EngineError) as exc:
-        logger.warning("reaper: node %s not reached: %s", address, exc)
 
 
 async def periodic() -> None:

@@ -13,13 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.engine_names import LABEL_PORT_LOOPBACK
 from sandbox.loop_state import PerLoop
 
 from .build_cgroup import remove_build_cgroup
 from .config import GatewayConfig, current_config, engine_resolver
 from .errors import EngineError
 from .names import LABEL_INSTANCE, LABEL_STUDENT, PREFIXED, instance_key, student_key
-from .project import sweep_volumes
+from .project import remove_unused_volumes, sweep_volumes
 from .registry_client import RegistryClient, RegistryDown
 from .student import Student, known_tags
 from .upstream import Upstream
@@ -250,6 +251,9 @@ async def _sweep_engine(engine: Upstream, config: GatewayConfig, live: set[str])
         await cleanup_student(owner, config, engine)
     await _untag_orphan_tags(engine, config, live)
     await sweep_volumes(engine)
+    # The socket volumes of `curl localhost` on a Swarm node whose sandbox ended while a port
+    # carrier still shared it (a web process that died); none on a single engine.
+    await remove_unused_volumes(engine, LABEL_PORT_LOOPBACK)
     return owners
 
 

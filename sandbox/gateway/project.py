@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -159,15 +159,25 @@ async def sweep_volumes(engine: Upstream) -> list[str]:
     tmpfs is emptied when its last container goes), and the engine refuses to remove a volume
     any container uses, running or not (a sandbox being created references its volume from the
     same call), so a live sandbox's stays."""
-    filters = {
-        "label": [f"{project_volume.LABEL_ROLE}={project_volume.ROLE}"],
-        "dangling": ["true"],
-    }
+    return await remove_unused_volumes(
+        engine,
+        f"{project_volume.LABEL_ROLE}={project_volume.ROLE}",
+        named=project_volume.is_project_volume,
+    )
+
+
+async def remove_unused_volumes(
+    engine: Upstream, label: str, *, named: Callable[[str], bool] = lambda _name: True
+) -> list[str]:
+    """Removes the volumes carrying `label` (a key, or key=value) that no container uses, and
+    whose name passes `named`; returns their names. The engine refuses to remove a volume any
+    container uses, running or not, so one still needed stays."""
+    filters = {"label": [label], "dangling": ["true"]}
     answer = await engine.json("GET", "/volumes", query={"filters": json.dumps(filters)})
     removed = []
     for item in answer.get("Volumes") or []:
         name = str(item.get("Name", ""))
-        if not project_volume.is_project_volume(name):
+        if not named(name):
             continue
         response = await engine.request("DELETE", f"/volumes/{name}")
         if response.status in (200, 204):

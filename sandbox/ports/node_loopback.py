@@ -29,13 +29,14 @@ import logging
 
 from django.conf import settings
 
+from sandbox.engine_names import LABEL_PORT_LOOPBACK
 from sandbox.gateway.upstream import Upstream
 
 from .carriers import carrier_body
 
 logger = logging.getLogger(__name__)
 
-LABEL_LOOPBACK = "muelle.port-loopback"  # on a loopback carrier: the sandbox it serves
+LABEL_LOOPBACK = LABEL_PORT_LOOPBACK  # on a loopback carrier: the sandbox it serves
 SOCKETS = "/run/muelle-ports"
 # Removals under way: asyncio keeps only weak references to tasks.
 _removing: set[asyncio.Task[None]] = set()
@@ -251,18 +252,3 @@ async def remove_loopback_carriers(engine: Upstream, sandbox_id: str) -> None:
     found = await engine.json("GET", "/containers/json", query={"all": "1", "filters": filters})
     for item in found:
         await _remove(engine, str(item["Id"]), "")
-
-
-async def sweep_volumes(engine: Upstream) -> list[str]:
-    """Removes the socket volumes no container uses any more: one whose sandbox ended while a
-    port carrier still shared it (a web process that died) stays behind otherwise. The engine
-    refuses to remove a volume in use, so a live sandbox's stays."""
-    filters = json.dumps({"label": [LABEL_LOOPBACK], "dangling": ["true"]})
-    answer = await engine.json("GET", "/volumes", query={"filters": filters})
-    removed = []
-    for item in answer.get("Volumes") or []:
-        name = str(item.get("Name", ""))
-        response = await engine.request("DELETE", f"/volumes/{name}")
-        if response.status in (200, 204):
-            removed.append(name)
-    return removed
