@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import get_script_prefix
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
@@ -55,7 +56,9 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
     page: pages.LessonPage | None = None
     if page_cache.enabled() and not staff and lesson.available:
         # Everything but the visitor's own parts comes from a shell rendered once.
-        slot = (str(lesson.path), get_language(), partial)
+        # The URL prefix too: links and static URLs in the shell carry it (a server mounted
+        # under a path, or the start-up warm-up, whose thread has the default one).
+        slot = (str(lesson.path), get_language(), partial, get_script_prefix())
         version = (lesson.mtime_ns, lesson.size, course.version, glossary.get_glossary().version)
         if not page_cache.cached(request, slot, version):
             page = pages.lesson_page(course, lesson)

@@ -3,10 +3,10 @@ background, for nobody: the first class after a deploy or restart no longer pays
 one-time costs (templates compiled, translations and the glossary loaded, Markdown set up, the
 modules a page imports late) all at once.
 
-Measured on loopback (50 first visits to the same lesson at once, a server just started): p50
-871 ms, max 1,052 ms; once any lesson had been rendered, p50 104–149 ms. The cost is the
-process's, not the lesson's: one lesson warms every other (bench/lesson_load.py measures pages
-on a warm server).
+bench/page_warm_up.py measures it: 50 first visits to a lesson at once, 3 s after the server
+started, against the same 50 again once everything is paid (figures in docs/lessons.md). The
+cost is the process's, not the lesson's: rendering any lesson first took a burst on another
+from about 900 ms to about 150 ms (p50), so one page is enough.
 
 The page is rendered by the views themselves on a request made here: an anonymous visitor in the
 site's language, with a session that is never saved (no row in the database) and no sandbox.
@@ -40,23 +40,31 @@ def start() -> threading.Thread:
 
 
 def warm_up() -> list[str]:
-    """Renders the index and the first available lesson; returns the paths that answered 200."""
+    """Renders the index and the first lesson the course shows; returns the paths that answered
+    200. Each page on its own: one that fails leaves the other warmed."""
     rendered: list[str] = []
     try:
         with translation.override(settings.LANGUAGE_CODE):
-            paths = [reverse("lessons:index")]
-            lessons = catalog.get_catalog().lessons
-            if lessons:
-                paths.append(reverse("lessons:detail", kwargs={"slug": lessons[0].slug}))
-            for path in paths:
-                if _render(path) == 200:
-                    rendered.append(path)
+            for path in _paths():
+                try:
+                    if _render(path) == 200:
+                        rendered.append(path)
+                except Exception:
+                    logger.warning("warming up %s failed", path, exc_info=True)
         logger.info("lesson pages warmed up: %s", " ".join(rendered))
     except Exception:
         logger.warning("warming up the lesson pages failed", exc_info=True)
     finally:
         connections.close_all()  # this thread's own connections
     return rendered
+
+
+def _paths() -> list[str]:
+    paths = [reverse("lessons:index")]
+    shown = catalog.get_catalog().lessons  # the available ones, in course order
+    if shown:
+        paths.append(reverse("lessons:detail", kwargs={"slug": shown[0].slug}))
+    return paths
 
 
 def _render(path: str) -> int:

@@ -43,13 +43,17 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
             try:
                 # An empty context: nothing of this start-up's leaks into the long-lived tasks.
                 contextvars.Context().run(engine.ensure_background_tasks)
-                # The first class after a start must not pay the process's one-time costs.
-                if settings.LESSON_PAGE_WARM_UP:
-                    warm_up.start()
             except Exception as exc:
                 logger.exception("sandbox background tasks did not start")
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
+            if settings.LESSON_PAGE_WARM_UP:
+                # The first class after a start must not pay the process's one-time costs; a
+                # warm-up that cannot even start only leaves the first pages slower.
+                try:
+                    warm_up.start()
+                except RuntimeError:
+                    logger.warning("lesson pages not warmed up", exc_info=True)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             try:

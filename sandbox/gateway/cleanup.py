@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sandbox.engine_names import LABEL_PORT_LOOPBACK
@@ -224,13 +225,20 @@ async def sweep_orphans(
         upstreams = [Upstream(address) for address in engines]
     cleaned: set[str] = set()
     for engine in upstreams:
-        try:
-            cleaned |= await _sweep_engine(engine, config, live)
-        except (OSError, ProtocolError, EngineError) as exc:
-            # Through the TLS relay a node that just died closes the connection unanswered.
-            if engines is None:
-                raise
-            log.warning("sweep: engine %s not reached: %s", await engine.address(), exc)
+        # Each part on its own: volumes left unused are swept even where a student's clean-up
+        # failed, and the other nodes and the registry are swept either way.
+        sweeps = (
+            partial(_sweep_engine, engine, config, live),
+            partial(_sweep_unused_volumes, engine),
+        )
+        for sweep in sweeps:
+            try:
+                cleaned |= await sweep()
+            except (OSError, ProtocolError, EngineError) as exc:
+                # Through the TLS relay a node that just died closes the connection unanswered.
+                if engines is None:
+                    raise
+                log.warning("sweep: engine %s not reached: %s", await engine.address(), exc)
     await _sweep_registry(config, live)
     return sorted(cleaned)
 
@@ -250,11 +258,16 @@ async def _sweep_engine(engine: Upstream, config: GatewayConfig, live: set[str])
     for owner in sorted(owners):
         await cleanup_student(owner, config, engine)
     await _untag_orphan_tags(engine, config, live)
-    await sweep_volumes(engine)
-    # The socket volumes of `curl localhost` on a Swarm node whose sandbox ended while a port
-    # carrier still shared it (a web process that died); none on a single engine.
-    await remove_unused_volumes(engine, LABEL_PORT_LOOPBACK)
     return owners
+
+
+async def _sweep_unused_volumes(engine: Upstream) -> set[str]:
+    """Project volumes no container uses any more; and the socket volumes of `curl localhost`
+    on a Swarm node whose sandbox ended while a port carrier still shared it (a web process
+    that died; none on a single engine). Cleans no student: returns nobody."""
+    await sweep_volumes(engine)
+    await remove_unused_volumes(engine, LABEL_PORT_LOOPBACK)
+    return set()
 
 
 async def _untag_orphan_tags(engine: Upstream, config: GatewayConfig, live: set[str]) -> None:

@@ -36,7 +36,6 @@ from .carriers import carrier_body
 
 logger = logging.getLogger(__name__)
 
-LABEL_LOOPBACK = LABEL_PORT_LOOPBACK  # on a loopback carrier: the sandbox it serves
 SOCKETS = "/run/muelle-ports"
 # Removals under way: asyncio keeps only weak references to tasks.
 _removing: set[asyncio.Task[None]] = set()
@@ -165,13 +164,13 @@ class LoopbackCarrier:
         await remove_loopback_carriers(engine, sandbox_id)  # one left by a process that died
         uid, _, gid = str(settings.SANDBOX_USER).partition(":")
         tmpfs = f"size=1m,mode=0700,uid={uid},gid={gid or uid}"
-        body = carrier_body(sandbox_id, {LABEL_LOOPBACK: sandbox_id})
+        body = carrier_body(sandbox_id, {LABEL_PORT_LOOPBACK: sandbox_id})
         body["HostConfig"]["Mounts"] = [
             {
                 "Type": "volume",
                 "Target": SOCKETS,
                 "VolumeOptions": {
-                    "Labels": {LABEL_LOOPBACK: sandbox_id},
+                    "Labels": {LABEL_PORT_LOOPBACK: sandbox_id},
                     "DriverConfig": {
                         "Name": "local",
                         "Options": {"type": "tmpfs", "device": "tmpfs", "o": tmpfs},
@@ -248,7 +247,7 @@ async def _remove(engine: Upstream, carrier_id: str, volume: str) -> None:
 
 
 async def remove_loopback_carriers(engine: Upstream, sandbox_id: str) -> None:
-    filters = json.dumps({"label": [f"{LABEL_LOOPBACK}={sandbox_id}"]})
+    filters = json.dumps({"label": [f"{LABEL_PORT_LOOPBACK}={sandbox_id}"]})
     found = await engine.json("GET", "/containers/json", query={"all": "1", "filters": filters})
     for item in found:
         await _remove(engine, str(item["Id"]), "")

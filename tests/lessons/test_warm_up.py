@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from exercises import lesson_part
@@ -33,20 +35,25 @@ def first_lesson(settings: Any) -> Iterator[str]:
     empty_every_cache()
 
 
-def test_it_renders_the_index_and_the_first_lesson_and_saves_no_session(first_lesson):
+def test_it_renders_the_index_and_the_first_lesson_and_writes_nothing(first_lesson):
     assert len(page_cache.shells) == 0
 
-    assert warm_up.warm_up() == [reverse("lessons:index"), first_lesson]
+    with CaptureQueriesContext(connection) as queries:
+        assert warm_up.warm_up() == [reverse("lessons:index"), first_lesson]
 
     assert len(page_cache.shells) == 1  # the first lesson's shell, for an anonymous visitor
+    # Reads only (the exercises' progress for nobody): no session, no progress written.
+    statements = [query["sql"].lstrip().split()[0].upper() for query in queries.captured_queries]
+    assert statements and set(statements) == {"SELECT"}, statements
     assert Session.objects.count() == 0
 
 
 def test_the_first_visitor_after_it_gets_the_page_rendered_whole(first_lesson, settings):
     warm_up.warm_up()
+    shell = _the_only_shell()
     warmed = Client().get(first_lesson)
     assert warmed.status_code == 200
-    assert len(page_cache.shells) == 1  # served from the warm-up's shell, not a new one
+    assert _the_only_shell() is shell  # served from the warm-up's shell, not a new one
 
     settings.LESSON_PAGE_CACHE = False
     empty_every_cache()
@@ -54,6 +61,24 @@ def test_the_first_visitor_after_it_gets_the_page_rendered_whole(first_lesson, s
     whole = Client().get(first_lesson)
 
     assert without_tokens(warmed.content.decode()) == without_tokens(whole.content.decode())
+
+
+def _the_only_shell() -> object:
+    (entry,) = page_cache.shells._lru._items.values()
+    return entry
+
+
+def test_a_page_that_fails_is_logged_and_the_other_is_still_warmed(
+    first_lesson, monkeypatch, caplog
+):
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("the lesson file went away")
+
+    monkeypatch.setattr(page_cache, "lesson_page", broken)
+    with caplog.at_level(logging.WARNING, logger="lessons.warm_up"):
+        assert warm_up.warm_up() == [reverse("lessons:index")]
+    assert f"warming up {first_lesson} failed" in caplog.text
+    assert "the lesson file went away" in caplog.text
 
 
 def test_a_warm_up_that_fails_is_logged_and_returns(first_lesson, monkeypatch, caplog):

@@ -57,6 +57,8 @@ async def test_the_lifespan_starts_the_background_work_and_its_shutdown_removes_
     from tutorial.asgi import application
 
     settings.SANDBOX_WARM_POOL = 1
+    # No warm-up thread in the test process: it would fill the page caches other tests empty.
+    settings.LESSON_PAGE_WARM_UP = False
     lifespan = ApplicationCommunicator(
         application, {"type": "lifespan", "asgi": {"version": "3.0"}}
     )
