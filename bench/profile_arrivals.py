@@ -9,7 +9,7 @@ as the waits on them. The engine's side (dockerd, containerd) is bench/load.py's
 what the server asks of it is counted here too: engine calls per arrival, by kind (the SDK's and
 the gateway's own client), over the same span as the profile.
 
-    .venv/bin/python bench/profile_arrivals.py [--students 50] [--top 25]
+    .venv/bin/python bench/profile_arrivals.py [--students 50] [--top 25] [--callers PATTERN]
 
 Loopback only; its own SQLite file and SANDBOX_INSTANCE; removes every container it made.
 """
@@ -98,6 +98,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, default=50)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--callers",
+        default="",
+        help="also print who called the functions matching this (a pstats pattern, e.g. "
+        "'sync.py:.*__call__' for the hops into Django's database thread)",
+    )
     args = parser.parse_args()
     assert args.students <= 200, "bounded: at most 200 students"
     with tempfile.TemporaryDirectory(prefix="muelle-profile-") as tmp:
@@ -141,6 +147,9 @@ def main() -> None:
         stats.sort_stats("tottime").print_stats(args.top)
         print(f"\n-- top {args.top} by time inside (cumtime) --")
         stats.sort_stats("cumulative").print_stats(args.top)
+        if args.callers:
+            print(f"\n-- who calls {args.callers} --")
+            stats.sort_stats("cumulative").print_callers(args.callers)
 
 
 if __name__ == "__main__":
