@@ -19,9 +19,11 @@ each round after --round-timeout.
 Students leave (their sandbox is released: container removed, gateway cleaned up) as soon as
 they are done, so early ones leave while later ones still arrive; the report says how many did,
 since the raw reference removes its containers after its window. With --stay each student keeps
-the terminal until the whole round has arrived, as a class staying for the lesson would.
+the terminal until the whole round has arrived, as a class staying for the lesson would. With
+--arrive-only each student only arrives (page, terminal ready) and stays: the window then holds
+what the raw reference's holds, starts and nothing after them.
 
-    .venv/bin/python bench/load.py [--students 10 50 100] [--warm-pool 0] [--stay]
+    .venv/bin/python bench/load.py [--students 10 50 100] [--warm-pool 0] [--stay] [--arrive-only]
 """
 
 from __future__ import annotations
@@ -189,6 +191,7 @@ async def student(
     times,
     errors,
     arrivals: Arrivals | None = None,
+    arrive_only: bool = False,
 ) -> bool:
     loop = asyncio.get_running_loop()
     step = "page"
@@ -223,6 +226,10 @@ async def student(
         ready = True
         if arrivals is not None:
             arrivals.arrived()
+        if arrive_only and arrivals is not None and arrivals.everyone is not None:
+            step = "staying"
+            await arrivals.everyone.wait()
+            return True
 
         step = "commands"
         for k in range(3):
@@ -269,7 +276,14 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def one_round(server: LiveServer, n: int, student_timeout: float, stay: bool = False) -> dict:
+async def one_round(
+    server: LiveServer,
+    n: int,
+    student_timeout: float,
+    stay: bool = False,
+    on_last_ready: Callable[[], object] | None = None,
+    arrive_only: bool = False,
+) -> dict:
     # The raw engine first, on the same machine in the same minute: N hardened starts at once.
     raw_cpu_before = cpu_snapshot(server.process.pid)
     raw_cpu_after: dict[str, float] = {}
@@ -281,13 +295,21 @@ async def one_round(server: LiveServer, n: int, student_timeout: float, stay: bo
     errors: Counter[str] = Counter()
     # The CPU until the last terminal is ready: the window the raw reference's CPU covers.
     window_cpu: dict[str, float] = {}
-    arrivals = Arrivals(n, stay, lambda: window_cpu.update(cpu_snapshot(server.process.pid)))
+
+    def last_ready() -> None:
+        window_cpu.update(cpu_snapshot(server.process.pid))
+        if on_last_ready is not None:
+            on_last_ready()
+
+    arrivals = Arrivals(n, stay or arrive_only, last_ready)
     with ThreadPoolExecutor(max_workers=min(n, 64)) as pool, Sampler(server.process.pid) as s:
         started = time.monotonic()
         cpu_before = cpu_snapshot(server.process.pid)
         results = await asyncio.gather(
             *(
-                asyncio.wait_for(student(i, server, pool, times, errors, arrivals), student_timeout)
+                asyncio.wait_for(
+                    student(i, server, pool, times, errors, arrivals, arrive_only), student_timeout
+                )
                 for i in range(n)
             ),
             return_exceptions=True,
@@ -313,7 +335,7 @@ async def one_round(server: LiveServer, n: int, student_timeout: float, stay: bo
         "raw_rate": raw_rate,
         "raw_wall": raw_wall,
         "raw_cpu": raw_cpu,
-        "stay": stay,
+        "stay": stay or arrive_only,
         "left_early": arrivals.releases_before_last_arrival(),
     }
 
@@ -404,6 +426,13 @@ def main() -> None:
         help="each student keeps the terminal open until every one has arrived (a class "
         "staying): no sandbox is released while others still arrive",
     )
+    parser.add_argument(
+        "--arrive-only",
+        action="store_true",
+        help="each student only arrives (page, terminal ready) and stays until every one has: "
+        "no commands, no check, no release in the window, as the raw reference does nothing "
+        "after its start",
+    )
     args = parser.parse_args()
     assert max(args.students) <= 200, "bounded: at most 200 students"
 
@@ -432,7 +461,11 @@ def main() -> None:
             for n in args.students:
                 if args.warm_pool:
                     fill_pool(server, args.warm_pool)
-                result = asyncio.run(one_round(server, n, args.student_timeout, args.stay))
+                result = asyncio.run(
+                    one_round(
+                        server, n, args.student_timeout, args.stay, arrive_only=args.arrive_only
+                    )
+                )
                 report(result)
                 remove_containers(server.instance)
                 deadline = time.monotonic() + 60

@@ -10,6 +10,7 @@ what the server asks of it is counted here too: engine calls per arrival, by kin
 the gateway's own client), over the same span as the profile.
 
     .venv/bin/python bench/profile_arrivals.py [--students 50] [--top 25] [--callers PATTERN]
+        [--window] [--arrive-only]
 
 Loopback only; its own SQLite file and SANDBOX_INSTANCE; removes every container it made.
 """
@@ -61,8 +62,12 @@ docker.api.client.APIClient.send, upstream.Upstream.request = send, request
 def start(*_):
     counting.append(True)
     profile.enable()
+def stop(*_):
+    counting.clear()
+    profile.disable()
 signal.signal(signal.SIGTERM, lambda *_: None)
 signal.signal(signal.SIGUSR1, start)
+signal.signal(signal.SIGUSR2, stop)
 try:
     server.main(sys.argv[2:])
 finally:
@@ -104,6 +109,17 @@ def main() -> None:
         help="also print who called the functions matching this (a pstats pattern, e.g. "
         "'sync.py:.*__call__' for the hops into Django's database thread)",
     )
+    parser.add_argument(
+        "--window",
+        action="store_true",
+        help="profile and count only until the last terminal is ready (the raw reference's "
+        "window), leaving out the commands, checks and releases after it",
+    )
+    parser.add_argument(
+        "--arrive-only",
+        action="store_true",
+        help="students only arrive (bench/load.py --arrive-only)",
+    )
     args = parser.parse_args()
     assert args.students <= 200, "bounded: at most 200 students"
     with tempfile.TemporaryDirectory(prefix="muelle-profile-") as tmp:
@@ -125,7 +141,12 @@ def main() -> None:
         assert server.process is not None
         server.process.send_signal(signal.SIGUSR1)
         try:
-            report(asyncio.run(one_round(server, args.students, 170)))
+            process = server.process
+            stop = (lambda: process.send_signal(signal.SIGUSR2)) if args.window else None
+            round_ = one_round(
+                server, args.students, 170, on_last_ready=stop, arrive_only=args.arrive_only
+            )
+            report(asyncio.run(round_))
         finally:
             server.terminate(within=60)
             remove_containers(instance)

@@ -192,9 +192,23 @@ def instance_containers(instance: str) -> list[str]:
 
 
 def remove_containers(instance: str) -> None:
+    """Removes the instance's containers, then its volumes (the sandboxes' project volumes,
+    which `rm -v` spares: left behind, the next server's reaper removed them during whatever
+    that run measured)."""
+    from sandbox import engine_names
+
     ids = instance_containers(instance)
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
+    label = f"label={engine_names.LABEL_INSTANCE}={instance}"
+    volumes = subprocess.run(
+        ["docker", "volume", "ls", "-q", "--filter", label],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    if volumes:
+        subprocess.run(["docker", "volume", "rm", *volumes], capture_output=True, check=False)
 
 
 def serving(folder: Path, name: str, **env: str) -> Iterator[LiveServer]:
