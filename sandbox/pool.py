@@ -154,6 +154,7 @@ async def take(owner: str, session: str) -> sandboxes.Sandbox | None:
             created_at=row.assigned_at or timezone.now(),
             expires_at=row.expires_at,
             name=name,
+            fresh=True,
         )
     return None
 

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import uuid
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,9 @@ class Sandbox:
     created_at: datetime
     expires_at: datetime  # hard cap (SANDBOX_MAX_LIFETIME)
     name: str = ""  # container name, for logs
+    # Just started for its owner, or a warm one just handed out: nothing of the student's has
+    # run in it yet (so it has no OOM kill to count). False for one adopted or reused.
+    fresh: bool = field(default=False, compare=False)
 
 
 # Containers created by this process but not yet recorded in the table: not orphans.
@@ -187,7 +190,7 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
         raise
     finally:
         _inflight_ids.discard(container_id)
-    return to_sandbox(row)
+    return replace(to_sandbox(row), fresh=not pool)
 
 
 def _open_warm_shell(container_id: str) -> asyncio.Future[tuple[str, Any]]:

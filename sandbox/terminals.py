@@ -573,7 +573,12 @@ class Lease:
         self._oom_again = False
         self._oom_checked_at = -math.inf
         self.watcher = registry.spawn(self._watch_expiry())
-        self._oom_task = registry.spawn(self._count_oom_kills(first=True))
+        if sandbox.fresh:
+            # Nothing of the student's has run in it: no kill to count, and no inspect of the
+            # engine at every arrival of a class (an engine call in the middle of the burst).
+            self._oom_kills = 0
+        else:
+            self._oom_task = registry.spawn(self._count_oom_kills(first=True))
 
     def touch(self) -> None:
         """A keystroke: the idle timer starts again, here and (at most every TOUCH_EVERY s, well

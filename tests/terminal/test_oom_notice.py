@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox import engine
 from sandbox.terminal_notices import spoken_memory
+from sandbox.terminals import owner_key
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -40,6 +42,28 @@ async def test_a_killed_process_that_was_not_an_oom_brings_no_notice(open_tab, s
     await tab.quiet_for(3)  # longer than a count of the OOM kills takes
 
     assert not any(e["type"] == "notice" for e in tab.events)
+
+
+async def test_a_kill_from_before_the_terminal_opened_is_not_announced_and_the_next_one_is(
+    open_tab, session_key
+):
+    # A sandbox the student already had (reused, not fresh): its kills so far are counted when
+    # the terminal opens, so only a new one brings a notice. (A fresh sandbox has none to count:
+    # the first test above shows its first kill is announced.)
+    sandbox = await engine.acquire(owner_key(session_key))
+    before = await engine.run(sandbox, ["sh", "-c", "head -c 1G /dev/zero | tail"], timeout=60)
+    assert before.exit_code == 137
+
+    tab = await open_tab(session_key)
+    assert (await engine.get(owner_key(session_key))).container_id == sandbox.container_id
+    await tab.run("echo Kil''led", "listo-1")  # looks like a kill: the count runs again
+    await tab.quiet_for(3)  # longer than a count of the OOM kills takes
+    assert not any(e["type"] == "notice" for e in tab.events)
+
+    await tab.type("head -c 1G /dev/zero | tail\r")
+    await tab.expect(b"Killed", timeout=60)
+    oom = await tab.event("notice", timeout=30)
+    assert "memoria" in oom["message"]
 
 
 def test_the_memory_limit_is_spoken_as_people_write_it():
