@@ -192,69 +192,48 @@ async def student(
     errors,
     arrivals: Arrivals | None = None,
     arrive_only: bool = False,
+    timeout: float = 180,
 ) -> bool:
+    """One student; gives up after `timeout` s of its own steps. Waiting for the others (--stay,
+    --arrive-only) is not timed: a classmate who never gets a terminal must not make the ones
+    already in look failed (everyone is set once each has arrived or given up)."""
     loop = asyncio.get_running_loop()
     step = "page"
     ws = None
     ready = False
     try:
-        started = time.monotonic()
-        url = f"{server.url}/lecciones/{LESSON_SLUG}/"
-        status, set_cookies, _ = await loop.run_in_executor(pool, http, url)
-        cookies = dict(m.groups() for c in set_cookies if (m := COOKIE.match(c)))
-        assert status == 200 and "sessionid" in cookies, (status, set_cookies)
-        cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
-        times["page"].append(time.monotonic() - started)
-
-        step = "terminal"
-        started = time.monotonic()
-        ws = await connect(
-            f"ws://127.0.0.1:{server.port}/ws/terminal/?t=bench-load-{n:04d}-padding-xx",
-            origin=server.url,  # the page's own origin, port included (tutorial.origin)
-            additional_headers={"Cookie": cookie},
-            open_timeout=120,
-            max_size=2**20,
-        )
-        while True:
-            frame = await ws.recv()
-            if isinstance(frame, str):
-                event = json.loads(frame)
-                if event["type"] == "ready":
-                    break
-                assert event["type"] in {"queued", "notice"}, event
-        times["terminal_ready"].append(time.monotonic() - started)
-        ready = True
-        if arrivals is not None:
-            arrivals.arrived()
-        if arrive_only and arrivals is not None and arrivals.everyone is not None:
-            step = "staying"
-            await arrivals.everyone.wait()
-            return True
-
-        step = "commands"
-        for k in range(3):
+        async with asyncio.timeout(timeout):
             started = time.monotonic()
-            await ws.send(f"echo c{k}-$(( {n} * 7 ))-ok\r".encode())
-            want = f"c{k}-{n * 7}-ok".encode()
-            seen = b""
-            while seen.count(want) < 1:
-                frame = await ws.recv()
-                if isinstance(frame, bytes):
-                    seen += frame
-            times["command"].append(time.monotonic() - started)
+            url = f"{server.url}/lecciones/{LESSON_SLUG}/"
+            status, set_cookies, _ = await loop.run_in_executor(pool, http, url)
+            cookies = dict(m.groups() for c in set_cookies if (m := COOKIE.match(c)))
+            assert status == 200 and "sessionid" in cookies, (status, set_cookies)
+            cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+            times["page"].append(time.monotonic() - started)
 
-        step = "check"
-        if "csrftoken" in cookies:
+            step = "terminal"
             started = time.monotonic()
-            check = f"{server.url}/ejercicios/{LESSON_SLUG}/{EXERCISE}/comprobar/"
-            headers = {"Cookie": cookie, "X-CSRFToken": cookies["csrftoken"], "HX-Request": "true"}
-            status, _, _ = await loop.run_in_executor(
-                pool, http, check, {"respuesta": "no-es-el-kernel"}, headers
+            ws = await connect(
+                f"ws://127.0.0.1:{server.port}/ws/terminal/?t=bench-load-{n:04d}-padding-xx",
+                origin=server.url,  # the page's own origin, port included (tutorial.origin)
+                additional_headers={"Cookie": cookie},
+                open_timeout=120,
+                max_size=2**20,
             )
-            assert status == 200, status
-            times["check"].append(time.monotonic() - started)
-        else:
-            errors["check: no csrftoken cookie from the lesson page"] += 1
+            while True:
+                frame = await ws.recv()
+                if isinstance(frame, str):
+                    event = json.loads(frame)
+                    if event["type"] == "ready":
+                        break
+                    assert event["type"] in {"queued", "notice"}, event
+            times["terminal_ready"].append(time.monotonic() - started)
+            ready = True
+            if arrivals is not None:
+                arrivals.arrived()
+            if not arrive_only:
+                step = "commands and check"
+                await _commands_and_check(n, server, pool, times, errors, ws, cookies, cookie)
         if arrivals is not None and arrivals.everyone is not None:
             step = "staying"
             await arrivals.everyone.wait()
@@ -269,6 +248,35 @@ async def student(
             await ws.close()
             if arrivals is not None:
                 arrivals.left.append(time.monotonic())
+
+
+async def _commands_and_check(
+    n: int, server: LiveServer, pool: ThreadPoolExecutor, times, errors, ws, cookies, cookie
+) -> None:
+    """3 commands, each waited for, then the lesson's first exercise check."""
+    loop = asyncio.get_running_loop()
+    for k in range(3):
+        started = time.monotonic()
+        await ws.send(f"echo c{k}-$(( {n} * 7 ))-ok\r".encode())
+        want = f"c{k}-{n * 7}-ok".encode()
+        seen = b""
+        while seen.count(want) < 1:
+            frame = await ws.recv()
+            if isinstance(frame, bytes):
+                seen += frame
+        times["command"].append(time.monotonic() - started)
+
+    if "csrftoken" in cookies:
+        started = time.monotonic()
+        check = f"{server.url}/ejercicios/{LESSON_SLUG}/{EXERCISE}/comprobar/"
+        headers = {"Cookie": cookie, "X-CSRFToken": cookies["csrftoken"], "HX-Request": "true"}
+        status, _, _ = await loop.run_in_executor(
+            pool, http, check, {"respuesta": "no-es-el-kernel"}, headers
+        )
+        assert status == 200, status
+        times["check"].append(time.monotonic() - started)
+    else:
+        errors["check: no csrftoken cookie from the lesson page"] += 1
 
 
 def pct(values: list[float], q: float) -> float:
@@ -307,9 +315,7 @@ async def one_round(
         cpu_before = cpu_snapshot(server.process.pid)
         results = await asyncio.gather(
             *(
-                asyncio.wait_for(
-                    student(i, server, pool, times, errors, arrivals, arrive_only), student_timeout
-                )
+                student(i, server, pool, times, errors, arrivals, arrive_only, student_timeout)
                 for i in range(n)
             ),
             return_exceptions=True,
@@ -335,7 +341,8 @@ async def one_round(
         "raw_rate": raw_rate,
         "raw_wall": raw_wall,
         "raw_cpu": raw_cpu,
-        "stay": stay or arrive_only,
+        "waited_for": "--arrive-only" if arrive_only else "--stay" if stay else "",
+        "failed_arrivals": arrivals.failed,
         "left_early": arrivals.releases_before_last_arrival(),
     }
 
@@ -362,7 +369,7 @@ def report(r: dict) -> None:
         # others were still arriving: work the raw reference does after its window.
         print(
             f"   students who left before the last terminal was ready: {r['left_early']}"
-            + (" (--stay: they waited for everyone)" if r["stay"] else "")
+            + (f" ({r['waited_for']}: they waited for everyone)" if r["waited_for"] else "")
         )
     for name, values in r["times"].items():
         if values:
@@ -394,7 +401,14 @@ def report(r: dict) -> None:
             f"{r['raw_cpu'][name] / r['n'] * 1000:.0f} ms"
             for name in r["window_cpu"]
         )
-        print(f"   CPU per arrival until the last terminal was ready, Muelle / raw: {per}")
+        # The window ends when the last student is ready or has given up: after a failure it
+        # may hold the others' commands, checks and releases too.
+        caveat = (
+            f" (but {r['failed_arrivals']} never got a terminal: the window ran until they gave up)"
+            if r["failed_arrivals"]
+            else ""
+        )
+        print(f"   CPU per arrival until the last terminal was ready, Muelle / raw: {per}{caveat}")
     for kind, count in r["errors"].most_common():
         print(f"   error x{count}: {kind}")
     if not r["errors"]:

@@ -18,6 +18,7 @@ class FakeSandbox:
     owner: str
     created_at: datetime
     expires_at: datetime
+    fresh: bool = False  # as sandbox.sandboxes.Sandbox: False counts OOM kills at start
 
 
 @dataclass
