@@ -34,6 +34,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.decorators import sync_and_async_middleware
 
 from sandbox.ports.students import public_id
+from sandbox.preview.addresses import is_preview_host
 from sandbox.terminals import owner_key
 
 ROUTE_COOKIE = "muelle_ruta"
@@ -52,11 +53,6 @@ def _session_after(request: HttpRequest, response: HttpResponseBase) -> str | No
     return request.COOKIES.get(settings.SESSION_COOKIE_NAME) or None
 
 
-def _is_preview_host(request: HttpRequest) -> bool:
-    host = (request.META.get("HTTP_HOST") or "").lower().rsplit(":", 1)[0]
-    return bool(settings.PREVIEW_HOST) and host.endswith("." + settings.PREVIEW_HOST)
-
-
 def _shared_caches_may_keep(response: HttpResponseBase) -> bool:
     directives = {
         part.split("=", 1)[0].strip().lower()
@@ -68,7 +64,7 @@ def _shared_caches_may_keep(response: HttpResponseBase) -> bool:
 
 
 def _with_route(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-    if _is_preview_host(request) or _shared_caches_may_keep(response):
+    if is_preview_host(request.META.get("HTTP_HOST")) or _shared_caches_may_keep(response):
         return response
     session_key = _session_after(request, response)
     wanted = route_of_session(session_key) if session_key else None

@@ -149,14 +149,16 @@ async def _remove_images(student: Student, report: CleanupReport) -> int:
     for _round in range(3):  # a removed child can leave a labelled parent to remove next
         own = []
         for image in await listing.images(student.engine, since):
-            # Not image_visibility: everyone else's images need no classifying here.
-            if student.owns_image(image.get("RepoTags"), image.get("Labels")):
-                own.append((image, known_tags(image.get("RepoTags"))))
-        if not own:
-            break
-        for image, tags in own:
+            # Student.owns_image's test, each half once (everyone else's images need no
+            # classifying here, so not image_visibility).
+            tags = known_tags(image.get("RepoTags"))
             own_tags = [t for t in tags if ns.owns_image_tag(t)]
             labelled = ns.owns_labels(image.get("Labels"))
+            if labelled or own_tags:
+                own.append((image, tags, own_tags, labelled))
+        if not own:
+            break
+        for image, tags, own_tags, labelled in own:
             if labelled and len(own_tags) == len(tags):
                 removed += await _delete(
                     student.engine, f"/images/{image['Id']}", {"force": "1"}, report
@@ -226,7 +228,8 @@ async def sweep_orphans(
     cleaned: set[str] = set()
     for engine in upstreams:
         # Each part on its own: volumes left unused are swept even where a student's clean-up
-        # failed, and the other nodes and the registry are swept either way.
+        # failed, and the other nodes and the registry are swept either way. A node that is
+        # not reached is not tried a second time in this pass.
         sweeps = (
             partial(_sweep_engine, engine, config, live),
             partial(_sweep_unused_volumes, engine),
@@ -234,11 +237,16 @@ async def sweep_orphans(
         for sweep in sweeps:
             try:
                 cleaned |= await sweep()
-            except (OSError, ProtocolError, EngineError) as exc:
+            except EngineError as exc:  # the engine answered, with an error
+                if engines is None:
+                    raise
+                log.warning("sweep: engine %s refused: %s", await engine.address(), exc)
+            except (OSError, ProtocolError) as exc:
                 # Through the TLS relay a node that just died closes the connection unanswered.
                 if engines is None:
                     raise
                 log.warning("sweep: engine %s not reached: %s", await engine.address(), exc)
+                break
     await _sweep_registry(config, live)
     return sorted(cleaned)
 

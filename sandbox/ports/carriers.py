@@ -111,9 +111,8 @@ class EngineCarrier:
 
     kind = "engine"
 
-    def __init__(self, engine: Upstream, container_id: str, carrier_id: str) -> None:
+    def __init__(self, engine: Upstream, carrier_id: str) -> None:
         self.engine = engine
-        self.container_id = container_id
         self.carrier_id = carrier_id
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -136,7 +135,7 @@ class EngineCarrier:
             with contextlib.suppress(Exception):
                 await _remove(engine, carrier_id)
             raise
-        return cls(engine, container_id, carrier_id)
+        return cls(engine, carrier_id)
 
     async def connect(self, address: str, port: int) -> socket.socket:
         """A socket whose peer is address:port in the container's namespace, on its node;

@@ -42,10 +42,14 @@ def parse_host(host: str | None) -> PreviewHost | None:
 
 
 def is_preview_scope(scope: dict[str, Any]) -> bool:
-    if not settings.PREVIEW_HOST:
+    return is_preview_host(header(scope, b"host"))
+
+
+def is_preview_host(host: str | None) -> bool:
+    """Whether a Host header (port or not) names a preview: a host under PREVIEW_HOST."""
+    if not settings.PREVIEW_HOST or not host:
         return False
-    host = header(scope, b"host")
-    return host is not None and host.lower().split(":")[0].endswith("." + settings.PREVIEW_HOST)
+    return host.lower().split(":")[0].endswith("." + settings.PREVIEW_HOST)
 
 
 def origin(host_port: int, public_id: str, page_port: int | None) -> str:
