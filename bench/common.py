@@ -134,17 +134,49 @@ def raw_remove(container_ids: list[str]) -> None:
             engine.call_sync(lambda api, c=cid: api.remove_container(c, force=True, v=True))
 
 
-def raw_start_rate(count: int, then: Callable[[], object] | None = None) -> tuple[float, float]:
+# The least shell a terminal can have: interactive, on a TTY, no profile and no rc file.
+BARE_SHELL = ["/bin/bash", "--noprofile", "--norc", "-i"]
+
+
+def raw_create_start_shell(spec: object) -> str:
+    """create + start, then `exec` of a bare shell on a TTY until its first byte (its prompt):
+    what the engine itself does for any terminal, with nothing of Muelle's image in it."""
+    from django.conf import settings
+
+    from sandbox import engine
+
+    container_id = raw_create_start(spec)
+
+    def run(api: Any) -> None:
+        made = api.exec_create(
+            container_id, BARE_SHELL, stdin=True, tty=True, user=settings.SANDBOX_USER
+        )
+        stream = api.exec_start(made["Id"], tty=True, socket=True)
+        try:
+            assert stream._sock.recv(1024), "the shell printed nothing"
+        finally:
+            stream._sock.close()
+            stream.close()
+
+    engine.call_sync(run)
+    return container_id
+
+
+def raw_start_rate(
+    count: int, then: Callable[[], object] | None = None, *, with_shell: bool = False
+) -> tuple[float, float]:
     """`count` hardened create+start at once (one thread each), as `count` students arriving
-    would ask for them; returns (starts per second, wall seconds). Calls `then()` once they
-    have all started (e.g. a CPU snapshot), then removes them."""
+    would ask for them (with `with_shell`, each also to a bare shell's first byte); returns (starts
+    per second, wall seconds). Calls `then()` once they have all started (e.g. a CPU snapshot),
+    then removes them."""
     import time as _time
     from concurrent.futures import ThreadPoolExecutor
 
     specs = [raw_spec() for _ in range(count)]
+    job = raw_create_start_shell if with_shell else raw_create_start
     started = _time.perf_counter()
     with ThreadPoolExecutor(max_workers=count) as threads:
-        futures = [threads.submit(raw_create_start, spec) for spec in specs]
+        futures = [threads.submit(job, spec) for spec in specs]
         made = []
         for future in futures:
             with contextlib.suppress(Exception):

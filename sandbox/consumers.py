@@ -72,6 +72,16 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     closing = False
     session_watch: asyncio.Task[None] | None = None
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every message it hands a consumer:
+        # a hop to the database thread, about 0.2 ms of CPU. A keystroke, a resize or a ping
+        # touches no database, and they are most of a terminal's messages; connecting and
+        # disconnecting (the session, the sandbox's rows) still get it.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+        else:
+            await super().dispatch(message)
+
     async def connect(self) -> None:
         self.input_bucket = TokenBucket(
             settings.TERMINAL_INPUT_RATE, burst=settings.TERMINAL_INPUT_RATE

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,32 @@ async def test_a_login_shell_greets_in_spanish_at_the_requested_size() -> None:
         assert b"40 120\r\n" in await read_until(tty, b"40 120\r\n")
     finally:
         await tty.close()
+
+
+# Traces a login shell's start-up (bash -x) and asks bash what each traced command is.
+TRACED_COMMANDS = r"""
+bash -x -l -i -c true 2>&1 >/dev/null </dev/null |
+  sed -n 's/^+* //p' | cut -d' ' -f1 | tr -d "'" | sort -u |
+  while read -r word; do
+    case $word in *=*) ;; *) printf '%s %s\n' "$word" "$(type -t -- "$word")" ;; esac
+  done
+"""
+
+
+async def test_the_login_shell_runs_only_builtins_before_the_prompt() -> None:
+    """Every terminal of a class (and every tab) is a login shell: its start-up starts no
+    process (Debian's /etc/profile asked `id -u` twice and the greeting ran `cat`: three
+    processes per terminal, half of what a login shell cost)."""
+    sandbox = await engine.acquire("owner-tty-builtins")
+
+    def run(api: Any) -> bytes:
+        made = api.exec_create(sandbox.container_id, ["bash", "-c", TRACED_COMMANDS])
+        return api.exec_start(made["Id"])
+
+    kinds = dict(line.split(" ", 1) for line in engine.call_sync(run).decode().splitlines())
+    assert {"[", ".", "printf", "read"} <= kinds.keys(), kinds  # the profile and the greeting ran
+    started = {word: kind for word, kind in kinds.items() if kind not in ("builtin", "keyword")}
+    assert started == {}, started
 
 
 async def test_exit_ends_the_stream_with_the_exit_code() -> None:
