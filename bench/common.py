@@ -153,6 +153,7 @@ def raw_create_start_shell(spec: object) -> str:
         )
         stream = api.exec_start(made["Id"], tty=True, socket=True)
         try:
+            stream._sock.settimeout(120)  # a bound, so a stuck exec fails the run instead
             assert stream._sock.recv(1024), "the shell printed nothing"
         finally:
             stream._sock.close()

@@ -5,7 +5,8 @@ loopback port, with DEBUG=0 HTTPS=0, its own SQLite file and its own SANDBOX_INS
 simulated student, all at once:
 
 1. GETs a lesson page (gets the session and CSRF cookies);
-2. opens the terminal websocket with that cookie and waits for `ready` (a sandbox is started);
+2. opens the terminal websocket with that cookie and waits for `ready` (a sandbox is started)
+   and the shell's first output;
 3. runs 3 commands and waits for each one's output;
 4. POSTs the lesson's first exercise check (runs the check in its sandbox).
 
@@ -251,13 +252,18 @@ async def student(
                 open_timeout=120,
                 max_size=2**20,
             )
-            while True:
+            # Ready as the raw reference's shell is: `ready` (the shell's exec is open) and then
+            # the shell's first output (its greeting).
+            greeted = False
+            shown = False
+            while not (greeted and shown):
                 frame = await ws.recv()
                 if isinstance(frame, str):
                     event = json.loads(frame)
-                    if event["type"] == "ready":
-                        break
-                    assert event["type"] in {"queued", "notice"}, event
+                    assert event["type"] in {"queued", "notice", "ready"}, event
+                    greeted = greeted or event["type"] == "ready"
+                else:
+                    shown = shown or bool(frame)
             times["terminal_ready"].append(time.monotonic() - started)
             ready = True
             if arrivals is not None:
