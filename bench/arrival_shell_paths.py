@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import configure_django, raw_remove, raw_spec
+from common import configure_django, first_output, raw_remove, raw_spec
 
 SHELL = ["/bin/bash", "-l"]
 
@@ -43,11 +43,7 @@ def _create(api: Any, spec: Any, *, own_shell: bool) -> str:
 
 
 def _first_byte(stream: Any) -> None:
-    try:
-        assert stream._sock.recv(1024), "the shell printed nothing"
-    finally:
-        stream._sock.close()
-        stream.close()
+    assert first_output(stream), "the shell printed nothing"
 
 
 def start_only(api: Any, spec: Any) -> str:

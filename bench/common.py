@@ -138,9 +138,26 @@ def raw_remove(container_ids: list[str]) -> None:
 BARE_SHELL = ["/bin/bash", "--noprofile", "--norc", "-i"]
 
 
+def first_output(stream: Any, within: float = 120.0) -> bytes:
+    """The first bytes an exec stream (exec_start(socket=True)) delivers, then closes it. What
+    came with the upgrade response sits in the HTTP layer's buffer, not in the socket: reading
+    only the socket lost a shell's prompt now and then, and that read waited forever."""
+    from sandbox.docker_api.execs import close_stream, hijacked
+
+    try:
+        sock, pending = hijacked(stream)
+        if pending:
+            return pending
+        sock.setblocking(True)
+        sock.settimeout(within)
+        return sock.recv(1024)
+    finally:
+        close_stream(stream)
+
+
 def raw_create_start_shell(spec: object) -> str:
-    """create + start, then `exec` of a bare shell on a TTY until its first byte (its prompt):
-    what the engine itself does for any terminal, with nothing of Muelle's image in it."""
+    """create + start, then `exec` of a bare shell on a TTY, sized, until its first byte (its
+    prompt): what the engine itself does for any terminal, with nothing of Muelle's image in it."""
     from django.conf import settings
 
     from sandbox import engine
@@ -152,12 +169,8 @@ def raw_create_start_shell(spec: object) -> str:
             container_id, BARE_SHELL, stdin=True, tty=True, user=settings.SANDBOX_USER
         )
         stream = api.exec_start(made["Id"], tty=True, socket=True)
-        try:
-            stream._sock.settimeout(120)  # a bound, so a stuck exec fails the run instead
-            assert stream._sock.recv(1024), "the shell printed nothing"
-        finally:
-            stream._sock.close()
-            stream.close()
+        api.exec_resize(made["Id"], height=24, width=80)  # as every terminal is sized
+        assert first_output(stream), "the shell printed nothing"
 
     engine.call_sync(run)
     return container_id
@@ -225,12 +238,7 @@ def raw_shell_first_byte(container_id: str) -> float:
             user=settings.SANDBOX_USER,
             workdir=settings.SANDBOX_WORKDIR,
         )
-        stream = api.exec_start(exec_id["Id"], tty=True, socket=True)  # type: ignore[attr-defined]
-        try:
-            return stream._sock.recv(1024)
-        finally:
-            stream._sock.close()
-            stream.close()
+        return first_output(api.exec_start(exec_id["Id"], tty=True, socket=True))  # type: ignore[attr-defined]
 
     started = _time.perf_counter()
     data = engine.call_sync(run)
