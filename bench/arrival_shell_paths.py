@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import configure_django, first_output, raw_remove, raw_spec
+from common import configure_django, first_output, raw_remove, raw_spec, shell_first_output
 
 SHELL = ["/bin/bash", "-l"]
 
@@ -42,10 +42,6 @@ def _create(api: Any, spec: Any, *, own_shell: bool) -> str:
     return str(api.create_container(**arguments)["Id"])
 
 
-def _first_byte(stream: Any) -> None:
-    assert first_output(stream), "the shell printed nothing"
-
-
 def start_only(api: Any, spec: Any) -> str:
     container_id = _create(api, spec, own_shell=False)
     api.start(container_id)
@@ -53,18 +49,8 @@ def start_only(api: Any, spec: Any) -> str:
 
 
 def start_and_exec_shell(api: Any, spec: Any) -> str:
-    from django.conf import settings
-
     container_id = start_only(api, spec)
-    exec_id = api.exec_create(
-        container_id,
-        SHELL,
-        stdin=True,
-        tty=True,
-        user=settings.SANDBOX_USER,
-        workdir=settings.SANDBOX_WORKDIR,
-    )
-    _first_byte(api.exec_start(exec_id["Id"], tty=True, socket=True))
+    assert shell_first_output(api, container_id, SHELL), "the shell printed nothing"
     return container_id
 
 
@@ -73,7 +59,7 @@ def own_shell_attached(api: Any, spec: Any) -> str:
     # Attached before the start, so the first byte cannot be missed.
     stream = api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stream": 1})
     api.start(container_id)
-    _first_byte(stream)
+    assert first_output(stream), "the shell printed nothing"
     return container_id
 
 

@@ -155,24 +155,35 @@ def first_output(stream: Any, within: float = 120.0) -> bytes:
         close_stream(stream)
 
 
+def shell_first_output(
+    api: Any, container_id: str, command: list[str], *, sized: bool = False
+) -> bytes:
+    """`exec` of `command` on a TTY, as the student's user in their folder, until its first
+    output (sized to 24x80 first with `sized`, as every terminal is)."""
+    from django.conf import settings
+
+    made = api.exec_create(
+        container_id,
+        command,
+        stdin=True,
+        tty=True,
+        user=settings.SANDBOX_USER,
+        workdir=settings.SANDBOX_WORKDIR,
+    )
+    stream = api.exec_start(made["Id"], tty=True, socket=True)
+    if sized:
+        api.exec_resize(made["Id"], height=24, width=80)
+    return first_output(stream)
+
+
 def raw_create_start_shell(spec: object) -> str:
     """create + start, then `exec` of a bare shell on a TTY, sized, until its first byte (its
     prompt): what the engine itself does for any terminal, with nothing of Muelle's image in it."""
-    from django.conf import settings
-
     from sandbox import engine
 
     container_id = raw_create_start(spec)
-
-    def run(api: Any) -> None:
-        made = api.exec_create(
-            container_id, BARE_SHELL, stdin=True, tty=True, user=settings.SANDBOX_USER
-        )
-        stream = api.exec_start(made["Id"], tty=True, socket=True)
-        api.exec_resize(made["Id"], height=24, width=80)  # as every terminal is sized
-        assert first_output(stream), "the shell printed nothing"
-
-    engine.call_sync(run)
+    output = engine.call_sync(shell_first_output, container_id, BARE_SHELL, sized=True)
+    assert output, "the shell printed nothing"
     return container_id
 
 
@@ -225,23 +236,10 @@ def raw_shell_first_byte(container_id: str) -> float:
     """Seconds from exec_create of a login shell with a TTY to its first output byte."""
     import time as _time
 
-    from django.conf import settings
-
     from sandbox import engine
 
-    def run(api: object) -> bytes:
-        exec_id = api.exec_create(  # type: ignore[attr-defined]
-            container_id,
-            ["/bin/bash", "-l"],
-            stdin=True,
-            tty=True,
-            user=settings.SANDBOX_USER,
-            workdir=settings.SANDBOX_WORKDIR,
-        )
-        return first_output(api.exec_start(exec_id["Id"], tty=True, socket=True))  # type: ignore[attr-defined]
-
     started = _time.perf_counter()
-    data = engine.call_sync(run)
+    data = engine.call_sync(shell_first_output, container_id, ["/bin/bash", "-l"])
     elapsed = _time.perf_counter() - started
     assert data, "the shell printed nothing"
     return elapsed

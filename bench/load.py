@@ -93,9 +93,13 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def shim_pss_kib() -> int:
+def shim_pids() -> list[int]:
     found = subprocess.run(["pgrep", "-f", "containerd-shim"], capture_output=True, text=True)
-    return sum(pss_kib(int(pid)) for pid in found.stdout.split())
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def shim_pss_kib() -> int:
+    return sum(pss_kib(pid) for pid in shim_pids())
 
 
 def cpu_seconds(pid: int, children: bool = False) -> float:
@@ -137,8 +141,7 @@ def cpu_snapshot(server_pid: int) -> dict[str, float]:
     # A shim waits for the runc it runs (create, start, each exec): their CPU is counted there.
     # Kept per process: shims of removed containers can outlive them for a moment, and a sum
     # would subtract theirs from the next window's.
-    shims = subprocess.run(["pgrep", "-f", "containerd-shim"], capture_output=True, text=True)
-    snapshot["shims"] = {int(p): cpu_seconds(int(p), children=True) for p in shims.stdout.split()}
+    snapshot["shims"] = {pid: cpu_seconds(pid, children=True) for pid in shim_pids()}
     snapshot["bench"] = cpu_seconds(os.getpid())
     return snapshot
 

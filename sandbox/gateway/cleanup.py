@@ -149,8 +149,8 @@ async def _remove_images(student: Student, report: CleanupReport) -> int:
     for _round in range(3):  # a removed child can leave a labelled parent to remove next
         own = []
         for image in await listing.images(student.engine, since):
-            # Student.owns_image's test, each half once (everyone else's images need no
-            # classifying here, so not image_visibility).
+            # What Student.image_visibility calls "own", each half once (everyone else's
+            # images need no classifying here).
             tags = known_tags(image.get("RepoTags"))
             own_tags = [t for t in tags if ns.owns_image_tag(t)]
             labelled = ns.owns_labels(image.get("Labels"))

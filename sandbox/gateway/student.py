@@ -156,16 +156,11 @@ class Student:
         return None
 
     # --- images -------------------------------------------------------------------------------
-    def owns_image(self, tags: list[str] | None, labels: dict[str, str] | None) -> bool:
-        return self.ns.owns_labels(labels or {}) or any(
-            self.ns.owns_image_tag(t) for t in known_tags(tags)
-        )
-
     def image_visibility(self, tags: list[str] | None, labels: dict[str, str] | None) -> str | None:
         """ "own", "shared" (course images, allowlisted pulls) or None (someone else's)."""
         tags = known_tags(tags)
         labels = labels or {}
-        if self.owns_image(tags, labels):
+        if self.ns.owns_labels(labels) or any(self.ns.owns_image_tag(t) for t in tags):
             return "own"
         if LABEL_STUDENT in labels:
             return None  # another student's, whatever else it claims
