@@ -551,7 +551,8 @@ def _build_stand_ins(
                 errors.append(f"{name}: {exc}")
     # Superseded versions that could not go when they were replaced (a base whose old layers
     # still existed, a race with another engine user) would show as <none> to every student.
-    engine.remove_dangling_images(LABEL_STAND_IN)
+    # (Not the layers of a build under way FROM a current stand-in: they share its recipe.)
+    engine.remove_dangling_images(LABEL_STAND_IN, current_by=LABEL_RECIPE)
     if errors:
         raise CourseImageError("\n".join(errors))
     return built

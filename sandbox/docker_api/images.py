@@ -146,14 +146,25 @@ def read_image_file(image: str, path: str) -> bytes:
     return call_sync(read)
 
 
-def remove_dangling_images(label: str) -> int:
+def remove_dangling_images(label: str, *, current_by: str) -> int:
     """Removes the untagged images carrying `label` that no container uses; how many went.
-    A student's own image built FROM one of them inherits the label: it is theirs, not ours."""
+    A student's own image built FROM one of them inherits the label: it is theirs, not ours.
+    So is a layer of a student's build still under way: between two steps its newest layer is
+    an untagged leaf, and only its last step adds the student's label (gateway/dockerfile.py).
+    Such a layer inherits the `current_by` label of the tagged image it was built from, which a
+    superseded image does not share with any tagged one: those are kept."""
 
     def remove(api: docker.APIClient) -> int:
+        current = {
+            (item.get("Labels") or {}).get(current_by)
+            for item in api.images(filters={"label": current_by})
+            if any(tag != "<none>:<none>" for tag in item.get("RepoTags") or [])
+        }
+        current.discard(None)
         gone = 0
         for item in api.images(filters={"dangling": True, "label": label}):
-            if LABEL_STUDENT in (item.get("Labels") or {}):
+            labels = item.get("Labels") or {}
+            if LABEL_STUDENT in labels or labels.get(current_by) in current:
                 continue
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 api.remove_image(item["Id"], force=False)

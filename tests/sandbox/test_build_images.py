@@ -243,6 +243,31 @@ def test_an_untagged_superseded_stand_in_is_removed(tiny) -> None:  # noqa: ANN0
 
 
 @pytest.mark.docker
+def test_a_layer_of_a_students_build_under_way_is_left_alone(tiny) -> None:  # noqa: ANN001
+    """Between two steps of a student's `docker build` FROM a stand-in, its newest layer is
+    untagged, unused and without the student's label (added by the build's last step): a
+    stand-in build at that moment removed it, and the student's build failed with "failed to
+    get digest" (seen in CI, a stand-in test beside a course build)."""
+    standin_build.build_stand_ins(lambda _line: None, stand_ins=(tiny,))
+    step = engine.call_sync(
+        lambda api: api.create_container(tiny.name, command=["sh", "-c", "echo paso > /paso"])
+    )["Id"]
+    try:
+        engine.call_sync(lambda api: api.start(step))
+        engine.call_sync(lambda api: api.wait(step, timeout=30))
+        layer = engine.call_sync(lambda api: api.commit(step))["Id"]
+    finally:
+        engine.call_sync(lambda api: api.remove_container(step, force=True))
+    try:
+        labels = engine.image_labels(layer) or {}
+        assert labels[standins.LABEL_STAND_IN] and "muelle.student" not in labels
+        standin_build.build_stand_ins(lambda _line: None, stand_ins=(tiny,))
+        assert engine.image_id(layer) is not None
+    finally:
+        engine.call_sync(lambda api: api.remove_image(layer, force=True))
+
+
+@pytest.mark.docker
 def test_reading_a_file_of_an_image_with_a_volume_leaves_no_volume() -> None:
     """The engine makes an image's VOLUME, filled from the image, as soon as a container is
     created: removing the container without its volumes left one behind per read (mariadb,
