@@ -104,13 +104,17 @@ def alarm(seconds: int) -> Iterator[None]:
 
 
 def raw_spec(tag: str = "raw") -> object:
-    """The hardened spec Muelle gives a sandbox (no gateway folder: nothing Muelle serves)."""
+    """The hardened spec Muelle gives a sandbox (no gateway folder: nothing Muelle serves), with
+    the bare main process (`sleep infinity`, no TTY) instead of Muelle's main shell: the raw
+    reference is the engine's cheapest hardened start."""
+    import dataclasses
     import time as _time
 
     from sandbox import hardening
 
     now = int(_time.time())
-    return hardening.new_spec(owner=tag, created=now, expires=now + 600, pool=False)
+    spec = hardening.new_spec(owner=tag, created=now, expires=now + 600, pool=False)
+    return dataclasses.replace(spec, command=list(hardening.COMMAND), main_shell=False)
 
 
 def raw_create_start(spec: object) -> str:

@@ -157,7 +157,7 @@ async def measure(  # noqa: PLR0915 (one measured story)
     from sandbox.docker_api.client import call_on_sync, engine_of
 
     def raw_start(address: str) -> str:
-        cid = call_on_sync(address, docker_containers.create_and_start, raw_spec(), set())
+        cid, _shell = call_on_sync(address, docker_containers.create_and_start, raw_spec(), set())
         made.append((address, cid))
         return cid
 

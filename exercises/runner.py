@@ -232,14 +232,21 @@ def _records(output: bytes) -> list[tuple[bytes, bytes, bytes]]:
 
 
 def student_processes(result: StepResult) -> list[Process]:
-    """The sandbox's processes without the checker's own: the runner shell, whatever started it
-    (engine.run's timeout), and everything the runner started."""
+    """The sandbox's processes without the checker's own (the runner shell, whatever started it:
+    engine.run's timeout, and everything the runner started) and without the sandbox's own:
+    docker-init and the main process (hardening.MAIN_SHELL_COMMAND, whose command line holds
+    `sleep infinity`, or that `sleep infinity` itself once its shell has ended). The login shell
+    under the main process is the student's."""
     processes = parse_processes(result.output)
     runner, launcher = result.runner
     children: dict[int, list[int]] = {}
     for process in processes:
         children.setdefault(process.ppid, []).append(process.pid)
-    excluded = {launcher}
+    excluded = {launcher, 1}
+    if children.get(1):
+        # The main process is docker-init's first child: the lowest pid of its children (the
+        # student's orphans come later; a wrapped pid counter would have ended the sandbox).
+        excluded.add(min(children[1]))
     pending = [runner]
     while pending:
         pid = pending.pop()

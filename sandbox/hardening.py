@@ -42,8 +42,24 @@ ROLE = "sandbox"
 
 # Keeps the main process alive doing nothing; docker-init (init=True) is PID 1 and reaps zombies.
 COMMAND = ["sleep", "infinity"]
-# A terminal's shell (runs.open_tty; started ahead in warm sandboxes, sandbox/warm_shells.py).
+# A terminal's shell (runs.open_tty, terminal_holder.py).
 LOGIN_SHELL = ("/bin/bash", "-l")
+# What the main process prints on the container's TTY when its login shell has ended, with the
+# shell's exit code: an OSC sequence, which a terminal would ignore (runs.MainTTY cuts it out).
+MAIN_SHELL_ENDED = b"\x1b]777;muelle-shell-ended;"
+MAIN_SHELL_ENDED_END = b"\x07"
+# The main process of a sandbox whose terminals are not held (terminal_holder.py): the first
+# terminal's login shell runs on the container's own TTY, reached with an attach made before the
+# start, so a student's first prompt costs the engine no exec (no runc, no exec process: a
+# burst of arrivals starts about a quarter more sandboxes per second, docs/reliability.md).
+# When that shell ends the main process says so and goes on as COMMAND did, without the TTY, so
+# the container (and the student's other terminals) stay.
+MAIN_SHELL_COMMAND = [
+    "/bin/bash",
+    "-c",
+    "/bin/bash -l; printf '\\033]777;muelle-shell-ended;%d\\007' \"$?\"; "
+    "exec sleep infinity </dev/null >/dev/null 2>&1",
+]
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,8 @@ class ContainerSpec:
     working_dir: str
     environment: dict[str, str]
     host_config: dict[str, Any] = field(default_factory=dict)
+    # The main process on a TTY with stdin open: MAIN_SHELL_COMMAND's shell, attached to.
+    main_shell: bool = False
 
 
 def instance_slug() -> str:
@@ -162,14 +180,10 @@ def host_config(gateway_folder: Path | None = None) -> dict[str, Any]:
         "ulimits": [
             {"Name": "nofile", "Soft": settings.SANDBOX_NOFILE, "Hard": settings.SANDBOX_NOFILE}
         ],
-        "log_config": {
-            "Type": "json-file",
-            "Config": {
-                # Log options are strings; "1m" reads the same to the engine as to Muelle.
-                "max-size": format_size(parse_size(settings.SANDBOX_LOG_MAX_SIZE)),
-                "max-file": str(settings.SANDBOX_LOG_MAX_FILE),
-            },
-        },
+        # No log: the main process's output is the first terminal's (MAIN_SHELL_COMMAND), and
+        # what a student types and sees is not written to the engine's disk. (Their own
+        # containers are logged, capped by SANDBOX_LOG_MAX_SIZE: sandbox/gateway/policy.py.)
+        "log_config": {"Type": "none"},
         "restart_policy": {"Name": "no"},
         "privileged": False,
         "ipc_mode": "private",
@@ -210,7 +224,9 @@ def new_spec(
         hostname=f"muelle-{secrets.token_hex(3)}",
         labels=labels,
         image=settings.SANDBOX_IMAGE,
-        command=list(COMMAND),
+        # Held terminals attach to dtach with an exec each (terminal_holder.py): no main shell.
+        command=list(COMMAND if settings.TERMINAL_HELD_SHELLS else MAIN_SHELL_COMMAND),
+        main_shell=not settings.TERMINAL_HELD_SHELLS,
         user=settings.SANDBOX_USER,
         working_dir=settings.SANDBOX_WORKDIR,
         environment=sandbox_env(),

@@ -67,7 +67,7 @@ class TTY:
             data = b""
         if not data:
             self._eof = True
-            if not self._closed:
+            if not self._closed and self.exec_id:
                 with contextlib.suppress(Exception):
                     self.exit_code = await call(execs.exit_code, self.exec_id)
         return data
@@ -105,15 +105,72 @@ class TTY:
         execs.close_stream(self._stream)
 
 
+def cut_end_marker(data: bytes) -> tuple[bytes, bytes, bool, int | None]:
+    """Looks for the main process's end marker (hardening.MAIN_SHELL_ENDED) in `data`: returns
+    the output to show, a tail to hold back until the next read (it could be the marker's
+    start), whether the marker was seen, and the exit code in it."""
+    marker, end = hardening.MAIN_SHELL_ENDED, hardening.MAIN_SHELL_ENDED_END
+    start = data.find(marker)
+    if start >= 0:
+        code, found, _after = data[start + len(marker) :].partition(end)
+        if not found and len(code) < 8:  # the code may still be on its way
+            return data[:start], data[start:], False, None
+        return data[:start], b"", True, int(code) if found and code.isdigit() else None
+    for length in range(min(len(marker) - 1, len(data)), 0, -1):
+        if data.endswith(marker[:length]):
+            return data[:-length], data[-length:], False, None
+    return data, b"", False, None
+
+
+class MainTTY(TTY):
+    """The login shell of the sandbox's main process (hardening.MAIN_SHELL_COMMAND), on the
+    container's own TTY through an attach: the same interface as an exec's TTY. The attach stays
+    open when that shell ends (the main process goes on), so the end is the main process's
+    marker, with the exit code in it; the marker itself never reaches the page. A student who
+    prints the marker on purpose only ends their own terminal, as `exit` would (and the shell
+    behind it is then hung up like any closed terminal's, terminal_hangup.py)."""
+
+    def __init__(self, sandbox: Sandbox, stream: Any) -> None:
+        super().__init__(sandbox, "", stream)
+        self._held_back = b""  # an output tail that may be the start of the marker
+
+    async def read(self) -> bytes:
+        while True:
+            if self._eof:
+                return b""
+            data = await super().read()
+            if not data:
+                # The container stopped: what was held back was output after all.
+                data, self._held_back = self._held_back, b""
+                return data
+            output, self._held_back, ended, code = cut_end_marker(self._held_back + data)
+            if ended:
+                self._eof, self.exit_code = True, code
+            if output or ended:
+                return output
+
+    async def resize(self, rows: int, cols: int) -> None:
+        if self._closed:
+            return
+        rows = max(1, min(int(rows), 1000))
+        cols = max(1, min(int(cols), 1000))
+        try:
+            await call(docker_containers.resize_tty, self.sandbox.container_id, rows, cols)
+        except EngineUnavailable:
+            raise
+        except Exception:
+            logger.debug("resize of %s failed", self.sandbox.container_id[:12], exc_info=True)
+
+
 async def open_tty(sandbox: Sandbox, rows: int = 24, cols: int = 80) -> TTY:
-    # A warm sandbox's shell was started before hand-out (sandbox/warm_shells.py).
+    # The sandbox's first terminal takes the shell started with it (sandbox/warm_shells.py).
     opened = warm_shells.take(sandbox.container_id)
     if opened is None:
         opened = await call(
             execs.exec_open, sandbox.container_id, list(SHELL), tty=True, stdin=True
         )
     exec_id, stream = opened
-    tty = TTY(sandbox, exec_id, stream)
+    tty = TTY(sandbox, exec_id, stream) if exec_id is not None else MainTTY(sandbox, stream)
     try:
         # API 1.41 has no initial console size.
         await tty.resize(rows, cols)

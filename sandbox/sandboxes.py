@@ -138,7 +138,7 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
     )
     made = asyncio.ensure_future(placement.create_and_start(spec, _inflight_ids))
     try:
-        container_id = await asyncio.shield(made)
+        container_id, shell = await asyncio.shield(made)
     except BaseException as exc:
         if isinstance(exc, asyncio.CancelledError):
             # Cancelled (a shutdown stops the pool filler) while the engine thread is still
@@ -151,13 +151,12 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
                 # The caller holds the owner's lock (acquire) and the owner has no live sandbox.
                 await close_gateway(owner)
         raise
-    # A warm sandbox's terminal shell starts now, before anyone can claim its row.
-    # (Held shells, sandbox/terminal_holder.py, attach with their own exec: none started ahead.)
-    opening = _open_warm_shell(container_id) if pool and not settings.TERMINAL_HELD_SHELLS else None
+    if shell is not None:
+        # The first terminal's shell, on the container's own TTY (hardening.MAIN_SHELL_COMMAND):
+        # kept for whoever opens that terminal, a warm sandbox's once it is handed out.
+        warm_shells.keep(container_id, (None, shell))
     try:
-        if opening is not None:
-            with contextlib.suppress(Exception):  # no shell ahead: its terminal opens one
-                await asyncio.shield(opening)
+        if pool and shell is not None:
             _warm_folders[container_id] = folder.name if folder is not None else ""
         row = await SandboxRecord.objects.acreate(
             container_id=container_id,
@@ -174,13 +173,11 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
             expires_at=expires,
         )
     except BaseException as exc:
-        if opening is not None:
-            # After warm_shells.keep (callbacks run in order), even if the shell opens later.
-            opening.add_done_callback(lambda _done: warm_shells.discard(container_id))
+        warm_shells.discard(container_id)
         _warm_folders.pop(container_id, None)
         if isinstance(exc, asyncio.CancelledError):
-            # Cancelled before its row exists (a shutdown stopping the filler while the shell
-            # opens): only this task knows the container, so it goes before the task ends, and
+            # Cancelled before its row exists (a shutdown stopping the filler while the row is
+            # written): only this task knows the container, so it goes before the task ends, and
             # whoever waits for the cancelled task (shutdown) waits for the removal too.
             _releasing.add(container_id)
             with contextlib.suppress(BaseException):
@@ -193,33 +190,20 @@ async def create(*, owner: str, session: str, pool: bool) -> Sandbox:
     return replace(to_sandbox(row), fresh=not pool)
 
 
-def _open_warm_shell(container_id: str) -> asyncio.Future[tuple[str, Any]]:
-    """Starts the login shell a warm sandbox's first terminal takes (sandbox/warm_shells.py):
-    the exec, the usual cost of a terminal, is paid while nobody waits. Kept once it is open."""
-    opening = asyncio.ensure_future(
-        call(execs.exec_open, container_id, list(hardening.LOGIN_SHELL), tty=True, stdin=True)
-    )
-
-    def keep(done: asyncio.Future[tuple[str, Any]]) -> None:
-        if done.cancelled():
-            return
-        if done.exception() is not None:
-            logger.info("no shell ahead in %s", container_id[:12], exc_info=done.exception())
-            return
-        warm_shells.keep(container_id, done.result())
-
-    opening.add_done_callback(keep)
-    return opening
-
-
-async def _remove_when_made(made: asyncio.Future[str]) -> None:
+async def _remove_when_made(made: asyncio.Future[tuple[str, Any]]) -> None:
     """Waits (briefly) for a create whose caller was cancelled and removes the container it made,
     waiting for that too; if this wait is cancelled as well, the removal is left to a callback."""
 
-    def remove(done: asyncio.Future[str]) -> None:
+    def made_id(done: asyncio.Future[tuple[str, Any]]) -> str:
+        container_id, shell = done.result()
+        if shell is not None:
+            execs.close_stream(shell)
+        _inflight_ids.discard(container_id)
+        return container_id
+
+    def remove(done: asyncio.Future[tuple[str, Any]]) -> None:
         if not done.cancelled() and done.exception() is None:
-            _inflight_ids.discard(done.result())
-            schedule_removal(done.result())
+            schedule_removal(made_id(done))
 
     try:
         await asyncio.wait({made}, timeout=30)
@@ -231,8 +215,7 @@ async def _remove_when_made(made: asyncio.Future[str]) -> None:
     elif not made.cancelled() and made.exception() is None:
         # Removed before this returns: whoever waits for the cancelled caller (a shutdown
         # stopping the pool filler, which starts several at once) waits for the removal too.
-        container_id = made.result()
-        _inflight_ids.discard(container_id)
+        container_id = made_id(made)
         _releasing.add(container_id)
         with contextlib.suppress(BaseException):
             await asyncio.shield(in_pool(_remove_and_forget, container_id))

@@ -6,8 +6,10 @@ grace ran out while the student's other terminals keep the sandbox) would leave 
 and whatever it ran (`docker logs -f`, a server in the foreground) running unseen, using the
 sandbox's memory and pids limit.
 
-The engine reports the exec's process by its host pid; the host's /proc gives that process's pid
-inside the container (NSpid), and a `kill -HUP` run in the container as the student sends bash
+The engine reports the exec's process by its host pid (for the first terminal's shell, which
+runs under the container's main process, hardening.MAIN_SHELL_COMMAND: the main process's, and
+the shell is its child there); the host's /proc gives that process's pid inside the container
+(NSpid), and a `kill -HUP` run in the container as the student sends bash
 the hang-up it forwards to its jobs. The host's /proc only describes the engine's processes when
 the engine runs on this host: the process's cgroup must name the container, or nothing is killed
 (a remote engine, sandbox/placement/, then keeps the old behaviour).
@@ -19,7 +21,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sandbox import engine
+from sandbox import engine, hardening
 from sandbox.docker_api.client import call
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,36 @@ def _exec_pid(api: Any, exec_id: str) -> int | None:
     info = api.exec_inspect(exec_id)
     pid = info.get("Pid") if info.get("Running") else None
     return int(pid) if pid else None
+
+
+def _children(pid: int, proc: Path) -> list[int]:
+    try:
+        return [
+            int(child)
+            for child in (proc / str(pid) / "task" / str(pid) / "children").read_text().split()
+        ]
+    except (OSError, ValueError):
+        return []
+
+
+def _main_shell_pid(api: Any, container_id: str, proc: Path = PROC) -> int | None:
+    """The host pid of the login shell under the container's main process, while it runs:
+    docker-init (init=True) -> MAIN_SHELL_COMMAND's bash -> the shell. Other children of
+    docker-init (the student's orphans end up there) are told apart by their command line."""
+    state = api.inspect_container(container_id).get("State") or {}
+    init_pid = state.get("Pid") if state.get("Running") else None
+    if not init_pid:
+        return None
+    wanted = "\0".join(hardening.MAIN_SHELL_COMMAND).encode() + b"\0"
+    for child in _children(int(init_pid), proc):
+        try:
+            command = (proc / str(child) / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if command == wanted:
+            shells = _children(child, proc)
+            return shells[0] if len(shells) == 1 else None
+    return None
 
 
 def pid_in_container(host_pid: int, container_id: str, proc: Path = PROC) -> int | None:
@@ -54,7 +86,10 @@ def pid_in_container(host_pid: int, container_id: str, proc: Path = PROC) -> int
 async def hang_up(tty: Any) -> bool:
     """Sends SIGHUP to the shell of `tty` (an engine.TTY); True when one was sent."""
     sandbox = tty.sandbox
-    host_pid = await call(_exec_pid, tty.exec_id)
+    if tty.exec_id:
+        host_pid = await call(_exec_pid, tty.exec_id)
+    else:
+        host_pid = await call(_main_shell_pid, sandbox.container_id)
     if host_pid is None:
         return False
     pid = pid_in_container(host_pid, sandbox.container_id)

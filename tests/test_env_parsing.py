@@ -152,12 +152,10 @@ def test_the_sandbox_gets_the_parsed_sizes(settings: Any) -> None:
     settings.SANDBOX_MEMORY = 1536 * MIB
     settings.SANDBOX_WORKDIR_SIZE = "1.5m"  # an override may still be text
     settings.SANDBOX_TMP_SIZE = 8 * MIB
-    settings.SANDBOX_LOG_MAX_SIZE = 2 * MIB
     config = hardening.host_config()
     assert config["mem_limit"] == config["memswap_limit"] == 1536 * MIB
     assert "size=1536k," in config["tmpfs"][settings.SANDBOX_WORKDIR]
     assert "size=8m," in config["tmpfs"]["/tmp"]  # noqa: S108
-    assert config["log_config"]["Config"]["max-size"] == "2m"
 
 
 def test_the_gateway_gets_the_parsed_sizes(settings: Any) -> None:

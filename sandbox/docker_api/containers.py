@@ -14,6 +14,7 @@ from django.conf import settings
 
 from sandbox import hardening, project_volume
 
+from . import execs
 from .client import SandboxGone
 
 
@@ -56,26 +57,46 @@ def create_arguments(api: docker.APIClient, spec: hardening.ContainerSpec) -> di
         "environment": spec.environment,
         "labels": spec.labels,
         "host_config": api.create_host_config(**spec.host_config),
+        "tty": spec.main_shell,
+        "stdin_open": spec.main_shell,
     }
 
 
 def create_and_start(
     api: docker.APIClient, spec: hardening.ContainerSpec, inflight: set[str]
-) -> str:
+) -> tuple[str, Any | None]:
     """Creates and starts a container, its id in `inflight` from creation on (the caller's set
     of containers not recorded yet: nobody takes them for orphans). One that does not start
-    goes, and leaves `inflight`."""
+    goes, and leaves `inflight`. Returns its id and, for a main shell (spec.main_shell), the
+    attach stream to the container's TTY, opened before the start so that not a byte of the
+    shell's is missed (nothing reads it yet: the prompt waits in the socket)."""
     container = api.create_container(**create_arguments(api, spec))
     container_id: str = container["Id"]
     inflight.add(container_id)
+    stream = None
     try:
+        if spec.main_shell:
+            stream = attach_tty(api, container_id)
         api.start(container_id)
     except Exception:
+        if stream is not None:
+            execs.close_stream(stream)
         with contextlib.suppress(Exception):
             api.remove_container(container_id, force=True, v=True)
         inflight.discard(container_id)
         raise
-    return container_id
+    return container_id, stream
+
+
+def attach_tty(api: docker.APIClient, container_id: str) -> Any:
+    """A raw stream to the container's TTY (stdin and output): an attach, like `docker attach`.
+    Closing it leaves the container and its main process as they are."""
+    params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+    return api.attach_socket(container_id, params=params)
+
+
+def resize_tty(api: docker.APIClient, container_id: str, rows: int, cols: int) -> None:
+    api.resize(container_id, height=rows, width=cols)
 
 
 def remove(api: docker.APIClient, container_id: str) -> str:

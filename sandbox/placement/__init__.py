@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -99,14 +100,17 @@ def drained_message() -> str:
 # --- Creating and removing ---------------------------------------------------------------------
 
 
-async def create_and_start(spec: hardening.ContainerSpec, inflight: set[str]) -> str:
-    """Creates and starts the sandbox where the placement setting says; returns its id."""
+async def create_and_start(
+    spec: hardening.ContainerSpec, inflight: set[str]
+) -> tuple[str, Any | None]:
+    """Creates and starts the sandbox where the placement setting says; returns its id and its
+    main shell's attach stream (docker_containers.create_and_start)."""
     if not enabled():
         return await call(docker_containers.create_and_start, spec, inflight)
     return await in_pool(_create_on_a_node, spec, inflight)
 
 
-def _create_on_a_node(spec: hardening.ContainerSpec, inflight: set[str]) -> str:
+def _create_on_a_node(spec: hardening.ContainerSpec, inflight: set[str]) -> tuple[str, Any | None]:
     manager = _manager()
     image = call_on_sync(manager, swarm.image_id, spec.image)
     token = spec.name.rsplit("-", 1)[-1]
@@ -126,7 +130,7 @@ def _create_on_a_node(spec: hardening.ContainerSpec, inflight: set[str]) -> str:
             node = _assigned_node(manager, service)
             address = engine_address(node)
             placed = dataclasses.replace(spec, labels={**spec.labels, LABEL_PLACEMENT: service})
-            container_id = call_on_sync(
+            container_id, shell = call_on_sync(
                 address, docker_containers.create_and_start, placed, inflight
             )
         except BaseException as exc:
@@ -145,7 +149,7 @@ def _create_on_a_node(spec: hardening.ContainerSpec, inflight: set[str]) -> str:
     owner = spec.labels.get(hardening.LABEL_OWNER, "")
     if owner:
         bind_owner_engine(owner, address)
-    return container_id
+    return container_id, shell
 
 
 def _unreachable_nodes() -> tuple[str, ...]:

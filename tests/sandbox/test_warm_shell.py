@@ -1,5 +1,8 @@
-"""A warm sandbox's login shell starts before it is handed out (sandbox/warm_shells.py): the
-student's terminal attaches to that very shell, and one nobody took goes with its container."""
+"""A sandbox's first login shell starts with it, as its main process on the container's own TTY
+(hardening.MAIN_SHELL_COMMAND, sandbox/warm_shells.py): the first terminal attaches to that very
+shell without an exec (a warm sandbox's once it is handed out), later terminals get exec shells,
+one whose shell ended is never handed out as a terminal, and one nobody took goes with its
+container."""
 
 from __future__ import annotations
 
@@ -21,7 +24,19 @@ def shells_in(container_id: str) -> set[int]:
     """Host PIDs of the login shells running in a container."""
     top = engine.call_sync(lambda api: api.top(container_id))
     column = top["Titles"].index("PID")
-    return {int(row[column]) for row in top["Processes"] if "bash" in row[-1]}
+    return {int(row[column]) for row in top["Processes"] if row[-1] == "/bin/bash -l"}
+
+
+def execs_of(container_id: str) -> list[str]:
+    """The execs the engine has made in a container (its ExecIDs)."""
+    return engine.call_sync(lambda api: api.inspect_container(container_id)["ExecIDs"]) or []
+
+
+def parent_command(host_pid: int) -> str:
+    """The command line of a process's parent (host /proc: the engine runs here)."""
+    status = open(f"/proc/{host_pid}/status").read()
+    parent = next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:"))
+    return open(f"/proc/{parent}/cmdline", "rb").read().replace(b"\0", b" ").decode()
 
 
 async def shells_once_started(container_id: str, count: int = 1) -> set[int]:
@@ -43,7 +58,8 @@ async def one_warm_sandbox(settings: Any) -> SandboxRecord:
 
 def warm_shell_socket(container_id: str) -> socket.socket:
     """The socket of the shell started ahead in a warm container."""
-    (_exec_id, stream), _kept_at = warm_shells._shells[container_id]
+    (exec_id, stream), _kept_at = warm_shells._shells[container_id]
+    assert exec_id is None  # the attach to the container's own TTY
     return stream._sock
 
 
@@ -51,6 +67,8 @@ async def test_the_terminal_attaches_to_the_shell_started_before_hand_out(settin
     warm = await one_warm_sandbox(settings)
     shell_pids = await shells_once_started(warm.container_id)
     assert len(shell_pids) == 1  # running already, with nobody attached
+    [shell_pid] = shell_pids
+    assert parent_command(shell_pid).startswith("/bin/bash -c /bin/bash -l; printf")
 
     sandbox = await engine.acquire("owner-warm-shell")
     assert sandbox.container_id == warm.container_id
@@ -60,8 +78,10 @@ async def test_the_terminal_attaches_to_the_shell_started_before_hand_out(settin
         assert b"alumno@muelle-" in greeting  # its prompt waited in the stream
         await tty.write(b"stty size\n")
         assert b"30 90\r\n" in await read_until(tty, b"30 90\r\n")  # resized on hand-out
-        # The terminal works, and the only shell in the sandbox is the one started ahead.
+        # The terminal works, and the only shell in the sandbox is the one started ahead,
+        # reached without any exec.
         assert shells_in(sandbox.container_id) == shell_pids
+        assert execs_of(sandbox.container_id) == []
     finally:
         await tty.close()
     # A second terminal of the same sandbox gets a shell of its own.
@@ -76,15 +96,21 @@ async def test_the_terminal_attaches_to_the_shell_started_before_hand_out(settin
     await engine.release(sandbox)
 
 
-async def test_a_cold_sandbox_opens_its_shell_when_asked() -> None:
+async def test_a_students_new_sandbox_starts_with_the_shell_of_its_first_terminal() -> None:
     sandbox = await engine.acquire("owner-cold-shell")
-    assert shells_in(sandbox.container_id) == set()  # nothing runs before its terminal opens
-    tty = await engine.open_tty(sandbox)
+    started = await shells_once_started(sandbox.container_id)
+    assert len(started) == 1  # before any terminal opens
+    tty = await engine.open_tty(sandbox, rows=33, cols=101)
     try:
         assert b"alumno@muelle-" in await read_until(tty, b"$ ")
-        assert len(shells_in(sandbox.container_id)) == 1
+        await tty.write(b"stty size; echo $$ $PPID\n")
+        assert b"33 101\r\n" in await read_until(tty, b"33 101\r\n")  # the container's TTY
+        assert shells_in(sandbox.container_id) == started
+        assert execs_of(sandbox.container_id) == []
     finally:
         await tty.close()
+    # The shell outlives the stream (as an exec's does): only a hang-up ends it.
+    assert shells_in(sandbox.container_id) == started
 
 
 async def test_a_shell_nobody_took_is_closed_with_its_container(settings) -> None:
@@ -102,28 +128,33 @@ async def test_a_shell_nobody_took_is_closed_with_its_container(settings) -> Non
 
 async def test_a_dead_shell_is_not_handed_out(settings) -> None:
     # A warm shell that ended (killed from outside) must not become the student's terminal: it
-    # would greet them with "the shell exited". The terminal opens a new one instead.
+    # would greet them with "the shell exited". The terminal opens a new one instead, and the
+    # sandbox itself lives on (its main process outlives its shell).
     warm = await one_warm_sandbox(settings)
     assert len(await shells_once_started(warm.container_id)) == 1
     engine.call_sync(
         lambda api: api.exec_start(
             api.exec_create(
-                warm.container_id, ["pkill", "-KILL", "bash"], user=settings.SANDBOX_USER
+                warm.container_id,
+                ["pkill", "-KILL", "-x", "-f", "/bin/bash -l"],
+                user=settings.SANDBOX_USER,
             )["Id"]
         )
     )
-    sandbox = await engine.acquire("owner-dead-warm-shell")
-    assert sandbox.container_id == warm.container_id
-    for _ in range(50):  # the engine closes the stream a moment after the kill (a bound)
-        if not warm_shells._alive(warm_shells._shells[warm.container_id][0][1]):
+    for _ in range(50):  # the main process prints its marker a moment after the kill (a bound)
+        if not warm_shells._alive(warm_shells._shells[warm.container_id][0]):
             break
         await asyncio.sleep(0.1)
+    assert not warm_shells.is_alive(warm.container_id)
+    sandbox = await engine.acquire("owner-dead-warm-shell")
+    assert sandbox.container_id == warm.container_id
     tty = await engine.open_tty(sandbox)
     try:
         await tty.write(b"echo vivo-$((6*7))\n")
         out = await read_until(tty, b"vivo-42")
         assert b"vivo-42" in out
         assert tty.exit_code is None
+        assert execs_of(sandbox.container_id) == [tty.exec_id]  # a new shell, in an exec
     finally:
         await tty.close()
 

@@ -20,13 +20,25 @@ SLEEPERS = (
 
 
 async def closing_the_tab_ends_the_shell_and_its_job(
-    open_tab: Callable[..., Any], session_key: str, settings: Any
+    open_tab: Callable[..., Any], session_key: str, settings: Any, *, first: bool = False
 ) -> None:
+    """`first`: the closed tab is the sandbox's first terminal (without held shells, the login
+    shell of the container's main process, hardening.MAIN_SHELL_COMMAND), not a later one."""
     settings.SANDBOX_MAX_TERMINALS_PER_SESSION = 2
-    keeper = await open_tab(session_key)
     closed_id = new_terminal_id()
-    closed = await open_tab(session_key, closed_id)
+    if first:
+        closed = await open_tab(session_key, closed_id)
+        keeper = await open_tab(session_key)
+    else:
+        keeper = await open_tab(session_key)
+        closed = await open_tab(session_key, closed_id)
     pid = await shell_pid(closed)
+    # An exec's shell has no parent in the container ($PPID is 0).
+    parent = await closed.run(
+        "echo padre=_$(tr '\\0 ' __ < /proc/$PPID/cmdline 2>/dev/null)", "fin-padre"
+    )
+    under_main = value(parent, "padre").startswith(b"_/bin/bash_-c_/bin/bash_-l;")
+    assert under_main == (first and not settings.TERMINAL_HELD_SHELLS), parent
     await closed.type("sleep 301\r")  # a job in the foreground, like `docker logs -f`
     # The typed line reaches the other shell on its own time (slow on a loaded machine): wait
     # for the job to exist before counting it, up to 20 s.

@@ -17,7 +17,22 @@ async def test_exiting_the_shell_sends_exit_and_closes_1000(open_tab, session_ke
     assert await tab.closed() == 1000
     exit_event = await tab.event("exit")
     assert exit_event["reason"] == "exit"
-    assert exit_event["message"]
+    assert exit_event["code"] == 3
+    assert "código de salida 3" in exit_event["message"]
+    # The first terminal's shell is the main process's (hardening.MAIN_SHELL_COMMAND): the code
+    # came in its end marker, which the page never sees.
+    assert b"muelle-shell-ended" not in bytes(tab.output)
+
+
+async def test_a_students_copy_of_the_end_marker_start_passes_through(open_tab, session_key):
+    # Held back while it could be the main process's marker, then shown as typed.
+    tab = await open_tab(session_key)
+    start = len(tab.output)
+    await tab.type("printf 'an''tes\\033]777;muelle-shell-en'; sleep 0.3; echo ' desp''ues'\r")
+    end = await tab.expect(b" despues", start=start)
+    assert b"antes\x1b]777;muelle-shell-en despues" in bytes(tab.output[start:end])
+    assert tab.close_code is None
+    assert b"sigue" in await tab.run("echo si''gue", "fin-sigue")
 
 
 async def test_a_killed_sandbox_sends_exit_and_closes_4004(open_tab, session_key):

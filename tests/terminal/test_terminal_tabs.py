@@ -68,10 +68,11 @@ async def test_the_fifth_terminal_of_a_session_is_refused_with_a_spanish_notice(
     assert "4 terminales" in message and "máximo" in message
 
 
+@pytest.mark.parametrize("first", [False, True], ids=["a-later-tab", "the-first-tab"])
 async def test_closing_a_tab_ends_its_shell_at_once_and_frees_its_place(
-    open_tab, session_key, settings
+    open_tab, session_key, settings, first
 ):
-    await closing_the_tab_ends_the_shell_and_its_job(open_tab, session_key, settings)
+    await closing_the_tab_ends_the_shell_and_its_job(open_tab, session_key, settings, first=first)
 
 
 async def test_a_shell_whose_grace_ran_out_is_ended_while_other_terminals_live(
