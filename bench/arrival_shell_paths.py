@@ -2,9 +2,11 @@
 to its first shell byte, three ways (straight through the SDK, Muelle's hardened spec):
 
 A. create + start (the raw reference of bench/load.py: no shell at all);
-B. create + start, then `exec bash -l` with a TTY (what a cold Muelle terminal does);
-C. the container's own process is `bash -l` on a TTY with stdin open, reached with
-   `docker attach` (no exec: no runc, no exec process);
+B. create + start, then `exec bash -l` with a TTY (what a cold Muelle terminal did until
+   2026-12-04, and what its later terminals still do);
+C. the container's own process runs `bash -l` on a TTY with stdin open (Muelle's main shell,
+   hardening.MAIN_SHELL_COMMAND), reached with `docker attach` made before the start, as
+   sandbox/docker_api/containers.create_and_start does (no exec: no runc, no exec process);
 D. create + start again, but at most SANDBOX_DOCKER_THREADS (8) in flight, as Muelle's Docker
    thread pool sends them (A, B and C send all N at once, as bench/load.py's raw reference).
 
@@ -34,11 +36,12 @@ SHELL = ["/bin/bash", "-l"]
 
 
 def _create(api: Any, spec: Any, *, own_shell: bool) -> str:
+    from sandbox import hardening
     from sandbox.docker_api.containers import create_arguments
 
     arguments = create_arguments(api, spec)
     if own_shell:
-        arguments.update(command=SHELL, tty=True, stdin_open=True)
+        arguments.update(command=hardening.MAIN_SHELL_COMMAND, tty=True, stdin_open=True)
     return str(api.create_container(**arguments)["Id"])
 
 

@@ -298,10 +298,9 @@ SANDBOX_CPUS = env_float("SANDBOX_CPUS", 0.5, minimum=0.01)
 SANDBOX_PIDS_LIMIT = env_int("SANDBOX_PIDS_LIMIT", 128, minimum=8)
 # Most open files per process inside the sandbox (and in the students' own containers).
 SANDBOX_NOFILE = env_int("SANDBOX_NOFILE", 1024, minimum=64)
-# Largest log file the engine keeps per container (sandboxes and students' containers).
+# Largest log file the engine keeps per container a student makes (one file each; sandboxes
+# keep no log: their output is the first terminal's, sandbox/hardening.py).
 SANDBOX_LOG_MAX_SIZE = env_size("SANDBOX_LOG_MAX_SIZE", "1m", minimum="1k")
-# How many such log files it keeps.
-SANDBOX_LOG_MAX_FILE = env_int("SANDBOX_LOG_MAX_FILE", 1, minimum=1)
 # --- Hardening ---
 # The sandbox's Docker network: "none" keeps it off every network.
 SANDBOX_NETWORK = env_str("SANDBOX_NETWORK", "none")
