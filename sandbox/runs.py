@@ -87,11 +87,15 @@ class TTY:
         rows = max(1, min(int(rows), 1000))
         cols = max(1, min(int(cols), 1000))
         try:
-            await call(execs.resize, self.exec_id, rows, cols)
+            await self._resize(rows, cols)
         except EngineUnavailable:
             raise
         except Exception:
-            logger.debug("resize of %s failed", self.exec_id[:12], exc_info=True)
+            what = self.exec_id or self.sandbox.container_id
+            logger.debug("resize of %s failed", what[:12], exc_info=True)
+
+    async def _resize(self, rows: int, cols: int) -> None:
+        await call(execs.resize, self.exec_id, rows, cols)
 
     async def close(self) -> None:
         if self._closed:
@@ -149,17 +153,8 @@ class MainTTY(TTY):
             if output or ended:
                 return output
 
-    async def resize(self, rows: int, cols: int) -> None:
-        if self._closed:
-            return
-        rows = max(1, min(int(rows), 1000))
-        cols = max(1, min(int(cols), 1000))
-        try:
-            await call(docker_containers.resize_tty, self.sandbox.container_id, rows, cols)
-        except EngineUnavailable:
-            raise
-        except Exception:
-            logger.debug("resize of %s failed", self.sandbox.container_id[:12], exc_info=True)
+    async def _resize(self, rows: int, cols: int) -> None:
+        await call(docker_containers.resize_tty, self.sandbox.container_id, rows, cols)
 
 
 async def open_tty(sandbox: Sandbox, rows: int = 24, cols: int = 80) -> TTY:
