@@ -245,7 +245,8 @@ def student_processes(result: StepResult) -> list[Process]:
     excluded = {launcher, 1}
     if children.get(1):
         # The main process is docker-init's first child: the lowest pid of its children (the
-        # student's orphans come later; a wrapped pid counter would have ended the sandbox).
+        # student's orphans come later, and a wrapped pid counter starts again at 300 while
+        # the main process has one of the first pids of its namespace).
         excluded.add(min(children[1]))
     pending = [runner]
     while pending:

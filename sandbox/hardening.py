@@ -46,19 +46,25 @@ COMMAND = ["sleep", "infinity"]
 LOGIN_SHELL = ("/bin/bash", "-l")
 # What the main process prints on the container's TTY when its login shell has ended, with the
 # shell's exit code: an OSC sequence, which a terminal would ignore (runs.MainTTY cuts it out).
-MAIN_SHELL_ENDED = b"\x1b]777;muelle-shell-ended;"
+_ENDED_NAME = "777;muelle-shell-ended;"
+MAIN_SHELL_ENDED = b"\x1b]" + _ENDED_NAME.encode()
 MAIN_SHELL_ENDED_END = b"\x07"
 # The main process of a sandbox whose terminals are not held (terminal_holder.py): the first
 # terminal's login shell runs on the container's own TTY, reached with an attach made before the
 # start, so a student's first prompt costs the engine no exec (no runc, no exec process: a
 # burst of arrivals starts about a quarter more sandboxes per second, docs/reliability.md).
 # When that shell ends the main process says so and goes on as COMMAND did, without the TTY, so
-# the container (and the student's other terminals) stay.
+# the container (and the student's other terminals) stay. A shell killed at its prompt leaves
+# the TTY to a process group that is gone, so the main process writes from the background: with
+# `stty tostop` that write would stop it and the terminal would never learn the end. Hence its
+# own stderr goes nowhere (bash's "Killed" report of its child, which an exec'd shell never had;
+# the shell gets the TTY back as fd 2) and SIGTTOU is ignored before the marker.
 MAIN_SHELL_COMMAND = [
     "/bin/bash",
     "-c",
-    "/bin/bash -l; printf '\\033]777;muelle-shell-ended;%d\\007' \"$?\"; "
-    "exec sleep infinity </dev/null >/dev/null 2>&1",
+    "exec 3>&2 2>/dev/null; /bin/bash -l 2>&3 3>&-; code=$?; trap '' TTOU; "
+    f"printf '\\033]{_ENDED_NAME}%d\\007' \"$code\"; "
+    "exec sleep infinity </dev/null >/dev/null 3>&-",
 ]
 
 

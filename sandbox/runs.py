@@ -119,7 +119,9 @@ def cut_end_marker(data: bytes) -> tuple[bytes, bytes, bool, int | None]:
         code, found, _after = data[start + len(marker) :].partition(end)
         if not found and len(code) < 8:  # the code may still be on its way
             return data[:start], data[start:], False, None
-        return data[:start], b"", True, int(code) if found and code.isdigit() else None
+        # An exit code has at most 3 digits; a longer one is a student's forgery.
+        valid = found and code.isdigit() and len(code) <= 3
+        return data[:start], b"", True, int(code) if valid else None
     for length in range(min(len(marker) - 1, len(data)), 0, -1):
         if data.endswith(marker[:length]):
             return data[:-length], data[-length:], False, None

@@ -110,7 +110,7 @@ async def test_several_checks_run_in_one_exec_each_with_its_own_result(sandbox) 
     - {tipo: comando, comando: "echo uno; exit 4", codigo: 4, salida: "^uno$", ok: a, error: A}
     - {tipo: archivo, ruta: /etc/hostname, ok: b, error: B}
     - {tipo: archivo, ruta: /etc/no-existe, contiene: x, ok: c, error: C}
-    - {tipo: proceso, nombre: '^/bin/bash -l$', ok: d, error: D}
+    - {tipo: proceso, nombre: '^/bin/bash -l$', ok: d, error: D}  # the first terminal's shell
     - {tipo: respuesta, comando: "printf 'Hola\\x1e:0:0\\x1f Mundo'", ok: e, error: E}
 """
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import engine, pool, reaper, warm_shells
+from sandbox import engine, hardening, pool, reaper, warm_shells
 from sandbox.models import SandboxRecord
 
 from .conftest import TEST_INSTANCE, read_until, wait_gone
@@ -68,7 +68,7 @@ async def test_the_terminal_attaches_to_the_shell_started_before_hand_out(settin
     shell_pids = await shells_once_started(warm.container_id)
     assert len(shell_pids) == 1  # running already, with nobody attached
     [shell_pid] = shell_pids
-    assert parent_command(shell_pid).startswith("/bin/bash -c /bin/bash -l; printf")
+    assert parent_command(shell_pid) == " ".join(hardening.MAIN_SHELL_COMMAND) + " "
 
     sandbox = await engine.acquire("owner-warm-shell")
     assert sandbox.container_id == warm.container_id
@@ -103,7 +103,7 @@ async def test_a_students_new_sandbox_starts_with_the_shell_of_its_first_termina
     tty = await engine.open_tty(sandbox, rows=33, cols=101)
     try:
         assert b"alumno@muelle-" in await read_until(tty, b"$ ")
-        await tty.write(b"stty size; echo $$ $PPID\n")
+        await tty.write(b"stty size\n")
         assert b"33 101\r\n" in await read_until(tty, b"33 101\r\n")  # the container's TTY
         assert shells_in(sandbox.container_id) == started
         assert execs_of(sandbox.container_id) == []

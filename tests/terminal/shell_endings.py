@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.tabs import new_terminal_id
+from sandbox import hardening
 from sandbox.terminal_protocol import CLOSE_TAB_CLOSED
 from tests.terminal.shell_probe import assert_ended, assert_new_shell, shell_pid, value
 
@@ -37,7 +38,8 @@ async def closing_the_tab_ends_the_shell_and_its_job(
     parent = await closed.run(
         "echo padre=_$(tr '\\0 ' __ < /proc/$PPID/cmdline 2>/dev/null)", "fin-padre"
     )
-    under_main = value(parent, "padre").startswith(b"_/bin/bash_-c_/bin/bash_-l;")
+    main_process = " ".join(["", *hardening.MAIN_SHELL_COMMAND, ""]).replace(" ", "_").encode()
+    under_main = value(parent, "padre") == main_process
     assert under_main == (first and not settings.TERMINAL_HELD_SHELLS), parent
     await closed.type("sleep 301\r")  # a job in the foreground, like `docker logs -f`
     # The typed line reaches the other shell on its own time (slow on a loaded machine): wait

@@ -48,3 +48,15 @@ async def test_a_killed_sandbox_sends_exit_and_closes_4004(open_tab, session_key
     exit_event = await tab.event("exit")
     assert exit_event["reason"] in {"killed", "oom"}
     assert "contenedor" in exit_event["message"]
+
+
+async def test_a_first_shell_killed_with_tostop_set_still_ends_its_terminal(open_tab, session_key):
+    # Killed at its prompt, the shell leaves the TTY to a process group that is gone: the main
+    # process writes its end marker from the background, which `stty tostop` would stop.
+    tab = await open_tab(session_key)
+
+    await tab.type("stty tostop; kill -9 $$\r")
+
+    assert await tab.closed(timeout=30) == 1000
+    exit_event = await tab.event("exit")
+    assert (exit_event["reason"], exit_event["code"]) == ("exit", 137)

@@ -96,3 +96,24 @@ async def test_a_tab_closed_from_a_connection_that_lost_its_terminal_ends_nothin
 
     assert value(await new.run("echo p''id=$$", "fin-dos"), "pid") == pid
     assert new.close_code is None
+
+
+async def test_exit_in_the_first_tab_ends_only_its_shell(open_tab, session_key, settings):
+    """The first tab's shell is the sandbox's main process's (hardening.MAIN_SHELL_COMMAND):
+    `exit` there ends that terminal with its code, and the sandbox and the other tab go on,
+    the main process now only waiting (`sleep infinity`)."""
+    assert not settings.TERMINAL_HELD_SHELLS
+    first = await open_tab(session_key)
+    second = await open_tab(session_key)
+
+    await first.type("exit 3\r")
+
+    assert await first.closed() == 1000
+    assert (await first.event("exit"))["code"] == 3
+    waiting = (
+        "for i in $(seq 50); do n=$(for c in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $c"
+        " 2>/dev/null; echo; done | grep -c '^sleep infinity $'); [ $n -ge 1 ] && break;"
+        " sleep 0.1; done; echo esp''eran=$n"
+    )
+    assert value(await second.run(waiting, "fin-espera", timeout=30), "esperan") == b"1"
+    assert second.close_code is None
