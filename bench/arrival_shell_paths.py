@@ -58,9 +58,11 @@ def start_and_exec_shell(api: Any, spec: Any) -> str:
 
 
 def own_shell_attached(api: Any, spec: Any) -> str:
+    from sandbox.docker_api.containers import attach_tty
+
     container_id = _create(api, spec, own_shell=True)
     # Attached before the start, so the first byte cannot be missed.
-    stream = api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stream": 1})
+    stream = attach_tty(api, container_id)
     api.start(container_id)
     assert first_output(stream), "the shell printed nothing"
     return container_id

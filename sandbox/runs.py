@@ -67,9 +67,9 @@ class TTY:
             data = b""
         if not data:
             self._eof = True
-            if not self._closed and self.exec_id:
+            if not self._closed:
                 with contextlib.suppress(Exception):
-                    self.exit_code = await call(execs.exit_code, self.exec_id)
+                    self.exit_code = await self._exit_code()
         return data
 
     async def write(self, data: bytes) -> None:
@@ -96,6 +96,10 @@ class TTY:
 
     async def _resize(self, rows: int, cols: int) -> None:
         await call(execs.resize, self.exec_id, rows, cols)
+
+    async def _exit_code(self) -> int | None:
+        """The shell's exit code, asked once its stream has ended."""
+        return await call(execs.exit_code, self.exec_id)
 
     async def close(self) -> None:
         if self._closed:
@@ -157,6 +161,10 @@ class MainTTY(TTY):
 
     async def _resize(self, rows: int, cols: int) -> None:
         await call(docker_containers.resize_tty, self.sandbox.container_id, rows, cols)
+
+    async def _exit_code(self) -> int | None:
+        # The stream ends only with the container: the shell's code, if any, came in the marker.
+        return self.exit_code
 
 
 async def open_tty(sandbox: Sandbox, rows: int = 24, cols: int = 80) -> TTY:
