@@ -44,6 +44,14 @@ ROLE = "sandbox"
 COMMAND = ["sleep", "infinity"]
 # A terminal's shell (runs.open_tty, terminal_holder.py).
 LOGIN_SHELL = ("/bin/bash", "-l")
+# The engine watches the input of every TTY stream it serves for a «detach» sequence, Ctrl-P
+# Ctrl-Q unless told otherwise: it holds a Ctrl-P back until the next key, and on the pair drops
+# the stream while the shell goes on. In a terminal of Muelle's that pair would end the terminal,
+# and a student who types it to leave their own `docker attach` (which needs it, through the
+# gateway) would leave Muelle's terminal instead. So Muelle's own streams (the first terminal's
+# attach, every exec) take a sequence nobody types by chance: four control keys that no shell or
+# editor binds together (the engine holds a key back only while it could start the sequence).
+TERMINAL_DETACH_KEYS = "ctrl-^,ctrl-],ctrl-@,ctrl-_"
 # What the main process prints on the container's TTY when its login shell has ended, with the
 # shell's exit code: an OSC sequence, which a terminal would ignore (runs.MainTTY cuts it out).
 _ENDED_NAME = "777;muelle-shell-ended;"
@@ -58,12 +66,14 @@ MAIN_SHELL_ENDED_END = b"\x07"
 # the TTY to a process group that is gone, so the main process writes from the background: with
 # `stty tostop` that write would stop it and the terminal would never learn the end. Hence its
 # own stderr goes nowhere (bash's "Killed" report of its child, which an exec'd shell never had;
-# the shell gets the TTY back as fd 2) and SIGTTOU is ignored before the marker.
+# the shell gets the TTY back as fd 2) and SIGTTOU is ignored before the marker. The marker's
+# name goes to printf as an argument, apart from its escapes: the command line is readable in
+# the sandbox, and `echo -e` of it must not print a marker that ends the student's terminal.
 MAIN_SHELL_COMMAND = [
     "/bin/bash",
     "-c",
     "exec 3>&2 2>/dev/null; /bin/bash -l 2>&3 3>&-; code=$?; trap '' TTOU; "
-    f"printf '\\033]{_ENDED_NAME}%d\\007' \"$code\"; "
+    f"printf '\\033]%s%d\\007' '{_ENDED_NAME}' \"$code\"; "
     "exec sleep infinity </dev/null >/dev/null 3>&-",
 ]
 

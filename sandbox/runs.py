@@ -118,7 +118,10 @@ def cut_end_marker(data: bytes) -> tuple[bytes, bytes, bool, int | None]:
     the output to show, a tail to hold back until the next read (it could be the marker's
     start), whether the marker was seen, and the exit code in it."""
     marker, end = hardening.MAIN_SHELL_ENDED, hardening.MAIN_SHELL_ENDED_END
-    start = data.find(marker)
+    # Looked for whatever its case: after a student's `stty olcuc` the TTY prints the marker in
+    # capitals, and their terminal would never learn that its shell ended.
+    folded = data.lower()
+    start = folded.find(marker)
     if start >= 0:
         code, found, _after = data[start + len(marker) :].partition(end)
         if not found and len(code) < 8:  # the code may still be on its way
@@ -127,7 +130,7 @@ def cut_end_marker(data: bytes) -> tuple[bytes, bytes, bool, int | None]:
         valid = found and code.isdigit() and len(code) <= 3
         return data[:start], b"", True, int(code) if valid else None
     for length in range(min(len(marker) - 1, len(data)), 0, -1):
-        if data.endswith(marker[:length]):
+        if folded.endswith(marker[:length]):
             return data[:-length], data[-length:], False, None
     return data, b"", False, None
 

@@ -48,22 +48,49 @@ def _children(pid: int, proc: Path) -> list[int]:
 
 def _main_shell_pid(api: Any, container_id: str, proc: Path = PROC) -> int | None:
     """The host pid of the login shell under the container's main process, while it runs:
-    docker-init (init=True) -> MAIN_SHELL_COMMAND's bash -> the shell. Other children of
-    docker-init (the student's orphans end up there) are told apart by their command line."""
+    docker-init (init=True) -> MAIN_SHELL_COMMAND's bash -> the shell. Only the main process
+    counts, docker-init's first child (the lowest pid in the container: every other child of
+    docker-init is an orphan of the student's, started later), and only while it still runs
+    MAIN_SHELL_COMMAND: once its shell has ended it is `sleep infinity`, and a student's
+    process started with the same command line is never taken for it."""
     state = api.inspect_container(container_id).get("State") or {}
     init_pid = state.get("Pid") if state.get("Running") else None
     if not init_pid:
         return None
+    children = [
+        (inside, child)
+        for child in _children(int(init_pid), proc)
+        if (inside := _pid_inside(child, proc)) is not None
+    ]
+    if not children:
+        return None
+    _inside, main = min(children)
     wanted = "\0".join(hardening.MAIN_SHELL_COMMAND).encode() + b"\0"
-    for child in _children(int(init_pid), proc):
-        try:
-            command = (proc / str(child) / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if command == wanted:
-            shells = _children(child, proc)
-            return shells[0] if len(shells) == 1 else None
-    return None
+    try:
+        if (proc / str(main) / "cmdline").read_bytes() != wanted:
+            return None
+    except OSError:
+        return None
+    shells = _children(main, proc)
+    return shells[0] if len(shells) == 1 else None
+
+
+def _pid_inside(host_pid: int, proc: Path) -> int | None:
+    """The pid a process has in its own (innermost) pid namespace, from the host's /proc."""
+    pids = _namespace_pids(host_pid, proc)
+    return pids[-1] if pids else None
+
+
+def _namespace_pids(host_pid: int, proc: Path) -> list[int]:
+    """A process's pid in each pid namespace it is in, outermost first (NSpid)."""
+    try:
+        status = (proc / str(host_pid) / "status").read_text()
+    except OSError:
+        return []
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            return [int(pid) for pid in line.split()[1:]]
+    return []
 
 
 def pid_in_container(host_pid: int, container_id: str, proc: Path = PROC) -> int | None:
@@ -71,16 +98,12 @@ def pid_in_container(host_pid: int, container_id: str, proc: Path = PROC) -> int
     it belongs to `container_id` (else None: another host's pid, or a process already gone)."""
     try:
         cgroup = (proc / str(host_pid) / "cgroup").read_text()
-        status = (proc / str(host_pid) / "status").read_text()
     except OSError:
         return None
     if container_id not in cgroup:
         return None
-    for line in status.splitlines():
-        if line.startswith("NSpid:"):
-            pids = line.split()[1:]
-            return int(pids[-1]) if len(pids) > 1 else None
-    return None
+    pids = _namespace_pids(host_pid, proc)
+    return pids[-1] if len(pids) > 1 else None
 
 
 async def hang_up(tty: Any) -> bool:

@@ -91,7 +91,13 @@ def create_and_start(
 def attach_tty(api: docker.APIClient, container_id: str) -> Any:
     """A raw stream to the container's TTY (stdin and output): an attach, like `docker attach`.
     Closing it leaves the container and its main process as they are."""
-    params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+    params = {
+        "stdin": 1,
+        "stdout": 1,
+        "stderr": 1,
+        "stream": 1,
+        "detachKeys": hardening.TERMINAL_DETACH_KEYS,
+    }
     return api.attach_socket(container_id, params=params)
 
 

@@ -51,6 +51,7 @@ def _exec_kwargs() -> dict[str, Any]:
         "workdir": settings.SANDBOX_WORKDIR,
         "environment": hardening.sandbox_env(),
         "privileged": False,
+        "detach_keys": hardening.TERMINAL_DETACH_KEYS,
     }
 
 

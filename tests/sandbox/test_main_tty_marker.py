@@ -34,6 +34,14 @@ def test_the_marker_is_cut_out_at_every_split_and_gives_the_code() -> None:
             assert read_all(chunks) == (b"logout\r\n", True, 3), chunks
 
 
+def test_the_marker_in_capitals_is_cut_out_too_and_the_output_keeps_its_case() -> None:
+    # `stty olcuc` in the first shell: the TTY prints every lower-case letter in capitals.
+    stream = b"LOGOUT\r\n" + MARKER.upper() + b"IGNORED"
+    for cut in range(1, len(stream)):
+        assert read_all([stream[:cut], stream[cut:]]) == (b"LOGOUT\r\n", True, 3), cut
+    assert read_all([b"Mixed Case ok"]) == (b"Mixed Case ok", False, None)
+
+
 def test_something_that_only_starts_like_the_marker_is_shown_whole() -> None:
     prefix = hardening.MAIN_SHELL_ENDED[:12]
     for cut in range(1, len(prefix) + 1):

@@ -60,3 +60,29 @@ async def test_a_first_shell_killed_with_tostop_set_still_ends_its_terminal(open
     assert await tab.closed(timeout=30) == 1000
     exit_event = await tab.event("exit")
     assert (exit_event["reason"], exit_event["code"]) == ("exit", 137)
+
+
+async def test_the_main_process_command_line_printed_with_escapes_ends_nothing(
+    open_tab, session_key
+):
+    # The command line is readable in the sandbox; expanded by `printf %b` (or dash's echo), it
+    # once printed a real end marker and the terminal ended while its shell went on.
+    tab = await open_tab(session_key)
+    out = await tab.run(
+        "printf '%b\\n' \"$(tr '\\0' ' ' < /proc/$PPID/cmdline)\"", "fin-linea", timeout=15
+    )
+    assert b"sleep infinity" in out  # the main process's command line was printed
+    assert b"sigue" in await tab.run("echo si''gue", "fin-sigue")
+    assert tab.close_code is None
+
+
+async def test_a_first_shell_ending_after_stty_olcuc_still_ends_its_terminal(open_tab, session_key):
+    # olcuc prints every lower-case letter in capitals, the main process's marker too.
+    tab = await open_tab(session_key)
+
+    await tab.type("stty olcuc; exit 3\r")
+
+    assert await tab.closed(timeout=30) == 1000
+    exit_event = await tab.event("exit")
+    assert (exit_event["reason"], exit_event["code"]) == ("exit", 3)
+    assert b"MUELLE-SHELL-ENDED" not in bytes(tab.output)

@@ -5,10 +5,14 @@ shell at once and frees its place."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from harness.tabs import new_terminal_id
+from sandbox import terminal_hangup
 from sandbox.terminal_protocol import CLOSE_TAB_CLOSED, CLOSE_TOO_MANY
+from sandbox.terminals import get_registry
 from tests.terminal.shell_endings import (
     a_grace_that_runs_out_ends_the_shell,
     closing_the_tab_ends_the_shell_and_its_job,
@@ -117,3 +121,31 @@ async def test_exit_in_the_first_tab_ends_only_its_shell(open_tab, session_key, 
     )
     assert value(await second.run(waiting, "fin-espera", timeout=30), "esperan") == b"1"
     assert second.close_code is None
+
+
+async def test_a_copy_of_the_main_process_is_never_hung_up_for_it(open_tab, session_key):
+    """A student's process started with the main process's command line (an orphan of
+    docker-init once the first shell ends) is not the main process: the first tab's hang-up
+    finds nothing to end, as the main process is `sleep infinity` by then."""
+    first = await open_tab(session_key)
+    second = await open_tab(session_key)
+    (lease,) = get_registry().leases.values()
+    # The copy's login shell, told apart from the second tab's (and its subshells) by its
+    # environment.
+    copies = (
+        "n=0; for p in /proc/[0-9]*; do"
+        " [ \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" = \"/bin/bash -l \" ]"
+        " && tr '\\0' '\\n' < $p/environ 2>/dev/null | grep -qx COPIA=1 && n=$((n+1));"
+        " done; echo co''pias=$n"
+    )
+
+    await first.type(
+        "S=$(tr '\\0' '\\n' < /proc/$PPID/cmdline | sed -n 3p);"
+        ' (sleep 1000 | COPIA=1 /bin/bash -c "$S" >/dev/null 2>&1 &); exit\r'
+    )
+    assert await first.closed() == 1000
+
+    # The copy's login shell lives, whoever asks for the hang-up (the closed tab did, and here
+    # again).
+    assert not await terminal_hangup.hang_up(SimpleNamespace(exec_id="", sandbox=lease.sandbox))
+    assert value(await second.run(copies, "fin-copias"), "copias") == b"1"
