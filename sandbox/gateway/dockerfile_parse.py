@@ -343,15 +343,65 @@ def continues(line: str, escape: str) -> bool:
 
 
 def label_keys(args: str) -> list[str]:
-    """The keys a LABEL's arguments may set, read on the safe side: quotes and escapes are
-    dropped before splitting, so every word that could become a key counts as one (a value with
-    spaces may yield extra "keys"; never fewer than the engine reads). Lower case."""
-    words = re.sub(r"[\"'\\`]", "", args).split()
-    if not words:
-        return []
-    if "=" not in words[0]:
-        return [words[0].lower()]  # the old `LABEL key value…` form: one key
-    return [word.split("=", 1)[0].lower() for word in words]
+    """The keys a LABEL's arguments set, split as the engine splits them (buildkit's
+    parseNameVal on parseWords: a quote or an escape keeps a word whole, so `"a b"=c
+    muelle.role=x` is the `key=value` form with two keys, not the old `LABEL key value` form
+    with the key `a`), then without quotes and escapes, as the engine's expansion of the key
+    leaves it. Read under both escape tokens (a Dockerfile may choose `` ` ``); lower case."""
+    keys: list[str] = []
+    for escape in ("\\", "`"):
+        words = _label_words(args, escape)
+        if not words:
+            continue
+        if "=" not in words[0]:
+            # The old form: the key is the text's first token, split at white space only.
+            keys.append(_RE_WHITESPACE.split(_trim_left(args), 1)[0])
+            keys.append(words[0])
+        else:
+            keys += [word.split("=", 1)[0] for word in words]
+    return sorted({re.sub(r"[\"'\\`]", "", key).lower() for key in keys})
+
+
+def _label_words(rest: str, escape: str) -> list[str]:
+    """buildkit's `parseWords`: words split at white space outside quotes, quotes and escapes
+    kept in them (the engine drops those when it expands each key)."""
+    words: list[str] = []
+    word = ""
+    quote = ""
+    blank_ok = False
+    in_word = False
+    pos = 0
+    while pos < len(rest):
+        ch = rest[pos]
+        if quote:
+            if ch == quote:
+                quote = ""
+            elif ch == escape and quote != "'":
+                if pos + 1 == len(rest):
+                    break
+                word += ch
+                pos += 1
+                ch = rest[pos]
+            word += ch
+        elif ch in _GO_SPACE or ch in _NON_ASCII_SPACES:
+            if in_word and (blank_ok or word):
+                words.append(word)
+            word, blank_ok, in_word = "", False, False
+        else:
+            in_word = True
+            if ch in ("'", '"'):
+                quote, blank_ok = ch, True
+            elif ch == escape:
+                if pos + 1 == len(rest):
+                    break
+                word += ch
+                pos += 1
+                ch = rest[pos]
+            word += ch
+        pos += 1
+    if in_word and (blank_ok or word):
+        words.append(word)
+    return words
 
 
 def sets_reserved_label(args: str) -> bool:

@@ -21,6 +21,12 @@ pytestmark = pytest.mark.docker
         "ENV P=muelle\nLABEL ${P}.role=sandbox",
         'LABEL "muel"le.role=sandbox',
         "ONBUILD LABEL muelle.role=sandbox",
+        # A quoted or escaped space keeps the first word whole: the `key=value` form, whose
+        # later words are keys too (read once as the old `LABEL key value` form, key `a`).
+        'LABEL "a b"=c muelle.role=sandbox muelle.gateway=0123456789abcd',
+        "LABEL 'x y'=z muelle.role=sandbox",
+        "LABEL a\\ b=c muelle.role=sandbox",
+        'ONBUILD LABEL "a b"=c muelle.role=sandbox',
     ],
 )
 def test_a_build_never_writes_a_reserved_label(
@@ -47,3 +53,14 @@ def test_a_plain_label_still_reaches_the_image(student: Any, tmp_path: Path) -> 
     student.ok("build", "-q", "-t", "conetiqueta", str(tmp_path))
     labels = student.ok("image", "inspect", "-f", "{{json .Config.Labels}}", "conetiqueta")
     assert '"autor":"ana"' in labels and '"version":"1"' in labels
+
+
+def test_a_build_with_the_backtick_escape_never_writes_a_reserved_label(
+    student: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        "# escape=`\nFROM muelle/busybox\nLABEL a` b=c muelle.role=sandbox\n"
+    )
+    done = student.docker("build", "-q", "-t", "etiquetada", str(tmp_path))
+    assert done.returncode != 0
+    assert "reservadas para Muelle" in done.stderr

@@ -80,3 +80,21 @@ def test_another_students_ownership_cannot_be_written_through_a_variable(
     if done.returncode == 0:
         assert (engine_labels(done.stdout.strip()) or {}).get(owner_key) == student.owner
     assert "regalo" not in other_student.ok("images", "--format", "{{.Repository}}")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        'LABEL "a b"=c muelle.role=sandbox muelle.gateway=pX',
+        "LABEL 'x y'=z muelle.student=otro",
+    ],
+)
+def test_a_reserved_label_after_a_quoted_first_key_is_never_committed(
+    student: Any, container: str, change: str
+) -> None:
+    # The first word holds a quoted space, so the engine reads every word as a key=value pair;
+    # changes go on after the gateway's own labels and would override them.
+    done = student.docker("commit", "--change", change, container, "plantada")
+    assert done.returncode != 0
+    assert "reservadas para Muelle" in done.stderr
+    assert "plantada" not in student.ok("images", "--format", "{{.Repository}}")
