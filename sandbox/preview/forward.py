@@ -81,6 +81,22 @@ class _Stale(Exception):
     """A kept-alive connection the container had already closed: nothing came back."""
 
 
+class _SlowBody(Exception):
+    """The browser sent no piece of its request's body for HTTP_BODY_TIMEOUT seconds."""
+
+
+async def _next_piece(browser: Browser) -> tuple[bytes, bool] | None:
+    """The body's next piece, as Muelle's own pages get theirs (tutorial.body_limits): the
+    server's head timer ends with the head, and a request that then sends nothing would hold
+    its connection for ever. Timed per piece, not as a whole: an upload may take long, as long
+    as it moves (nginx's client_body_timeout does the same)."""
+    try:
+        async with asyncio.timeout(settings.HTTP_BODY_TIMEOUT):
+            return await browser.request_body()
+    except TimeoutError:
+        raise _SlowBody from None
+
+
 class Browser(Protocol):
     """The browser's side of one preview request."""
 
@@ -111,9 +127,11 @@ async def send_page(browser: Browser, status: int, page: bytes, framer: str | No
     await browser.body(page, more=False)
 
 
-def _request_head(scope: dict[str, Any], *, whole_body: int | None) -> bytes:
+def _request_head(scope: dict[str, Any], *, whole_body: int | None) -> tuple[bytes, bool]:
     """The request line and headers for the container, as they came minus hop-by-hop headers
-    and Muelle's preview cookies. ValueError on a byte that would split the request."""
+    and Muelle's preview cookies, and whether the body goes chunked (a streamed body without
+    the browser's Content-Length; with it, the body goes as it came, framed by that length).
+    ValueError on a byte that would split the request."""
     target = scope.get("raw_path") or quote(scope.get("path") or "/").encode()
     query = scope.get("query_string") or b""
     if query:
@@ -132,6 +150,7 @@ def _request_head(scope: dict[str, Any], *, whole_body: int | None) -> bytes:
         elif lower == b"content-length":
             has_length = True
         lines += (name, b": ", value, b"\r\n")
+    chunked = False
     if not has_length:
         if whole_body is not None and (whole_body or scope["method"] not in IDEMPOTENT):
             # The browser's chunked body arrived whole: sent with its length, as most servers
@@ -139,13 +158,14 @@ def _request_head(scope: dict[str, Any], *, whole_body: int | None) -> bytes:
             lines.append(b"content-length: %d\r\n" % whole_body)
         elif whole_body is None:
             lines.append(b"transfer-encoding: chunked\r\n")
+            chunked = True
     lines.append(b"\r\n")
     head = b"".join(lines)
     # Only the line ends written here may hold CR or LF (one of each per line), and no NUL.
     ends = head.count(b"\n")
     if head.count(b"\r") != ends or head.count(b"\r\n") != ends or b"\0" in head:
         raise ValueError("a request byte that would split the request")
-    return head
+    return head, chunked
 
 
 def _response_headers(
@@ -186,7 +206,11 @@ async def serve(
     framer: str | None,
 ) -> None:
     """One request the owner may make (their cookie was checked) to one of their ports."""
-    first = await browser.request_body()
+    try:
+        first = await _next_piece(browser)
+    except _SlowBody:
+        await send_page(browser, 408, pages.too_slow(), framer)
+        return
     if first is None:
         return
     body, streaming = first
@@ -197,7 +221,7 @@ async def serve(
     if body:
         await limit.take(len(body))
     try:
-        head = _request_head(scope, whole_body=None if streaming else len(body))
+        head, chunked = _request_head(scope, whole_body=None if streaming else len(body))
     except ValueError:
         await send_page(browser, 502, pages.bad_answer(target.host_port), framer)
         return
@@ -205,7 +229,7 @@ async def serve(
     table.busy[host_port] = table.busy.get(host_port, 0) + 1
     try:
         closes_each = await _forward(
-            browser, table, target, framer, head, body, streaming, limit, scope["method"]
+            browser, table, target, framer, head, body, streaming, chunked, limit, scope["method"]
         )
     finally:
         table.busy[host_port] -= 1
@@ -223,6 +247,7 @@ async def _forward(
     head: bytes,
     body: bytes,
     streaming: bool,
+    chunked: bool,
     limit: RateLimit,
     method: str,
 ) -> bool:
@@ -257,7 +282,9 @@ async def _forward(
         reusable = False
         try:
             conn.begin(head_request=method == "HEAD")
-            reusable = await _exchange(browser, conn, head, body, streaming, limit, framer)
+            reusable = await _exchange(browser, conn, head, body, streaming, chunked, limit, framer)
+        except _SlowBody:
+            await send_page(browser, 408, pages.too_slow(), framer)
         except _Stale:
             if reused:
                 continue  # that one was closed while idle: once more, on a new connection
@@ -278,22 +305,31 @@ async def _exchange(
     head: bytes,
     body: bytes,
     streaming: bool,
+    chunked: bool,
     limit: RateLimit,
     framer: str | None,
 ) -> bool:
     """One request and its answer on `conn`. True when the connection may carry another one;
-    _Stale (or TimeoutError) when nothing of an answer went out to the browser yet."""
+    _Stale (or TimeoutError) when nothing of an answer went out to the browser yet, _SlowBody
+    when the browser's body stalled."""
+
+    def framed(piece: bytes) -> bytes:
+        # Chunks only when the head says so: a body under the browser's Content-Length goes as
+        # it came (chunk lines inside it would be body bytes to the container, and the end of
+        # the body the start of another request on the same connection).
+        return b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece
+
     try:
         if body and not streaming and len(body) <= READ_SIZE:
             conn.write(head + body)  # one segment for a small request
         else:
             conn.write(head)
             if body:
-                conn.write(b"%x\r\n%b\r\n" % (len(body), body) if streaming else body)
+                conn.write(framed(body))
         if streaming:
             sent = len(body)
             while True:
-                piece = await browser.request_body()
+                piece = await _next_piece(browser)
                 if piece is None:
                     return False
                 chunk, more = piece
@@ -303,11 +339,12 @@ async def _exchange(
                     return False
                 if chunk:
                     await limit.take(len(chunk))
-                    conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                    conn.write(framed(chunk))
                     await conn.drain()
                 if not more:
                     break
-            conn.write(b"0\r\n\r\n")
+            if chunked:
+                conn.write(b"0\r\n\r\n")
         await conn.drain()
         idle = settings.PREVIEW_IDLE_SECONDS
         status, headers = await conn.head(idle)

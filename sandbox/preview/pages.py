@@ -122,3 +122,10 @@ def too_many() -> bytes:
 
 def too_big() -> bytes:
     return page(_("Petición demasiado grande"), _("La petición supera el tamaño permitido."))
+
+
+def too_slow() -> bytes:
+    return page(
+        _("Petición demasiado lenta"),
+        _("La petición dejó de llegar a medias y se ha cortado. Vuelve a intentarlo."),
+    )
