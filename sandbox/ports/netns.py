@@ -208,14 +208,22 @@ class ClientSockets:
         self._refilling: asyncio.Task[None] | None = None
 
     async def take(self) -> socket.socket:
-        if not self._ready:
-            await self._refill()
+        # One refill at a time, whoever waits: a burst of connections each starting a batch of
+        # its own made eight sockets per connection and left seven of each batch open.
+        while not self._ready:
+            if self.namespace.closed:
+                raise OSError("the namespace is closed")
+            await asyncio.shield(self._refill_once())
         sock = self._ready.pop()
-        if len(self._ready) < self.batch // 2 and (
-            self._refilling is None or self._refilling.done()
-        ):
-            self._refilling = asyncio.get_running_loop().create_task(self._refill())
+        if len(self._ready) < self.batch // 2:
+            self._refill_once()
         return sock
+
+    def _refill_once(self) -> asyncio.Task[None]:
+        """The refill under way, or a new one."""
+        if self._refilling is None or self._refilling.done():
+            self._refilling = asyncio.get_running_loop().create_task(self._refill())
+        return self._refilling
 
     async def _refill(self) -> None:
         make = client(self.host)

@@ -409,15 +409,29 @@ class PortTable:
         entry, item = found
         if self.connections >= self.max_connections:
             raise OSError(_("Demasiadas conexiones abiertas a tus puertos publicados."))
+        # The place is taken before the wait: counted only once connected, a burst of requests
+        # all passed the check above together (hundreds of connections against a limit of 64).
+        # It is given back when the connection closes (_until_closed), or here if none is made.
+        self.connections += 1
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 return await entry.carrier.connect(entry.address, item.container_port)
         except (ConnectionRefusedError, TimeoutError):
+            self._released()
             raise NothingListens(entry.name, item.container_port) from None
+        except BaseException:
+            self._released()
+            raise
 
     async def connect(self, host_port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        reader, writer = await asyncio.open_connection(sock=await self._connected_socket(host_port))
-        self._count(writer.transport, writer.transport.get_protocol())
+        sock = await self._connected_socket(host_port)
+        try:
+            reader, writer = await asyncio.open_connection(sock=sock)
+        except BaseException:
+            sock.close()
+            self._released()
+            raise
+        self._until_closed(writer.transport, writer.transport.get_protocol())
         return reader, writer
 
     async def open(self, host_port: int, factory: Callable[[], P]) -> P:
@@ -429,12 +443,15 @@ class PortTable:
             transport, protocol = await loop.create_connection(factory, sock=sock)
         except BaseException:
             sock.close()
+            self._released()
             raise
-        self._count(transport, protocol)
+        self._until_closed(transport, protocol)
         return protocol
 
-    def _count(self, transport: asyncio.BaseTransport, protocol: asyncio.BaseProtocol) -> None:
-        self.connections += 1
+    def _until_closed(
+        self, transport: asyncio.BaseTransport, protocol: asyncio.BaseProtocol
+    ) -> None:
+        """A connection counted in _connected_socket: its place comes back when it closes."""
         transport.set_write_buffer_limits(high=256 * 1024)  # type: ignore[attr-defined]
         _on_close(protocol, self._released)
 

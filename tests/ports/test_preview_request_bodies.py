@@ -105,7 +105,8 @@ async def test_a_body_in_pieces_reaches_the_container_as_it_was_sent(server):
     again = await asyncio.to_thread(
         _send_in_pieces,
         server,
-        f"GET /otra HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n".encode(),
+        f"GET /otra HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n"
+        "Connection: close\r\n\r\n".encode(),
         [],
     )
     assert b"HEAD=b'GET /otra HTTP/1.1" in again, again[:300]
