@@ -1,5 +1,7 @@
-"""The tar a student sends with `docker cp` (PUT /containers/{id}/archive), read as the engine
-will read it, checked, and written again by the gateway.
+"""The tar a student sends with `docker cp` (PUT /containers/{id}/archive) or `docker import`
+(POST /images/create?fromSrc=-), read as the engine will read it, checked, and written again by
+the gateway. (An import's tar becomes an image layer as it is: its extended attributes, such as
+`trusted.overlay.*`, reached the host's layer folder, and its devices were made there.)
 
 The engine (moby 20.10 pkg/archive, Go's archive/tar) cleans each member name with
 filepath.Clean, joins it to the destination, refuses a name or a link that climbs out of it,
@@ -30,6 +32,8 @@ from django.utils.translation import gettext as _
 from .errors import bad_request, refused
 
 MAX_COPY_ARCHIVE = 64 * 1024 * 1024
+# A whole file system (`docker export` of a Debian container is about 120 MiB), spooled to disk.
+MAX_IMPORT_ARCHIVE = 1024 * 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _KINDS = {
     tarfile.REGTYPE: "file",
@@ -60,12 +64,12 @@ def _link_target(name: str, linkname: str) -> str:
     return posixpath.normpath((posixpath.dirname(name) or ".") + "/" + linkname)
 
 
-def _refuse(message: str, name: str) -> Exception:
-    return refused(message % {"name": name})
+def _refuse(message: str, name: str, command: str) -> Exception:
+    return refused(message % {"name": name, "command": command})
 
 
 def canonical(data: bytes) -> bytes:
-    """The checked archive the gateway sends instead of the student's bytes."""
+    """The checked archive the gateway sends instead of the student's bytes (`docker cp`)."""
     try:
         source = tarfile.open(fileobj=io.BytesIO(data), mode="r:")
     except tarfile.TarError:
@@ -73,14 +77,31 @@ def canonical(data: bytes) -> bytes:
             _("El archivo de docker cp no es un tar válido (sin comprimir).")
         ) from None
     out = io.BytesIO()
-    seen: dict[str, str] = {}  # cleaned name -> kind
     with source, tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as target:
-        try:
-            for member in source:
-                _copy_member(source, target, member, seen)
-        except (tarfile.TarError, UnicodeError, ValueError, OSError, EOFError):
-            raise bad_request(_("El archivo de docker cp no es un tar válido.")) from None
+        _rewrite(source, target, "docker cp")
     return out.getvalue()
+
+
+def canonical_file(source_path: str, target_path: str) -> None:
+    """The same for `docker import`, file to file (a whole file system): the student's tar,
+    plain or compressed as the engine accepts it, written again uncompressed."""
+    try:
+        source = tarfile.open(source_path, mode="r:*")
+    except tarfile.TarError:
+        raise bad_request(_("El archivo de docker import no es un tar válido.")) from None
+    with source, tarfile.open(target_path, mode="w", format=tarfile.PAX_FORMAT) as target:
+        _rewrite(source, target, "docker import")
+
+
+def _rewrite(source: tarfile.TarFile, target: tarfile.TarFile, command: str) -> None:
+    seen: dict[str, str] = {}  # cleaned name -> kind
+    try:
+        for member in source:
+            _copy_member(source, target, member, seen, command)
+    except (tarfile.TarError, UnicodeError, ValueError, OSError, EOFError):
+        raise bad_request(
+            _("El archivo de %(command)s no es un tar válido.") % {"command": command}
+        ) from None
 
 
 def _copy_member(
@@ -88,37 +109,54 @@ def _copy_member(
     target: tarfile.TarFile,
     member: tarfile.TarInfo,
     seen: dict[str, str],
+    command: str,
 ) -> None:
     raw_name = member.name
     if _CONTROL.search(raw_name) or _CONTROL.search(member.linkname) or not _is_utf8(raw_name):
-        raise bad_request(_("Nombre no válido en el archivo de docker cp: %r.") % raw_name)
+        raise bad_request(
+            _("Nombre no válido en el archivo de %(command)s: %(name)r.")
+            % {"command": command, "name": raw_name}
+        )
     kind = _KINDS.get(member.type)
     if member.type in (tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE):
         raise _refuse(
             _(
-                "docker cp no puede crear dispositivos ni tuberías con nombre en Muelle "
+                "%(command)s no puede crear dispositivos ni tuberías con nombre en Muelle "
                 "(«%(name)s»)."
             ),
             raw_name,
+            command,
         )
     if kind is None or member.sparse is not None:
         raise _refuse(
-            _("Tipo de fichero no admitido por docker cp en Muelle: «%(name)s»."), raw_name
+            _("Tipo de fichero no admitido por %(command)s en Muelle: «%(name)s»."),
+            raw_name,
+            command,
         )
     name = go_clean(raw_name)
     if _climbs_out(name):
-        raise _refuse(_("«%(name)s» queda fuera de la carpeta de destino de docker cp."), raw_name)
+        raise _refuse(
+            _("«%(name)s» queda fuera de la carpeta de destino de %(command)s."), raw_name, command
+        )
     if name in seen:
-        raise _refuse(_("«%(name)s» aparece dos veces en el archivo de docker cp."), raw_name)
+        raise _refuse(
+            _("«%(name)s» aparece dos veces en el archivo de %(command)s."), raw_name, command
+        )
     parent = name
     while (parent := posixpath.dirname(parent)) not in ("", "."):
         if seen.get(parent) == "symlink":
             raise _refuse(
-                _("«%(name)s» está dentro de un enlace simbólico del mismo archivo de docker cp."),
+                _(
+                    "«%(name)s» está dentro de un enlace simbólico del mismo archivo de "
+                    "%(command)s."
+                ),
                 raw_name,
+                command,
             )
     if name == "." and kind != "dir":
-        raise _refuse(_("«%(name)s» no es un nombre de fichero válido para docker cp."), raw_name)
+        raise _refuse(
+            _("«%(name)s» no es un nombre de fichero válido para %(command)s."), raw_name, command
+        )
     info = tarfile.TarInfo(name)
     info.type = member.type if kind != "file" else tarfile.REGTYPE
     # Permissions and the sticky bit; never setuid/setgid (no-new-privileges is the sandbox's
@@ -129,8 +167,9 @@ def _copy_member(
     if kind == "symlink":
         if _climbs_out(_link_target(name, member.linkname)):
             raise _refuse(
-                _("El enlace «%(name)s» apunta fuera de la carpeta de destino de docker cp."),
+                _("El enlace «%(name)s» apunta fuera de la carpeta de destino de %(command)s."),
                 raw_name,
+                command,
             )
         info.linkname = member.linkname
     elif kind == "link":
@@ -139,9 +178,10 @@ def _copy_member(
             raise _refuse(
                 _(
                     "El enlace duro «%(name)s» debe apuntar a un fichero anterior del mismo "
-                    "archivo de docker cp."
+                    "archivo de %(command)s."
                 ),
                 raw_name,
+                command,
             )
         info.linkname = link
     seen[name] = kind

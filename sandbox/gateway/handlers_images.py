@@ -4,13 +4,17 @@ from the host's network: `docker pull 127.0.0.1:PORT/x` would reach host service
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import json
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext as _
 
-from . import dockerfile_parse, quotas, schemas
+from . import copy_archive, dockerfile_parse, quotas, schemas
 from . import handlers_registry as registry
 from .errors import GatewayError, bad_request, not_found, refused
 from .names import LABEL_COURSE, PREFIXED, ImageRef, parse_image_ref
@@ -356,12 +360,42 @@ async def _import(ex: Exchange) -> None:
     async with student.lock:
         await quotas.check_new_image(student)
     ns = student.ns
-    await ex.forward(
-        "POST",
-        "/images/create",
-        query=query,
-        body=ex.body_stream(),
-        content_type=ex.head.headers.get("content-type") or "application/x-tar",
-        mode="stream",
-        lines=lambda line: ns.strip_bytes(line),
-    )
+    # The tar becomes an image layer as it is: the engine gets the gateway's checked copy
+    # (copy_archive.py: no extended attributes, devices or setuid bits), never the student's.
+    with tempfile.TemporaryDirectory(prefix="muelle-import-") as folder:
+        received, checked = Path(folder) / "recibido", Path(folder) / "revisado.tar"
+        await _spool(ex, received, copy_archive.MAX_IMPORT_ARCHIVE)
+        await asyncio.to_thread(copy_archive.canonical_file, str(received), str(checked))
+        await asyncio.to_thread(received.unlink)
+        await ex.forward(
+            "POST",
+            "/images/create",
+            query=query,
+            body=_read_file(checked),
+            content_type="application/x-tar",
+            mode="stream",
+            lines=lambda line: ns.strip_bytes(line),
+        )
+
+
+async def _spool(ex: Exchange, path: Path, limit: int) -> None:
+    """The request's body into `path` (off the event loop), up to `limit` bytes."""
+    size = 0
+    out = await asyncio.to_thread(path.open, "wb")
+    try:
+        async for data in ex.body_stream():
+            size += len(data)
+            if size > limit:
+                ex.close_after = True  # what is left is abandoned with the connection
+                raise GatewayError(
+                    413, _("La petición es demasiado grande (máximo %(n)d bytes).") % {"n": limit}
+                )
+            await asyncio.to_thread(out.write, data)
+    finally:
+        await asyncio.to_thread(out.close)
+
+
+async def _read_file(path: Path) -> AsyncIterator[bytes]:
+    with await asyncio.to_thread(path.open, "rb") as source:
+        while data := await asyncio.to_thread(source.read, 256 * 1024):
+            yield data
