@@ -81,20 +81,11 @@ class _Stale(Exception):
     """A kept-alive connection the container had already closed: nothing came back."""
 
 
-class _SlowBody(Exception):
-    """The browser sent no piece of its request's body for HTTP_BODY_TIMEOUT seconds."""
-
-
-async def _next_piece(browser: Browser) -> tuple[bytes, bool] | None:
-    """The body's next piece, as Muelle's own pages get theirs (tutorial.body_limits): the
+class SlowBody(Exception):
+    """The browser sent no piece of its request's body for HTTP_BODY_TIMEOUT seconds: the
     server's head timer ends with the head, and a request that then sends nothing would hold
-    its connection for ever. Timed per piece, not as a whole: an upload may take long, as long
-    as it moves (nginx's client_body_timeout does the same)."""
-    try:
-        async with asyncio.timeout(settings.HTTP_BODY_TIMEOUT):
-            return await browser.request_body()
-    except TimeoutError:
-        raise _SlowBody from None
+    its connection for ever. Timed per piece, not as a whole (an upload may take long, as long
+    as it moves; nginx's client_body_timeout does the same), by the Browser that waits."""
 
 
 class Browser(Protocol):
@@ -102,7 +93,7 @@ class Browser(Protocol):
 
     async def request_body(self) -> tuple[bytes, bool] | None:
         """The next piece of the request's body and whether more follows; None once the
-        browser has left."""
+        browser has left. SlowBody when it does not come within HTTP_BODY_TIMEOUT."""
 
     async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         """The answer's head. It may be held until the first piece of the body, so that a
@@ -207,8 +198,8 @@ async def serve(
 ) -> None:
     """One request the owner may make (their cookie was checked) to one of their ports."""
     try:
-        first = await _next_piece(browser)
-    except _SlowBody:
+        first = await browser.request_body()
+    except SlowBody:
         await send_page(browser, 408, pages.too_slow(), framer)
         return
     if first is None:
@@ -283,7 +274,7 @@ async def _forward(
         try:
             conn.begin(head_request=method == "HEAD")
             reusable = await _exchange(browser, conn, head, body, streaming, chunked, limit, framer)
-        except _SlowBody:
+        except SlowBody:
             await send_page(browser, 408, pages.too_slow(), framer)
         except _Stale:
             if reused:
@@ -310,7 +301,7 @@ async def _exchange(
     framer: str | None,
 ) -> bool:
     """One request and its answer on `conn`. True when the connection may carry another one;
-    _Stale (or TimeoutError) when nothing of an answer went out to the browser yet, _SlowBody
+    _Stale (or TimeoutError) when nothing of an answer went out to the browser yet, SlowBody
     when the browser's body stalled."""
 
     def framed(piece: bytes) -> bytes:
@@ -329,7 +320,7 @@ async def _exchange(
         if streaming:
             sent = len(body)
             while True:
-                piece = await _next_piece(browser)
+                piece = await browser.request_body()
                 if piece is None:
                     return False
                 chunk, more = piece

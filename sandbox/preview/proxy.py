@@ -64,7 +64,11 @@ class AsgiBrowser:
         self._left: asyncio.Future[None] | None = None
 
     async def request_body(self) -> tuple[bytes, bool] | None:
-        message = await self.receive()
+        try:
+            async with asyncio.timeout(settings.HTTP_BODY_TIMEOUT):
+                message = await self.receive()
+        except TimeoutError:
+            raise forward.SlowBody from None
         if message["type"] == "http.disconnect":
             return None
         return message.get("body", b""), bool(message.get("more_body"))
