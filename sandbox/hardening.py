@@ -49,8 +49,9 @@ LOGIN_SHELL = ("/bin/bash", "-l")
 # the stream while the shell goes on. In a terminal of Muelle's that pair would end the terminal,
 # and a student who types it to leave their own `docker attach` (which needs it, through the
 # gateway) would leave Muelle's terminal instead. So Muelle's own streams (the first terminal's
-# attach, every exec) take a sequence nobody types by chance: four control keys that no shell or
-# editor binds together (the engine holds a key back only while it could start the sequence).
+# attach, every exec) take a sequence nobody types by chance: four rarely used control keys in a
+# row (the engine holds a key back only while it could start the sequence: a lone Ctrl-^ waits
+# for the next key).
 TERMINAL_DETACH_KEYS = "ctrl-^,ctrl-],ctrl-@,ctrl-_"
 # What the main process prints on the container's TTY when its login shell has ended, with the
 # shell's exit code: an OSC sequence, which a terminal would ignore (runs.MainTTY cuts it out).

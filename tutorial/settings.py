@@ -484,6 +484,9 @@ DOCKER_GATEWAY_BUILD_MEMORY = env_size("DOCKER_GATEWAY_BUILD_MEMORY", "256m", mi
 DOCKER_GATEWAY_BUILD_CPUS = env_float("DOCKER_GATEWAY_BUILD_CPUS", 1.0, minimum=0.01)
 DOCKER_GATEWAY_BUILD_PIDS = env_int("DOCKER_GATEWAY_BUILD_PIDS", 128, minimum=8)
 DOCKER_GATEWAY_BUILD_CONTEXT_MAX = env_size("DOCKER_GATEWAY_BUILD_CONTEXT_MAX", "32m", minimum="1k")
+# `docker import`: the archive as sent and, once uncompressed, its files together (a student's
+# tar is spooled to disk and written again by the gateway, copy_archive.py).
+DOCKER_GATEWAY_IMPORT_MAX = env_size("DOCKER_GATEWAY_IMPORT_MAX", "1g", minimum="1k")
 # The engine host's cgroup v2 mount, and the cgroup under it that holds every build step.
 DOCKER_GATEWAY_BUILD_CGROUP_ROOT = env_str("DOCKER_GATEWAY_BUILD_CGROUP_ROOT", "/sys/fs/cgroup")
 DOCKER_GATEWAY_BUILD_CGROUP_PARENT = env_str("DOCKER_GATEWAY_BUILD_CGROUP_PARENT", "muelle-build")

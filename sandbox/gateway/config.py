@@ -66,6 +66,7 @@ class GatewayConfig:
     build_cpus: float = _setting("DOCKER_GATEWAY_BUILD_CPUS")
     build_pids: int = _setting("DOCKER_GATEWAY_BUILD_PIDS")
     build_context_max: int = _setting("DOCKER_GATEWAY_BUILD_CONTEXT_MAX", parse_size)
+    import_max: int = _setting("DOCKER_GATEWAY_IMPORT_MAX", parse_size)
     build_cgroup_root: Path = _setting("DOCKER_GATEWAY_BUILD_CGROUP_ROOT", Path)
     build_cgroup_parent: str = _setting("DOCKER_GATEWAY_BUILD_CGROUP_PARENT")
     max_json_body: int = 1024 * 1024

@@ -23,17 +23,28 @@ parsed and checked:
 from __future__ import annotations
 
 import io
+import lzma
 import posixpath
 import re
 import tarfile
+import threading
+import zlib
 
 from django.utils.translation import gettext as _
 
-from .errors import bad_request, refused
+from .errors import GatewayError, bad_request, refused
 
 MAX_COPY_ARCHIVE = 64 * 1024 * 1024
-# A whole file system (`docker export` of a Debian container is about 120 MiB), spooled to disk.
-MAX_IMPORT_ARCHIVE = 1024 * 1024 * 1024
+# What a broken compressed stream raises (bz2's errors are OSErrors already).
+_BAD_STREAM = (
+    tarfile.TarError,
+    UnicodeError,
+    ValueError,
+    OSError,
+    EOFError,
+    lzma.LZMAError,
+    zlib.error,
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _KINDS = {
     tarfile.REGTYPE: "file",
@@ -68,6 +79,10 @@ def _refuse(message: str, name: str, command: str) -> Exception:
     return refused(message % {"name": name, "command": command})
 
 
+class Stopped(Exception):
+    """A rewrite ended on request (canonical_file's `stop`)."""
+
+
 def canonical(data: bytes) -> bytes:
     """The checked archive the gateway sends instead of the student's bytes (`docker cp`)."""
     try:
@@ -82,23 +97,43 @@ def canonical(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def canonical_file(source_path: str, target_path: str) -> None:
+def canonical_file(
+    source_path: str, target_path: str, limit: int, stop: threading.Event | None = None
+) -> None:
     """The same for `docker import`, file to file (a whole file system): the student's tar,
-    plain or compressed as the engine accepts it, written again uncompressed."""
+    plain or compressed as the engine accepts it, written again uncompressed. Its files may
+    hold `limit` bytes together (a small compressed archive can hold terabytes of zeros);
+    `stop` ends the rewrite between two members (the request was cancelled)."""
     try:
         source = tarfile.open(source_path, mode="r:*")
-    except tarfile.TarError:
+    except _BAD_STREAM:
         raise bad_request(_("El archivo de docker import no es un tar válido.")) from None
     with source, tarfile.open(target_path, mode="w", format=tarfile.PAX_FORMAT) as target:
-        _rewrite(source, target, "docker import")
+        _rewrite(source, target, "docker import", limit, stop)
 
 
-def _rewrite(source: tarfile.TarFile, target: tarfile.TarFile, command: str) -> None:
+def _rewrite(
+    source: tarfile.TarFile,
+    target: tarfile.TarFile,
+    command: str,
+    limit: int | None = None,
+    stop: threading.Event | None = None,
+) -> None:
     seen: dict[str, str] = {}  # cleaned name -> kind
+    total = 0
     try:
         for member in source:
+            if stop is not None and stop.is_set():
+                raise Stopped
+            total += max(member.size, 0)
+            if limit is not None and total > limit:
+                raise GatewayError(
+                    413,
+                    _("Los ficheros del archivo de %(command)s ocupan más de %(n)d bytes.")
+                    % {"command": command, "n": limit},
+                )
             _copy_member(source, target, member, seen, command)
-    except (tarfile.TarError, UnicodeError, ValueError, OSError, EOFError):
+    except _BAD_STREAM:
         raise bad_request(
             _("El archivo de %(command)s no es un tar válido.") % {"command": command}
         ) from None

@@ -5,10 +5,13 @@ from the host's network: `docker pull 127.0.0.1:PORT/x` would reach host service
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import json
+import shutil
 import tempfile
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ from .errors import GatewayError, bad_request, not_found, refused
 from .names import LABEL_COURSE, PREFIXED, ImageRef, parse_image_ref
 from .policy import labels as own_labels
 from .rewrite import hide_in
-from .server import Exchange
+from .server import Exchange, refuse_form
 from .student import ResolvedImage, Student
 
 _CHANGE_KEYWORDS = (
@@ -341,6 +344,9 @@ async def create(ex: Exchange) -> None:
 
 async def _import(ex: Exchange) -> None:
     student = ex.student
+    # The engine gets the gateway's own tar (below), never this body: a form is refused for
+    # what it is, before anything is read.
+    refuse_form(ex.head.headers.get("content-type"))
     if ex.q("fromSrc") != "-":
         raise refused(
             _(
@@ -362,10 +368,15 @@ async def _import(ex: Exchange) -> None:
     ns = student.ns
     # The tar becomes an image layer as it is: the engine gets the gateway's checked copy
     # (copy_archive.py: no extended attributes, devices or setuid bits), never the student's.
-    with tempfile.TemporaryDirectory(prefix="muelle-import-") as folder:
-        received, checked = Path(folder) / "recibido", Path(folder) / "revisado.tar"
-        await _spool(ex, received, copy_archive.MAX_IMPORT_ARCHIVE)
-        await asyncio.to_thread(copy_archive.canonical_file, str(received), str(checked))
+    limit = student.config.import_max
+    folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="muelle-import-"))
+    try:
+        received, checked = folder / "recibido", folder / "revisado.tar"
+        await _spool(ex, received, limit)
+        async with _REWRITES:
+            await _in_thread_to_the_end(
+                copy_archive.canonical_file, str(received), str(checked), limit
+            )
         await asyncio.to_thread(received.unlink)
         await ex.forward(
             "POST",
@@ -376,6 +387,30 @@ async def _import(ex: Exchange) -> None:
             mode="stream",
             lines=lambda line: ns.strip_bytes(line),
         )
+    finally:
+        # A whole file system: removed off the loop, even when the request was cancelled.
+        await asyncio.shield(asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True))
+
+
+# Rewrites of imported archives at once (each holds a thread of the default executor for as long
+# as it reads the archive: builds, `docker cp` and the registry share those threads).
+_REWRITES = asyncio.Semaphore(2)
+
+
+async def _in_thread_to_the_end(
+    rewrite: Callable[..., None], source: str, target: str, limit: int
+) -> None:
+    """Runs `rewrite` in a thread; if the request is cancelled meanwhile, tells it to stop and
+    waits for it, so that its files are not removed under it."""
+    stop = threading.Event()
+    work = asyncio.ensure_future(asyncio.to_thread(rewrite, source, target, limit, stop))
+    try:
+        await asyncio.shield(work)
+    except asyncio.CancelledError:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.shield(work)
+        raise
 
 
 async def _spool(ex: Exchange, path: Path, limit: int) -> None:

@@ -229,17 +229,9 @@ class Exchange:
         query = [(k, v) for k, v in (query or []) if v is not None]
         headers = [("User-Agent", self.head.headers.get("user-agent") or "muelle-gateway")]
         if content_type and _is_form(content_type):
-            # Go's ParseForm reads such a body into the same values as the query, before it:
-            # the engine would take the student's body for the gateway's checked query.
             if body is not None and not isinstance(body, bytes):
                 self.body_consumed = False  # a stream not started yet: drained by the refusal
-            raise bad_request(
-                _(
-                    "Muelle no admite cuerpos de formulario (%(type)s) en la API de Docker: los "
-                    "parámetros van en la URL."
-                )
-                % {"type": content_type.split(";")[0].strip()}
-            )
+            refuse_form(content_type)
         if content_type:
             headers.append(("Content-Type", content_type))
         if isinstance(body, bytes):
@@ -651,6 +643,19 @@ def go_bool(value: str | None) -> bool:
     if value is None:
         return False
     return value.strip(GO_SPACE).lower() not in ("", "0", "no", "false", "none")
+
+
+def refuse_form(content_type: str | None) -> None:
+    """A form body is refused: Go's ParseForm reads it into the same values as the query,
+    before it, so the engine would take the student's body for the gateway's checked query."""
+    if content_type and _is_form(content_type):
+        raise bad_request(
+            _(
+                "Muelle no admite cuerpos de formulario (%(type)s) en la API de Docker: los "
+                "parámetros van en la URL."
+            )
+            % {"type": content_type.split(";")[0].strip()}
+        )
 
 
 def _is_form(content_type: str) -> bool:

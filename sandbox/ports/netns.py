@@ -206,16 +206,24 @@ class ClientSockets:
         self.batch = batch
         self._ready: list[socket.socket] = []
         self._refilling: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def take(self) -> socket.socket:
         # One refill at a time, whoever waits: a burst of connections each starting a batch of
         # its own made eight sockets per connection and left seven of each batch open.
         while not self._ready:
-            if self.namespace.closed:
+            if self._closed or self.namespace.closed:
                 raise OSError("the namespace is closed")
-            await asyncio.shield(self._refill_once())
+            try:
+                await asyncio.shield(self._refill_once())
+            except asyncio.CancelledError:
+                # The shared refill was cancelled by close(), not this caller: the loop sees
+                # the closed namespace and says so. This caller's own cancellation goes on.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
         sock = self._ready.pop()
-        if len(self._ready) < self.batch // 2:
+        if len(self._ready) < self.batch // 2 and not self._closed:
             self._refill_once()
         return sock
 
@@ -245,6 +253,7 @@ class ClientSockets:
             self._ready.extend(made)
 
     def close(self) -> None:
+        self._closed = True
         if self._refilling is not None:
             self._refilling.cancel()
         for sock in self._ready:

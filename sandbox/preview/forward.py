@@ -130,9 +130,13 @@ def _request_head(scope: dict[str, Any], *, whole_body: int | None) -> tuple[byt
     method = scope["method"].encode("ascii")
     lines = [method, b" ", target, b" HTTP/1.1\r\n"]
     has_length = False
-    for name, value in scope.get("headers") or []:
+    headers = scope.get("headers") or []
+    # With Transfer-Encoding, the browser's Content-Length says nothing (RFC 9112 6.3: the
+    # server de-chunked the body by the former); kept, it would frame the body wrongly.
+    dechunked = any(name.lower() == b"transfer-encoding" for name, _value in headers)
+    for name, value in headers:
         lower = name.lower()
-        if lower in HOP_BY_HOP:
+        if lower in HOP_BY_HOP or (dechunked and lower == b"content-length"):
             continue
         if lower == b"cookie":
             value = without_our_cookie(value)  # type: ignore[assignment]

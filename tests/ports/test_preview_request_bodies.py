@@ -58,12 +58,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 def _send_in_pieces(server: LiveServer, head: bytes, pieces: list[bytes]) -> bytes:
-    """Writes the head, then each piece 0.3 s apart (so the server gets them apart), and reads
-    the whole answer."""
+    """Writes the head, then each piece a second apart (so the server gets them apart: had they
+    come together, the body would go whole, framed by its length, and prove nothing), and
+    reads the whole answer."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         sock.sendall(head)
         for piece in pieces:
-            time.sleep(0.3)
+            time.sleep(1.0)
             sock.sendall(piece)
         answer = b""
         while b"\r\n\r\n" not in answer or len(answer) < _framed_size(answer):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import lzma
 import os
 import tarfile
 from pathlib import Path
@@ -29,7 +30,7 @@ def _layer_folder(student: Any, image: str) -> Path:
 
 def _file(
     name: str, data: bytes, mode: int = 0o644, pax: dict[str, str] | None = None
-) -> tuple[tarfile.TarInfo, io.BytesIO]:  # noqa: E501
+) -> tuple[tarfile.TarInfo, io.BytesIO]:
     info = tarfile.TarInfo(name)
     info.size, info.mode = len(data), mode
     info.pax_headers = pax or {}
@@ -92,3 +93,29 @@ def test_a_compressed_tar_and_a_docker_export_still_import(student: Any, tmp_pat
     student.ok("import", str(tmp_path / "origen.tar"), "reimportada")
     out = student.ok("run", "--rm", "-m", "32m", "reimportada", "cat", "/dato")
     assert out == "exportado\n"
+
+
+def test_a_compressed_archive_whose_files_exceed_the_limit_is_refused(
+    student: Any, tmp_path: Path
+) -> None:
+    # A header announcing 2 GiB of file (past DOCKER_GATEWAY_IMPORT_MAX, 1 GiB): a small
+    # compressed archive can unfold into terabytes, which the gateway would write to disk.
+    header = tarfile.TarInfo("ceros.bin")
+    header.size = 2 * 1024**3
+    (tmp_path / "bomba.tar.gz").write_bytes(gzip.compress(header.tobuf() + bytes(1 << 20)))
+    error = student.refused("import", str(tmp_path / "bomba.tar.gz"), "bomba")
+    assert "ocupan más de" in error
+
+
+def test_a_broken_compressed_archive_is_refused_in_spanish(student: Any, tmp_path: Path) -> None:
+    # Broken past its first file: the error comes while the archive is read, not when it opens.
+    plain = io.BytesIO()
+    with tarfile.open(fileobj=plain, mode="w") as tar:
+        for index in range(3):
+            tar.addfile(*_file(f"dato{index}", os.urandom(20000)))
+    broken = bytearray(lzma.compress(plain.getvalue()))
+    middle = len(broken) // 2
+    broken[middle : middle + 20] = bytes(20)
+    (tmp_path / "rota.tar.xz").write_bytes(bytes(broken))
+    error = student.refused("import", str(tmp_path / "rota.tar.xz"), "rota")
+    assert "no es un tar válido" in error

@@ -72,13 +72,21 @@ def test_every_label_key_the_engine_writes_is_one_the_gateway_read() -> None:
     try:
         for _ in range(CASES):
             args = _case(rng)
+            # A tag of its own: removing it never takes an image someone else built.
+            image = f"muelle-prueba-etiquetas-{os.getpid()}:{len(built)}"
             done = _docker(
-                "build", "-q", "--network", "none", "-", stdin=f"FROM {BASE}\nLABEL {args}\n"
+                "build",
+                "-q",
+                "--network",
+                "none",
+                "-t",
+                image,
+                "-",
+                stdin=f"FROM {BASE}\nLABEL {args}\n",
             )
             if done.returncode != 0:
                 refused_by_engine += 1
                 continue
-            image = done.stdout.strip()
             built.append(image)
             written = {
                 key
@@ -96,7 +104,7 @@ def test_every_label_key_the_engine_writes_is_one_the_gateway_read() -> None:
                 assert sets_reserved_label(args), args
     finally:
         if built:
-            _docker("rmi", "-f", *set(built))
+            _docker("rmi", *built)
     print(
         f"LABEL cases: {CASES}, refused by the engine: {refused_by_engine}, "
         f"reserved keys written by the engine: {engine_reserved}"
