@@ -22,6 +22,7 @@ parsed and checked:
 
 from __future__ import annotations
 
+import errno
 import io
 import lzma
 import posixpath
@@ -97,15 +98,40 @@ def canonical(data: bytes) -> bytes:
     return out.getvalue()
 
 
+# Members of an imported archive (a Debian file system has about 20,000): tarfile keeps each
+# one in memory, about a kilobyte apiece on each side.
+MAX_IMPORT_MEMBERS = 200_000
+# The PAX and GNU long-name records tarfile reads whole into memory before a member.
+_HEADER_RECORDS = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+MAX_HEADER_RECORD = 1024 * 1024
+
+
+class _CheckedInfo(tarfile.TarInfo):
+    """A header record is refused before tarfile reads it into memory (a small compressed
+    archive can announce one of hundreds of MiB)."""
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _HEADER_RECORDS and self.size > MAX_HEADER_RECORD:
+            raise GatewayError(413, _("El archivo de docker import trae una cabecera enorme."))
+        return super()._proc_member(tarfile_)  # type: ignore[misc, no-any-return]
+
+
 def canonical_file(
     source_path: str, target_path: str, limit: int, stop: threading.Event | None = None
 ) -> None:
     """The same for `docker import`, file to file (a whole file system): the student's tar,
-    plain or compressed as the engine accepts it, written again uncompressed. Its files may
-    hold `limit` bytes together (a small compressed archive can hold terabytes of zeros);
-    `stop` ends the rewrite between two members (the request was cancelled)."""
+    plain or compressed as the engine accepts it, written again uncompressed. What it unfolds
+    to (headers and files) may hold `limit` bytes, and MAX_IMPORT_MEMBERS members (a small
+    compressed archive can hold terabytes of zeros); `stop` ends the rewrite between two
+    members (the request was cancelled)."""
     try:
-        source = tarfile.open(source_path, mode="r:*")
+        source = tarfile.open(source_path, mode="r:*", tarinfo=_CheckedInfo)
     except _BAD_STREAM:
         raise bad_request(_("El archivo de docker import no es un tar válido.")) from None
     with source, tarfile.open(target_path, mode="w", format=tarfile.PAX_FORMAT) as target:
@@ -120,19 +146,33 @@ def _rewrite(
     stop: threading.Event | None = None,
 ) -> None:
     seen: dict[str, str] = {}  # cleaned name -> kind
-    total = 0
     try:
         for member in source:
             if stop is not None and stop.is_set():
                 raise Stopped
-            total += max(member.size, 0)
-            if limit is not None and total > limit:
+            # Where this member's data ends in the uncompressed stream: headers and files so far.
+            if limit is not None and member.offset_data + max(member.size, 0) > limit:
                 raise GatewayError(
                     413,
-                    _("Los ficheros del archivo de %(command)s ocupan más de %(n)d bytes.")
+                    _("El archivo de %(command)s ocupa más de %(n)d bytes sin comprimir.")
                     % {"command": command, "n": limit},
                 )
+            if limit is not None and len(seen) >= MAX_IMPORT_MEMBERS:
+                raise GatewayError(
+                    413,
+                    _("El archivo de %(command)s tiene más de %(n)d ficheros.")
+                    % {"command": command, "n": MAX_IMPORT_MEMBERS},
+                )
             _copy_member(source, target, member, seen, command)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            # The server's disk, not the student's archive.
+            raise GatewayError(
+                507, _("El servidor no tiene sitio ahora para este archivo. Inténtalo más tarde.")
+            ) from None
+        raise bad_request(
+            _("El archivo de %(command)s no es un tar válido.") % {"command": command}
+        ) from None
     except _BAD_STREAM:
         raise bad_request(
             _("El archivo de %(command)s no es un tar válido.") % {"command": command}

@@ -11,11 +11,13 @@ import json
 import shutil
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext as _
+
+from sandbox.loop_state import PerLoop
 
 from . import copy_archive, dockerfile_parse, quotas, schemas
 from . import handlers_registry as registry
@@ -369,24 +371,27 @@ async def _import(ex: Exchange) -> None:
     # The tar becomes an image layer as it is: the engine gets the gateway's checked copy
     # (copy_archive.py: no extended attributes, devices or setuid bits), never the student's.
     limit = student.config.import_max
-    folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="muelle-import-"))
+    folder = Path(
+        await asyncio.shield(asyncio.to_thread(tempfile.mkdtemp, prefix="muelle-import-"))
+    )
     try:
         received, checked = folder / "recibido", folder / "revisado.tar"
         await _spool(ex, received, limit)
-        async with _REWRITES:
+        async with _REWRITES.get():
             await _in_thread_to_the_end(
                 copy_archive.canonical_file, str(received), str(checked), limit
             )
         await asyncio.to_thread(received.unlink)
-        await ex.forward(
-            "POST",
-            "/images/create",
-            query=query,
-            body=_read_file(checked),
-            content_type="application/x-tar",
-            mode="stream",
-            lines=lambda line: ns.strip_bytes(line),
-        )
+        async with contextlib.aclosing(_read_file(checked)) as body:
+            await ex.forward(
+                "POST",
+                "/images/create",
+                query=query,
+                body=body,
+                content_type="application/x-tar",
+                mode="stream",
+                lines=lambda line: ns.strip_bytes(line),
+            )
     finally:
         # A whole file system: removed off the loop, even when the request was cancelled.
         await asyncio.shield(asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True))
@@ -394,7 +399,7 @@ async def _import(ex: Exchange) -> None:
 
 # Rewrites of imported archives at once (each holds a thread of the default executor for as long
 # as it reads the archive: builds, `docker cp` and the registry share those threads).
-_REWRITES = asyncio.Semaphore(2)
+_REWRITES: PerLoop[asyncio.Semaphore] = PerLoop(lambda: asyncio.Semaphore(2))
 
 
 async def _in_thread_to_the_end(
@@ -430,7 +435,7 @@ async def _spool(ex: Exchange, path: Path, limit: int) -> None:
         await asyncio.to_thread(out.close)
 
 
-async def _read_file(path: Path) -> AsyncIterator[bytes]:
+async def _read_file(path: Path) -> AsyncGenerator[bytes, None]:
     with await asyncio.to_thread(path.open, "rb") as source:
         while data := await asyncio.to_thread(source.read, 256 * 1024):
             yield data

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from sandbox.gateway import copy_archive
+from sandbox.gateway.errors import GatewayError
 from tests.gateway.engine_side import ENGINE_SOCKET, raw_request
 
 pytestmark = pytest.mark.docker
@@ -104,7 +106,7 @@ def test_a_compressed_archive_whose_files_exceed_the_limit_is_refused(
     header.size = 2 * 1024**3
     (tmp_path / "bomba.tar.gz").write_bytes(gzip.compress(header.tobuf() + bytes(1 << 20)))
     error = student.refused("import", str(tmp_path / "bomba.tar.gz"), "bomba")
-    assert "ocupan más de" in error
+    assert "sin comprimir" in error
 
 
 def test_a_broken_compressed_archive_is_refused_in_spanish(student: Any, tmp_path: Path) -> None:
@@ -119,3 +121,26 @@ def test_a_broken_compressed_archive_is_refused_in_spanish(student: Any, tmp_pat
     (tmp_path / "rota.tar.xz").write_bytes(bytes(broken))
     error = student.refused("import", str(tmp_path / "rota.tar.xz"), "rota")
     assert "no es un tar válido" in error
+
+
+def test_a_huge_header_record_is_refused_before_it_is_read(student: Any, tmp_path: Path) -> None:
+    # A PAX record announcing 400 MiB: tarfile would read it whole into the server's memory.
+    record = tarfile.TarInfo("././@PaxHeader")
+    record.type, record.size = tarfile.XHDTYPE, 400 * 1024**2
+    (tmp_path / "cabecera.tar.gz").write_bytes(gzip.compress(record.tobuf() + bytes(1 << 20)))
+    error = student.refused("import", str(tmp_path / "cabecera.tar.gz"), "cabecera")
+    assert "cabecera enorme" in error
+
+
+def test_an_archive_with_too_many_members_is_refused(tmp_path: Path, monkeypatch) -> None:
+    # Each member stays in memory while the archive is read: their number is capped (here
+    # lowered, so that the test needs a dozen files, not 200,000).
+    monkeypatch.setattr(copy_archive, "MAX_IMPORT_MEMBERS", 10)
+    with tarfile.open(tmp_path / "muchos.tar", "w") as tar:
+        for index in range(11):
+            tar.addfile(*_file(f"f{index}", b"x"))
+    with pytest.raises(GatewayError) as refused:
+        copy_archive.canonical_file(
+            str(tmp_path / "muchos.tar"), str(tmp_path / "out.tar"), 1 << 30
+        )
+    assert refused.value.status == 413 and "más de 10 ficheros" in refused.value.message
