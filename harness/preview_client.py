@@ -63,13 +63,12 @@ def serve_python(name: str, host_port: int, code: str) -> str:
     )
 
 
-def live_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from serving(
-        tmp_path_factory.mktemp("preview"),
-        "preview",
-        SANDBOX_WARM_POOL="0",
-        PREVIEW_IDLE_SECONDS="2",
-    )
+def live_server_fixture(
+    tmp_path_factory: pytest.TempPathFactory, name: str = "preview", **env: str
+) -> Iterator[LiveServer]:
+    """A module's preview server: no warm pool, a short idle time (both overridable), `env`."""
+    settings = {"SANDBOX_WARM_POOL": "0", "PREVIEW_IDLE_SECONDS": "2", **env}
+    yield from serving(tmp_path_factory.mktemp(name), name, **settings)
 
 
 class Student:

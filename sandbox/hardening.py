@@ -58,6 +58,14 @@ TERMINAL_DETACH_KEYS = "ctrl-^,ctrl-],ctrl-@,ctrl-_"
 _ENDED_NAME = "777;muelle-shell-ended;"
 MAIN_SHELL_ENDED = b"\x1b]" + _ENDED_NAME.encode()
 MAIN_SHELL_ENDED_END = b"\x07"
+
+
+def folded_for_end_marker(data: bytes) -> bytes:
+    """`data` as the end marker is looked for in it (MAIN_SHELL_ENDED is lower case): whatever
+    its case, since after a student's `stty olcuc` the TTY prints the marker in capitals."""
+    return data.lower()
+
+
 # The main process of a sandbox whose terminals are not held (terminal_holder.py): the first
 # terminal's login shell runs on the container's own TTY, reached with an attach made before the
 # start, so a student's first prompt costs the engine no exec (no runc, no exec process: a

@@ -118,9 +118,7 @@ def cut_end_marker(data: bytes) -> tuple[bytes, bytes, bool, int | None]:
     the output to show, a tail to hold back until the next read (it could be the marker's
     start), whether the marker was seen, and the exit code in it."""
     marker, end = hardening.MAIN_SHELL_ENDED, hardening.MAIN_SHELL_ENDED_END
-    # Looked for whatever its case: after a student's `stty olcuc` the TTY prints the marker in
-    # capitals, and their terminal would never learn that its shell ended.
-    folded = data.lower()
+    folded = hardening.folded_for_end_marker(data)
     start = folded.find(marker)
     if start >= 0:
         code, found, _after = data[start + len(marker) :].partition(end)

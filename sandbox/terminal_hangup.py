@@ -58,9 +58,9 @@ def _main_shell_pid(api: Any, container_id: str, proc: Path = PROC) -> int | Non
     if not init_pid:
         return None
     children = [
-        (inside, child)
+        (pids[-1], child)
         for child in _children(int(init_pid), proc)
-        if (inside := _pid_inside(child, proc)) is not None
+        if (pids := _namespace_pids(child, proc))
     ]
     if not children:
         return None
@@ -73,12 +73,6 @@ def _main_shell_pid(api: Any, container_id: str, proc: Path = PROC) -> int | Non
         return None
     shells = _children(main, proc)
     return shells[0] if len(shells) == 1 else None
-
-
-def _pid_inside(host_pid: int, proc: Path) -> int | None:
-    """The pid a process has in its own (innermost) pid namespace, from the host's /proc."""
-    pids = _namespace_pids(host_pid, proc)
-    return pids[-1] if pids else None
 
 
 def _namespace_pids(host_pid: int, proc: Path) -> list[int]:

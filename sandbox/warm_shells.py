@@ -66,7 +66,7 @@ def _alive(opened: Opened) -> bool:
             return True
         except OSError:
             return False
-        return hardening.MAIN_SHELL_ENDED not in unread
+        return hardening.MAIN_SHELL_ENDED not in hardening.folded_for_end_marker(unread)
     return True
 
 

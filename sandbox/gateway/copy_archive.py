@@ -157,7 +157,7 @@ def _rewrite(
                     _("El archivo de %(command)s ocupa más de %(n)d bytes sin comprimir.")
                     % {"command": command, "n": limit},
                 )
-            if limit is not None and len(seen) >= MAX_IMPORT_MEMBERS:
+            if len(seen) >= MAX_IMPORT_MEMBERS:
                 raise GatewayError(
                     413,
                     _("El archivo de %(command)s tiene más de %(n)d ficheros.")

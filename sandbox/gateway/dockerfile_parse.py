@@ -373,15 +373,18 @@ def _label_words(rest: str, escape: str) -> list[str]:
     pos = 0
     while pos < len(rest):
         ch = rest[pos]
+        if ch == escape and quote != "'":
+            # Outside quotes or inside double ones the escape keeps the next character in the
+            # word, whatever it is (a space, a quote); one at the very end is dropped.
+            if pos + 1 == len(rest):
+                break
+            in_word = True
+            word += rest[pos : pos + 2]
+            pos += 2
+            continue
         if quote:
             if ch == quote:
                 quote = ""
-            elif ch == escape and quote != "'":
-                if pos + 1 == len(rest):
-                    break
-                word += ch
-                pos += 1
-                ch = rest[pos]
             word += ch
         elif ch in _GO_SPACE or ch in _NON_ASCII_SPACES:
             if in_word and (blank_ok or word):
@@ -391,12 +394,6 @@ def _label_words(rest: str, escape: str) -> list[str]:
             in_word = True
             if ch in ("'", '"'):
                 quote, blank_ok = ch, True
-            elif ch == escape:
-                if pos + 1 == len(rest):
-                    break
-                word += ch
-                pos += 1
-                ch = rest[pos]
             word += ch
         pos += 1
     if in_word and (blank_ok or word):

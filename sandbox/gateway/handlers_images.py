@@ -25,7 +25,7 @@ from .errors import GatewayError, bad_request, not_found, refused
 from .names import LABEL_COURSE, PREFIXED, ImageRef, parse_image_ref
 from .policy import labels as own_labels
 from .rewrite import hide_in
-from .server import Exchange, refuse_form
+from .server import Exchange, refuse_form, too_large
 from .student import ResolvedImage, Student
 
 _CHANGE_KEYWORDS = (
@@ -427,9 +427,7 @@ async def _spool(ex: Exchange, path: Path, limit: int) -> None:
             size += len(data)
             if size > limit:
                 ex.close_after = True  # what is left is abandoned with the connection
-                raise GatewayError(
-                    413, _("La petición es demasiado grande (máximo %(n)d bytes).") % {"n": limit}
-                )
+                raise too_large(limit)
             await asyncio.to_thread(out.write, data)
     finally:
         await asyncio.to_thread(out.close)

@@ -137,9 +137,7 @@ class Exchange:
         except BodyTooLarge:
             self.close_after = True
             self.body_consumed = True  # what is left is abandoned with the connection
-            raise GatewayError(
-                413, _("La petición es demasiado grande (máximo %(n)d bytes).") % {"n": limit}
-            ) from None
+            raise too_large(limit) from None
         self.body_consumed = True
         return data
 
@@ -643,6 +641,12 @@ def go_bool(value: str | None) -> bool:
     if value is None:
         return False
     return value.strip(GO_SPACE).lower() not in ("", "0", "no", "false", "none")
+
+
+def too_large(limit: int) -> GatewayError:
+    return GatewayError(
+        413, _("La petición es demasiado grande (máximo %(n)d bytes).") % {"n": limit}
+    )
 
 
 def refuse_form(content_type: str | None) -> None:

@@ -14,8 +14,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.live_server import LiveServer, serving
-from harness.preview_client import LISTEN_ON_80, Student, request, serve_python
+from harness.live_server import LiveServer
+from harness.preview_client import (
+    LISTEN_ON_80,
+    Student,
+    live_server_fixture,
+    request,
+    serve_python,
+)
 from sandbox.ports.table import PortTable
 
 pytestmark = pytest.mark.docker
@@ -53,14 +59,9 @@ while True:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from serving(
-        tmp_path_factory.mktemp("limit"),
-        "limit",
-        SANDBOX_WARM_POOL="0",
-        # Long enough for the whole burst to be admitted on a loaded machine before the first
-        # requests time out and give their places back.
-        PREVIEW_IDLE_SECONDS="10",
-    )
+    # An idle time long enough for the whole burst to be admitted on a loaded machine before
+    # the first requests time out and give their places back.
+    yield from live_server_fixture(tmp_path_factory, "limit", PREVIEW_IDLE_SECONDS="10")
 
 
 def _open_fds(pid: int) -> int:

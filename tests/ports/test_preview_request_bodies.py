@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.live_server import LiveServer, serving
-from harness.preview_client import LISTEN_ON_80, Student, serve_python
+from harness.live_server import LiveServer
+from harness.preview_client import LISTEN_ON_80, Student, live_server_fixture, serve_python
 
 pytestmark = pytest.mark.docker
 
@@ -49,12 +49,7 @@ while True:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from serving(
-        tmp_path_factory.mktemp("bodies"),
-        "bodies",
-        SANDBOX_WARM_POOL="0",
-        HTTP_BODY_TIMEOUT="2",
-    )
+    yield from live_server_fixture(tmp_path_factory, "bodies", HTTP_BODY_TIMEOUT="2")
 
 
 def _send_in_pieces(server: LiveServer, head: bytes, pieces: list[bytes]) -> bytes:
