@@ -134,12 +134,12 @@ class LiveServer:
             self.process.wait(10)
 
     def session_cookie(self, path: str = "/lecciones/que-es-docker/") -> str:
-        """`sessionid=...` as a browser gets it: a lesson with exercises gives the visitor their
-        session (and anonymous progress key) at once."""
+        """`sessionid=...` as a browser gets it (`__Host-sessionid=...` with HTTPS=1): a lesson
+        with exercises gives the visitor their session (and anonymous progress key) at once."""
         with urllib.request.urlopen(self.url + path, timeout=30) as response:  # noqa: S310
             cookies = response.headers.get_all("Set-Cookie") or []
         for cookie in cookies:
-            if cookie.startswith("sessionid="):
+            if cookie.startswith(("sessionid=", "__Host-sessionid=")):
                 return cookie.split(";")[0]
         raise AssertionError(f"no session cookie in {cookies}")
 

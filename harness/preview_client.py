@@ -98,7 +98,8 @@ class Student:
         response = self.main(f"/sandbox/puertos/{host_port}/abrir/")
         assert response.status == 302, response.read()
         location = urlsplit(response.getheader("Location"))
-        assert location.hostname and location.hostname.endswith(".vista.localhost")
+        preview_host = self.server.env.get("PREVIEW_HOST", "vista.localhost")
+        assert location.hostname and location.hostname.endswith(f".{preview_host}")
         return location.netloc, f"{location.path}?{location.query}"
 
     def enter(self, host_port: int) -> tuple[str, str]:

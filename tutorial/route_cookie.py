@@ -19,7 +19,8 @@ new session back), so it sees their final cookies. It never touches a body (the 
 cache joins HTML; this only adds a header), and never sets a cookie on a response a shared
 cache may keep for others (`Cache-Control: public`, as lesson images have): the student's next
 page sets it instead. Whitenoise answers static files before it. HttpOnly and host-only (no
-Domain): preview hosts never receive it, and it is not set on them either.
+Domain): preview hosts never receive it, and it is not set on them either. Over TLS its name
+carries the __Host- prefix (settings.ROUTE_COOKIE_NAME), so no other host can set one in its place.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ from django.utils.decorators import sync_and_async_middleware
 from sandbox.ports.students import public_id
 from sandbox.preview.addresses import is_preview_host
 from sandbox.terminals import owner_key
-
-ROUTE_COOKIE = "muelle_ruta"
 
 
 def route_of_session(session_key: str) -> str:
@@ -68,12 +67,12 @@ def _with_route(request: HttpRequest, response: HttpResponseBase) -> HttpRespons
         return response
     session_key = _session_after(request, response)
     wanted = route_of_session(session_key) if session_key else None
-    held = request.COOKIES.get(ROUTE_COOKIE)
+    held = request.COOKIES.get(settings.ROUTE_COOKIE_NAME)
     if wanted is not None and held != wanted:
         # As long as the session cookie lasts; a browser that lost it gets it again.
         lasting = not settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
         response.set_cookie(
-            ROUTE_COOKIE,
+            settings.ROUTE_COOKIE_NAME,
             wanted,
             max_age=settings.SESSION_COOKIE_AGE if lasting else None,
             path="/",
@@ -82,7 +81,7 @@ def _with_route(request: HttpRequest, response: HttpResponseBase) -> HttpRespons
             samesite="Lax",
         )
     elif wanted is None and held is not None:
-        response.delete_cookie(ROUTE_COOKIE, path="/", samesite="Lax")
+        response.delete_cookie(settings.ROUTE_COOKIE_NAME, path="/", samesite="Lax")
     else:
         return response
     # As Django's session and CSRF middlewares do when they set a cookie.

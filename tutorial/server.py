@@ -180,7 +180,15 @@ class TransportBrowser:
     async def body(self, data: bytes, *, more: bool) -> None:
         cycle = self.cycle
         if cycle.flow.write_paused and not cycle.disconnected:
-            await cycle.flow.drain()
+            forward = _preview_fast_path().forward
+            try:
+                await forward.or_stalled(cycle.flow.drain())
+            except forward.Stalled:
+                # What it holds would never go out: no orderly close. Marked as uvicorn marks a
+                # lost connection, so the unfinished answer is not logged as the app's fault.
+                cycle.transport.abort()
+                cycle.disconnected = True
+                raise
         if cycle.disconnected:
             return
         if self.head_only:

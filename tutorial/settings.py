@@ -225,6 +225,17 @@ CSRF_COOKIE_SAMESITE = "Lax"
 _https = env_bool("HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
+# Over TLS, Muelle's cookies take the __Host- prefix: a browser takes a cookie of that name only
+# from Muelle's own host (Secure, Path=/, no Domain). Without it, a page on another host of the
+# same domain (a student's preview, which deploy/ serves at *.vista.<Muelle's domain>) can set a
+# session, CSRF or route cookie of the same name for the whole domain, and Django reads the last
+# of two cookies with one name: the visitor would be using the page author's session. Without
+# TLS browsers refuse the prefix; previews must then live off Muelle's domain (docs/ports.md).
+_cookie_prefix = "__Host-" if _https else ""
+SESSION_COOKIE_NAME = f"{_cookie_prefix}sessionid"
+CSRF_COOKIE_NAME = f"{_cookie_prefix}csrftoken"
+# The cookie that keeps a student on one web process behind the proxy (tutorial/route_cookie.py).
+ROUTE_COOKIE_NAME = f"{_cookie_prefix}muelle_ruta"
 # Redirect plain HTTP requests to HTTPS (off when the TLS proxy already does it).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _https)
 # Strict-Transport-Security max-age (duration; whole seconds; 0 sends no header).

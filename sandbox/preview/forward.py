@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -88,6 +89,23 @@ class SlowBody(Exception):
     as it moves; nginx's client_body_timeout does the same), by the Browser that waits."""
 
 
+class Stalled(Exception):
+    """The browser took none of the answer for PREVIEW_IDLE_SECONDS while more waited to go: a
+    browser that stops reading would hold its connection, the container's and this request's
+    task for ever (nginx's send_timeout does the same). Raised by the Browser that waited, which
+    has given its connection up."""
+
+
+async def or_stalled(waiting: Awaitable[None]) -> None:
+    """`waiting` (the browser taking bytes of the answer) within PREVIEW_IDLE_SECONDS, or
+    Stalled."""
+    try:
+        async with asyncio.timeout(settings.PREVIEW_IDLE_SECONDS):
+            await waiting
+    except TimeoutError:
+        raise Stalled from None
+
+
 class Browser(Protocol):
     """The browser's side of one preview request."""
 
@@ -99,7 +117,9 @@ class Browser(Protocol):
         """The answer's head. It may be held until the first piece of the body, so that a
         page that came whole goes out in one write; flush() sends it before any wait."""
 
-    async def body(self, data: bytes, *, more: bool) -> None: ...
+    async def body(self, data: bytes, *, more: bool) -> None:
+        """A piece of the answer's body; Stalled when the browser took nothing for
+        PREVIEW_IDLE_SECONDS while earlier pieces waited."""
 
     def flush(self) -> None:
         """Out with a held head: the body's next piece may take a while."""
@@ -382,12 +402,12 @@ async def _relay_body(
                 return False
             if data:
                 await browser.body(data, more=True)
-    except (TimeoutError, Broken):
+        # The last piece and the end in one message (one write to the browser for a page that
+        # came whole).
+        await browser.body(data, more=False)
+    except (TimeoutError, Broken, Stalled):
         return False
     finally:
         if watching:
             browser.stop_watching()
-    # The last piece and the end in one message (one write to the browser for a page that came
-    # whole).
-    await browser.body(data, more=False)
     return conn.reusable()

@@ -77,7 +77,10 @@ class AsgiBrowser:
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def body(self, data: bytes, *, more: bool) -> None:
-        await self.send({"type": "http.response.body", "body": data, "more_body": more})
+        # The ASGI server waits inside send() while the browser reads nothing. On Stalled the
+        # app ends with the answer unfinished, and the server closes the connection.
+        message = {"type": "http.response.body", "body": data, "more_body": more}
+        await forward.or_stalled(self.send(message))
 
     def flush(self) -> None:
         pass  # the ASGI server writes the head when it gets it

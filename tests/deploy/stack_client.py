@@ -79,8 +79,8 @@ class Student:
         page = get(stack, "/lecciones/que-es-docker/")
         assert page.status == 200, page.body[:300]
         cookies = [c.split(";")[0] for c in page.headers.get_all("Set-Cookie") or []]
-        sessions = [c for c in cookies if c.startswith("sessionid=")]
-        routes = [c for c in cookies if c.startswith("muelle_ruta=")]
+        sessions = [c for c in cookies if c.startswith("__Host-sessionid=")]
+        routes = [c for c in cookies if c.startswith("__Host-muelle_ruta=")]
         assert sessions and routes, cookies
         # The route cookie (tutorial/route_cookie.py) is what the proxy hashes: with it, the
         # terminal goes to the process that serves this student's previews.

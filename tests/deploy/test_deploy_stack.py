@@ -464,7 +464,7 @@ def test_requests_reach_both_web_processes(stack: Stack) -> None:
     # one: a chance of 2 in 2**40).
     while len(probes) < 40 and not (len(answered) == 2 and all(answered.values())):
         probes.append(f"sonda{secrets.token_hex(8)}")
-        route = f"muelle_ruta={secrets.token_hex(6)}"
+        route = f"__Host-muelle_ruta={secrets.token_hex(6)}"
         assert get(stack, f"/?{probes[-1]}", cookie=route).status == 200
         answered = {p: [x for x in probes if x in log_of(p)] for p in processes}
     assert all(answered.values()), answered

@@ -106,6 +106,53 @@ async def test_an_endless_answer_is_cut_when_the_browser_leaves(server):
     assert (await asyncio.to_thread(request, server, "GET", "/", {})).status == 200
 
 
+@pytest.mark.parametrize(("method", "host_port"), [("GET", 8088), ("POST", 8089)])
+async def test_an_endless_answer_to_a_browser_that_stops_reading_is_cut(server, method, host_port):
+    """A browser that stops reading (a tiny receive window, nothing read) holds the answer only
+    for PREVIEW_IDLE_SECONDS (2 here): then the proxy gives up its connection and the
+    container's, and the container's writer ends. Before, both were held for as long as the
+    browser kept its socket open. GET goes by the server's direct path, POST (with a body) by
+    the ASGI app."""
+    ana = await asyncio.to_thread(Student, server)
+    name = f"atasco{host_port}"
+    await ana.shell(
+        f"docker run -d -m 32m --name {name} -p {host_port}:80 muelle/busybox sh -c "
+        '\'(printf "HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n"; yes) '
+        f"| nc -l -p 80' && until docker exec {name} netstat -ltn | grep -q ':80 '; "
+        "do sleep 0.1; done"
+    )
+    host, cookie = await asyncio.to_thread(ana.enter, host_port)
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(("127.0.0.1", server.port))
+    length = "Content-Length: 2\r\n" if method == "POST" else ""
+    stuck.sendall(
+        f"{method} / HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n{length}\r\n".encode()
+        + (b"hi" if method == "POST" else b"")
+    )
+    try:
+        out = ""
+        for _ in range(150):
+            out = await ana.shell(f"docker inspect -f 'estado={{{{.State.Status}}}}' {name}")
+            if "estado=exited" in out:
+                break
+            await asyncio.sleep(0.2)
+        assert "estado=exited" in out
+        # The browser's side was given up too: what it still reads ends (a reset or the end).
+        stuck.settimeout(30)
+        read = 0
+        with pytest.raises((ConnectionResetError, EOFError)):
+            while read < 64 << 20:  # the stream went on: fails below
+                piece = stuck.recv(1 << 20)
+                if not piece:
+                    raise EOFError
+                read += len(piece)
+        assert read < 64 << 20
+    finally:
+        stuck.close()
+    assert (await asyncio.to_thread(request, server, "GET", "/", {})).status == 200
+
+
 async def test_websockets_go_through_and_a_flood_is_held_to_the_rate(server):
     ana = await asyncio.to_thread(Student, server)
     await ana.shell(preview_client.serve_python("eco", 8088, WS_ECHO))

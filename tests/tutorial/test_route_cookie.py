@@ -15,7 +15,8 @@ from django.urls import reverse
 
 from sandbox.ports.students import public_id
 from sandbox.terminals import owner_key
-from tutorial.route_cookie import ROUTE_COOKIE
+
+ROUTE_COOKIE = settings.ROUTE_COOKIE_NAME
 
 LESSON = "/lecciones/tu-primer-contenedor/"
 PREVIEW = "8080-0123456789ab.vista.localhost"
