@@ -27,6 +27,9 @@ from django.utils.translation import gettext as _
 from sandbox import engine
 
 MAX_FILE_BYTES = 1024 * 1024
+# What a save's body may hold (tutorial.asgi gives the save URL this cap): the file's text
+# JSON-escaped (up to six bytes for one: \u0001), its path and its version.
+MAX_SAVE_BODY = 6 * MAX_FILE_BYTES + 64 * 1024
 MAX_PATH_CHARS = 1024
 MAX_NAME_BYTES = 255
 TREE_DEPTH = 6
@@ -172,7 +175,9 @@ def clean_path(raw: object) -> str:
     characters and the home itself."""
     if not isinstance(raw, str) or not raw.strip():
         raise WorkspaceError(_("Falta el nombre del archivo."))
-    text = raw.strip()
+    # As it came: spaces are part of a name (the tree lists `notas ` beside `notas`), and a
+    # trimmed path was another file.
+    text = raw
     if len(text) > MAX_PATH_CHARS or any(unicodedata.category(c) == "Cc" for c in text):
         raise WorkspaceError(_("Ese nombre de archivo no es válido."))
     base = home()

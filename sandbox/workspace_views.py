@@ -15,7 +15,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -51,8 +50,12 @@ def _error(message: str, status: int, **extra: Any) -> JsonResponse:
 
 
 async def _owner(request: HttpRequest) -> str | None:
-    # Reading the session may touch the database: never on the event loop's thread.
-    key = await sync_to_async(lambda: request.session.session_key)()
+    # The session is loaded first, as the terminal does (sandbox.consumers.live_session_key):
+    # the key of a cookie alone is whatever the browser sent, and any made-up one got a
+    # sandbox of its own, past the limits on new sessions and on sandboxes per address. Loading
+    # an unknown or expired session makes Django drop its key.
+    await request.session.akeys()
+    key = request.session.session_key
     return owner_key(key) if key else None
 
 
@@ -123,9 +126,13 @@ async def _touch(sandbox: engine.Sandbox) -> None:
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
+    # Only JSON: a form body (which the CSRF check has already read through request.POST) can
+    # no longer be read as request.body; and nesting deep enough exhausts json's recursion.
+    if request.content_type != "application/json":
+        raise workspace.WorkspaceError(_("La petición no es válida."))
     try:
         data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise workspace.WorkspaceError(_("La petición no es válida.")) from None
     if not isinstance(data, dict):
         raise workspace.WorkspaceError(_("La petición no es válida."))

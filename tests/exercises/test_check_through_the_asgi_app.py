@@ -29,7 +29,12 @@ def allowed_host(settings: Any) -> None:
     settings.ALLOWED_HOSTS = ["testserver"]
 
 
-async def through_asgi(path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, str]:
+async def through_asgi(
+    path: str,
+    headers: dict[str, str],
+    body: bytes = b"",
+    content_type: str = "application/x-www-form-urlencoded",
+) -> tuple[int, str]:
     """(status, body) of a POST answered by tutorial.asgi.application."""
     from tutorial.asgi import application
 
@@ -62,7 +67,8 @@ async def through_asgi(path: str, headers: dict[str, str], body: bytes = b"") ->
         "query_string": b"",
         "headers": [
             (b"host", b"testserver"),
-            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
             *((name.lower().encode(), value.encode()) for name, value in headers.items()),
         ],
         "client": ("127.0.0.1", 50000),

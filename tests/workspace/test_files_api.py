@@ -4,9 +4,11 @@ CSRF on every change, Spanish refusals, and the 409 of a stale save."""
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import AsyncClient
 from django.urls import reverse
 
@@ -17,12 +19,14 @@ from .conftest import shell
 
 pytestmark = pytest.mark.docker
 
+CSRF_SECRET = "k" * 32  # a CSRF cookie as Django sets it: 32 characters of its alphabet
+
 
 async def _student(remove_sandboxes: None) -> tuple[AsyncClient, engine.Sandbox]:
     client = AsyncClient()
     response = await client.post(reverse("sandbox:session"))
     assert response.status_code == 204
-    key = client.cookies["sessionid"].value
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
     return client, await engine.acquire(owner_key(key))
 
 
@@ -79,6 +83,18 @@ async def test_without_a_session_nothing_starts(remove_sandboxes: None) -> None:
     assert await engine.list_managed() == []
 
 
+async def test_a_made_up_session_cookie_starts_nothing(remove_sandboxes: None) -> None:
+    # Any key of eight characters or more passed for a session: each one got a sandbox, past the
+    # limits on new sessions and on sandboxes per address (the terminal refused it already).
+    client = AsyncClient()
+    for _ in range(2):
+        client.cookies[settings.SESSION_COOKIE_NAME] = f"inventada{secrets.token_hex(8)}"
+        answer = await client.get(reverse("sandbox:workspace-tree"))
+        assert answer.status_code == 403
+        assert "sesión" in answer.json()["error"]
+    assert await engine.list_managed() == []
+
+
 async def test_changes_need_the_csrf_token(remove_sandboxes: None) -> None:
     client = AsyncClient(enforce_csrf_checks=True)
     page = await client.get(reverse("sandbox:workspace-tree"))
@@ -102,6 +118,29 @@ async def test_refusals_are_spanish_json(remove_sandboxes: None) -> None:
     assert broken.json()["error"] == "La petición no es válida."
     renamed = await _post(client, "workspace-rename", {"ruta": "a", "nueva": "/etc/a"})
     assert renamed.status_code == 403
+
+
+async def test_a_hostile_body_is_a_spanish_400_and_not_a_500(remove_sandboxes: None) -> None:
+    client = AsyncClient(enforce_csrf_checks=True)
+    client.cookies[settings.CSRF_COOKIE_NAME] = CSRF_SECRET
+    started = await client.post(reverse("sandbox:session"), headers={"X-CSRFToken": CSRF_SECRET})
+    assert started.status_code == 204
+    # Nesting deep enough to exhaust json's recursion.
+    deep = await client.post(
+        reverse("sandbox:workspace-save"),
+        "[" * 200_000,
+        content_type="application/json",
+        headers={"X-CSRFToken": CSRF_SECRET},
+    )
+    # A form with the token as a field: the CSRF check reads it through request.POST, after
+    # which the raw body can no longer be read.
+    form = await client.post(
+        reverse("sandbox:workspace-save"),
+        {"csrfmiddlewaretoken": CSRF_SECRET, "ruta": "a", "texto": "b", "version": ""},
+    )
+    for answer in (deep, form):
+        assert answer.status_code == 400, answer.content[:300]
+        assert answer.json()["error"] == "La petición no es válida."
 
 
 async def test_a_flood_of_requests_is_refused_beyond_a_few_at_once(

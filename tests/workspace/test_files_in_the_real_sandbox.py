@@ -123,3 +123,20 @@ async def test_create_rename_and_delete(sandbox: Any) -> None:
     with pytest.raises(workspace.WorkspaceError) as refused:
         await workspace.delete(sandbox, "app")
     assert refused.value.status == 404
+
+
+async def test_a_name_with_spaces_is_that_file_and_no_other(sandbox: Any) -> None:
+    # The tree lists `notas ` and `clave ` beside `notas` and `clave`; the editor sends those
+    # names back as they are. Trimmed, a read showed the other file and a delete removed it.
+    await shell(
+        sandbox,
+        "mkdir -p ~/notas ~/'notas ' && touch ~/notas/a.txt ~/'notas '/b.txt && "
+        "echo secreto > ~/clave && echo otro > ~/'clave '",
+    )
+    listed = {entry.path for entry in (await workspace.list_tree(sandbox)).entries}
+    assert {"clave", "clave ", "notas", "notas "} <= listed
+    found = await workspace.read_file(sandbox, "clave ")
+    assert (found.path, found.text) == ("clave ", "otro\n")
+    await workspace.delete(sandbox, "notas ")
+    code, out = await shell(sandbox, "ls ~/notas; test -e ~/'notas '; echo $?")
+    assert out == b"a.txt\n1\n"
