@@ -28,7 +28,9 @@ from exercises import cards, catalog, progress
 from exercises.checks import Outcome, run_checks
 from exercises.spec import ANSWER_MAX, Exercise
 from sandbox import engine
-from sandbox.terminals import owner_key
+from sandbox.client_limits import AddressFull
+from sandbox.terminals import Lease, get_registry, owner_key
+from tutorial.client_address import request_address
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +63,16 @@ def exercise_page(request: HttpRequest, lesson_slug: str, exercise_id: str) -> H
     return _respond(request, cards.card(lesson, exercise, student))
 
 
-async def _run_in_sandbox(owner: str, exercise: Exercise, answer: str) -> tuple[list[Outcome], str]:
+async def _run_in_sandbox(
+    owner: str, address: str, exercise: Exercise, answer: str
+) -> tuple[list[Outcome], str]:
     """(outcomes, "") or ([], a Spanish reason why the checks could not run)."""
     if not settings.SANDBOX_ENABLED:
         return [], _no_engine_message()
     try:
-        return await _check_in_own_sandbox(owner, exercise, answer), ""
+        return await _check_in_own_sandbox(owner, address, exercise, answer), ""
+    except AddressFull:
+        return [], AddressFull.message()
     except engine.EngineUnavailable:
         return [], _no_engine_message()
     except engine.SessionLimitReached as exc:
@@ -88,26 +94,29 @@ async def _run_in_sandbox(owner: str, exercise: Exercise, answer: str) -> tuple[
         )
 
 
-async def _check_in_own_sandbox(owner: str, exercise: Exercise, answer: str) -> list[Outcome]:
-    # The student's terminal normally has the sandbox running already: get() finds it with one
-    # query, where acquire() would also inspect the container (a class clicking at once makes
-    # that count). acquire() when there is none yet, or when it turns out to be gone.
-    sandbox = await engine.get(owner)
-    if sandbox is not None:
-        try:
-            return await run_checks(exercise, sandbox, answer)
-        except engine.SandboxGone:
-            pass
-    return await run_checks(exercise, await _acquire(owner), answer)
+async def _check_in_own_sandbox(
+    owner: str, address: str, exercise: Exercise, answer: str
+) -> list[Outcome]:
+    # The student's terminal normally holds the sandbox already: its lease, found without a
+    # query. Otherwise a lease of the check's own, which holds one of the address's places as a
+    # terminal's does (sandbox.terminals.lease_without_terminal).
+    lease = await _lease(owner, address)
+    try:
+        return await run_checks(exercise, lease.sandbox, answer)
+    except engine.SandboxGone:
+        if get_registry().terminals_of(owner):
+            raise  # its terminals end the lease and say why
+        lease.release()  # a lease of the check's own: once more, on a new sandbox
+    return await run_checks(exercise, (await _lease(owner, address)).sandbox, answer)
 
 
-async def _acquire(owner: str) -> engine.Sandbox:
-    # acquire() starts the engine's background tasks (reaper, warm pool) on this loop if they are
-    # not running. Started from inside a request they would inherit its context, whose thread
+async def _lease(owner: str, address: str) -> Lease:
+    # The lease may start the engine's background tasks (reaper, warm pool) on this loop if they
+    # are not running. Started from inside a request they would inherit its context, whose thread
     # executors end with the request ("CurrentThreadExecutor already quit" on every later reaper
-    # pass): start them first from an empty context, so acquire() finds them running.
+    # pass): start them first from an empty context, so they are found running.
     contextvars.Context().run(engine.ensure_background_tasks)
-    return await engine.acquire(owner)
+    return await get_registry().lease_without_terminal(owner, address)
 
 
 def _no_engine_message() -> str:
@@ -140,7 +149,9 @@ def check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> HttpRespo
         }
     else:
         # On the server's event loop, where the sandbox's agent channel lives.
-        outcomes, error = async_to_sync(_run_in_sandbox)(owner_key(session_key), exercise, answer)
+        outcomes, error = async_to_sync(_run_in_sandbox)(
+            owner_key(session_key), request_address(request), exercise, answer
+        )
     if outcomes:
         failed = [outcome.check.index for outcome in outcomes if not outcome.passed]
         progress.record_check(student, lesson.slug, exercise.id, failed)

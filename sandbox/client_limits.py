@@ -18,6 +18,23 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from django.conf import settings
+from django.utils.translation import ngettext
+
+
+class AddressFull(Exception):
+    """The address holds CLIENT_MAX_SANDBOXES sandboxes already (or has a line of its own)."""
+
+    @staticmethod
+    def message() -> str:
+        count = settings.CLIENT_MAX_SANDBOXES
+        return ngettext(
+            "Desde tu red (la misma dirección de Internet) ya hay %(n)d contenedor en marcha, el "
+            "máximo por dirección. Cierra alguna terminal y vuelve a intentarlo dentro de un rato.",
+            "Desde tu red (la misma dirección de Internet) ya hay %(n)d contenedores en marcha, "
+            "el máximo por dirección. Cierra alguna terminal y vuelve a intentarlo dentro de un "
+            "rato.",
+            count,
+        ) % {"n": count}
 
 
 class AddressGate:
@@ -34,9 +51,7 @@ class AddressGate:
         self, address: str, on_queue: Callable[[int], Awaitable[None]] | None = None
     ) -> None:
         """Returns once `address` holds one more sandbox place (release() gives it back)."""
-        limit = settings.CLIENT_MAX_SANDBOXES
-        if not self.lines.get(address) and self.held[address] < limit:
-            self.held[address] += 1
+        if self.try_acquire(address):
             return
         me = object()
         line = self.lines.setdefault(address, [])
@@ -59,6 +74,13 @@ class AddressGate:
             if not line:
                 self.lines.pop(address, None)
             self._notify()  # the next in this line may move up
+
+    def try_acquire(self, address: str) -> bool:
+        """One more place for `address` if one is free now and nobody of that address waits."""
+        if not self.lines.get(address) and self.held[address] < settings.CLIENT_MAX_SANDBOXES:
+            self.held[address] += 1
+            return True
+        return False
 
     def release(self, address: str) -> None:
         self.held[address] -= 1

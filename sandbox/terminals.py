@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from sandbox import engine, placement, terminal_handover, terminal_hangup, terminal_holder
-from sandbox.client_limits import AddressGate
+from sandbox.client_limits import AddressFull, AddressGate
 from sandbox.loop_state import PerLoop
 from sandbox.owner_locks import OwnerLocks
 from sandbox.terminal_buffers import ReplayBuffer, TokenBucket
@@ -589,6 +589,12 @@ class Lease:
             self._last_touch = now
             self.registry.spawn(engine.touch(self.sandbox))
 
+    def note_activity(self) -> None:
+        """Activity that its caller records in the engine itself (the editor's saves): the idle
+        timer starts again here too, or a terminal's lease would end the sandbox of a student
+        who only edits."""
+        self.last_input = time.monotonic()
+
     def _deadline(self) -> tuple[str, float]:
         """(reason, seconds left) for whichever end comes first."""
         idle_left = self.last_input + settings.SANDBOX_IDLE_TIMEOUT - time.monotonic()
@@ -802,6 +808,27 @@ class TerminalRegistry:
             await self.addresses.acquire(address, terminal.on_address_queue)
             try:
                 sandbox = await self._acquire(owner, terminal)
+            except BaseException:
+                self.addresses.release(address)
+                raise
+            lease = Lease(self, owner, sandbox, address)
+            self.leases[owner] = lease
+            return lease
+
+    async def lease_without_terminal(self, owner: str, address: str) -> Lease:
+        """The owner's sandbox for the editor and the exercise checks: the lease their terminal
+        holds, or a new one that holds a place of `address` as a terminal's does, until the
+        sandbox ends (its idle clock moved by Lease.touch()). Only the terminal's path had the
+        per-address limit, and one script with many sessions filled every sandbox through
+        «Comprobar» or the editor. No line here: AddressFull (and engine.CapacityFull) at once."""
+        async with self.owner_locks.hold(owner):
+            lease = self.leases.get(owner)
+            if lease is not None and not lease.ended:
+                return lease
+            if not self.addresses.try_acquire(address):
+                raise AddressFull
+            try:
+                sandbox = await engine.acquire(owner)
             except BaseException:
                 self.addresses.release(address)
                 raise

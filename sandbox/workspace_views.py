@@ -21,7 +21,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from sandbox import engine, workspace
-from sandbox.terminals import owner_key
+from sandbox.client_limits import AddressFull
+from sandbox.terminals import Lease, get_registry, owner_key
+from tutorial.client_address import request_address
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +61,11 @@ async def _owner(request: HttpRequest) -> str | None:
     return owner_key(key) if key else None
 
 
-async def _sandbox(owner: str) -> engine.Sandbox:
-    sandbox = await engine.get(owner)
-    if sandbox is not None:
-        return sandbox
+async def _lease(owner: str, address: str) -> Lease:
     # As exercises.views does: the engine's background tasks start from an empty context, so
     # they never inherit this request's executors.
     contextvars.Context().run(engine.ensure_background_tasks)
-    return await engine.acquire(owner)
+    return await get_registry().lease_without_terminal(owner, address)
 
 
 async def _in_sandbox(request: HttpRequest, operation: Operation) -> JsonResponse:
@@ -79,22 +78,29 @@ async def _in_sandbox(request: HttpRequest, operation: Operation) -> JsonRespons
         )
     _in_flight[owner] = _in_flight.get(owner, 0) + 1
     try:
-        return await _run(owner, operation)
+        return await _run(owner, request_address(request), operation)
     finally:
         _in_flight[owner] -= 1
         if not _in_flight[owner]:
             del _in_flight[owner]
 
 
-async def _run(owner: str, operation: Operation) -> JsonResponse:
+async def _run(owner: str, address: str, operation: Operation) -> JsonResponse:
     try:
-        sandbox = await _sandbox(owner)
+        lease = await _lease(owner, address)
         try:
-            answer = await operation(sandbox)
+            answer = await operation(lease.sandbox)
         except engine.SandboxGone:
-            answer = await operation(await _sandbox(owner))
-        await _touch(sandbox)
+            if get_registry().terminals_of(owner):
+                raise  # its terminals end the lease and say why
+            lease.release()  # a lease of the editor's own: once more, on a new sandbox
+            lease = await _lease(owner, address)
+            answer = await operation(lease.sandbox)
+        lease.note_activity()
+        await _touch(lease.sandbox)
         return _answer(answer)
+    except AddressFull:
+        return _error(AddressFull.message(), 429)
     except workspace.Stale as exc:
         return _error(exc.message, exc.status, version=exc.version, conflict=True)
     except workspace.WorkspaceError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -94,3 +95,8 @@ def client_address(scope: dict[str, Any]) -> str:
     """The address the per-client limits count (after tutorial.asgi has resolved it)."""
     client = scope.get("client")
     return str(client[0]) if client else UNKNOWN
+
+
+def request_address(request: HttpRequest) -> str:
+    """The same address for a Django request (its REMOTE_ADDR comes from that scope)."""
+    return request.META.get("REMOTE_ADDR") or UNKNOWN

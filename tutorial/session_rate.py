@@ -26,6 +26,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
+from tutorial.client_address import request_address
+
 # Addresses whose bucket is full again carry no information: forgotten past this many entries.
 PRUNE_ABOVE = 10_000
 
@@ -108,7 +110,7 @@ class SessionRateMiddleware:
             return self.__acall__(request)
         response = self.get_response(request)
         if _created_session(request, response):
-            wait = buckets.take(request.META.get("REMOTE_ADDR") or "unknown")
+            wait = buckets.take(request_address(request))
             if wait:
                 request.session.delete()  # the one the view just made: nothing is kept
                 return _without_session(request, response, wait)
@@ -118,7 +120,7 @@ class SessionRateMiddleware:
         get_response: Callable[[HttpRequest], Awaitable[HttpResponse]] = self.get_response
         response = await get_response(request)
         if _created_session(request, response):
-            wait = buckets.take(request.META.get("REMOTE_ADDR") or "unknown")
+            wait = buckets.take(request_address(request))
             if wait:
                 await request.session.adelete()
                 return _without_session(request, response, wait)

@@ -136,3 +136,26 @@ async def test_two_clicks_are_judged_on_the_servers_loop_and_counted() -> None:
     assert row.completed_at is not None
     counter = await CheckFailure.objects.aget(exercise_id="crea-archivo")
     assert (counter.check_index, counter.failures) == (0, 1)
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("allowed_host", "lessons_dir", "remove_sandboxes")
+async def test_checks_from_one_address_hold_no_more_sandboxes_than_its_terminals_may(
+    settings: Any,
+) -> None:
+    # Each click of a new session started a sandbox, past the per-address limit that only the
+    # terminal applied: one script filled the server through «Comprobar».
+    settings.CLIENT_MAX_SANDBOXES = 1
+    url = check_url("practica", "crea-archivo")
+    first_key = await sync_to_async(new_session)()
+    status, first = await through_asgi(url, a_click(first_key))
+    assert status == 200
+    assert 'data-result="fallido"' in first  # judged, in a sandbox of its own
+    second_key = await sync_to_async(new_session)()
+    status, second = await through_asgi(url, a_click(second_key))
+    assert status == 200
+    assert "ya hay 1 contenedor en marcha, el máximo por dirección" in second
+    assert [s.owner for s in await engine.list_managed()] == [owner_key(first_key)]
+    # The first student keeps their place: their next click is judged again.
+    status, again = await through_asgi(url, a_click(first_key))
+    assert 'data-result="fallido"' in again

@@ -95,6 +95,41 @@ async def test_a_made_up_session_cookie_starts_nothing(remove_sandboxes: None) -
     assert await engine.list_managed() == []
 
 
+async def test_the_editor_holds_no_more_sandboxes_per_address_than_terminals_may(
+    remove_sandboxes: None, settings: Any
+) -> None:
+    # Only the terminal applied the per-address limit: a script with many sessions filled the
+    # server through the editor. Its sandbox now holds a place of the address as a terminal's.
+    settings.CLIENT_MAX_SANDBOXES = 1
+    answers = []
+    for _ in range(2):
+        client = AsyncClient()
+        assert (await client.post(reverse("sandbox:session"))).status_code == 204
+        answers.append(await client.get(reverse("sandbox:workspace-tree")))
+    assert answers[0].status_code == 200
+    assert answers[1].status_code == 429
+    assert "el máximo por dirección" in answers[1].json()["error"]
+    assert len(await engine.list_managed()) == 1
+
+
+async def test_editing_moves_the_idle_clock_of_the_sandboxs_lease(remove_sandboxes: None) -> None:
+    # A student who only edits keeps their sandbox: the lease (the terminal's, when one is
+    # open) counts the editor's saves as activity, not only keystrokes.
+    import time
+
+    from sandbox.terminals import get_registry
+
+    client = AsyncClient()
+    assert (await client.post(reverse("sandbox:session"))).status_code == 204
+    assert (await client.get(reverse("sandbox:workspace-tree"))).status_code == 200
+    owner = owner_key(client.cookies[settings.SESSION_COOKIE_NAME].value)
+    lease = get_registry().leases[owner]
+    lease.last_input -= 600  # ten minutes without a keystroke
+    saved = await _post(client, "workspace-save", {"ruta": "a.txt", "texto": "1\n", "version": ""})
+    assert saved.status_code == 200
+    assert lease.last_input > time.monotonic() - 60
+
+
 async def test_changes_need_the_csrf_token(remove_sandboxes: None) -> None:
     client = AsyncClient(enforce_csrf_checks=True)
     page = await client.get(reverse("sandbox:workspace-tree"))
