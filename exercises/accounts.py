@@ -17,11 +17,25 @@ from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-login_view = auth_views.LoginView.as_view(
-    template_name="registration/login.html",
-    next_page=reverse_lazy("lessons:index"),
-    redirect_authenticated_user=True,
-)
+from exercises.login_limits import LimitedAuthenticationForm
+from tutorial import session_rate
+from tutorial.client_address import request_address
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LimitedAuthenticationForm
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.retry_after:  # too many failed logins from this address (exercises.login_limits)
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after)
+        return response
+
+
+login_view = LoginView.as_view(next_page=reverse_lazy("lessons:index"))
 logout_view = auth_views.LogoutView.as_view(next_page=reverse_lazy("lessons:index"))
 
 
@@ -42,7 +56,13 @@ def signup(request: HttpRequest) -> HttpResponse:
         request.POST if request.method == "POST" else None
     )
     if request.method == "POST" and form.is_valid():
+        # The account and its session are made together: refused before either when the
+        # address may open no new session (tutorial.session_rate would take the session back
+        # after the view, leaving an account the student was told was not made).
+        wait = session_rate.buckets.wait(request_address(request))
+        if wait:
+            return session_rate.refused(wait)
         user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="exercises.login_limits.LimitedModelBackend")
         return redirect(_next_url(request))
     return render(request, "registration/signup.html", {"form": form, "next": _next_url(request)})

@@ -87,8 +87,11 @@ def _plain_static_storage(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_session_rate() -> None:
-    # Every in-process request comes from 127.0.0.1: the per-address new-session budget
-    # (tutorial.session_rate, process state) starts full for each test, as tests are independent.
+    # Every in-process request comes from 127.0.0.1: the per-address budgets of new sessions
+    # (tutorial.session_rate) and failed logins (exercises.login_limits), process state, start
+    # full for each test, as tests are independent.
+    from exercises.login_limits import failures
     from tutorial.session_rate import buckets
 
     buckets.buckets.clear()
+    failures.buckets.clear()

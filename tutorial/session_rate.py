@@ -16,8 +16,6 @@ are limited per address as well (sandbox.client_limits), which is what protects 
 from __future__ import annotations
 
 import math
-import threading
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,42 +24,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
+from tutorial.address_buckets import AddressBuckets
 from tutorial.client_address import request_address
 
-# Addresses whose bucket is full again carry no information: forgotten past this many entries.
-PRUNE_ABOVE = 10_000
-
-
-class SessionBuckets:
-    """One token bucket per address; thread-safe (sync views run in worker threads)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, stamp)
-
-    def take(self, address: str) -> float:
-        """0 when `address` may create a session now (and counts it), else seconds to wait."""
-        burst = float(settings.CLIENT_SESSION_BURST)
-        rate = settings.CLIENT_SESSIONS_PER_MINUTE / 60.0
-        now = time.monotonic()
-        with self.lock:
-            tokens, stamp = self.buckets.get(address, (burst, now))
-            tokens = min(burst, tokens + (now - stamp) * rate)
-            if tokens < 1.0:
-                self.buckets[address] = (tokens, now)
-                return (1.0 - tokens) / rate
-            self.buckets[address] = (tokens - 1.0, now)
-            if len(self.buckets) > PRUNE_ABOVE:
-                self._prune(now, burst, rate)
-            return 0.0
-
-    def _prune(self, now: float, burst: float, rate: float) -> None:
-        full = [a for a, (t, s) in self.buckets.items() if t + (now - s) * rate >= burst]
-        for address in full:
-            del self.buckets[address]
-
-
-buckets = SessionBuckets()
+buckets = AddressBuckets("CLIENT_SESSION_BURST", "CLIENT_SESSIONS_PER_MINUTE")
 
 
 def _created_session(request: HttpRequest, response: HttpResponse) -> bool:
@@ -70,7 +36,7 @@ def _created_session(request: HttpRequest, response: HttpResponse) -> bool:
     return bool(morsel is not None and morsel.value and morsel.value != request.COOKIES.get(name))
 
 
-def _refused(wait: float) -> HttpResponse:
+def refused(wait: float) -> HttpResponse:
     seconds = max(1, math.ceil(wait))
     response = HttpResponse(
         _(
@@ -90,7 +56,7 @@ def _without_session(request: HttpRequest, response: HttpResponse, wait: float) 
     if request.method in ("GET", "HEAD"):
         del response.cookies[settings.SESSION_COOKIE_NAME]
         return response
-    return _refused(wait)
+    return refused(wait)
 
 
 class SessionRateMiddleware:

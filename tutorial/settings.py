@@ -435,6 +435,11 @@ CLIENT_MAX_TERMINALS = env_int(
 # 40 in the same minute), then a steady rate; over it a 429 with a Spanish page.
 CLIENT_SESSION_BURST = env_int("CLIENT_SESSION_BURST", 100, minimum=1)
 CLIENT_SESSIONS_PER_MINUTE = env_float("CLIENT_SESSIONS_PER_MINUTE", 30.0, minimum=0.1)
+# Failed logins per address (exercises.login_limits): a burst for a class mistyping, then a
+# steady rate; over it, logins from that address are refused (429) before any password is hashed.
+CLIENT_LOGIN_FAILURES_BURST = env_int("CLIENT_LOGIN_FAILURES_BURST", 20, minimum=1)
+CLIENT_LOGIN_FAILURES_PER_MINUTE = env_float("CLIENT_LOGIN_FAILURES_PER_MINUTE", 6.0, minimum=0.1)
+AUTHENTICATION_BACKENDS = ["exercises.login_limits.LimitedModelBackend"]
 # Request bodies (tutorial.body_limits): no page takes more than a form (size), and a body must
 # arrive within HTTP_BODY_TIMEOUT (duration, seconds).
 HTTP_MAX_BODY = env_size("HTTP_MAX_BODY", "1m", minimum="1k")
