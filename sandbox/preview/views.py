@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
@@ -67,7 +68,10 @@ async def frame_preview(request: HttpRequest, host_port: int) -> HttpResponse:
         )
     framer = request.build_absolute_uri("/").rstrip("/").lower()
     public = port_tables.public_id(table.owner)
-    token = tokens.frame_token(public, host_port, framer)
+    try:
+        token = tokens.frame_token(public, host_port, framer)
+    except ValueError:  # a Host whose port is no port: only a hand-made request sends one
+        return HttpResponseBadRequest(_("La dirección de esta página no es válida."))
     origin = addresses.origin(host_port, public, _page_port(request))
     response = HttpResponseRedirect(f"{origin}{proxy.FRAME_PATH}?t={token}")
     response["Referrer-Policy"] = "no-referrer"
@@ -97,6 +101,8 @@ async def arender(request: HttpRequest, *args: object, **kwargs: object) -> Http
 
 
 async def _atable(request: HttpRequest) -> PortTable | None:
-    # Reading the session may touch the database: never on the event loop's thread.
-    key = await sync_to_async(lambda: request.session.session_key)()
+    # Loaded before its key is trusted (an unknown or expired session drops it), as the
+    # terminal and the editor do.
+    await request.session.akeys()
+    key = request.session.session_key
     return port_tables.table_of(owner_key(key)) if key else None

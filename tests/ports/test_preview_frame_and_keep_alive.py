@@ -70,6 +70,16 @@ async def test_the_frame_link_is_single_use_and_only_muelles_page_may_frame_it(s
     assert entered.getheader("Content-Security-Policy") == f"frame-ancestors {muelle}"
     frame_cookie = attributes[0]
 
+    # A hand-made Host whose port is no port: a 400, not the server's 500.
+    forged = await asyncio.to_thread(
+        request,
+        server,
+        "GET",
+        "/sandbox/puertos/8090/marco/",
+        {"Host": "127.0.0.1:123456", "Cookie": ana.cookie},
+    )
+    assert forged.status == 400
+
     # The same link again (from the frame's history, a screenshot): dead.
     again = await asyncio.to_thread(request, server, "GET", entry, {"Host": host})
     assert again.status == 403 and "Set-Cookie" not in again.headers
