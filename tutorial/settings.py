@@ -77,6 +77,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Above XFrameOptionsMiddleware: it reads the X-Frame-Options that one sets.
+    "tutorial.content_security.content_security_middleware",
     "tutorial.route_cookie.route_cookie_middleware",
     # Before SessionMiddleware: it sees each new session once saved (tutorial.session_rate).
     "tutorial.session_rate.SessionRateMiddleware",

@@ -118,7 +118,9 @@ def test_the_first_tab_reaches_a_visible_skip_link_that_moves_to_main(
     assert focused["inside"]
 
     page.keyboard.press("Enter")
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'contenido'")
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.id === 'contenido'"
+    )
     main_top = page.evaluate("document.getElementById('contenido').getBoundingClientRect().top")
     max_scroll = page.evaluate("document.scrollingElement.scrollHeight - innerHeight")
     # Scrolled to main (or as far as the page goes).
@@ -167,7 +169,7 @@ def test_text_links_headings_and_buttons_meet_wcag_aa_contrast(
     # The terminal's notice is on the page once the socket has answered (terminal off here).
     if path != "/":
         page.wait_for_function(
-            "document.querySelector('[data-terminal-status]').dataset.state !== 'connecting'"
+            "() => document.querySelector('[data-terminal-status]').dataset.state !== 'connecting'"
         )
 
     results = page.evaluate(CONTRAST_JS)

@@ -32,7 +32,8 @@ def course(settings) -> Iterator[object]:  # noqa: ANN001
 def wait_ready(page) -> None:  # noqa: ANN001
     try:
         page.wait_for_function(
-            "window.muelleTerminal && window.muelleTerminal.state === 'ready'", timeout=WAIT_MS
+            "() => window.muelleTerminal && window.muelleTerminal.state === 'ready'",
+            timeout=WAIT_MS,
         )
     except Exception:
         status = page.inner_text("[data-terminal-status]")

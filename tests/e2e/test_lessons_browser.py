@@ -66,7 +66,7 @@ def test_next_lesson_through_htmx_without_a_full_reload(site: str, page) -> None
 
     page.locator("a[rel=next]").click()
     page.wait_for_url(site + "/lecciones/tu-primer-contenedor/")
-    page.wait_for_function("document.title === 'Tu primer contenedor · Muelle'")
+    page.wait_for_function("() => document.title === 'Tu primer contenedor · Muelle'")
 
     assert page.evaluate("window.__muelleMarker") == "sin recargar"
     assert page.locator("h1#lesson-title").inner_text() == "Tu primer contenedor"
@@ -80,14 +80,14 @@ def test_next_lesson_through_htmx_without_a_full_reload(site: str, page) -> None
 
     page.go_back()
     page.wait_for_url(site + "/lecciones/que-es-docker/")
-    page.wait_for_function("document.title === '¿Qué es Docker? · Muelle'")
+    page.wait_for_function("() => document.title === '¿Qué es Docker? · Muelle'")
     assert page.locator("h1#lesson-title").inner_text() == "¿Qué es Docker?"
     assert page.evaluate("window.__muelleMarker") == "sin recargar"
 
     page.go_forward()
     page.wait_for_url(site + "/lecciones/tu-primer-contenedor/")
     page.wait_for_function(
-        "document.querySelector('h1#lesson-title').innerText === 'Tu primer contenedor'"
+        "() => document.querySelector('h1#lesson-title').innerText === 'Tu primer contenedor'"
     )
 
 
@@ -100,7 +100,7 @@ def test_the_course_list_inside_a_lesson_also_swaps_the_content(
     page.locator(".course-nav summary").click()
     page.locator(".course-nav").get_by_role("link", name="Imágenes y capas").click()
     page.wait_for_url(site + "/lecciones/imagenes-y-capas/")
-    page.wait_for_function("document.title === 'Imágenes y capas · Muelle'")
+    page.wait_for_function("() => document.title === 'Imágenes y capas · Muelle'")
     assert page.evaluate("window.__muelleMarker") == "sin recargar"
     # The swapped-in diagram loads after the swap: decode() waits for it (and
     # rejects if it is broken) instead of reading a width that is not there yet.

@@ -80,7 +80,7 @@ def test_a_published_port_opens_in_its_own_origin_and_shows_edits(
 
     # The page's script ran on its own origin: no cookie of Muelle's, and its credentialed call
     # to Muelle was blocked by the browser (no CORS), so it read nothing.
-    preview.wait_for_function("document.body.dataset.robado !== undefined", timeout=30_000)
+    preview.wait_for_function("() => document.body.dataset.robado !== undefined", timeout=30_000)
     assert preview.evaluate("document.body.dataset.robado") == "bloqueado"
     assert "sessionid" not in preview.title() and "csrftoken" not in preview.title()
     assert preview.evaluate("document.cookie") == ""

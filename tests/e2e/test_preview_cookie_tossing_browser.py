@@ -111,7 +111,7 @@ def test_a_preview_page_cannot_hand_its_visitor_the_authors_session(
     link = ana.main("/sandbox/puertos/8080/abrir/").getheader("Location")
     assert link and f".vista.{DOMAIN}:" in link
     page.goto(link)
-    page.wait_for_function("document.title === 'lanzadas'")
+    page.wait_for_function("() => document.title === 'lanzadas'")
 
     # The page did what a browser lets it: Ana's session and route on the whole domain, under
     # the names without the prefix (the __Host- ones were refused).

@@ -76,7 +76,7 @@ def wait_ready(page: Any) -> None:
     """Waits for the terminal's `ready`; fails at once, with the page's explanation, if the
     connection ends instead."""
     page.wait_for_function(
-        "window.muelleTerminal && ['ready', 'ended'].includes(window.muelleTerminal.state)",
+        "() => window.muelleTerminal && ['ready', 'ended'].includes(window.muelleTerminal.state)",
         timeout=READY_MS,
     )
     notice = page.locator("[data-terminal-notice]").inner_text()
@@ -187,7 +187,7 @@ def test_copiar_puts_the_code_in_the_clipboard(
     block = page.locator(".code-block").first
     block.locator("[data-action='copy']").click()
     page.wait_for_function(
-        "document.querySelector('[data-terminal-announcer]').textContent === 'Copiado'"
+        "() => document.querySelector('[data-terminal-announcer]').textContent === 'Copiado'"
     )
     assert page.evaluate("navigator.clipboard.readText()") == code_of(block)
 
@@ -249,14 +249,14 @@ def test_copy_and_paste_shortcuts_in_the_terminal(
     row = next(i for i, line in enumerate(lines(page)) if line == "copiame")
     page.evaluate(f"window.muelleTerminal.term.selectLines({row}, {row})")
     page.keyboard.press("Control+Shift+C")
-    page.wait_for_function("navigator.clipboard.readText().then(t => t.trim() === 'copiame')")
+    page.wait_for_function("() => navigator.clipboard.readText().then(t => t.trim() === 'copiame')")
 
     # Ctrl+C with a selection copies and does not interrupt: the half-typed line survives.
     page.keyboard.type("echo mitad")
     page.evaluate(f"window.muelleTerminal.term.selectLines({row}, {row})")
     page.evaluate("navigator.clipboard.writeText('')")
     page.keyboard.press("Control+c")
-    page.wait_for_function("navigator.clipboard.readText().then(t => t.trim() === 'copiame')")
+    page.wait_for_function("() => navigator.clipboard.readText().then(t => t.trim() === 'copiame')")
     page.keyboard.type("-entera\n")
     wait_for_line(page, r"^mitad-entera$")
 
@@ -288,7 +288,7 @@ def test_the_screen_reader_mode_is_a_remembered_toggle(lesson_urls: list[str], p
     # xterm's accessibility tree mirrors the screen for assistive technology.
     type_in_terminal(page, "echo accesible\n")
     page.wait_for_function(
-        "[...document.querySelectorAll('.xterm-accessibility-tree > div')]"
+        "() => [...document.querySelectorAll('.xterm-accessibility-tree > div')]"
         ".some(row => row.textContent.trim() === 'accesible')",
         timeout=OUTPUT_MS,
     )
@@ -306,7 +306,7 @@ def test_a_terminal_taken_by_another_tab_says_so_and_can_be_taken_back(
     other.add_init_script(f"sessionStorage.setItem('muelle.terminal.id', '{terminal_id}')")
     open_lesson(other, lesson_urls[0])
 
-    page.wait_for_function("window.muelleTerminal.state === 'ended'", timeout=OUTPUT_MS)
+    page.wait_for_function("() => window.muelleTerminal.state === 'ended'", timeout=OUTPUT_MS)
     assert "otra pestaña" in page.locator("[data-terminal-notice]").inner_text()
     take_back = page.locator("[data-terminal-action='reconnect']")
     assert take_back.is_visible()
@@ -326,11 +326,12 @@ def test_an_idle_sandbox_warns_ends_and_offers_a_new_one(
     old_id = page.evaluate("sessionStorage.getItem('muelle.terminal.id')")
 
     page.wait_for_function(
-        "document.querySelector('[data-terminal-notice]').textContent.includes('inactividad')",
+        "() => document.querySelector('[data-terminal-notice]')"
+        ".textContent.includes('inactividad')",
         timeout=OUTPUT_MS,
     )
     assert page.locator("[data-terminal-countdown]").get_attribute("data-urgent") == "true"
-    page.wait_for_function("window.muelleTerminal.state === 'ended'", timeout=OUTPUT_MS)
+    page.wait_for_function("() => window.muelleTerminal.state === 'ended'", timeout=OUTPUT_MS)
     assert page.locator("[data-terminal-status]").inner_text() == "Terminada"
     fresh = page.locator("[data-terminal-action='fresh']")
     assert fresh.is_visible()

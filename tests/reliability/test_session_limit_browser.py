@@ -49,13 +49,13 @@ def test_over_the_session_limit_the_lesson_reads_and_the_terminal_explains(live,
 
     first.goto(server.url + LESSON)
     first.wait_for_function(
-        "window.muelleTerminal && window.muelleTerminal.state === 'ready'", timeout=60_000
+        "() => window.muelleTerminal && window.muelleTerminal.state === 'ready'", timeout=60_000
     )
     response = second.goto(server.url + LESSON)
     assert response is not None and response.status == 200
     assert second.locator("h1").first.inner_text()
     second.wait_for_function(
-        "window.muelleTerminal && window.muelleTerminal.state === 'ended'", timeout=30_000
+        "() => window.muelleTerminal && window.muelleTerminal.state === 'ended'", timeout=30_000
     )
     notice = second.locator("[data-terminal-notice]").inner_text()
     assert "Desde tu red" in notice, notice
