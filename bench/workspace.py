@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import os
 import secrets
 import socket
@@ -39,6 +38,7 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 from common import alarm, configure_django, report, whole_number_options
 
@@ -153,9 +153,9 @@ async def main(rounds: int) -> None:
             text = f"FROM muelle/hola\nLABEL ronda={token}\n"
             started = time.perf_counter()
             answer = await client.post(
-                url,
-                json.dumps({"ruta": "bench/Dockerfile", "texto": text, "version": version}),
-                content_type="application/json",
+                f"{url}?{urlencode({'ruta': 'bench/Dockerfile', 'version': version})}",
+                text.encode(),
+                content_type="text/plain; charset=utf-8",
             )
             keep("save", time.perf_counter() - started)
             keep("around", figures_last("save", counted) - inside[-1])

@@ -19,7 +19,6 @@ from django.views.decorators.http import require_http_methods
 
 from exercises.login_limits import LimitedAuthenticationForm
 from tutorial import session_rate
-from tutorial.client_address import request_address
 
 
 class LoginView(auth_views.LoginView):
@@ -59,7 +58,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         # The account and its session are made together: refused before either when the
         # address may open no new session (tutorial.session_rate would take the session back
         # after the view, leaving an account the student was told was not made).
-        wait = session_rate.buckets.wait(request_address(request))
+        wait = session_rate.take_for_view(request)
         if wait:
             return session_rate.refused(wait)
         user = form.save()

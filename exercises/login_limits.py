@@ -33,17 +33,22 @@ class LimitedModelBackend(ModelBackend):
         password: str | None = None,
         **kwargs: Any,
     ) -> Any:
-        if request is not None and failures.wait(request_address(request)):
+        if request is None:
+            return super().authenticate(request, username, password, **kwargs)
+        # The token is taken before the password is hashed and given back on success: checked
+        # first and taken after, logins sent at once all passed the check.
+        address = request_address(request)
+        if failures.take(address):
             raise PermissionDenied  # authenticate() stops here and reports a failed login
         user = super().authenticate(request, username, password, **kwargs)
-        if user is None and request is not None:
-            failures.take(request_address(request))
+        if user is not None:
+            failures.give_back(address)
         return user
 
 
 class LimitedAuthenticationForm(AuthenticationForm):
     """Muelle's login form: says why, instead of the wrong-password message the backend's
-    refusal would give."""
+    refusal would give (the backend is what holds the limit)."""
 
     retry_after = 0
 

@@ -14,7 +14,6 @@ each other (docs/reliability.md, "Checks of a class at once").
 
 from __future__ import annotations
 
-import contextvars
 import logging
 
 from asgiref.sync import async_to_sync
@@ -29,7 +28,8 @@ from exercises.checks import Outcome, run_checks
 from exercises.spec import ANSWER_MAX, Exercise
 from sandbox import engine
 from sandbox.client_limits import AddressFull
-from sandbox.terminals import Lease, get_registry, owner_key
+from sandbox.terminal_notices import address_full_message
+from sandbox.terminals import get_registry, owner_key
 from tutorial.client_address import request_address
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ async def _run_in_sandbox(
     try:
         return await _check_in_own_sandbox(owner, address, exercise, answer), ""
     except AddressFull:
-        return [], AddressFull.message()
+        return [], address_full_message()
     except engine.EngineUnavailable:
         return [], _no_engine_message()
     except engine.SessionLimitReached as exc:
@@ -98,25 +98,11 @@ async def _check_in_own_sandbox(
     owner: str, address: str, exercise: Exercise, answer: str
 ) -> list[Outcome]:
     # The student's terminal normally holds the sandbox already: its lease, found without a
-    # query. Otherwise a lease of the check's own, which holds one of the address's places as a
-    # terminal's does (sandbox.terminals.lease_without_terminal).
-    lease = await _lease(owner, address)
-    try:
-        return await run_checks(exercise, lease.sandbox, answer)
-    except engine.SandboxGone:
-        if get_registry().terminals_of(owner):
-            raise  # its terminals end the lease and say why
-        lease.release()  # a lease of the check's own: once more, on a new sandbox
-    return await run_checks(exercise, (await _lease(owner, address)).sandbox, answer)
+    # query. Otherwise one of the check's own, under the address's share of the sandboxes.
+    async def check(sandbox: engine.Sandbox) -> list[Outcome]:
+        return await run_checks(exercise, sandbox, answer)
 
-
-async def _lease(owner: str, address: str) -> Lease:
-    # The lease may start the engine's background tasks (reaper, warm pool) on this loop if they
-    # are not running. Started from inside a request they would inherit its context, whose thread
-    # executors end with the request ("CurrentThreadExecutor already quit" on every later reaper
-    # pass): start them first from an empty context, so they are found running.
-    contextvars.Context().run(engine.ensure_background_tasks)
-    return await get_registry().lease_without_terminal(owner, address)
+    return await get_registry().in_sandbox(owner, address, check)
 
 
 def _no_engine_message() -> str:

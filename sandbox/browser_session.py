@@ -8,8 +8,20 @@ first connection.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
+
+
+async def live_key(session: Any) -> str | None:
+    """The key of `session` if that session exists and has not expired. A cookie's key alone is
+    whatever the browser sent; loading (and caching) an unknown or expired session makes Django
+    drop it. For the terminal's handshake, the editor and the preview links."""
+    if not session.session_key:
+        return None
+    await session.akeys()
+    return session.session_key or None
 
 
 @require_POST

@@ -18,23 +18,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from django.conf import settings
-from django.utils.translation import ngettext
 
 
 class AddressFull(Exception):
     """The address holds CLIENT_MAX_SANDBOXES sandboxes already (or has a line of its own)."""
-
-    @staticmethod
-    def message() -> str:
-        count = settings.CLIENT_MAX_SANDBOXES
-        return ngettext(
-            "Desde tu red (la misma dirección de Internet) ya hay %(n)d contenedor en marcha, el "
-            "máximo por dirección. Cierra alguna terminal y vuelve a intentarlo dentro de un rato.",
-            "Desde tu red (la misma dirección de Internet) ya hay %(n)d contenedores en marcha, "
-            "el máximo por dirección. Cierra alguna terminal y vuelve a intentarlo dentro de un "
-            "rato.",
-            count,
-        ) % {"n": count}
 
 
 class AddressGate:

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from sandbox import control, engine, shutdown, terminal_holder
+from sandbox.browser_session import live_key
 from sandbox.session_end import session_ended_notice
 from sandbox.terminal_buffers import TokenBucket
 from sandbox.terminal_notices import address_full_notice, notice
@@ -52,11 +53,7 @@ SESSION_SANDBOX = "muelle_sandbox"
 async def live_session_key(scope: dict[str, Any]) -> str | None:
     """The key of the handshake's Django session, if that session exists and has not expired."""
     session = scope.get("session")
-    if session is None or not session.session_key:
-        return None
-    # Loading (and caching) an unknown or expired session makes Django drop its key.
-    await session.akeys()
-    return session.session_key or None
+    return None if session is None else await live_key(session)
 
 
 def _size_param(params: dict[str, list[str]], name: str, default: int) -> int:

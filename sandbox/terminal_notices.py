@@ -140,6 +140,19 @@ def address_queued_event(position: int) -> dict[str, Any]:
     }
 
 
+def address_full_message() -> str:
+    """The editor's and the exercise checks' refusal when the address holds its share of the
+    sandboxes (they wait in no line: sandbox.terminals.lease_without_terminal)."""
+    count = settings.CLIENT_MAX_SANDBOXES
+    return ngettext(
+        "Desde tu red (la misma dirección de Internet) ya hay %(n)d entorno abierto, el máximo "
+        "por dirección. Cierra alguna terminal y vuelve a intentarlo dentro de un rato.",
+        "Desde tu red (la misma dirección de Internet) ya hay %(n)d entornos abiertos, el máximo "
+        "por dirección. Cierra alguna terminal y vuelve a intentarlo dentro de un rato.",
+        count,
+    ) % {"n": count}
+
+
 def address_full_notice() -> dict[str, Any]:
     return notice(
         "error",

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import math
 import re
 import time
 from collections import deque
-from collections.abc import Coroutine
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.utils import timezone
@@ -72,6 +73,7 @@ from sandbox.terminal_protocol import (  # noqa: F401
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TERMINAL_ID = re.compile(r"[A-Za-z0-9_-]{22,64}")
 
@@ -580,20 +582,16 @@ class Lease:
         else:
             self._oom_task = registry.spawn(self._count_oom_kills(first=True))
 
-    def touch(self) -> None:
-        """A keystroke: the idle timer starts again, here and (at most every TOUCH_EVERY s, well
-        within the reaper's slack) in the engine's record."""
+    def touch(self) -> asyncio.Task[None] | None:
+        """A keystroke (or an edit, a check): the idle timer starts again, here and (at most every
+        TOUCH_EVERY s, well within the reaper's slack) in the engine's record, whose writing task
+        it returns."""
         now = time.monotonic()
         self.last_input = now
         if now - self._last_touch > TOUCH_EVERY:
             self._last_touch = now
-            self.registry.spawn(engine.touch(self.sandbox))
-
-    def note_activity(self) -> None:
-        """Activity that its caller records in the engine itself (the editor's saves): the idle
-        timer starts again here too, or a terminal's lease would end the sandbox of a student
-        who only edits."""
-        self.last_input = time.monotonic()
+            return self.registry.spawn(engine.touch(self.sandbox))
+        return None
 
     def _deadline(self) -> tuple[str, float]:
         """(reason, seconds left) for whichever end comes first."""
@@ -815,12 +813,41 @@ class TerminalRegistry:
             self.leases[owner] = lease
             return lease
 
+    async def in_sandbox(
+        self, owner: str, address: str, use: Callable[[engine.Sandbox], Awaitable[T]]
+    ) -> T:
+        """`use` run on the owner's sandbox, for the editor and the exercise checks: the one their
+        terminal leases, or one leased here (lease_without_terminal), again on a new one when it
+        turns out to be gone and no terminal uses it. Activity, as a keystroke is: without it a
+        terminal's lease ended the sandbox of a student who only edited."""
+        lease = await self.lease_without_terminal(owner, address)
+        try:
+            result = await use(lease.sandbox)
+        except engine.SandboxGone:
+            if self.terminals_of(owner):
+                raise  # its terminals end the lease and say why
+            lease.release()
+            lease = await self.lease_without_terminal(owner, address)
+            result = await use(lease.sandbox)
+        recorded = lease.touch()
+        if recorded is not None:
+            await recorded
+        return result
+
     async def lease_without_terminal(self, owner: str, address: str) -> Lease:
-        """The owner's sandbox for the editor and the exercise checks: the lease their terminal
-        holds, or a new one that holds a place of `address` as a terminal's does, until the
-        sandbox ends (its idle clock moved by Lease.touch()). Only the terminal's path had the
-        per-address limit, and one script with many sessions filled every sandbox through
-        «Comprobar» or the editor. No line here: AddressFull (and engine.CapacityFull) at once."""
+        """The owner's lease, or a new one that holds a place of `address` as a terminal's does,
+        until the sandbox ends: only the terminal's path had the per-address limit, and one
+        script with many sessions filled every sandbox through «Comprobar» or the editor. It
+        waits in no line: AddressFull or engine.CapacityFull at once, also while a terminal of
+        the owner waits in one (holding the owner's lock)."""
+        lease = self.leases.get(owner)
+        if lease is not None and not lease.ended:
+            return lease
+        if any(terminal.queued for terminal in self.terminals_of(owner)):
+            raise AddressFull if self.addresses.waiting(address) else engine.CapacityFull()
+        # The engine's background tasks (reaper, warm pool) start from an empty context: started
+        # from a request's, they would inherit thread executors that end with it.
+        contextvars.Context().run(engine.ensure_background_tasks)
         async with self.owner_locks.hold(owner):
             lease = self.leases.get(owner)
             if lease is not None and not lease.ended:

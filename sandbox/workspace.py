@@ -27,9 +27,6 @@ from django.utils.translation import gettext as _
 from sandbox import engine
 
 MAX_FILE_BYTES = 1024 * 1024
-# What a save's body may hold (tutorial.asgi gives the save URL this cap): the file's text
-# JSON-escaped (up to six bytes for one: \u0001), its path and its version.
-MAX_SAVE_BODY = 6 * MAX_FILE_BYTES + 64 * 1024
 MAX_PATH_CHARS = 1024
 MAX_NAME_BYTES = 255
 TREE_DEPTH = 6

@@ -1,17 +1,15 @@
 """The workspace editor's JSON API (docs/workspace.md): the student's own sandbox, found from
 their browser session as the terminal finds it, and sandbox.workspace for every file operation.
 
-Reads are GET, changes are POST with a JSON body and Django's CSRF token (X-CSRFToken header).
-Every answer is JSON; a refusal is {"error": "<Spanish text>"} with a 4xx/5xx status.
+Reads are GET, changes are POST with a JSON body (a save: the text itself) and Django's CSRF
+token (X-CSRFToken header). Every answer is JSON; a refusal is {"error": "<Spanish text>"} with a
+4xx/5xx status.
 """
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
-import math
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,8 +19,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from sandbox import engine, workspace
+from sandbox.browser_session import live_key
 from sandbox.client_limits import AddressFull
-from sandbox.terminals import Lease, get_registry, owner_key
+from sandbox.terminal_notices import address_full_message
+from sandbox.terminals import get_registry, owner_key
 from tutorial.client_address import request_address
 
 logger = logging.getLogger(__name__)
@@ -33,12 +33,6 @@ Operation = Callable[[engine.Sandbox], Awaitable[dict[str, Any]]]
 # cookie) gets this many at once, and a refusal beyond it instead of a queue.
 MAX_IN_FLIGHT = 4
 _in_flight: dict[str, int] = {}
-# Editing is activity (the idle timeout starts again), recorded at most this often per sandbox,
-# as the terminal does for keystrokes: the record is a database write, and a student saving
-# every few seconds would pay it on each save (measured: ~20 ms of a save under load, bench/
-# workspace.py). Far within the idle timeout (minutes) and the reaper's slack.
-TOUCH_EVERY = 10.0
-_touched: dict[str, float] = {}
 
 
 def _answer(data: dict[str, Any], status: int = 200) -> JsonResponse:
@@ -52,20 +46,10 @@ def _error(message: str, status: int, **extra: Any) -> JsonResponse:
 
 
 async def _owner(request: HttpRequest) -> str | None:
-    # The session is loaded first, as the terminal does (sandbox.consumers.live_session_key):
-    # the key of a cookie alone is whatever the browser sent, and any made-up one got a
-    # sandbox of its own, past the limits on new sessions and on sandboxes per address. Loading
-    # an unknown or expired session makes Django drop its key.
-    await request.session.akeys()
-    key = request.session.session_key
+    # The session loaded before its key is trusted (browser_session.live_key): any made-up key
+    # got a sandbox of its own, past the limits on new sessions and on sandboxes per address.
+    key = await live_key(request.session)
     return owner_key(key) if key else None
-
-
-async def _lease(owner: str, address: str) -> Lease:
-    # As exercises.views does: the engine's background tasks start from an empty context, so
-    # they never inherit this request's executors.
-    contextvars.Context().run(engine.ensure_background_tasks)
-    return await get_registry().lease_without_terminal(owner, address)
 
 
 async def _in_sandbox(request: HttpRequest, operation: Operation) -> JsonResponse:
@@ -87,24 +71,13 @@ async def _in_sandbox(request: HttpRequest, operation: Operation) -> JsonRespons
 
 async def _run(owner: str, address: str, operation: Operation) -> JsonResponse:
     try:
-        lease = await _lease(owner, address)
-        try:
-            answer = await operation(lease.sandbox)
-        except engine.SandboxGone:
-            if get_registry().terminals_of(owner):
-                raise  # its terminals end the lease and say why
-            lease.release()  # a lease of the editor's own: once more, on a new sandbox
-            lease = await _lease(owner, address)
-            answer = await operation(lease.sandbox)
-        lease.note_activity()
-        await _touch(lease.sandbox)
-        return _answer(answer)
-    except AddressFull:
-        return _error(AddressFull.message(), 429)
+        return _answer(await get_registry().in_sandbox(owner, address, operation))
     except workspace.Stale as exc:
         return _error(exc.message, exc.status, version=exc.version, conflict=True)
     except workspace.WorkspaceError as exc:
         return _error(exc.message, exc.status)
+    except AddressFull:
+        return _error(address_full_message(), 429)
     except engine.SessionLimitReached as exc:
         return _error(exc.message, 429)
     except engine.EngineUnavailable:
@@ -119,16 +92,6 @@ async def _run(owner: str, address: str, operation: Operation) -> JsonResponse:
         )
     except engine.SandboxGone:
         return _error(_("Tu contenedor acaba de cerrarse. Vuelve a intentarlo."), 503)
-
-
-async def _touch(sandbox: engine.Sandbox) -> None:
-    now = time.monotonic()
-    if now - _touched.get(sandbox.container_id, -math.inf) < TOUCH_EVERY:
-        return
-    if len(_touched) > 10_000:  # sandboxes long gone: the map never grows without bound
-        _touched.clear()
-    _touched[sandbox.container_id] = now
-    await engine.touch(sandbox)
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
@@ -179,17 +142,23 @@ async def read(request: HttpRequest) -> JsonResponse:
 
 @require_POST
 async def save(request: HttpRequest) -> JsonResponse:
-    def operation(data: dict[str, Any]) -> Operation:
-        async def run(sandbox: engine.Sandbox) -> dict[str, Any]:
-            path = workspace.clean_path(data.get("ruta"))
-            version = await workspace.write_file(
-                sandbox, path, data.get("texto"), data.get("version")
-            )
-            return {"path": path, "version": version}
+    # The text is the body itself (text/plain, UTF-8); the path and the version the editor read
+    # go in the query. Inside JSON a file the editor could open grew up to six times (a newline
+    # is two bytes there, a control character six) and no longer fitted HTTP_MAX_BODY.
+    if request.content_type != "text/plain":
+        return _error(_("La petición no es válida."), 400)
+    try:
+        text = request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        return _error(_("El texto tiene caracteres que no son válidos."), 400)
+    raw_path, base_version = request.GET.get("ruta"), request.GET.get("version")
 
-        return run
+    async def run(sandbox: engine.Sandbox) -> dict[str, Any]:
+        path = workspace.clean_path(raw_path)
+        version = await workspace.write_file(sandbox, path, text, base_version)
+        return {"path": path, "version": version}
 
-    return await _posted(request, operation)
+    return await _in_sandbox(request, run)
 
 
 @require_POST

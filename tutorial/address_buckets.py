@@ -52,6 +52,14 @@ class AddressBuckets:
                 self._prune(now, burst, rate)
             return 0.0
 
+    def give_back(self, address: str) -> None:
+        """Returns a token taken for something that did not count after all (a login that
+        succeeded): taken first, so that requests at once cannot all pass a check of wait()."""
+        burst, rate = self._limits()
+        now = time.monotonic()
+        with self.lock:
+            self.buckets[address] = (min(burst, self._tokens(address, now, burst, rate) + 1.0), now)
+
     def _prune(self, now: float, burst: float, rate: float) -> None:
         full = [a for a, (t, s) in self.buckets.items() if t + (now - s) * rate >= burst]
         for address in full:

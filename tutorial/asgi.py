@@ -10,7 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.asgi import get_asgi_application
-from django.urls import reverse
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutorial.settings")
 # Django must be set up before anything imports models (consumers do).
@@ -20,7 +19,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from lessons import warm_up  # noqa: E402
-from sandbox import engine, shutdown, workspace  # noqa: E402
+from sandbox import engine, shutdown  # noqa: E402
 from sandbox.preview import addresses as preview_addresses  # noqa: E402
 from sandbox.preview import proxy as preview_proxy  # noqa: E402
 from tutorial.body_limits import BodyLimitMiddleware  # noqa: E402
@@ -86,10 +85,7 @@ class EdgeRouter(ProtocolTypeRouter):
 application = EdgeRouter(
     {
         # Sync views (every page) cross into a thread once per request (tutorial.http_handler).
-        "http": BodyLimitMiddleware(
-            HttpHandler(async_views=django_asgi_app),
-            larger={reverse("sandbox:workspace-save"): workspace.MAX_SAVE_BODY},
-        ),
+        "http": BodyLimitMiddleware(HttpHandler(async_views=django_asgi_app)),
         "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         "lifespan": lifespan,
     }

@@ -48,8 +48,8 @@ async def _reply(send: Any, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _too_large(limit: int) -> str:
-    kib = limit // 1024
+def _too_large() -> str:
+    kib = settings.HTTP_MAX_BODY // 1024
     return _(
         "La petición es demasiado grande: el máximo son %(kib)d KB. Si estabas enviando un "
         "formulario, acórtalo y vuelve a intentarlo."
@@ -64,19 +64,17 @@ def _too_slow() -> str:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: Any, larger: dict[str, int] | None = None) -> None:
+    def __init__(self, app: Any) -> None:
         self.app = app
-        # Paths whose body may pass HTTP_MAX_BODY, with their own cap.
-        self.larger = larger or {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get(scope["path"], settings.HTTP_MAX_BODY)
+        limit = settings.HTTP_MAX_BODY
         declared = _content_length(scope)
         if declared is not None and (declared < 0 or declared > limit):
-            await _reply(send, 413, _too_large(limit))
+            await _reply(send, 413, _too_large())
             return
         chunks: list[bytes] = []
         size = 0
@@ -89,7 +87,7 @@ class BodyLimitMiddleware:
                     chunk = message.get("body", b"")
                     size += len(chunk)
                     if size > limit:
-                        await _reply(send, 413, _too_large(limit))
+                        await _reply(send, 413, _too_large())
                         return
                     chunks.append(chunk)
                     if not message.get("more_body", False):

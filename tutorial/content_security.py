@@ -5,13 +5,15 @@ found, file names). The templates escape all of it; the policy is the second wal
 escape ever slip, on the origin that drives the student's terminal: scripts only from Muelle's
 own files and the editor's import map (allowed by its hash: it is the one inline script), no
 inline event handler, no plugin, no <base>, forms posted only to Muelle, websockets and fetches
-only to Muelle, frames only of Muelle and of the preview origin (sandbox/preview), and framing
-by others as X-Frame-Options says (DENY, or SAMEORIGIN on the Vista frame's link). Styles may
-be inline: xterm.js and CodeMirror write their own <style> elements. Images may come from any
-https address: lessons may show pictures from the web (lesson 1 does).
+only to Muelle ('self' covers ws: and wss: in CSP 3), frames only of Muelle and of the preview
+origin (sandbox/preview), and framing by others as X-Frame-Options says (DENY, or SAMEORIGIN on
+the Vista frame's link). Styles may be inline: xterm.js and CodeMirror write their own <style>
+elements. Images may come from any https address: the lesson sanitizer lets an instructor show
+a picture from another site.
 
 HTML responses only, and never over a policy the view set itself (lesson assets have a stricter
-one). Preview hosts never reach Django (tutorial.asgi), so this never touches a student's app.
+one), nor on Django's debug pages (DEBUG, an error: their scripts are inline). Preview hosts
+never reach Django (tutorial.asgi), so this never touches a student's app.
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ def import_map_hash() -> str:
     return f"'sha256-{base64.b64encode(digest).decode()}'"
 
 
-def policy(host: str, frame_ancestors: str | None) -> str:
-    preview = settings.PREVIEW_HOST
-    scheme = "https" if settings.PREVIEW_HTTPS else "http"
+@functools.cache
+def policy(frame_ancestors: str | None, preview: str, preview_https: bool) -> str:
+    """The header's value (the same for every page of a kind: built once)."""
+    scheme = "https" if preview_https else "http"
     frames = f"'self' {scheme}://*.{preview}:*" if preview else "'self'"
     directives = [
         "default-src 'self'",
@@ -50,7 +53,7 @@ def policy(host: str, frame_ancestors: str | None) -> str:
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: https:",
         "font-src 'self' data:",
-        f"connect-src 'self' ws://{host} wss://{host}",
+        "connect-src 'self'",
         f"frame-src {frames}",
         "object-src 'none'",
         "base-uri 'none'",
@@ -61,13 +64,17 @@ def policy(host: str, frame_ancestors: str | None) -> str:
     return "; ".join(directives)
 
 
-def _with_policy(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+def _with_policy(response: HttpResponseBase) -> HttpResponseBase:
     if "Content-Security-Policy" in response or not (
         response.get("Content-Type", "").startswith("text/html")
     ):
         return response
+    if settings.DEBUG and response.status_code >= 400:
+        return response  # Django's debug pages
     framing = _ANCESTORS.get(response.get("X-Frame-Options", "").upper())
-    response["Content-Security-Policy"] = policy(request.get_host(), framing)
+    response["Content-Security-Policy"] = policy(
+        framing, settings.PREVIEW_HOST, settings.PREVIEW_HTTPS
+    )
     return response
 
 
@@ -81,11 +88,11 @@ def content_security_middleware(get_response: Callable[[HttpRequest], Any]) -> A
             response = await get_response(request)
             if import_map_hash.cache_info().currsize == 0:
                 await sync_to_async(import_map_hash)()
-            return _with_policy(request, response)
+            return _with_policy(response)
 
         return middleware_async
 
     def middleware(request: HttpRequest) -> HttpResponseBase:
-        return _with_policy(request, get_response(request))
+        return _with_policy(get_response(request))
 
     return middleware

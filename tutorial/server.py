@@ -122,7 +122,19 @@ class PreviewFastPath:
                 async def app(scope: Any, _receive: Any, _send: Any) -> None:
                     await fast_path.serve(planned, scope, browser)
 
+            else:
+                # For a preview the ASGI app serves: a browser that stopped reading is dropped,
+                # not closed (uvicorn's close would wait for it to read what is buffered).
+                extensions = cycle.scope.setdefault("extensions", {})
+                extensions[fast_path.forward.ABORT_EXTENSION] = functools.partial(_abort, cycle)
         super()._start_asgi_task(cycle, app)  # type: ignore[misc]
+
+
+def _abort(cycle: Any) -> None:
+    """Drops the connection: what it holds would never go out, so no orderly close. Marked as
+    uvicorn marks a lost connection, so the unfinished answer is not logged as the app's fault."""
+    cycle.transport.abort()
+    cycle.disconnected = True
 
 
 @functools.cache
@@ -184,10 +196,7 @@ class TransportBrowser:
             try:
                 await forward.or_stalled(cycle.flow.drain())
             except forward.Stalled:
-                # What it holds would never go out: no orderly close. Marked as uvicorn marks a
-                # lost connection, so the unfinished answer is not logged as the app's fault.
-                cycle.transport.abort()
-                cycle.disconnected = True
+                _abort(cycle)
                 raise
         if cycle.disconnected:
             return

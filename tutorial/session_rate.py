@@ -30,7 +30,21 @@ from tutorial.client_address import request_address
 buckets = AddressBuckets("CLIENT_SESSION_BURST", "CLIENT_SESSIONS_PER_MINUTE")
 
 
+# Set on a request whose view already took its new session's token (take_for_view()).
+TAKEN = "_muelle_session_taken"
+
+
+def take_for_view(request: HttpRequest) -> float:
+    """For a view that makes something with the session it is about to create (an account):
+    the token is taken now, before it makes anything (0, or the seconds to wait), and not again
+    when the response goes out."""
+    setattr(request, TAKEN, True)
+    return buckets.take(request_address(request))
+
+
 def _created_session(request: HttpRequest, response: HttpResponse) -> bool:
+    if getattr(request, TAKEN, False):
+        return False  # counted by the view (take_for_view)
     name = settings.SESSION_COOKIE_NAME
     morsel = response.cookies.get(name)
     return bool(morsel is not None and morsel.value and morsel.value != request.COOKIES.get(name))

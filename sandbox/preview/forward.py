@@ -96,6 +96,11 @@ class Stalled(Exception):
     has given its connection up."""
 
 
+# The scope extension (a callable, set by tutorial.server) that drops a request's connection at
+# once, for a browser that stopped reading under the ASGI app.
+ABORT_EXTENSION = "muelle.abort"
+
+
 async def or_stalled(waiting: Awaitable[None]) -> None:
     """`waiting` (the browser taking bytes of the answer) within PREVIEW_IDLE_SECONDS, or
     Stalled."""

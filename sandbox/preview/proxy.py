@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -52,15 +53,19 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if table is None:
         await pages.send(send, 404, pages.not_published(target.host_port), grant.framer)
         return
-    await forward.serve(scope, AsgiBrowser(receive, send), table, target, grant.framer)
+    abort = scope.get("extensions", {}).get(forward.ABORT_EXTENSION)
+    await forward.serve(scope, AsgiBrowser(receive, send, abort), table, target, grant.framer)
 
 
 class AsgiBrowser:
     """The browser's side of a preview request as the ASGI server's messages."""
 
-    def __init__(self, receive: Any, send: Any) -> None:
+    def __init__(self, receive: Any, send: Any, abort: Callable[[], None] | None = None) -> None:
         self.receive = receive
         self.send = send
+        # Drops the connection (tutorial.server's scope extension); without it, as under
+        # another ASGI server, a stalled browser's connection is only closed.
+        self.abort = abort
         self._left: asyncio.Future[None] | None = None
 
     async def request_body(self) -> tuple[bytes, bool] | None:
@@ -77,10 +82,14 @@ class AsgiBrowser:
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def body(self, data: bytes, *, more: bool) -> None:
-        # The ASGI server waits inside send() while the browser reads nothing. On Stalled the
-        # app ends with the answer unfinished, and the server closes the connection.
+        # The ASGI server waits inside send() while the browser reads nothing.
         message = {"type": "http.response.body", "body": data, "more_body": more}
-        await forward.or_stalled(self.send(message))
+        try:
+            await forward.or_stalled(self.send(message))
+        except forward.Stalled:
+            if self.abort is not None:
+                self.abort()
+            raise
 
     def flush(self) -> None:
         pass  # the ASGI server writes the head when it gets it

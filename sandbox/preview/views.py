@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
+from sandbox.browser_session import live_key
 from sandbox.ports import students as port_tables
 from sandbox.ports.table import PortTable
 from sandbox.terminals import owner_key
@@ -101,8 +102,5 @@ async def arender(request: HttpRequest, *args: object, **kwargs: object) -> Http
 
 
 async def _atable(request: HttpRequest) -> PortTable | None:
-    # Loaded before its key is trusted (an unknown or expired session drops it), as the
-    # terminal and the editor do.
-    await request.session.akeys()
-    key = request.session.session_key
+    key = await live_key(request.session)  # loaded before its key is trusted
     return port_tables.table_of(owner_key(key)) if key else None

@@ -114,17 +114,22 @@ function setUp() {
     });
   }
 
-  async function call(url, { body, params } = {}) {
+  // A GET without `body` or `text`; a POST of `body` as JSON, or of `text` as it is.
+  async function call(url, { body, params, text } = {}) {
     const target = new URL(url, location.href);
     for (const [key, value] of Object.entries(params || {})) target.searchParams.set(key, value);
+    const plain = text !== undefined;
     const send = () =>
-      fetch(target, body === undefined
+      fetch(target, body === undefined && !plain
         ? { credentials: "same-origin" }
         : {
             method: "POST",
             credentials: "same-origin",
-            headers: { "Content-Type": "application/json", "X-CSRFToken": root.dataset.csrfToken },
-            body: JSON.stringify(body),
+            headers: {
+              "Content-Type": plain ? "text/plain; charset=utf-8" : "application/json",
+              "X-CSRFToken": root.dataset.csrfToken,
+            },
+            body: plain ? text : JSON.stringify(body),
           });
     let response;
     try {
@@ -250,7 +255,9 @@ function setUp() {
   }
 
   async function write(path, text, version) {
-    return call(root.dataset.saveUrl, { body: { ruta: path, texto: text, version } });
+    // The text as it is: inside JSON a file of newlines or control characters grew up to six
+    // times and no longer fitted the server's cap on request bodies.
+    return call(root.dataset.saveUrl, { params: { ruta: path, version }, text });
   }
 
   async function save(version = state.version) {
@@ -363,7 +370,9 @@ function setUp() {
       ? treeEl.querySelector(`[data-path="${CSS.escape(state.selected)}"]`)
       : null;
     const base = selectedButton && selectedButton.dataset.kind === "folder" ? state.selected + "/" : "";
-    const path = window.prompt(say(folder ? "askNewFolder" : "askNewFile"), base);
+    // A name typed in the prompt loses stray spaces at its ends (the server keeps names as
+    // they come: `notas ` is another file than `notas`).
+    const path = (window.prompt(say(folder ? "askNewFolder" : "askNewFile"), base) || "").trim();
     if (!path) return;
     const answer = await call(root.dataset.createUrl, {
       body: { ruta: path, tipo: folder ? "carpeta" : "archivo" },
@@ -375,7 +384,7 @@ function setUp() {
 
   async function rename(path = state.selected || state.path) {
     if (!path) return;
-    const target = window.prompt(say("askRename", { path }), path);
+    const target = (window.prompt(say("askRename", { path }), path) || "").trim();
     if (!target || target === path) return;
     const answer = await call(root.dataset.renameUrl, { body: { ruta: path, nueva: target } });
     if (!answer.ok) return notice(answer.data.error || say("failed"));

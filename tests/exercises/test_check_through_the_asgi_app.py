@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.urls import reverse
 
 from exercises.models import CheckFailure, ExerciseProgress
@@ -61,10 +62,10 @@ async def through_asgi(
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
+        "path": path.split("?", 1)[0],
+        "raw_path": path.split("?", 1)[0].encode(),
         "root_path": "",
-        "query_string": b"",
+        "query_string": path.partition("?")[2].encode(),
         "headers": [
             (b"host", b"testserver"),
             (b"content-type", content_type.encode()),
@@ -90,7 +91,8 @@ def new_session() -> str:
 
 def a_click(session_key: str) -> dict[str, str]:
     return {
-        "Cookie": f"sessionid={session_key}; csrftoken={CSRF_SECRET}",
+        "Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}; "
+        f"{settings.CSRF_COOKIE_NAME}={CSRF_SECRET}",
         "X-CSRFToken": CSRF_SECRET,
         "HX-Request": "true",
     }
@@ -104,7 +106,7 @@ def test_the_check_takes_the_sync_chain() -> None:
 @pytest.mark.usefixtures("allowed_host", "lessons_dir")
 async def test_a_check_without_its_csrf_token_is_refused() -> None:
     session_key = await sync_to_async(new_session)()
-    headers = {"Cookie": f"sessionid={session_key}", "HX-Request": "true"}
+    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}", "HX-Request": "true"}
     status, _body = await through_asgi(check_url("practica", "crea-archivo"), headers)
     assert status == 403
     assert not await ExerciseProgress.objects.aexists()
@@ -154,7 +156,7 @@ async def test_checks_from_one_address_hold_no_more_sandboxes_than_its_terminals
     second_key = await sync_to_async(new_session)()
     status, second = await through_asgi(url, a_click(second_key))
     assert status == 200
-    assert "ya hay 1 contenedor en marcha, el máximo por dirección" in second
+    assert "ya hay 1 entorno abierto, el máximo por dirección" in second
     assert [s.owner for s in await engine.list_managed()] == [owner_key(first_key)]
     # The first student keeps their place: their next click is judged again.
     status, again = await through_asgi(url, a_click(first_key))

@@ -65,3 +65,37 @@ def test_a_refused_sign_up_makes_no_account(client: Client, settings: Any) -> No
     assert answer.status_code == 429
     assert "muchas sesiones nuevas" in answer.content.decode()
     assert not User.objects.filter(username="nueva").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_guesses_sent_at_once_get_no_more_tries_than_the_budget(settings: Any) -> None:
+    # The budget was checked before the password was hashed and spent after: guesses sent at
+    # the same moment all passed the check (8 at once got 3 hashes with a budget of 1).
+    import threading
+
+    from django.core.exceptions import PermissionDenied
+    from django.test import RequestFactory
+
+    from exercises.login_limits import LimitedModelBackend
+
+    settings.CLIENT_LOGIN_FAILURES_BURST = 1
+    settings.CLIENT_LOGIN_FAILURES_PER_MINUTE = 0.1
+    User.objects.create_user("victima", password=PASSWORD)
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def guess(number: int) -> None:
+        request = RequestFactory().post("/", REMOTE_ADDR="198.51.100.7")
+        start.wait()
+        try:
+            user = LimitedModelBackend().authenticate(request, "victima", f"mala-{number}")
+            outcomes.append("comprobada" if user is None else "dentro")
+        except PermissionDenied:
+            outcomes.append("rechazada")
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["comprobada"] + ["rechazada"] * 7

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect as ws_connect
@@ -60,6 +61,21 @@ while True:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     yield from live_server_fixture(tmp_path_factory)
+
+
+def held_by_a_process(server_port: int, client_port: int) -> bool:
+    """Whether some process still holds the server's end of the connection from `client_port`
+    (an inode in /proc/net/tcp); a socket its process dropped is an orphan (inode 0) the kernel
+    winds down on its own."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, inode = fields[1], fields[2], fields[9]
+        if (
+            int(local.split(":")[1], 16) == server_port
+            and int(remote.split(":")[1], 16) == client_port
+        ):
+            return inode != "0"
+    return False
 
 
 def nothing_on_the_server(port: int) -> bool:
@@ -138,16 +154,14 @@ async def test_an_endless_answer_to_a_browser_that_stops_reading_is_cut(server, 
                 break
             await asyncio.sleep(0.2)
         assert "estado=exited" in out
-        # The browser's side was given up too: what it still reads ends (a reset or the end).
-        stuck.settimeout(30)
-        read = 0
-        with pytest.raises((ConnectionResetError, EOFError)):
-            while read < 64 << 20:  # the stream went on: fails below
-                piece = stuck.recv(1 << 20)
-                if not piece:
-                    raise EOFError
-                read += len(piece)
-        assert read < 64 << 20
+        # The server let go of the browser's socket too: dropped, not closed in order, which
+        # would keep it (its descriptor, its buffer) until the browser reads what is buffered.
+        port = stuck.getsockname()[1]
+        for _ in range(150):
+            if not held_by_a_process(server.port, port):
+                break
+            await asyncio.sleep(0.2)
+        assert not held_by_a_process(server.port, port)
     finally:
         stuck.close()
     assert (await asyncio.to_thread(request, server, "GET", "/", {})).status == 200

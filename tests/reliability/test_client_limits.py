@@ -130,3 +130,25 @@ async def test_new_sessions_per_address_are_limited_with_a_spanish_429(live):
     elsewhere = request(server.port, "POST", path, {**csrf_headers(), **PROXIED})
     assert elsewhere.status == 204
     assert session_rows(server) == 4
+
+
+async def test_the_editor_of_a_student_waiting_in_the_address_line_answers_at_once(live):
+    """Pass (CLIENT_MAX_SANDBOXES=1): a second student's terminal waits in the address's line;
+    their editor, asked for their files meanwhile, says at once that the address is full (a 429
+    with the Spanish reason), instead of waiting behind the queued terminal, and starts no
+    sandbox. Before, it waited for as long as the terminal did."""
+    server = live(CLIENT_MAX_SANDBOXES="1", SANDBOX_RECONNECT_GRACE="0")
+    a = await open_socket(server, server.session_cookie(), new_terminal_id())
+    await until_event(a, "ready")
+    b_cookie = server.session_cookie()
+    b = await open_socket(server, b_cookie, new_terminal_id())
+    await until_event(b, "queued")
+    answer = await asyncio.to_thread(
+        request, server.port, "GET", "/sandbox/archivos/", {"Cookie": b_cookie}
+    )
+    assert answer.status == 429
+    assert "el máximo por dirección" in answer.body.decode()
+    assert len(instance_containers(server.instance)) == 1
+    await a.close()
+    await until_event(b, "ready")
+    await b.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
@@ -14,12 +15,11 @@ from django.urls import reverse
 
 from sandbox import engine, workspace
 from sandbox.terminals import owner_key
+from tests.exercises.test_check_through_the_asgi_app import CSRF_SECRET
 
 from .conftest import shell
 
 pytestmark = pytest.mark.docker
-
-CSRF_SECRET = "k" * 32  # a CSRF cookie as Django sets it: 32 characters of its alphabet
 
 
 async def _student(remove_sandboxes: None) -> tuple[AsyncClient, engine.Sandbox]:
@@ -36,15 +36,21 @@ async def _post(client: AsyncClient, name: str, data: dict[str, Any]) -> Any:
     )
 
 
+async def _save(client: AsyncClient, path: str, text: str, version: str) -> Any:
+    """The editor's save: the text as the body, the path and the version read in the query."""
+    query = urlencode({"ruta": path, "version": version})
+    return await client.post(
+        f"{reverse('sandbox:workspace-save')}?{query}",
+        text.encode(),
+        content_type="text/plain; charset=utf-8",
+    )
+
+
 async def test_save_then_the_terminal_sees_it_then_a_stale_save_is_409(
     remove_sandboxes: None,
 ) -> None:
     client, sandbox = await _student(remove_sandboxes)
-    saved = await _post(
-        client,
-        "workspace-save",
-        {"ruta": "Dockerfile", "texto": "FROM muelle/hola\n", "version": ""},
-    )
+    saved = await _save(client, "Dockerfile", "FROM muelle/hola\n", "")
     assert saved.status_code == 200, saved.content
     code, out = await shell(sandbox, "cat ~/Dockerfile")
     assert out == b"FROM muelle/hola\n"
@@ -52,11 +58,7 @@ async def test_save_then_the_terminal_sees_it_then_a_stale_save_is_409(
     opened = await client.get(reverse("sandbox:workspace-read"), {"ruta": "Dockerfile"})
     assert opened.json()["version"] == saved.json()["version"]
     await shell(sandbox, "echo 'FROM muelle/busybox' > ~/Dockerfile")
-    stale = await _post(
-        client,
-        "workspace-save",
-        {"ruta": "Dockerfile", "texto": "FROM x\n", "version": opened.json()["version"]},
-    )
+    stale = await _save(client, "Dockerfile", "FROM x\n", opened.json()["version"])
     assert stale.status_code == 409
     assert stale.json()["conflict"] is True
     assert stale.json()["error"] == "El archivo cambió en la terminal: ¿recargar o sobrescribir?"
@@ -125,7 +127,7 @@ async def test_editing_moves_the_idle_clock_of_the_sandboxs_lease(remove_sandbox
     owner = owner_key(client.cookies[settings.SESSION_COOKIE_NAME].value)
     lease = get_registry().leases[owner]
     lease.last_input -= 600  # ten minutes without a keystroke
-    saved = await _post(client, "workspace-save", {"ruta": "a.txt", "texto": "1\n", "version": ""})
+    saved = await _save(client, "a.txt", "1\n", "")
     assert saved.status_code == 200
     assert lease.last_input > time.monotonic() - 60
 
@@ -147,7 +149,7 @@ async def test_refusals_are_spanish_json(remove_sandboxes: None) -> None:
     assert outside.status_code == 403
     assert "carpeta personal" in outside.json()["error"]
     broken = await client.post(
-        reverse("sandbox:workspace-save"), "no es json", content_type="application/json"
+        reverse("sandbox:workspace-delete"), "no es json", content_type="application/json"
     )
     assert broken.status_code == 400
     assert broken.json()["error"] == "La petición no es válida."
@@ -162,7 +164,7 @@ async def test_a_hostile_body_is_a_spanish_400_and_not_a_500(remove_sandboxes: N
     assert started.status_code == 204
     # Nesting deep enough to exhaust json's recursion.
     deep = await client.post(
-        reverse("sandbox:workspace-save"),
+        reverse("sandbox:workspace-delete"),
         "[" * 200_000,
         content_type="application/json",
         headers={"X-CSRFToken": CSRF_SECRET},
@@ -224,8 +226,9 @@ async def test_an_edit_counts_as_activity_recorded_at_most_every_few_seconds(
 ) -> None:
     from asgiref.sync import sync_to_async
 
-    from sandbox import workspace_views
+    from sandbox import terminals
     from sandbox.models import SandboxRecord
+    from sandbox.terminals import get_registry
 
     client, sandbox = await _student(remove_sandboxes)
 
@@ -234,18 +237,17 @@ async def test_an_edit_counts_as_activity_recorded_at_most_every_few_seconds(
         return row.last_activity
 
     before = await last_activity()
-    first = await _post(client, "workspace-save", {"ruta": "a.txt", "texto": "1\n", "version": ""})
+    first = await _save(client, "a.txt", "1\n", "")
     assert first.status_code == 200
     touched = await last_activity()
     assert touched > before  # the save started the idle timeout again
 
-    second = await _post(
-        client, "workspace-save", {"ruta": "a.txt", "texto": "2\n", "version": "*"}
-    )
+    second = await _save(client, "a.txt", "2\n", "*")
     assert second.status_code == 200
     assert await last_activity() == touched  # within TOUCH_EVERY: no second database write
 
-    workspace_views._touched[sandbox.container_id] -= workspace_views.TOUCH_EVERY
-    third = await _post(client, "workspace-save", {"ruta": "a.txt", "texto": "3\n", "version": "*"})
+    lease = get_registry().leases[sandbox.owner]
+    lease._last_touch -= terminals.TOUCH_EVERY  # as if the interval were over
+    third = await _save(client, "a.txt", "3\n", "*")
     assert third.status_code == 200
     assert await last_activity() > touched  # once the interval is over, recorded again
