@@ -180,9 +180,7 @@ async def build(ex: Exchange) -> None:
             )
         tags.append(student.ns.own_image_ref(ref))
 
-    async with student.build_lock:
-        async with student.lock:
-            await quotas.check_new_image(student, max(1, len(tags)))
+    async with student.build_lock, quotas.image_places(student, max(1, len(tags))):
         cgroup = ensure_build_cgroup(config, student.ns.key)
         if cgroup is None:
             raise refused(

@@ -365,36 +365,35 @@ async def _import(ex: Exchange) -> None:
         query += [("repo", repo), ("tag", tag_name)]
     if ex.q("message"):
         query.append(("message", ex.q("message") or ""))
-    async with student.lock:
-        await quotas.check_new_image(student)
-    ns = student.ns
-    # The tar becomes an image layer as it is: the engine gets the gateway's checked copy
-    # (copy_archive.py: no extended attributes, devices or setuid bits), never the student's.
-    limit = student.config.import_max
-    folder = Path(
-        await asyncio.shield(asyncio.to_thread(tempfile.mkdtemp, prefix="muelle-import-"))
-    )
-    try:
-        received, checked = folder / "recibido", folder / "revisado.tar"
-        await _spool(ex, received, limit)
-        async with _REWRITES.get():
-            await _in_thread_to_the_end(
-                copy_archive.canonical_file, str(received), str(checked), limit
-            )
-        await asyncio.to_thread(received.unlink)
-        async with contextlib.aclosing(_read_file(checked)) as body:
-            await ex.forward(
-                "POST",
-                "/images/create",
-                query=query,
-                body=body,
-                content_type="application/x-tar",
-                mode="stream",
-                lines=lambda line: ns.strip_bytes(line),
-            )
-    finally:
-        # A whole file system: removed off the loop, even when the request was cancelled.
-        await asyncio.shield(asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True))
+    async with quotas.image_places(student):
+        ns = student.ns
+        # The tar becomes an image layer as it is: the engine gets the gateway's checked copy
+        # (copy_archive.py: no extended attributes, devices or setuid bits), never the student's.
+        limit = student.config.import_max
+        folder = Path(
+            await asyncio.shield(asyncio.to_thread(tempfile.mkdtemp, prefix="muelle-import-"))
+        )
+        try:
+            received, checked = folder / "recibido", folder / "revisado.tar"
+            await _spool(ex, received, limit)
+            async with _REWRITES.get():
+                await _in_thread_to_the_end(
+                    copy_archive.canonical_file, str(received), str(checked), limit
+                )
+            await asyncio.to_thread(received.unlink)
+            async with contextlib.aclosing(_read_file(checked)) as body:
+                await ex.forward(
+                    "POST",
+                    "/images/create",
+                    query=query,
+                    body=body,
+                    content_type="application/x-tar",
+                    mode="stream",
+                    lines=lambda line: ns.strip_bytes(line),
+                )
+        finally:
+            # A whole file system: removed off the loop, even when the request was cancelled.
+            await asyncio.shield(asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True))
 
 
 # Rewrites of imported archives at once (each holds a thread of the default executor for as long

@@ -268,9 +268,8 @@ async def pull(ex: Exchange, ref: ImageRef) -> None:
                 )
                 % {"i": shown, "name": student.config.registry_name}
             )
-        async with student.lock:
-            if await student.engine.get_or_none(f"/images/{own}/json") is None:
-                await quotas.check_new_image(student)
+        exists = await student.engine.get_or_none(f"/images/{own}/json") is not None
+        places = quotas.image_places(student, 0 if exists else 1)
 
         async def finish(failed: bool) -> None:
             if not failed:
@@ -281,14 +280,15 @@ async def pull(ex: Exchange, ref: ImageRef) -> None:
             await _untag_remote_names(student, engine_repo, [tag])
 
         try:
-            await _engine_stream(
-                ex,
-                "/images/create",
-                [("fromImage", engine_repo), ("tag", tag)],
-                client.engine_auth(),
-                course_names(student.config, student.ns),
-                finish,
-            )
+            async with places:
+                await _engine_stream(
+                    ex,
+                    "/images/create",
+                    [("fromImage", engine_repo), ("tag", tag)],
+                    client.engine_auth(),
+                    course_names(student.config, student.ns),
+                    finish,
+                )
         finally:
             await _untag_remote_names(student, engine_repo, [tag])
 

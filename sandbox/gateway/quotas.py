@@ -1,13 +1,16 @@
 """Per-student quotas: how many containers, images, volumes and networks, and how much memory.
 
 Checked just before the gateway creates something, under the student's lock, so two requests
-at once cannot both squeeze under a limit. Counts come from the engine (by label), never from
+at once cannot both squeeze under a limit (images made outside the lock hold their places while
+they are made: image_places). Counts come from the engine (by label), never from
 memory kept here: a restart of Muelle does not reset anyone's quota.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from django.utils.translation import gettext as _
 
@@ -78,5 +81,22 @@ async def check_new_network(student: Student) -> None:
 
 async def check_new_image(student: Student, adding: int = 1) -> None:
     limit = student.config.max_images
-    if await student.own_image_count() + adding > limit:
+    # Read before the engine is asked: an image whose making ends meanwhile is then in one of
+    # the two counts at least (it exists before it leaves images_in_making).
+    in_making = student.images_in_making
+    if await student.own_image_count() + in_making + adding > limit:
         raise _full(_("imágenes propias"), limit, _("Borra alguna con «docker rmi»."))
+
+
+@contextlib.asynccontextmanager
+async def image_places(student: Student, adding: int = 1) -> AsyncIterator[None]:
+    """The image quota checked, and `adding` places held while the images are made outside the
+    student's lock (an import, a build, a pull take long): checked and then made, imports sent
+    at once all passed the check (11 images against a quota of 8)."""
+    async with student.lock:
+        await check_new_image(student, adding)
+        student.images_in_making += adding
+    try:
+        yield
+    finally:
+        student.images_in_making -= adding

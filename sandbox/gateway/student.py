@@ -52,6 +52,8 @@ class Student:
         # Serialises the check-then-create of objects counted by quotas.
         self.lock = asyncio.Lock()
         self.build_lock = asyncio.Lock()
+        # Images being made outside the lock (quotas.image_places), counted by the quota.
+        self.images_in_making = 0
         self._own_containers: set[str] = set()
         self._exec_containers: dict[str, str] = {}
         self._pull_allowlist = {p.removeprefix("library/") for p in config.pull_allowlist}

@@ -46,3 +46,26 @@ def test_image_quota(student):
         student.ok("tag", IMAGE, name)
     assert "máximo de 3 imágenes propias" in student.refused("tag", IMAGE, "i4")
     assert student.ok("images", "-q", "i3")
+
+
+def test_imports_sent_at_once_stay_within_the_image_quota(student, tmp_path):
+    # The quota was checked under the student's lock and the import made after it: imports
+    # sent at the same moment all passed the check (11 images against a quota of 8).
+    import io
+    import tarfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    archive = tmp_path / "poco.tar"
+    with tarfile.open(archive, "w") as tar:
+        member = tarfile.TarInfo("hola.txt")
+        member.size = 5
+        tar.addfile(member, io.BytesIO(b"hola\n"))
+    with ThreadPoolExecutor(8) as pool:
+        results = list(
+            pool.map(lambda n: student.docker("import", str(archive), f"a-la-vez-{n}"), range(8))
+        )
+    assert sum(r.returncode == 0 for r in results) == 3
+    refusals = [r.stderr for r in results if r.returncode != 0]
+    assert len(refusals) == 5
+    assert all("máximo de 3 imágenes propias" in error for error in refusals)
+    assert len(student.ok("images", "-q", "--filter", "reference=a-la-vez-*").split()) == 3
