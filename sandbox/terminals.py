@@ -804,14 +804,7 @@ class TerminalRegistry:
             # holds a place in the server's line.
             address = terminal.address
             await self.addresses.acquire(address, terminal.on_address_queue)
-            try:
-                sandbox = await self._acquire(owner, terminal)
-            except BaseException:
-                self.addresses.release(address)
-                raise
-            lease = Lease(self, owner, sandbox, address)
-            self.leases[owner] = lease
-            return lease
+            return await self._leased(owner, address, lambda: self._acquire(owner, terminal))
 
     async def in_sandbox(
         self, owner: str, address: str, use: Callable[[engine.Sandbox], Awaitable[T]]
@@ -854,14 +847,20 @@ class TerminalRegistry:
                 return lease
             if not self.addresses.try_acquire(address):
                 raise AddressFull
-            try:
-                sandbox = await engine.acquire(owner)
-            except BaseException:
-                self.addresses.release(address)
-                raise
-            lease = Lease(self, owner, sandbox, address)
-            self.leases[owner] = lease
-            return lease
+            return await self._leased(owner, address, lambda: engine.acquire(owner))
+
+    async def _leased(
+        self, owner: str, address: str, acquire: Callable[[], Awaitable[engine.Sandbox]]
+    ) -> Lease:
+        """The lease of the sandbox `acquire` gets, holding the place of `address` just taken
+        (given back when there is no sandbox after all)."""
+        try:
+            sandbox = await acquire()
+        except BaseException:
+            self.addresses.release(address)
+            raise
+        lease = self.leases[owner] = Lease(self, owner, sandbox, address)
+        return lease
 
     async def _acquire(self, owner: str, terminal: Terminal) -> engine.Sandbox:
         try:
