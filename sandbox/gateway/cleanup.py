@@ -146,7 +146,7 @@ async def _remove_images(student: Student, report: CleanupReport) -> int:
     # Where a listing of its own began before: the gateway is closed, the containers are gone.
     listing = await image_listing(student.engine)
     since = listing.mark()
-    for _round in range(3):  # a removed child can leave a labelled parent to remove next
+    for _round in range(8):  # a removed child can leave a labelled parent to remove next
         own = []
         for image in await listing.images(student.engine, since):
             # What Student.image_visibility calls "own", each half once (everyone else's
@@ -158,7 +158,12 @@ async def _remove_images(student: Student, report: CleanupReport) -> int:
                 own.append((image, tags, own_tags, labelled))
         if not own:
             break
+        # Every layer of a student's build carries their labels: a parent goes with its child
+        # (the engine removes the untagged layers under an image it deletes), or next round.
+        parents = {image.get("ParentId") for image, *_rest in own}
         for image, tags, own_tags, labelled in own:
+            if image["Id"] in parents:
+                continue
             if labelled and len(own_tags) == len(tags):
                 removed += await _delete(
                     student.engine, f"/images/{image['Id']}", {"force": "1"}, report

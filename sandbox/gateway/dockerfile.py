@@ -260,10 +260,10 @@ async def rewrite(
 ) -> str:
     """The checked Dockerfile to build, or a refusal saying which line and why.
 
-    `stage_labels` end every stage as one LABEL instruction (one build step, where the
-    builder's `labels` parameter costs a step per label); being last, they win over any LABEL
-    the student wrote. `platforms` are the `--platform` values that need no pull (the
-    engine's own)."""
+    `stage_labels` start and end every stage as one LABEL instruction (one build step, where
+    the builder's `labels` parameter costs a step per label): first, so that every layer of
+    the build is the student's; last, to win over any LABEL the student wrote. `platforms` are
+    the `--platform` values that need no pull (the engine's own)."""
     raw = text.encode() if isinstance(text, str) else text
     if len(raw) > MAX_DOCKERFILE:
         raise bad_request(_("El Dockerfile es demasiado grande."))
@@ -292,6 +292,13 @@ async def rewrite(
             if label and stages.started:
                 outs.append(label)
             outs.append(await _check_from(node, stages, resolve, platforms))
+            if label:
+                # First as well: every layer the build makes is then this student's. The
+                # builder keeps the image of each step that succeeded, also when a later one
+                # fails, and those were no one's (not counted, not listed, never removed); and
+                # its cache was shared, so one student's `docker rmi` deleted a layer another
+                # student's build had just found in it ("unable to find image").
+                outs.append(label)
         elif node.keyword == "copy":
             flags = _flag_values(node, ["chown", "from"])
             source = None

@@ -32,12 +32,14 @@ def test_from_is_rewritten_to_the_engine_name_and_stages_stay():
     )
 
 
-def test_stage_labels_end_every_stage():
+def test_stage_labels_start_and_end_every_stage():
     out = run("FROM muelle/busybox AS a\nFROM a\n", {"muelle.student": "x"})
     assert out.splitlines() == [
         "FROM muelle/busybox:latest AS a",
         'LABEL "muelle.student"="x"',
+        'LABEL "muelle.student"="x"',
         "FROM a",
+        'LABEL "muelle.student"="x"',
         'LABEL "muelle.student"="x"',
     ]
 
