@@ -139,6 +139,9 @@ def main() -> None:
         instance,
         SANDBOX_WARM_POOL="0",
         SANDBOX_MAX_LIVE=str(args.students + 4),
+        # Every student here comes from 127.0.0.1, as a class behind one school NAT: the
+        # address's share of the sandboxes (three quarters by default) is the whole class.
+        CLIENT_MAX_SANDBOXES=str(args.students),
     )
     from exercises import catalog
 
