@@ -85,7 +85,14 @@ async def check_new_image(student: Student, adding: int = 1) -> None:
     # the two counts at least (it exists before it leaves images_in_making).
     in_making = student.images_in_making
     if await student.own_image_count() + in_making + adding > limit:
-        raise _full(_("imágenes propias"), limit, _("Borra alguna con «docker rmi»."))
+        raise _full(
+            _("imágenes propias"),
+            limit,
+            _(
+                "Borra alguna con «docker rmi»; las que salen como <none> (restos de "
+                "construcciones) se borran todas con «docker image prune»."
+            ),
+        )
 
 
 @contextlib.asynccontextmanager
