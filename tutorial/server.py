@@ -9,12 +9,12 @@ not complete within HTTP_HEADER_TIMEOUT seconds (10; nginx's `client_header_time
 same): counted from the connection's start, and again from the end of each response while the
 connection waits for its next request. Websocket upgrades leave the timer behind.
 
-A request for a student's preview that is the common case (the owner's cookie, a plain request
-without a body: sandbox.preview.fast_path) is served by the connection's protocol itself, written
-to its transport (TransportBrowser), instead of going through the ASGI app, its router and its
-messages (docs/ports.md says what that saves, measured). Every other request goes through the app.
-It hooks uvicorn's `_start_asgi_task`, so uvicorn stays pinned (requirements.txt); the fast path's
-tests fail if the hook is no longer called.
+Each connection starts with the front (tutorial.front_protocol): a request for a student's
+preview that is the common case (the owner's cookie, a plain GET or HEAD: sandbox.preview.
+fast_path) is served there, without uvicorn's protocol or the ASGI app (docs/ports.md says what
+that saves, measured); at the first other request the connection goes to uvicorn's protocol.
+It builds uvicorn's protocol as uvicorn does and hooks its `_start_asgi_task`, so uvicorn stays
+pinned (requirements.txt); the fast path's tests fail if either no longer works.
 
 Request bodies are capped and timed by the app itself (tutorial.body_limits), so they hold
 under any server; a reverse proxy in front is still the right place for TLS.
@@ -34,12 +34,11 @@ from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE
-from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 
 from tutorial.env import env_duration
+from tutorial.front_protocol import FrontProtocol
 
 APP = "tutorial.asgi:application"
 DEFAULT_HEADER_TIMEOUT = 10.0
@@ -103,30 +102,15 @@ class H11HeadTimeoutProtocol(HeadTimeout, H11Protocol):
     pass
 
 
-class PreviewFastPath:
-    """Mixed into uvicorn's httptools protocol. uvicorn starts each request, once its head is
-    complete, in `_start_asgi_task` (also a pipelined one, when its turn comes); a request the
-    preview's fast path plans runs there with a TransportBrowser in place of the ASGI app, in
-    uvicorn's own task and error handling. The connection stays uvicorn's: keep-alive,
-    pipelining, the head timer, a graceful shutdown."""
-
-    app: Any
+class PreviewAbort:
+    """Mixed into uvicorn's httptools protocol: a preview the ASGI app serves (the front,
+    tutorial.front_protocol, serves the common ones itself) may drop a browser that stopped
+    reading, instead of closing in order (uvicorn's close would wait for it to read what is
+    buffered)."""
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        if app is self.app:  # not uvicorn's 503 under --limit-concurrency
-            fast_path = _preview_fast_path()
-            planned = fast_path.plan(cycle.scope)
-            if planned is not None:
-                browser = TransportBrowser(cycle)
-
-                async def app(scope: Any, _receive: Any, _send: Any) -> None:
-                    await fast_path.serve(planned, scope, browser)
-
-            else:
-                # For a preview the ASGI app serves: a browser that stopped reading is dropped,
-                # not closed (uvicorn's close would wait for it to read what is buffered).
-                extensions = cycle.scope.setdefault("extensions", {})
-                extensions[fast_path.forward.ABORT_EXTENSION] = functools.partial(_abort, cycle)
+        extensions = cycle.scope.setdefault("extensions", {})
+        extensions[_forward().ABORT_EXTENSION] = functools.partial(_abort, cycle)
         super()._start_asgi_task(cycle, app)  # type: ignore[misc]
 
 
@@ -138,99 +122,11 @@ def _abort(cycle: Any) -> None:
 
 
 @functools.cache
-def _preview_fast_path() -> ModuleType:
+def _forward() -> ModuleType:
     # Imported once the app (and so Django) is loaded, not with this module.
-    from sandbox.preview import fast_path
+    from sandbox.preview import forward
 
-    return fast_path
-
-
-class TransportBrowser:
-    """A preview answer written to the browser's connection as uvicorn's RequestResponseCycle
-    writes an app's (status line, uvicorn's default headers, Content-Length or chunked framing,
-    keep-alive, the access log line, write backpressure), minus the ASGI messages and their
-    checks: the container's header names and values were checked as uvicorn checks them
-    (sandbox.preview.container_http), and the preview adds only fixed ones. The head waits for
-    the body's first piece (or flush()): a page that came whole is one write, one TCP segment,
-    as a web server sends it, instead of two the browser wakes up for."""
-
-    def __init__(self, cycle: Any) -> None:
-        self.cycle = cycle
-        self.chunked = False
-        self.head_only = cycle.scope["method"] == "HEAD"
-        self.held = b""
-
-    async def request_body(self) -> tuple[bytes, bool] | None:
-        return b"", False  # the fast path takes requests without a body only
-
-    async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        cycle = self.cycle
-        cycle.response_started = True
-        if cycle.access_log:
-            scope = cycle.scope
-            cycle.access_logger.info(
-                '%s - "%s %s HTTP/%s" %d',
-                get_client_addr(scope),
-                scope["method"],
-                get_path_with_query_string(scope),
-                scope["http_version"],
-                status,
-            )
-        content = [STATUS_LINE[status]]
-        framed = False
-        for name, value in (*cycle.default_headers, *headers):
-            framed = framed or name == b"content-length"
-            content += (name, b": ", value, b"\r\n")
-        if not cycle.keep_alive:
-            content.append(b"connection: close\r\n")
-        if not framed and not self.head_only and status not in (204, 304):
-            self.chunked = True
-            content.append(b"transfer-encoding: chunked\r\n")
-        content.append(b"\r\n")
-        self.held = b"".join(content)
-
-    async def body(self, data: bytes, *, more: bool) -> None:
-        cycle = self.cycle
-        if cycle.flow.write_paused and not cycle.disconnected:
-            forward = _preview_fast_path().forward
-            try:
-                await forward.or_stalled(cycle.flow.drain())
-            except forward.Stalled:
-                _abort(cycle)
-                raise
-        if cycle.disconnected:
-            return
-        if self.head_only:
-            data = b""
-        elif self.chunked:
-            data = (b"%x\r\n%b\r\n" % (len(data), data) if data else b"") + (
-                b"" if more else b"0\r\n\r\n"
-            )
-        if self.held:
-            data, self.held = self.held + data, b""
-        if data:
-            cycle.transport.write(data)
-        if not more:
-            cycle.response_complete = True
-            cycle.message_event.set()
-            if not cycle.keep_alive:
-                cycle.transport.close()
-            cycle.on_response()
-
-    def flush(self) -> None:
-        if self.held and not self.cycle.disconnected:
-            self.cycle.transport.write(self.held)
-        self.held = b""
-
-    def watch(self) -> None:
-        pass  # uvicorn marks the cycle when the connection is lost
-
-    def gone(self) -> bool:
-        # The transport too: uvicorn marks only its newest cycle when a pipelined connection ends.
-        return bool(self.cycle.disconnected) or self.cycle.transport.is_closing()
-
-    def stop_watching(self) -> None:
-        pass
+    return forward
 
 
 class WebsocketProtocol(WebSocketsSansIOProtocol):
@@ -263,16 +159,20 @@ def _text_frame(event: dict[str, Any]) -> bytes:
 
 
 def http_protocol() -> type[asyncio.Protocol]:
-    """What uvicorn's "auto" would pick (httptools when installed), with the head timeout."""
+    """What uvicorn's "auto" would pick (httptools when installed), with the head timeout,
+    behind the front that serves a preview's common requests (tutorial.front_protocol)."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:  # pragma: no cover - httptools is in requirements.txt
         return H11HeadTimeoutProtocol
 
-    class HttpToolsHeadTimeoutProtocol(PreviewFastPath, HeadTimeout, HttpToolsProtocol):
+    class HttpToolsHeadTimeoutProtocol(PreviewAbort, HeadTimeout, HttpToolsProtocol):
         pass
 
-    return HttpToolsHeadTimeoutProtocol
+    class Front(FrontProtocol):
+        inner = HttpToolsHeadTimeoutProtocol
+
+    return Front
 
 
 def _terminal_max_frame() -> int:

@@ -65,6 +65,9 @@ class ContainerConnection(asyncio.Protocol):
         self._writing_paused = False
         self._waiter: asyncio.Future[None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
+        # Told of every change the coroutine methods would wake for: the quick exchange
+        # (sandbox.preview.quick_exchange) waits with callbacks alone.
+        self.listener: Callable[[], None] | None = None
 
     # --- the exchange ------------------------------------------------------------------------
     def begin(self, *, head_request: bool) -> None:
@@ -109,8 +112,19 @@ class ContainerConnection(asyncio.Protocol):
             await self._wait(timeout)
         return self.status, self.headers
 
+    def head_done(self) -> bool:
+        return self._head_done
+
+    def failed(self) -> bool:
+        """The connection ended or went wrong (before the head: NoAnswer for head())."""
+        return self._error is not None or self._lost
+
     def has_body(self) -> bool:
         return bool(self._body) or self._complete
+
+    def queued(self) -> int:
+        """Body bytes received and not taken yet."""
+        return self._queued
 
     async def body(self, timeout: float) -> tuple[bytes, bool]:
         """Every body byte received so far (waiting up to `timeout` seconds if there is none),
@@ -120,13 +134,17 @@ class ContainerConnection(asyncio.Protocol):
             if self._error is not None or self._lost:
                 raise Broken from self._error
             await self._wait(timeout)
+        return self.take_body(), self._complete
+
+    def take_body(self) -> bytes:
+        """The body bytes received so far (reading from the container resumes)."""
         data = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         self._body.clear()
         self._queued = 0
         if self._reading_paused and self.transport is not None:
             self._reading_paused = False
             self.transport.resume_reading()
-        return data, self._complete
+        return data
 
     def reusable(self) -> bool:
         """The response ended cleanly by its own framing, nothing followed it, and the
@@ -172,6 +190,8 @@ class ContainerConnection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        if self.listener is not None:
+            self.listener()
 
     def _fail(self, exc: Exception) -> None:
         if self._error is None:
@@ -237,8 +257,6 @@ class ContainerConnection(asyncio.Protocol):
         self._head_size += len(name) + len(value) + 4
         if self._head_size > HEAD_LIMIT:
             raise _TooBig
-        if _BAD_NAME.search(name) or _BAD_VALUE.search(value):
-            raise NoAnswer(f"invalid response header {name!r}")
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
@@ -247,6 +265,11 @@ class ContainerConnection(asyncio.Protocol):
             raise NoAnswer("a switch of protocols nobody asked for")
         if 100 <= status < 200:
             return  # informational (100 Continue, 103 Early Hints): the real answer follows
+        # Every name and every value checked in one pass each: a bad byte in any of them is a
+        # bad byte in their concatenation (tab, the values' separator, is allowed in a value).
+        names = b"".join(name for name, _value in self.headers)
+        if _BAD_NAME.search(names) or _BAD_VALUE.search(b"\t".join(v for _n, v in self.headers)):
+            raise NoAnswer("invalid response header")
         self.status = status
         self._head_done = True
         if self._head_request or status in (204, 304):

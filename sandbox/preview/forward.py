@@ -47,14 +47,18 @@ class RateLimit:
         self.stamp = time.monotonic()
 
     async def take(self, amount: int) -> None:
-        while True:
-            now = time.monotonic()
-            self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-            if self.tokens >= min(amount, self.rate):
-                self.tokens -= amount
-                return
+        while not self.take_now(amount):
             await asyncio.sleep((min(amount, self.rate) - self.tokens) / self.rate)
+
+    def take_now(self, amount: int) -> bool:
+        """Takes `amount` if the bucket allows it now (an amount over the rate, once full)."""
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= min(amount, self.rate):
+            self.tokens -= amount
+            return True
+        return False
 
 
 _limits: dict[str, RateLimit] = {}
@@ -143,7 +147,7 @@ async def send_page(browser: Browser, status: int, page: bytes, framer: str | No
     await browser.body(page, more=False)
 
 
-def _request_head(scope: dict[str, Any], *, whole_body: int | None) -> tuple[bytes, bool]:
+def container_head(scope: dict[str, Any], *, whole_body: int | None) -> tuple[bytes, bool]:
     """The request line and headers for the container, as they came minus hop-by-hop headers
     and Muelle's preview cookies, and whether the body goes chunked (a streamed body without
     the browser's Content-Length; with it, the body goes as it came, framed by that length).
@@ -188,7 +192,7 @@ def _request_head(scope: dict[str, Any], *, whole_body: int | None) -> tuple[byt
     return head, chunked
 
 
-def _response_headers(
+def browser_headers(
     headers: list[tuple[bytes, bytes]], framer: str | None
 ) -> list[tuple[bytes, bytes]]:
     out = []
@@ -241,7 +245,7 @@ async def serve(
     if body:
         await limit.take(len(body))
     try:
-        head, chunked = _request_head(scope, whole_body=None if streaming else len(body))
+        head, chunked = container_head(scope, whole_body=None if streaming else len(body))
     except ValueError:
         await send_page(browser, 502, pages.bad_answer(target.host_port), framer)
         return
@@ -368,15 +372,15 @@ async def _exchange(
         await conn.drain()
         idle = settings.PREVIEW_IDLE_SECONDS
         status, headers = await conn.head(idle)
-        response_headers = _response_headers(headers, framer)
+        response_headers = browser_headers(headers, framer)
     except TimeoutError:  # before OSError, of which it is a kind
         raise
     except (NoAnswer, ConnectionError, OSError):
         raise _Stale from None
-    return await _relay_body(browser, conn, status, response_headers, limit, idle)
+    return await relay_body(browser, conn, status, response_headers, limit, idle)
 
 
-async def _relay_body(
+async def relay_body(
     browser: Browser,
     conn: ContainerConnection,
     status: int,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import io
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -246,3 +248,78 @@ async def test_a_forged_host_or_another_students_cookie_gets_what_the_asgi_path_
     mine = await asyncio.to_thread(get, host, cookie)
     assert mine.status == 200 and "pagina-rapida" in body(mine)
     assert fast_served(server, "GET", "/ajeno") == 1
+
+
+class _Kept(io.BufferedReader):
+    """One buffer for every answer read off a connection (http.client closes its own)."""
+
+    def close(self) -> None:
+        pass
+
+
+def _answers(sock: socket.socket, methods: list[str]) -> list[tuple[int, bytes]]:
+    fp = _Kept(socket.SocketIO(sock, "rb"))
+    holder = type("Holder", (), {"makefile": lambda self, *a, **k: fp})()
+    found = []
+    for method in methods:
+        response = http.client.HTTPResponse(holder, method=method)  # type: ignore[arg-type]
+        response.begin()
+        found.append((response.status, response.read()))
+    return found
+
+
+async def test_pipelined_requests_are_answered_in_order_and_a_body_hands_over_to_uvicorn(server):
+    ana, host, cookie = await open_app(server, 8076)
+    common = f"Host: {host}\r\nCookie: {cookie}\r\n"
+    # Four requests in one write: two the front serves, then one with a body, which hands the
+    # connection to uvicorn for good (the fourth is uvicorn's too).
+    pipelined = (
+        f"GET /uno HTTP/1.1\r\n{common}\r\n"
+        f"HEAD /dos HTTP/1.1\r\n{common}\r\n"
+        f"PUT /tres HTTP/1.1\r\n{common}Content-Length: 5\r\n\r\nhola!"
+        f"GET /cuatro HTTP/1.1\r\n{common}Connection: close\r\n\r\n"
+    ).encode()
+
+    def exchange() -> list[tuple[int, bytes]]:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(pipelined)
+            return _answers(sock, ["GET", "HEAD", "PUT", "GET"])
+
+    answers = await asyncio.to_thread(exchange)
+    assert [status for status, _ in answers] == [200, 200, 501, 200]
+    assert b"pagina-rapida" in answers[0][1] and answers[1][1] == b""
+    assert b"pagina-rapida" in answers[3][1]
+    assert fast_served(server, "GET", "/uno") == 1
+    assert fast_served(server, "HEAD", "/dos") == 1
+    assert fast_served(server, "PUT", "/tres") == 0
+    assert fast_served(server, "GET", "/cuatro") == 0  # the connection is uvicorn's by then
+
+
+async def test_a_head_the_front_doubts_is_answered_by_uvicorn_not_left_waiting(server):
+    ana, host, cookie = await open_app(server, 8077)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        # Bare LFs: the front never finds its CRLF CRLF, and hands the head to uvicorn at once
+        # (which refuses it); waiting for more would hold the connection until the head timeout.
+        writer.write(f"GET /lf HTTP/1.1\nHost: {host}\nCookie: {cookie}\n\n".encode())
+        status_line = await asyncio.wait_for(reader.readline(), 30)
+    finally:
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 400 "), status_line
+    assert fast_served(server, "GET", "/lf") == 0
+
+
+async def test_an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout(server):
+    ana, host, cookie = await open_app(server, 8078)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(f"GET /ocioso HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n\r\n".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        assert head.startswith(b"HTTP/1.1 200 ") and b"connection: close" not in head.lower()
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        assert b"pagina-rapida" in await reader.readexactly(length)
+        # Nothing more is sent: the server ends the connection (--timeout-keep-alive 5 here).
+        assert await asyncio.wait_for(reader.read(), 60) == b""
+    finally:
+        writer.close()
+    assert fast_served(server, "GET", "/ocioso") == 1
