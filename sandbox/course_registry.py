@@ -16,6 +16,7 @@ tests, which start their own on a free port. No Django here: the scripts run it 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import signal
@@ -46,6 +47,14 @@ storage:
     enabled: true
   cache:
     blobdescriptor: inmemory
+  # Uploads that never finished (a push cut off) are not blobs: garbage-collect leaves them.
+  # The server purges them at start (a collection restarts it) and every hour.
+  maintenance:
+    uploadpurging:
+      enabled: true
+      age: 1h
+      interval: 1h
+      dryrun: false
 http:
   addr: {host}:{port}
   secret: {secret}
@@ -172,6 +181,9 @@ def start(
     )
     log.close()
     (folder / "pid").write_text(f"{process.pid}\n")
+    # How it was started, so that a collection (restart()) starts it again the same way.
+    tls_paths = [str(tls.cert), str(tls.key), str(tls.ca)] if tls else None
+    (folder / "serve.json").write_text(json.dumps({"port": port, "host": host, "tls": tls_paths}))
     password = ensure_password(folder)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
@@ -194,13 +206,64 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(10)
 
 
+def running_pid(folder: Path) -> int | None:
+    """The pid of the registry server started in `folder`, if it still runs: checked against
+    its command line, so a pid the system gave to another process since is never signalled."""
+    try:
+        pid = int((folder / "pid").read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    config = str(folder / "config.yml").encode()
+    return pid if command[:3] == [BINARY.encode(), b"serve", config] else None
+
+
+def stop_running(folder: Path, wait: float = 10.0) -> None:
+    """Stops the registry server started in `folder` (by this process or another)."""
+    pid = running_pid(folder)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while running_pid(folder) == pid and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.05)
+    if running_pid(folder) == pid:
+        os.kill(pid, signal.SIGKILL)
+        while running_pid(folder) == pid:
+            _reap(pid)
+            time.sleep(0.05)
+
+
+def _reap(pid: int) -> None:
+    """Collects the exit status when the server is this process's child (else no zombie is
+    left to read as still running)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def restart(folder: Path) -> subprocess.Popen[bytes]:
+    """Stops the registry started in `folder`, collects its garbage and starts it again as it
+    was started (start() collects before serving). Blocking: call it from a worker thread."""
+    started = json.loads((folder / "serve.json").read_text())
+    tls = Tls(*(Path(p) for p in started["tls"])) if started["tls"] else None
+    stop_running(folder)
+    return start(folder, int(started["port"]), host=started["host"], tls=tls)
+
+
 def _main(argv: list[str]) -> int:
     if len(argv) != 3 or argv[0] != "start":
         print("usage: python -m sandbox.course_registry start FOLDER PORT", file=sys.stderr)
         return 2
     folder, port = Path(argv[1]).resolve(), int(argv[2])
     if answers(port, ensure_password(folder)):
-        return 0  # already running (a previous `scripts/serve`): keep it
+        # Already running (a previous `scripts/serve`): collected and started again now, while
+        # no server of Muelle uses it, when it is the one started here; else left as it is.
+        if running_pid(folder) is not None and (folder / "serve.json").is_file():
+            restart(folder)
+        return 0
     start(folder, port)
     return 0
 

@@ -533,6 +533,13 @@ REGISTRY_PASSWORD_FILE = env_str(
 # Per student: tags stored, and bytes (as the registry stores them, compressed layers).
 REGISTRY_MAX_IMAGES = env_int("REGISTRY_MAX_IMAGES", 10, minimum=0)
 REGISTRY_MAX_SIZE = env_size("REGISTRY_MAX_SIZE", "512m", minimum=0)
+# Where `scripts/serve` runs the local registry (sandbox/course_registry.py). Blobs no tag refers
+# to any more (a tag pushed again over, a student's images deleted) are freed only by a garbage
+# collection with the registry stopped: Muelle restarts the registry it runs there to collect,
+# at most every REGISTRY_COLLECT_EVERY, when something was left behind and nobody is pushing or
+# pulling (sandbox/gateway/registry_space.py). Empty: no collection (a registry of your own).
+REGISTRY_FOLDER = env_str("REGISTRY_FOLDER", str(BASE_DIR / "var" / "registry"))
+REGISTRY_COLLECT_EVERY = env_duration("REGISTRY_COLLECT_EVERY", "10m", minimum=1)
 
 # ============================================================================================
 # Published ports and the preview origin (sandbox/ports, sandbox/preview, docs/ports.md)

@@ -17,6 +17,7 @@ from typing import Any
 from sandbox.engine_names import LABEL_PORT_LOOPBACK
 from sandbox.loop_state import PerLoop
 
+from . import registry_space
 from .build_cgroup import remove_build_cgroup
 from .config import GatewayConfig, current_config, engine_resolver
 from .errors import EngineError
@@ -186,9 +187,13 @@ async def _remove_registry_images(
     if not client.configured or not keys:
         return 0
     try:
-        repositories = await client.all_repositories()
-        mine = [r for r in repositories if r.partition("/")[0] in keys]
-        return await client.delete_repositories(mine)
+        async with registry_space.in_use():
+            repositories = await client.all_repositories()
+            mine = [r for r in repositories if r.partition("/")[0] in keys]
+            deleted = await client.delete_repositories(mine)
+        if deleted:
+            registry_space.deleted()  # their blobs wait for the next collection
+        return deleted
     except RegistryDown as exc:
         report.errors.append(f"registry: {exc}")
         return 0
@@ -253,6 +258,8 @@ async def sweep_orphans(
                 log.warning("sweep: engine %s not reached: %s", await engine.address(), exc)
                 break
     await _sweep_registry(config, live)
+    # What pushes and clean-ups left on the registry's disk is freed here, at a quiet moment.
+    await registry_space.collect_if_due(config)
     return sorted(cleaned)
 
 

@@ -84,6 +84,9 @@ class GatewayConfig:
     registry_password: str = ""
     registry_max_images: int = _setting("REGISTRY_MAX_IMAGES")
     registry_max_size: int = _setting("REGISTRY_MAX_SIZE", parse_size)
+    # The local registry's folder, for its garbage collection ("" = none: registry_space).
+    registry_folder: str = _setting("REGISTRY_FOLDER")
+    registry_collect_every: float = _setting("REGISTRY_COLLECT_EVERY", float)
 
     @classmethod
     def from_settings(cls) -> GatewayConfig:

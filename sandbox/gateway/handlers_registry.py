@@ -19,7 +19,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from . import quotas
+from . import quotas, registry_space
 from .errors import GatewayError, bad_request, not_found, refused
 from .handlers_system import denied
 from .names import ImageRef, parse_image_ref
@@ -137,6 +137,21 @@ async def _untag_remote_names(student: Student, engine_repo: str, tags: list[str
         await student.engine.request("DELETE", f"/images/{name}", query={"noprune": "1"})
 
 
+async def _count_left_behind(
+    client: RegistryClient, student: Student, before: Any, uploaded: int
+) -> None:
+    """A push over a tag with another image leaves the old one's blobs on disk, unseen by the
+    tags: what the student's tags referred to before the push and not after counts in their
+    quota until the registry's next collection (registry_space), with `uploaded`, the bytes a
+    push that did not end well may have left without a manifest."""
+    try:
+        after = (await client.usage(student.ns.key)).blobs
+    except RegistryDown:
+        after = {}  # not known: everything counts until the collection
+    gone = sum(size for digest, size in before.blobs.items() if digest not in after)
+    registry_space.leave(student.ns.key, gone + uploaded)
+
+
 async def _usage(client: RegistryClient, student: Student) -> Any:
     try:
         return await client.usage(student.ns.key)
@@ -187,7 +202,7 @@ async def push(ex: Exchange) -> None:
         )
     remote = _remote_repo(student, ref)
     engine_repo = _engine_repo(student, ref)
-    async with _lock(student):
+    async with _lock(student), registry_space.in_use():
         usage = await _usage(client, student)
         new = [t for t in tags if (remote, t) not in usage.tags]
         if len(usage.tags) + len(new) > config.registry_max_images:
@@ -204,18 +219,24 @@ async def push(ex: Exchange) -> None:
             )
         # The image's size on disk (uncompressed) is an upper bound of what the push adds.
         adding = sum(images.values())
-        if usage.size + adding > config.registry_max_size:
-            raise refused(
-                _(
-                    "No cabe en tu espacio del registro del curso: ya ocupas %(used)s, esta imagen "
-                    "ocupa hasta %(new)s y el máximo es %(max)s."
-                )
-                % {
-                    "used": _mib(usage.size),
-                    "new": _mib(adding),
-                    "max": _mib(config.registry_max_size),
-                }
-            )
+        left = registry_space.left_behind(student.ns.key)
+        if usage.size + left + adding > config.registry_max_size:
+            message = _(
+                "No cabe en tu espacio del registro del curso: ya ocupas %(used)s, esta imagen "
+                "ocupa hasta %(new)s y el máximo es %(max)s."
+            ) % {
+                "used": _mib(usage.size + left),
+                "new": _mib(adding),
+                "max": _mib(config.registry_max_size),
+            }
+            if left:
+                message += " " + _(
+                    "De lo que ocupas, %(left)s son capas que ya no usa ninguna de tus etiquetas "
+                    "(versiones anteriores de una etiqueta que volviste a subir, o subidas que no "
+                    "terminaron): el registro las libera en su próxima limpieza, en unos minutos."
+                ) % {"left": _mib(left)}
+            raise refused(message)
+        counted = [False]
         try:
             for t in tags:
                 await student.engine.json(
@@ -224,8 +245,11 @@ async def push(ex: Exchange) -> None:
                     query={"repo": engine_repo, "tag": t},
                 )
 
-            async def finish(_failed: bool) -> None:
+            async def finish(failed: bool) -> None:
                 await _untag_remote_names(student, engine_repo, tags)
+                # Before the stream's end: the student's next command sees it counted.
+                await _count_left_behind(client, student, usage, adding if failed else 0)
+                counted[0] = True
 
             await _engine_stream(
                 ex,
@@ -237,6 +261,10 @@ async def push(ex: Exchange) -> None:
             )
         finally:
             await _untag_remote_names(student, engine_repo, tags)
+            if not counted[0]:
+                # Cut off: it may have uploaded layers with no manifest, counted at their upper
+                # bound until the next collection.
+                await _count_left_behind(client, student, usage, adding)
 
 
 async def pull(ex: Exchange, ref: ImageRef) -> None:
@@ -255,7 +283,7 @@ async def pull(ex: Exchange, ref: ImageRef) -> None:
     engine_repo = _engine_repo(student, ref)
     tagged = ImageRef(ref.domain, ref.path, tag, "")
     own = student.ns.own_image_ref(tagged)
-    async with _lock(student):
+    async with _lock(student), registry_space.in_use():
         try:
             found = await client.manifest(remote, tag)
         except RegistryDown:
@@ -337,25 +365,33 @@ async def search(ex: Exchange) -> None:
     text = term[len(name) + 1 :]
     client = RegistryClient(student.config)
     try:
-        repositories = await client.repositories(student.ns.key)
-        results = []
-        for repository in sorted(repositories):
-            path = repository.partition("/")[2]
-            if text not in path:
-                continue
-            tags = sorted(await client.tags(repository))
-            if not tags:
-                continue  # every tag deleted: the catalog keeps the empty repository
-            results.append(
-                {
-                    "name": f"{name}/{path}",
-                    "description": _("etiquetas: %(t)s") % {"t": ", ".join(tags)},
-                    "star_count": 0,
-                    "is_official": False,
-                    "is_automated": False,
-                }
-            )
+        async with registry_space.in_use():
+            repositories = await client.repositories(student.ns.key)
+            results = await _search_results(client, repositories, text, name)
     except RegistryDown:
         raise registry_down() from None
     limit = int(ex.q("limit") or 25) if (ex.q("limit") or "25").isdigit() else 25
     await ex.reply_json(200, results[: max(limit, 1)])
+
+
+async def _search_results(
+    client: RegistryClient, repositories: list[str], text: str, name: str
+) -> list[dict[str, Any]]:
+    results = []
+    for repository in sorted(repositories):
+        path = repository.partition("/")[2]
+        if text not in path:
+            continue
+        tags = sorted(await client.tags(repository))
+        if not tags:
+            continue  # every tag deleted: the catalog keeps the empty repository
+        results.append(
+            {
+                "name": f"{name}/{path}",
+                "description": _("etiquetas: %(t)s") % {"t": ", ".join(tags)},
+                "star_count": 0,
+                "is_official": False,
+                "is_automated": False,
+            }
+        )
+    return results

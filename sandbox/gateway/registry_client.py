@@ -60,7 +60,11 @@ class RegistryDown(Exception):
 @dataclass(frozen=True)
 class Usage:
     tags: frozenset[tuple[str, str]]  # (repository, tag)
-    size: int  # bytes of distinct blobs referenced by those tags
+    blobs: dict[str, int]  # digest -> bytes, of the distinct blobs those tags refer to
+
+    @property
+    def size(self) -> int:
+        return sum(self.blobs.values())
 
 
 class RegistryClient:
@@ -167,7 +171,7 @@ class RegistryClient:
                 for blob in [manifest.get("config") or {}, *(manifest.get("layers") or [])]:
                     if blob.get("digest"):
                         blobs[blob["digest"]] = int(blob.get("size") or 0)
-        return Usage(frozenset(tags), sum(blobs.values()))
+        return Usage(frozenset(tags), blobs)
 
     # --- deletion -------------------------------------------------------------------------------
     async def delete_repositories(self, repositories: list[str]) -> int:

@@ -1,0 +1,128 @@
+"""What the course registry keeps on disk that no tag shows, and when it is freed.
+
+The registry (distribution 2.8) frees blobs only in a garbage collection, and only with its
+server stopped (sandbox/course_registry.py). Until then, a tag pushed again over with another
+image, or a student's images deleted at their cleanup, leave blobs on disk that no manifest
+refers to. Counted by the tags alone, a student could push `app:1` again and again, each time
+with new layers, past REGISTRY_MAX_SIZE without end (an attack review measured 14 -> 50 MiB
+against a 30 MiB quota). So:
+- what a student's push leaves behind (blobs their tags referred to before it and not after)
+  counts in their REGISTRY_MAX_SIZE until the next collection (`left_behind`);
+- `collect_if_due` (from the reaper's sweep) restarts the registry Muelle runs in
+  REGISTRY_FOLDER, which collects before it serves: at most every REGISTRY_COLLECT_EVERY, only
+  when something was left behind, and only while no push, pull, search or deletion is under way
+  (they hold `in_use`, and wait while a collection runs).
+
+A registry Muelle does not run (REGISTRY_URL elsewhere, or no serve.json in the folder) is
+never restarted: its collection is its operator's, and what is left behind keeps counting
+until this process restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from subprocess import Popen
+
+from sandbox import course_registry
+
+from .config import GatewayConfig
+
+logger = logging.getLogger(__name__)
+# A collection takes a few seconds (stop, collect, start): exchanges waiting for it poll.
+_WAIT_STEP = 0.05
+
+
+class _State:
+    def __init__(self) -> None:
+        self.guard = threading.Lock()  # the gateway's event loops may be several (threads)
+        self.left: dict[str, int] = {}  # student key -> bytes left behind since the collection
+        self.dirty = False  # something was left behind since the last collection
+        self.busy = 0  # exchanges with the registry under way
+        self.collecting = False
+        self.last = time.monotonic()
+        self.process: Popen[bytes] | None = None  # the server this process started, if any
+
+
+_state = _State()
+
+
+def left_behind(key: str) -> int:
+    with _state.guard:
+        return _state.left.get(key, 0)
+
+
+def leave(key: str, size: int) -> None:
+    """`key`'s push left `size` bytes of blobs that no tag of theirs refers to any more."""
+    with _state.guard:
+        _state.left[key] = _state.left.get(key, 0) + size
+        _state.dirty = _state.dirty or size > 0
+
+
+def deleted() -> None:
+    """Manifests were deleted (a student's cleanup): their blobs wait for a collection."""
+    with _state.guard:
+        _state.dirty = True
+
+
+@asynccontextmanager
+async def in_use() -> AsyncIterator[None]:
+    """Around an exchange with the registry: it never runs during a collection."""
+    while True:
+        with _state.guard:
+            if not _state.collecting:
+                _state.busy += 1
+                break
+        await asyncio.sleep(_WAIT_STEP)
+    try:
+        yield
+    finally:
+        with _state.guard:
+            _state.busy -= 1
+
+
+def own_folder(config: GatewayConfig) -> Path | None:
+    """The folder of the registry Muelle runs at the gateway's registry address, if any."""
+    if not config.registry_folder or not config.registry_address:
+        return None
+    folder = Path(config.registry_folder)
+    try:
+        started = json.loads((folder / "serve.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if f"{started.get('host')}:{started.get('port')}" != config.registry_address:
+        return None
+    return folder
+
+
+async def collect_if_due(config: GatewayConfig) -> bool:
+    """Restarts (and so collects) the registry Muelle runs, when due; True if it did."""
+    folder = own_folder(config)
+    if folder is None:
+        return False
+    with _state.guard:
+        due = time.monotonic() - _state.last >= config.registry_collect_every
+        if not (_state.dirty and due) or _state.busy or _state.collecting:
+            return False
+        _state.collecting = True
+    try:
+        process = await asyncio.to_thread(course_registry.restart, folder)
+    except Exception:
+        logger.warning("el registro del curso no se pudo limpiar", exc_info=True)
+        with _state.guard:
+            _state.last = time.monotonic()  # not again at once: the next interval
+            _state.collecting = False
+        return False
+    with _state.guard:
+        _state.process = process
+        _state.left.clear()
+        _state.dirty = False
+        _state.last = time.monotonic()
+        _state.collecting = False
+    return True

@@ -1,0 +1,171 @@
+"""What the course registry keeps on disk that no tag shows (sandbox/gateway/registry_space.py),
+with the real CLI, engine and registry server: a tag pushed again over with new layers counts
+in the student's quota until the registry's next collection, and the collection (a restart of
+the registry Muelle runs) frees those layers on disk, and waits for exchanges under way."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox import course_registry
+from sandbox.gateway import lifecycle, registry_space
+from sandbox.gateway.config import GatewayConfig
+from sandbox.gateway.names import student_key
+from sandbox.gateway.registry_client import RegistryClient
+
+from .conftest import IMAGE
+
+pytestmark = pytest.mark.docker
+
+NAME = "registro.muelle"
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def registry_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder: Path = tmp_path_factory.mktemp("registry-space")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    course_registry.start(folder, port)
+    try:
+        yield folder
+    finally:
+        course_registry.stop_running(folder)  # whichever server runs now (a collection restarts)
+
+
+@pytest.fixture
+def config(gateway_config: GatewayConfig, registry_folder: Path) -> Iterator[GatewayConfig]:
+    port = int((registry_folder / "serve.json").read_text().split('"port": ')[1].split(",")[0])
+    configured = dataclasses.replace(
+        gateway_config,
+        registry_address=f"127.0.0.1:{port}",
+        registry_username=course_registry.USERNAME,
+        registry_password=course_registry.ensure_password(registry_folder),
+        registry_max_size=11 * MiB,
+        registry_folder=str(registry_folder),
+        registry_collect_every=0.0,
+    )
+    lifecycle.configure(configured)
+    yield configured
+    lifecycle.configure(None)
+
+
+def _build(student, tmp_path: Path, tag: str, seed: str) -> None:
+    """An image with a 3 MiB layer of its own (random bytes: compression cannot shrink it)."""
+    context = tmp_path / seed
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM {IMAGE}\nRUN head -c 3145728 /dev/urandom > /grande && echo {seed} > /semilla\n"
+    )
+    student.ok("build", "-t", tag, str(context), timeout=180)
+
+
+def _blobs(config: GatewayConfig, student) -> dict[str, int]:
+    client = RegistryClient(config)
+    return asyncio.run(client.usage(student_key(config.instance, student.owner))).blobs
+
+
+def _on_disk(folder: Path, digest: str) -> bool:
+    hex_digest = digest.partition(":")[2]
+    blob = folder / "storage/docker/registry/v2/blobs/sha256" / hex_digest[:2] / hex_digest
+    return (blob / "data").is_file()
+
+
+def test_a_tag_pushed_again_over_counts_until_the_collection_frees_it(
+    registry_folder, config, make_student, gateway_loop, tmp_path
+):
+    student = make_student()
+    key = student_key(config.instance, student.owner)
+    _build(student, tmp_path, f"{NAME}/app:1", "uno")
+    student.ok("push", f"{NAME}/app:1")
+    first = _blobs(config, student)
+    assert sum(first.values()) > 3 * MiB
+
+    # Again over the same tag with new layers: allowed (about 4 MiB stored, up to 5 MiB more
+    # against 11), and the first version's layers now count although no tag shows them.
+    _build(student, tmp_path, f"{NAME}/app:1", "dos")
+    student.ok("push", f"{NAME}/app:1")
+    second = _blobs(config, student)
+    left = {digest for digest in first if digest not in second}
+    assert left and all(_on_disk(registry_folder, digest) for digest in left)
+    assert registry_space.left_behind(key) == sum(first[digest] for digest in left)
+
+    # A third time does not fit: stored, left behind and this image's size pass 11 MiB.
+    # Counted by the tags alone (as before), it did, and the disk grew with every push.
+    _build(student, tmp_path, f"{NAME}/app:1", "tres")
+    error = student.refused("push", f"{NAME}/app:1")
+    assert "No cabe en tu espacio del registro del curso" in error
+    assert "capas que ya no usa ninguna de tus etiquetas" in error
+    assert _blobs(config, student) == second
+
+    # The collection (the reaper's sweep calls it) restarts the registry: the left-behind
+    # layers are gone from its disk, the student's tag is still there, and the push now fits.
+    old_pid = course_registry.running_pid(registry_folder)
+    assert gateway_loop.run(registry_space.collect_if_due(config)) is True
+    assert course_registry.running_pid(registry_folder) not in (None, old_pid)
+    assert not any(_on_disk(registry_folder, digest) for digest in left)
+    assert all(_on_disk(registry_folder, digest) for digest in second)
+    assert registry_space.left_behind(key) == 0
+    student.ok("push", f"{NAME}/app:1")
+    assert _blobs(config, student) != second
+
+
+def test_a_collection_waits_for_exchanges_and_exchanges_wait_for_it(
+    registry_folder, config, make_student, gateway_loop
+):
+    student = make_student()
+    student.ok("tag", IMAGE, f"{NAME}/espera:1")
+    registry_space.deleted()  # something to collect
+    pid = course_registry.running_pid(registry_folder)
+
+    async def during_an_exchange() -> bool:
+        async with registry_space.in_use():
+            return await registry_space.collect_if_due(config)
+
+    # An exchange under way: no collection (it would cut a push off).
+    assert gateway_loop.run(during_an_exchange()) is False
+    assert course_registry.running_pid(registry_folder) == pid
+
+    # A collection under way: a push waits for it, then works against the new server.
+    async def push_during_a_collection() -> tuple[bool, int | None]:
+        collecting = asyncio.ensure_future(registry_space.collect_if_due(config))
+        await asyncio.sleep(0)  # the collection has begun: it holds the registry
+        pushed = asyncio.ensure_future(asyncio.to_thread(student.ok, "push", f"{NAME}/espera:1"))
+        collected = await collecting
+        seen_pid = course_registry.running_pid(registry_folder)
+        await pushed
+        return collected, seen_pid
+
+    collected, pid_after = gateway_loop.run(push_during_a_collection())
+    assert collected is True and pid_after not in (None, pid)
+    repository = f"{student_key(config.instance, student.owner)}/espera"
+    assert asyncio.run(RegistryClient(config).tags(repository)) == ["1"]
+
+
+def test_scripts_serve_collects_the_registry_it_finds_running(registry_folder):
+    """`python -m sandbox.course_registry start` (scripts/serve) with the registry already up:
+    collected and started again before any server of Muelle uses it."""
+    import subprocess
+    import sys
+
+    started = (registry_folder / "serve.json").read_text()
+    port = started.split('"port": ')[1].split(",")[0]
+    pid = course_registry.running_pid(registry_folder)
+    result = subprocess.run(
+        [sys.executable, "-m", "sandbox.course_registry", "start", str(registry_folder), port],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert course_registry.running_pid(registry_folder) not in (None, pid)
+    password = course_registry.ensure_password(registry_folder)
+    assert course_registry.answers(int(port), password)
