@@ -94,9 +94,25 @@ def resolve(scope: dict[str, Any]) -> dict[str, Any]:
 def client_address(scope: dict[str, Any]) -> str:
     """The address the per-client limits count (after tutorial.asgi has resolved it)."""
     client = scope.get("client")
-    return str(client[0]) if client else UNKNOWN
+    return limit_key(str(client[0])) if client else UNKNOWN
 
 
 def request_address(request: HttpRequest) -> str:
     """The same address for a Django request (its REMOTE_ADDR comes from that scope)."""
-    return request.META.get("REMOTE_ADDR") or UNKNOWN
+    return limit_key(request.META.get("REMOTE_ADDR") or UNKNOWN)
+
+
+def limit_key(address: str) -> str:
+    """What the per-address limits count for `address`. An IPv6 client counts by its /64: a
+    home or a host is given a whole /64 and may use any of its 2^64 addresses, so counted one
+    by one, one client would never reach a limit (a shorter prefix would lump whole providers'
+    customers together). An IPv4 address written as IPv6 (::ffff:192.0.2.1) is that IPv4."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return address

@@ -142,7 +142,11 @@ class FrontProtocol(asyncio.Protocol):
                 self._hand_over()
             return False
         fast_path, quick_exchange, _forward = _preview()
-        planned = fast_path.plan(buffer[:end]) if end <= HEAD_LIMIT else None
+        try:
+            planned = fast_path.plan(buffer[:end]) if end <= HEAD_LIMIT else None
+        except Exception:  # a bug here must not cost the request: uvicorn's path serves it
+            logger.exception("vista: error leyendo la cabecera")
+            planned = None
         if planned is None:
             self._hand_over()
             return False

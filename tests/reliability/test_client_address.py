@@ -84,3 +84,16 @@ def test_a_bad_setting_stops_the_start(name, value):
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and name in result.stderr
+
+
+def test_an_ipv6_client_counts_by_its_64_and_a_mapped_ipv4_as_itself():
+    from tutorial.client_address import limit_key
+
+    assert (
+        limit_key("2001:db8:1:2::1")
+        == limit_key("2001:db8:1:2:ffff:abcd:1234:5")
+        == ("2001:db8:1:2::/64")
+    )
+    assert limit_key("2001:db8:1:3::1") != limit_key("2001:db8:1:2::1")
+    assert limit_key("::ffff:192.0.2.7") == limit_key("192.0.2.7") == "192.0.2.7"
+    assert limit_key("unknown") == "unknown"

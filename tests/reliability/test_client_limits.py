@@ -152,3 +152,23 @@ async def test_the_editor_of_a_student_waiting_in_the_address_line_answers_at_on
     await a.close()
     await until_event(b, "ready")
     await b.close()
+
+
+async def test_an_ipv6_client_counts_by_its_64_not_by_each_address(live):
+    """Pass (CLIENT_SESSION_BURST=2, proxy 127.0.0.1 trusted): two new sessions from two
+    addresses of one IPv6 /64 use its whole burst, and a third address of the same /64 is
+    refused (429); an address of another /64 still gets its session. Before, each of the 2^64
+    addresses of a /64 had a burst of its own."""
+    server = live(
+        CLIENT_SESSION_BURST="2", CLIENT_SESSIONS_PER_MINUTE="0.1", TRUSTED_PROXIES="127.0.0.1"
+    )
+    path = "/sandbox/sesion/"
+
+    def post_from(address: str) -> int:
+        headers = {**csrf_headers(), "X-Forwarded-For": address}
+        return request(server.port, "POST", path, headers).status
+
+    same_64 = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:abcd::3"]
+    statuses = [await asyncio.to_thread(post_from, address) for address in same_64]
+    assert statuses == [204, 204, 429]
+    assert await asyncio.to_thread(post_from, "2001:db8:1:3::1") == 204
