@@ -15,6 +15,7 @@ from django.conf import settings
 
 from sandbox.gateway.student import Student
 
+from . import byte_rate
 from .table import PortTable
 
 _tables: dict[str, tuple[asyncio.AbstractEventLoop, PortTable]] = {}
@@ -39,6 +40,7 @@ def open_table(student: Student, sandbox_folder: Callable[[], str | None]) -> Po
         label_filters=list(student.ns.label_filters),
         shown_name=student.ns.student_object_name,
         sandbox_folder=sandbox_folder,
+        byte_rate=byte_rate.limit_for(public_id(student.owner)),
     )
     _tables[student.owner] = (loop, table)
     _by_public_id[public_id(student.owner)] = student.owner

@@ -42,6 +42,7 @@ from sandbox.gateway.wire import (
 
 from . import bindings, netns
 from .bindings import Published, Request
+from .byte_rate import RateLimit
 from .carriers import EngineCarrier, NamespaceCarrier
 from .node_loopback import LoopbackCarrier
 
@@ -123,6 +124,8 @@ class PortTable:
     shown_name: Callable[[str], str]  # engine name → the name the student sees
     sandbox_folder: Callable[[], str | None]  # the gateway folder their sandbox mounts
     max_connections: int = 64
+    # The student's byte rate, also for `curl localhost:<port>` in their terminal (byte_rate).
+    byte_rate: RateLimit | None = None
     running: dict[str, Running] = field(default_factory=dict)
     planned: dict[str, list[Published]] = field(default_factory=dict)
     listeners: dict[int, list[asyncio.Server]] = field(default_factory=dict)
@@ -390,7 +393,7 @@ class PortTable:
         except (NotPublished, NothingListens, OSError, TimeoutError):
             writer.close()  # as a refused connection looks to curl: closed, nothing sent
             return
-        await splice((reader, writer), upstream)
+        await splice((reader, writer), upstream, limit=self.byte_rate)
 
     # --- connections -------------------------------------------------------------------------
     def _published_at(self, host_port: int) -> tuple[Running, Published] | None:
@@ -674,8 +677,10 @@ async def splice(
     b: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     *,
     idle: float = 300.0,
+    limit: RateLimit | None = None,
 ) -> None:
-    """Copies bytes both ways until either side closes or nothing moves for `idle` seconds."""
+    """Copies bytes both ways until either side closes or nothing moves for `idle` seconds,
+    within `limit` (both ways count) when there is one."""
 
     async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, OSError, TimeoutError):
@@ -684,6 +689,8 @@ async def splice(
                     data = await src.read(64 * 1024)
                 if not data:
                     break
+                if limit is not None:
+                    await limit.take(len(data))
                 dst.write(data)
                 await dst.drain()
             if dst.can_write_eof():

@@ -11,13 +11,13 @@ headers (cookie Domain attributes dropped) and the Spanish error pages.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from django.conf import settings
 
+from sandbox.ports.byte_rate import RateLimit, limit_for
 from sandbox.ports.table import Idle, NothingListens, NotPublished, PortTable
 
 from . import addresses, pages
@@ -36,40 +36,6 @@ HOP_BY_HOP = {
     b"upgrade",
 }
 READ_SIZE = 64 * 1024
-
-
-class RateLimit:
-    """Bytes per second for one student's previews (a token bucket shared by their requests)."""
-
-    def __init__(self, rate: int) -> None:
-        self.rate = rate
-        self.tokens = float(rate)
-        self.stamp = time.monotonic()
-
-    async def take(self, amount: int) -> None:
-        while not self.take_now(amount):
-            await asyncio.sleep((min(amount, self.rate) - self.tokens) / self.rate)
-
-    def take_now(self, amount: int) -> bool:
-        """Takes `amount` if the bucket allows it now (an amount over the rate, once full)."""
-        now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= min(amount, self.rate):
-            self.tokens -= amount
-            return True
-        return False
-
-
-_limits: dict[str, RateLimit] = {}
-
-
-def limit_for(public_id: str) -> RateLimit:
-    """The student's byte rate, shared by their preview requests and websockets."""
-    limit = _limits.get(public_id)
-    if limit is None:
-        limit = _limits[public_id] = RateLimit(settings.PREVIEW_BYTES_PER_SECOND)
-    return limit
 
 
 # Methods whose request may go again on a new connection when a kept-alive one turns out to have

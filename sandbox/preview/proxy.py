@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 
+from sandbox.ports import byte_rate
 from sandbox.ports.table import NothingListens, NotPublished
 
 from . import access, addresses, forward, pages, tokens
@@ -217,7 +218,7 @@ async def _websocket(
     # The websocket client takes over the socket: detach it from the stream made by connect().
     raw = sock.dup()
     writer.transport.abort()
-    limit = forward.limit_for(target.public_id)
+    limit = byte_rate.limit_for(target.public_id)
     try:
         async with ws_connect(
             f"ws://{host}{path}",

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from sandbox.ports import byte_rate
 from sandbox.ports.table import Idle
 
 from . import forward, pages
@@ -125,7 +126,7 @@ class _Exchange:
             return
         self._stop_waiting()
         headers = forward.browser_headers(conn.headers, planned.framer)
-        limit = forward.limit_for(planned.target.public_id)
+        limit = byte_rate.limit_for(planned.target.public_id)
         size = conn.queued()
         if conn.complete() and size <= forward.WATCH_AFTER_BYTES and limit.take_now(size):
             browser.answer_now(conn.status, headers, conn.take_body())
@@ -134,7 +135,7 @@ class _Exchange:
         else:
             browser.spawn(self._relay(headers, limit))
 
-    async def _relay(self, headers: list[tuple[bytes, bytes]], limit: forward.RateLimit) -> None:
+    async def _relay(self, headers: list[tuple[bytes, bytes]], limit: byte_rate.RateLimit) -> None:
         reusable = False
         try:
             conn = self.conn
