@@ -42,6 +42,10 @@ class _TooBig(Exception):
     pass
 
 
+class _SecondAnswer(Exception):
+    pass
+
+
 class ContainerConnection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -248,9 +252,13 @@ class ContainerConnection(asyncio.Protocol):
 
     # --- httptools callbacks -----------------------------------------------------------------
     def on_message_begin(self) -> None:
-        if self._complete:
+        if self._head_done:
+            # A second answer to one request (in the same segment as the first, so the parser
+            # reads on): it must not replace the first one's status and headers, which the
+            # browser gets with the first one's body. The connection fails and is not reused.
             self._extra = True
-        self.headers = []
+            raise _SecondAnswer
+        self.headers = []  # a new answer after an informational one
         self._head_size = 0
 
     def on_header(self, name: bytes, value: bytes) -> None:

@@ -279,3 +279,21 @@ async def test_an_answer_sent_before_the_request_is_kept(serve):
     assert (status, headers) == (200, [(b"Content-Type", b"text/plain")])
     assert data.startswith(b"y\ny\n")
     conn.close()
+
+
+async def test_a_second_answer_in_the_same_segment_never_replaces_the_first(serve):
+    """A container that writes two answers at once to one request: the first is the answer,
+    with its own status and headers (before, the second's replaced them, and the browser got the
+    first's body under the second's head), and the connection is not used again."""
+    first = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Cual: primera\r\n\r\nAAAAA"
+    second = (
+        b"HTTP/1.1 203 Otra\r\nSet-Cookie: x=1; Domain=vista.localhost\r\n"
+        b'Clear-Site-Data: "cookies"\r\nContent-Length: 9\r\n\r\ninyectada'
+    )
+    served = await serve(answers(first + second, keep_open=True))
+    conn = await served.connect()
+    status, headers, body = await exchange(conn)
+    assert (status, body) == (200, b"AAAAA")
+    assert headers == [(b"Content-Length", b"5"), (b"X-Cual", b"primera")]
+    assert not conn.reusable()
+    conn.close()
