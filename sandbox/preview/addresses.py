@@ -32,7 +32,10 @@ def parse_host(host: str | None) -> PreviewHost | None:
     name = host.lower()
     if name.startswith("["):
         return None
-    name = name.rsplit(":", 1)[0] if ":" in name else name
+    if ":" in name:
+        name, _colon, port = name.rpartition(":")
+        if not (port.isascii() and port.isdigit() and len(port) <= 5):
+            return None  # a port is up to five digits: anything else is not a browser's Host
     if not name.endswith(suffix):
         return None
     match = _LABEL.match(name[: -len(suffix)])

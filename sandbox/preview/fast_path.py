@@ -48,7 +48,11 @@ class Planned:
 # depends on nothing else but the time, and the grant's expiry is checked on every use. Only
 # grants are kept, so no header pair that was refused is ever let in from here.
 _granted: dict[tuple[bytes, bytes], tuple[addresses.PreviewHost, tokens.Grant]] = {}
-_GRANTED_MAX = 4096
+_GRANTED_MAX = 1024  # a class's previews; emptied when full
+# Only headers of a browser's size are remembered: a key is at most this big, so the cache is
+# at most a few MiB however its keys are chosen (the attack review filled 70 MiB with 16 KiB
+# Host headers before these bounds).
+_GRANTED_KEY_MAX = 4096
 
 
 def plan(head: bytes) -> Planned | None:
@@ -82,12 +86,13 @@ def plan(head: bytes) -> Planned | None:
         "headers": request.headers,
     }
     key = (host, cookie)
-    known = _granted.get(key) if cookies == 1 else None
+    cacheable = cookies == 1 and len(host) + len(cookie) <= _GRANTED_KEY_MAX
+    known = _granted.get(key) if cacheable else None
     if known is None or known[1].expires <= time.time():
         known = _decide(host, scope)
         if known is None:
             return None
-        if cookies == 1:
+        if cacheable:
             if len(_granted) >= _GRANTED_MAX:
                 _granted.clear()
             _granted[key] = known
