@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class FrontProtocol(asyncio.Protocol):
         self.server_state = server_state
         self.header_timeout: float = config.header_timeout
         self.keep_alive_timeout: float = config.timeout_keep_alive
+        # As uvicorn decides it (--no-access-log leaves the logger without handlers).
+        self.access_log = _access_logger.hasHandlers()
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.buffer = b""
         self.serving: FrontBrowser | None = None  # the request being answered
@@ -77,6 +80,7 @@ class FrontProtocol(asyncio.Protocol):
         self.handed_over = False
         self._in_next = False
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0  # when the timer fires (loop time), while it is armed
         self._reading_paused = False
         self.writing_paused = False
         self._drain: asyncio.Future[None] | None = None
@@ -200,9 +204,13 @@ class FrontProtocol(asyncio.Protocol):
     def _hand_over(self) -> None:
         """From now on uvicorn's protocol owns the connection, and reads what is held."""
         self.handed_over = True
+        armed = self._timer is not None
         self._disarm()
         self.server_state.connections.discard(self)
         inner = self.inner(*self._made_with)  # type: ignore[call-arg]
+        # The head being read has what was left of its time, not a new HEADER_TIMEOUT: handed
+        # over half-sent, it would have been held twice as long.
+        inner.head_deadline = self._deadline if armed else None  # type: ignore[attr-defined]
         self.transport.set_protocol(inner)
         inner.connection_made(self.transport)
         if self._reading_paused:
@@ -218,6 +226,7 @@ class FrontProtocol(asyncio.Protocol):
     def _arm(self, seconds: float) -> None:
         self._disarm()
         self._timer = self.loop.call_later(seconds, self._timed_out)
+        self._deadline = self.loop.time() + seconds
 
     def _disarm(self) -> None:
         if self._timer is not None:
@@ -243,9 +252,9 @@ class FrontProtocol(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def client(self) -> str:
+    def client(self) -> tuple[str, int] | None:
         peer = self.transport.get_extra_info("peername")
-        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "-"
+        return (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) and len(peer) >= 2 else None
 
 
 class FrontBrowser:
@@ -318,14 +327,15 @@ class FrontBrowser:
 
     # --- the bytes -----------------------------------------------------------------------------
     def _start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        if _access_logger.isEnabledFor(logging.INFO):
-            scope = self.scope
-            query = scope["query_string"]
+        if self.front.access_log:
+            # As uvicorn logs an answer (its access formatter reads these five arguments).
+            scope: Any = {**self.scope, "client": self.front.client()}
             _access_logger.info(
-                '%s - "%s %s HTTP/1.1" %d',
-                self.front.client(),
+                '%s - "%s %s HTTP/%s" %d',
+                get_client_addr(scope),
                 scope["method"],
-                scope["path"] + ("?" + query.decode("ascii") if query else ""),
+                get_path_with_query_string(scope),
+                scope["http_version"],
                 status,
             )
         self.keep_alive = self.keep_alive and not self.front.closing

@@ -60,10 +60,13 @@ class HeadTimeout:
     transport: asyncio.Transport
     cycle: Any
     _head_timer: asyncio.TimerHandle | None = None
+    # Set by the front (tutorial.front_protocol) on a connection it hands over: when the head
+    # being read runs out of time (loop time), instead of a full HEADER_TIMEOUT from now.
+    head_deadline: float | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
-        self._await_head()
+        self._await_head(self.head_deadline)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]
@@ -77,10 +80,12 @@ class HeadTimeout:
         self._stop_head_timer()
         super().connection_lost(exc)  # type: ignore[misc]
 
-    def _await_head(self) -> None:
+    def _await_head(self, deadline: float | None = None) -> None:
         self._stop_head_timer()
         if not self.transport.is_closing():
             timeout = getattr(self.config, "header_timeout", DEFAULT_HEADER_TIMEOUT)
+            if deadline is not None:
+                timeout = max(deadline - self.loop.time(), 0.0)
             self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
 
     def _stop_head_timer(self) -> None:

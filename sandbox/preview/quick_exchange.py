@@ -94,6 +94,10 @@ class _Exchange:
         self.conn.listener = self._progress
         loop = asyncio.get_running_loop()
         self.timer = loop.call_later(settings.PREVIEW_IDLE_SECONDS, self._timed_out)
+        if self.conn.head_done() or self.conn.failed():
+            # What a server that speaks first sent on a connection opened ahead is already
+            # read: no callback would come for it.
+            self._progress()
 
     def _stop_waiting(self) -> None:
         self.conn.listener = None
