@@ -327,7 +327,7 @@ class FrontBrowser:
 
     # --- the bytes -----------------------------------------------------------------------------
     def _start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        if self.front.access_log:
+        if self.front.access_log and _access_logger.isEnabledFor(logging.INFO):
             # As uvicorn logs an answer (its access formatter reads these five arguments).
             scope: Any = {**self.scope, "client": self.front.client()}
             _access_logger.info(
