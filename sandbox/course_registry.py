@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import secrets
+import shutil
 import signal
 import ssl
 import subprocess
@@ -48,7 +49,8 @@ storage:
   cache:
     blobdescriptor: inmemory
   # Uploads that never finished (a push cut off) are not blobs: garbage-collect leaves them.
-  # The server purges them at start (a collection restarts it) and every hour.
+  # Muelle drops them at every start (a collection restarts it: drop_uploads); the server's own
+  # purge (its first run up to an hour after a start, then hourly) catches the rest.
   maintenance:
     uploadpurging:
       enabled: true
@@ -168,9 +170,15 @@ def start(
     host: str = "127.0.0.1",
     tls: Tls | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Writes the config, collects garbage and starts the server; waits until it answers."""
+    """Writes the config, collects garbage, drops unfinished uploads and starts the server;
+    waits until it answers. Never while something answers on the port: the collection would
+    run under a live registry."""
+    folder = folder.resolve()  # the server's command line names it, and running_pid reads it
+    if answers(port, ensure_password(folder), host=host, tls=tls):
+        raise RuntimeError(f"a registry already answers on {host}:{port}")
     config = write_config(folder, port, host, tls)
     garbage_collect(config)
+    drop_uploads(folder)
     log = open(folder / "registry.log", "ab")  # noqa: SIM115 - the child keeps it
     process = subprocess.Popen(
         [BINARY, "serve", str(config)],
@@ -181,9 +189,7 @@ def start(
     )
     log.close()
     (folder / "pid").write_text(f"{process.pid}\n")
-    # How it was started, so that a collection (restart()) starts it again the same way.
-    tls_paths = [str(tls.cert), str(tls.key), str(tls.ca)] if tls else None
-    (folder / "serve.json").write_text(json.dumps({"port": port, "host": host, "tls": tls_paths}))
+    _write_started(folder, port, host, tls)
     password = ensure_password(folder)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
@@ -206,6 +212,21 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(10)
 
 
+def _write_started(folder: Path, port: int, host: str, tls: Tls | None) -> None:
+    """How it was started, so that a collection (restart()) starts it again the same way."""
+    tls_paths = [str(tls.cert), str(tls.key), str(tls.ca)] if tls else None
+    (folder / "serve.json").write_text(json.dumps({"port": port, "host": host, "tls": tls_paths}))
+
+
+def drop_uploads(folder: Path) -> None:
+    """Uploads that never finished (a push cut off) are not blobs, and garbage-collect leaves
+    them; the server's own purge starts up to an hour after a start. Only with it stopped."""
+    repositories = folder / "storage" / "docker" / "registry" / "v2" / "repositories"
+    if repositories.is_dir():
+        for uploads in list(repositories.rglob("_uploads")):
+            shutil.rmtree(uploads, ignore_errors=True)
+
+
 def running_pid(folder: Path) -> int | None:
     """The pid of the registry server started in `folder`, if it still runs: checked against
     its command line, so a pid the system gave to another process since is never signalled."""
@@ -214,7 +235,7 @@ def running_pid(folder: Path) -> int | None:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    config = str(folder / "config.yml").encode()
+    config = str(folder.resolve() / "config.yml").encode()
     return pid if command[:3] == [BINARY.encode(), b"serve", config] else None
 
 
@@ -247,6 +268,7 @@ def _reap(pid: int) -> None:
 def restart(folder: Path) -> subprocess.Popen[bytes]:
     """Stops the registry started in `folder`, collects its garbage and starts it again as it
     was started (start() collects before serving). Blocking: call it from a worker thread."""
+    folder = folder.resolve()
     started = json.loads((folder / "serve.json").read_text())
     tls = Tls(*(Path(p) for p in started["tls"])) if started["tls"] else None
     stop_running(folder)
@@ -261,7 +283,9 @@ def _main(argv: list[str]) -> int:
     if answers(port, ensure_password(folder)):
         # Already running (a previous `scripts/serve`): collected and started again now, while
         # no server of Muelle uses it, when it is the one started here; else left as it is.
-        if running_pid(folder) is not None and (folder / "serve.json").is_file():
+        if running_pid(folder) is not None:
+            if not (folder / "serve.json").is_file():  # started by an earlier version
+                _write_started(folder, port, "127.0.0.1", None)
             restart(folder)
         return 0
     start(folder, port)

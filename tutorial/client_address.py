@@ -106,13 +106,22 @@ def limit_key(address: str) -> str:
     """What the per-address limits count for `address`. An IPv6 client counts by its /64: a
     home or a host is given a whole /64 and may use any of its 2^64 addresses, so counted one
     by one, one client would never reach a limit (a shorter prefix would lump whole providers'
-    customers together). An IPv4 address written as IPv6 (::ffff:192.0.2.1) is that IPv4."""
+    customers together). An IPv6 address that carries an IPv4 one (::ffff:192.0.2.1, 6to4,
+    Teredo, NAT64) is that IPv4."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
+        # An IPv6 address that carries an IPv4 one counts as that IPv4: one IPv4 address is
+        # a whole 6to4 /48 (65,536 /64s), and behind NAT64 every IPv4 client shares one /64.
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return str(embedded)
         return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return address
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052's well-known prefix

@@ -137,19 +137,34 @@ async def _untag_remote_names(student: Student, engine_repo: str, tags: list[str
         await student.engine.request("DELETE", f"/images/{name}", query={"noprune": "1"})
 
 
+async def _used(client: RegistryClient, student: Student, usage: Any) -> int:
+    """What counts in the student's REGISTRY_MAX_SIZE: on the registry Muelle runs, what their
+    repositories hold on its disk (registry_space.footprint: a version pushed over, a push cut
+    off, all of it); elsewhere, what their tags refer to and what their pushes left behind."""
+    folder = registry_space.own_folder(student.config)
+    if folder is not None:
+        on_disk = await asyncio.to_thread(registry_space.footprint, folder, student.ns.key)
+        return max(on_disk, usage.size)
+    return int(usage.size) + registry_space.left_behind(student.ns.key)
+
+
 async def _count_left_behind(
-    client: RegistryClient, student: Student, before: Any, uploaded: int
+    client: RegistryClient, student: Student, before: Any, *, failed: bool, adding: int
 ) -> None:
     """A push over a tag with another image leaves the old one's blobs on disk, unseen by the
     tags: what the student's tags referred to before the push and not after counts in their
-    quota until the registry's next collection (registry_space), with `uploaded`, the bytes a
-    push that did not end well may have left without a manifest."""
+    quota until the registry's next collection (registry_space), with, for a push that `failed`
+    or was cut off, `adding` (what it may have left without a manifest; and a collection is
+    then due whatever that says: an image's size on the engine can be far below what its push
+    uploads, as for an image of many empty files)."""
     try:
         after = (await client.usage(student.ns.key)).blobs
     except RegistryDown:
         after = {}  # not known: everything counts until the collection
     gone = sum(size for digest, size in before.blobs.items() if digest not in after)
-    registry_space.leave(student.ns.key, gone + uploaded)
+    registry_space.leave(student.ns.key, gone + (adding if failed else 0))
+    if failed:
+        registry_space.deleted()
 
 
 async def _usage(client: RegistryClient, student: Student) -> Any:
@@ -219,13 +234,14 @@ async def push(ex: Exchange) -> None:
             )
         # The image's size on disk (uncompressed) is an upper bound of what the push adds.
         adding = sum(images.values())
-        left = registry_space.left_behind(student.ns.key)
-        if usage.size + left + adding > config.registry_max_size:
+        used = await _used(client, student, usage)
+        left = max(used - usage.size, 0)
+        if used + adding > config.registry_max_size:
             message = _(
                 "No cabe en tu espacio del registro del curso: ya ocupas %(used)s, esta imagen "
                 "ocupa hasta %(new)s y el máximo es %(max)s."
             ) % {
-                "used": _mib(usage.size + left),
+                "used": _mib(used),
                 "new": _mib(adding),
                 "max": _mib(config.registry_max_size),
             }
@@ -248,7 +264,7 @@ async def push(ex: Exchange) -> None:
             async def finish(failed: bool) -> None:
                 await _untag_remote_names(student, engine_repo, tags)
                 # Before the stream's end: the student's next command sees it counted.
-                await _count_left_behind(client, student, usage, adding if failed else 0)
+                await _count_left_behind(client, student, usage, failed=failed, adding=adding)
                 counted[0] = True
 
             await _engine_stream(
@@ -264,7 +280,7 @@ async def push(ex: Exchange) -> None:
             if not counted[0]:
                 # Cut off: it may have uploaded layers with no manifest, counted at their upper
                 # bound until the next collection.
-                await _count_left_behind(client, student, usage, adding)
+                await _count_left_behind(client, student, usage, failed=True, adding=adding)
 
 
 async def pull(ex: Exchange, ref: ImageRef) -> None:

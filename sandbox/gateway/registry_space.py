@@ -6,8 +6,10 @@ image, or a student's images deleted at their cleanup, leave blobs on disk that 
 refers to. Counted by the tags alone, a student could push `app:1` again and again, each time
 with new layers, past REGISTRY_MAX_SIZE without end (an attack review measured 14 -> 50 MiB
 against a 30 MiB quota). So:
-- what a student's push leaves behind (blobs their tags referred to before it and not after)
-  counts in their REGISTRY_MAX_SIZE until the next collection (`left_behind`);
+- for the registry Muelle runs, a student's quota counts what their repositories hold on its
+  disk (`footprint`: every linked blob and every unfinished upload, whatever the tags say); for
+  a registry it does not run, what a push leaves behind (blobs their tags referred to before it
+  and not after) counts until this process restarts (`left_behind`);
 - `collect_if_due` (from the reaper's sweep) restarts the registry Muelle runs in
   REGISTRY_FOLDER, which collects before it serves: at most every REGISTRY_COLLECT_EVERY, only
   when something was left behind, and only while no push, pull, search or deletion is under way
@@ -46,6 +48,9 @@ class _State:
         self.dirty = False  # something was left behind since the last collection
         self.busy = 0  # exchanges with the registry under way
         self.collecting = False
+        # A collection is due but exchanges were under way: new ones wait, so that one student
+        # making request after request cannot put it off for ever.
+        self.pending = False
         self.last = time.monotonic()
         self.process: Popen[bytes] | None = None  # the server this process started, if any
 
@@ -66,7 +71,8 @@ def leave(key: str, size: int) -> None:
 
 
 def deleted() -> None:
-    """Manifests were deleted (a student's cleanup): their blobs wait for a collection."""
+    """Manifests were deleted (a student's cleanup), or a push failed or was cut off (its
+    uploads): what they leave on disk waits for a collection."""
     with _state.guard:
         _state.dirty = True
 
@@ -76,7 +82,7 @@ async def in_use() -> AsyncIterator[None]:
     """Around an exchange with the registry: it never runs during a collection."""
     while True:
         with _state.guard:
-            if not _state.collecting:
+            if not (_state.collecting or _state.pending):
                 _state.busy += 1
                 break
         await asyncio.sleep(_WAIT_STEP)
@@ -91,7 +97,7 @@ def own_folder(config: GatewayConfig) -> Path | None:
     """The folder of the registry Muelle runs at the gateway's registry address, if any."""
     if not config.registry_folder or not config.registry_address:
         return None
-    folder = Path(config.registry_folder)
+    folder = Path(config.registry_folder).resolve()
     try:
         started = json.loads((folder / "serve.json").read_text())
     except (OSError, ValueError):
@@ -108,7 +114,10 @@ async def collect_if_due(config: GatewayConfig) -> bool:
         return False
     with _state.guard:
         due = time.monotonic() - _state.last >= config.registry_collect_every
-        if not (_state.dirty and due) or _state.busy or _state.collecting:
+        if not (_state.dirty and due) or _state.collecting:
+            return False
+        if _state.busy:
+            _state.pending = True  # the next call collects, once these are done
             return False
         _state.collecting = True
     try:
@@ -117,12 +126,40 @@ async def collect_if_due(config: GatewayConfig) -> bool:
         logger.warning("el registro del curso no se pudo limpiar", exc_info=True)
         with _state.guard:
             _state.last = time.monotonic()  # not again at once: the next interval
-            _state.collecting = False
+            _state.collecting = _state.pending = False
         return False
     with _state.guard:
         _state.process = process
         _state.left.clear()
         _state.dirty = False
         _state.last = time.monotonic()
-        _state.collecting = False
+        _state.collecting = _state.pending = False
     return True
+
+
+def footprint(folder: Path, key: str) -> int:
+    """What the student's repositories hold on the registry's disk, whatever their tags say:
+    every blob linked in them (a tag's, a version pushed over, a layer of a push cut off) while
+    its data is there, and every upload unfinished. Blocking (a walk of their folders)."""
+    v2 = folder / "storage" / "docker" / "registry" / "v2"
+    mine = v2 / "repositories" / key
+    if not mine.is_dir():
+        return 0
+    total = 0
+    seen: set[str] = set()
+    for pattern in ("_layers/sha256/*/link", "_manifests/revisions/sha256/*/link"):
+        for link in mine.rglob(pattern):
+            digest = link.parent.name
+            if digest in seen:
+                continue
+            seen.add(digest)
+            try:
+                total += (v2 / "blobs" / "sha256" / digest[:2] / digest / "data").stat().st_size
+            except OSError:
+                pass  # collected: the link outlives its blob
+    for data in mine.rglob("_uploads/*/data"):
+        try:
+            total += data.stat().st_size
+        except OSError:
+            pass
+    return total

@@ -169,3 +169,104 @@ def test_scripts_serve_collects_the_registry_it_finds_running(registry_folder):
     assert course_registry.running_pid(registry_folder) not in (None, pid)
     password = course_registry.ensure_password(registry_folder)
     assert course_registry.answers(int(port), password)
+
+
+def test_an_upload_a_push_left_unfinished_counts_until_a_collection_drops_it(
+    registry_folder, config, make_student, gateway_loop
+):
+    """A push cut off leaves its upload in the registry's storage (`_uploads`), whatever the
+    image's size on the engine said (an image of empty files is 0 bytes there): it counts in
+    the student's quota as it is on disk, and a collection drops it."""
+    student = make_student()
+    key = student_key(config.instance, student.owner)
+    student.ok("tag", IMAGE, f"{NAME}/corte:1")
+    # What the registry keeps of an upload cut off: its data under the student's repository.
+    upload = (
+        registry_folder
+        / "storage/docker/registry/v2/repositories"
+        / key
+        / "corte/_uploads/0b3c6a57-4c1e-4c49-9d59-6d1a0f6c8a11"
+    )
+    upload.mkdir(parents=True)
+    (upload / "data").write_bytes(b"\0" * (12 * MiB))
+    assert registry_space.footprint(registry_folder, key) == 12 * MiB
+    error = student.refused("push", f"{NAME}/corte:1")
+    assert "No cabe en tu espacio del registro del curso: ya ocupas 12 MiB" in error
+
+    registry_space.deleted()  # what the gateway marks when a push fails or is cut off
+    assert gateway_loop.run(registry_space.collect_if_due(config)) is True
+    assert not upload.exists()
+    student.ok("push", f"{NAME}/corte:1")
+    assert 0 < registry_space.footprint(registry_folder, key) < 3 * MiB
+
+
+def test_a_due_collection_holds_new_exchanges_back_until_it_ran(config, gateway_loop):
+    """One student asking the registry again and again cannot put a collection off: once it is
+    due, new exchanges wait, the ones under way finish, and the next sweep collects."""
+    registry_space.deleted()
+
+    async def scenario() -> list[str]:
+        seen: list[str] = []
+        release = asyncio.Event()
+
+        async def exchange(name: str, hold: asyncio.Event | None) -> None:
+            async with registry_space.in_use():
+                seen.append(f"{name} dentro")
+                if hold is not None:
+                    await hold.wait()
+
+        first = asyncio.ensure_future(exchange("primera", release))
+        await asyncio.sleep(0.05)
+        seen.append(f"recogida {await registry_space.collect_if_due(config)}")
+        second = asyncio.ensure_future(exchange("segunda", None))
+        await asyncio.sleep(0.3)  # it waits: the collection is due
+        release.set()
+        await first
+        seen.append(f"recogida {await registry_space.collect_if_due(config)}")
+        await second
+        return seen
+
+    assert gateway_loop.run(scenario()) == [
+        "primera dentro",
+        "recogida False",
+        "recogida True",
+        "segunda dentro",
+    ]
+
+
+def test_a_registry_started_through_a_symlink_or_by_an_earlier_version_is_collected(tmp_path):
+    """The folder may be reached through a symlink (a linked var/), and a registry started by
+    a version before serve.json has none: both are still found, stopped and collected, never
+    collected under a live server."""
+    import subprocess
+    import sys
+
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "enlace"
+    link.symlink_to(real)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    course_registry.start(link, port)
+    try:
+        pid = course_registry.running_pid(link)
+        assert pid is not None and pid == course_registry.running_pid(real)
+        course_registry.restart(link)
+        second = course_registry.running_pid(link)
+        assert second not in (None, pid)
+
+        (real / "serve.json").unlink()  # as an earlier version left it
+        result = subprocess.run(
+            [sys.executable, "-m", "sandbox.course_registry", "start", str(link), str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert (real / "serve.json").is_file()
+        assert course_registry.running_pid(link) not in (None, second)
+        assert course_registry.answers(port, course_registry.ensure_password(real))
+    finally:
+        course_registry.stop_running(link)

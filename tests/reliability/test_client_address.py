@@ -97,3 +97,9 @@ def test_an_ipv6_client_counts_by_its_64_and_a_mapped_ipv4_as_itself():
     assert limit_key("2001:db8:1:3::1") != limit_key("2001:db8:1:2::1")
     assert limit_key("::ffff:192.0.2.7") == limit_key("192.0.2.7") == "192.0.2.7"
     assert limit_key("unknown") == "unknown"
+    # IPv6 addresses that carry an IPv4 one count as it: 6to4 (a /48 per IPv4), Teredo (the
+    # client's), NAT64 (every IPv4 client behind it would otherwise share one /64).
+    assert limit_key("2002:c000:0207:1::1") == limit_key("2002:c000:207:ffff::9") == "192.0.2.7"
+    assert limit_key("64:ff9b::192.0.2.8") == "192.0.2.8"
+    assert limit_key("64:ff9b::198.51.100.9") != limit_key("64:ff9b::192.0.2.8")
+    assert limit_key("2001:0:4136:e378:8000:63bf:3fff:fdd2") == "192.0.2.45"
