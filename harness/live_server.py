@@ -211,15 +211,16 @@ def remove_containers(instance: str) -> None:
         subprocess.run(["docker", "volume", "rm", *volumes], capture_output=True, check=False)
 
 
-def serving(folder: Path, name: str, **env: str) -> Iterator[LiveServer]:
-    """A started server with its own SQLite file in `folder` and its own instance; on the way
-    out, a graceful stop (kill if it hangs), its containers removed and `folder` deleted. For
-    module-scoped fixtures: `yield from serving(...)`."""
+def serving(folder: Path, name: str, *start_args: str, **env: str) -> Iterator[LiveServer]:
+    """A started server (`start_args` added to its command line) with its own SQLite file in
+    `folder` and its own instance; on the way out, a graceful stop (kill if it hangs), its
+    containers removed and `folder` deleted. For module-scoped fixtures: `yield from
+    serving(...)`."""
     live = LiveServer(
         folder / "db.sqlite3", f"pytest-{name}-{os.getpid()}-{time.monotonic_ns()}", **env
     )
     live.migrate()
-    live.start()
+    live.start(*start_args)
     yield live
     try:
         live.terminate(within=30)

@@ -113,3 +113,15 @@ def trickle_post(sock: socket.socket, port: int, path: str, length: int, every: 
         if select.select([sock], [], [], every)[0]:
             break
     return sent
+
+
+def closed_by_server(sock: socket.socket, within: float) -> bool:
+    """Whether the server ends the connection (or answers a 4xx) within `within` seconds."""
+    sock.settimeout(within)
+    try:
+        data = sock.recv(65536)
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+    return data == b"" or data.startswith(b"HTTP/1.1 4")

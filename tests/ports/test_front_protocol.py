@@ -6,16 +6,15 @@ reads the real server (`python -m tutorial.server --log-level info`) and its log
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import socket
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from harness.live_server import LiveServer, remove_containers
+from harness.live_server import LiveServer, serving
 from harness.preview_client import Student, body, request, serve_python, wait_for_page
+from harness.raw_http import closed_by_server
 
 pytestmark = [pytest.mark.docker]
 
@@ -48,22 +47,15 @@ http.server.ThreadingHTTPServer(("0.0.0.0", 80), H).serve_forever()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    folder = tmp_path_factory.mktemp("front")
-    live = LiveServer(
-        folder / "db.sqlite3",
-        f"pytest-front-{os.getpid()}-{time.monotonic_ns()}",
+    # At the server's default level (scripts/serve): the access lines are written.
+    yield from serving(
+        tmp_path_factory.mktemp("front"),
+        "front",
+        "--log-level",
+        "info",
         SANDBOX_WARM_POOL="0",
         PREVIEW_IDLE_SECONDS="2",
     )
-    live.migrate()
-    live.start("--log-level", "info")  # the server's default level (scripts/serve)
-    yield live
-    try:
-        live.terminate(within=30)
-    finally:
-        live.stop()
-        remove_containers(live.instance)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def test_a_fast_answer_is_logged_as_uvicorn_logs_one(server):
@@ -93,17 +85,6 @@ async def test_an_answer_sent_before_the_request_is_answered_at_once(server):
         assert page.status == 200 and body(page) == "habla-antes!"
 
 
-def _closed_by_server(sock: socket.socket, within: float) -> bool:
-    sock.settimeout(within)
-    try:
-        data = sock.recv(65536)
-    except TimeoutError:
-        return False
-    except ConnectionResetError:
-        return True
-    return data == b"" or data.startswith(b"HTTP/1.1 4")
-
-
 def test_a_head_handed_over_half_sent_keeps_the_time_it_had_left(server):
     """--header-timeout 5 here. A head half-sent for 3.5 s, then grown past the front's 16 KiB
     head limit (handed over to uvicorn), is closed when its 5 s are up; before, uvicorn's timer
@@ -112,4 +93,4 @@ def test_a_head_handed_over_half_sent_keeps_the_time_it_had_left(server):
         sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Lento: ")
         time.sleep(3.5)
         sock.sendall(b"a" * (17 * 1024))
-        assert _closed_by_server(sock, 3.0)
+        assert closed_by_server(sock, 3.0)

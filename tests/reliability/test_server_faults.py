@@ -17,6 +17,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 
 from harness.live_server import LiveServer, instance_containers, remove_containers
+from harness.raw_http import closed_by_server
 from harness.tabs import new_terminal_id
 
 pytestmark = [pytest.mark.docker]
@@ -160,17 +161,6 @@ def slow_clients(port: int, count: int) -> list[socket.socket]:
         socks.append(half)
         socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
     return socks
-
-
-def closed_by_server(sock: socket.socket, within: float) -> bool:
-    sock.settimeout(within)
-    try:
-        data = sock.recv(65536)
-    except TimeoutError:
-        return False
-    except ConnectionResetError:
-        return True
-    return data == b"" or data.startswith(b"HTTP/1.1 4")
 
 
 def test_normal_requests_succeed_while_slow_clients_hold_connections(server: LiveServer):
