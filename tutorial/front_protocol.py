@@ -145,7 +145,7 @@ class FrontProtocol(asyncio.Protocol):
             if len(buffer) > HEAD_LIMIT or b"\n\n" in buffer or b"\n\r\n" in buffer:
                 self._hand_over()
             return False
-        fast_path, quick_exchange, _forward = _preview()
+        fast_path, quick_exchange, _ = _preview()
         try:
             planned = fast_path.plan(buffer[:end]) if end <= HEAD_LIMIT else None
         except Exception:  # a bug here must not cost the request: uvicorn's path serves it

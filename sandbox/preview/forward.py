@@ -282,11 +282,18 @@ async def _forward(
         except TimeoutError:
             await send_page(browser, 504, pages.timed_out(target.host_port), framer)
         finally:
-            if reusable:
-                table.keep_idle(target.host_port, Idle(conn, 0.0))
-            else:
-                conn.close()
+            keep_or_close(table, target.host_port, conn, reusable)
         return replayable and not reusable and conn.complete()
+
+
+def keep_or_close(
+    table: PortTable, host_port: int, conn: ContainerConnection, reusable: bool
+) -> None:
+    """After an exchange: the connection waits for the next request, or goes."""
+    if reusable:
+        table.keep_idle(host_port, Idle(conn, 0.0))
+    else:
+        conn.close()
 
 
 async def _exchange(

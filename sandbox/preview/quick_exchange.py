@@ -27,7 +27,6 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from sandbox.ports import byte_rate
-from sandbox.ports.table import Idle
 
 from . import forward, pages
 from .container_http import ContainerConnection
@@ -160,10 +159,7 @@ class _Exchange:
 
     def _end(self, reusable: bool) -> None:
         table, conn = self.planned.table, self.conn
-        if reusable:
-            table.keep_idle(self.port, Idle(conn, 0.0))
-        else:
-            conn.close()
+        forward.keep_or_close(table, self.port, conn, reusable)
         self._release()
         if not reusable and conn.complete() and not table.busy[self.port]:
             # The container closes after each answer: the next request's connection is opened

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,7 @@ def registry_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture
 def config(gateway_config: GatewayConfig, registry_folder: Path) -> Iterator[GatewayConfig]:
-    port = int((registry_folder / "serve.json").read_text().split('"port": ')[1].split(",")[0])
+    port = json.loads((registry_folder / "serve.json").read_text())["port"]
     configured = dataclasses.replace(
         gateway_config,
         registry_address=f"127.0.0.1:{port}",
@@ -155,8 +156,7 @@ def test_scripts_serve_collects_the_registry_it_finds_running(registry_folder):
     import subprocess
     import sys
 
-    started = (registry_folder / "serve.json").read_text()
-    port = started.split('"port": ')[1].split(",")[0]
+    port = str(json.loads((registry_folder / "serve.json").read_text())["port"])
     pid = course_registry.running_pid(registry_folder)
     result = subprocess.run(
         [sys.executable, "-m", "sandbox.course_registry", "start", str(registry_folder), port],
