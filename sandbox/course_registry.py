@@ -32,6 +32,7 @@ from pathlib import Path
 
 USERNAME = "muelle"
 BINARY = "/usr/bin/docker-registry"
+LOG_NAME = "registry.log"  # the server's output; trim_log keeps it bounded
 
 _CONFIG = """\
 # Written by Muelle (sandbox/course_registry.py): rewritten at every start.
@@ -179,7 +180,8 @@ def start(
     config = write_config(folder, port, host, tls)
     garbage_collect(config)
     drop_uploads(folder)
-    log = open(folder / "registry.log", "ab")  # noqa: SIM115 - the child keeps it
+    # Appending: trim_log empties it under the running server.
+    log = open(folder / LOG_NAME, "ab")  # noqa: SIM115 - the child keeps it
     process = subprocess.Popen(
         [BINARY, "serve", str(config)],
         stdout=log,
@@ -199,7 +201,7 @@ def start(
             return process
         time.sleep(0.2)
     stop(process)
-    raise RuntimeError(f"the registry did not start: see {folder / 'registry.log'}")
+    raise RuntimeError(f"the registry did not start: see {folder / LOG_NAME}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -216,6 +218,34 @@ def _write_started(folder: Path, port: int, host: str, tls: Tls | None) -> None:
     """How it was started, so that a collection (restart()) starts it again the same way."""
     tls_paths = [str(tls.cert), str(tls.key), str(tls.ca)] if tls else None
     (folder / "serve.json").write_text(json.dumps({"port": port, "host": host, "tls": tls_paths}))
+
+
+def trim_log(folder: Path, limit: int) -> bool:
+    """Keeps registry.log near `limit` bytes: past it, its last `limit` bytes move to
+    registry.log.1 (replacing the one before) and it starts again empty; True if it did.
+
+    The server never stops writing it (each refused request is a line, and a loop of them wrote
+    about 500 MiB an hour), and writes with O_APPEND (start() opens it so): its next line lands
+    at the start of the emptied file, not past a hole of the old size. A line written between
+    the copy and the truncation is lost, as with logrotate's copytruncate."""
+    log = folder / LOG_NAME
+    try:
+        if log.stat().st_size <= limit:
+            return False
+        kept = folder / f"{LOG_NAME}.1"
+        staging = folder / f".{LOG_NAME}.1"
+        with open(log, "rb") as source, open(staging, "wb") as target:
+            # Its last `limit` bytes from a line's start: however big it grew (a registry
+            # started by an earlier version), what is kept, and copied, stays bounded.
+            source.seek(max(0, source.seek(0, os.SEEK_END) - limit))
+            if source.tell():
+                source.readline()
+            shutil.copyfileobj(source, target)
+        os.replace(staging, kept)
+        os.truncate(log, 0)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def drop_uploads(folder: Path) -> None:

@@ -505,6 +505,10 @@ DOCKER_GATEWAY_BUILD_CONTEXT_MAX = env_size("DOCKER_GATEWAY_BUILD_CONTEXT_MAX", 
 # `docker import`: the archive as sent and, once uncompressed, its files together (a student's
 # tar is spooled to disk and written again by the gateway, copy_archive.py).
 DOCKER_GATEWAY_IMPORT_MAX = env_size("DOCKER_GATEWAY_IMPORT_MAX", "1g", minimum="1k")
+# Bytes per second the gateway copies for one student, both ways, all their streams together
+# (docker exec and attach, cp, export, save, logs, build output and contexts, import, load):
+# the web process copies each byte, and its time is every student's.
+DOCKER_GATEWAY_BYTES_PER_SECOND = env_size("DOCKER_GATEWAY_BYTES_PER_SECOND", "32m", minimum="64k")
 # The engine host's cgroup v2 mount, and the cgroup under it that holds every build step.
 DOCKER_GATEWAY_BUILD_CGROUP_ROOT = env_str("DOCKER_GATEWAY_BUILD_CGROUP_ROOT", "/sys/fs/cgroup")
 DOCKER_GATEWAY_BUILD_CGROUP_PARENT = env_str("DOCKER_GATEWAY_BUILD_CGROUP_PARENT", "muelle-build")
@@ -540,6 +544,9 @@ REGISTRY_MAX_SIZE = env_size("REGISTRY_MAX_SIZE", "512m", minimum=0)
 # pulling (sandbox/gateway/registry_space.py). Empty: no collection (a registry of your own).
 REGISTRY_FOLDER = env_str("REGISTRY_FOLDER", str(BASE_DIR / "var" / "registry"))
 REGISTRY_COLLECT_EVERY = env_duration("REGISTRY_COLLECT_EVERY", "10m", minimum=1)
+# Its log (registry.log there) past this size moves to registry.log.1 at the reaper's next pass:
+# every failed request is a line, and the disk is every student's.
+REGISTRY_LOG_MAX = env_size("REGISTRY_LOG_MAX", "16m", minimum="64k")
 
 # ============================================================================================
 # Published ports and the preview origin (sandbox/ports, sandbox/preview, docs/ports.md)

@@ -260,6 +260,7 @@ async def sweep_orphans(
     await _sweep_registry(config, live)
     # What pushes and clean-ups left on the registry's disk is freed here, at a quiet moment.
     await registry_space.collect_if_due(config)
+    await registry_space.trim_log(config)
     return sorted(cleaned)
 
 

@@ -137,6 +137,15 @@ async def collect_if_due(config: GatewayConfig) -> bool:
     return True
 
 
+async def trim_log(config: GatewayConfig) -> bool:
+    """Keeps the log of the registry Muelle runs near REGISTRY_LOG_MAX (course_registry.trim_log);
+    True if it was trimmed."""
+    folder = own_folder(config)
+    if folder is None:
+        return False
+    return await asyncio.to_thread(course_registry.trim_log, folder, config.registry_log_max)
+
+
 def footprint(folder: Path, key: str) -> int:
     """What the student's repositories hold on the registry's disk, whatever their tags say:
     every blob linked in them (a tag's, a version pushed over, a layer of a push cut off) while

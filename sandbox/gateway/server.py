@@ -30,6 +30,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from sandbox.token_bucket import RateLimit
+
 from . import canonical_json
 from .errors import EngineError, GatewayError, bad_request, error_body
 from .student import Student
@@ -133,7 +135,7 @@ class Exchange:
     async def body(self, limit: int | None = None) -> bytes:
         limit = limit or self.student.config.max_json_body
         try:
-            data = await read_body(self.reader, self.framing, limit)
+            data = await read_body(self.reader, self.framing, limit, self.gateway.byte_rate)
         except BodyTooLarge:
             self.close_after = True
             self.body_consumed = True  # what is left is abandoned with the connection
@@ -157,7 +159,7 @@ class Exchange:
 
     def body_stream(self) -> AsyncIterator[bytes]:
         self.body_consumed = True
-        return iter_body(self.reader, self.framing)
+        return self.gateway.paced(iter_body(self.reader, self.framing))
 
     async def drain(self) -> None:
         if self.body_consumed:
@@ -386,7 +388,7 @@ class Exchange:
             headers.append(("Connection", "close"))
         self.writer.write(encode_response_head(response.status, response.reason, headers))
         await self.writer.drain()
-        async for batch in line_batches(iter_body(conn.reader, framing)):
+        async for batch in line_batches(self.gateway.paced(iter_body(conn.reader, framing))):
             data = batch.rewritten(lines)
             self.writer.write(chunk(data) if chunked else data)
             await self.writer.drain()
@@ -423,6 +425,7 @@ class Exchange:
                     raise ProtocolError("engine body ended early")
                 break
             remaining -= len(data) if remaining > 0 else 0
+            await self.gateway.byte_rate.take(len(data))
             self.writer.write(data)
             await self.writer.drain()
 
@@ -439,6 +442,7 @@ class Exchange:
         async def upstream() -> None:
             try:
                 while data := await self.reader.read(READ_SIZE):
+                    await self.gateway.byte_rate.take(len(data))
                     conn.writer.write(data)
                     await conn.writer.drain()
                 if conn.writer.can_write_eof():
@@ -449,6 +453,7 @@ class Exchange:
         async def downstream() -> None:
             try:
                 while data := await conn.reader.read(READ_SIZE):
+                    await self.gateway.byte_rate.take(len(data))
                     self.writer.write(data)
                     await self.writer.drain()
             except (ConnectionError, OSError):
@@ -481,12 +486,23 @@ class Gateway:
         self.server: asyncio.AbstractServer | None = None
         self.connections = 0
         self.loop: asyncio.AbstractEventLoop | None = None
+        # Every byte of the student's streams (exec and attach, cp, export, logs, build output,
+        # bodies they send) is copied by the web process: without a rate, a student in a loop of
+        # them took its time from every other student (docs/gateway.md). One bucket for all of
+        # the student's connections.
+        self.byte_rate = RateLimit(student.config.stream_bytes_per_second)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
+
+    async def paced(self, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """`stream`, held to the student's byte rate."""
+        async for data in stream:
+            await self.byte_rate.take(len(data))
+            yield data
 
     async def connect_engine(self) -> EngineConnection:
         try:

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from sandbox.token_bucket import RateLimit
+
 MAX_HEAD = 64 * 1024
 READ_SIZE = 64 * 1024
 HOP_BY_HOP = frozenset(
@@ -319,8 +321,10 @@ async def line_batches(
         yield LineBatch([], pending)
 
 
-async def read_body(reader: asyncio.StreamReader, framing: Framing, limit: int) -> bytes:
-    """Reads a whole body; ProtocolError past `limit` bytes."""
+async def read_body(
+    reader: asyncio.StreamReader, framing: Framing, limit: int, pace: RateLimit | None = None
+) -> bytes:
+    """Reads a whole body; ProtocolError past `limit` bytes. With `pace`, no faster than it."""
     if framing.kind == "length" and framing.length > limit:
         raise BodyTooLarge(limit)
     parts: list[bytes] = []
@@ -329,6 +333,8 @@ async def read_body(reader: asyncio.StreamReader, framing: Framing, limit: int) 
         size += len(data)
         if size > limit:
             raise BodyTooLarge(limit)
+        if pace is not None:
+            await pace.take(len(data))
         parts.append(data)
     return b"".join(parts)
 

@@ -10,33 +10,11 @@ one of them.
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 from django.conf import settings
 
+from sandbox.token_bucket import RateLimit
 
-class RateLimit:
-    """Bytes per second for one student (a token bucket shared by everything they carry)."""
-
-    def __init__(self, rate: int) -> None:
-        self.rate = rate
-        self.tokens = float(rate)
-        self.stamp = time.monotonic()
-
-    async def take(self, amount: int) -> None:
-        while not self.take_now(amount):
-            await asyncio.sleep((min(amount, self.rate) - self.tokens) / self.rate)
-
-    def take_now(self, amount: int) -> bool:
-        """Takes `amount` if the bucket allows it now (an amount over the rate, once full)."""
-        now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= min(amount, self.rate):
-            self.tokens -= amount
-            return True
-        return False
+__all__ = ["RateLimit", "limit_for"]
 
 
 _limits: dict[str, RateLimit] = {}

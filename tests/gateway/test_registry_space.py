@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -270,3 +271,49 @@ def test_a_registry_started_through_a_symlink_or_by_an_earlier_version_is_collec
         assert course_registry.answers(port, course_registry.ensure_password(real))
     finally:
         course_registry.stop_running(link)
+
+
+def test_the_registry_log_is_trimmed_by_the_sweep_and_the_server_keeps_writing_it(
+    registry_folder, config, gateway_loop
+):
+    # Every request the registry refuses is a line of its log (a loop of them wrote about 500
+    # MiB an hour). Past REGISTRY_LOG_MAX the sweep keeps its last part in registry.log.1 and
+    # empties it; the server goes on writing from the start of the emptied file.
+    from sandbox.gateway.cleanup import sweep_orphans
+
+    small = dataclasses.replace(config, registry_log_max=64 * 1024)
+    lifecycle.configure(small)
+    log = registry_folder / course_registry.LOG_NAME
+    with open(log, "ab") as out:
+        for index in range(20_000):  # about 300 KiB, as if the server had written it
+            out.write(b"linea de relleno %d\n" % index)
+    gateway_loop.run(sweep_orphans([], small))
+    assert log.stat().st_size == 0
+    kept = (registry_folder / f"{course_registry.LOG_NAME}.1").read_bytes()
+    assert 0 < len(kept) <= 64 * 1024
+    assert kept.endswith(b"linea de relleno 19999\n")
+    assert kept.startswith(b"linea de relleno ")  # from a line's start
+
+    port = json.loads((registry_folder / "serve.json").read_text())["port"]
+    for _ in range(3):  # refused without credentials: one line each
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            conn.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            while conn.recv(4096):
+                pass
+    written = _until(lambda: log.read_bytes(), lambda data: data.count(b"\n") >= 3)
+    assert written.startswith(b"time="), written[:80]  # no hole of the old size before it
+    assert b"\0" not in written
+    assert len(written) < 64 * 1024
+
+    # Under the limit, nothing moves.
+    gateway_loop.run(sweep_orphans([], small))
+    assert log.read_bytes().startswith(written)
+
+
+def _until(read, done, tries: int = 100):  # noqa: ANN001, ANN202
+    for _ in range(tries):
+        value = read()
+        if done(value):
+            return value
+        time.sleep(0.05)
+    return read()
