@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -267,7 +268,7 @@ async def push(ex: Exchange) -> None:
                 await _count_left_behind(client, student, usage, failed=failed, adding=adding)
                 counted[0] = True
 
-            await _engine_stream(
+            stream = _engine_stream(
                 ex,
                 f"/images/{engine_repo}/push",
                 [("tag", ref.tag)],
@@ -275,12 +276,74 @@ async def push(ex: Exchange) -> None:
                 course_names(student.config, student.ns),
                 finish,
             )
+            await _cut_off_past_quota(ex, stream)
         finally:
             await _untag_remote_names(student, engine_repo, tags)
             if not counted[0]:
                 # Cut off: it may have uploaded layers with no manifest, counted at their upper
                 # bound until the next collection.
                 await _count_left_behind(client, student, usage, failed=True, adding=adding)
+
+
+# How often a push's footprint on the registry's disk is measured while it uploads. The engine
+# compresses each layer as it sends it (a few MiB/s here), so a push is cut off within a small
+# fraction of a MiB past the quota.
+WATCH_EVERY = 0.1
+
+
+async def _cut_off_past_quota(ex: Exchange, stream: Coroutine[Any, Any, None]) -> None:
+    """Runs the push `stream`; on the registry Muelle runs, cuts it off once what the student's
+    repositories hold on its disk passes REGISTRY_MAX_SIZE. Before a push only the image's size
+    on the engine is known, and what the push uploads can be far more: an image of many empty
+    files weighs nothing there, but each file is a tar header in the upload (an attack review
+    pushed 13.8 MiB from an image of 1.9 MiB, against a quota of 8)."""
+    student = ex.student
+    folder = registry_space.own_folder(student.config)
+    if folder is None:
+        await stream
+        return
+    limit = student.config.registry_max_size
+    pushing = ex.gateway.spawn(stream)
+    watching = ex.gateway.spawn(_until_past(folder, student.ns.key, limit))
+    try:
+        await asyncio.wait({pushing, watching}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # the gateway closing: neither goes on
+        for task in (pushing, watching):
+            task.cancel()
+        await asyncio.wait({pushing, watching})
+        raise
+    watching.cancel()
+    if pushing.done():
+        pushing.result()
+        return
+    # Closing the engine's connection (the stream's `finally`) ends the engine's push.
+    pushing.cancel()
+    await asyncio.wait({pushing})
+    _past_quota(ex, limit)
+
+
+async def _until_past(folder: Path, key: str, limit: int) -> None:
+    while True:
+        try:
+            if await asyncio.to_thread(registry_space.footprint, folder, key) > limit:
+                return
+        except OSError:
+            pass  # a folder the registry moved during the walk (an upload that finished)
+        await asyncio.sleep(WATCH_EVERY)
+
+
+def _past_quota(ex: Exchange, limit: int) -> None:
+    message = _(
+        "La subida se ha cortado: ya no cabía en tu espacio del registro del curso (el máximo es "
+        "%(max)s). Lo que llegó a subir se libera en la próxima limpieza del registro, en unos "
+        "minutos. Una imagen con muchos ficheros ocupa en el registro más de lo que dice docker "
+        "images."
+    ) % {"max": _mib(limit)}
+    if not ex.responded:
+        raise refused(message)
+    line = json.dumps({"errorDetail": {"message": message}, "error": message}, ensure_ascii=False)
+    ex.writer.write(chunk(line.encode() + b"\n"))
+    ex.writer.write(LAST_CHUNK)
 
 
 async def pull(ex: Exchange, ref: ImageRef) -> None:

@@ -92,6 +92,8 @@ def gateway_loop(gateway_config: GatewayConfig, course_images: None) -> Iterator
     loop.stop()
     lifecycle.configure(None)
     for child in gateway_config.socket_dir.iterdir():
+        left = list(child.iterdir())
+        assert not left, f"left in a student's gateway folder: {left}"
         child.rmdir()
     gateway_config.socket_dir.rmdir()
 

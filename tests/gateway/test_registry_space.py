@@ -317,3 +317,46 @@ def _until(read, done, tries: int = 100):  # noqa: ANN001, ANN202
             return value
         time.sleep(0.05)
     return read()
+
+
+def test_a_push_that_uploads_past_the_quota_is_cut_off(
+    registry_folder, config, make_student, gateway_loop, tmp_path
+):
+    # 60,000 empty files with long random names: nothing on the engine (the image weighs what
+    # its base does, about 2 MiB, so the check before the push lets it through), but each file
+    # is a tar header in the upload: about 8.6 MiB reach the registry.
+    limit = 4 * MiB
+    small = dataclasses.replace(config, registry_max_size=limit)
+    lifecycle.configure(small)
+    student = make_student()
+    key = student_key(config.instance, student.owner)
+    context = tmp_path / "muchos"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM {IMAGE}\n"
+        'RUN mkdir /d && cd /d && awk \'BEGIN{srand(11); for(i=0;i<60000;i++){s=""; '
+        'for(j=0;j<28;j++) s=s sprintf("%08x", int(rand()*4294967296)); print s}}\' '
+        "| xargs touch\n"
+    )
+    student.ok("build", "-t", f"{NAME}/muchos:1", str(context), timeout=300)
+    size = int(student.ok("image", "inspect", "-f", "{{.Size}}", f"{NAME}/muchos:1"))
+    assert size < limit
+
+    error = student.refused("push", f"{NAME}/muchos:1", timeout=300)
+    assert "La subida se ha cortado" in error, error
+    # Cut off within the quota and what the engine sent in one measuring interval (a few
+    # MiB/s here); not the whole 8.6 MiB.
+    on_disk = registry_space.footprint(registry_folder, key)
+    assert limit < on_disk < limit + 2 * MiB, on_disk
+    # No tag: the engine's push ended with its connection, before its manifest.
+    assert _blobs(small, student) == {}
+    assert (
+        not RegistryClient(small).configured
+        or not asyncio.run(RegistryClient(small).usage(key)).tags
+    )
+
+    # What it left counts until the collection, which drops it.
+    again = student.refused("push", f"{NAME}/muchos:1")
+    assert "No cabe en tu espacio del registro del curso" in again, again
+    assert gateway_loop.run(registry_space.collect_if_due(small)) is True
+    assert registry_space.footprint(registry_folder, key) == 0
