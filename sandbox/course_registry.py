@@ -16,6 +16,7 @@ tests, which start their own on a free port. No Django here: the scripts run it 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -227,13 +228,18 @@ def trim_log(folder: Path, limit: int) -> bool:
     The server never stops writing it (each refused request is a line, and a loop of them wrote
     about 500 MiB an hour), and writes with O_APPEND (start() opens it so): its next line lands
     at the start of the emptied file, not past a hole of the old size. A line written between
-    the copy and the truncation is lost, as with logrotate's copytruncate."""
+    the copy and the truncation is lost, as with logrotate's copytruncate. When the copy fails
+    (a full disk is when this matters most), the log is emptied all the same: its old lines
+    matter less than the disk every student shares. OSError if even that fails."""
     log = folder / LOG_NAME
     try:
         if log.stat().st_size <= limit:
             return False
-        kept = folder / f"{LOG_NAME}.1"
-        staging = folder / f".{LOG_NAME}.1"
+    except FileNotFoundError:
+        return False
+    kept = folder / f"{LOG_NAME}.1"
+    staging = folder / f".{LOG_NAME}.1"
+    try:
         with open(log, "rb") as source, open(staging, "wb") as target:
             # Its last `limit` bytes from a line's start: however big it grew (a registry
             # started by an earlier version), what is kept, and copied, stays bounded.
@@ -242,9 +248,10 @@ def trim_log(folder: Path, limit: int) -> bool:
                 source.readline()
             shutil.copyfileobj(source, target)
         os.replace(staging, kept)
-        os.truncate(log, 0)
-    except FileNotFoundError:
-        return False
+    except OSError:
+        with contextlib.suppress(OSError):
+            staging.unlink()
+    os.truncate(log, 0)
     return True
 
 

@@ -229,6 +229,8 @@ async def sweep_orphans(
     web process that died left on a node is only there); None, this server's engine. A node
     that does not answer is skipped (the next pass tries again). Returns the owners cleaned."""
     config = _config(config)
+    # First, and never raising: an engine that fails below must not leave the disk to fill.
+    await registry_space.trim_log(config)
     live = set(live_owners)
     if engines is None:
         upstreams = [Upstream(config.engine_socket)]
@@ -260,7 +262,6 @@ async def sweep_orphans(
     await _sweep_registry(config, live)
     # What pushes and clean-ups left on the registry's disk is freed here, at a quiet moment.
     await registry_space.collect_if_due(config)
-    await registry_space.trim_log(config)
     return sorted(cleaned)
 
 

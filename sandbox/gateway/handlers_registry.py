@@ -276,7 +276,7 @@ async def push(ex: Exchange) -> None:
                 course_names(student.config, student.ns),
                 finish,
             )
-            await _cut_off_past_quota(ex, stream)
+            await _cut_off_past_quota(ex, stream, finished=lambda: counted[0])
         finally:
             await _untag_remote_names(student, engine_repo, tags)
             if not counted[0]:
@@ -291,12 +291,16 @@ async def push(ex: Exchange) -> None:
 WATCH_EVERY = 0.1
 
 
-async def _cut_off_past_quota(ex: Exchange, stream: Coroutine[Any, Any, None]) -> None:
+async def _cut_off_past_quota(
+    ex: Exchange, stream: Coroutine[Any, Any, None], finished: Callable[[], bool]
+) -> None:
     """Runs the push `stream`; on the registry Muelle runs, cuts it off once what the student's
     repositories hold on its disk passes REGISTRY_MAX_SIZE. Before a push only the image's size
     on the engine is known, and what the push uploads can be far more: an image of many empty
     files weighs nothing there, but each file is a tar header in the upload (an attack review
-    pushed 13.8 MiB from an image of 1.9 MiB, against a quota of 8)."""
+    pushed 13.8 MiB from an image of 1.9 MiB, against a quota of 8). Once `finished()` (the
+    engine's push is over, its tag made, and the answer's end may be on its way), it is not
+    cut off: the student would read that a push that worked did not."""
     student = ex.student
     folder = registry_space.own_folder(student.config)
     if folder is None:
@@ -313,8 +317,8 @@ async def _cut_off_past_quota(ex: Exchange, stream: Coroutine[Any, Any, None]) -
         await asyncio.wait({pushing, watching})
         raise
     watching.cancel()
-    if pushing.done():
-        pushing.result()
+    if pushing.done() or finished():
+        await pushing
         return
     # Closing the engine's connection (the stream's `finally`) ends the engine's push.
     pushing.cancel()

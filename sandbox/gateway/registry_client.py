@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -43,11 +44,15 @@ def course_names(config: GatewayConfig, ns: Namespace) -> Callable[[bytes], byte
         return ns.strip_bytes
     name = config.registry_name.encode()
     key = ns.key.encode()
+    # The engine mounts a layer it pushed before from any repository of the registry, and says
+    # whose: "Mounted from <another student's key>/<their repository>".
+    others = re.compile(rb"Mounted from [0-9a-f]{14}/[^\"\\]*")
 
     def rewrite(line: bytes) -> bytes:
         line = ns.strip_bytes(line)
         line = line.replace(address + b"/" + key + b"/", name + b"/")
         line = line.replace(key + b"/", b"")
+        line = others.sub(b"Mounted", line)
         return line.replace(address, name)
 
     return rewrite

@@ -143,7 +143,11 @@ async def trim_log(config: GatewayConfig) -> bool:
     folder = own_folder(config)
     if folder is None:
         return False
-    return await asyncio.to_thread(course_registry.trim_log, folder, config.registry_log_max)
+    try:
+        return await asyncio.to_thread(course_registry.trim_log, folder, config.registry_log_max)
+    except OSError:
+        logger.warning("no se pudo recortar registry.log del registro del curso", exc_info=True)
+        return False
 
 
 def footprint(folder: Path, key: str) -> int:

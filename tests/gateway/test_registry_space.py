@@ -360,3 +360,30 @@ def test_a_push_that_uploads_past_the_quota_is_cut_off(
     assert "No cabe en tu espacio del registro del curso" in again, again
     assert gateway_loop.run(registry_space.collect_if_due(small)) is True
     assert registry_space.footprint(registry_folder, key) == 0
+
+
+def test_a_log_that_cannot_be_copied_is_emptied_all_the_same(registry_folder, config, gateway_loop):
+    # A full disk is when the trim matters most, and then the copy fails: the log is emptied
+    # anyway (here the copy fails because a folder stands where its staging file goes).
+    from sandbox.gateway.cleanup import sweep_orphans
+
+    small = dataclasses.replace(config, registry_log_max=64 * 1024)
+    lifecycle.configure(small)
+    log = registry_folder / course_registry.LOG_NAME
+    (registry_folder / f".{course_registry.LOG_NAME}.1").mkdir()
+    log.write_bytes(b"linea\n" * 50_000)
+    gateway_loop.run(sweep_orphans([], small))
+    assert log.stat().st_size == 0
+
+
+def test_a_push_does_not_name_another_students_repository(registry_folder, config, make_student):
+    # The engine mounts a layer it pushed before from whichever repository of the registry has
+    # it, and says which: "Mounted from <key>/<repository>", another student's.
+    beto, ana = make_student(), make_student()
+    beto.ok("tag", IMAGE, f"{NAME}/beto-examen-final:1")
+    beto.ok("push", f"{NAME}/beto-examen-final:1")
+    ana.ok("tag", IMAGE, f"{NAME}/mia:1")
+    out = ana.ok("push", f"{NAME}/mia:1")
+    assert "Mounted" in out  # the case this is about happened
+    beto_key = student_key(config.instance, beto.owner)
+    assert beto_key not in out and "beto-examen-final" not in out, out

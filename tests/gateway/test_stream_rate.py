@@ -12,7 +12,9 @@ seconds and one read over): a slow machine only makes fewer bytes arrive.
 from __future__ import annotations
 
 import dataclasses
+import socket
 import subprocess
+import tarfile
 import threading
 import time
 
@@ -97,7 +99,7 @@ def test_a_body_the_student_sends_is_paced(slow_student, tmp_path):
     # `docker cp` into a container sends a tar body the gateway reads whole: the answer waits
     # for the rate, so the student's next stream cannot start before it.
     source = tmp_path / "subida"
-    source.write_bytes(b"\0" * (2 * 1024 * 1024))
+    source.write_bytes(b"\0" * (1024 * 1024))
     upload = subprocess.Popen(
         [DOCKER, "cp", str(source), "fuente:/subida"],
         env=slow_student.env(),
@@ -105,12 +107,11 @@ def test_a_body_the_student_sends_is_paced(slow_student, tmp_path):
         stderr=subprocess.PIPE,
     )
     time.sleep(SECONDS)
-    # 2 MiB at 256 KiB/s, after a full bucket: not before 7 s.
+    # 1 MiB in at 256 KiB/s after a full bucket (3 s), then the archive written again to the
+    # engine, which waits for the bucket to fill once more: not before 4 s.
     assert upload.poll() is None, upload.stderr.read() if upload.stderr else None
     assert upload.wait(60) == 0
-    assert slow_student.ok("exec", "fuente", "wc", "-c", "/subida").split()[0] == str(
-        2 * 1024 * 1024
-    )
+    assert slow_student.ok("exec", "fuente", "wc", "-c", "/subida").split()[0] == str(1024 * 1024)
 
 
 def test_the_default_rate_lets_a_course_sized_stream_through(student):
@@ -125,3 +126,100 @@ def test_the_default_rate_lets_a_course_sized_stream_through(student):
         check=True,
     )
     assert len(out.stdout) == BIG
+
+
+def _accepted_within(socket_path: str, head: bytes, wait_for: bytes | None = None) -> int:
+    """Sends `head`, (after the answer starts with `wait_for`) then zeros without end; how many
+    bytes of them the gateway took in SECONDS (and the kernel's socket buffers held)."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(socket_path)
+    conn.sendall(head)
+    if wait_for is not None:
+        conn.settimeout(30)
+        assert conn.recv(4096).startswith(wait_for)
+    conn.settimeout(0.2)
+    sent = 0
+    zeros = bytes(READ_SIZE)
+    deadline = time.monotonic() + SECONDS
+    try:
+        while time.monotonic() < deadline:
+            try:
+                sent += conn.send(zeros)
+            except TimeoutError:
+                continue  # the gateway is not reading: the buffers are full
+    finally:
+        conn.close()
+    return sent
+
+
+# Unix socket buffers on both sides hold some of what is sent before anyone reads it.
+BUFFERS = 2 * 1024 * 1024
+
+
+def test_a_body_sent_to_an_endpoint_that_takes_none_is_read_at_the_rate(slow_student):
+    # The gateway reads and drops such a body (up to 64 MiB) so the connection can go on; an
+    # attack review had it read 2.3 GiB/s that way with no pacing.
+    head = b"GET /_ping HTTP/1.1\r\nHost: docker\r\nContent-Length: 67108864\r\n\r\n"
+    sent = _accepted_within(str(slow_student.socket), head)
+    assert 0 < sent <= MOST + BUFFERS, (sent, MOST + BUFFERS)
+
+
+def test_what_follows_a_buildkit_session_upgrade_is_read_at_the_rate(slow_student):
+    head = (
+        b"POST /v1.41/session HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n"
+        b"Upgrade: h2c\r\nContent-Length: 0\r\n\r\n"
+    )
+    sent = _accepted_within(str(slow_student.socket), head, wait_for=b"HTTP/1.1 101 ")
+    assert 0 < sent <= MOST + BUFFERS, (sent, MOST + BUFFERS)
+
+
+def test_an_import_is_paced_as_the_gateway_sends_it_uncompressed(slow_student, tmp_path):
+    # 16 MiB of zeros weigh 16 KiB gzipped: charged only on the way in, the import passed the
+    # rate by the compression ratio (the review: 400 MiB to the engine for 1.8 MiB charged).
+    archive = tmp_path / "ceros.tar.gz"
+    (tmp_path / "ceros").write_bytes(bytes(16 * 1024 * 1024))
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "ceros", arcname="ceros")
+    assert archive.stat().st_size < 100 * 1024
+    importing = subprocess.Popen(
+        [DOCKER, "import", str(archive), "ceros:1"],
+        env=slow_student.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(SECONDS)
+    # 16 MiB at 256 KiB/s: not before a minute.
+    assert importing.poll() is None, importing.stderr.read() if importing.stderr else None
+    importing.kill()
+    importing.wait()
+
+
+def test_large_json_answers_count_against_the_rate(slow_student):
+    # `docker diff` of 5,000 files with long names is a JSON answer of about 1.2 MB, read whole
+    # by the gateway and rewritten (in a thread, past 1 MiB).
+    slow_student.ok(
+        "exec",
+        "fuente",
+        "sh",
+        "-c",
+        "mkdir /d && cd /d && awk 'BEGIN{for(i=0;i<5000;i++) printf \"%0200d\\n\", i}' "
+        "| xargs touch",
+    )
+    first = slow_student.ok("diff", "fuente")
+    assert first.count("\n") >= 5000
+    answers = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            answers.append(len(slow_student.ok("diff", "fuente", timeout=120)))
+
+    runner = threading.Thread(target=loop, daemon=True)
+    runner.start()
+    time.sleep(SECONDS)
+    done = list(answers)
+    stop.set()
+    # The first answer was charged already: at most the rate's worth, and one answer read
+    # before its charge, arrived (unpaced, about ten answers came in that time).
+    assert sum(done) <= MOST + 2 * len(first), (len(done), sum(done))
+    runner.join(300)
