@@ -17,7 +17,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from . import build_context, canonical_json, dockerfile, quotas
+from . import build_context, canonical_json, copy_archive, dockerfile, quotas
 from .build_cgroup import ensure_build_cgroup
 from .errors import bad_request, refused
 from .handlers_system import buildkit_session
@@ -193,6 +193,7 @@ async def build(ex: Exchange) -> None:
         # Decompressing and re-writing up to the context limit takes CPU time: off the loop
         # every student's gateway shares.
         parsed = await asyncio.to_thread(_read_context, context, config.build_context_max)
+        await ex.gateway.byte_rate.take(len(parsed.members) * copy_archive.MEMBER_COST)
         member = build_context.find_dockerfile(parsed, ex.q("dockerfile") or "Dockerfile")
         if member.size > dockerfile.MAX_DOCKERFILE:
             raise bad_request(_("El Dockerfile es demasiado grande."))

@@ -312,7 +312,8 @@ async def archive(ex: Exchange) -> None:
         # volumes): it gets the gateway's own, checked copy (copy_archive.py), never the
         # student's bytes.
         data = await ex.body(limit=copy_archive.MAX_COPY_ARCHIVE)
-        checked = await asyncio.to_thread(copy_archive.canonical, data)
+        checked, members = await asyncio.to_thread(copy_archive.canonical, data)
+        await ex.gateway.byte_rate.take(members * copy_archive.MEMBER_COST)
         await ex.forward(
             "PUT",
             f"/containers/{cid}/archive",

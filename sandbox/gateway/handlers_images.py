@@ -377,9 +377,10 @@ async def _import(ex: Exchange) -> None:
             received, checked = folder / "recibido", folder / "revisado.tar"
             await _spool(ex, received, limit)
             async with _REWRITES.get():
-                await _in_thread_to_the_end(
+                members = await _in_thread_to_the_end(
                     copy_archive.canonical_file, str(received), str(checked), limit
                 )
+            await ex.gateway.byte_rate.take(members * copy_archive.MEMBER_COST)
             await asyncio.to_thread(received.unlink)
             async with contextlib.aclosing(_read_file(checked)) as body:
                 await ex.forward(
@@ -402,14 +403,14 @@ _REWRITES: PerLoop[asyncio.Semaphore] = PerLoop(lambda: asyncio.Semaphore(2))
 
 
 async def _in_thread_to_the_end(
-    rewrite: Callable[..., None], source: str, target: str, limit: int
-) -> None:
+    rewrite: Callable[..., int], source: str, target: str, limit: int
+) -> int:
     """Runs `rewrite` in a thread; if the request is cancelled meanwhile, tells it to stop and
     waits for it, so that its files are not removed under it."""
     stop = threading.Event()
     work = asyncio.ensure_future(asyncio.to_thread(rewrite, source, target, limit, stop))
     try:
-        await asyncio.shield(work)
+        return await asyncio.shield(work)
     except asyncio.CancelledError:
         stop.set()
         with contextlib.suppress(Exception):
