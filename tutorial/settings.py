@@ -506,7 +506,7 @@ DOCKER_GATEWAY_BUILD_CONTEXT_MAX = env_size("DOCKER_GATEWAY_BUILD_CONTEXT_MAX", 
 # tar is spooled to disk and written again by the gateway, copy_archive.py).
 DOCKER_GATEWAY_IMPORT_MAX = env_size("DOCKER_GATEWAY_IMPORT_MAX", "1g", minimum="1k")
 # Bytes per second the gateway copies for one student, both ways, all their streams together
-# (docker exec and attach, cp, export, save, logs, build output and contexts, import, load):
+# (docker exec and attach, cp, export, save, logs, build output and contexts, import):
 # the web process copies each byte, and its time is every student's.
 DOCKER_GATEWAY_BYTES_PER_SECOND = env_size("DOCKER_GATEWAY_BYTES_PER_SECOND", "32m", minimum="64k")
 # The engine host's cgroup v2 mount, and the cgroup under it that holds every build step.
