@@ -6,7 +6,7 @@ byte rate (DOCKER_GATEWAY_BYTES_PER_SECOND and, for archives, copy_archive.MEMBE
 Two students' gateways on one event loop in a thread, as on the ASGI server's loop. Ana keeps
 `--loops` loops of one of these going while Beto times `docker version` through his own gateway:
 - exec: `docker exec fuente cat /grande`, 32 MiB each time (a stream the web process copies);
-- cp: `docker cp - fuente:/d` of a tar of 20,000 empty files (10 MiB; the gateway rewrites every
+- cp: `docker cp - fuente:/tmp` of a tar of 20,000 empty files (10 MiB; the gateway rewrites every
   member, about 50 us of the web process each).
 Printed, in one run, for each: Beto's median and p95 alone (the raw reference, `--runs` runs),
 beside Ana's loops with the rate lifted (as before), and beside the same loops at the default
@@ -164,7 +164,7 @@ def exec_loop(ana: dict[str, str]) -> int:
 
 
 def cp_loop(ana: dict[str, str]) -> int:
-    """`docker cp - fuente:/d` of 20,000 empty files; units: copies"""
+    """`docker cp - fuente:/tmp` of 20,000 empty files; units: copies"""
     out = subprocess.run(
         [DOCKER, "cp", "-", "fuente:/tmp"], env=ana, input=_many_files(), capture_output=True
     )
