@@ -238,9 +238,10 @@ def trim_log(folder: Path, limit: int) -> bool:
     except FileNotFoundError:
         return False
     kept = folder / f"{LOG_NAME}.1"
-    staging = folder / f".{LOG_NAME}.1"
+    # A name of its own: two web processes' reapers may trim at once.
+    staging = folder / f".{LOG_NAME}.1.{secrets.token_hex(4)}"
     try:
-        with open(log, "rb") as source, open(staging, "wb") as target:
+        with open(log, "rb") as source, open(staging, "xb") as target:
             # Its last `limit` bytes from a line's start: however big it grew (a registry
             # started by an earlier version), what is kept, and copied, stays bounded.
             source.seek(max(0, source.seek(0, os.SEEK_END) - limit))

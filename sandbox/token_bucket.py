@@ -13,7 +13,15 @@ import time
 
 
 class RateLimit:
-    """Bytes per second for one student (a token bucket shared by everything they carry)."""
+    """Bytes per second for one student (a token bucket shared by everything they carry).
+
+    take() waits until the bucket holds the amount (or, for an amount over the rate, is full),
+    as it stood when asked, and reserves the amount at once: the bucket goes below zero, and
+    whoever asks next waits for that too. So amounts are granted in the order they were asked
+    for, whatever their size. Waiting instead until the bucket held the amount when the waiter
+    woke starved a large charge (an archive's members, a whole buffered answer) while another
+    stream of the same student took each 64 KiB as soon as it was there: it never filled.
+    """
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
@@ -21,15 +29,21 @@ class RateLimit:
         self.stamp = time.monotonic()
 
     async def take(self, amount: int) -> None:
-        while not self.take_now(amount):
-            await asyncio.sleep((min(amount, self.rate) - self.tokens) / self.rate)
+        self._refill()
+        wait = (min(amount, self.rate) - self.tokens) / self.rate
+        self.tokens -= amount
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     def take_now(self, amount: int) -> bool:
         """Takes `amount` if the bucket allows it now (an amount over the rate, once full)."""
-        now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
+        self._refill()
         if self.tokens >= min(amount, self.rate):
             self.tokens -= amount
             return True
         return False
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now

@@ -71,7 +71,7 @@ class GatewayConfig:
     build_cgroup_parent: str = _setting("DOCKER_GATEWAY_BUILD_CGROUP_PARENT")
     max_json_body: int = 1024 * 1024
     # Bytes per second of all the student's streams together, both ways (server.Gateway).
-    stream_bytes_per_second: int = _setting("DOCKER_GATEWAY_BYTES_PER_SECOND")
+    stream_bytes_per_second: int = _setting("DOCKER_GATEWAY_BYTES_PER_SECOND", parse_size)
     # Open connections per student (the CLI uses a few; compose and `docker stats` more) and how
     # long an idle one may wait for its next request.
     max_connections: int = 64
@@ -89,7 +89,7 @@ class GatewayConfig:
     # The local registry's folder, for its garbage collection ("" = none: registry_space).
     registry_folder: str = _setting("REGISTRY_FOLDER")
     registry_collect_every: float = _setting("REGISTRY_COLLECT_EVERY", float)
-    registry_log_max: int = _setting("REGISTRY_LOG_MAX")
+    registry_log_max: int = _setting("REGISTRY_LOG_MAX", parse_size)
 
     @classmethod
     def from_settings(cls) -> GatewayConfig:

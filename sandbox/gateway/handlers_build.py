@@ -193,7 +193,7 @@ async def build(ex: Exchange) -> None:
         # Decompressing and re-writing up to the context limit takes CPU time: off the loop
         # every student's gateway shares.
         parsed = await asyncio.to_thread(_read_context, context, config.build_context_max)
-        await ex.gateway.byte_rate.take(len(parsed.members) * copy_archive.MEMBER_COST)
+        await copy_archive.charge_members(ex.gateway.byte_rate, len(parsed.members))
         member = build_context.find_dockerfile(parsed, ex.q("dockerfile") or "Dockerfile")
         if member.size > dockerfile.MAX_DOCKERFILE:
             raise bad_request(_("El Dockerfile es demasiado grande."))

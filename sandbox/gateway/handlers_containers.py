@@ -313,7 +313,7 @@ async def archive(ex: Exchange) -> None:
         # student's bytes.
         data = await ex.body(limit=copy_archive.MAX_COPY_ARCHIVE)
         checked, members = await asyncio.to_thread(copy_archive.canonical, data)
-        await ex.gateway.byte_rate.take(members * copy_archive.MEMBER_COST)
+        await copy_archive.charge_members(ex.gateway.byte_rate, members)
         await ex.forward(
             "PUT",
             f"/containers/{cid}/archive",

@@ -380,8 +380,8 @@ async def _import(ex: Exchange) -> None:
                 members = await _in_thread_to_the_end(
                     copy_archive.canonical_file, str(received), str(checked), limit
                 )
-            await ex.gateway.byte_rate.take(members * copy_archive.MEMBER_COST)
-            await asyncio.to_thread(received.unlink)
+            await asyncio.to_thread(received.unlink)  # up to IMPORT_MAX: not kept while waiting
+            await copy_archive.charge_members(ex.gateway.byte_rate, members)
             async with contextlib.aclosing(_read_file(checked)) as body:
                 await ex.forward(
                     "POST",

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext as _
+
+from sandbox.loop_state import PerLoop
 
 from . import quotas, registry_space
 from .errors import GatewayError, bad_request, not_found, refused
@@ -39,6 +43,8 @@ from .wire import (
     read_response_head,
     response_framing,
 )
+
+logger = logging.getLogger(__name__)
 
 # One push or pull at a time per student: a quota check and the push it allows must not
 # interleave with another push. Not the student's main lock: a push can take minutes.
@@ -253,7 +259,7 @@ async def push(ex: Exchange) -> None:
                     "terminaron): el registro las libera en su próxima limpieza, en unos minutos."
                 ) % {"left": _mib(left)}
             raise refused(message)
-        counted = [False]
+        counted, ended = [False], [False]
         try:
             for t in tags:
                 await student.engine.json(
@@ -263,6 +269,8 @@ async def push(ex: Exchange) -> None:
                 )
 
             async def finish(failed: bool) -> None:
+                # The engine's stream has ended (its manifest is stored): never cut off now.
+                ended[0] = True
                 await _untag_remote_names(student, engine_repo, tags)
                 # Before the stream's end: the student's next command sees it counted.
                 await _count_left_behind(client, student, usage, failed=failed, adding=adding)
@@ -276,7 +284,7 @@ async def push(ex: Exchange) -> None:
                 course_names(student.config, student.ns),
                 finish,
             )
-            await _cut_off_past_quota(ex, stream, finished=lambda: counted[0])
+            await _cut_off_past_quota(ex, stream, finished=lambda: ended[0])
         finally:
             await _untag_remote_names(student, engine_repo, tags)
             if not counted[0]:
@@ -289,6 +297,11 @@ async def push(ex: Exchange) -> None:
 # compresses each layer as it sends it (a few MiB/s here), so a push is cut off within a small
 # fraction of a MiB past the quota.
 WATCH_EVERY = 0.1
+# The measures run on a thread of their own: in the default executor they would wait behind
+# other students' archive rewrites and build contexts, and the push would go on unmeasured.
+_MEASURING: PerLoop[ThreadPoolExecutor] = PerLoop(
+    lambda: ThreadPoolExecutor(1, thread_name_prefix="muelle-registry-footprint")
+)
 
 
 async def _cut_off_past_quota(
@@ -316,6 +329,14 @@ async def _cut_off_past_quota(
             task.cancel()
         await asyncio.wait({pushing, watching})
         raise
+    if watching.done() and watching.exception() is not None:
+        # Measuring failed, which says nothing of the quota: the push goes on unwatched.
+        logger.warning(
+            "no se pudo medir lo que ocupa una subida en el registro del curso",
+            exc_info=watching.exception(),
+        )
+        await pushing
+        return
     watching.cancel()
     if pushing.done() or finished():
         await pushing
@@ -327,9 +348,13 @@ async def _cut_off_past_quota(
 
 
 async def _until_past(folder: Path, key: str, limit: int) -> None:
+    loop = asyncio.get_running_loop()
     while True:
         try:
-            if await asyncio.to_thread(registry_space.footprint, folder, key) > limit:
+            measured = await loop.run_in_executor(
+                _MEASURING.get(), registry_space.footprint, folder, key
+            )
+            if measured > limit:
                 return
         except OSError:
             pass  # a folder the registry moved during the walk (an upload that finished)

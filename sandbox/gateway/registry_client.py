@@ -46,7 +46,7 @@ def course_names(config: GatewayConfig, ns: Namespace) -> Callable[[bytes], byte
     key = ns.key.encode()
     # The engine mounts a layer it pushed before from any repository of the registry, and says
     # whose: "Mounted from <another student's key>/<their repository>".
-    others = re.compile(rb"Mounted from [0-9a-f]{14}/[^\"\\]*")
+    others = re.compile(rb"Mounted from [0-9a-f]{%d}/[^\"\\]*" % len(key))
 
     def rewrite(line: bytes) -> bytes:
         line = ns.strip_bytes(line)

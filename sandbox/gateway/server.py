@@ -69,7 +69,6 @@ GO_SPACE = (
     + "\u2028\u2029\u202f\u205f\u3000"
 )
 MAX_BUFFERED_RESPONSE = 64 * 1024 * 1024
-OFF_LOOP_BYTES = 1024 * 1024  # buffered answers larger than this are handled in a thread
 MAX_DRAIN = 64 * 1024 * 1024
 
 JsonRewrite = Callable[[Any], Any | Awaitable[Any]]
@@ -340,6 +339,9 @@ class Exchange:
             except ProtocolError:
                 # The engine's fault, not the student's request: not "Petición HTTP no válida".
                 raise GatewayError(502, _("El motor de Docker no ha respondido.")) from None
+            # Charged whole (up to MAX_BUFFERED_RESPONSE): parsing and rewriting it holds the
+            # loop (json and re keep the GIL, so a thread would not free it), and the rate is
+            # what bounds how often a student can ask for that.
             await self.gateway.byte_rate.take(len(data))
             data = await self._rewrite_buffered(response, data, rewrite)
             headers = self._response_headers(response)
@@ -359,18 +361,11 @@ class Exchange:
         self, response: ResponseHead, data: bytes, rewrite: JsonRewrite | None
     ) -> bytes:
         is_json = (response.headers.get("content-type") or "").startswith("application/json")
-        # An answer of many MiB (`docker diff` of a container with 40,000 long names is 10 MB)
-        # is parsed, written and stripped in a thread: on the loop it held every other student
-        # for tens of milliseconds.
-        large = len(data) > OFF_LOOP_BYTES
         if response.status < 300 and rewrite is not None and is_json and data:
-            parsed = await asyncio.to_thread(json.loads, data) if large else json.loads(data)
-            value = rewrite(parsed)
+            value = rewrite(json.loads(data))
             if asyncio.iscoroutine(value):
                 value = await value
-            data = (await asyncio.to_thread(_dump, value)) if large else _dump(value)
-        if large:
-            return await asyncio.to_thread(self.student.ns.strip_bytes, data)
+            data = json.dumps(value, ensure_ascii=False).encode() + b"\n"
         return self.student.ns.strip_bytes(data)
 
     def _response_headers(self, response: ResponseHead) -> list[tuple[str, str]]:
@@ -664,10 +659,6 @@ class Gateway:
             return
         await exchange.drain()
         await exchange.reply_error(error)
-
-
-def _dump(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode() + b"\n"
 
 
 def go_bool(value: str | None) -> bool:

@@ -14,9 +14,6 @@ from django.conf import settings
 
 from sandbox.token_bucket import RateLimit
 
-__all__ = ["RateLimit", "limit_for"]
-
-
 _limits: dict[str, RateLimit] = {}
 
 

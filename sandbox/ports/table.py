@@ -39,10 +39,10 @@ from sandbox.gateway.wire import (
     read_response_head,
     response_framing,
 )
+from sandbox.token_bucket import RateLimit
 
 from . import bindings, netns
 from .bindings import Published, Request
-from .byte_rate import RateLimit
 from .carriers import EngineCarrier, NamespaceCarrier
 from .node_loopback import LoopbackCarrier
 

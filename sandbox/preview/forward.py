@@ -17,8 +17,9 @@ from urllib.parse import quote
 
 from django.conf import settings
 
-from sandbox.ports.byte_rate import RateLimit, limit_for
+from sandbox.ports.byte_rate import limit_for
 from sandbox.ports.table import Idle, NothingListens, NotPublished, PortTable
+from sandbox.token_bucket import RateLimit
 
 from . import addresses, pages
 from .access import without_our_cookie

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from sandbox.ports import byte_rate
+from sandbox.token_bucket import RateLimit
 
 from . import forward, pages
 from .container_http import ContainerConnection
@@ -138,7 +139,7 @@ class _Exchange:
         else:
             browser.spawn(self._relay(headers, limit))
 
-    async def _relay(self, headers: list[tuple[bytes, bytes]], limit: byte_rate.RateLimit) -> None:
+    async def _relay(self, headers: list[tuple[bytes, bytes]], limit: RateLimit) -> None:
         reusable = False
         try:
             conn = self.conn

@@ -71,7 +71,7 @@ def test_logs_follow_streams_until_the_container_ends(student):
     )
     try:
         assert follower.stdout.readline() == "tic 1\n"
-        # Still running: it cannot end before the marker exists.
+        # Still running: it cannot end before the signal.
         assert student.ok("inspect", "-f", "{{.State.Running}}", "reloj") == "true\n"
         student.ok("kill", "-s", "USR1", "reloj")
         assert follower.stdout.readline() == "tic 2\n"

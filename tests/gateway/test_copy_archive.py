@@ -89,16 +89,16 @@ def test_the_gateway_writes_its_own_archive_without_xattrs_or_setuid():
         "SCHILY.xattr.security.capability": "\x01\x00\x00\x02\xff\xff\xff\xff",
         "SCHILY.xattr.trusted.overlay.opaque": "y",
     }
-    out = members_of(
-        canonical(
-            tar(
-                (member("bin/", tarfile.DIRTYPE, mode=0o1777), None),
-                (info, b"#!/bin/sh\n"),
-                (member("bin/otro", tarfile.LNKTYPE, linkname="/bin/herramienta"), None),
-                (member("bin/atajo", tarfile.SYMTYPE, linkname="/etc/hostname"), None),
-            )
+    data, count = canonical(
+        tar(
+            (member("bin/", tarfile.DIRTYPE, mode=0o1777), None),
+            (info, b"#!/bin/sh\n"),
+            (member("bin/otro", tarfile.LNKTYPE, linkname="/bin/herramienta"), None),
+            (member("bin/atajo", tarfile.SYMTYPE, linkname="/etc/hostname"), None),
         )
     )
+    out = members_of(data)
+    assert count == 4  # what the byte rate is charged for (copy_archive.MEMBER_COST)
     assert [(m.name, m.type) for m in out] == [
         ("bin", tarfile.DIRTYPE),
         ("bin/herramienta", tarfile.REGTYPE),

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -310,7 +310,7 @@ def test_the_registry_log_is_trimmed_by_the_sweep_and_the_server_keeps_writing_i
     assert log.read_bytes().startswith(written)
 
 
-def _until(read, done, tries: int = 100):  # noqa: ANN001, ANN202
+def _until(read: Callable[[], bytes], done: Callable[[bytes], bool], tries: int = 100) -> bytes:
     for _ in range(tries):
         value = read()
         if done(value):
@@ -364,16 +364,20 @@ def test_a_push_that_uploads_past_the_quota_is_cut_off(
 
 def test_a_log_that_cannot_be_copied_is_emptied_all_the_same(registry_folder, config, gateway_loop):
     # A full disk is when the trim matters most, and then the copy fails: the log is emptied
-    # anyway (here the copy fails because a folder stands where its staging file goes).
+    # anyway (here the copy cannot take its place: a folder that is not empty stands there).
     from sandbox.gateway.cleanup import sweep_orphans
 
     small = dataclasses.replace(config, registry_log_max=64 * 1024)
     lifecycle.configure(small)
     log = registry_folder / course_registry.LOG_NAME
-    (registry_folder / f".{course_registry.LOG_NAME}.1").mkdir()
+    in_the_way = registry_folder / f"{course_registry.LOG_NAME}.1"
+    in_the_way.mkdir()
+    (in_the_way / "algo").touch()
     log.write_bytes(b"linea\n" * 50_000)
     gateway_loop.run(sweep_orphans([], small))
     assert log.stat().st_size == 0
+    # And the copy that could not take its place is not left behind.
+    assert sorted(p.name for p in registry_folder.glob(".registry.log*")) == []
 
 
 def test_a_push_does_not_name_another_students_repository(registry_folder, config, make_student):
