@@ -32,11 +32,9 @@ SECONDS = 3
 BIG = 8 * 1024 * 1024
 
 
-def most(elapsed: float) -> float:
-    """The most that can pass in `elapsed` seconds: a full bucket, the rate for that long, and
-    one read taken when the time ran out. `elapsed` is measured around the window (a loaded
-    machine may sleep longer than asked), so this only errs on the generous side."""
-    return RATE * (elapsed + 1) + READ_SIZE
+# A full bucket, SECONDS of the rate, one read taken when the time ran out, and two seconds of
+# slack for a loaded machine that wakes the test late (unpaced, these streams pass many MiB).
+MOST = RATE * (SECONDS + 1 + 2) + READ_SIZE
 
 
 @pytest.fixture
@@ -47,10 +45,8 @@ def slow_student(make_student, gateway_config):
     return student
 
 
-def _bytes_within(commands: list[list[str]], env: dict[str, str]) -> tuple[list[int], float]:
-    """Runs the commands at once and counts what each printed in about SECONDS; and how many
-    seconds that was, from before the first started."""
-    started = time.monotonic()
+def _bytes_within(commands: list[list[str]], env: dict[str, str]) -> list[int]:
+    """Runs the commands at once and counts what each printed in SECONDS."""
     processes = [
         subprocess.Popen([DOCKER, *args], stdout=subprocess.PIPE, env=env) for args in commands
     ]
@@ -69,13 +65,12 @@ def _bytes_within(commands: list[list[str]], env: dict[str, str]) -> tuple[list[
     time.sleep(SECONDS)
     # What arrived up to now; the pipes are closed by the kill, and the readers end.
     seen = list(counts)
-    elapsed = time.monotonic() - started
     for process in processes:
         process.kill()
         process.wait()
     for reader in readers:
         reader.join(10)
-    return seen, elapsed
+    return seen
 
 
 def test_exec_and_cp_out_share_one_bucket(slow_student):
@@ -84,7 +79,7 @@ def test_exec_and_cp_out_share_one_bucket(slow_student):
     slow_student.ok("run", "-d", "--name", "copia", IMAGE, "sleep", "600")
     for name in ("fuente", "copia"):
         slow_student.ok("exec", name, "sh", "-c", f"head -c {BIG} /dev/zero > /grande")
-    (exec_bytes, cp_bytes), elapsed = _bytes_within(
+    exec_bytes, cp_bytes = _bytes_within(
         [
             ["exec", "fuente", "cat", "/grande"],  # hijacked exec stream, spliced
             ["cp", "copia:/grande", "-"],  # an archive, passed through
@@ -92,15 +87,15 @@ def test_exec_and_cp_out_share_one_bucket(slow_student):
         slow_student.env(),
     )
     assert exec_bytes > 0 and cp_bytes > 0, (exec_bytes, cp_bytes)
-    assert exec_bytes + cp_bytes <= most(elapsed), (exec_bytes, cp_bytes, elapsed)
+    assert exec_bytes + cp_bytes <= MOST, (exec_bytes, cp_bytes, MOST)
 
 
 def test_logs_are_held_to_the_rate(slow_student):
     # Endless output: the log file is capped (SANDBOX_LOG_MAX_SIZE), so only what follows
     # the container as it writes can pass the rate.
     slow_student.ok("run", "-d", "--name", "habla", IMAGE, "sh", "-c", "yes " + "a" * 500)
-    (received,), elapsed = _bytes_within([["logs", "-f", "habla"]], slow_student.env())
-    assert 0 < received <= most(elapsed), (received, elapsed)
+    (received,) = _bytes_within([["logs", "-f", "habla"]], slow_student.env())
+    assert 0 < received <= MOST, (received, MOST)
 
 
 def test_a_body_the_student_sends_is_paced(slow_student, tmp_path):
@@ -136,13 +131,9 @@ def test_the_default_rate_lets_a_course_sized_stream_through(student):
     assert len(out.stdout) == BIG
 
 
-def _accepted_within(
-    socket_path: str, head: bytes, wait_for: bytes | None = None
-) -> tuple[int, float]:
+def _accepted_within(socket_path: str, head: bytes, wait_for: bytes | None = None) -> int:
     """Sends `head`, (after the answer starts with `wait_for`) then zeros without end; how many
-    bytes of them the gateway took in about SECONDS (and the kernel's socket buffers held), and
-    how many seconds that was."""
-    started = time.monotonic()
+    bytes of them the gateway took in SECONDS (and the kernel's socket buffers held)."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(socket_path)
     conn.sendall(head)
@@ -161,7 +152,7 @@ def _accepted_within(
                 continue  # the gateway is not reading: the buffers are full
     finally:
         conn.close()
-    return sent, time.monotonic() - started
+    return sent
 
 
 # Unix socket buffers on both sides hold some of what is sent before anyone reads it.
@@ -172,8 +163,8 @@ def test_a_body_sent_to_an_endpoint_that_takes_none_is_read_at_the_rate(slow_stu
     # The gateway reads and drops such a body (up to 64 MiB) so the connection can go on; an
     # attack review had it read 2.3 GiB/s that way with no pacing.
     head = b"GET /_ping HTTP/1.1\r\nHost: docker\r\nContent-Length: 67108864\r\n\r\n"
-    sent, elapsed = _accepted_within(str(slow_student.socket), head)
-    assert 0 < sent <= most(elapsed) + BUFFERS, (sent, elapsed)
+    sent = _accepted_within(str(slow_student.socket), head)
+    assert 0 < sent <= MOST + BUFFERS, (sent, MOST + BUFFERS)
 
 
 def test_what_follows_a_buildkit_session_upgrade_is_read_at_the_rate(slow_student):
@@ -181,8 +172,8 @@ def test_what_follows_a_buildkit_session_upgrade_is_read_at_the_rate(slow_studen
         b"POST /v1.41/session HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n"
         b"Upgrade: h2c\r\nContent-Length: 0\r\n\r\n"
     )
-    sent, elapsed = _accepted_within(str(slow_student.socket), head, wait_for=b"HTTP/1.1 101 ")
-    assert 0 < sent <= most(elapsed) + BUFFERS, (sent, elapsed)
+    sent = _accepted_within(str(slow_student.socket), head, wait_for=b"HTTP/1.1 101 ")
+    assert 0 < sent <= MOST + BUFFERS, (sent, MOST + BUFFERS)
 
 
 def test_an_import_is_paced_as_the_gateway_sends_it_uncompressed(slow_student, tmp_path):
@@ -230,16 +221,14 @@ def test_large_json_answers_count_against_the_rate(slow_student):
         except BaseException as exc:  # noqa: BLE001 - reported by the test below
             failures.append(exc)
 
-    started = time.monotonic()
     runner = threading.Thread(target=loop, daemon=True)
     runner.start()
     time.sleep(SECONDS)
     done = list(answers)
-    elapsed = time.monotonic() - started
     stop.set()
     # The first answer was charged already: at most the rate's worth, and one answer read
     # before its charge, arrived (unpaced, about ten answers came in that time).
-    assert sum(done) <= most(elapsed) + 2 * len(first), (len(done), sum(done), elapsed)
+    assert sum(done) <= MOST + 2 * len(first), (len(done), sum(done))
     runner.join(300)
     assert not runner.is_alive() and not failures, failures
     assert answers and set(answers) == {len(first)}, answers
