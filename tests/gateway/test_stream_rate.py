@@ -98,21 +98,25 @@ def test_logs_are_held_to_the_rate(slow_student):
     assert 0 < received <= MOST, (received, MOST)
 
 
+def _running_after_the_window(student, *args: str) -> subprocess.Popen[bytes]:  # noqa: ANN001
+    """`docker *args`, checked to be still running SECONDS after it started (where the rate
+    makes finishing sooner impossible)."""
+    command = subprocess.Popen(
+        [DOCKER, *args], env=student.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    time.sleep(SECONDS)
+    assert command.poll() is None, command.stderr.read() if command.stderr else None
+    return command
+
+
 def test_a_body_the_student_sends_is_paced(slow_student, tmp_path):
     # `docker cp` into a container sends a tar body the gateway reads whole: the answer waits
     # for the rate, so the student's next stream cannot start before it.
     source = tmp_path / "subida"
     source.write_bytes(b"\0" * (1024 * 1024))
-    upload = subprocess.Popen(
-        [DOCKER, "cp", str(source), "fuente:/subida"],
-        env=slow_student.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    time.sleep(SECONDS)
     # 1 MiB in at 256 KiB/s after a full bucket (3 s), then the archive written again to the
     # engine, which waits for the bucket to fill once more: not before 4 s.
-    assert upload.poll() is None, upload.stderr.read() if upload.stderr else None
+    upload = _running_after_the_window(slow_student, "cp", str(source), "fuente:/subida")
     assert upload.wait(60) == 0
     assert slow_student.ok("exec", "fuente", "wc", "-c", "/subida").split()[0] == str(1024 * 1024)
 
@@ -184,15 +188,8 @@ def test_an_import_is_paced_as_the_gateway_sends_it_uncompressed(slow_student, t
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tmp_path / "ceros", arcname="ceros")
     assert archive.stat().st_size < 100 * 1024
-    importing = subprocess.Popen(
-        [DOCKER, "import", str(archive), "ceros:1"],
-        env=slow_student.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    time.sleep(SECONDS)
     # 16 MiB at 256 KiB/s: not before a minute.
-    assert importing.poll() is None, importing.stderr.read() if importing.stderr else None
+    importing = _running_after_the_window(slow_student, "import", str(archive), "ceros:1")
     importing.kill()
     importing.wait()
 
@@ -241,14 +238,7 @@ def test_each_member_of_a_copied_archive_counts(slow_student, tmp_path):
     folder.mkdir()
     for index in range(128):
         (folder / f"f{index}").touch()
-    copy = subprocess.Popen(
-        [DOCKER, "cp", str(folder), "fuente:/muchos"],
-        env=slow_student.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    time.sleep(SECONDS)
     # 2 MiB at 256 KiB/s after a full bucket: the archive reaches the engine after about 7 s.
-    assert copy.poll() is None, copy.stderr.read() if copy.stderr else None
+    copy = _running_after_the_window(slow_student, "cp", str(folder), "fuente:/muchos")
     assert copy.wait(60) == 0
     assert slow_student.ok("exec", "fuente", "sh", "-c", "ls /muchos | wc -l").strip() == "128"
