@@ -65,12 +65,21 @@ def swarm_bed(folder: Path, tag: str, slots: int) -> Iterator[SwarmBed]:
         **os.environ,
         "MUELLE_SWARM_DIR": str(folder),
         "MUELLE_SWARM_TAG": tag,
-        # A random subnet for the same reason as the tag.
-        "MUELLE_SWARM_NET": str(100 + secrets.randbelow(150)),
         "MUELLE_SWARM_SLOTS": str(slots),
     }
     try:
-        out = run(str(SCRIPT), "up", env=env, timeout=300)
+        for _ in range(20):
+            # A random subnet for the same reason as the tag; the script refuses (3) one that
+            # another bed holds, and this picks another.
+            env["MUELLE_SWARM_NET"] = str(100 + secrets.randbelow(150))
+            up = subprocess.run(
+                [str(SCRIPT), "up"], capture_output=True, text=True, timeout=300, env=env
+            )
+            if up.returncode != 3:
+                break
+        if up.returncode != 0:
+            raise subprocess.CalledProcessError(up.returncode, up.args, up.stdout, up.stderr)
+        out = up.stdout.strip()
         values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
         yield SwarmBed(
             folder,

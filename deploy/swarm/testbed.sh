@@ -64,8 +64,19 @@ extendedKeyUsage=serverAuth"
 up() {
   mkdir -p "$DIR"
   chmod 0711 "$DIR"
+  # Two beds on one subnet make each other's nodes unreachable (CI saw one: parallel test
+  # workers pick the subnet at random). Checked and taken under one lock; exit 3 says "taken,
+  # pick another" before anything was made.
+  exec 9>/tmp/muelle-swarm-subnets.lock
+  flock 9
+  if ip -o -4 addr show | grep -q " $PREFIX\."; then
+    echo "the subnet $PREFIX.0/24 is in use" >&2
+    exit 3
+  fi
   ip link add "$BR" type bridge
   ip addr add "$PREFIX.1/24" dev "$BR"
+  flock -u 9
+  exec 9>&-
   ip link set "$BR" up
   iptables -I "${RULE[@]}"
   certs
