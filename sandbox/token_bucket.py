@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 
 class RateLimit:
@@ -47,3 +48,10 @@ class RateLimit:
         now = time.monotonic()
         self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
+
+
+async def paced(stream: AsyncIterator[bytes], rate: RateLimit) -> AsyncIterator[bytes]:
+    """`stream`'s pieces, each once `rate` grants it."""
+    async for data in stream:
+        await rate.take(len(data))
+        yield data

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-from sandbox.token_bucket import RateLimit
+from sandbox.token_bucket import RateLimit, paced
 
 MAX_HEAD = 64 * 1024
 READ_SIZE = 64 * 1024
@@ -329,12 +329,11 @@ async def read_body(
         raise BodyTooLarge(limit)
     parts: list[bytes] = []
     size = 0
-    async for data in iter_body(reader, framing):
+    pieces = iter_body(reader, framing)
+    async for data in pieces if pace is None else paced(pieces, pace):
         size += len(data)
         if size > limit:
             raise BodyTooLarge(limit)
-        if pace is not None:
-            await pace.take(len(data))
         parts.append(data)
     return b"".join(parts)
 
