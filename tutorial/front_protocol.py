@@ -32,6 +32,8 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
+from sandbox.deadlines import Deadlines
+
 logger = logging.getLogger(__name__)
 
 # A head larger than this is not the front's: uvicorn answers it (431 or 400).
@@ -51,6 +53,19 @@ def _preview() -> tuple[ModuleType, ModuleType, ModuleType]:
 _access_logger = logging.getLogger("uvicorn.access")
 
 
+def _deadlines_of(server_state: Any) -> Deadlines:
+    """The head and keep-alive timeouts of the server's connections, on one timer."""
+    deadlines = getattr(server_state, "front_deadlines", None)
+    if deadlines is None:
+        deadlines = server_state.front_deadlines = Deadlines()
+    return deadlines
+
+
+@functools.cache
+def _access_log_on() -> bool:
+    return _access_logger.hasHandlers()
+
+
 class FrontProtocol(asyncio.Protocol):
     """Built as uvicorn builds its HTTP protocol; `inner` is uvicorn's protocol class."""
 
@@ -68,10 +83,12 @@ class FrontProtocol(asyncio.Protocol):
         self._made_with = (config, server_state, app_state, _loop)
         self.loop = _loop or asyncio.get_event_loop()
         self.server_state = server_state
+        self._deadlines = _deadlines_of(server_state)
         self.header_timeout: float = config.header_timeout
         self.keep_alive_timeout: float = config.timeout_keep_alive
-        # As uvicorn decides it (--no-access-log leaves the logger without handlers).
-        self.access_log = _access_logger.hasHandlers()
+        # As uvicorn decides it (--no-access-log leaves the logger without handlers), once:
+        # logging is configured before the server accepts its first connection.
+        self.access_log = _access_log_on()
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.buffer = b""
         self.serving: FrontBrowser | None = None  # the request being answered
@@ -79,8 +96,8 @@ class FrontProtocol(asyncio.Protocol):
         self.lost = False
         self.handed_over = False
         self._in_next = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._deadline = 0.0  # when the timer fires (loop time), while it is armed
+        self._armed = False  # a head or keep-alive timeout is set (in the server's deadlines)
+        self._deadline = 0.0  # when it fires (loop time), while it is armed
         self._reading_paused = False
         self.writing_paused = False
         self._drain: asyncio.Future[None] | None = None
@@ -204,7 +221,7 @@ class FrontProtocol(asyncio.Protocol):
     def _hand_over(self) -> None:
         """From now on uvicorn's protocol owns the connection, and reads what is held."""
         self.handed_over = True
-        armed = self._timer is not None
+        armed = self._armed
         self._disarm()
         self.server_state.connections.discard(self)
         inner = self.inner(*self._made_with)  # type: ignore[call-arg]
@@ -224,17 +241,19 @@ class FrontProtocol(asyncio.Protocol):
 
     # --- timers and flow ----------------------------------------------------------------------
     def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(seconds, self._timed_out)
+        # One timer for every connection of the server (sandbox.deadlines), not one made and
+        # cancelled for each connection: see docs/ports.md, «El protocolo delantero».
+        self._deadlines.add(self, seconds, self._timed_out)
+        self._armed = True
         self._deadline = self.loop.time() + seconds
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._armed:
+            self._deadlines.discard(self)
+            self._armed = False
 
     def _timed_out(self) -> None:
-        self._timer = None
+        self._armed = False
         if self.serving is None and not self.handed_over:
             self.transport.close()
 

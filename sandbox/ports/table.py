@@ -32,6 +32,7 @@ from typing import Any, Protocol, TypeVar
 
 from django.utils.translation import gettext as _
 
+from sandbox.deadlines import Deadlines
 from sandbox.gateway.upstream import API, Upstream
 from sandbox.gateway.wire import (
     encode_request_head,
@@ -131,6 +132,9 @@ class PortTable:
     listeners: dict[int, list[asyncio.Server]] = field(default_factory=dict)
     connections: int = 0
     idle: dict[tuple[str, int], list[Idle]] = field(default_factory=dict)
+    _idle_sweep: asyncio.TimerHandle | None = None  # closes kept connections past their time
+    # Preview requests waiting for their container's answer, each until PREVIEW_IDLE_SECONDS.
+    waits: Deadlines = field(default_factory=Deadlines)
     _ahead: dict[tuple[str, int], asyncio.Future[None]] = field(default_factory=dict)
     _claimed: set[tuple[str, int]] = field(default_factory=set)
     # Preview requests under way per host port: a connection is opened ahead only when the
@@ -541,14 +545,33 @@ class PortTable:
         item.since = time.monotonic()
         kept.append(item)
         # Not left open past its time: a server that closed its end would otherwise hold our
-        # half-open socket until the next request or the container's stop.
-        asyncio.get_running_loop().call_later(IDLE_SECONDS, self._expire, kept, item)
+        # half-open socket until the next request or the container's stop. One timer per table
+        # for all of them, not one per kept connection: a timer for each preview request cost
+        # the request more than most of its checks (docs/ports.md, «El protocolo delantero»).
+        if self._idle_sweep is None:
+            self._idle_sweep = asyncio.get_running_loop().call_later(IDLE_SECONDS, self._sweep_idle)
 
-    @staticmethod
-    def _expire(kept: list[Idle], item: Idle) -> None:
-        if item in kept and not item.usable(time.monotonic()):
-            kept.remove(item)
-            item.close()
+    def _sweep_idle(self) -> None:
+        """Closes the kept connections past their time, and comes back when the next one is."""
+        self._idle_sweep = None
+        now = time.monotonic()
+        oldest = now
+        for key, kept in list(self.idle.items()):
+            usable = []
+            for item in kept:
+                if item.usable(now):
+                    usable.append(item)
+                else:
+                    item.close()
+            if usable:
+                kept[:] = usable
+                oldest = min(oldest, *(item.since for item in usable))
+            else:
+                del self.idle[key]
+        if self.idle:
+            self._idle_sweep = asyncio.get_running_loop().call_later(
+                max(0.05, oldest + IDLE_SECONDS - now), self._sweep_idle
+            )
 
     # --- the engine's events -----------------------------------------------------------------
     def watch(self) -> None:
@@ -628,6 +651,9 @@ class PortTable:
             for item in kept:
                 item.close()
         self.idle.clear()
+        if self._idle_sweep is not None:
+            self._idle_sweep.cancel()
+            self._idle_sweep = None
         for servers in self.listeners.values():
             for server in servers:
                 server.close()

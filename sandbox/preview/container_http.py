@@ -77,13 +77,18 @@ class ContainerConnection(asyncio.Protocol):
     def begin(self, *, head_request: bool) -> None:
         """A request is about to go out. A response to HEAD has no body whatever its
         Content-Length says (the parser cannot know the method). On a connection used before,
-        a fresh parser and response state; on a new one, what the container may already have
-        sent (a server that speaks first) is kept."""
-        self._head_request = head_request
+        a fresh response state; on a new one, what the container may already have sent (a
+        server that speaks first) is kept."""
         if not self._used:
             self._used = True
+            self._head_request = head_request
             return
-        self._parser = _parser(self)
+        if not self.reusable():
+            self._parser = _parser(self)
+        # else: the last answer ended cleanly by its own framing, and the parser stands at the
+        # start of the next one (llhttp resets itself on a kept-alive connection), as a new
+        # parser would: making one for each request showed in a preview request's cost.
+        self._head_request = head_request
         self._head_done = self._complete = self._keep_alive = self._until_close = False
         self._extra = False
         self._head_size = self._fed = 0

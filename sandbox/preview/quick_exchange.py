@@ -86,14 +86,12 @@ class _Exchange:
         self.browser = browser
         self.conn = conn
         self.port = planned.target.host_port
-        self.timer: asyncio.TimerHandle | None = None
         busy = planned.table.busy
         busy[self.port] = busy.get(self.port, 0) + 1
 
     def wait(self) -> None:
         self.conn.listener = self._progress
-        loop = asyncio.get_running_loop()
-        self.timer = loop.call_later(settings.PREVIEW_IDLE_SECONDS, self._timed_out)
+        self.planned.table.waits.add(self, settings.PREVIEW_IDLE_SECONDS, self._timed_out)
         if self.conn.head_done() or self.conn.failed():
             # What a server that speaks first sent on a connection opened ahead is already
             # read: no callback would come for it.
@@ -101,9 +99,7 @@ class _Exchange:
 
     def _stop_waiting(self) -> None:
         self.conn.listener = None
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.planned.table.waits.discard(self)
 
     def _progress(self) -> None:
         # Called from the container connection's callbacks: an error here would end that
@@ -128,15 +124,17 @@ class _Exchange:
                 self._release()
                 browser.spawn(_coroutine_path(planned, browser))
             return
-        self._stop_waiting()
         headers = forward.browser_headers(conn.headers, planned.framer)
         limit = byte_rate.limit_for(planned.target.public_id)
         size = conn.queued()
         if conn.complete() and size <= forward.WATCH_AFTER_BYTES and limit.take_now(size):
             browser.answer_now(conn.status, headers, conn.take_body())
+            # The browser has its answer; what is left is this side's bookkeeping.
+            self._stop_waiting()
             self._end(conn.reusable())
             browser.done()
         else:
+            self._stop_waiting()
             browser.spawn(self._relay(headers, limit))
 
     async def _relay(self, headers: list[tuple[bytes, bytes]], limit: RateLimit) -> None:
@@ -151,7 +149,6 @@ class _Exchange:
             self._end(reusable)
 
     def _timed_out(self) -> None:
-        self.timer = None
         self.conn.listener = None
         self.conn.close()
         self._release()

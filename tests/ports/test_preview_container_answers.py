@@ -72,6 +72,19 @@ def answers(*chunks: bytes, keep_open: bool = False) -> Peer:
     return peer
 
 
+def in_turn(*chunks: bytes) -> Peer:
+    """A peer that answers each request on the connection with the next of `chunks`."""
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for chunk in chunks:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(chunk)
+            await writer.drain()
+        await reader.read()  # until the client closes
+
+    return peer
+
+
 async def exchange(
     conn: ContainerConnection, *, method: bytes = b"GET"
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -100,6 +113,35 @@ async def test_a_length_framed_answer_keeps_the_connection_for_the_next_request(
     assert (status, body) == (200, b"hello")
     assert (b"X-A", b"1") in headers
     assert conn.reusable()
+    conn.close()
+
+
+async def test_answers_in_every_framing_follow_each_other_on_one_kept_connection(serve):
+    # The parser of the last answer reads the next one (it is made again only after an answer
+    # that did not end cleanly): each answer is read whole and alone, whatever came before it.
+    served = await serve(
+        in_turn(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nuno",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\ndos\r\n0\r\n\r\n",
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\nX-B: 2\r\n\r\ntres",
+            b"HTTP/1.1 204 No Content\r\nX-C: 3\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\ncuatro",
+        )
+    )
+    conn = await served.connect()
+    got = []
+    for _ in range(5):
+        status, headers, body = await exchange(conn)
+        got.append((status, headers, body))
+        assert conn.reusable()
+    assert got == [
+        (200, [(b"Content-Length", b"3")], b"uno"),
+        (200, [(b"Transfer-Encoding", b"chunked")], b"dos"),
+        (404, [(b"Content-Length", b"4"), (b"X-B", b"2")], b"tres"),
+        (204, [(b"X-C", b"3")], b""),
+        (200, [(b"Content-Length", b"6")], b"cuatro"),
+    ]
+    assert served.connections == 1
     conn.close()
 
 
