@@ -63,9 +63,7 @@ async def _until_closed(conn: ContainerConnection) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_kept_connections_close_on_their_own_time_and_later_ones_too(
-    peer_port, monkeypatch
-):
+async def test_kept_connections_close_on_their_own_time_and_later_ones_too(peer_port, monkeypatch):
     monkeypatch.setattr(port_table, "IDLE_SECONDS", IDLE)
     table = _table()
     first, second = await _connected(peer_port), await _connected(peer_port)
