@@ -1,10 +1,11 @@
 """Many timeouts of one event loop on a single timer.
 
-A preview request waits for the container's answer under a timeout that almost never fires. A
-loop timer for each of them (made, armed, then cancelled) cost the request more than most of
-its checks: measured in the running server, the waits' timers were a tenth of the preview's own
-time per request (docs/ports.md, «El protocolo delantero»). Here a timeout is an entry in a
-dict, and one timer, set for the earliest deadline, fires the callbacks that are due.
+A preview request waited for the container's answer under a timer of its own that almost never
+fired, its browser connection had another for its head, and its kept connection a third. Made,
+armed and cancelled for every request, they were about a tenth of the preview's own Python time
+per request, measured in the running server (docs/ports.md, «Menos temporizadores»). Here a
+timeout is an entry in a dict, and one timer, set for the earliest deadline, fires the
+callbacks that are due.
 """
 
 from __future__ import annotations
