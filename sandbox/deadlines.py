@@ -44,8 +44,12 @@ class Deadlines:
     def _fire(self) -> None:
         self._timer = None
         now = time.monotonic()
-        due = [key for key, (deadline, _callback) in self._due.items() if deadline <= now]
-        for key in due:
+        due = sorted(
+            (deadline, index, key)
+            for index, (key, (deadline, _callback)) in enumerate(self._due.items())
+            if deadline <= now
+        )
+        for _deadline, _index, key in due:  # earliest first, even when the timer came late
             entry = self._due.pop(key, None)
             if entry is not None:
                 entry[1]()

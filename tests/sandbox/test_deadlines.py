@@ -6,45 +6,60 @@ what fired and in which order, never on how long anything took."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from sandbox.deadlines import Deadlines
 
 
+class _Recording:
+    """Deadlines whose callbacks write down their name; `last` marks the one to wait for."""
+
+    def __init__(self) -> None:
+        self.deadlines = Deadlines()
+        self.fired: list[str] = []
+        self._last = asyncio.Event()
+
+    def add(self, key: str, seconds: float, name: str = "", *, last: bool = False) -> None:
+        def fire() -> None:
+            self.fired.append(name or key)
+            if last:
+                self._last.set()
+
+        self.deadlines.add(key, seconds, fire)
+
+    async def until_last(self) -> None:
+        await asyncio.wait_for(self._last.wait(), 10)
+
+
 async def test_callbacks_fire_once_in_the_order_of_their_deadlines():
-    deadlines = Deadlines()
-    fired: list[str] = []
-    last = asyncio.Event()
-    deadlines.add("tarde", 0.15, lambda: (fired.append("tarde"), last.set()))
+    record = _Recording()
+    record.add("tarde", 0.15, last=True)
     # Added after, due before: the timer, set for "tarde", is set again for this one.
-    deadlines.add("pronto", 0.01, lambda: fired.append("pronto"))
-    deadlines.add("medio", 0.05, lambda: fired.append("medio"))
-    await asyncio.wait_for(last.wait(), 10)
+    record.add("pronto", 0.01)
+    record.add("medio", 0.05)
+    await record.until_last()
     await asyncio.sleep(0.05)  # anything firing twice would have done so by now
-    assert fired == ["pronto", "medio", "tarde"]
+    assert record.fired == ["pronto", "medio", "tarde"]
 
 
 async def test_a_discarded_deadline_never_fires_and_the_rest_still_do():
-    deadlines = Deadlines()
-    fired: list[str] = []
-    last = asyncio.Event()
-    deadlines.add("quitado", 0.01, lambda: fired.append("quitado"))
-    deadlines.add("queda", 0.08, lambda: (fired.append("queda"), last.set()))
-    deadlines.discard("quitado")
-    deadlines.discard("nunca puesto")  # nothing to discard: no error
+    record = _Recording()
+    record.add("quitado", 0.01)
+    record.add("queda", 0.08, last=True)
+    record.deadlines.discard("quitado")
+    record.deadlines.discard("nunca puesto")  # nothing to discard: no error
     # The timer was set for the discarded one: it finds nothing due and sets itself again.
-    await asyncio.wait_for(last.wait(), 10)
-    assert fired == ["queda"]
+    await record.until_last()
+    assert record.fired == ["queda"]
 
 
 async def test_adding_a_key_again_moves_its_deadline():
-    deadlines = Deadlines()
-    fired: list[str] = []
-    last = asyncio.Event()
-    deadlines.add("cabecera", 0.01, lambda: fired.append("primera"))
-    deadlines.add("cabecera", 0.1, lambda: (fired.append("segunda"), last.set()))
-    deadlines.add("otro", 0.03, lambda: fired.append("otro"))
-    await asyncio.wait_for(last.wait(), 10)
-    assert fired == ["otro", "segunda"]
+    record = _Recording()
+    record.add("cabecera", 0.01, "primera")
+    record.add("cabecera", 0.1, "segunda", last=True)
+    record.add("otro", 0.03)
+    await record.until_last()
+    assert record.fired == ["otro", "segunda"]
 
 
 async def test_a_callback_may_add_the_next_deadline():
@@ -62,3 +77,13 @@ async def test_a_callback_may_add_the_next_deadline():
     deadlines.add("vuelta", 0.01, again)
     await asyncio.wait_for(last.wait(), 10)
     assert fired == [0, 1, 2]
+
+
+async def test_a_late_timer_fires_what_is_due_earliest_first():
+    record = _Recording()
+    record.add("tercero", 0.03, last=True)
+    record.add("primero", 0.01)
+    record.add("segundo", 0.02)
+    time.sleep(0.1)  # a busy loop: when the timer runs, all three are due at once
+    await record.until_last()
+    assert record.fired == ["primero", "segundo", "tercero"]
