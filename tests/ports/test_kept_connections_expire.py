@@ -16,7 +16,7 @@ from sandbox.ports.table import Idle, PortTable, Running
 from sandbox.preview.container_http import ContainerConnection
 
 HOST_PORT = 8080
-IDLE = 0.6  # the second connection is kept IDLE/2 later: that much slack for a slow sweep
+IDLE = 1.0  # the second connection is kept IDLE/2 later: that much slack for a slow sweep
 
 
 @pytest.fixture

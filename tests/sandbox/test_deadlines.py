@@ -62,6 +62,34 @@ async def test_adding_a_key_again_moves_its_deadline():
     assert record.fired == ["otro", "segunda"]
 
 
+async def test_a_deadline_a_callback_adds_does_not_hold_back_an_earlier_one():
+    record = _Recording()
+
+    def first() -> None:
+        record.fired.append("primero")
+        record.add("mucho después", 1.0)  # sets the timer for itself, during the firing
+
+    record.deadlines.add("primero", 0.01, first)
+    record.add("segundo", 0.05, last=True)
+    await record.until_last()
+    # Held back, "segundo" would have fired only with "mucho después", right before it.
+    assert record.fired == ["primero", "segundo"]
+
+
+async def test_a_failing_callback_does_not_stop_the_others():
+    record = _Recording()
+
+    def fails() -> None:
+        record.fired.append("falla")
+        raise RuntimeError("un error en una llamada")
+
+    record.deadlines.add("falla", 0.01, fails)
+    record.add("a la vez", 0.01)
+    record.add("después", 0.05, last=True)
+    await record.until_last()
+    assert record.fired == ["falla", "a la vez", "después"]
+
+
 async def test_a_callback_may_add_the_next_deadline():
     deadlines = Deadlines()
     fired: list[int] = []
