@@ -242,7 +242,7 @@ class FrontProtocol(asyncio.Protocol):
     # --- timers and flow ----------------------------------------------------------------------
     def _arm(self, seconds: float) -> None:
         # One timer for every connection of the server (sandbox.deadlines), not one made and
-        # cancelled for each connection: see docs/ports.md, «El protocolo delantero».
+        # cancelled for each connection: see docs/ports.md, «Menos temporizadores».
         self._deadlines.add(self, seconds, self._timed_out)
         self._armed = True
         self._deadline = self.loop.time() + seconds

@@ -546,8 +546,8 @@ class PortTable:
         kept.append(item)
         # Not left open past its time: a server that closed its end would otherwise hold our
         # half-open socket until the next request or the container's stop. One timer per table
-        # for all of them, not one per kept connection: a timer for each preview request cost
-        # the request more than most of its checks (docs/ports.md, «El protocolo delantero»).
+        # for all of them: one per kept connection (one per preview request, never cancelled)
+        # piled up in the loop by the thousand (docs/ports.md, «Menos temporizadores»).
         if self._idle_sweep is None:
             self._idle_sweep = asyncio.get_running_loop().call_later(IDLE_SECONDS, self._sweep_idle)
 
