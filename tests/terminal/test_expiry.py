@@ -35,8 +35,12 @@ async def test_typing_keeps_a_sandbox_alive(open_tab, session_key, settings):
 async def test_a_sandbox_at_its_lifetime_is_warned_then_closed_with_4001(
     open_tab, session_key, settings
 ):
-    settings.SANDBOX_MAX_LIFETIME = 4
-    settings.SANDBOX_EXPIRY_WARNING = 2
+    # The lifetime counts from the sandbox's creation; the warning comes once the terminal
+    # watches it. With 4 s and a 2 s warning, a loaded machine that took over 4 s to start the
+    # sandbox reached the end before watching, and no warning came (a CI failure): with 8 s and
+    # a 6 s warning, it comes before the end on any start shorter than the lifetime.
+    settings.SANDBOX_MAX_LIFETIME = 8
+    settings.SANDBOX_EXPIRY_WARNING = 6
 
     tab = await open_tab(session_key)
 
