@@ -30,14 +30,16 @@ SERVE = (
 def _in_chromium(ana: Student, beto: Student, port: int) -> dict[str, str]:
     from playwright.sync_api import sync_playwright
 
-    ana_host, ana_entry = ana.preview_entry(port)
-    beto_host, beto_entry = beto.preview_entry(port)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page()
+            # Each entry link is asked for just before it is followed, as a click on «Abrir»
+            # does: it works for 60 s, and a loaded CI machine took longer to start Chromium.
+            ana_host, ana_entry = ana.preview_entry(port)
             page.goto(f"http://{ana_host}{ana_entry}")
             before = page.content()
+            beto_host, beto_entry = beto.preview_entry(port)
             page.goto(f"http://{beto_host}{beto_entry}")
             wiped = page.goto(f"http://{beto_host}/cgi-bin/borra")
             wiper = wiped.all_headers().get("clear-site-data", "") if wiped else ""

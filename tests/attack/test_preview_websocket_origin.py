@@ -67,15 +67,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 def _in_chromium(server: LiveServer, ana: Student, beto: Student, port: int) -> dict[str, str]:
     from playwright.sync_api import sync_playwright
 
-    ana_host, ana_entry = ana.preview_entry(port)
-    beto_host, beto_entry = beto.preview_entry(port)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page()
-            # Ana opens her own preview (her cookie is set), then a link Beto shared.
+            # Ana opens her own preview (her cookie is set), then a link Beto shared. Each entry
+            # link is asked for just before it is followed, as a click on «Abrir» does: it works
+            # for 60 s, and a loaded CI machine took longer than that to start Chromium.
+            ana_host, ana_entry = ana.preview_entry(port)
             page.goto(f"http://{ana_host}{ana_entry}")
             own = page.evaluate(PROBE, f"ws://{ana_host}/ws")
+            beto_host, beto_entry = beto.preview_entry(port)
             page.goto(f"http://{beto_host}{beto_entry}")
             assert "pagina-de-beto-ws" in page.content()
             crossed = page.evaluate(PROBE, f"ws://{ana_host}/ws")
