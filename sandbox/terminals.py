@@ -300,7 +300,14 @@ class Terminal:
         # what the page has not seen yet (all of it on a reattach: the page resets its screen).
         self.pending = bytearray(self.ring.snapshot())
         self.streaming = True
+        # A warning broadcast before this terminal streamed (a page opened or reloaded in the
+        # last minutes, or a start slower than the warning's lead) reached only the others.
+        # Checked in the same step as `streaming` is set: the watcher's next broadcast, if any,
+        # reaches this terminal, so the warning comes once.
+        warning = self.lease.due_warning()
         self._wake.set()
+        if warning is not None:
+            await client.send_event(warning)
 
     # Input --------------------------------------------------------------------------------------
 
@@ -574,6 +581,7 @@ class Lease:
         self._oom_task: asyncio.Task[None] | None = None
         self._oom_again = False
         self._oom_checked_at = -math.inf
+        self._warned: set[str] = set()  # the ends ("idle", "lifetime") warned of, still ahead
         self.watcher = registry.spawn(self._watch_expiry())
         if sandbox.fresh:
             # Nothing of the student's has run in it: no kill to count, and no inspect of the
@@ -599,8 +607,18 @@ class Lease:
         life_left = (self.sandbox.expires_at - timezone.now()).total_seconds()
         return ("idle", idle_left) if idle_left < life_left else ("lifetime", life_left)
 
+    def due_warning(self) -> dict[str, Any] | None:
+        """The expiry warning already broadcast for the end now ahead, as an event for a
+        terminal that starts streaming after it (None if none is due, or the lease is over)."""
+        if self.ended:
+            return None
+        reason, left = self._deadline()
+        if reason not in self._warned or not 0 < left <= settings.SANDBOX_EXPIRY_WARNING:
+            return None  # (typing may have pushed the idle end back since the warning)
+        return expiry_warning(reason, left)
+
     async def _watch_expiry(self) -> None:
-        warned: set[str] = set()
+        warned = self._warned
         while True:
             reason, left = self._deadline()
             if (
