@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 import pytest
 from websockets.asyncio.client import connect
 
+from harness.preview_client import curl_once_listening
+
 from .stack_client import Stack, Student, get, students_engine_names
 
 pytestmark = [pytest.mark.docker]
@@ -224,7 +226,7 @@ async def test_a_published_port_is_previewed_through_the_proxy(stack: Stack) -> 
         out = await ana.shell(
             "docker run -d -m 32m --name web -p 8080:80 muelle/busybox sh -c "
             "'mkdir -p /tmp/w && echo pagina-desplegada > /tmp/w/index.html && "
-            "exec httpd -f -p 80 -h /tmp/w' && sleep 1 && curl -s localhost:8080/"
+            "exec httpd -f -p 80 -h /tmp/w' && " + curl_once_listening("localhost:8080/")
         )
         assert "pagina-desplegada" in out
         preview_host, preview_cookie = enter_preview(stack, ana, 8080)
@@ -293,7 +295,7 @@ async def test_a_students_previews_reach_their_terminals_process_at_the_first_tr
         flags = " ".join(f"-p {port}:80" for port in ports)
         await ana.shell(f"docker run -d -m 32m {flags} muelle/busybox sh -c {SERVE}")
         assert ana.status == 0
-        out = await ana.shell(f"sleep 1 && curl -s localhost:{ports[-1]}/")
+        out = await ana.shell(curl_once_listening(f"localhost:{ports[-1]}/"))
         assert "pagina-desplegada" in out
         holder = addresses_of(terminal_process(stack, ana))
         for port in ports:
@@ -321,7 +323,7 @@ async def test_a_students_own_404_reaches_the_browser_unchanged(stack: Stack) ->
         await ana.shell(f"docker run -d -m 32m -p 8120:80 muelle/busybox sh -c {SERVE}")
         assert ana.status == 0
         missing = f"/no-existe-{secrets.token_hex(6)}"
-        inside = await ana.shell(f"sleep 1 && curl -s localhost:8120{missing}")
+        inside = await ana.shell(curl_once_listening(f"localhost:8120{missing}"))
         assert "404" in inside
         preview_host, cookie = enter_preview(stack, ana, 8120)
         page = get(stack, missing, host=preview_host, cookie=cookie)

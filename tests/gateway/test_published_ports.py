@@ -160,10 +160,16 @@ def test_a_container_that_exits_by_itself_unpublishes(student: Any) -> None:
         assert table is not None
         return set(table.host_ports())
 
-    student.ok("run", "-d", "--name", "breve", "-p", "8090:80", "muelle/busybox", "sleep", "2")
+    # It exits by itself once told to (a fixed `sleep 2` ended before the check on a loaded
+    # machine).
+    student.ok(
+        "run", "-d", "--name", "breve", "-p", "8090:80", "muelle/busybox",
+        "sh", "-c", "while [ ! -e /fin ]; do sleep 0.1; done",
+    )  # fmt: skip
     assert 8090 in student.loop.run(taken())
+    student.ok("exec", "breve", "touch", "/fin")
     student.ok("wait", "breve")
-    for _ in range(50):
+    for _ in range(300):
         if 8090 not in student.loop.run(taken()):
             break
         student.loop.run(asyncio.sleep(0.1))

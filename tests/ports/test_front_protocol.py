@@ -88,9 +88,10 @@ async def test_an_answer_sent_before_the_request_is_answered_at_once(server):
 def test_a_head_handed_over_half_sent_keeps_the_time_it_had_left(server):
     """--header-timeout 5 here. A head half-sent for 3.5 s, then grown past the front's 16 KiB
     head limit (handed over to uvicorn), is closed when its 5 s are up; before, uvicorn's timer
-    started again at the handover, and held it 5 s more."""
+    started again at the handover, and held it 5 s more. (4 s to see the close: 2.5 s of slack
+    for a loaded machine, and still 1 s short of the old 5.)"""
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Lento: ")
         time.sleep(3.5)
         sock.sendall(b"a" * (17 * 1024))
-        assert closed_by_server(sock, 3.0)
+        assert closed_by_server(sock, 4.0)

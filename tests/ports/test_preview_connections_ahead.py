@@ -24,6 +24,7 @@ ONE_AT_A_TIME = (
 n = 0
 while True:
     c, _ = s.accept(); n += 1; f = c.makefile("rb")
+    open("/tmp/aceptadas", "w").write(str(n))
     line = f.readline(); length = 0
     while True:
         h = f.readline()
@@ -38,13 +39,8 @@ while True:
     f.close(); c.close()
 """
 )
-# Established connections to port 80 inside the container (/proc/net/tcp: local port 0050,
-# state 01), counted by the container's own python.
-OPEN_ON_80 = (
-    "docker exec uno python -c "
-    '\'print("abiertas=%d" % sum(1 for l in open("/proc/net/tcp").readlines()[1:] '
-    'if l.split()[1].endswith(":0050") and l.split()[3] == "01"))\''
-)
+# How many connections the server has accepted (it writes the count on each accept).
+ACCEPTED = 'echo "aceptadas=$(docker exec uno cat /tmp/aceptadas)"'
 
 
 async def test_the_next_connection_is_opened_ahead_and_freed_for_a_post(server):
@@ -56,14 +52,16 @@ async def test_the_next_connection_is_opened_ahead_and_freed_for_a_post(server):
     first = await asyncio.to_thread(request, server, "GET", "/", headers)
     assert (first.status, body(first)) == (200, "GET conexion-2 ")
 
-    # Nothing is being asked now, yet a connection to port 80 is open: the next one, ahead.
+    # Nothing is being asked now, yet the server has accepted a third connection: the next
+    # one, ahead. (Counted by the server itself: a count of open sockets, read by a docker exec
+    # that a loaded machine made slower than the kept connection's 4 s, saw it already gone.)
     seen = ""
-    for _ in range(50):
-        seen = await ana.shell(OPEN_ON_80)
-        if "abiertas=1" in seen:
+    for _ in range(100):
+        seen = await ana.shell(ACCEPTED)
+        if "aceptadas=3" in seen:
             break
         await asyncio.sleep(0.1)
-    assert "abiertas=1" in seen
+    assert "aceptadas=3" in seen
 
     # A POST takes a new connection; the one opened ahead is closed first (the server saw it
     # end unasked, as connection 3), so the POST is served at once instead of waiting behind

@@ -49,7 +49,7 @@ while True:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from live_server_fixture(tmp_path_factory, "bodies", HTTP_BODY_TIMEOUT="2")
+    yield from live_server_fixture(tmp_path_factory, "bodies", HTTP_BODY_TIMEOUT="5")
 
 
 def _send_in_pieces(server: LiveServer, head: bytes, pieces: list[bytes]) -> bytes:
@@ -117,7 +117,7 @@ async def test_a_body_that_stops_coming_is_cut_with_408(server):
         "Content-Length: 1000\r\nConnection: close\r\n\r\n"
     ).encode()
 
-    # Half a body, then nothing (HTTP_BODY_TIMEOUT is 2 s here), and the head alone.
+    # Half a body, then nothing (HTTP_BODY_TIMEOUT is 5 s here), and the head alone.
     for pieces in ([b"a" * 100], []):
         answer = await asyncio.to_thread(_send_in_pieces, server, head, pieces)
         assert answer.startswith(b"HTTP/1.1 408 "), answer[:300]

@@ -11,7 +11,15 @@ from collections.abc import Iterator
 import pytest
 
 from harness.live_server import LiveServer
-from harness.preview_client import Student, body, live_server_fixture, request, serve, wait_for_page
+from harness.preview_client import (
+    Student,
+    body,
+    curl_once_listening,
+    live_server_fixture,
+    request,
+    serve,
+    wait_for_page,
+)
 
 pytestmark = [pytest.mark.docker]
 
@@ -23,7 +31,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 async def test_curl_in_the_terminal_and_the_preview_link_reach_the_container(server):
     ana = await asyncio.to_thread(Student, server)
-    out = await ana.shell(serve("web", 8080, "ana") + " && sleep 1 && curl -s localhost:8080/")
+    start = serve("web", 8080, "ana")
+    out = await ana.shell(f"{start} && {curl_once_listening('localhost:8080/')}")
     assert "pagina-de-ana" in out
     panel = await asyncio.to_thread(ana.main, "/sandbox/puertos/")
     assert "Abrir 8080" in body(panel) and "«web»:80" in body(panel)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.live_server import LiveServer
-from harness.preview_client import Student, live_server_fixture
+from harness.preview_client import Student, curl_once_listening, live_server_fixture
 
 pytestmark = [pytest.mark.docker]
 
@@ -30,7 +30,7 @@ async def test_curl_in_the_terminal_is_held_to_the_students_byte_rate(server):
     serve_big = (
         "docker run -d -m 32m --name grande -p 8090:80 muelle/busybox sh -c "
         f"'mkdir -p /w && head -c {BIG} /dev/zero > /w/grande && exec httpd -f -p 80 -h /w'"
-        " >/dev/null && sleep 1"
+        " >/dev/null && " + curl_once_listening("localhost:8090/")  # a 404 of a few bytes
     )
     await ana.shell(serve_big)
     # What arrives in SECONDS: at most a full bucket, SECONDS of the rate and one piece over.
