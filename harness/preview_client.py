@@ -41,16 +41,6 @@ def serve(name: str, host_port: int, page: str) -> str:
     )
 
 
-def curl_once_listening(url: str) -> str:
-    """The student's command that waits (up to 30 s) until something answers at `url` inside
-    the sandbox, then prints what curl gets there. A fixed `sleep 1` before curl was not enough
-    for a container starting on a loaded machine."""
-    return (
-        f"for i in $(seq 150); do curl -s -o /dev/null {url} && break; sleep 0.2; done; "
-        f"curl -s {url}"
-    )
-
-
 # The start of a test's Python server program (for serve_python): `s` listens on port 80, where
 # the container's port is published.
 LISTEN_ON_80 = """\

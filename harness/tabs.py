@@ -88,6 +88,12 @@ class Tab:
         assert self.close_code is not None, f"still open; events={self.events}"
         return self.close_code
 
+    async def pump_for(self, seconds: float) -> None:
+        """Reads whatever arrives for `seconds` (events, output, a close)."""
+        deadline = time.monotonic() + seconds
+        while self.close_code is None and (left := deadline - time.monotonic()) > 0:
+            await self._pump_one(min(left, 0.2))
+
     async def quiet_for(self, seconds: float) -> bytes:
         """Collects output until nothing arrives for `seconds`; returns what arrived."""
         before = len(self.output)

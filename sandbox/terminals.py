@@ -294,14 +294,15 @@ class Terminal:
         moved = placement.take_move_notice(self.owner)  # its Swarm node died or was drained
         if moved:
             await client.send_event(notice("warning", moved))
+        # A warning broadcast before this terminal streamed (a page opened or reloaded in the
+        # last minutes, or a start slower than the warning's lead) reached only the others.
+        await self.lease.learn_idle_elsewhere()
         if self.client is not client or self.closed:
             return
         # Output read before `ready` went only to the replay buffer, so the snapshot is exactly
         # what the page has not seen yet (all of it on a reattach: the page resets its screen).
         self.pending = bytearray(self.ring.snapshot())
         self.streaming = True
-        # A warning broadcast before this terminal streamed (a page opened or reloaded in the
-        # last minutes, or a start slower than the warning's lead) reached only the others.
         # Checked in the same step as `streaming` is set: the watcher's next broadcast, if any,
         # reaches this terminal, so the warning comes once.
         warning = self.lease.due_warning()
@@ -581,7 +582,8 @@ class Lease:
         self._oom_task: asyncio.Task[None] | None = None
         self._oom_again = False
         self._oom_checked_at = -math.inf
-        self._warned: set[str] = set()  # the ends ("idle", "lifetime") warned of, still ahead
+        # The ends warned of: reason ("idle", "lifetime") → when it was then (monotonic).
+        self._warned: dict[str, float] = {}
         self.watcher = registry.spawn(self._watch_expiry())
         if sandbox.fresh:
             # Nothing of the student's has run in it: no kill to count, and no inspect of the
@@ -607,18 +609,30 @@ class Lease:
         life_left = (self.sandbox.expires_at - timezone.now()).total_seconds()
         return ("idle", idle_left) if idle_left < life_left else ("lifetime", life_left)
 
+    def _warned_of(self, reason: str, left: float) -> bool:
+        """Whether this very end was warned of: typing moves the idle end, and an end moved by
+        more than a second is a new one, worth a warning of its own."""
+        end = self._warned.get(reason)
+        return end is not None and abs(time.monotonic() + left - end) < 1.0
+
+    async def learn_idle_elsewhere(self) -> None:
+        """After an idle warning: typing in another web process's terminals (held shells) moved
+        the idle end, and this lease only learns it here or when its watcher wakes."""
+        if "idle" in self._warned:
+            await terminal_handover.idle_pushed_back(self)
+
     def due_warning(self) -> dict[str, Any] | None:
-        """The expiry warning already broadcast for the end now ahead, as an event for a
-        terminal that starts streaming after it (None if none is due, or the lease is over)."""
+        """The expiry warning already broadcast for the end ahead, as an event for a terminal
+        that starts streaming after it (None if none is due, or the lease is over)."""
         if self.ended:
             return None
         reason, left = self._deadline()
-        if reason not in self._warned or not 0 < left <= settings.SANDBOX_EXPIRY_WARNING:
-            return None  # (typing may have pushed the idle end back since the warning)
+        # (Under a second left, the warning would say 0 s: the end itself comes first.)
+        if not 1 <= left <= settings.SANDBOX_EXPIRY_WARNING or not self._warned_of(reason, left):
+            return None
         return expiry_warning(reason, left)
 
     async def _watch_expiry(self) -> None:
-        warned = self._warned
         while True:
             reason, left = self._deadline()
             if (
@@ -632,13 +646,13 @@ class Lease:
                 return
             warning = settings.SANDBOX_EXPIRY_WARNING
             if left <= warning:
-                if reason not in warned:
-                    warned.add(reason)
+                if not self._warned_of(reason, left):
+                    self._warned[reason] = time.monotonic() + left
                     self.broadcast(expiry_warning(reason, left))
                     self._last_touch = -math.inf  # the next keystroke reaches the engine at once
                 await asyncio.sleep(left)
             else:
-                warned.discard(reason)  # activity pushed the idle end back: warn again later
+                self._warned.pop(reason, None)  # typing pushed the idle end back: warn later
                 await asyncio.sleep(left - warning)
 
     def check_oom_kills(self) -> None:

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import pytest
 from websockets.asyncio.client import connect
 
-from harness.preview_client import curl_once_listening
+from harness.shell_commands import curl_once_listening
 
 from .stack_client import Stack, Student, get, students_engine_names
 

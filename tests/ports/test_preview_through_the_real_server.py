@@ -14,12 +14,12 @@ from harness.live_server import LiveServer
 from harness.preview_client import (
     Student,
     body,
-    curl_once_listening,
     live_server_fixture,
     request,
     serve,
     wait_for_page,
 )
+from harness.shell_commands import curl_once_listening
 
 pytestmark = [pytest.mark.docker]
 

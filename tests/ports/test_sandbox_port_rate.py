@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from harness.live_server import LiveServer
-from harness.preview_client import Student, curl_once_listening, live_server_fixture
+from harness.preview_client import Student, live_server_fixture
+from harness.shell_commands import curl_once_listening
 
 pytestmark = [pytest.mark.docker]
 

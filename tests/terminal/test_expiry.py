@@ -1,25 +1,50 @@
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 
+def _warnings(tab, since: int = 0) -> list[dict]:
+    return [e for e in tab.events[since:] if e["type"] == "expiry"]
+
+
 async def test_an_idle_sandbox_is_warned_then_closed_with_4000(open_tab, session_key, settings):
-    # The idle clock starts when the sandbox is handed out, before the terminal streams: the
-    # warning (due 2 s after) reaches a terminal that streams later too (Lease.due_warning).
-    settings.SANDBOX_IDLE_TIMEOUT = 10
+    settings.SANDBOX_IDLE_TIMEOUT = 20
     settings.SANDBOX_EXPIRY_WARNING = 8
-
     tab = await open_tab(session_key)
+    # A command restarts the idle clock, and its output comes after anything the greeting sent:
+    # from `mark` on, a warning can only be the watcher's broadcast to a streaming terminal.
+    await tab.run("echo hola", "fin-hola")
+    mark = len(tab.events)
 
-    warning = await tab.event("expiry", timeout=15)
+    await tab.until(lambda: bool(_warnings(tab, mark)), timeout=30)
+    assert await tab.closed(timeout=30) == 4000
+
+    [warning] = _warnings(tab, mark)  # once
     assert warning["reason"] == "idle"
     assert 0 < warning["seconds_left"] <= 8
     assert "inactividad" in warning["message"]
-    assert await tab.closed(timeout=15) == 4000
+    assert tab.events[-1]["type"] == "notice"
+
+
+async def test_typing_after_an_idle_warning_then_stopping_brings_a_new_one(
+    open_tab, session_key, settings
+):
+    # A warning window longer than half the timeout: when the watcher wakes at the end it
+    # warned of, typing has moved the end, but it is already inside the window again.
+    settings.SANDBOX_IDLE_TIMEOUT = 10
+    settings.SANDBOX_EXPIRY_WARNING = 8
+    tab = await open_tab(session_key)
+    await tab.run("echo uno", "fin-uno")
+    mark = len(tab.events)
+    await tab.until(lambda: bool(_warnings(tab, mark)), timeout=20)
+
+    await tab.run("echo dos", "fin-dos")  # the student answers the warning, then stops again
+    assert await tab.closed(timeout=30) == 4000
+
+    first, second = _warnings(tab, mark)
+    assert first["reason"] == second["reason"] == "idle"
     assert tab.events[-1]["type"] == "notice"
 
 
@@ -28,11 +53,11 @@ async def test_typing_keeps_a_sandbox_alive(open_tab, session_key, settings):
     settings.SANDBOX_EXPIRY_WARNING = 2
     tab = await open_tab(session_key)
 
-    # A keystroke from `ready` on, every 1.5 s by the clock, for 9 s: longer than the idle
-    # timeout, so only the keystrokes can have kept the sandbox.
+    # A keystroke from `ready` on, then one every 1.5 s of reading, for 9 s: longer than the
+    # idle timeout, so only the keystrokes can have kept the sandbox.
     for n in range(6):
         await tab.type(f"echo {n}\r")
-        await asyncio.sleep(1.5)
+        await tab.pump_for(1.5)
 
     assert tab.close_code is None
     assert b"vivo" in await tab.run("echo vi''vo", "fin-vivo")
@@ -58,7 +83,7 @@ async def test_a_sandbox_at_its_lifetime_is_warned_then_closed_with_4001(
     again = await later.event("expiry", timeout=30)
     assert again["reason"] == "lifetime"
     assert 0 < again["seconds_left"] <= warning["seconds_left"]
-    assert [e["type"] for e in later.events].count("expiry") == 1
     assert await tab.closed(timeout=40) == 4001
     assert await later.closed(timeout=10) == 4001
-    assert tab.events[-1]["type"] == "notice"
+    assert len(_warnings(tab)) == len(_warnings(later)) == 1  # each once, to the end
+    assert tab.events[-1]["type"] == later.events[-1]["type"] == "notice"
