@@ -10,6 +10,7 @@ import struct
 import subprocess
 import termios
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -66,33 +67,38 @@ class Terminal:
         self.output += chunk
         return bool(chunk)
 
-    def ask(self, command: str, wanted: bytes, *, within: float = WITHIN) -> bool:
-        """Types `command` (again every few seconds) until `wanted` is in its answer: for things
-        the CLI does in the background, such as sending a new size."""
+    def ask(
+        self,
+        command: str,
+        wanted: bytes,
+        *,
+        within: float = WITHIN,
+        before_each: Callable[[], None] | None = None,
+    ) -> bool:
+        """Types `command` (again every few seconds, after `before_each`) until `wanted` is in
+        its answer: for things the CLI does in the background, such as sending a new size."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
+            if before_each is not None:
+                before_each()
             mark = len(self.output)
             self.type(command + "\r")
             if self.read_until(wanted, after=mark, within=min(3.0, deadline - time.monotonic())):
                 return True
         return False
 
-    def resized(self, rows: int, cols: int, *, within: float = WITHIN) -> bool:
+    def resized(self, rows: int, cols: int) -> bool:
         """Changes the window to rows x cols until `stty size` in the shell says so. The CLI
         only watches SIGWINCH once its first resize call (after the container's start) has come
         back: a change in between is lost, with the real engine too, and a loaded machine
         widens that window (a CI failure). So each try changes the window again, as a student
         dragging it would: one column less, then the size wanted."""
-        wanted = f"{rows} {cols}".encode()
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
+
+        def drag() -> None:
             self.resize(rows, cols - 1)
             self.resize(rows, cols)
-            mark = len(self.output)
-            self.type("stty size\r")
-            if self.read_until(wanted, after=mark, within=min(3.0, deadline - time.monotonic())):
-                return True
-        return False
+
+        return self.ask("stty size", f"{rows} {cols}".encode(), before_each=drag)
 
     def finish(self) -> int:
         """Exit code of the CLI after `exit`; reads what is left so it never blocks writing."""

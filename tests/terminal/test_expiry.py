@@ -9,14 +9,19 @@ def _warnings(tab, since: int = 0) -> list[dict]:
     return [e for e in tab.events[since:] if e["type"] == "expiry"]
 
 
+async def _idle_from_here(tab) -> int:
+    """Runs a command, which restarts the idle clock, and returns the events mark after it: its
+    output comes after anything the greeting sent, so from the mark on, a warning can only be
+    the watcher's broadcast to a streaming terminal."""
+    await tab.run("echo hola", "fin-hola")
+    return len(tab.events)
+
+
 async def test_an_idle_sandbox_is_warned_then_closed_with_4000(open_tab, session_key, settings):
     settings.SANDBOX_IDLE_TIMEOUT = 20
     settings.SANDBOX_EXPIRY_WARNING = 8
     tab = await open_tab(session_key)
-    # A command restarts the idle clock, and its output comes after anything the greeting sent:
-    # from `mark` on, a warning can only be the watcher's broadcast to a streaming terminal.
-    await tab.run("echo hola", "fin-hola")
-    mark = len(tab.events)
+    mark = await _idle_from_here(tab)
 
     await tab.until(lambda: bool(_warnings(tab, mark)), timeout=30)
     assert await tab.closed(timeout=30) == 4000
@@ -36,8 +41,7 @@ async def test_typing_after_an_idle_warning_then_stopping_brings_a_new_one(
     settings.SANDBOX_IDLE_TIMEOUT = 10
     settings.SANDBOX_EXPIRY_WARNING = 8
     tab = await open_tab(session_key)
-    await tab.run("echo uno", "fin-uno")
-    mark = len(tab.events)
+    mark = await _idle_from_here(tab)
     await tab.until(lambda: bool(_warnings(tab, mark)), timeout=20)
 
     await tab.run("echo dos", "fin-dos")  # the student answers the warning, then stops again
