@@ -6,6 +6,7 @@ any more) and `http` with `coincide` (a regular expression in the page)."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -39,11 +40,19 @@ async def test_registro_sees_what_the_student_pushed(course_registry, sandbox) -
     assert "Lo que has subido y se parece: «registro.muelle/saludo»" in detail
 
 
-async def test_registro_down_says_so(settings, sandbox) -> None:
+@pytest.fixture
+def registry_down(settings) -> Iterator[None]:
+    """REGISTRY_URL at a loopback port that refuses connections: bound for the whole test but
+    never listening, so no server another test starts on a "free" port can take it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
-    settings.REGISTRY_URL = f"http://127.0.0.1:{closed}"
+        settings.REGISTRY_URL = f"http://127.0.0.1:{s.getsockname()[1]}"
+        yield
+
+
+# registry_down comes before sandbox: the student's gateway reads REGISTRY_URL when it opens,
+# and a registry of the machine's own (scripts/serve's) must not be the one that answers.
+async def test_registro_down_says_so(registry_down, sandbox) -> None:
     detail = await failure(sandbox, "tipo: registro\nnombre: registro.muelle/saludo")
     assert detail.startswith("No se pudo consultar el registro del curso")
 
