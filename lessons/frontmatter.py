@@ -9,6 +9,7 @@ with the line they are on.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import difflib
 import re
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -53,45 +54,16 @@ class FrontMatterError(yaml.MarkedYAMLError):
     """Refused by FrontMatterLoader (duplicate key, alias bomb); `problem_mark` has the line."""
 
 
-class _KeyChecks:
-    """What both loaders do while constructing: refuse a repeated key, and record the line of
-    each key of the top-level mapping."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)  # type: ignore[call-arg]
-        self.root: Node | None = None
-        # 0-based line (within the YAML text) of each key of the top-level mapping.
-        self.key_lines: dict[Any, int] = {}
-
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _value in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[attr-defined]
-            try:
-                hash(key)
-            except TypeError:
-                continue  # the base class reports unhashable keys
-            if key in seen:
-                raise FrontMatterError(
-                    problem=_("la clave «%(key)s» está repetida (ya aparece en la línea %(line)d)")
-                    % {"key": key, "line": seen[key] + 1},
-                    problem_mark=key_node.start_mark,
-                )
-            seen[key] = key_node.start_mark.line
-        if node is self.root:
-            self.key_lines = dict(seen)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[misc,no-any-return]
-
-
-class FrontMatterLoader(_KeyChecks, yaml.SafeLoader):
+class FrontMatterLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys and limits aliases and their expansion."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.alias_count = 0
         self._expanded: dict[int, int] = {}
+        self.root: Node | None = None
+        # 0-based line (within the YAML text) of each key of the top-level mapping.
+        self.key_lines: dict[Any, int] = {}
 
     def compose_document(self) -> Node | None:  # type: ignore[override]
         self.root = super().compose_document()
@@ -127,97 +99,26 @@ class FrontMatterLoader(_KeyChecks, yaml.SafeLoader):
             )
         return node
 
-
-# libyaml, when PyYAML was built with it (its wheels are): the same parser in C.
-_CLoader: Any = getattr(yaml, "CSafeLoader", None)
-# Deeper than this, libyaml's tree is not used: FrontMatterLoader, recursive in Python, is the one
-# that says whether such a front matter is too deep (real ones nest 4 or 5 levels).
-FAST_MAX_DEPTH = 50
-# Where libyaml reads on and PyYAML stops with an error (found by the mutants): a tab inside a
-# plain scalar, a byte-order mark after the start, a comment glued to a block scalar's header.
-_LIBYAML_DIFFERS = re.compile(r"[\t\ufeff]|[|>][-+0-9]*#")
-
-_fast_loader: Any = None
-if _CLoader is not None:
-
-    class _FastLoader(_KeyChecks, _CLoader):  # type: ignore[misc,valid-type]
-        """libyaml composes; the construction and its checks are FrontMatterLoader's."""
-
-    _fast_loader = _FastLoader
-
-
-def _fast_compose(yaml_text: str) -> tuple[Any, Node] | None:
-    """The loader and root node libyaml composes, when they are what FrontMatterLoader would
-    compose: no error, a mapping at the root, no cycle, no deeper than FAST_MAX_DEPTH, aliases
-    and their expansion within MAX_ALIASES and MAX_EXPANDED_NODES. None for anything else,
-    which FrontMatterLoader composes again, so that every error and its line are its own.
-
-    Why: composing in Python was 85 % of reading the course (about 0.45 s per catalog build,
-    paid at every start and by every instructor command); libyaml does it some ten times faster.
-    tests/lessons/test_front_matter_fast_compose.py compares both on the course and on mutants.
-    """
-    if _fast_loader is None:
-        return None  # PyYAML built without libyaml
-    if _LIBYAML_DIFFERS.search(yaml_text) or yaml.reader.Reader.NON_PRINTABLE.search(yaml_text):
-        # What libyaml reads otherwise, or PyYAML's reader refuses before parsing: the loader
-        # decides, and explains.
-        return None
-    loader = _fast_loader(yaml_text)
-    try:
-        root = loader.get_single_node()
-    except Exception:  # noqa: BLE001 - whatever libyaml refuses, the loader judges and explains
-        loader.dispose()
-        return None
-    if not isinstance(root, MappingNode) or not _as_front_matter_loader_would(root):
-        # Not a mapping is an error, whose line the loader gives (libyaml marks an empty
-        # document at the end of the text a line further down).
-        loader.dispose()
-        return None
-    loader.root = root
-    return loader, root
-
-
-def _as_front_matter_loader_would(root: Node) -> bool:
-    """Walks libyaml's tree once, without recursion: False when FrontMatterLoader would have
-    refused it or recursed too deep. Plain scalars get the style None FrontMatterLoader gives
-    them (libyaml gives ""): the traps are looked for in plain scalars."""
-    sizes: dict[int, int] = {}  # expanded size of each node, as FrontMatterLoader counts it
-    on_path: set[int] = set()
-    references = 0
-    stack: list[tuple[Node, int, bool]] = [(root, 0, False)]
-    while stack:
-        node, depth, finished = stack.pop()
-        key = id(node)
-        if finished:
-            on_path.discard(key)
-            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
-            if sizes[key] > MAX_EXPANDED_NODES:
-                return False
-            continue
-        if key in sizes:
-            continue  # reached again through an alias
-        if key in on_path or depth > FAST_MAX_DEPTH:
-            return False  # an alias to a node that contains it, or too deep
-        if isinstance(node, ScalarNode):
-            if node.style == "":
-                node.style = None
-            sizes[key] = 1
-            continue
-        on_path.add(key)
-        stack.append((node, depth, True))
-        children = _children(node)
-        references += len(children)
-        stack.extend((child, depth + 1, False) for child in reversed(children))
-    # Each node is reached once when it is made; every other reference is an alias.
-    return references - (len(sizes) - 1) <= MAX_ALIASES
-
-
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, SequenceNode):
-        return list(node.value)
-    if isinstance(node, MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # the base class reports unhashable keys
+            if key in seen:
+                raise FrontMatterError(
+                    problem=_("la clave «%(key)s» está repetida (ya aparece en la línea %(line)d)")
+                    % {"key": key, "line": seen[key] + 1},
+                    problem_mark=key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        if node is self.root:
+            self.key_lines = dict(seen)
+        return super().construct_mapping(node, deep=deep)
 
 
 def load(yaml_text: str) -> Any:
@@ -380,6 +281,18 @@ def _describe_yaml_error(exc: BaseException) -> str:
             "pon ese valor entre comillas"
         )
     return _("YAML no válido en esta línea: revisa las comillas, los «: » y la sangría")
+
+
+def _unreadable_line(root: Node, first_line: int) -> int:
+    """The line of the first scalar that cannot be built (an empty `!!int`, a date that does not
+    exist): those construction errors carry no line of their own."""
+    for node in _walk(root):
+        if isinstance(node, ScalarNode):
+            try:
+                yaml.constructor.SafeConstructor().construct_object(node)
+            except Exception:  # noqa: BLE001 - whichever way it fails, this is the value
+                return first_line + node.start_mark.line
+    return first_line
 
 
 def _walk(node: Node, visited: set[int] | None = None) -> Iterator[Node]:
@@ -623,15 +536,35 @@ class _Checker:
             self.text("objetivos", item, item_node)
 
 
-def read(yaml_text: str, first_line: int, *, fast: bool = True) -> FrontMatter:
+# What read() found for each front matter text it was given. The result depends only on the
+# text, its first line and the language of the messages, so the same text is not parsed twice
+# in a process: composing YAML in Python is most of reading a lesson (about 0.4 s of CPU for
+# this course), and the catalog is read again from scratch whenever its caches are emptied
+# (lessons.catalog.clear_caches; the tests do it before every page they compare). Bounded:
+# emptied when it holds more than a few courses' worth of texts.
+_read_memo: dict[tuple[str, int, str], FrontMatter] = {}
+_READ_MEMO_MAX = 256
+
+
+def read(yaml_text: str, first_line: int) -> FrontMatter:
     """Parse and check front matter; findings carry file lines (YAML starts at `first_line`).
-    `fast=False`: FrontMatterLoader composes even when libyaml could (the tests compare)."""
+    Each caller gets its own copy: the data is a plain dict that callers may change."""
+    key = (yaml_text, first_line, get_language() or "")
+    known = _read_memo.get(key)
+    if known is None:
+        known = _read(yaml_text, first_line)
+        if len(_read_memo) >= _READ_MEMO_MAX:
+            _read_memo.clear()
+        _read_memo[key] = known
+    return copy.deepcopy(known)
+
+
+def _read(yaml_text: str, first_line: int) -> FrontMatter:
     result = FrontMatter()
-    composed = _fast_compose(yaml_text) if fast else None
-    loader = composed[0] if composed else FrontMatterLoader(yaml_text)
+    loader = FrontMatterLoader(yaml_text)
     try:
         try:
-            root = composed[1] if composed else loader.get_single_node()
+            root = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = first_line + (mark.line if mark else 0)
@@ -682,7 +615,18 @@ def read(yaml_text: str, first_line: int, *, fast: bool = True) -> FrontMatter:
             result.error(first_line + (mark.line if mark else 0), _describe_yaml_error(exc))
             return result
         except (yaml.YAMLError, RecursionError, TypeError, ValueError) as exc:
-            result.error(first_line, _describe_yaml_error(exc))
+            result.error(_unreadable_line(root, first_line), _describe_yaml_error(exc))
+            return result
+        except (IndexError, KeyError, OverflowError):
+            # PyYAML's own constructors fail this way on an explicit tag with nothing to read
+            # (`duracion: !!int`, `!!float`, `!!bool`): a finding, not an error page.
+            result.error(
+                _unreadable_line(root, first_line),
+                _(
+                    "YAML no válido: un valor con etiqueta (como «!!int») está vacío o no se "
+                    "puede leer; quita la etiqueta o escribe el valor"
+                ),
+            )
             return result
     finally:
         loader.dispose()
