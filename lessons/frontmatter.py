@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import datetime
 import difflib
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -68,6 +69,27 @@ class FrontMatterLoader(yaml.SafeLoader):
     def compose_document(self) -> Node | None:  # type: ignore[override]
         self.root = super().compose_document()
         return self.root
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        """A value PyYAML's constructors cannot build fails with a plain Python error and no
+        line (`!!int` or `!!timestamp` with nothing after it: IndexError, AttributeError; a
+        date that does not exist: ValueError). Every scalar is built here, so such an error
+        becomes a FrontMatterError on the value's own line."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except (yaml.YAMLError, RecursionError):
+            raise
+        except Exception as exc:
+            if not isinstance(node, ScalarNode):
+                raise
+            if isinstance(exc, ValueError):
+                problem = _describe_yaml_error(exc)  # the date or time one
+            else:
+                problem = _(
+                    "YAML no válido: un valor con etiqueta (como «!!int») está vacío o no se "
+                    "puede leer; quita la etiqueta o escribe el valor"
+                )
+            raise FrontMatterError(problem=problem, problem_mark=node.start_mark) from exc
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
         is_alias = self.check_event(AliasEvent)
@@ -281,18 +303,6 @@ def _describe_yaml_error(exc: BaseException) -> str:
             "pon ese valor entre comillas"
         )
     return _("YAML no válido en esta línea: revisa las comillas, los «: » y la sangría")
-
-
-def _unreadable_line(root: Node, first_line: int) -> int:
-    """The line of the first scalar that cannot be built (an empty `!!int`, a date that does not
-    exist): those construction errors carry no line of their own."""
-    for node in _walk(root):
-        if isinstance(node, ScalarNode):
-            try:
-                yaml.constructor.SafeConstructor().construct_object(node)
-            except Exception:  # noqa: BLE001 - whichever way it fails, this is the value
-                return first_line + node.start_mark.line
-    return first_line
 
 
 def _walk(node: Node, visited: set[int] | None = None) -> Iterator[Node]:
@@ -536,27 +546,26 @@ class _Checker:
             self.text("objetivos", item, item_node)
 
 
-# What read() found for each front matter text it was given. The result depends only on the
-# text, its first line and the language of the messages, so the same text is not parsed twice
-# in a process: composing YAML in Python is most of reading a lesson (about 0.4 s of CPU for
-# this course), and the catalog is read again from scratch whenever its caches are emptied
-# (lessons.catalog.clear_caches; the tests do it before every page they compare). Bounded:
-# emptied when it holds more than a few courses' worth of texts.
-_read_memo: dict[tuple[str, int, str], FrontMatter] = {}
-_READ_MEMO_MAX = 256
+# What read() found for each front matter text it was given. The result depends on the text,
+# its first line and the language of the messages (and, for absurdly deep nesting, on how deep
+# the caller's stack already is), so the same text is not parsed twice in a process: composing
+# YAML in Python is most of reading a lesson (about 0.4 s of CPU for this course), and the
+# catalog is read again from scratch whenever its caches are emptied (lessons.catalog.
+# clear_caches; the tests do it before every page they compare). The least recently used go
+# first, past a few courses' worth of texts.
+READ_MEMO_SIZE = 256
 
 
 def read(yaml_text: str, first_line: int) -> FrontMatter:
     """Parse and check front matter; findings carry file lines (YAML starts at `first_line`).
     Each caller gets its own copy: the data is a plain dict that callers may change."""
-    key = (yaml_text, first_line, get_language() or "")
-    known = _read_memo.get(key)
-    if known is None:
-        known = _read(yaml_text, first_line)
-        if len(_read_memo) >= _READ_MEMO_MAX:
-            _read_memo.clear()
-        _read_memo[key] = known
-    return copy.deepcopy(known)
+    return copy.deepcopy(_remembered(yaml_text, first_line, get_language() or ""))
+
+
+@functools.lru_cache(maxsize=READ_MEMO_SIZE)
+def _remembered(yaml_text: str, first_line: int, language: str) -> FrontMatter:
+    # `language` is only part of the key: _read translates its messages into the active one.
+    return _read(yaml_text, first_line)
 
 
 def _read(yaml_text: str, first_line: int) -> FrontMatter:
@@ -615,18 +624,7 @@ def _read(yaml_text: str, first_line: int) -> FrontMatter:
             result.error(first_line + (mark.line if mark else 0), _describe_yaml_error(exc))
             return result
         except (yaml.YAMLError, RecursionError, TypeError, ValueError) as exc:
-            result.error(_unreadable_line(root, first_line), _describe_yaml_error(exc))
-            return result
-        except (IndexError, KeyError, OverflowError):
-            # PyYAML's own constructors fail this way on an explicit tag with nothing to read
-            # (`duracion: !!int`, `!!float`, `!!bool`): a finding, not an error page.
-            result.error(
-                _unreadable_line(root, first_line),
-                _(
-                    "YAML no válido: un valor con etiqueta (como «!!int») está vacío o no se "
-                    "puede leer; quita la etiqueta o escribe el valor"
-                ),
-            )
+            result.error(first_line, _describe_yaml_error(exc))
             return result
     finally:
         loader.dispose()
