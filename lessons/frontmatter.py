@@ -73,8 +73,9 @@ class FrontMatterLoader(yaml.SafeLoader):
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         """A value PyYAML's constructors cannot build fails with a plain Python error and no
         line (`!!int` or `!!timestamp` with nothing after it: IndexError, AttributeError; a
-        date that does not exist: ValueError). Every scalar is built here, so such an error
-        becomes a FrontMatterError on the value's own line."""
+        date that does not exist, `!!int hola`: ValueError). Every scalar is built here, so
+        such an error becomes a FrontMatterError on the value's own line, said by its tag (not
+        from the error's text, which holds the instructor's own value)."""
         try:
             return super().construct_object(node, deep=deep)
         except (yaml.YAMLError, RecursionError):
@@ -82,14 +83,9 @@ class FrontMatterLoader(yaml.SafeLoader):
         except Exception as exc:
             if not isinstance(node, ScalarNode):
                 raise
-            if isinstance(exc, ValueError):
-                problem = _describe_yaml_error(exc)  # the date or time one
-            else:
-                problem = _(
-                    "YAML no válido: un valor con etiqueta (como «!!int») está vacío o no se "
-                    "puede leer; quita la etiqueta o escribe el valor"
-                )
-            raise FrontMatterError(problem=problem, problem_mark=node.start_mark) from exc
+            raise FrontMatterError(
+                problem=_unbuildable(node.tag), problem_mark=node.start_mark
+            ) from exc
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
         is_alias = self.check_event(AliasEvent)
@@ -303,6 +299,19 @@ def _describe_yaml_error(exc: BaseException) -> str:
             "pon ese valor entre comillas"
         )
     return _("YAML no válido en esta línea: revisa las comillas, los «: » y la sangría")
+
+
+def _unbuildable(tag: str) -> str:
+    if tag == "tag:yaml.org,2002:timestamp":
+        return _(
+            "YAML no válido: una fecha u hora que no existe o está mal escrita; pon ese valor "
+            "entre comillas"
+        )
+    shown = "!!" + tag.removeprefix("tag:yaml.org,2002:")
+    return _(
+        "YAML no válido: el valor con la etiqueta «%(tag)s» está vacío o no se puede leer; "
+        "quita la etiqueta o escribe el valor"
+    ) % {"tag": shown}
 
 
 def _walk(node: Node, visited: set[int] | None = None) -> Iterator[Node]:
@@ -560,6 +569,11 @@ def read(yaml_text: str, first_line: int) -> FrontMatter:
     """Parse and check front matter; findings carry file lines (YAML starts at `first_line`).
     Each caller gets its own copy: the data is a plain dict that callers may change."""
     return copy.deepcopy(_remembered(yaml_text, first_line, get_language() or ""))
+
+
+def forget_reads() -> None:
+    """Empties the memo (tests and bench/catalog_read.py, to read as a new process would)."""
+    _remembered.cache_clear()
 
 
 @functools.lru_cache(maxsize=READ_MEMO_SIZE)

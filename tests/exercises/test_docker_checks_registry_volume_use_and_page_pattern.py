@@ -5,18 +5,47 @@ any more) and `http` with `coincide` (a regular expression in the page)."""
 
 from __future__ import annotations
 
+import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
+from sandbox.terminals import owner_key
 from tests.exercises.docker_check_outcomes import failure
 from tests.exercises.test_docker_state_checks import WAIT_FOR_8080, outcome, sh
 
 pytestmark = pytest.mark.docker
 
 
-async def test_registro_sees_what_the_student_pushed(course_registry, sandbox) -> None:
+async def new_sandbox() -> Any:
+    from sandbox import engine
+
+    return await engine.acquire(owner_key("test:" + secrets.token_urlsafe(12)))
+
+
+# The student's gateway reads REGISTRY_URL when it opens, with the sandbox: each fixture below
+# sets the URL first and then opens the sandbox itself, so the order does not rest on pytest's
+# (which it does not promise for fixtures of the same scope).
+@pytest.fixture
+async def sandbox_with_registry(course_registry: None, remove_sandboxes: None) -> Any:
+    return await new_sandbox()
+
+
+@pytest.fixture
+async def sandbox_registry_down(settings: Any, remove_sandboxes: None) -> AsyncIterator[Any]:
+    """REGISTRY_URL at a loopback port that refuses connections: bound for the whole test but
+    never listening, so no server another test starts on a "free" port can take it; and a
+    registry of the machine's own (scripts/serve's, on the default port) is not the one asked."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        settings.REGISTRY_URL = f"http://127.0.0.1:{s.getsockname()[1]}"
+        yield await new_sandbox()
+
+
+async def test_registro_sees_what_the_student_pushed(sandbox_with_registry) -> None:
+    sandbox = sandbox_with_registry
     saludo = "tipo: registro\nnombre: registro.muelle/saludo\netiqueta: '1'"
     detail = await failure(sandbox, saludo)
     assert detail == (
@@ -40,20 +69,8 @@ async def test_registro_sees_what_the_student_pushed(course_registry, sandbox) -
     assert "Lo que has subido y se parece: «registro.muelle/saludo»" in detail
 
 
-@pytest.fixture
-def registry_down(settings) -> Iterator[None]:
-    """REGISTRY_URL at a loopback port that refuses connections: bound for the whole test but
-    never listening, so no server another test starts on a "free" port can take it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        settings.REGISTRY_URL = f"http://127.0.0.1:{s.getsockname()[1]}"
-        yield
-
-
-# registry_down comes before sandbox: the student's gateway reads REGISTRY_URL when it opens,
-# and a registry of the machine's own (scripts/serve's) must not be the one that answers.
-async def test_registro_down_says_so(registry_down, sandbox) -> None:
-    detail = await failure(sandbox, "tipo: registro\nnombre: registro.muelle/saludo")
+async def test_registro_down_says_so(sandbox_registry_down) -> None:
+    detail = await failure(sandbox_registry_down, "tipo: registro\nnombre: registro.muelle/saludo")
     assert detail.startswith("No se pudo consultar el registro del curso")
 
 

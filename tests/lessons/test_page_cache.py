@@ -3,10 +3,11 @@
 Every lesson of the real course is asked for with the cache (a miss, then a hit) and without it
 (LESSON_PAGE_CACHE=0, every cache of the catalog, the rendering and the pages emptied first; a
 front matter is still read from lessons.frontmatter's memo, whose result depends only on the
-text), for a first visit, a returning anonymous student, one with progress, a logged-in student
-with progress and staff, as a full page and as the htmx swap: the HTML must be the same byte
-for byte once the CSRF token (masked afresh on every render) is set aside, and so must the
-cookies the response sets (names and attributes) and its Vary header.
+text, its first line and the language), for a first visit, a returning anonymous student, one
+with progress, a logged-in student with progress and staff, as a full page and as the htmx
+swap: the HTML must be the same byte for byte once the CSRF token (masked afresh on every
+render) is set aside, and so must the cookies the response sets (names and attributes) and its
+Vary header.
 """
 
 from __future__ import annotations
