@@ -84,7 +84,7 @@ class FrontMatterLoader(yaml.SafeLoader):
             if not isinstance(node, ScalarNode):
                 raise
             raise FrontMatterError(
-                problem=_unbuildable(node.tag), problem_mark=node.start_mark
+                problem=_unbuildable(node), problem_mark=node.start_mark
             ) from exc
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
@@ -118,6 +118,9 @@ class FrontMatterLoader(yaml.SafeLoader):
         return node
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, MappingNode):
+            # `!!set hola`: the base class refuses it with the value's line.
+            return super().construct_mapping(node, deep=deep)
         seen: dict[Any, int] = {}
         for key_node, _value in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -301,13 +304,25 @@ def _describe_yaml_error(exc: BaseException) -> str:
     return _("YAML no válido en esta línea: revisa las comillas, los «: » y la sangría")
 
 
-def _unbuildable(tag: str) -> str:
-    if tag == "tag:yaml.org,2002:timestamp":
+# The node's properties as written: an anchor, then a tag (or the tag first).
+_WRITTEN_TAG = re.compile(r"(?:&\S+\s+)?!")
+
+
+def _unbuildable(node: ScalarNode) -> str:
+    if node.tag == "tag:yaml.org,2002:timestamp":
         return _(
             "YAML no válido: una fecha u hora que no existe o está mal escrita; pon ese valor "
             "entre comillas"
         )
-    shown = "!!" + tag.removeprefix("tag:yaml.org,2002:")
+    mark = node.start_mark
+    written = mark.buffer is not None and _WRITTEN_TAG.match(mark.buffer, mark.pointer)
+    if not written:
+        # YAML took it for a number by its look (`0x_`): there is no tag to take away.
+        return _(
+            "YAML no válido: un valor que parece un número no se puede leer; pon ese valor "
+            "entre comillas"
+        )
+    shown = "!!" + node.tag.removeprefix("tag:yaml.org,2002:")
     return _(
         "YAML no válido: el valor con la etiqueta «%(tag)s» está vacío o no se puede leer; "
         "quita la etiqueta o escribe el valor"

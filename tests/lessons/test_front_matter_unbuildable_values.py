@@ -1,6 +1,7 @@
 """A value PyYAML cannot build (an explicit tag with nothing after it, `!!int hola`, a date that
-does not exist) is a finding on the value's own line, said by its tag, as other YAML errors are;
-and a lesson with one is listed with that error by the catalog."""
+does not exist, `0x_`, `!!set hola`) is a finding on the value's own line, worded by its tag or
+its look, as other YAML errors are; and a lesson with one is listed with that error by the
+catalog."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ def empty_tag(tag: str) -> str:
     )
 
 
+LOOKS_LIKE_A_NUMBER = (
+    "YAML no válido: un valor que parece un número no se puede leer; pon ese valor entre comillas"
+)
 BAD_DATE = (
     "YAML no válido: una fecha u hora que no existe o está mal escrita; pon ese valor entre "
     "comillas"
@@ -37,6 +41,11 @@ BAD_DATE = (
         ("titulo: Hola\nfecha: !!timestamp\n", 3, BAD_DATE),
         ("titulo: Hola\nfecha: !!timestamp hola\n", 3, BAD_DATE),
         ("titulo: Hola\nfecha: !!timestamp 2026-13-45\n", 3, BAD_DATE),
+        ("titulo: Hola\nfecha: 2026-13-45\n", 3, BAD_DATE),
+        # No tag was written: none to take away.
+        ("titulo: Hola\nx: 0x_\n", 3, LOOKS_LIKE_A_NUMBER),
+        ("titulo: Hola\nx: &q 0b_\n", 3, LOOKS_LIKE_A_NUMBER),
+        ("titulo: Hola\nx: &q !!int\n", 3, empty_tag("!!int")),
         # A merge key before it (PyYAML builds `<<` no other way) is not the line blamed.
         ("base: &b {x: 1}\notra:\n  <<: *b\nduracion: !!int\n", 5, empty_tag("!!int")),
         ("otra:\n  lista:\n    - uno\n    - !!int\n", 5, empty_tag("!!int")),
@@ -49,6 +58,13 @@ def test_a_value_that_cannot_be_built_is_a_finding_on_its_line(
     assert not found.usable
     [error] = [f for f in found.findings if f.level == "error"]
     assert (error.line, error.message) == (line, message)
+
+
+@pytest.mark.parametrize("text", ["titulo: Hola\nx: !!set hola\n", "titulo: Hola\nx: !!map hola\n"])
+def test_a_collection_tag_on_a_plain_value_is_an_error_on_its_line(text: str) -> None:
+    [error] = [f for f in frontmatter.read(text, 2).findings if f.level == "error"]
+    assert error.line == 3
+    assert error.message.startswith("YAML no válido")
 
 
 def test_a_lesson_with_an_empty_tag_is_listed_with_its_error(tmp_path: Path, settings: Any) -> None:
