@@ -33,11 +33,16 @@ async def remove_sandboxes(transactional_db: None) -> AsyncIterator[None]:
         await engine.remove_now(sandbox.container_id)
 
 
-@pytest.fixture
-async def sandbox(remove_sandboxes: None) -> Any:
+async def new_sandbox() -> Any:
+    """A sandbox of a new student (a fixture that needs settings changed first calls it after)."""
     from sandbox import engine
 
     return await engine.acquire(owner_key("test:" + secrets.token_urlsafe(12)))
+
+
+@pytest.fixture
+async def sandbox(remove_sandboxes: None) -> Any:
+    return await new_sandbox()
 
 
 def exercise_from_yaml(text: str) -> spec.Exercise:

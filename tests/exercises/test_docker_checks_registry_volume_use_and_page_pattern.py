@@ -5,24 +5,17 @@ any more) and `http` with `coincide` (a regular expression in the page)."""
 
 from __future__ import annotations
 
-import secrets
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from sandbox.terminals import owner_key
+from tests.exercises.conftest import new_sandbox
 from tests.exercises.docker_check_outcomes import failure
 from tests.exercises.test_docker_state_checks import WAIT_FOR_8080, outcome, sh
 
 pytestmark = pytest.mark.docker
-
-
-async def new_sandbox() -> Any:
-    from sandbox import engine
-
-    return await engine.acquire(owner_key("test:" + secrets.token_urlsafe(12)))
 
 
 # The student's gateway reads REGISTRY_URL when it opens, with the sandbox: each fixture below
