@@ -23,6 +23,7 @@ the kernel sends bash the SIGHUP it forwards to its jobs, as closing a terminal 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from typing import Any
@@ -40,10 +41,12 @@ logger = logging.getLogger(__name__)
 SOCKET_DIR = "/tmp"  # noqa: S108 (the sandbox's own tmpfs, mode 1777; the socket is the student's)
 SOCKET_PREFIX = ".muelle-terminal-"
 END_TIMEOUT = 10.0
-# Input written to the attach at most this much at a time (HeldTTY.write): ~50 KB/s for a
-# paste, under the default TERMINAL_INPUT_BYTES_RATE (64 KiB/s).
+# A paste goes to the attach in slices (HeldTTY.write): after each, at least PASTE_PAUSE (so at
+# most ~50 KB/s, under the default TERMINAL_INPUT_BYTES_RATE of 64 KiB/s) and until the shell
+# has answered with output, for at most PASTE_WAIT (a program that does not echo).
 PASTE_SLICE = 256
 PASTE_PAUSE = 0.005
+PASTE_WAIT = 0.25
 # What dtach's attach prints when the shell behind it ends (dtach 0.9, attach.c): the student
 # never saw it before the holder, and the page says the shell ended in its own words.
 _EOF_BANNER = b"\x1b[999H\r\n[EOF - dtach terminating]\r\n"
@@ -81,17 +84,28 @@ class HeldTTY(TTY):
         self._redraw_pending = True
         self._cursor_left = b""  # what is still to come of the cursor shown after the banner
         self._held = b""  # the end of the last read, held back: it may begin the banner
+        self._answered = asyncio.Event()  # output came since the last slice was written
 
     async def write(self, data: bytes) -> None:
-        """A paste goes in slices: dtach's attach forwards input in 8-byte messages (each a
-        socket buffer of its own, so about 2 KiB fill its socket to the holder) and, while it
-        waits to send, it stops reading the shell's output, which then stops the shell reading
-        its input: a big paste froze the terminal for good (measured). A pause per slice lets
-        the holder drain it; typing (a few bytes) never waits."""
+        """A paste goes in slices, each once the shell has answered the one before. dtach's
+        holder writes input to the shell's pty with a blocking write and reads the shell's
+        output only between writes: input sent faster than the shell reads it fills the pty,
+        the holder waits in that write, the shell then waits to write its echo, and both wait
+        for good (measured: a 40 KiB paste froze the terminal every time with no pacing, and with
+        a fixed 5 ms per slice most times the sandbox was short of CPU, and once in CI; passing
+        input through a `dtach -p` of its own instead of the attach froze the same way).
+        Waiting for the echo keeps what is in flight near one slice, at the pace the shell
+        really reads; typing (a few bytes) never waits."""
         for start in range(0, len(data), PASTE_SLICE):
             if start:
-                await asyncio.sleep(PASTE_PAUSE)
+                await self._until_answered()
+            self._answered.clear()
             await super().write(data[start : start + PASTE_SLICE])
+
+    async def _until_answered(self) -> None:
+        await asyncio.sleep(PASTE_PAUSE)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._answered.wait(), PASTE_WAIT - PASTE_PAUSE)
 
     async def resize(self, rows: int, cols: int) -> None:
         self.size = (rows, cols)
@@ -99,6 +113,7 @@ class HeldTTY(TTY):
 
     async def read(self) -> bytes:
         chunk = await super().read()
+        self._answered.set()
         data, self._held = self._held + chunk, b""
         if not chunk:
             # What was kept back at the very end is the start of dtach's banner, cut short.

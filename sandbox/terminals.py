@@ -165,6 +165,7 @@ class Terminal:
         self._inbox: deque[bytes | tuple[int, int]] = deque()
         self._inbox_size = 0
         self._inbox_ready = asyncio.Event()
+        self._writing: asyncio.Future[None] | None = None  # the write in progress (_write_now)
         self._applied_size = (rows, cols)
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         # TerminalRegistry.hand_over: closing it closes only this process's attach to the held
@@ -322,6 +323,10 @@ class Terminal:
             # Like a tty on SIGINT: queued keystrokes are dropped and the interrupt goes next.
             self._inbox = deque(item for item in self._inbox if isinstance(item, tuple))
             self._inbox_size = 0
+            if self._writing is not None:
+                # A paste still going in (a held shell takes it at the pace it echoes) is
+                # dropped too: its slices not yet written never reach the shell.
+                self._writing.cancel()
             if time.monotonic() - self._throttled_at < BACKLOG_WINDOW:
                 self._interrupted_at = time.monotonic()
                 self._interrupt.set()
@@ -361,11 +366,25 @@ class Terminal:
                         chunks.append(following)
                     data = b"".join(chunks)
                     self._inbox_size -= len(data)
-                    await self.tty.write(data)
+                    await self._write_now(data)
                 except Exception:
                     # The shell is gone; the reader sees the end of the stream and reports it.
                     logger.info("writing to %s failed", self, exc_info=True)
                     return
+
+    async def _write_now(self, data: bytes) -> None:
+        """tty.write, which a Ctrl-C typed meanwhile cancels (input())."""
+        writing = asyncio.ensure_future(self.tty.write(data))
+        self._writing = writing
+        try:
+            await asyncio.wait({writing})
+        except asyncio.CancelledError:
+            writing.cancel()
+            raise
+        finally:
+            self._writing = None
+        if not writing.cancelled():
+            writing.result()  # the write's own error, if any
 
     # Output -------------------------------------------------------------------------------------
 

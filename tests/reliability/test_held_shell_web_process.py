@@ -123,9 +123,16 @@ async def test_a_warm_sandbox_starts_no_shell_ahead_that_nobody_would_take(
     assert sum(c.startswith("dtach -A ") for c in commands) == 2, commands
 
 
-async def test_a_big_paste_reaches_the_held_shell_and_it_still_answers(open_tab, session_key):
-    """dtach's attach stops reading output while it waits to pass input on: 40 KiB pasted at
-    once into bash froze the terminal for good before HeldTTY.write paced it."""
+@pytest.mark.parametrize("cpus", [None, 0.02], ids=["full-cpu", "a-fiftieth-of-a-core"])
+async def test_a_big_paste_reaches_the_held_shell_and_it_still_answers(
+    cpus, open_tab, session_key, settings
+):
+    """dtach's holder waits in its write to the shell's pty while the shell waits to write its
+    echo: 40 KiB pasted at once into bash froze the terminal for good with no pacing, and with
+    a fixed pause per slice when the shell was short of CPU (a fiftieth of a core froze it in
+    4 runs of 4), once in CI too. HeldTTY.write waits for the echo of each slice."""
+    if cpus is not None:
+        settings.SANDBOX_CPUS = cpus
     tab = await open_tab(session_key)
     await tab.expect(b"$ ")
     for _ in range(10):
@@ -134,6 +141,32 @@ async def test_a_big_paste_reaches_the_held_shell_and_it_still_answers(open_tab,
     assert b"pegado" in await tab.run("echo peg''ado", "fin-pegado", timeout=60)
     # Every byte reached the shell (its echo; readline breaks long lines where it likes).
     assert tab.output.count(b"x") >= 10 * 4094
+
+
+async def test_ctrl_c_drops_the_rest_of_a_paste_a_silent_program_takes_slowly(
+    open_tab, session_key
+):
+    """A program that echoes nothing gets a paste at the slowest pace (a slice per PASTE_WAIT):
+    64 KB would take a minute. Ctrl-C drops what is left of it, as a tty drops its queued input
+    on an interrupt, and the shell is back at once."""
+    from sandbox.terminal_holder import PASTE_SLICE, PASTE_WAIT
+
+    tab = await open_tab(session_key)
+    await tab.run("stty -echo", "fin-sin-eco")
+    await tab.type("cat > /dev/null\r")
+    await tab.pump_for(0.5)
+    paste = (b"y" * 63 + b"\r") * 1000
+    assert len(paste) / PASTE_SLICE * PASTE_WAIT > 60  # what the paste alone would take
+    await tab.type(paste)
+    await tab.pump_for(1.0)
+
+    before = len(tab.output)
+    await tab.type(b"\x03")
+
+    # cat ends and the prompt is back (a tty drops input typed before the prompt: wait for it).
+    await tab.expect(b"$ ", timeout=20, start=before)
+    out = await tab.run("stty echo; echo de''tenido", "fin-detenido", timeout=20)
+    assert b"detenido" in out and b"yyy" not in out
 
 
 async def test_a_client_sending_1012_only_leaves_its_own_shells_for_the_next_connection(
