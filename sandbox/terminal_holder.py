@@ -42,11 +42,16 @@ SOCKET_DIR = "/tmp"  # noqa: S108 (the sandbox's own tmpfs, mode 1777; the socke
 SOCKET_PREFIX = ".muelle-terminal-"
 END_TIMEOUT = 10.0
 # A paste goes to the attach in slices (HeldTTY.write): after each, at least PASTE_PAUSE (so at
-# most ~50 KB/s, under the default TERMINAL_INPUT_BYTES_RATE of 64 KiB/s) and until the shell
-# has answered with output, for at most PASTE_WAIT (a program that does not echo).
+# most ~50 KB/s, under the default TERMINAL_INPUT_BYTES_RATE of 64 KiB/s) and, outside a
+# bracketed paste, until the shell has answered with output, for at most PASTE_WAIT (a program
+# that does not echo what it reads gets ~1 KB/s).
 PASTE_SLICE = 256
 PASTE_PAUSE = 0.005
 PASTE_WAIT = 0.25
+# How the page wraps a paste once the program asked for it (xterm's bracketed paste mode, which
+# bash 5.2 turns on): readline then reads it all without printing anything until the end.
+PASTE_START = b"\x1b[200~"
+PASTE_END = b"\x1b[201~"
 # What dtach's attach prints when the shell behind it ends (dtach 0.9, attach.c): the student
 # never saw it before the holder, and the page says the shell ended in its own words.
 _EOF_BANNER = b"\x1b[999H\r\n[EOF - dtach terminating]\r\n"
@@ -85,27 +90,54 @@ class HeldTTY(TTY):
         self._cursor_left = b""  # what is still to come of the cursor shown after the banner
         self._held = b""  # the end of the last read, held back: it may begin the banner
         self._answered = asyncio.Event()  # output came since the last slice was written
+        self._in_paste = False  # inside a bracketed paste (PASTE_START sent, PASTE_END not yet)
+        self._paste_tail = b""  # the last bytes written: a marker may be cut between two writes
 
     async def write(self, data: bytes) -> None:
-        """A paste goes in slices, each once the shell has answered the one before. dtach's
-        holder writes input to the shell's pty with a blocking write and reads the shell's
-        output only between writes: input sent faster than the shell reads it fills the pty,
-        the holder waits in that write, the shell then waits to write its echo, and both wait
-        for good (measured: a 40 KiB paste froze the terminal every time with no pacing, and with
-        a fixed 5 ms per slice most times the sandbox was short of CPU, and once in CI; passing
-        input through a `dtach -p` of its own instead of the attach froze the same way).
-        Waiting for the echo keeps what is in flight near one slice, at the pace the shell
-        really reads; typing (a few bytes) never waits."""
-        for start in range(0, len(data), PASTE_SLICE):
-            if start:
-                await self._until_answered()
-            self._answered.clear()
-            await super().write(data[start : start + PASTE_SLICE])
+        """A paste goes in slices. dtach's holder writes input to the shell's pty with a
+        blocking write and reads the shell's output only between writes: input sent faster than
+        the shell reads it fills the pty, the holder waits in that write, the shell then waits
+        to write its echo, and both wait for good (measured: a 40 KiB paste froze the terminal
+        every time with no pacing, and with a fixed 5 ms per slice in 4 runs of 4 with a fiftieth
+        of a core, and once in CI; passing input through a `dtach -p` of its own instead of the
+        attach froze the same way). So a slice waits for output after the one before: while
+        the shell echoes what it reads, it goes at the pace the shell really reads. Inside a
+        bracketed paste readline prints nothing until its end, and a reader that prints nothing
+        can't be stuck on its echo: there only the pause applies. Typing (a few bytes) never
+        waits. Cancelled (Terminal.input, on Ctrl-C) inside a bracketed paste, the paste is
+        closed first, so the program does not stay in its paste mode."""
+        try:
+            for start in range(0, len(data), PASTE_SLICE):
+                if self._closed or self._eof:
+                    return
+                if start:
+                    await self._before_next_slice()
+                piece = data[start : start + PASTE_SLICE]
+                self._answered.clear()
+                await super().write(piece)
+                self._note_paste_markers(piece)
+        except asyncio.CancelledError:
+            if self._in_paste:
+                self._in_paste = False
+                await super().write(PASTE_END)
+            raise
 
-    async def _until_answered(self) -> None:
+    async def _before_next_slice(self) -> None:
         await asyncio.sleep(PASTE_PAUSE)
+        if self._in_paste:
+            return
+        # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancel that lands as the
+        # event is set, and Ctrl-C cancels this.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._answered.wait(), PASTE_WAIT - PASTE_PAUSE)
+            async with asyncio.timeout(PASTE_WAIT - PASTE_PAUSE):
+                await self._answered.wait()
+
+    def _note_paste_markers(self, piece: bytes) -> None:
+        seen = self._paste_tail + piece
+        start, end = seen.rfind(PASTE_START), seen.rfind(PASTE_END)
+        if start != end:  # both -1 when neither is there: no change
+            self._in_paste = start > end
+        self._paste_tail = seen[-(len(PASTE_START) - 1) :]
 
     async def resize(self, rows: int, cols: int) -> None:
         self.size = (rows, cols)

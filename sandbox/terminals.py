@@ -165,7 +165,7 @@ class Terminal:
         self._inbox: deque[bytes | tuple[int, int]] = deque()
         self._inbox_size = 0
         self._inbox_ready = asyncio.Event()
-        self._writing: asyncio.Future[None] | None = None  # the write in progress (_write_now)
+        self._writing: asyncio.Future[None] | None = None  # a paste being written (_write_now)
         self._applied_size = (rows, cols)
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         # TerminalRegistry.hand_over: closing it closes only this process's attach to the held
@@ -324,8 +324,8 @@ class Terminal:
             self._inbox = deque(item for item in self._inbox if isinstance(item, tuple))
             self._inbox_size = 0
             if self._writing is not None:
-                # A paste still going in (a held shell takes it at the pace it echoes) is
-                # dropped too: its slices not yet written never reach the shell.
+                # A paste still going in (a held shell takes it slice by slice) is dropped too:
+                # what is not written yet never reaches the program (a slice may be cut short).
                 self._writing.cancel()
             if time.monotonic() - self._throttled_at < BACKLOG_WINDOW:
                 self._interrupted_at = time.monotonic()
@@ -373,13 +373,17 @@ class Terminal:
                     return
 
     async def _write_now(self, data: bytes) -> None:
-        """tty.write, which a Ctrl-C typed meanwhile cancels (input())."""
+        """tty.write; a Ctrl-C typed meanwhile (input()) cancels a paste, but never a write
+        that holds a Ctrl-C itself (two interrupts stay two) nor a few keystrokes."""
         writing = asyncio.ensure_future(self.tty.write(data))
-        self._writing = writing
+        if len(data) > terminal_holder.PASTE_SLICE and CTRL_C not in data:
+            self._writing = writing
         try:
             await asyncio.wait({writing})
         except asyncio.CancelledError:
             writing.cancel()
+            if writing.done() and not writing.cancelled():
+                writing.exception()  # retrieved: the loop is ending anyway
             raise
         finally:
             self._writing = None

@@ -123,7 +123,7 @@ async def test_a_warm_sandbox_starts_no_shell_ahead_that_nobody_would_take(
     assert sum(c.startswith("dtach -A ") for c in commands) == 2, commands
 
 
-@pytest.mark.parametrize("cpus", [None, 0.02], ids=["full-cpu", "a-fiftieth-of-a-core"])
+@pytest.mark.parametrize("cpus", [None, 0.02], ids=["default-cpu", "a-fiftieth-of-a-core"])
 async def test_a_big_paste_reaches_the_held_shell_and_it_still_answers(
     cpus, open_tab, session_key, settings
 ):
@@ -141,6 +141,25 @@ async def test_a_big_paste_reaches_the_held_shell_and_it_still_answers(
     assert b"pegado" in await tab.run("echo peg''ado", "fin-pegado", timeout=60)
     # Every byte reached the shell (its echo; readline breaks long lines where it likes).
     assert tab.output.count(b"x") >= 10 * 4094
+
+
+async def test_a_bracketed_paste_goes_in_without_waiting_for_an_echo(open_tab, session_key):
+    """What the page really sends: bash turns on bracketed paste, so xterm.js wraps a paste in
+    ESC[200~ ... ESC[201~ (in 16 KiB frames), and readline prints nothing until the end. Waiting
+    for an echo there would take a slice per PASTE_WAIT: over a minute for these 64 KB."""
+    from sandbox.terminal_holder import PASTE_END, PASTE_SLICE, PASTE_START, PASTE_WAIT
+
+    tab = await open_tab(session_key)
+    await tab.expect(b"\x1b[?2004h")  # bash asked for bracketed pastes
+    await tab.expect(b"$ ")
+    paste = PASTE_START + b": " + b"x" * 64000 + PASTE_END
+    assert len(paste) / PASTE_SLICE * PASTE_WAIT > 60
+    for start in range(0, len(paste), 16 * 1024):
+        await tab.type(paste[start : start + 16 * 1024])
+    await tab.type(b"\r")
+
+    assert b"pegado" in await tab.run("echo peg''ado", "fin-pegado", timeout=30)
+    assert tab.output.count(b"x") >= 64000  # every byte reached the shell
 
 
 async def test_ctrl_c_drops_the_rest_of_a_paste_a_silent_program_takes_slowly(
