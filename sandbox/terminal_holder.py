@@ -52,6 +52,7 @@ PASTE_WAIT = 0.25
 # bash 5.2 turns on): readline then reads it all without printing anything until the end.
 PASTE_START = b"\x1b[200~"
 PASTE_END = b"\x1b[201~"
+_PASTE_MODE_OFF = b"\x1b[?2004l"
 # What dtach's attach prints when the shell behind it ends (dtach 0.9, attach.c): the student
 # never saw it before the holder, and the page says the shell ended in its own words.
 _EOF_BANNER = b"\x1b[999H\r\n[EOF - dtach terminating]\r\n"
@@ -114,12 +115,20 @@ class HeldTTY(TTY):
                     await self._before_next_slice()
                 piece = data[start : start + PASTE_SLICE]
                 self._answered.clear()
-                await super().write(piece)
+                was_in_paste = self._in_paste
+                # Noted before it goes: a cancel can land with the slice half sent.
                 self._note_paste_markers(piece)
+                try:
+                    await super().write(piece)
+                except asyncio.CancelledError:
+                    # Maybe sent, maybe not: a closing marker too many is the cheaper mistake.
+                    self._in_paste = self._in_paste or was_in_paste
+                    raise
         except asyncio.CancelledError:
             if self._in_paste:
-                self._in_paste = False
-                await super().write(PASTE_END)
+                self._in_paste, self._paste_tail = False, b""
+                # Shielded: a second Ctrl-C must not cut the marker itself.
+                await asyncio.shield(super().write(PASTE_END))
             raise
 
     async def _before_next_slice(self) -> None:
@@ -146,6 +155,10 @@ class HeldTTY(TTY):
     async def read(self) -> bytes:
         chunk = await super().read()
         self._answered.set()
+        if _PASTE_MODE_OFF in chunk:
+            # The program turned bracketed pastes off (readline does as it hands a line to
+            # bash): a start marker pasted as plain text, never closed, ends there.
+            self._in_paste = False
         data, self._held = self._held + chunk, b""
         if not chunk:
             # What was kept back at the very end is the start of dtach's banner, cut short.

@@ -327,6 +327,7 @@ class Terminal:
                 # A paste still going in (a held shell takes it slice by slice) is dropped too:
                 # what is not written yet never reaches the program (a slice may be cut short).
                 self._writing.cancel()
+                self._writing = None  # one Ctrl-C, one cancel
             if time.monotonic() - self._throttled_at < BACKLOG_WINDOW:
                 self._interrupted_at = time.monotonic()
                 self._interrupt.set()
@@ -373,10 +374,18 @@ class Terminal:
                     return
 
     async def _write_now(self, data: bytes) -> None:
-        """tty.write; a Ctrl-C typed meanwhile (input()) cancels a paste, but never a write
-        that holds a Ctrl-C itself (two interrupts stay two) nor a few keystrokes."""
+        """tty.write; a Ctrl-C typed meanwhile (input()) cancels a paste, but never a Ctrl-C
+        already on its way (two interrupts stay two) nor a few keystrokes."""
+        head, interrupt, tail = data.rpartition(CTRL_C)
+        if interrupt:
+            await self._write_part(head + interrupt, cancellable=False)
+            data = tail
+        if data:
+            await self._write_part(data, cancellable=len(data) > terminal_holder.PASTE_SLICE)
+
+    async def _write_part(self, data: bytes, cancellable: bool) -> None:
         writing = asyncio.ensure_future(self.tty.write(data))
-        if len(data) > terminal_holder.PASTE_SLICE and CTRL_C not in data:
+        if cancellable:
             self._writing = writing
         try:
             await asyncio.wait({writing})
