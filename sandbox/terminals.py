@@ -376,17 +376,18 @@ class Terminal:
     async def _write_now(self, data: bytes) -> None:
         """tty.write; a Ctrl-C typed meanwhile (input()) cancels a paste, but never a Ctrl-C
         already on its way (two interrupts stay two) nor a few keystrokes."""
-        head, interrupt, tail = data.rpartition(CTRL_C)
-        if interrupt:
-            await self._write_part(head + interrupt, cancellable=False)
-            data = tail
-        if data:
-            await self._write_part(data, cancellable=len(data) > terminal_holder.PASTE_SLICE)
+        cut = data.rfind(CTRL_C) + 1  # 0 when there is none
+        if cut:
+            await self.tty.write(data[:cut])
+        rest = data[cut:]
+        if len(rest) > terminal_holder.PASTE_SLICE:
+            await self._write_cancellable(rest)
+        elif rest:
+            await self.tty.write(rest)  # keystrokes: no task of their own
 
-    async def _write_part(self, data: bytes, cancellable: bool) -> None:
+    async def _write_cancellable(self, data: bytes) -> None:
         writing = asyncio.ensure_future(self.tty.write(data))
-        if cancellable:
-            self._writing = writing
+        self._writing = writing
         try:
             await asyncio.wait({writing})
         except asyncio.CancelledError:
