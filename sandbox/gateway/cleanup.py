@@ -287,8 +287,12 @@ async def _sweep_unused_volumes(engine: Upstream) -> set[str]:
     """Project volumes no container uses any more; and the socket volumes of `curl localhost`
     on a Swarm node whose sandbox ended while a port carrier still shared it (a web process
     that died; none on a single engine). Cleans no student: returns nobody."""
-    await sweep_volumes(engine)
-    await remove_unused_volumes(engine, LABEL_PORT_LOOPBACK)
+    removed = await sweep_volumes(engine)
+    removed += await remove_unused_volumes(engine, LABEL_PORT_LOOPBACK)
+    if removed:
+        # Named, so an operator (and a test) can tell which pass took a volume: the sweep is
+        # engine-wide, so another web process's pass may take one first.
+        log.info("sweep: removed unused volumes %s", ", ".join(sorted(removed)))
     return set()
 
 

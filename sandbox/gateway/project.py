@@ -15,6 +15,7 @@ student asked for, never the engine's volume name or its path on the server.
 from __future__ import annotations
 
 import json
+import logging
 import posixpath
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -25,6 +26,8 @@ from sandbox import project_volume
 
 from .errors import GatewayError, refused
 from .upstream import Upstream
+
+log = logging.getLogger("sandbox.gateway")
 
 # The policy's pending state: the gateway folder serving this request, then whether a project
 # bind was carried (container_create then checks that the sandbox's volume is really there).
@@ -145,11 +148,17 @@ def show_as_binds(info: dict[str, Any]) -> None:
 async def remove_volumes(engine: Upstream, folders: Iterable[str]) -> None:
     """Removes the project volumes of these gateway folders once the student's containers are
     gone (the engine refuses one still in use: a sandbox still running keeps its own)."""
+    removed = []
     for folder in folders:
+        name = project_volume.volume_name(folder)
         try:
-            await engine.request("DELETE", f"/volumes/{project_volume.volume_name(folder)}")
+            response = await engine.request("DELETE", f"/volumes/{name}")
         except (OSError, GatewayError):
             continue
+        if response.status in (200, 204):
+            removed.append(name)
+    if removed:
+        log.info("removed project volumes %s", ", ".join(sorted(removed)))
 
 
 async def sweep_volumes(engine: Upstream) -> list[str]:
