@@ -6,13 +6,17 @@ the scripts under bench/."""
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -25,6 +29,7 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
 
 _static_collected = False
+_migrated: Path | None = None  # this process's first migrated database (LiveServer.migrate)
 # Set by tests/conftest.py in the main process of a run on several workers, once it collected.
 STATIC_COLLECTED = "MUELLE_STATIC_COLLECTED"
 
@@ -33,6 +38,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """SQLite's own backup: a whole, consistent copy, also of what is still in the WAL file."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)
 
 
 class LiveServer:
@@ -73,7 +87,17 @@ class LiveServer:
         )
 
     def migrate(self) -> None:
+        """The first server of a process runs `manage.py migrate`; the next ones copy the file
+        it left (the same migrations: a second or more of CPU each, on a busy machine)."""
+        global _migrated
+        if _migrated is not None and _migrated.exists():
+            copy_database(_migrated, self.db_path)
+            return
         self.manage("migrate", "--noinput", "-v", "0")
+        folder = Path(tempfile.mkdtemp(prefix="muelle-migrated-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _migrated = folder / "db.sqlite3"
+        copy_database(self.db_path, _migrated)
 
     def collect_static(self) -> None:
         """With DEBUG off, pages name files from whitenoise's manifest, as scripts/serve does;
