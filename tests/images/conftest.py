@@ -159,7 +159,7 @@ class Lab:
             code = container.wait(timeout=300)["StatusCode"]
             return code, container.logs().decode(errors="replace")
         finally:
-            container.remove(force=True)
+            container.remove(force=True, v=True)
 
     def until(self, probe: Callable[[], tuple[int, str]], what: str) -> str:
         """Repeats `probe` until it exits 0; its output. Fails with the last output otherwise."""
@@ -172,9 +172,12 @@ class Lab:
         return out
 
     def close(self) -> None:
+        # v=True everywhere: the anonymous volume the engine makes for an image's VOLUME (a
+        # database's data folder, even in a client container) goes with its container; named
+        # volumes never do. Without it, each run left a dozen volumes on the engine.
         for container in self.containers:
             try:
-                container.remove(force=True, v=False)
+                container.remove(force=True, v=True)
             except docker.errors.NotFound:
                 pass
         for volume in self.volumes:

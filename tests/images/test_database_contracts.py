@@ -44,7 +44,7 @@ def test_the_variables_create_the_database_and_user_and_data_survives(lab, image
     assert code != 0 and db.wrong_password in out
 
     server.stop(timeout=60)
-    server.remove()
+    server.remove(v=True)
     # A new container on the same volume: no variables needed, the data is there.
     lab.start(image, "db", volumes={data: db.data})
     out = lab.until(

@@ -23,7 +23,7 @@ def test_another_container_reaches_it_and_the_data_survives_in_the_volume(  # no
     assert process_uid(server) != 0
     assert cli("set", "saludo", "hola")[1].strip() == "OK"
     server.stop(timeout=30)  # redis saves on SIGTERM
-    server.remove()
+    server.remove(v=True)
     lab.start(image, "cache", volumes={data: "/data"})
     lab.until(lambda: cli("ping"), "redis-cli ping after restart")
     assert cli("get", "saludo")[1].strip() == "hola"
