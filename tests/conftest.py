@@ -49,8 +49,9 @@ def in_browser_folder(item: pytest.Item) -> bool:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     # scripts/test runs the suite on several workers (pytest-xdist). A unit of work goes whole to
     # one worker: a file, so its module-scoped servers start once; or all the browser tests, so
-    # they share one Chromium in one process. xdist's own xdist_group marker does not group under
-    # pytest 9 (it rewrites Item._nodeid, which pytest 9 no longer reads), hence this scheduler.
+    # they share one Chromium in one process and run last there (see below). xdist's own
+    # xdist_group marker does not group under pytest 9 (it rewrites Item._nodeid, which pytest 9
+    # no longer reads), hence this scheduler.
     from xdist.scheduler import LoadScopeScheduling
 
     class FileOrBrowserScheduling(LoadScopeScheduling):
@@ -61,26 +62,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return FileOrBrowserScheduling(config, log)
 
 
-def unit_seconds(item: pytest.Item) -> float:
-    """About how long the item's unit takes in a full run here: the browser tests as one unit,
-    or a file marked `slow(seconds)`; 0 for the rest."""
-    if in_browser_folder(item):
-        return BROWSER_UNIT_SECONDS
-    marker = item.get_closest_marker("slow")
-    return float(marker.args[0]) if marker else 0.0
-
-
-# The browser tests together, in a full run on these machines (scripts/test prints durations).
-BROWSER_UNIT_SECONDS = 235
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Units are handed out in the collected order (scripts/test: --no-loadscope-reorder), and
-    # the machine's two cores are busy throughout. Whatever starts last decides when the run
-    # ends: a unit of four minutes handed out near the end kept one worker going while the
-    # others sat idle. So the longest units go first (longest first is the classic rule for
-    # this), the rest keep their order; the sort is stable.
-    items.sort(key=lambda item: -unit_seconds(item))
+    # Playwright's sync API leaves an event loop running in the main thread for as long as its
+    # session-scoped browser lives; asyncio.run() and async tests refuse to start beside it. The
+    # browser tests therefore run last, in their collected order; on several workers their unit
+    # is the last one handed out (scripts/test keeps the collected order: --no-loadscope-reorder).
+    items.sort(key=in_browser_folder)
 
 
 @pytest.fixture(autouse=True)

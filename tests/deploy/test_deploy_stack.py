@@ -33,7 +33,7 @@ from harness.shell_commands import curl_once_listening
 
 from .stack_client import Stack, Student, get, students_engine_names
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow(135)]
+pytestmark = [pytest.mark.docker]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "test-deploy.sh"

@@ -31,7 +31,7 @@ from sandbox.ports.table import NothingListens
 
 from .swarm_muelle import bed_with_images, muelle_on_bed
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow(115)]
+pytestmark = [pytest.mark.docker]
 
 IMAGES = ["muelle/sandbox:latest", "muelle/busybox:latest", "muelle/hola:latest"]
 INSTANCE = f"pytest-swarm-{os.getpid()}"

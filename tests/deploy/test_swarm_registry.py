@@ -27,7 +27,7 @@ from sandbox.gateway.registry_client import RegistryClient
 
 from .swarm_muelle import bed_with_images, muelle_on_bed
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow(70)]
+pytestmark = [pytest.mark.docker]
 
 IMAGES = ["muelle/sandbox:latest", "muelle/hola:latest"]
 INSTANCE = f"pytest-swreg-{os.getpid()}"

@@ -116,14 +116,11 @@ def serve_lessons(
         remove_instance_containers(instance)
 
 
-# Package scope, not session: Playwright's sync API keeps an event loop running in the test
-# thread for as long as the browser lives, and asyncio.run() and async tests refuse to start
-# beside it. The browser tests are one unit that starts first (tests/conftest.py); the worker
-# that ran them goes on with other files once this package's browser is closed.
-@pytest.fixture(scope="package", autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _allow_django_beside_playwright_loop() -> Iterator[None]:
-    # That event loop also makes Django refuse the database flush between tests; nothing here
-    # shares a connection across threads. Set for the browser tests only, never for the rest.
+    # Playwright's sync API keeps an event loop alive in the test thread, which makes Django
+    # refuse the database flush between tests; nothing here shares a connection across threads.
+    # Set for the browser tests only (they run last, see tests/conftest.py), never for the rest.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     yield
@@ -133,7 +130,7 @@ def _allow_django_beside_playwright_loop() -> Iterator[None]:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 

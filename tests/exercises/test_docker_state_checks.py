@@ -13,7 +13,7 @@ from sandbox import engine, student_docker
 from sandbox.student_docker import snapshot
 from tests.exercises.conftest import exercise_from_yaml
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow(80)]
+pytestmark = pytest.mark.docker
 
 
 def one_check(check_yaml: str) -> str:

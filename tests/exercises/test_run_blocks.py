@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from tests.exercises.conftest import write_lesson
 
-pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True), pytest.mark.slow(175)]
+pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 FENCE = "```"
 BODY = f"""

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from tests.exercises.conftest import PRACTICE_EXERCISES, write_lesson
 
-pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True), pytest.mark.slow(135)]
+pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 COURSE = Path(__file__).resolve().parents[2] / "content" / "lessons"
 

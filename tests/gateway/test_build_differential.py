@@ -34,7 +34,7 @@ import pytest
 from .conftest import IMAGE
 from .listener import host_listener
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow(125)]
+pytestmark = pytest.mark.docker
 
 SEED = int(os.environ.get("MUELLE_DIFF_SEED", "20261203"))
 CASES = int(os.environ.get("MUELLE_DIFF_CASES", "40"))

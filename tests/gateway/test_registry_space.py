@@ -23,7 +23,7 @@ from sandbox.gateway.registry_client import RegistryClient
 
 from .conftest import IMAGE
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow(65)]
+pytestmark = pytest.mark.docker
 
 NAME = "registro.muelle"
 MiB = 1024 * 1024

@@ -16,8 +16,6 @@ from django.conf import settings
 
 from .conftest import WriteLesson, lesson_text
 
-pytestmark = pytest.mark.slow(60)
-
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 
 

@@ -30,8 +30,6 @@ from exercises import lesson_part, progress
 from exercises.catalog import for_lesson
 from lessons import catalog, page_cache, pages, rendering
 
-pytestmark = pytest.mark.slow(70)
-
 COURSE = Path(django_settings.BASE_DIR) / "content" / "lessons"
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "lesson-content"}
 TOKEN = re.compile(

@@ -14,7 +14,7 @@ import pytest
 from harness.live_server import LiveServer, serving
 from harness.tabs import new_terminal_id
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow(205)]
+pytestmark = [pytest.mark.docker]
 
 TERMINALS = 50
 BATCH = 5  # students starting at the same moment, as in a class

@@ -19,7 +19,7 @@ from tests.terminal.shell_endings import (
 )
 from tests.terminal.shell_probe import assert_ended, assert_new_shell, shell_pid, value
 
-pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True), pytest.mark.slow(55)]
+pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 # Every process of the sandbox as "pid command line", one per line (procfs: no ps quirks).
 PROCESSES = (

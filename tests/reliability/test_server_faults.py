@@ -20,7 +20,7 @@ from harness.live_server import LiveServer, instance_containers, remove_containe
 from harness.raw_http import closed_by_server
 from harness.tabs import new_terminal_id
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow(120)]
+pytestmark = [pytest.mark.docker]
 
 LESSON = "/lecciones/que-es-docker/"
 

@@ -19,7 +19,7 @@ from harness.live_server import LiveServer, instance_containers, remove_containe
 from harness.tabs import new_terminal_id, plain
 from tests.terminal.shell_probe import value
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow(100)]
+pytestmark = [pytest.mark.docker]
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True), pytest.mark.slow(75)]
+pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 
 def _warnings(tab, since: int = 0) -> list[dict]:
