@@ -6,7 +6,6 @@ SANDBOX_INSTANCE, and removes every container of that instance after each Docker
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,24 +45,16 @@ def rss_bytes(pid: int | str = "self") -> int:
     raise RuntimeError("no VmRSS")
 
 
-@pytest.fixture(scope="module")
-def live_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated SQLite file per module; each live server copies it (migrate takes seconds)."""
-    path = tmp_path_factory.mktemp("edge") / "template.sqlite3"
-    LiveServer(path, "unused").migrate()
-    return path
-
-
 @pytest.fixture
-def live(live_db: Path, tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+def live(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """live(**env) -> the real server (python -m tutorial.server) started with `env` added; every
     one is stopped and its containers removed after the test."""
     servers: list[LiveServer] = []
 
     def start(**env: str) -> LiveServer:
         db = tmp_path / f"db{len(servers)}.sqlite3"
-        shutil.copy(live_db, db)
         server = LiveServer(db, f"pytest-edge-{os.getpid()}-{time.monotonic_ns()}", **env)
+        server.migrate()  # a copy of this process's first migrated database
         servers.append(server)
         server.start()
         return server

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
 import time
 import urllib.request
@@ -26,10 +25,9 @@ LESSON = "/lecciones/que-es-docker/"
 
 
 @pytest.fixture
-def server(live_db: Path, tmp_path: Path) -> Iterator[LiveServer]:
-    db = tmp_path / "db.sqlite3"
-    shutil.copy(live_db, db)
-    live = LiveServer(db, f"pytest-live-{os.getpid()}-{time.monotonic_ns()}")
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    live = LiveServer(tmp_path / "db.sqlite3", f"pytest-live-{os.getpid()}-{time.monotonic_ns()}")
+    live.migrate()
     yield live
     live.stop()
     remove_containers(live.instance)
@@ -234,13 +232,13 @@ async def test_a_terminal_outlives_the_request_head_timeout(server: LiveServer):
 
 
 async def test_the_warm_pool_fills_at_start_up_and_sigterm_removes_it(
-    live_db: Path, tmp_path: Path
+    tmp_path: Path,
 ):
     """Pass: with no request at all, the server's start-up (ASGI lifespan) fills the warm pool;
     SIGTERM removes those containers before the process exits."""
     db = tmp_path / "db.sqlite3"
-    shutil.copy(live_db, db)
     live = LiveServer(db, f"pytest-live-{os.getpid()}-{time.monotonic_ns()}", SANDBOX_WARM_POOL="2")
+    live.migrate()
     try:
         live.start()
         deadline = time.monotonic() + 30

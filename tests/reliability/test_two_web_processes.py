@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,13 +23,13 @@ pytestmark = [pytest.mark.docker]
 
 @pytest.fixture
 def make_pair(
-    live_db: Path, tmp_path: Path
+    tmp_path: Path,
 ) -> Iterator[Callable[..., tuple[LiveServer, LiveServer]]]:
     """make_pair(**env) -> started processes A and B: one SQLite file, one SANDBOX_INSTANCE,
     held shells on, a reconnect grace period of 3 s, and `env`."""
     db = tmp_path / "db.sqlite3"
-    shutil.copy(live_db, db)
     instance = f"pytest-twoweb-{os.getpid()}-{time.monotonic_ns()}"
+    LiveServer(db, instance).migrate()  # the one file both processes share
     servers: list[LiveServer] = []
 
     def start(**extra: str) -> tuple[LiveServer, LiveServer]:
