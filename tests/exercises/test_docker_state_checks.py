@@ -140,7 +140,7 @@ async def test_volumen_reads_a_file_without_leaving_anything(sandbox, monkeypatc
     )
     assert not passed and "no tiene el archivo" in detail
     assert await snapshot(sandbox.owner) == before
-    assert await _volume_readers() == set()  # the reader container is gone
+    assert await _volume_readers(sandbox.owner, "notas") == set()  # the reader is gone
     # ...and the same look does see a change when there is one.
     await sh(sandbox, "docker volume create otra")
     assert await snapshot(sandbox.owner) != before
@@ -162,16 +162,25 @@ async def test_volumen_reads_a_file_without_leaving_anything(sandbox, monkeypatc
     assert (await outcome(sandbox, "tipo: volumen\nnombre: notas\nexiste: false"))[0]
 
 
-async def _volume_readers() -> set[str]:
+async def _volume_readers(owner: str, volume: str) -> set[str]:
+    """Reader containers mounting this student's volume. Only those: the readers of other
+    test processes' checks, on the same engine at the same moment, carry the same label."""
     from sandbox.gateway.lifecycle import current_config
+    from sandbox.gateway.names import Namespace
     from sandbox.gateway.upstream import Upstream
     from sandbox.student_docker import LABEL_READER
 
+    config = current_config()
+    engine_name = Namespace(owner, config.instance).object_prefix + volume
     filters = json.dumps({"label": [LABEL_READER]})
-    items = await Upstream(current_config().engine_socket).json(
+    items = await Upstream(config.engine_socket).json(
         "GET", "/containers/json", query={"all": "1", "filters": filters}
     )
-    return {item["Id"] for item in items}
+    return {
+        item["Id"]
+        for item in items
+        if any(f"/volumes/{engine_name}/" in m.get("Source", "") for m in item.get("Mounts") or [])
+    }
 
 
 async def test_red_with_containers(sandbox) -> None:
