@@ -90,6 +90,19 @@ class Student:
                 seen += frame
         return seen.decode(errors="replace")
 
+    async def wait_for_state(
+        self, container: str, state: str, *, tries: int = 100, pause: float = 0.2
+    ) -> str:
+        """Asks `docker inspect` in the terminal until `container`'s state is `state` (or the
+        tries run out); what the last answer printed, for the caller's assertion."""
+        out = ""
+        for _ in range(tries):
+            out = await self.shell(f"docker inspect -f 'estado={{{{.State.Status}}}}' {container}")
+            if f"estado={state}" in out:
+                break
+            await asyncio.sleep(pause)
+        return out
+
     def main(self, path: str) -> http.client.HTTPResponse:
         return request(self.server, "GET", path, {"Cookie": self.cookie})
 

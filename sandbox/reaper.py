@@ -185,12 +185,24 @@ async def _reap_gateways(report: ReapReport, grace: float) -> None:
         logger.info("reaper removed what %d student(s) left", len(report.students_cleaned))
 
 
+async def _limit_disk() -> None:
+    """At each heartbeat: what a student's containers write is measured often, not only at a
+    reap (sandbox/gateway/disk_use.py)."""
+    try:
+        await docker_gateway.enforce_disk_limit()
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # an engine that fails here must not stop the reaper
+        logger.warning("reaper: disk use not measured", exc_info=True)
+
+
 async def periodic() -> None:
     """Background task: heartbeat often, reap every SANDBOX_REAP_INTERVAL seconds."""
     last_reap = -float("inf")
     while True:
         try:
             await heartbeat()
+            await _limit_disk()
             if time.monotonic() - last_reap >= settings.SANDBOX_REAP_INTERVAL:
                 last_reap = time.monotonic()
                 await reap()

@@ -492,6 +492,9 @@ DOCKER_GATEWAY_MAX_IMAGES = env_int("DOCKER_GATEWAY_MAX_IMAGES", 8, minimum=1)
 DOCKER_GATEWAY_MAX_VOLUMES = env_int("DOCKER_GATEWAY_MAX_VOLUMES", 8, minimum=0)
 DOCKER_GATEWAY_MAX_NETWORKS = env_int("DOCKER_GATEWAY_MAX_NETWORKS", 4, minimum=0)
 DOCKER_GATEWAY_MAX_TOTAL_MEMORY = env_size("DOCKER_GATEWAY_MAX_TOTAL_MEMORY", "512m", minimum="6m")
+# Disk a student's containers, volumes and images may take on the engine, measured by the reaper
+# (sandbox/gateway/disk_use.py); "0" turns the measure off.
+DOCKER_GATEWAY_MAX_DISK = env_size("DOCKER_GATEWAY_MAX_DISK", "2g", minimum=0)
 # Docker Hub repositories a student may pull (no other registry, ever).
 DOCKER_GATEWAY_PULL_ALLOWLIST = env_list(
     "DOCKER_GATEWAY_PULL_ALLOWLIST", ["hello-world", "alpine", "busybox", "debian", "nginx"]

@@ -58,6 +58,8 @@ class GatewayConfig:
     max_volumes: int = _setting("DOCKER_GATEWAY_MAX_VOLUMES")
     max_networks: int = _setting("DOCKER_GATEWAY_MAX_NETWORKS")
     max_total_memory: int = _setting("DOCKER_GATEWAY_MAX_TOTAL_MEMORY", parse_size)
+    # Bytes of the engine's disk (writable layers, volumes, own images); 0: not measured.
+    max_disk: int = _setting("DOCKER_GATEWAY_MAX_DISK", parse_size)
     # Pulls: Docker Hub repositories only, and only these (e.g. "hello-world", "library/nginx").
     # Empty unless given: a config built by hand pulls nothing (from_settings passes the list).
     pull_allowlist: frozenset[str] = frozenset()

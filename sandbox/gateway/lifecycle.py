@@ -31,7 +31,7 @@ from sandbox.loop_state import PerLoop
 from sandbox.ports import students as port_tables
 
 from . import config as gateway_config
-from . import project
+from . import disk_use, project
 from .cleanup import cleanup_student
 from .config import GatewayConfig
 from .routes import route
@@ -181,6 +181,7 @@ async def close_gateway(owner: str, *, cleanup: bool = True) -> None:
                 gateway.socket_path.parent.rmdir()
     if cleanup:
         _students.pop(owner, None)
+        disk_use.forget(owner)
         own = socket_dir(owner)  # also after a restart, when nothing was serving it here
         with contextlib.suppress(OSError):
             (own / SOCKET_NAME).unlink()
@@ -195,6 +196,17 @@ async def close_gateway(owner: str, *, cleanup: bool = True) -> None:
 def open_owners() -> list[str]:
     """Students served on the running event loop."""
     return sorted({g.student.owner for g in _gateways.values() if _alive_here(g)})
+
+
+def open_students() -> list[Student]:
+    """The students served on the running event loop (one each)."""
+    found = {g.student.owner: g.student for g in _gateways.values() if _alive_here(g)}
+    return [found[owner] for owner in sorted(found)]
+
+
+async def enforce_disk_limit() -> list[str]:
+    """For the reaper: DOCKER_GATEWAY_MAX_DISK over this loop's students (disk_use.py)."""
+    return await disk_use.enforce(open_students())
 
 
 def is_open(owner: str) -> bool:

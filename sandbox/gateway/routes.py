@@ -7,17 +7,57 @@ Docker CLI (20.10 and later, at API 1.41) and docker-compose 1.29 actually call.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from . import disk_use
 from . import handlers_build as build
 from . import handlers_containers as containers
 from . import handlers_images as images
 from . import handlers_objects as objects
 from . import handlers_registry as registry
 from . import handlers_system as system
-from .server import Handler
+from .server import Exchange, Handler
 
 _ID = r"(?P<id>[^/]+)"
 _NAME = r"(?P<name>.+)"
+
+
+def _always(_exchange: Exchange) -> bool:
+    return True
+
+
+def _writes(handler: Handler, when: Callable[[Exchange], bool] = _always) -> Handler:
+    """`handler` for a request that writes to the engine's disk: refused first while the
+    student is past DOCKER_GATEWAY_MAX_DISK (disk_use.py)."""
+
+    async def guarded(exchange: Exchange) -> None:
+        if when(exchange):
+            await disk_use.check(exchange.student)
+        await handler(exchange)
+
+    return guarded
+
+
+def _frees(handler: Handler) -> Handler:
+    """`handler` for a request that deletes: a student past the limit is measured again at
+    their next writing request, not RECHECK_AFTER later."""
+
+    async def deleting(exchange: Exchange) -> None:
+        try:
+            await handler(exchange)
+        finally:
+            disk_use.measure_again(exchange.student)
+
+    return deleting
+
+
+def _starts_again(exchange: Exchange) -> bool:
+    return exchange.params.get("action") in ("restart", "unpause")
+
+
+def _puts(exchange: Exchange) -> bool:
+    return exchange.head.method == "PUT"
+
 
 _TABLE: list[tuple[str, str, Handler]] = [
     ("GET HEAD", r"/_ping", system.ping),
@@ -25,14 +65,14 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", r"/info", system.info),
     ("GET", r"/events", system.events),
     ("GET", r"/containers/json", containers.list_containers),
-    ("POST", r"/containers/create", containers.create),
-    ("POST", r"/containers/prune", containers.prune),
+    ("POST", r"/containers/create", _writes(containers.create)),
+    ("POST", r"/containers/prune", _frees(containers.prune)),
     ("GET", rf"/containers/{_ID}/json", containers.inspect),
-    ("POST", rf"/containers/{_ID}/start", containers.start),
+    ("POST", rf"/containers/{_ID}/start", _writes(containers.start)),
     (
         "POST",
         rf"/containers/{_ID}/(?P<action>stop|restart|kill|pause|unpause|wait|resize)",
-        containers.simple_action,
+        _writes(containers.simple_action, _starts_again),
     ),
     ("POST", rf"/containers/{_ID}/rename", containers.rename),
     ("POST", rf"/containers/{_ID}/update", containers.update),
@@ -42,19 +82,19 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", rf"/containers/{_ID}/top", containers.top),
     ("GET", rf"/containers/{_ID}/changes", containers.changes),
     ("GET", rf"/containers/{_ID}/export", containers.export),
-    ("GET HEAD PUT", rf"/containers/{_ID}/archive", containers.archive),
+    ("GET HEAD PUT", rf"/containers/{_ID}/archive", _writes(containers.archive, _puts)),
     ("POST", rf"/containers/{_ID}/exec", containers.exec_create),
-    ("DELETE", rf"/containers/{_ID}", containers.remove),
+    ("DELETE", rf"/containers/{_ID}", _frees(containers.remove)),
     ("POST", rf"/exec/{_ID}/start", containers.exec_start),
     ("POST", rf"/exec/{_ID}/resize", containers.exec_resize),
     ("GET", rf"/exec/{_ID}/json", containers.exec_inspect),
     ("GET", r"/images/json", images.list_images),
-    ("POST", r"/images/create", images.create),
-    ("POST", r"/images/prune", images.prune),
+    ("POST", r"/images/create", _writes(images.create)),
+    ("POST", r"/images/prune", _frees(images.prune)),
     ("GET", r"/images/get", images.save),
-    ("POST", r"/build", build.build),
-    ("POST", r"/build/prune", system.build_cache_prune),
-    ("POST", r"/commit", images.commit),
+    ("POST", r"/build", _writes(build.build)),
+    ("POST", r"/build/prune", _frees(system.build_cache_prune)),
+    ("POST", r"/commit", _writes(images.commit)),
     ("GET", rf"/images/{_NAME}/json", images.inspect),
     ("GET", rf"/images/{_NAME}/history", images.history),
     ("GET", rf"/images/{_NAME}/get", images.save),
@@ -62,12 +102,12 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("POST", rf"/images/{_NAME}/push", registry.push),
     ("GET", r"/images/search", registry.search),
     ("POST", r"/auth", registry.login),
-    ("DELETE", rf"/images/{_NAME}", images.remove),
+    ("DELETE", rf"/images/{_NAME}", _frees(images.remove)),
     ("GET", r"/volumes", objects.list_volumes),
-    ("POST", r"/volumes/create", objects.create_volume_endpoint),
-    ("POST", r"/volumes/prune", objects.prune_volumes),
+    ("POST", r"/volumes/create", _writes(objects.create_volume_endpoint)),
+    ("POST", r"/volumes/prune", _frees(objects.prune_volumes)),
     ("GET", rf"/volumes/{_NAME}", objects.inspect_volume),
-    ("DELETE", rf"/volumes/{_NAME}", objects.remove_volume),
+    ("DELETE", rf"/volumes/{_NAME}", _frees(objects.remove_volume)),
     ("GET", r"/networks", objects.list_networks),
     ("POST", r"/networks/create", objects.create_network),
     ("POST", r"/networks/prune", objects.prune_networks),

@@ -112,13 +112,7 @@ async def test_an_endless_answer_is_cut_when_the_browser_leaves(server):
         received += len(chunk)
     writer.close()
     # The proxy closes its side: the container's writer gets a broken pipe and nc ends.
-    out = ""
-    for _ in range(100):
-        out = await ana.shell("docker inspect -f 'estado={{.State.Status}}' sinfin")
-        if "estado=exited" in out:
-            break
-        await asyncio.sleep(0.2)
-    assert "estado=exited" in out
+    assert "estado=exited" in await ana.wait_for_state("sinfin", "exited")
     assert (await asyncio.to_thread(request, server, "GET", "/", {})).status == 200
 
 

@@ -1,0 +1,116 @@
+"""DOCKER_GATEWAY_MAX_DISK (sandbox/gateway/disk_use.py), against the real engine: what a
+student's containers write, their volumes and their images are measured; past the limit their
+running containers are killed and whatever would write more is refused, until they delete."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sandbox.course_images import build_course_images
+from sandbox.gateway import lifecycle
+from sandbox.gateway.config import GatewayConfig
+
+from .conftest import IMAGE, MiB
+
+pytestmark = pytest.mark.docker
+
+LIMIT = 24 * MiB
+BIG_BASE = "muelle/debian:bookworm"
+WRITE_30_MIB = "dd if=/dev/zero of={} bs=1M count=30 2>/dev/null"
+
+
+@pytest.fixture
+def small_disk(gateway_config: GatewayConfig) -> Iterator[GatewayConfig]:
+    config = dataclasses.replace(gateway_config, max_disk=LIMIT)
+    lifecycle.configure(config)
+    yield config
+    lifecycle.configure(gateway_config)
+
+
+def measure(student: Any) -> list[str]:
+    """One pass of what the reaper does at each heartbeat."""
+    return student.loop.run(lifecycle.enforce_disk_limit())
+
+
+def used_mib(refusal: str) -> int:
+    found = re.search(r"ocupan (\d+) MiB del disco del servidor, más de los 24 MiB", refusal)
+    assert found, refusal
+    return int(found.group(1))
+
+
+def wait_for_file(student: Any, container: str, path: str, size: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        out = student.docker("exec", container, "sh", "-c", f"wc -c < {path}").stdout.strip()
+        if out == str(size):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{path} never reached {size} bytes in {container}")
+
+
+def test_a_container_that_writes_past_the_limit_is_killed_and_writes_are_refused_until_it_goes(
+    small_disk: GatewayConfig, student: Any, other_student: Any
+) -> None:
+    student.ok("run", "-d", "--name", "llena", IMAGE, "sh", "-c",
+               WRITE_30_MIB.format("/relleno") + " && exec sleep 600")  # fmt: skip
+    other_student.ok("run", "-d", "--name", "tranquilo", IMAGE, "sleep", "600")
+    wait_for_file(student, "llena", "/relleno", 30 * MiB)
+
+    found = measure(student)
+
+    assert student.owner in found and other_student.owner not in found
+    assert student.ok("inspect", "-f", "{{.State.Running}}", "llena").strip() == "false"
+    assert other_student.ok("inspect", "-f", "{{.State.Running}}", "tranquilo").strip() == "true"
+    # Whatever would write more is refused, saying how much is used and what to delete.
+    refusal = student.refused("run", "--rm", IMAGE, "true")
+    assert 30 <= used_mib(refusal) < 32
+    assert "docker rm" in refusal and "docker volume rm" in refusal and "docker rmi" in refusal
+    for attempt in (
+        ("start", "llena"),
+        ("create", "--name", "otro", IMAGE, "true"),
+        ("volume", "create", "mas"),
+        ("restart", "llena"),
+    ):
+        used_mib(student.refused(*attempt))
+    # Reading and deleting still work; the other student was never touched.
+    assert "llena" in student.ok("ps", "-a", "--format", "{{.Names}}")
+    assert other_student.ok("run", "--rm", IMAGE, "echo", "sigo") == "sigo\n"
+    student.ok("rm", "llena")
+    # Deleting is enough: the next request measures again at once.
+    assert student.ok("run", "--rm", IMAGE, "echo", "otra vez") == "otra vez\n"
+    assert student.owner not in measure(student)
+
+
+def test_a_volume_counts_after_its_container_is_gone_until_the_volume_is_removed(
+    small_disk: GatewayConfig, student: Any
+) -> None:
+    student.ok("run", "--rm", "-v", "datos:/datos", IMAGE, "sh", "-c",
+               WRITE_30_MIB.format("/datos/relleno"))  # fmt: skip
+    assert student.owner in measure(student)
+    assert 30 <= used_mib(student.refused("run", "--rm", IMAGE, "true")) < 32
+    student.ok("volume", "rm", "datos")
+    assert student.ok("run", "--rm", IMAGE, "echo", "libre") == "libre\n"
+
+
+def test_an_image_the_student_built_counts_by_its_own_layers_only(
+    small_disk: GatewayConfig, student: Any, tmp_path: Any
+) -> None:
+    # A base of about 120 MB, so that counting it would show: built once, then up to date.
+    build_course_images(lambda _msg: None, only=["muelle/debian"])
+    context = tmp_path / "contexto"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {BIG_BASE}\nRUN {WRITE_30_MIB.format('/relleno')}\n")
+    student.ok("build", "-q", "-t", "gorda", str(context), timeout=180)
+    assert student.owner in measure(student)
+    # The base image (shared with everybody) is not the student's: only the 30 MiB layer of
+    # their own build counts.
+    assert 30 <= used_mib(student.refused("build", "-q", "-t", "otra", str(context))) < 32
+    student.ok("rmi", "gorda")
+    assert student.owner not in measure(student)
+    assert student.ok("run", "--rm", IMAGE, "echo", "libre") == "libre\n"
