@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -114,3 +115,22 @@ def test_an_image_the_student_built_counts_by_its_own_layers_only(
     student.ok("rmi", "gorda")
     assert student.owner not in measure(student)
     assert student.ok("run", "--rm", IMAGE, "echo", "libre") == "libre\n"
+
+
+def test_container_prune_takes_the_pruned_containers_anonymous_volumes_along(
+    small_disk: GatewayConfig, student: Any
+) -> None:
+    # The engine's own prune keeps them: unlabelled, they escaped the measure and every
+    # clean-up, and pruning again and again filled the disk unseen.
+    student.ok("run", "--name", "anonimo", "-v", "/datos", IMAGE, "sh", "-c",
+               WRITE_30_MIB.format("/datos/relleno"))  # fmt: skip
+    student.ok("run", "-d", "--name", "sigue", "-v", "/otros", IMAGE, "sleep", "600")
+    volume = student.ok("inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", "anonimo").strip()
+    kept = student.ok("inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", "sigue").strip()
+    assert len(volume) == 64 and len(kept) == 64
+
+    student.ok("container", "prune", "-f")
+    assert student.ok("ps", "-a", "--format", "{{.Names}}").split() == ["sigue"]
+    on_engine = subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True)
+    assert volume not in on_engine.stdout.split()
+    assert kept in on_engine.stdout.split()  # the running container's stays
