@@ -187,9 +187,12 @@ async def _reap_gateways(report: ReapReport, grace: float) -> None:
 
 async def _limit_disk() -> None:
     """At each heartbeat: what a student's containers write is measured often, not only at a
-    reap (sandbox/gateway/disk_use.py)."""
+    reap (sandbox/gateway/disk_use.py). Never longer than a heartbeat: a heartbeat held back
+    past stale_after() would make the other processes take this one's sandboxes for orphans.
+    The engine's measure goes on meanwhile, for the next heartbeat to use."""
     try:
-        await docker_gateway.enforce_disk_limit()
+        async with asyncio.timeout(heartbeat_every()):
+            await docker_gateway.enforce_disk_limit()
     except asyncio.CancelledError:
         raise
     except Exception:  # an engine that fails here must not stop the reaper

@@ -8,7 +8,7 @@ Public API for the rest of the app (see docs/gateway.md):
     await close_gateway(owner)               # stop serving and remove what the student created
     await cleanup_student(owner)             # remove everything labelled for `owner`
     await sweep_orphans(live_owners)         # reaper: clean students with no live sandbox
-    await enforce_disk_limit()               # reaper: kill and refuse past DOCKER_GATEWAY_MAX_DISK
+    await enforce_disk_limit()               # reaper: stop and refuse past DOCKER_GATEWAY_MAX_DISK
     await close_all(cleanup=False)           # process shutdown: stop this loop's gateways
     discard_folder(folder)                   # a reserved folder whose container is gone
     sweep_folders(in_use)                    # reaper: folders no container mounts any more

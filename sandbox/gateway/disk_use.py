@@ -10,18 +10,19 @@ every student this process serves:
 - each of their containers' writable layer (`SizeRw`);
 - each volume labelled theirs or mounted by one of their containers (image `VOLUME`s are
   anonymous volumes without labels), except the project volume, a tmpfs bounded by its size;
-- each image labelled theirs (builds, commits, imports), without the layers it shares with
-  other images (its base).
+- each image labelled theirs (builds, commits, imports), less the size of the first image
+  below it that is not theirs (its course or Hub base). Layers two of their own images share
+  count in each: counting them once would let a chain of images built on each other hide all
+  but the newest layer (the engine's `SharedSize` counts layers shared with any image).
 
-A student past DOCKER_GATEWAY_MAX_DISK has their running containers killed (what writes stops
+A student past DOCKER_GATEWAY_MAX_DISK has their running containers stopped (what writes stops
 writing), and the gateway refuses what would write more (`check`: creating or starting a
 container, a build, a commit, a pull or import, a new volume, a copy into a container) with a
-Spanish message saying how much and what to delete. Their next such request measures again
-(at once after they deleted something, otherwise at most every RECHECK_AFTER seconds), so
-deleting is enough to carry on.
+Spanish message saying how much and what to delete. Their next such request measures again:
+at once after they deleted something, otherwise at most every RECHECK_AFTER seconds.
 
 Not prevented: what a container writes between two measurements (SANDBOX_REAP_INTERVAL / 2, 15 s
-by default) can pass the limit before it is killed. docs/gateway.md says how far.
+by default) can pass the limit before it is stopped. docs/gateway.md says how far.
 """
 
 from __future__ import annotations
@@ -29,52 +30,64 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
 
 from sandbox import project_volume
+from sandbox.loop_state import PerLoop
 
-from .errors import refused
+from .errors import EngineError, refused
 from .student import Student
+from .upstream import Upstream
+from .wire import ProtocolError
 
 logger = logging.getLogger(__name__)
 
-# A refused student measures again on their next writing request, but not more often than this:
-# `GET /system/df` walks every writable layer and volume on the engine.
+# A student past the limit measures again on their next writing request, but not more often
+# than this unless they deleted something: `GET /system/df` walks every writable layer and
+# volume on the engine.
 RECHECK_AFTER = 3.0
 # Docker 20.10 runs one `/system/df` at a time and answers any other at once with an error (a
-# second web process, or a check while the reaper measures): it is asked again a few times.
-DF_TRIES = 8
+# second web process is measuring): it is asked again. The reaper waits longer than a request.
 DF_PAUSE = 0.25
+DF_TRIES_REAPER = 40
+DF_TRIES_REQUEST = 8
+DF_TIMEOUT = 60.0
+# Images walked down to their base: ids are content hashes, so a known base never changes.
+_BASES_MAX = 4096
+_MAX_ANCESTORS = 512
 
 
 @dataclass(frozen=True)
-class Over:
-    used: int
-    measured: float  # time.monotonic()
+class _Run:
+    started: float  # time.monotonic()
+    task: asyncio.Task[dict[str, Any] | None]
 
 
-# Students of this process found past the limit at their last measure.
-_over: dict[str, Over] = {}
+# One `/system/df` per engine at a time in this process, shared by the reaper and requests.
+_runs: PerLoop[dict[str, _Run]] = PerLoop(dict)
+_bases: dict[str, int] = {}  # a student's image id -> the size of the base below it
 
 
 def _mib(value: int) -> str:
     return f"{value / 1024**2:.0f} MiB"
 
 
-async def engine_df(student: Student) -> dict[str, Any] | None:
-    """The engine's disk accounting (every container, volume and image on it); None when the
-    engine did not give it (logged)."""
+async def _fetch(engine: Upstream, tries: int) -> dict[str, Any] | None:
     message = ""
-    for _attempt in range(DF_TRIES):
-        response = await student.engine.request("GET", "/system/df", timeout=120.0)
-        if response.status < 400:
-            data = response.json()
-            return data if isinstance(data, dict) else {}
-        message = response.message
+    for _attempt in range(tries):
+        try:
+            response = await engine.request("GET", "/system/df", timeout=DF_TIMEOUT)
+            if response.status < 400:
+                data = response.json()
+                return data if isinstance(data, dict) else {}
+            message = response.message
+        except Exception as exc:  # noqa: BLE001 - a measure that failed is logged, never raised
+            message = repr(exc)
+            break
         if "already running" not in message:
             break
         await asyncio.sleep(DF_PAUSE)
@@ -82,11 +95,58 @@ async def engine_df(student: Student) -> dict[str, Any] | None:
     return None
 
 
+async def engine_df(
+    engine: Upstream, *, newer_than: float, tries: int, any_under_way: bool = False
+) -> tuple[float, dict[str, Any] | None]:
+    """(when it started, the engine's disk accounting) from a run started after `newer_than`
+    (or, with `any_under_way`, one under way): the one under way or just done, else a new one.
+    None: the engine did not give it."""
+    address = await engine.address()
+    runs = _runs.get()
+    run = runs.get(address)
+    if run is not None and not run.task.done():
+        if any_under_way or run.started > newer_than:
+            return run.started, await asyncio.shield(run.task)
+        # Too old, but a second one now would only be refused: it ends first.
+        await asyncio.shield(run.task)
+        run = runs.get(address)
+    if run is None or run.started <= newer_than or (run.task.done() and run.task.result() is None):
+        # (_fetch never raises: a done task has a result.)
+        run = runs[address] = _Run(time.monotonic(), asyncio.ensure_future(_fetch(engine, tries)))
+    # Shielded: a request that goes away must not cancel the measure the others wait for.
+    return run.started, await asyncio.shield(run.task)
+
+
 def _size(value: Any) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
 
-def usage(df: dict[str, Any], student: Student) -> int:
+async def _base_size(engine: Upstream, image_id: str, owns: Callable[[Any], bool]) -> int:
+    """The size of the first image below `image_id` that is not the student's (0: none)."""
+    known = _bases.get(image_id)
+    if known is not None:
+        return known
+    base = 0
+    current = image_id
+    for _step in range(_MAX_ANCESTORS):
+        info = await engine.get_or_none(f"/images/{current}/json")
+        parent = (info or {}).get("Parent") or ""
+        if not parent:
+            break
+        below = await engine.get_or_none(f"/images/{parent}/json")
+        if below is None:
+            break
+        if not owns((below.get("Config") or {}).get("Labels")):
+            base = _size(below.get("Size"))
+            break
+        current = parent
+    if len(_bases) >= _BASES_MAX:
+        _bases.clear()
+    _bases[image_id] = base
+    return base
+
+
+async def usage(df: dict[str, Any], student: Student) -> int:
     """Bytes of the engine's disk that `student`'s objects take, from `engine_df`."""
     owns = student.ns.owns_labels
     containers = [c for c in df.get("Containers") or [] if owns(c.get("Labels"))]
@@ -105,86 +165,103 @@ def usage(df: dict[str, Any], student: Student) -> int:
             used += _size((volume.get("UsageData") or {}).get("Size"))
     for image in df.get("Images") or []:
         if owns(image.get("Labels")):
-            used += max(0, _size(image.get("Size")) - _size(image.get("SharedSize")))
+            base = await _base_size(student.engine, str(image.get("Id")), owns)
+            used += max(0, _size(image.get("Size")) - base)
     return used
 
 
-async def enforce(students: Iterable[Student]) -> list[str]:
-    """For the reaper: measures each student; kills the running containers of those past the
-    limit. Returns the owners found past it. One `/system/df` per engine."""
-    found: list[str] = []
+def _record(student: Student, used: int, started: float) -> bool:
+    """Keeps a measure; True if it puts the student past the limit."""
+    student.disk_measured = started
+    past = used > student.config.max_disk
+    student.disk_over = used if past else None
+    return past
+
+
+async def enforce(students: Iterable[Student]) -> dict[str, int]:
+    """For the reaper: measures each student (one `/system/df` per engine) and stops the
+    running containers of those past the limit. Returns the bytes of each student measured."""
+    measured: dict[str, int] = {}
     by_engine: dict[str, list[Student]] = {}
     for student in students:
-        if student.config.max_disk:
+        if not student.config.max_disk:
+            continue
+        try:
             by_engine.setdefault(await student.engine.address(), []).append(student)
+        except Exception:  # noqa: BLE001 - a node no longer known: the others are measured
+            logger.info("disk: no engine for %s", student.owner[:12], exc_info=True)
     for group in by_engine.values():
-        df = await engine_df(group[0])
+        # A new measure, or the one under way (a request's, or one a heartbeat that ran out of
+        # time left going).
+        started, df = await engine_df(
+            group[0].engine, newer_than=time.monotonic(), tries=DF_TRIES_REAPER, any_under_way=True
+        )
         if df is None:
             continue  # the next heartbeat measures again
-        now = time.monotonic()
         for student in group:
-            used = usage(df, student)
-            if used <= student.config.max_disk:
-                _over.pop(student.owner, None)
-                continue
-            _over[student.owner] = Over(used, now)
-            found.append(student.owner)
-            await _stop_writing(student, df)
-    return found
+            try:
+                used = measured[student.owner] = await usage(df, student)
+                if _record(student, used, started):
+                    await _stop_writing(student, df)
+            except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
+                logger.warning("disk: %s not measured", student.owner[:12], exc_info=True)
+    return measured
 
 
 async def _stop_writing(student: Student, df: dict[str, Any]) -> None:
-    running = [
+    # Restarting too: one between two runs of its restart policy would write again at the next.
+    # The engine takes a stop through its API for the user's own: the policy leaves it down.
+    writing = [
         c["Id"]
         for c in df.get("Containers") or []
-        if student.ns.owns_labels(c.get("Labels")) and c.get("State") == "running"
+        if student.ns.owns_labels(c.get("Labels")) and c.get("State") in ("running", "restarting")
     ]
-    for container_id in running:
-        response = await student.engine.request("POST", f"/containers/{container_id}/kill")
-        if response.status >= 400 and response.status not in (404, 409):
-            logger.warning("disk: could not kill %s: %s", container_id[:12], response.message)
-    if running:
+    for container_id in writing:
+        response = await student.engine.request(
+            "POST", f"/containers/{container_id}/stop", query={"t": "0"}
+        )
+        if response.status >= 400 and response.status not in (304, 404, 409):
+            logger.warning("disk: could not stop %s: %s", container_id[:12], response.message)
+    if writing:
         logger.info(
-            "disk: student %s past DOCKER_GATEWAY_MAX_DISK, %d container(s) killed",
+            "disk: student %s past DOCKER_GATEWAY_MAX_DISK, %d container(s) stopped",
             student.owner[:12],
-            len(running),
+            len(writing),
         )
 
 
-def measure_again(student: Student) -> None:
-    """The student deleted something: their next check measures at once."""
-    over = _over.get(student.owner)
-    if over is not None:
-        _over[student.owner] = Over(over.used, -float("inf"))
-
-
-def forget(owner: str) -> None:
-    """The student's gateway closed: what they had is gone with it."""
-    _over.pop(owner, None)
+def deleted(student: Student) -> None:
+    """The student deleted something: their next check measures again at once."""
+    student.disk_deleted = time.monotonic()
 
 
 async def check(student: Student) -> None:
     """Before a request that writes to the engine's disk: refused while the student is past the
-    limit (measured again if the last measure is older than RECHECK_AFTER)."""
+    limit. Measured again first after a delete, or when the last measure is RECHECK_AFTER old;
+    without a new measure (the engine did not give one), the last one stands."""
     limit = student.config.max_disk
-    over = _over.get(student.owner)
-    if not limit or over is None:
+    if not limit or student.disk_over is None:
         return
-    if time.monotonic() - over.measured >= RECHECK_AFTER:
-        df = await engine_df(student)
-        if df is not None:  # without a new measure, the last one stands
-            used = usage(df, student)
-            if used <= limit:
-                _over.pop(student.owner, None)
-                return
-            over = _over[student.owner] = Over(used, time.monotonic())
+    now = time.monotonic()
+    if student.disk_deleted > student.disk_measured or now - student.disk_measured >= RECHECK_AFTER:
+        newer_than = max(student.disk_deleted, student.disk_measured)
+        started, df = await engine_df(student.engine, newer_than=newer_than, tries=DF_TRIES_REQUEST)
+        if df is not None:
+            try:
+                used = await usage(df, student)
+            except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
+                logger.warning("disk: %s not measured", student.owner[:12], exc_info=True)
+            else:
+                if not _record(student, used, started):
+                    return
     raise refused(
         _(
             "Tus contenedores, volúmenes e imágenes ocupan %(used)s del disco del servidor, más "
-            "de los %(max)s que tienes en Muelle, y se han detenido tus contenedores en marcha. "
-            "Borra lo que no necesites (míralo con «docker ps -a», «docker volume ls» y «docker "
-            "images»; bórralo con «docker rm», «docker volume rm» y «docker rmi») y vuelve a "
-            "intentarlo."
+            "de los %(max)s que tienes en Muelle. Mientras sea así, tus contenedores en marcha se "
+            "detienen y no puedes crear ni arrancar contenedores, construir o descargar imágenes "
+            "ni crear volúmenes. Borra lo que no necesites (míralo con «docker ps -a», «docker "
+            "volume ls» y «docker images»; bórralo con «docker rm», «docker volume rm» y «docker "
+            "rmi») y vuelve a intentarlo."
         )
-        % {"used": _mib(over.used), "max": _mib(limit)}
+        % {"used": _mib(student.disk_over or 0), "max": _mib(limit)}
     )

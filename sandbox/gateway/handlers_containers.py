@@ -261,16 +261,19 @@ async def prune(ex: Exchange) -> None:
     filters = ex.q_filters()
     # The engine's prune keeps the pruned containers' anonymous volumes (image VOLUMEs, `-v
     # /path`), which `docker rm` here never does (v=1): unlabelled, they would be left outside
-    # every quota (disk_use.py) and every clean-up. Those of the stopped containers go after
-    # the prune; one still in use (a container the filters kept) is refused by the engine.
-    stopped = await ex.student.containers(extra_filters={"status": ["created", "exited", "dead"]})
+    # every quota (disk_use.py) and every clean-up. Those of the containers the prune took go
+    # after it (listed before and after: one that stopped meanwhile is taken too); one still
+    # used by another container is refused by the engine and stays with it.
+    before = await ex.student.containers()
+    await ex.forward("POST", "/containers/prune", query=[("filters", ex.student.filters(filters))])
+    left = {container["Id"] for container in await ex.student.containers()}
     anonymous = {
         mount["Name"]
-        for container in stopped
+        for container in before
+        if container["Id"] not in left
         for mount in container.get("Mounts") or []
         if mount.get("Type") == "volume" and _ANONYMOUS_VOLUME.match(mount.get("Name") or "")
     }
-    await ex.forward("POST", "/containers/prune", query=[("filters", ex.student.filters(filters))])
     for name in sorted(anonymous):
         await ex.student.engine.request("DELETE", f"/volumes/{name}")
 

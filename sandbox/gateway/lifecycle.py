@@ -181,7 +181,6 @@ async def close_gateway(owner: str, *, cleanup: bool = True) -> None:
                 gateway.socket_path.parent.rmdir()
     if cleanup:
         _students.pop(owner, None)
-        disk_use.forget(owner)
         own = socket_dir(owner)  # also after a restart, when nothing was serving it here
         with contextlib.suppress(OSError):
             (own / SOCKET_NAME).unlink()
@@ -204,7 +203,7 @@ def open_students() -> list[Student]:
     return [found[owner] for owner in sorted(found)]
 
 
-async def enforce_disk_limit() -> list[str]:
+async def enforce_disk_limit() -> dict[str, int]:
     """For the reaper: DOCKER_GATEWAY_MAX_DISK over this loop's students (disk_use.py)."""
     return await disk_use.enforce(open_students())
 

@@ -39,14 +39,13 @@ def _writes(handler: Handler, when: Callable[[Exchange], bool] = _always) -> Han
 
 
 def _frees(handler: Handler) -> Handler:
-    """`handler` for a request that deletes: a student past the limit is measured again at
-    their next writing request, not RECHECK_AFTER later."""
+    """`handler` for a request that deletes: once it did, a student past the limit is measured
+    again at their next writing request, not RECHECK_AFTER later."""
 
     async def deleting(exchange: Exchange) -> None:
-        try:
-            await handler(exchange)
-        finally:
-            disk_use.measure_again(exchange.student)
+        await handler(exchange)
+        if exchange.status is not None and exchange.status < 400:
+            disk_use.deleted(exchange.student)
 
     return deleting
 

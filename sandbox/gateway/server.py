@@ -96,6 +96,7 @@ class Exchange:
         self.framing: Framing = request_framing(head)
         self.body_consumed = self.framing.kind == "none"
         self.responded = False
+        self.status: int | None = None  # the answer's, once one is sent
         self.close_after = not head.keep_alive
         # Bytes of the student's next request read while watching for them leaving (see
         # _relay_watching_client); the next request head starts with them.
@@ -200,6 +201,7 @@ class Exchange:
         if self.close_after:
             out.append(("Connection", "close"))
         self.responded = True
+        self.status = status
         self.writer.write(encode_response_head(status, REASONS.get(status, ""), out))
         if self.head.method != "HEAD":
             self.writer.write(data)
@@ -350,6 +352,7 @@ class Exchange:
             if self.close_after:
                 headers.append(("Connection", "close"))
             self.responded = True
+            self.status = response.status
             self.writer.write(encode_response_head(response.status, response.reason, headers))
             if method != "HEAD":
                 self.writer.write(data)
@@ -389,6 +392,7 @@ class Exchange:
     ) -> None:
         headers = self._response_headers(response)
         self.responded = True
+        self.status = response.status
         if lines is None:
             await self._pass_through(response, headers, conn, framing)
             return
@@ -446,6 +450,7 @@ class Exchange:
         """Attach/exec after the upgrade: bytes both ways until the engine ends its side."""
         self.close_after = True
         self.responded = True
+        self.status = response.status
         headers = [(k, v) for k, v in response.headers.items if k.lower() not in HOP_BY_HOP]
         if response.status == 101:
             headers += [("Connection", "Upgrade"), ("Upgrade", "tcp")]

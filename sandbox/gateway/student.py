@@ -54,6 +54,12 @@ class Student:
         self.build_lock = asyncio.Lock()
         # Images being made outside the lock (quotas.image_places), counted by the quota.
         self.images_in_making = 0
+        # DOCKER_GATEWAY_MAX_DISK (disk_use.py): the bytes found at the last measure that put
+        # the student past the limit (None: not past it), when that measure started, and when
+        # they last deleted something (time.monotonic()).
+        self.disk_over: int | None = None
+        self.disk_measured = 0.0
+        self.disk_deleted = 0.0
         self._own_containers: set[str] = set()
         self._exec_containers: dict[str, str] = {}
         self._pull_allowlist = {p.removeprefix("library/") for p in config.pull_allowlist}

@@ -1,5 +1,5 @@
 """DOCKER_GATEWAY_MAX_DISK in the running server: the reaper's heartbeat measures what a
-student's container wrote, kills it past the limit, and the student's next `docker run` in the
+student's container wrote, stops it past the limit, and the student's next `docker run` in the
 terminal says why (the rules themselves: tests/gateway/test_disk_limit.py)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ FILL = (
 )
 
 
-async def test_the_server_kills_a_container_that_fills_its_disk_and_the_terminal_says_why(live):
+async def test_the_server_stops_a_container_that_fills_its_disk_and_the_terminal_says_why(live):
     # SANDBOX_REAP_INTERVAL at its minimum: a heartbeat every 2.5 s.
     server = live(DOCKER_GATEWAY_MAX_DISK="24m", SANDBOX_REAP_INTERVAL="5")
     ana = await asyncio.to_thread(Student, server)
