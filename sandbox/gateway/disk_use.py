@@ -54,21 +54,33 @@ RECHECK_AFTER = 3.0
 # second web process is measuring): it is asked again. The reaper waits longer than a request.
 DF_PAUSE = 0.25
 DF_TRIES_REAPER = 40
-DF_TRIES_REQUEST = 8
+DF_TRIES_REQUEST = 40
 DF_TIMEOUT = 60.0
+# The runs requests start (after a delete, or RECHECK_AFTER on) are at least this far apart
+# per engine: deleting in a loop must not keep the engine's one `system df` busy.
+REQUEST_GAP = 1.0
 # Images walked down to their base: ids are content hashes, so a known base never changes.
 _BASES_MAX = 4096
 _MAX_ANCESTORS = 512
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Run:
     started: float  # time.monotonic()
-    task: asyncio.Task[dict[str, Any] | None]
+    task: asyncio.Task[None] | None = None  # None once it ended: no reference to its loop
+    result: dict[str, Any] | None = None  # None: the engine did not give it
 
 
-# One `/system/df` per engine at a time in this process, shared by the reaper and requests.
+@dataclass(frozen=True)
+class Measure:
+    used: int  # bytes
+    started: float  # when the engine's measure started (time.monotonic())
+
+
+# One `/system/df` per engine at a time in this process, shared by the reaper and requests;
+# and, per engine, the start of the last run the reaper used.
 _runs: PerLoop[dict[str, _Run]] = PerLoop(dict)
+_reaper_used: PerLoop[dict[str, float]] = PerLoop(dict)
 _bases: dict[str, int] = {}  # a student's image id -> the size of the base below it
 
 
@@ -95,26 +107,57 @@ async def _fetch(engine: Upstream, tries: int) -> dict[str, Any] | None:
     return None
 
 
+async def _measure(run: _Run, engine: Upstream, tries: int) -> None:
+    try:
+        run.result = await _fetch(engine, tries)
+    finally:
+        run.task = None
+
+
+async def _wait(run: _Run) -> tuple[float, dict[str, Any] | None]:
+    task = run.task
+    if task is not None:
+        try:
+            # Shielded: a caller that goes away must not cancel the run the others wait for.
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # this caller was cancelled
+            # The run was (its loop is ending): no measure.
+    return run.started, run.result
+
+
 async def engine_df(
-    engine: Upstream, *, newer_than: float, tries: int, any_under_way: bool = False
+    engine: Upstream,
+    *,
+    newer_than: float,
+    tries: int,
+    any_under_way: bool = False,
+    gap: float = 0.0,
 ) -> tuple[float, dict[str, Any] | None]:
     """(when it started, the engine's disk accounting) from a run started after `newer_than`
-    (or, with `any_under_way`, one under way): the one under way or just done, else a new one.
-    None: the engine did not give it."""
+    (or, with `any_under_way`, one under way): the one under way or the last one, else a new
+    one, started at least `gap` seconds after the last. None: the engine did not give it."""
     address = await engine.address()
     runs = _runs.get()
     run = runs.get(address)
-    if run is not None and not run.task.done():
+    if run is not None and run.task is not None:
         if any_under_way or run.started > newer_than:
-            return run.started, await asyncio.shield(run.task)
-        # Too old, but a second one now would only be refused: it ends first.
-        await asyncio.shield(run.task)
+            return await _wait(run)
+        await _wait(run)  # too old, but a second one now would only be refused: it ends first
         run = runs.get(address)
-    if run is None or run.started <= newer_than or (run.task.done() and run.task.result() is None):
-        # (_fetch never raises: a done task has a result.)
-        run = runs[address] = _Run(time.monotonic(), asyncio.ensure_future(_fetch(engine, tries)))
-    # Shielded: a request that goes away must not cancel the measure the others wait for.
-    return run.started, await asyncio.shield(run.task)
+    if run is not None and run.started > newer_than and run.result is not None:
+        return run.started, run.result
+    if run is not None and gap:
+        pause = run.started + gap - time.monotonic()
+        if pause > 0:
+            await asyncio.sleep(pause)
+            latest = runs.get(address)
+            if latest is not run and latest is not None:  # another caller started one meanwhile
+                return await _wait(latest)
+    run = runs[address] = _Run(time.monotonic())
+    run.task = asyncio.ensure_future(_measure(run, engine, tries))
+    return await _wait(run)
 
 
 def _size(value: Any) -> int:
@@ -122,27 +165,33 @@ def _size(value: Any) -> int:
 
 
 async def _base_size(engine: Upstream, image_id: str, owns: Callable[[Any], bool]) -> int:
-    """The size of the first image below `image_id` that is not the student's (0: none)."""
+    """The size of the first image below `image_id` that is not the student's (0: none). Kept
+    for every image of theirs on the way: the next image built on them stops there."""
     known = _bases.get(image_id)
     if known is not None:
         return known
     base = 0
-    current = image_id
+    path = [image_id]
+    info = await engine.get_or_none(f"/images/{image_id}/json")
     for _step in range(_MAX_ANCESTORS):
-        info = await engine.get_or_none(f"/images/{current}/json")
         parent = (info or {}).get("Parent") or ""
         if not parent:
             break
-        below = await engine.get_or_none(f"/images/{parent}/json")
-        if below is None:
+        info = await engine.get_or_none(f"/images/{parent}/json")
+        if info is None:
             break
-        if not owns((below.get("Config") or {}).get("Labels")):
-            base = _size(below.get("Size"))
+        if not owns((info.get("Config") or {}).get("Labels")):
+            base = _size(info.get("Size"))
             break
-        current = parent
-    if len(_bases) >= _BASES_MAX:
-        _bases.clear()
-    _bases[image_id] = base
+        if parent in _bases:
+            base = _bases[parent]
+            break
+        path.append(parent)
+    if len(_bases) + len(path) > _BASES_MAX:
+        for old in list(_bases)[: _BASES_MAX // 2]:  # the oldest half
+            del _bases[old]
+    for owned in path:
+        _bases[owned] = base
     return base
 
 
@@ -171,17 +220,20 @@ async def usage(df: dict[str, Any], student: Student) -> int:
 
 
 def _record(student: Student, used: int, started: float) -> bool:
-    """Keeps a measure; True if it puts the student past the limit."""
+    """Keeps a measure, unless the student has a newer one; True if the student is past the
+    limit."""
+    if started < student.disk_measured:
+        return student.disk_over is not None
     student.disk_measured = started
     past = used > student.config.max_disk
     student.disk_over = used if past else None
     return past
 
 
-async def enforce(students: Iterable[Student]) -> dict[str, int]:
+async def enforce(students: Iterable[Student]) -> dict[str, Measure]:
     """For the reaper: measures each student (one `/system/df` per engine) and stops the
-    running containers of those past the limit. Returns the bytes of each student measured."""
-    measured: dict[str, int] = {}
+    running containers of those past the limit. Returns each measured student's measure."""
+    measured: dict[str, Measure] = {}
     by_engine: dict[str, list[Student]] = {}
     for student in students:
         if not student.config.max_disk:
@@ -191,16 +243,23 @@ async def enforce(students: Iterable[Student]) -> dict[str, int]:
         except Exception:  # noqa: BLE001 - a node no longer known: the others are measured
             logger.info("disk: no engine for %s", student.owner[:12], exc_info=True)
     for group in by_engine.values():
-        # A new measure, or the one under way (a request's, or one a heartbeat that ran out of
-        # time left going).
+        # A run newer than the last this reaper used: the one under way, or one that ended
+        # since (a request's, or one a heartbeat that ran out of time left going), else new.
+        address = await group[0].engine.address()
+        used_by_reaper = _reaper_used.get()
         started, df = await engine_df(
-            group[0].engine, newer_than=time.monotonic(), tries=DF_TRIES_REAPER, any_under_way=True
+            group[0].engine,
+            newer_than=used_by_reaper.get(address, -float("inf")),
+            tries=DF_TRIES_REAPER,
+            any_under_way=True,
         )
         if df is None:
             continue  # the next heartbeat measures again
+        used_by_reaper[address] = started
         for student in group:
             try:
-                used = measured[student.owner] = await usage(df, student)
+                used = await usage(df, student)
+                measured[student.owner] = Measure(used, started)
                 if _record(student, used, started):
                     await _stop_writing(student, df)
             except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
@@ -245,7 +304,9 @@ async def check(student: Student) -> None:
     now = time.monotonic()
     if student.disk_deleted > student.disk_measured or now - student.disk_measured >= RECHECK_AFTER:
         newer_than = max(student.disk_deleted, student.disk_measured)
-        started, df = await engine_df(student.engine, newer_than=newer_than, tries=DF_TRIES_REQUEST)
+        started, df = await engine_df(
+            student.engine, newer_than=newer_than, tries=DF_TRIES_REQUEST, gap=REQUEST_GAP
+        )
         if df is not None:
             try:
                 used = await usage(df, student)
@@ -254,6 +315,8 @@ async def check(student: Student) -> None:
             else:
                 if not _record(student, used, started):
                     return
+    if student.disk_over is None:
+        return  # a measure that ended meanwhile (the reaper's) found them under the limit
     raise refused(
         _(
             "Tus contenedores, volúmenes e imágenes ocupan %(used)s del disco del servidor, más "

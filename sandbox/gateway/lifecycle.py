@@ -203,7 +203,7 @@ def open_students() -> list[Student]:
     return [found[owner] for owner in sorted(found)]
 
 
-async def enforce_disk_limit() -> dict[str, int]:
+async def enforce_disk_limit() -> dict[str, disk_use.Measure]:
     """For the reaper: DOCKER_GATEWAY_MAX_DISK over this loop's students (disk_use.py)."""
     return await disk_use.enforce(open_students())
 

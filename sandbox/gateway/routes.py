@@ -39,8 +39,10 @@ def _writes(handler: Handler, when: Callable[[Exchange], bool] = _always) -> Han
 
 
 def _frees(handler: Handler) -> Handler:
-    """`handler` for a request that deletes: once it did, a student past the limit is measured
-    again at their next writing request, not RECHECK_AFTER later."""
+    """`handler` for a request that deletes one object: once the engine did, a student past the
+    limit is measured again at their next writing request, not RECHECK_AFTER later. Not the
+    prunes: they answer 200 whether or not they freed anything, so a loop of them would ask
+    the engine for a measure each time for nothing."""
 
     async def deleting(exchange: Exchange) -> None:
         await handler(exchange)
@@ -65,7 +67,7 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", r"/events", system.events),
     ("GET", r"/containers/json", containers.list_containers),
     ("POST", r"/containers/create", _writes(containers.create)),
-    ("POST", r"/containers/prune", _frees(containers.prune)),
+    ("POST", r"/containers/prune", containers.prune),
     ("GET", rf"/containers/{_ID}/json", containers.inspect),
     ("POST", rf"/containers/{_ID}/start", _writes(containers.start)),
     (
@@ -89,10 +91,10 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", rf"/exec/{_ID}/json", containers.exec_inspect),
     ("GET", r"/images/json", images.list_images),
     ("POST", r"/images/create", _writes(images.create)),
-    ("POST", r"/images/prune", _frees(images.prune)),
+    ("POST", r"/images/prune", images.prune),
     ("GET", r"/images/get", images.save),
     ("POST", r"/build", _writes(build.build)),
-    ("POST", r"/build/prune", _frees(system.build_cache_prune)),
+    ("POST", r"/build/prune", system.build_cache_prune),
     ("POST", r"/commit", _writes(images.commit)),
     ("GET", rf"/images/{_NAME}/json", images.inspect),
     ("GET", rf"/images/{_NAME}/history", images.history),
@@ -104,7 +106,7 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("DELETE", rf"/images/{_NAME}", _frees(images.remove)),
     ("GET", r"/volumes", objects.list_volumes),
     ("POST", r"/volumes/create", _writes(objects.create_volume_endpoint)),
-    ("POST", r"/volumes/prune", _frees(objects.prune_volumes)),
+    ("POST", r"/volumes/prune", objects.prune_volumes),
     ("GET", rf"/volumes/{_NAME}", objects.inspect_volume),
     ("DELETE", rf"/volumes/{_NAME}", _frees(objects.remove_volume)),
     ("GET", r"/networks", objects.list_networks),
