@@ -15,11 +15,12 @@ every student this process serves:
   count in each: counting them once would let a chain of images built on each other hide all
   but the newest layer (the engine's `SharedSize` counts layers shared with any image).
 
-A student past DOCKER_GATEWAY_MAX_DISK has their running containers stopped (what writes stops
-writing), and the gateway refuses what would write more (`check`: creating or starting a
-container, a build, a commit, a pull or import, a new volume, a copy into a container) with a
-Spanish message saying how much and what to delete. Their next such request measures again:
-at once after they deleted something, otherwise at most every RECHECK_AFTER seconds.
+A student past DOCKER_GATEWAY_MAX_DISK has their running (and restarting) containers stopped
+(what writes stops writing), and the gateway refuses what would write more (`check`: creating
+or starting a container, a build, a commit, a pull or import, a new volume, a copy into a
+container) with a Spanish message saying how much and what to delete. Their next such
+request measures again: as soon as it may after they deleted something (REQUEST_GAP),
+otherwise at most every RECHECK_AFTER seconds.
 
 Not prevented: what a container writes between two measurements (SANDBOX_REAP_INTERVAL / 2, 15 s
 by default) can pass the limit before it is stopped. docs/gateway.md says how far.
@@ -51,10 +52,9 @@ logger = logging.getLogger(__name__)
 # volume on the engine.
 RECHECK_AFTER = 3.0
 # Docker 20.10 runs one `/system/df` at a time and answers any other at once with an error (a
-# second web process is measuring): it is asked again. The reaper waits longer than a request.
+# second web process is measuring): it is asked again, for up to 10 s.
 DF_PAUSE = 0.25
-DF_TRIES_REAPER = 40
-DF_TRIES_REQUEST = 40
+DF_TRIES = 40
 DF_TIMEOUT = 60.0
 # The runs requests start (after a delete, or RECHECK_AFTER on) are at least this far apart
 # per engine: deleting in a loop must not keep the engine's one `system df` busy.
@@ -250,7 +250,7 @@ async def enforce(students: Iterable[Student]) -> dict[str, Measure]:
         started, df = await engine_df(
             group[0].engine,
             newer_than=used_by_reaper.get(address, -float("inf")),
-            tries=DF_TRIES_REAPER,
+            tries=DF_TRIES,
             any_under_way=True,
         )
         if df is None:
@@ -305,7 +305,7 @@ async def check(student: Student) -> None:
     if student.disk_deleted > student.disk_measured or now - student.disk_measured >= RECHECK_AFTER:
         newer_than = max(student.disk_deleted, student.disk_measured)
         started, df = await engine_df(
-            student.engine, newer_than=newer_than, tries=DF_TRIES_REQUEST, gap=REQUEST_GAP
+            student.engine, newer_than=newer_than, tries=DF_TRIES, gap=REQUEST_GAP
         )
         if df is not None:
             try:
