@@ -41,6 +41,7 @@ from sandbox import project_volume
 from sandbox.loop_state import PerLoop
 
 from .errors import EngineError, refused
+from .quotas import mib
 from .student import Student
 from .upstream import Upstream
 from .wire import ProtocolError
@@ -84,10 +85,6 @@ _reaper_used: PerLoop[dict[str, float]] = PerLoop(dict)
 _bases: dict[str, int] = {}  # a student's image id -> the size of the base below it
 
 
-def _mib(value: int) -> str:
-    return f"{value / 1024**2:.0f} MiB"
-
-
 async def _fetch(engine: Upstream, tries: int) -> dict[str, Any] | None:
     message = ""
     for _attempt in range(tries):
@@ -129,6 +126,7 @@ async def _wait(run: _Run) -> tuple[float, dict[str, Any] | None]:
 
 async def engine_df(
     engine: Upstream,
+    address: str,
     *,
     newer_than: float,
     tries: int,
@@ -138,7 +136,6 @@ async def engine_df(
     """(when it started, the engine's disk accounting) from a run started after `newer_than`
     (or, with `any_under_way`, one under way): the one under way or the last one, else a new
     one, started at least `gap` seconds after the last. None: the engine did not give it."""
-    address = await engine.address()
     runs = _runs.get()
     run = runs.get(address)
     if run is not None and run.task is not None:
@@ -234,7 +231,7 @@ async def enforce(students: Iterable[Student]) -> dict[str, Measure]:
     """For the reaper: measures each student (one `/system/df` per engine) and stops the
     running containers of those past the limit. Returns each measured student's measure."""
     measured: dict[str, Measure] = {}
-    by_engine: dict[str, list[Student]] = {}
+    by_engine: dict[str, list[Student]] = {}  # by the engine's address
     for student in students:
         if not student.config.max_disk:
             continue
@@ -242,13 +239,13 @@ async def enforce(students: Iterable[Student]) -> dict[str, Measure]:
             by_engine.setdefault(await student.engine.address(), []).append(student)
         except Exception:  # noqa: BLE001 - a node no longer known: the others are measured
             logger.info("disk: no engine for %s", student.owner[:12], exc_info=True)
-    for group in by_engine.values():
+    for address, group in by_engine.items():
         # A run newer than the last this reaper used: the one under way, or one that ended
         # since (a request's, or one a heartbeat that ran out of time left going), else new.
-        address = await group[0].engine.address()
         used_by_reaper = _reaper_used.get()
         started, df = await engine_df(
             group[0].engine,
+            address,
             newer_than=used_by_reaper.get(address, -float("inf")),
             tries=DF_TRIES,
             any_under_way=True,
@@ -305,7 +302,11 @@ async def check(student: Student) -> None:
     if student.disk_deleted > student.disk_measured or now - student.disk_measured >= RECHECK_AFTER:
         newer_than = max(student.disk_deleted, student.disk_measured)
         started, df = await engine_df(
-            student.engine, newer_than=newer_than, tries=DF_TRIES, gap=REQUEST_GAP
+            student.engine,
+            await student.engine.address(),
+            newer_than=newer_than,
+            tries=DF_TRIES,
+            gap=REQUEST_GAP,
         )
         if df is not None:
             try:
@@ -326,5 +327,5 @@ async def check(student: Student) -> None:
             "volume ls» y «docker images»; bórralo con «docker rm», «docker volume rm» y «docker "
             "rmi») y vuelve a intentarlo."
         )
-        % {"used": _mib(student.disk_over or 0), "max": _mib(limit)}
+        % {"used": mib(student.disk_over or 0), "max": mib(limit)}
     )

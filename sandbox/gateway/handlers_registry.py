@@ -59,10 +59,6 @@ def _lock(student: Student) -> asyncio.Lock:
     return lock
 
 
-def _mib(value: int) -> str:
-    return f"{value / 1024**2:.0f} MiB"
-
-
 def is_course_registry(student: Student, ref: ImageRef | None) -> bool:
     return ref is not None and bool(ref.domain) and ref.domain == student.config.registry_name
 
@@ -248,16 +244,16 @@ async def push(ex: Exchange) -> None:
                 "No cabe en tu espacio del registro del curso: ya ocupas %(used)s, esta imagen "
                 "ocupa hasta %(new)s y el máximo es %(max)s."
             ) % {
-                "used": _mib(used),
-                "new": _mib(adding),
-                "max": _mib(config.registry_max_size),
+                "used": quotas.mib(used),
+                "new": quotas.mib(adding),
+                "max": quotas.mib(config.registry_max_size),
             }
             if left:
                 message += " " + _(
                     "De lo que ocupas, %(left)s son capas que ya no usa ninguna de tus etiquetas "
                     "(versiones anteriores de una etiqueta que volviste a subir, o subidas que no "
                     "terminaron): el registro las libera en su próxima limpieza, en unos minutos."
-                ) % {"left": _mib(left)}
+                ) % {"left": quotas.mib(left)}
             raise refused(message)
         counted, ended = [False], [False]
         try:
@@ -367,7 +363,7 @@ def _past_quota(ex: Exchange, limit: int) -> None:
         "%(max)s). Lo que llegó a subir se libera en la próxima limpieza del registro, en unos "
         "minutos. Una imagen con muchos ficheros ocupa en el registro más de lo que dice docker "
         "images."
-    ) % {"max": _mib(limit)}
+    ) % {"max": quotas.mib(limit)}
     if not ex.responded:
         raise refused(message)
     line = json.dumps({"errorDetail": {"message": message}, "error": message}, ensure_ascii=False)

@@ -194,7 +194,7 @@ async def close_gateway(owner: str, *, cleanup: bool = True) -> None:
 
 def open_owners() -> list[str]:
     """Students served on the running event loop."""
-    return sorted({g.student.owner for g in _gateways.values() if _alive_here(g)})
+    return [student.owner for student in open_students()]
 
 
 def open_students() -> list[Student]:

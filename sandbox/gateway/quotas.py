@@ -18,7 +18,8 @@ from .errors import refused
 from .student import Student
 
 
-def _mib(value: int) -> str:
+def mib(value: int) -> str:
+    """A size as the gateway's Spanish messages show it."""
     return f"{value / 1024**2:.0f} MiB"
 
 
@@ -63,7 +64,7 @@ async def check_memory(student: Student, memory: int, *, replacing: str | None =
                 "Tus contenedores ya reservan %(used)s de memoria y este pediría %(new)s más: el "
                 "máximo en Muelle es %(max)s en total. Borra algún contenedor o pide menos con -m."
             )
-            % {"used": _mib(in_use), "new": _mib(memory), "max": _mib(limit)}
+            % {"used": mib(in_use), "new": mib(memory), "max": mib(limit)}
         )
 
 
