@@ -495,6 +495,8 @@ DOCKER_GATEWAY_MAX_TOTAL_MEMORY = env_size("DOCKER_GATEWAY_MAX_TOTAL_MEMORY", "5
 # Disk a student's containers, volumes and images may take on the engine, measured by the reaper
 # (sandbox/gateway/disk_use.py); "0" turns the measure off.
 DOCKER_GATEWAY_MAX_DISK = env_size("DOCKER_GATEWAY_MAX_DISK", "2g", minimum=0)
+# Files and directories in the same, counted with it where the engine's data is on this server.
+DOCKER_GATEWAY_MAX_FILES = env_int("DOCKER_GATEWAY_MAX_FILES", 100_000, minimum=1)
 # Docker Hub repositories a student may pull (no other registry, ever).
 DOCKER_GATEWAY_PULL_ALLOWLIST = env_list(
     "DOCKER_GATEWAY_PULL_ALLOWLIST", ["hello-world", "alpine", "busybox", "debian", "nginx"]

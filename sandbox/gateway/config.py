@@ -60,6 +60,9 @@ class GatewayConfig:
     max_total_memory: int = _setting("DOCKER_GATEWAY_MAX_TOTAL_MEMORY", parse_size)
     # Bytes of the engine's disk (writable layers, volumes, own images); 0: not measured.
     max_disk: int = _setting("DOCKER_GATEWAY_MAX_DISK", parse_size)
+    # Files and directories in the same (counted where the engine keeps its data on this
+    # server): empty files take the disk's inodes, not bytes.
+    max_files: int = _setting("DOCKER_GATEWAY_MAX_FILES")
     # Pulls: Docker Hub repositories only, and only these (e.g. "hello-world", "library/nginx").
     # Empty unless given: a config built by hand pulls nothing (from_settings passes the list).
     pull_allowlist: frozenset[str] = frozenset()

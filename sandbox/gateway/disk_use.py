@@ -3,23 +3,20 @@
 The engine cannot cap a container's writable layer or a volume on these servers (`--storage-opt
 size` needs xfs with project quotas; overlay2 on ext4 has none), so one `dd` in a student's
 container, a volume or a build step could fill the server's disk for every student. So Muelle
-measures: at each heartbeat of the reaper (sandbox.reaper.periodic), the engine's own accounting
-(`GET /system/df`: each container's writable layer, each volume, each image) is added up for
-every student this process serves:
+measures, at each heartbeat of the reaper (sandbox.reaper.periodic), every student this process
+serves: their containers' writable layers, their volumes and their own images' layers.
 
-- each of their containers' writable layer (`SizeRw`);
-- each volume labelled theirs or mounted by one of their containers (image `VOLUME`s are
-  anonymous volumes without labels), except the project volume, a tmpfs bounded by its size;
-- each image labelled theirs (builds, commits, imports), less the size of the first image
-  below it that is not theirs (its course or Hub base). Layers two of their own images share
-  count in each: counting them once would let a chain of images built on each other hide all
-  but the newest layer (the engine's `SharedSize` counts layers shared with any image).
+- The local engine (its data on this server): disk_host walks those directories itself,
+  counting allocated blocks, entries (DOCKER_GATEWAY_MAX_FILES) and deleted files still held
+  open; the engine's own accounting missed all three (docs/gateway.md).
+- An engine elsewhere (a Swarm node): the engine's accounting, `GET /system/df`, one run per
+  engine shared by the reaper and requests (`df_usage`), with the gaps docs/gateway.md lists.
 
-A student past DOCKER_GATEWAY_MAX_DISK has their running (and restarting) containers stopped
-(what writes stops writing), and the gateway refuses what would write more (`check`: creating
-or starting a container, a build, a commit, a pull or import, a new volume, a copy into a
-container) with a Spanish message saying how much and what to delete. Their next such
-request measures again: as soon as it may after they deleted something (REQUEST_GAP),
+A student past DOCKER_GATEWAY_MAX_DISK (or the files limit) has their running (and restarting)
+containers stopped (what writes stops writing), and the gateway refuses what would write more
+(`check`: creating or starting a container, a build, a commit, a pull or import, a new volume, a
+copy into a container) with a Spanish message saying how much and what to delete. Their next
+such request measures again: as soon as it may after they deleted something (REQUEST_GAP),
 otherwise at most every RECHECK_AFTER seconds.
 
 Not prevented: what a container writes between two measurements (SANDBOX_REAP_INTERVAL / 2, 15 s
@@ -30,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ from django.utils.translation import gettext as _
 from sandbox import project_volume
 from sandbox.loop_state import PerLoop
 
+from . import disk_host
 from .errors import EngineError, refused
 from .quotas import mib
 from .student import Student
@@ -60,6 +59,8 @@ DF_TIMEOUT = 60.0
 # The runs requests start (after a delete, or RECHECK_AFTER on) are at least this far apart
 # per engine: deleting in a loop must not keep the engine's one `system df` busy.
 REQUEST_GAP = 1.0
+# Students of the local engine measured at once (each walks their files in a worker thread).
+HOST_MEASURES_AT_ONCE = 4
 # Images walked down to their base: ids are content hashes, so a known base never changes.
 _BASES_MAX = 4096
 _MAX_ANCESTORS = 512
@@ -75,7 +76,8 @@ class _Run:
 @dataclass(frozen=True)
 class Measure:
     used: int  # bytes
-    started: float  # when the engine's measure started (time.monotonic())
+    started: float  # when the measure started (time.monotonic())
+    files: int | None = None  # None: not counted (the engine's accounting)
 
 
 # One `/system/df` per engine at a time in this process, shared by the reaper and requests;
@@ -192,8 +194,9 @@ async def _base_size(engine: Upstream, image_id: str, owns: Callable[[Any], bool
     return base
 
 
-async def usage(df: dict[str, Any], student: Student) -> int:
-    """Bytes of the engine's disk that `student`'s objects take, from `engine_df`."""
+async def df_usage(df: dict[str, Any], student: Student) -> int:
+    """Bytes of the engine's disk that `student`'s objects take, from `engine_df` (an engine
+    whose storage is not on this server: disk_host measures the local one)."""
     owns = student.ns.owns_labels
     containers = [c for c in df.get("Containers") or [] if owns(c.get("Labels"))]
     used = sum(_size(c.get("SizeRw")) for c in containers)
@@ -216,20 +219,64 @@ async def usage(df: dict[str, Any], student: Student) -> int:
     return used
 
 
-def _record(student: Student, used: int, started: float) -> bool:
+def _record(student: Student, used: int, started: float, files: int | None = None) -> bool:
     """Keeps a measure, unless the student has a newer one; True if the student is past the
-    limit."""
+    limit (of bytes, or of files: `files` past DOCKER_GATEWAY_MAX_FILES)."""
     if started < student.disk_measured:
         return student.disk_over is not None
     student.disk_measured = started
-    past = used > student.config.max_disk
+    too_many = files is not None and files > student.config.max_files
+    past = used > student.config.max_disk or too_many
     student.disk_over = used if past else None
+    student.disk_files_over = files if too_many else None
     return past
 
 
+async def _host_measure(
+    student: Student, listed_here: disk_host.Listings | None = None
+) -> disk_host.Usage | None:
+    """The measure on this server's filesystem; None when the engine's storage is elsewhere.
+    _NotMeasured when a call to the engine failed (logged)."""
+    try:
+        return await disk_host.usage(student, listed_here)
+    except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
+        logger.warning("disk: %s not measured", student.owner[:12], exc_info=True)
+        raise _NotMeasured from None
+
+
+class _NotMeasured(Exception):
+    pass
+
+
+async def _enforce_on_host(students: list[Student], measured: dict[str, Measure]) -> None:
+    """The local engine's students, measured a few at a time (each walk runs in a thread), in
+    a new order at each pass: a pass cut short by the heartbeat's time leaves out others."""
+    listed_here = await disk_host.listings(students[0].engine)
+    gate = asyncio.Semaphore(HOST_MEASURES_AT_ONCE)
+
+    async def one(student: Student) -> None:
+        async with gate:
+            try:
+                found = await _host_measure(student, listed_here)
+                if found is None:
+                    return
+                measured[student.owner] = Measure(found.bytes, found.started, found.files)
+                if _record(student, found.bytes, found.started, found.files):
+                    await _stop_writing(student, found.containers)
+            except _NotMeasured:
+                pass
+            except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
+                logger.warning("disk: %s not stopped", student.owner[:12], exc_info=True)
+
+    order = list(students)
+    random.shuffle(order)
+    await asyncio.gather(*(one(student) for student in order))
+
+
 async def enforce(students: Iterable[Student]) -> dict[str, Measure]:
-    """For the reaper: measures each student (one `/system/df` per engine) and stops the
-    running containers of those past the limit. Returns each measured student's measure."""
+    """For the reaper: measures each student (on this server, or one `/system/df` per remote
+    engine) and stops the running containers of those past the limit. Returns each measured
+    student's measure."""
     measured: dict[str, Measure] = {}
     by_engine: dict[str, list[Student]] = {}  # by the engine's address
     for student in students:
@@ -239,7 +286,19 @@ async def enforce(students: Iterable[Student]) -> dict[str, Measure]:
             by_engine.setdefault(await student.engine.address(), []).append(student)
         except Exception:  # noqa: BLE001 - a node no longer known: the others are measured
             logger.info("disk: no engine for %s", student.owner[:12], exc_info=True)
-    for address, group in by_engine.items():
+    for address, students_here in by_engine.items():
+        if disk_host.is_local(students_here[0], address):
+            try:
+                await _enforce_on_host(students_here, measured)
+            except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
+                logger.warning("disk: the engine's objects not listed", exc_info=True)
+                continue
+            # Those the host could not measure (storage not here): the engine's accounting.
+            group = [s for s in students_here if s.owner not in measured]
+        else:
+            group = students_here
+        if not group:
+            continue
         # A run newer than the last this reaper used: the one under way, or one that ended
         # since (a request's, or one a heartbeat that ran out of time left going), else new.
         used_by_reaper = _reaper_used.get()
@@ -255,23 +314,22 @@ async def enforce(students: Iterable[Student]) -> dict[str, Measure]:
         used_by_reaper[address] = started
         for student in group:
             try:
-                used = await usage(df, student)
+                used = await df_usage(df, student)
                 measured[student.owner] = Measure(used, started)
                 if _record(student, used, started):
-                    await _stop_writing(student, df)
+                    owns = student.ns.owns_labels
+                    containers = [c for c in df.get("Containers") or [] if owns(c.get("Labels"))]
+                    await _stop_writing(student, containers)
             except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
                 logger.warning("disk: %s not measured", student.owner[:12], exc_info=True)
     return measured
 
 
-async def _stop_writing(student: Student, df: dict[str, Any]) -> None:
+async def _stop_writing(student: Student, containers: list[dict[str, Any]]) -> None:
+    """Stops the student's `containers` (Id and State of each) that may write."""
     # Restarting too: one between two runs of its restart policy would write again at the next.
     # The engine takes a stop through its API for the user's own: the policy leaves it down.
-    writing = [
-        c["Id"]
-        for c in df.get("Containers") or []
-        if student.ns.owns_labels(c.get("Labels")) and c.get("State") in ("running", "restarting")
-    ]
+    writing = [c["Id"] for c in containers if c.get("State") in ("running", "restarting")]
     for container_id in writing:
         response = await student.engine.request(
             "POST", f"/containers/{container_id}/stop", query={"t": "0"}
@@ -300,32 +358,61 @@ async def check(student: Student) -> None:
         return
     now = time.monotonic()
     if student.disk_deleted > student.disk_measured or now - student.disk_measured >= RECHECK_AFTER:
-        newer_than = max(student.disk_deleted, student.disk_measured)
-        started, df = await engine_df(
-            student.engine,
-            await student.engine.address(),
-            newer_than=newer_than,
-            tries=DF_TRIES,
-            gap=REQUEST_GAP,
-        )
-        if df is not None:
-            try:
-                used = await usage(df, student)
-            except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
-                logger.warning("disk: %s not measured", student.owner[:12], exc_info=True)
-            else:
-                if not _record(student, used, started):
-                    return
+        if await _measure_again(student):
+            return
     if student.disk_over is None:
         return  # a measure that ended meanwhile (the reaper's) found them under the limit
-    raise refused(
-        _(
-            "Tus contenedores, volúmenes e imágenes ocupan %(used)s del disco del servidor, más "
-            "de los %(max)s que tienes en Muelle. Mientras sea así, tus contenedores en marcha se "
-            "detienen y no puedes crear ni arrancar contenedores, construir o descargar imágenes "
-            "ni crear volúmenes. Borra lo que no necesites (míralo con «docker ps -a», «docker "
-            "volume ls» y «docker images»; bórralo con «docker rm», «docker volume rm» y «docker "
-            "rmi») y vuelve a intentarlo."
-        )
-        % {"used": mib(student.disk_over or 0), "max": mib(limit)}
+    raise refused(_refusal(student))
+
+
+async def _measure_again(student: Student) -> bool:
+    """A new measure for a student past the limit; True if it found them under it."""
+    pause = student.disk_measured + REQUEST_GAP - time.monotonic()
+    if pause > 0:  # deleting in a loop must not walk their files in a loop
+        await asyncio.sleep(pause)
+    try:
+        found = await _host_measure(student)
+    except _NotMeasured:
+        return False  # the last measure stands
+    if found is not None:
+        return not _record(student, found.bytes, found.started, found.files)
+    started, df = await engine_df(
+        student.engine,
+        await student.engine.address(),
+        newer_than=max(student.disk_deleted, student.disk_measured),
+        tries=DF_TRIES,
+        gap=REQUEST_GAP,
     )
+    if df is None:
+        return False
+    try:
+        used = await df_usage(df, student)
+    except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
+        logger.warning("disk: %s not measured", student.owner[:12], exc_info=True)
+        return False
+    return not _record(student, used, started)
+
+
+def _refusal(student: Student) -> str:
+    what: dict[str, object] = {
+        "used": mib(student.disk_over or 0),
+        "max": mib(student.config.max_disk),
+    }
+    if student.disk_files_over is not None:
+        what = {"max": student.config.max_files}
+        reason = _(
+            "Tus contenedores, volúmenes e imágenes tienen más de los %(max)d archivos y "
+            "carpetas que puedes tener en Muelle."
+        )
+    else:
+        reason = _(
+            "Tus contenedores, volúmenes e imágenes ocupan %(used)s del disco del servidor, más "
+            "de los %(max)s que tienes en Muelle."
+        )
+    what_then = _(
+        "Mientras sea así, tus contenedores en marcha se detienen y no puedes crear ni "
+        "arrancar contenedores, construir o descargar imágenes ni crear volúmenes. Borra lo "
+        "que no necesites (míralo con «docker ps -a», «docker volume ls» y «docker images»; "
+        "bórralo con «docker rm», «docker volume rm» y «docker rmi») y vuelve a intentarlo."
+    )
+    return f"{reason % what} {what_then}"

@@ -60,6 +60,8 @@ class Student:
         self.disk_over: int | None = None
         self.disk_measured = 0.0
         self.disk_deleted = 0.0
+        # The files found by that measure when they were past DOCKER_GATEWAY_MAX_FILES.
+        self.disk_files_over: int | None = None
         self._own_containers: set[str] = set()
         self._exec_containers: dict[str, str] = {}
         self._pull_allowlist = {p.removeprefix("library/") for p in config.pull_allowlist}

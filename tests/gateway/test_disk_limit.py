@@ -153,18 +153,20 @@ def test_an_image_the_student_built_counts_by_its_own_layers_only(
     assert student.ok("run", "--rm", IMAGE, "echo", "libre") == "libre\n"
 
 
-def test_images_built_on_each_other_count_each_its_own_layers_over_the_base(
+def test_images_built_on_each_other_count_each_of_their_layers_once(
     small_disk: GatewayConfig, student: Any, tmp_path: Any
 ) -> None:
-    # The engine's SharedSize counts a layer shared with any image, the student's own too: the
-    # 15 MiB layer of «base» would count nowhere, since «encima» shares it.
-    for name, base, size in (("base", IMAGE, WRITE_15_MIB), ("encima", "base", "true")):
+    # «encima» is built on «base» and shares its 15 MiB layer. The engine's SharedSize counts a
+    # layer shared with any image, the student's own too, so that layer must not count nowhere
+    # (15 MiB, under the limit); nor twice, once in each image (45 MiB).
+    for name, base in (("base", IMAGE), ("encima", "base")):
         context = tmp_path / name
         context.mkdir()
-        (context / "Dockerfile").write_text(f"FROM {base}\nRUN {size.format('/capa')}\n")
+        write = WRITE_15_MIB.format(f"/capa-{name}")
+        (context / "Dockerfile").write_text(f"FROM {base}\nRUN {write}\n")
         student.ok("build", "-q", "-t", name, str(context), timeout=180)
     (used,) = measure(student)
-    assert used > LIMIT  # 15 MiB in each: 30 MiB
+    assert used > LIMIT  # 15 MiB in each of two layers
     assert 30 <= used_mib(student.refused("run", "--rm", IMAGE, "true")) < 32
 
 

@@ -1,0 +1,165 @@
+"""The disk and the files a student's objects hold, read from the server's own filesystem.
+
+The engine's accounting (`GET /system/df`) adds up each file's apparent size (`st_size`) and
+nothing else, so an attack review wrote past it unseen, without bound:
+- a file deleted while a process keeps it open is in no directory the engine walks;
+- `fallocate --keep-size` takes blocks without changing the apparent size;
+- a million empty files take a million inodes and 0 bytes (the disk's inodes run out first);
+- and a walk that slow, engine-wide, made every `system df` time out for every student.
+
+So, where the engine keeps its data on this server (the local engine), Muelle walks each
+student's own directories itself and counts what the filesystem allocated (`st_blocks`) and how
+many entries there are, stopping at a cap (a student at the cap is past the limit: their walk
+never costs more than that), plus the files their containers' processes hold open after
+deleting them (`/proc/<pid>/fd`).
+
+The walk goes by directory descriptors (`openat` with O_NOFOLLOW, `fstatat` without following
+links): a student who swaps a directory for a link while it is walked cannot send it elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+# Deeper than this counts as past the cap: each level holds a directory descriptor open.
+MAX_DEPTH = 128
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_DELETED = " (deleted)"
+
+
+@dataclass
+class Tally:
+    """What one student's directories and open files hold; a walk stops once `files` > `cap`."""
+
+    cap: int
+    bytes: int = 0
+    files: int = 0
+    capped: bool = False
+    # (device, inode) of files with several links, or held open: each is counted once.
+    seen: set[tuple[int, int]] = field(default_factory=set)
+
+    def add(self, st: os.stat_result) -> bool:
+        """Counts one entry; False once past the cap."""
+        if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+            key = (st.st_dev, st.st_ino)
+            if key in self.seen:
+                return True
+            self.seen.add(key)
+        self.bytes += st.st_blocks * 512
+        self.files += 1
+        if self.files > self.cap:
+            self.capped = True
+        return not self.capped
+
+
+def walk(root: str, tally: Tally) -> None:
+    """Adds the tree under `root` (not `root` itself) to `tally`. A root that is gone adds
+    nothing: its object was removed meanwhile."""
+    if tally.capped:
+        return
+    try:
+        top = os.open(root, _DIRECTORY)
+    except OSError:
+        return
+    # Depth first, one descriptor per level: each frame is a directory and its subdirectories
+    # still to visit (names, opened relative to it).
+    frames: list[tuple[int, list[str]]] = [(top, _read(top, tally))]
+    try:
+        while frames and not tally.capped:
+            fd, pending = frames[-1]
+            if not pending:
+                os.close(fd)
+                frames.pop()
+                continue
+            name = pending.pop()
+            if len(frames) >= MAX_DEPTH:
+                tally.capped = True
+                break
+            try:
+                child = os.open(name, _DIRECTORY, dir_fd=fd)
+            except OSError:
+                continue  # removed, or swapped for something that is not a directory
+            frames.append((child, _read(child, tally)))
+    finally:
+        for fd, _pending in frames:
+            os.close(fd)
+
+
+def _read(fd: int, tally: Tally) -> list[str]:
+    """Counts a directory's entries; returns its subdirectories' names."""
+    subdirectories = []
+    try:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if not tally.add(st):
+                    break
+                if stat.S_ISDIR(st.st_mode):
+                    subdirectories.append(entry.name)
+    except OSError:
+        pass  # removed while walked
+    return subdirectories
+
+
+def held_deleted(pids: Iterable[int], devices: set[int], tally: Tally) -> None:
+    """Adds the regular files on `devices` that the processes `pids` hold open with no name
+    left (deleted): the disk they take comes back only when the last holder closes them."""
+    for pid in pids:
+        base = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(base)
+        except OSError:
+            continue  # ended
+        for fd in fds:
+            path = f"{base}/{fd}"
+            try:
+                if not os.readlink(path).endswith(_DELETED):
+                    continue
+                st = os.stat(path)
+            except OSError:
+                continue
+            if st.st_nlink or not stat.S_ISREG(st.st_mode) or st.st_dev not in devices:
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key not in tally.seen:
+                tally.seen.add(key)
+                tally.bytes += st.st_blocks * 512
+
+
+def container_pids(pid: int, container_id: str) -> list[int]:
+    """The processes of the container whose first process is `pid`: its own cgroup's (an
+    `exec` is not a child of the first process). Only `pid` when its cgroup is not the
+    container's (the process ended and its number went to another)."""
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="ascii", errors="replace") as lines:
+            groups = dict(
+                (controllers, path)
+                for _number, controllers, path in (
+                    line.rstrip("\n").split(":", 2) for line in lines if line.count(":") >= 2
+                )
+            )
+    except OSError:
+        return []
+    for controllers, mount in (("pids", "/sys/fs/cgroup/pids"), ("", "/sys/fs/cgroup")):
+        path = groups.get(controllers)
+        if path is None or container_id not in path:
+            continue
+        try:
+            with open(f"{mount}{path}/cgroup.procs", encoding="ascii") as procs:
+                return [int(line) for line in procs if line.strip().isdigit()]
+        except OSError:
+            continue
+    return [pid]
+
+
+def device(path: str) -> int | None:
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return None

@@ -1,0 +1,133 @@
+"""What the engine's own accounting (`GET /system/df`, apparent sizes) never saw, found by an
+attack review and now counted on the server's filesystem (sandbox/gateway/disk_host.py): a file
+deleted while held open, blocks allocated without a size, inodes taken by empty files (in a
+container and in an image), and a walk that a link must not lead out of."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sandbox.course_images import build_course_images
+from sandbox.gateway import lifecycle
+from sandbox.gateway.config import GatewayConfig
+from sandbox.gateway.disk_use import Measure
+
+from .conftest import IMAGE, MiB
+
+pytestmark = pytest.mark.docker
+
+LIMIT = 24 * MiB
+MAX_FILES = 2000
+DEBIAN = "muelle/debian:bookworm"
+
+
+@pytest.fixture
+def small_disk(gateway_config: GatewayConfig) -> Iterator[GatewayConfig]:
+    config = dataclasses.replace(gateway_config, max_disk=LIMIT, max_files=MAX_FILES)
+    lifecycle.configure(config)
+    yield config
+    lifecycle.configure(gateway_config)
+
+
+def measure(student: Any) -> Measure:
+    """What the reaper does at each heartbeat, until a measure started after this call."""
+    asked = time.monotonic()
+    for _attempt in range(20):
+        found = student.loop.run(lifecycle.enforce_disk_limit()).get(student.owner)
+        if found is not None and found.started >= asked:
+            return found
+    raise AssertionError("not measured")
+
+
+def state(student: Any, container: str) -> str:
+    return student.ok("inspect", "-f", "{{.State.Status}}", container).strip()
+
+
+def wait_for(student: Any, container: str, path: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if student.docker("exec", container, "test", "-e", path).returncode == 0:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{path} never appeared in {container}")
+
+
+def test_a_file_deleted_while_held_open_counts_until_its_holder_stops(
+    small_disk: GatewayConfig, student: Any
+) -> None:
+    # No directory has it any more, so the engine's walk never saw it; the blocks stay taken
+    # while `sleep` (which inherited descriptor 3) keeps it open.
+    student.ok("run", "-d", "--name", "fantasma", IMAGE, "sh", "-c",
+               "exec 3>/f; rm /f; dd if=/dev/zero bs=1M count=30 >&3 2>/dev/null; "
+               "touch /hecho; exec sleep 600")  # fmt: skip
+    wait_for(student, "fantasma", "/hecho")
+    assert measure(student).used > LIMIT
+    assert state(student, "fantasma") == "exited"
+    refusal = student.refused("run", "--rm", IMAGE, "true")
+    assert "del disco del servidor, más de los 24 MiB" in refusal
+    # Stopped, its file is closed and its blocks free: nothing is left to count.
+    assert measure(student).used < 2 * MiB
+    assert student.ok("run", "--rm", IMAGE, "echo", "libre") == "libre\n"
+
+
+def test_blocks_allocated_without_a_size_count_in_a_container_and_in_a_volume(
+    small_disk: GatewayConfig, student: Any
+) -> None:
+    build_course_images(lambda _msg: None, only=["muelle/debian"])
+    # `fallocate -n` (keep size): `ls` says 0 bytes, the disk lost 15 MiB for each.
+    student.ok("run", "-d", "--name", "hueco", "-v", "hueco:/v", DEBIAN, "sh", "-c",
+               "touch /f /v/g && fallocate -n -l 15M /f && fallocate -n -l 15M /v/g && "
+               "touch /hecho; exec sleep 600")  # fmt: skip
+    wait_for(student, "hueco", "/hecho")
+    sizes = student.ok("exec", "hueco", "stat", "-c", "%s", "/f", "/v/g").split()
+    assert sizes == ["0", "0"]
+    assert measure(student).used > LIMIT
+    assert state(student, "hueco") == "exited"
+    student.ok("rm", "hueco")
+    # The volume alone (15 MiB) is under the limit again.
+    assert 14 * MiB < measure(student).used < LIMIT
+    assert student.ok("run", "--rm", IMAGE, "echo", "libre") == "libre\n"
+
+
+def test_empty_files_count_against_the_file_limit_in_a_container_and_in_an_image(
+    small_disk: GatewayConfig, student: Any, tmp_path: Any
+) -> None:
+    make_files = "mkdir /d && cd /d && seq 1 2500 | xargs touch"
+    student.ok("run", "-d", "--name", "inodos", IMAGE, "sh", "-c",
+               f"{make_files} && touch /hecho; exec sleep 600")  # fmt: skip
+    wait_for(student, "inodos", "/hecho")
+    found = measure(student)
+    assert found.used < LIMIT and found.files is not None and found.files > MAX_FILES
+    assert state(student, "inodos") == "exited"
+    refusal = student.refused("volume", "create", "otro")
+    assert "más de los 2000 archivos y carpetas que puedes tener en Muelle" in refusal
+    assert "docker rm" in refusal
+    student.ok("rm", "inodos")
+    assert student.ok("run", "--rm", IMAGE, "echo", "libre") == "libre\n"
+    # The same files in a layer of an image they build count too.
+    (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN {make_files}\n")
+    student.ok("build", "-q", "-t", "inodos", str(tmp_path), timeout=180)
+    found = measure(student)
+    assert found.files is not None and found.files > MAX_FILES
+    student.refused("run", "--rm", IMAGE, "true")
+    student.ok("rmi", "inodos")
+    assert student.ok("run", "--rm", IMAGE, "echo", "otra vez") == "otra vez\n"
+
+
+def test_the_walk_does_not_follow_links_out_of_a_volume(
+    small_disk: GatewayConfig, student: Any
+) -> None:
+    # The walk runs on the server: a link to «/» followed there would walk the server's root
+    # (and count its files as theirs, past the cap); a link is one entry, nothing more.
+    student.ok("run", "--rm", "-v", "enlaces:/v", IMAGE, "sh", "-c",
+               "ln -s / /v/raiz && ln -s /proc /v/proc && mkdir /v/d && ln -s .. /v/d/arriba && "
+               "echo hola > /v/hola")  # fmt: skip
+    found = measure(student)
+    assert found.files is not None and 5 <= found.files < 50
+    assert found.used < MiB
+    assert student.ok("run", "--rm", IMAGE, "echo", "sigo") == "sigo\n"
