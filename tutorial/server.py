@@ -39,8 +39,10 @@ from websockets.frames import Frame, Opcode
 
 from tutorial.env import env_duration
 from tutorial.front_protocol import FrontProtocol
+from tutorial.http_limits import RequestLimits
 
 APP = "tutorial.asgi:application"
+PINGS_PER_SECOND = 10
 DEFAULT_HEADER_TIMEOUT = 10.0
 
 
@@ -137,7 +139,25 @@ def _forward() -> ModuleType:
 class WebsocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol, with the protocol's promise kept for a frame over
     TERMINAL_MAX_FRAME: uvicorn's parser refuses it and closes with 1009 before the app sees a
-    byte, so the Spanish notice the page shows is written here, just ahead of the close frame."""
+    byte, so the Spanish notice the page shows is written here, just ahead of the close frame.
+
+    And with a bound on pings: uvicorn answers each one at once, whatever the rate and whether
+    or not the client reads. An attack review flooded 8 connections with pings, never reading:
+    a bystander's page took 23 s and the server held 110 MiB more. A client past PINGS_PER_SECOND
+    (browsers send none; a keep-alive sends one every few seconds) is dropped."""
+
+    _ping_window = 0.0  # loop time when the current second of pings began
+    _pings = 0
+
+    def handle_ping(self) -> None:
+        now = self.loop.time()
+        if now - self._ping_window >= 1.0:
+            self._ping_window, self._pings = now, 0
+        self._pings += 1
+        if self._pings > PINGS_PER_SECOND:
+            self.transport.abort()
+            return
+        super().handle_ping()
 
     def handle_parser_exception(self) -> None:
         closing = self.conn.close_sent
@@ -171,7 +191,7 @@ def http_protocol() -> type[asyncio.Protocol]:
     except ImportError:  # pragma: no cover - httptools is in requirements.txt
         return H11HeadTimeoutProtocol
 
-    class HttpToolsHeadTimeoutProtocol(PreviewAbort, HeadTimeout, HttpToolsProtocol):
+    class HttpToolsHeadTimeoutProtocol(RequestLimits, PreviewAbort, HeadTimeout, HttpToolsProtocol):
         pass
 
     class Front(FrontProtocol):
