@@ -10,14 +10,13 @@ from typing import Any
 
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from exercises.login_limits import LimitedAuthenticationForm
+from exercises.login_limits import LimitedAuthenticationForm, LimitedSignupForm
 from tutorial import session_rate
 
 
@@ -51,9 +50,7 @@ def _next_url(request: HttpRequest) -> str:
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(_next_url(request))
-    form: UserCreationForm[Any] = UserCreationForm(
-        request.POST if request.method == "POST" else None
-    )
+    form = LimitedSignupForm(request.POST if request.method == "POST" else None, request=request)
     if request.method == "POST" and form.is_valid():
         # The account and its session are made together: refused before either when the
         # address may open no new session (tutorial.session_rate would take the session back
@@ -64,4 +61,10 @@ def signup(request: HttpRequest) -> HttpResponse:
         user = form.save()
         login(request, user, backend="exercises.login_limits.LimitedModelBackend")
         return redirect(_next_url(request))
-    return render(request, "registration/signup.html", {"form": form, "next": _next_url(request)})
+    response = render(
+        request, "registration/signup.html", {"form": form, "next": _next_url(request)}
+    )
+    if form.retry_after:  # too many failed sign-ups or logins from this address
+        response.status_code = 429
+        response["Retry-After"] = str(form.retry_after)
+    return response

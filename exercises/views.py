@@ -30,6 +30,7 @@ from sandbox import engine
 from sandbox.client_limits import AddressFull
 from sandbox.terminal_notices import address_full_message
 from sandbox.terminals import get_registry, owner_key
+from tutorial import session_rate
 from tutorial.client_address import request_address
 
 logger = logging.getLogger(__name__)
@@ -113,10 +114,24 @@ def _no_engine_message() -> str:
     )
 
 
+def _new_session_refused(request: HttpRequest) -> HttpResponse | None:
+    """A check or a reveal from a browser without a session makes one, with a progress row (and,
+    for a check, a sandbox): the 429 of tutorial.session_rate comes before any of it. After the
+    view, as the middleware refuses a page, was too late: an attack review spent an address's
+    budget and still got 300 progress rows and a new sandbox per check, all answered 429."""
+    if request.session.get(progress.SESSION_KEY) is None and request.session.session_key is None:
+        wait = session_rate.take_for_view(request)  # loading the session dropped an unknown key
+        if wait:
+            return session_rate.refused(wait)
+    return None
+
+
 @require_POST
 def check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> HttpResponse:
     lesson, exercise = _find(lesson_slug, exercise_id)
     assert exercise is not None
+    if (refusal := _new_session_refused(request)) is not None:
+        return refusal
     student = progress.student_for(request, create=True)
     assert student is not None
     if request.session.session_key is None:
@@ -153,6 +168,8 @@ def reveal_solution(request: HttpRequest, lesson_slug: str, exercise_id: str) ->
     assert exercise is not None
     if not exercise.solution:
         raise Http404(_("Este ejercicio no tiene solución publicada."))
+    if (refusal := _new_session_refused(request)) is not None:
+        return refusal
     student = progress.student_for(request, create=True)
     assert student is not None
     progress.reveal_solution(student, lesson.slug, exercise.id)

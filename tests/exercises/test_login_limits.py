@@ -99,3 +99,36 @@ def test_guesses_sent_at_once_get_no_more_tries_than_the_budget(settings: Any) -
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["comprobada"] + ["rechazada"] * 7
+
+
+@pytest.mark.usefixtures("few_failures")
+def test_failed_sign_ups_spend_the_same_budget_and_then_say_nothing_of_names(
+    client: Client,
+) -> None:
+    # «Ya existe un usuario con ese nombre» tells which names have an account: an attack review
+    # probed 300 names in 6 s. Each failed sign-up is a failed try, like a wrong password.
+    User.objects.create_user("victima", password=PASSWORD)
+    probe = {"username": "victima", "password1": PASSWORD, "password2": PASSWORD}
+    for _attempt in range(3):
+        answer = client.post(reverse("exercises:signup"), probe)
+        assert answer.status_code == 200
+        assert "Ya existe un usuario" in answer.content.decode()
+    answer = client.post(reverse("exercises:signup"), probe)
+    assert answer.status_code == 429
+    assert int(answer["Retry-After"]) >= 1
+    html = answer.content.decode()
+    assert "muchos intentos fallidos" in html and "Ya existe" not in html
+    # Not even a good sign-up goes through meanwhile.
+    good = {"username": "nueva", "password1": PASSWORD, "password2": PASSWORD}
+    assert client.post(reverse("exercises:signup"), good).status_code == 429
+    assert not User.objects.filter(username="nueva").exists()
+
+
+def test_a_good_sign_up_spends_no_failure(client: Client, settings: Any) -> None:
+    settings.CLIENT_LOGIN_FAILURES_BURST = 1
+    settings.CLIENT_LOGIN_FAILURES_PER_MINUTE = 0.1
+    good = {"username": "nueva", "password1": PASSWORD, "password2": PASSWORD}
+    assert client.post(reverse("exercises:signup"), good).status_code == 302
+    client.logout()
+    other = {"username": "otra", "password1": PASSWORD, "password2": PASSWORD}
+    assert client.post(reverse("exercises:signup"), other).status_code == 302

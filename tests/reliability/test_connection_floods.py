@@ -11,7 +11,8 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from harness.live_server import LiveServer, serving
 from harness.tabs import new_terminal_id
@@ -116,3 +117,12 @@ async def test_a_websocket_flooded_with_pings_is_dropped_and_a_few_pings_are_ans
     finally:
         await calm.close()
         await flood.close()
+
+
+async def test_a_websocket_to_a_path_nobody_serves_is_refused_not_an_error(
+    server: LiveServer,
+) -> None:
+    for path in ("/ws/nada/", "/", "/lecciones/que-es-docker/"):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(f"ws://127.0.0.1:{server.port}{path}", origin=server.url, open_timeout=30)
+        assert refused.value.response.status_code == 403, path
