@@ -3,6 +3,7 @@ stop (ASGI lifespan) for the sandboxes' background work and their removal."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import os
@@ -18,6 +19,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from exercises import housekeeping  # noqa: E402
 from lessons import warm_up  # noqa: E402
 from sandbox import engine, shutdown  # noqa: E402
 from sandbox.preview import addresses as preview_addresses  # noqa: E402
@@ -47,6 +49,8 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 logger.exception("sandbox background tasks did not start")
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
+            # Expired sessions and unreachable anonymous progress, every hour.
+            cleaning = asyncio.get_running_loop().create_task(housekeeping.periodic())
             if settings.LESSON_PAGE_WARM_UP:
                 # The first class after a start must not pay the process's one-time costs; a
                 # warm-up that cannot even start only leaves the first pages slower.
@@ -56,6 +60,7 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
                     logger.warning("lesson pages not warmed up", exc_info=True)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            cleaning.cancel()
             try:
                 await shutdown.release_everything()
             except Exception as exc:

@@ -17,4 +17,5 @@ async def no_such_socket(scope: dict[str, Any], receive: Any, send: Any) -> None
     await send({"type": "websocket.close", "code": 1008})
 
 
-websocket_urlpatterns = [*sandbox_routes, re_path(r"", no_such_socket)]
+# Channels' router takes any ASGI app; django-stubs types re_path for Django views only.
+websocket_urlpatterns = [*sandbox_routes, re_path(r"", no_such_socket)]  # type: ignore[arg-type]
