@@ -140,13 +140,16 @@ def _count(plan: _Plan, cap: int) -> tuple[int, int, bool]:
     for tree in plan.trees:
         disk_walk.walk(tree, tally)
     for layer in plan.layers:
+        if tally.capped:
+            break
         known = _layer_tallies.get(layer)
         if known is None:
-            walked = disk_walk.Tally(cap=cap)
+            # Only what is left of the cap: a student's many layers cost no more than one walk.
+            walked = disk_walk.Tally(cap=cap - tally.files)
             disk_walk.walk(layer, walked)
             known = (walked.bytes, walked.files, walked.capped)
-            if os.path.isdir(layer):
-                _remember(_layer_tallies, layer, known)
+            if not walked.capped and os.path.isdir(layer):
+                _remember(_layer_tallies, layer, known)  # a whole count: the layer never changes
         tally.bytes += known[0]
         tally.files += known[1]
         tally.capped = tally.capped or known[2] or tally.files > cap

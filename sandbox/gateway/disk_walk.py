@@ -109,13 +109,20 @@ def _read(fd: int, tally: Tally) -> list[str]:
 
 def held_deleted(pids: Iterable[int], devices: set[int], tally: Tally) -> None:
     """Adds the regular files on `devices` that the processes `pids` hold open with no name
-    left (deleted): the disk they take comes back only when the last holder closes them."""
+    left (deleted): the disk they take comes back only when the last holder closes them. Each
+    descriptor looked at counts against the tally's cap, as an entry of a walk does: past it,
+    the student is past the limit (a deleted file hidden behind a million descriptors)."""
+    looked = 0
     for pid in pids:
         base = f"/proc/{pid}/fd"
         try:
             fds = os.listdir(base)
         except OSError:
             continue  # ended
+        looked += len(fds)
+        if looked > tally.cap:
+            tally.capped = True
+            return
         for fd in fds:
             path = f"{base}/{fd}"
             try:

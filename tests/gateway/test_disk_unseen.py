@@ -75,6 +75,20 @@ def test_a_file_deleted_while_held_open_counts_until_its_holder_stops(
     assert student.ok("run", "--rm", IMAGE, "echo", "libre") == "libre\n"
 
 
+def test_a_file_held_by_an_exec_not_a_child_of_the_first_process_counts_too(
+    small_disk: GatewayConfig, student: Any
+) -> None:
+    # `docker exec` starts its process beside the container's first one, not under it: the
+    # container's processes are found through its cgroup.
+    student.ok("run", "-d", "--name", "anfitrion", IMAGE, "sleep", "600")
+    student.ok("exec", "-d", "anfitrion", "sh", "-c",
+               "exec 3>/f; rm /f; dd if=/dev/zero bs=1M count=30 >&3 2>/dev/null; "
+               "touch /hecho; exec sleep 600")  # fmt: skip
+    wait_for(student, "anfitrion", "/hecho")
+    assert measure(student).used > LIMIT
+    assert state(student, "anfitrion") == "exited"
+
+
 def test_blocks_allocated_without_a_size_count_in_a_container_and_in_a_volume(
     small_disk: GatewayConfig, student: Any
 ) -> None:
