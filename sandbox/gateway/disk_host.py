@@ -1,23 +1,28 @@
 """One student's disk, measured on this server's filesystem (disk_walk), for the local engine.
 
 The engine says where each object keeps its files (`GraphDriver` of containers and images,
-`Mountpoint` of volumes, `State.Pid` of running containers); this server walks them. Counted:
+`Mountpoint` of volumes, `HostsPath`, `State.Pid` of running containers); this server walks
+them. Counted:
 
-- each of the student's containers' writable layer (overlay2's upper directory), and the files
-  its processes hold open after deleting them;
+- each of the student's containers' writable layer (overlay2's upper directory) and the
+  engine's folder for it (its /etc/hosts, /etc/resolv.conf and /etc/hostname are mounted from
+  there, writable by the container's root; its log is there);
+- the deleted files the processes of any of their containers hold open or mapped, on the disk
+  of any of their containers or volumes;
 - each volume labelled theirs or mounted by one of their containers, except the project volume
   (a tmpfs bounded by its own size);
 - the layers of their own images (builds, commits, imports) that no image outside every
   student's (a course or Hub image) has: a layer two of their images share counts once. Image
   layers never change, so each is walked once in the life of the process.
 
-None when this engine's storage is not on this server (a Swarm node, or a driver other than
-overlay2): disk_use then uses the engine's own accounting.
+None when this engine's storage is not visible from here (a Swarm node, another storage driver,
+a data root this process cannot see): disk_use then uses the engine's own accounting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import time
 from dataclasses import dataclass, field
@@ -48,14 +53,15 @@ class Usage:
 class _Plan:
     trees: list[str] = field(default_factory=list)  # writable layers and volumes
     layers: list[str] = field(default_factory=list)  # own image layers (never change)
-    processes: list[tuple[int, str, str]] = field(default_factory=list)  # pid, id, merged dir
+    processes: list[tuple[int, str]] = field(default_factory=list)  # first pid, container id
     volumes: list[str] = field(default_factory=list)
 
 
 def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
+    # Worker threads call this at once (layer counts): pop, not del, for a key another took.
     if len(cache) >= _CACHE_MAX:
         for old in list(cache)[: _CACHE_MAX // 2]:
-            del cache[old]
+            cache.pop(old, None)
     cache[key] = value
 
 
@@ -106,14 +112,19 @@ async def _plan(
         if info is None:
             continue  # removed meanwhile
         dirs = _overlay_dirs(info)
-        if dirs is None or not os.path.isdir(dirs[0]):
-            return None  # its files are not on this server
+        if dirs is None:
+            return None  # another storage driver: the engine's accounting
         plan.trees.append(dirs[0])
+        # The engine's own folder for the container: /etc/hosts, /etc/resolv.conf and
+        # /etc/hostname are bind-mounted from it, writable by the container's root (an attack
+        # review wrote 90 MiB there unseen), and its log is there.
+        hosts = info.get("HostsPath")
+        if isinstance(hosts, str) and os.path.basename(os.path.dirname(hosts)) == info.get("Id"):
+            plan.trees.append(os.path.dirname(hosts))
         mounted.update(m.get("Name") for m in info.get("Mounts") or [] if m.get("Type") == "volume")
         pid = (info.get("State") or {}).get("Pid")
-        merged = ((info.get("GraphDriver") or {}).get("Data") or {}).get("MergedDir")
-        if isinstance(pid, int) and pid > 0 and isinstance(merged, str):
-            plan.processes.append((pid, str(info.get("Id")), merged))
+        if isinstance(pid, int) and pid > 0:
+            plan.processes.append((pid, str(info.get("Id"))))
     owns = student.ns.owns_labels
     for volume in listed_here.volumes:
         name = volume.get("Name") or ""
@@ -134,8 +145,9 @@ async def _plan(
     return plan, listed
 
 
-def _count(plan: _Plan, cap: int) -> tuple[int, int, bool]:
-    """The walk itself, in a worker thread."""
+def _count(plan: _Plan, cap: int, cgroup_root: str) -> tuple[int, int, bool]:
+    """The walk itself, in a worker thread. On an engine whose storage is here, a directory
+    that is not there was removed meanwhile: it holds nothing."""
     tally = disk_walk.Tally(cap=cap)
     for tree in plan.trees:
         disk_walk.walk(tree, tally)
@@ -146,32 +158,61 @@ def _count(plan: _Plan, cap: int) -> tuple[int, int, bool]:
         if known is None:
             # Only what is left of the cap: a student's many layers cost no more than one walk.
             walked = disk_walk.Tally(cap=cap - tally.files)
-            disk_walk.walk(layer, walked)
+            whole = disk_walk.walk(layer, walked) and not walked.capped
             known = (walked.bytes, walked.files, walked.capped)
-            if not walked.capped and os.path.isdir(layer):
+            if whole:
                 _remember(_layer_tallies, layer, known)  # a whole count: the layer never changes
         tally.bytes += known[0]
         tally.files += known[1]
         tally.capped = tally.capped or known[2] or tally.files > cap
-    volume_devices = {d for d in map(disk_walk.device, plan.volumes) if d is not None}
-    for pid, container_id, merged in plan.processes:
-        devices = set(volume_devices)
-        overlay = disk_walk.device(merged)
-        if overlay is not None:
-            devices.add(overlay)
-        disk_walk.held_deleted(disk_walk.container_pids(pid, container_id), devices, tally)
-    return tally.bytes, tally.files, tally.capped
+    # One set of devices for all their processes: a deleted file passed from one of their
+    # containers to another (over a unix socket in a shared volume) is on the first's overlay.
+    # A container's overlay is read through its first process's root: its merged folder is
+    # empty in a web container that mounts the engine's data root without its submounts.
+    roots = [f"/proc/{pid}/root" for pid, _id in plan.processes]
+    devices = {d for d in map(disk_walk.device, [*plan.volumes, *roots]) if d is not None}
+    for pid, container_id in plan.processes:
+        if tally.capped:
+            break
+        pids = disk_walk.container_pids(pid, container_id, cgroup_root)
+        disk_walk.held_deleted(pids, devices, tally)
+    # A walk that stopped early (the cap, or MAX_DEPTH) is past the limit whatever it counted:
+    # what it did not reach may be anything.
+    files = max(tally.files, cap + 1) if tally.capped else tally.files
+    return tally.bytes, files, tally.capped
 
 
-def is_local(student: Student, address: str) -> bool:
-    """Whether the student's engine (at `address`) is the one on this server."""
-    return address == student.config.engine_socket
+# Walks run in threads of their own: however slow, they never hold up the default executor's
+# work (copies into containers, imports, build contexts). As many as disk_use lets run at once.
+WALKERS = 4
+_walkers = concurrent.futures.ThreadPoolExecutor(WALKERS, thread_name_prefix="disk-walk")
+
+_visible: dict[str, bool] = {}  # an engine's address -> whether its storage is on this server
+
+
+async def storage_here(student: Student, address: str) -> bool:
+    """Whether this server can walk the student's engine's files: the engine it serves (not a
+    Swarm node) with overlay2, its data root a directory here. Not so in the deploy/ stack,
+    whose web container mounts only the engine's socket: the engine's accounting is used."""
+    if address != student.config.engine_socket:
+        return False
+    known = _visible.get(address)
+    if known is None:
+        info = await student.engine.json("GET", "/info") or {}
+        root = info.get("DockerRootDir")
+        known = (
+            info.get("Driver") == "overlay2"
+            and isinstance(root, str)
+            and os.path.isdir(os.path.join(root, "overlay2"))
+        )
+        _visible[address] = known
+    return known
 
 
 async def usage(student: Student, listed_here: Listings | None = None) -> Usage | None:
     """The student's disk and files on this server, or None when the engine keeps its data
     elsewhere. `listed_here`: the engine's listings, when several students share them."""
-    if not is_local(student, await student.engine.address()):
+    if not await storage_here(student, await student.engine.address()):
         return None
     started = time.monotonic()
     if listed_here is None:
@@ -180,6 +221,9 @@ async def usage(student: Student, listed_here: Listings | None = None) -> Usage 
     if planned is None:
         return None
     plan, listed = planned
-    used, files, capped = await asyncio.to_thread(_count, plan, student.config.max_files)
+    config = student.config
+    used, files, capped = await asyncio.get_running_loop().run_in_executor(
+        _walkers, _count, plan, config.max_files, str(config.build_cgroup_root)
+    )
     states = [{"Id": c.get("Id"), "State": c.get("State")} for c in listed]
     return Usage(used, files, capped, started, states)

@@ -59,8 +59,8 @@ DF_TIMEOUT = 60.0
 # The runs requests start (after a delete, or RECHECK_AFTER on) are at least this far apart
 # per engine: deleting in a loop must not keep the engine's one `system df` busy.
 REQUEST_GAP = 1.0
-# Students of the local engine measured at once (each walks their files in a worker thread).
-HOST_MEASURES_AT_ONCE = 4
+# Students of the local engine measured at once (each walks their files in a thread of its own).
+HOST_MEASURES_AT_ONCE = disk_host.WALKERS
 # Images walked down to their base: ids are content hashes, so a known base never changes.
 _BASES_MAX = 4096
 _MAX_ANCESTORS = 512
@@ -236,12 +236,43 @@ async def _host_measure(
     student: Student, listed_here: disk_host.Listings | None = None
 ) -> disk_host.Usage | None:
     """The measure on this server's filesystem; None when the engine's storage is elsewhere.
-    _NotMeasured when a call to the engine failed (logged)."""
+    One at a time per student, shared by whoever asks meanwhile (the reaper, and requests sent
+    at once after a delete), and HOST_MEASURES_AT_ONCE at a time in the process. _NotMeasured
+    when a call to the engine failed (logged)."""
+    task = student.disk_task
+    loop = asyncio.get_running_loop()
+    if task is not None and not task.done() and task.get_loop() is loop:
+        if student.disk_deleted > student.disk_task_started:
+            # Under way since before their last delete: it may still count what went. It
+            # ends first (a second walk of theirs at once would only cost twice).
+            await asyncio.wait([task])
+    if task is None or task.done() or task.get_loop() is not loop:
+        student.disk_task_started = time.monotonic()
+        task = student.disk_task = loop.create_task(_host_measure_once(student, listed_here))
     try:
-        return await disk_host.usage(student, listed_here)
+        # Shielded: a caller that goes away (a heartbeat out of time) leaves it to the others.
+        return await asyncio.shield(task)
     except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
         logger.warning("disk: %s not measured", student.owner[:12], exc_info=True)
         raise _NotMeasured from None
+
+
+async def _host_measure_once(
+    student: Student, listed_here: disk_host.Listings | None
+) -> disk_host.Usage | None:
+    """Measures, and acts on it here: a measure that ends after its caller gave up (a heartbeat
+    out of time) still stops what writes, and a refusal sees it."""
+    async with _host_gates.get():
+        found = await disk_host.usage(student, listed_here)
+    if found is not None and _record(student, found.bytes, found.started, found.files):
+        try:
+            await _stop_writing(student, found.containers)
+        except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
+            logger.warning("disk: %s not stopped", student.owner[:12], exc_info=True)
+    return found
+
+
+_host_gates: PerLoop[asyncio.Semaphore] = PerLoop(lambda: asyncio.Semaphore(HOST_MEASURES_AT_ONCE))
 
 
 class _NotMeasured(Exception):
@@ -252,21 +283,14 @@ async def _enforce_on_host(students: list[Student], measured: dict[str, Measure]
     """The local engine's students, measured a few at a time (each walk runs in a thread), in
     a new order at each pass: a pass cut short by the heartbeat's time leaves out others."""
     listed_here = await disk_host.listings(students[0].engine)
-    gate = asyncio.Semaphore(HOST_MEASURES_AT_ONCE)
 
     async def one(student: Student) -> None:
-        async with gate:
-            try:
-                found = await _host_measure(student, listed_here)
-                if found is None:
-                    return
-                measured[student.owner] = Measure(found.bytes, found.started, found.files)
-                if _record(student, found.bytes, found.started, found.files):
-                    await _stop_writing(student, found.containers)
-            except _NotMeasured:
-                pass
-            except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
-                logger.warning("disk: %s not stopped", student.owner[:12], exc_info=True)
+        try:
+            found = await _host_measure(student, listed_here)
+        except _NotMeasured:
+            return
+        if found is not None:
+            measured[student.owner] = Measure(found.bytes, found.started, found.files)
 
     order = list(students)
     random.shuffle(order)
@@ -287,7 +311,12 @@ async def enforce(students: Iterable[Student]) -> dict[str, Measure]:
         except Exception:  # noqa: BLE001 - a node no longer known: the others are measured
             logger.info("disk: no engine for %s", student.owner[:12], exc_info=True)
     for address, students_here in by_engine.items():
-        if disk_host.is_local(students_here[0], address):
+        try:
+            here = await disk_host.storage_here(students_here[0], address)
+        except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
+            logger.warning("disk: the engine did not answer", exc_info=True)
+            continue
+        if here:
             try:
                 await _enforce_on_host(students_here, measured)
             except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
@@ -375,7 +404,7 @@ async def _measure_again(student: Student) -> bool:
     except _NotMeasured:
         return False  # the last measure stands
     if found is not None:
-        return not _record(student, found.bytes, found.started, found.files)
+        return student.disk_over is None  # recorded by the measure itself
     started, df = await engine_df(
         student.engine,
         await student.engine.address(),

@@ -32,42 +32,52 @@ _DELETED = " (deleted)"
 
 @dataclass
 class Tally:
-    """What one student's directories and open files hold; a walk stops once `files` > `cap`."""
+    """What one student's directories and open files hold; a walk stops once `files` > `cap`.
+    A tally that stopped early (`capped`) is past the limit, whatever it counted."""
 
     cap: int
     bytes: int = 0
     files: int = 0
     capped: bool = False
-    # (device, inode) of files with several links, or held open: each is counted once.
+    looked: int = 0  # descriptors and mappings of their processes looked at (held_deleted)
+    # (device, inode) of files with several links, or held open: their blocks count once.
     seen: set[tuple[int, int]] = field(default_factory=set)
 
     def add(self, st: os.stat_result) -> bool:
-        """Counts one entry; False once past the cap."""
+        """Counts one entry; False once past the cap. Every entry counts toward the cap, a
+        hard link too (millions of links to one file would otherwise cost a stat each at every
+        measure, never reaching it); only the blocks of a file are counted once."""
+        self.files += 1
+        if self.files > self.cap:
+            self.capped = True
+            return False
         if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
             key = (st.st_dev, st.st_ino)
             if key in self.seen:
                 return True
             self.seen.add(key)
         self.bytes += st.st_blocks * 512
-        self.files += 1
-        if self.files > self.cap:
-            self.capped = True
-        return not self.capped
+        return True
 
 
-def walk(root: str, tally: Tally) -> None:
-    """Adds the tree under `root` (not `root` itself) to `tally`. A root that is gone adds
-    nothing: its object was removed meanwhile."""
+def walk(root: str, tally: Tally) -> bool:
+    """Adds the tree under `root` (not `root` itself) to `tally`; False when `root` is not a
+    directory here (removed meanwhile, or not on this server)."""
     if tally.capped:
-        return
+        return True
     try:
         top = os.open(root, _DIRECTORY)
     except OSError:
-        return
+        return False
     # Depth first, one descriptor per level: each frame is a directory and its subdirectories
-    # still to visit (names, opened relative to it).
-    frames: list[tuple[int, list[str]]] = [(top, _read(top, tally))]
+    # still to visit (names, opened relative to it). A descriptor goes into `frames` as soon as
+    # it is open, so the `finally` closes it whatever happens next.
+    frames: list[tuple[int, list[str]]] = [(top, [])]
     try:
+        # One filesystem, as `du -x`: a mount inside (a container's /dev/shm, a tmpfs) is
+        # memory or someone else's, not this tree's disk.
+        device = os.fstat(top).st_dev
+        frames[0] = (top, _read(top, tally, device))
         while frames and not tally.capped:
             fd, pending = frames[-1]
             if not pending:
@@ -82,14 +92,16 @@ def walk(root: str, tally: Tally) -> None:
                 child = os.open(name, _DIRECTORY, dir_fd=fd)
             except OSError:
                 continue  # removed, or swapped for something that is not a directory
-            frames.append((child, _read(child, tally)))
+            frames.append((child, []))
+            frames[-1] = (child, _read(child, tally, device))
     finally:
         for fd, _pending in frames:
             os.close(fd)
+    return True
 
 
-def _read(fd: int, tally: Tally) -> list[str]:
-    """Counts a directory's entries; returns its subdirectories' names."""
+def _read(fd: int, tally: Tally, device: int) -> list[str]:
+    """Counts a directory's entries; returns its subdirectories' names on `device`."""
     subdirectories = []
     try:
         with os.scandir(fd) as entries:
@@ -100,7 +112,7 @@ def _read(fd: int, tally: Tally) -> list[str]:
                     continue
                 if not tally.add(st):
                     break
-                if stat.S_ISDIR(st.st_mode):
+                if stat.S_ISDIR(st.st_mode) and st.st_dev == device:
                     subdirectories.append(entry.name)
     except OSError:
         pass  # removed while walked
@@ -108,41 +120,46 @@ def _read(fd: int, tally: Tally) -> list[str]:
 
 
 def held_deleted(pids: Iterable[int], devices: set[int], tally: Tally) -> None:
-    """Adds the regular files on `devices` that the processes `pids` hold open with no name
-    left (deleted): the disk they take comes back only when the last holder closes them. Each
-    descriptor looked at counts against the tally's cap, as an entry of a walk does: past it,
-    the student is past the limit (a deleted file hidden behind a million descriptors)."""
-    looked = 0
+    """Adds the regular files on `devices` that the processes `pids` hold with no name left
+    (deleted), open or mapped: their disk comes back only when the last holder lets go. Each
+    descriptor or mapping looked at counts against the tally's cap, as an entry of a walk
+    does: past it, the student is past the limit (a deleted file hidden behind a million).
+    Not seen: a descriptor in flight in a unix socket that nobody received (docs/gateway.md)."""
     for pid in pids:
-        base = f"/proc/{pid}/fd"
-        try:
-            fds = os.listdir(base)
-        except OSError:
-            continue  # ended
-        looked += len(fds)
-        if looked > tally.cap:
-            tally.capped = True
-            return
-        for fd in fds:
-            path = f"{base}/{fd}"
+        for kind in ("fd", "map_files"):
+            base = f"/proc/{pid}/{kind}"
             try:
-                if not os.readlink(path).endswith(_DELETED):
-                    continue
-                st = os.stat(path)
+                names = os.listdir(base)
             except OSError:
-                continue
-            if st.st_nlink or not stat.S_ISREG(st.st_mode) or st.st_dev not in devices:
-                continue
-            key = (st.st_dev, st.st_ino)
-            if key not in tally.seen:
-                tally.seen.add(key)
-                tally.bytes += st.st_blocks * 512
+                continue  # ended
+            tally.looked += len(names)
+            if tally.looked > tally.cap:
+                tally.capped = True
+                return
+            for name in names:
+                _held(f"{base}/{name}", devices, tally)
 
 
-def container_pids(pid: int, container_id: str) -> list[int]:
+def _held(path: str, devices: set[int], tally: Tally) -> None:
+    try:
+        if not os.readlink(path).endswith(_DELETED):
+            return
+        st = os.stat(path)
+    except OSError:
+        return
+    if st.st_nlink or not stat.S_ISREG(st.st_mode) or st.st_dev not in devices:
+        return
+    key = (st.st_dev, st.st_ino)
+    if key not in tally.seen:
+        tally.seen.add(key)
+        tally.bytes += st.st_blocks * 512
+
+
+def container_pids(pid: int, container_id: str, cgroup_root: str) -> list[int]:
     """The processes of the container whose first process is `pid`: its own cgroup's (an
-    `exec` is not a child of the first process). Only `pid` when its cgroup is not the
-    container's (the process ended and its number went to another)."""
+    `exec` is not a child of the first process). Empty when `pid` is not in the container's
+    cgroup (the process ended and its number went to another: its files are not theirs); only
+    `pid` when the cgroup's list cannot be read."""
     try:
         with open(f"/proc/{pid}/cgroup", encoding="ascii", errors="replace") as lines:
             groups = dict(
@@ -153,7 +170,10 @@ def container_pids(pid: int, container_id: str) -> list[int]:
             )
     except OSError:
         return []
-    for controllers, mount in (("pids", "/sys/fs/cgroup/pids"), ("", "/sys/fs/cgroup")):
+    if not any(container_id in path for path in groups.values()):
+        return []
+    # `cgroup_root`: the host's hierarchy (in deploy/, the web container sees it elsewhere).
+    for controllers, mount in (("pids", f"{cgroup_root}/pids"), ("", cgroup_root)):
         path = groups.get(controllers)
         if path is None or container_id not in path:
             continue

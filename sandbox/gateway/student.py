@@ -62,6 +62,9 @@ class Student:
         self.disk_deleted = 0.0
         # The files found by that measure when they were past DOCKER_GATEWAY_MAX_FILES.
         self.disk_files_over: int | None = None
+        # The measure of their files under way (disk_use._host_measure), shared by its callers.
+        self.disk_task: asyncio.Task[Any] | None = None
+        self.disk_task_started = 0.0
         self._own_containers: set[str] = set()
         self._exec_containers: dict[str, str] = {}
         self._pull_allowlist = {p.removeprefix("library/") for p in config.pull_allowlist}

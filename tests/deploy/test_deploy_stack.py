@@ -452,6 +452,55 @@ async def test_the_students_containers_run_as_a_remapped_uid_on_the_host(stack: 
         await ana.close()
 
 
+MEASURE_IN_WEB = """
+import asyncio
+from sandbox.gateway import disk_host
+from sandbox.gateway.config import GatewayConfig
+from sandbox.gateway.student import Student
+from sandbox.gateway.upstream import Upstream
+config = GatewayConfig.from_settings()
+found = asyncio.run(disk_host.usage(Student(OWNER, config, Upstream(config.engine_socket))))
+print("medida", "ninguna" if found is None else found.bytes)
+"""
+
+
+async def test_the_disk_limit_walks_the_students_engine_from_the_web_container(
+    stack: Stack,
+) -> None:
+    # The web container sees the engine's data (read-only) and its processes: a deleted file a
+    # container holds open, which the engine's own `system df` never counts, is measured.
+    ana = Student(stack)
+    try:
+        await ana.shell(
+            "docker run -d --name retiene muelle/busybox sh -c "
+            "'exec 3>/f; rm /f; dd if=/dev/zero bs=1M count=30 >&3 2>/dev/null; exec sleep 300'"
+        )
+        assert ana.status == 0
+        names = students_engine(stack, "ps", "--format", "{{.Names}}").split()
+        (name,) = [n for n in names if n.endswith("_retiene")]
+        owner = students_engine(
+            stack, "inspect", "-f", '{{index .Config.Labels "muelle.student"}}', name
+        )
+        program = MEASURE_IN_WEB.replace("OWNER", repr(owner))
+        for _attempt in range(30):  # until dd has written it all
+            # As the entrypoint does: the settings need the secret key, read from its file.
+            shell = (
+                'SECRET_KEY="$(cat /run/secrets/muelle_secret_key)" python manage.py shell -c "$0"'
+            )
+            out = subprocess.run(
+                ["docker", "exec", web_processes(stack)[0], "sh", "-c", shell, program],
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            measured = out.stdout.split("medida ")[-1].strip()
+            assert measured.isdigit(), out.stdout + out.stderr
+            if int(measured) >= 30 * 1024**2:
+                break
+            await asyncio.sleep(1)
+        assert int(measured) >= 30 * 1024**2
+    finally:
+        await ana.close()
+
+
 def test_the_main_engines_bridge_is_untouched(stack: Stack) -> None:
     """A dockerd started with --bridge=none deletes the host's docker0: the students' engine
     brings its own bridge instead, and the main engine still starts containers on docker0."""

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.docker
 LIMIT = 24 * MiB
 MAX_FILES = 2000
 DEBIAN = "muelle/debian:bookworm"
+PYTHON = "python:3.11-slim"
 
 
 @pytest.fixture
@@ -87,6 +88,61 @@ def test_a_file_held_by_an_exec_not_a_child_of_the_first_process_counts_too(
     wait_for(student, "anfitrion", "/hecho")
     assert measure(student).used > LIMIT
     assert state(student, "anfitrion") == "exited"
+
+
+def test_a_deleted_file_only_mapped_in_memory_counts_too(
+    small_disk: GatewayConfig, student: Any
+) -> None:
+    # Mapped, its descriptor closed and its name removed: only /proc/<pid>/map_files has it.
+    # (Python's own mmap keeps a copy of the descriptor: libc's, through ctypes, does not.)
+    program = (
+        "import ctypes, os, time\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "libc.mmap.restype = ctypes.c_void_p\n"
+        "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,"
+        " ctypes.c_int, ctypes.c_long]\n"
+        "fd = os.open('/f', os.O_RDWR | os.O_CREAT, 0o600)\n"
+        "os.write(fd, b'x' * (30 << 20))\n"
+        "address = libc.mmap(None, 30 << 20, 1, 1, fd, 0)\n"  # PROT_READ, MAP_SHARED
+        "assert address not in (None, ctypes.c_void_p(-1).value)\n"
+        "os.close(fd); os.unlink('/f')\n"
+        "open('/hecho', 'w').close(); time.sleep(600)\n"
+    )
+    student.ok("run", "-d", "--name", "mapa", PYTHON, "python3", "-c", program)
+    wait_for(student, "mapa", "/hecho")
+    assert measure(student).used > LIMIT
+    assert state(student, "mapa") == "exited"
+
+
+def test_links_and_depth_count_against_the_file_limit(
+    small_disk: GatewayConfig, student: Any
+) -> None:
+    # Hard links to one file: its blocks once, but each link is an entry (millions of them
+    # would otherwise cost a stat each at every measure and never reach the cap).
+    student.ok("run", "--rm", "-v", "enlaces-duros:/v", IMAGE, "sh", "-c",
+               "echo hola > /v/f && mkdir /v/d && cd /v/d && "
+               "for i in $(seq 1 2500); do ln /v/f e$i; done")  # fmt: skip
+    found = measure(student)
+    assert found.files is not None and found.files > MAX_FILES and found.used < MiB
+    student.ok("volume", "rm", "enlaces-duros")
+    assert measure(student).files == 0
+    # A chain deeper than the walk goes: past the limit, whatever it counted (a second tree,
+    # the volume below, would not be reached).
+    student.ok("run", "--rm", "-v", "hondo:/v", IMAGE, "sh", "-c",
+               "cd /v && for i in $(seq 1 140); do mkdir d && cd d; done")  # fmt: skip
+    found = measure(student)
+    assert found.files is not None and found.files > MAX_FILES
+    assert "más de los 2000 archivos" in student.refused("run", "--rm", IMAGE, "true")
+
+
+def test_writing_to_the_engines_hosts_file_counts(small_disk: GatewayConfig, student: Any) -> None:
+    # /etc/hosts is bind-mounted from the engine's folder for the container, not its layer.
+    student.ok("run", "-d", "--name", "anfitriones", IMAGE, "sh", "-c",
+               "dd if=/dev/zero of=/etc/hosts bs=1M count=30 2>/dev/null; "
+               "touch /hecho; exec sleep 600")  # fmt: skip
+    wait_for(student, "anfitriones", "/hecho")
+    assert measure(student).used > LIMIT
+    assert state(student, "anfitriones") == "exited"
 
 
 def test_blocks_allocated_without_a_size_count_in_a_container_and_in_a_volume(
