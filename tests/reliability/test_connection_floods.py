@@ -44,19 +44,22 @@ def responses(sock: socket.socket) -> list[bytes]:
     return re.findall(rb"HTTP/1\.1 \d{3} ", data)
 
 
-def endless_head(sock: socket.socket) -> tuple[int, bytes]:
-    """Sends header lines until the server answers or SENT_MAX went out: (bytes sent, answer)."""
-    sock.sendall(b"GET /sandbox/salud/ HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+def endless_head(
+    sock: socket.socket, line: bytes = HEADER_LINE, opening: bytes = b""
+) -> tuple[int, bytes]:
+    """Sends `line` again and again after a request line (and `opening`) until the server
+    answers or SENT_MAX went out: (bytes sent, answer)."""
+    sock.sendall(b"GET /sandbox/salud/ HTTP/1.1\r\nHost: 127.0.0.1\r\n" + opening)
     sent = 0
     while sent < SENT_MAX:
         readable, _, _ = select.select([sock], [], [], 0)
         if readable:
             break
         try:
-            sock.sendall(HEADER_LINE)
+            sock.sendall(line)
         except (BrokenPipeError, ConnectionResetError):
             break
-        sent += len(HEADER_LINE)
+        sent += len(line)
     sock.settimeout(10)
     try:
         return sent, sock.recv(65536)
@@ -70,6 +73,22 @@ def test_an_endless_request_head_gets_431_and_is_not_read_further(server: LiveSe
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
     assert b"demasiado grande" in answer
     assert HEAD_MAX < sent < SENT_MAX
+
+
+def test_one_endless_header_line_gets_431_too(server: LiveServer) -> None:
+    # The parser hands a header over only once its line ends, copying the growing value at
+    # each read meanwhile: counting headers was not enough.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sent, answer = endless_head(sock, b"a" * 8000, opening=b"X-Sin-Fin: ")
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert sent < SENT_MAX
+
+
+def test_a_whole_head_over_the_limit_gets_one_431_and_nothing_else(server: LiveServer) -> None:
+    head = b"GET /sandbox/salud/ HTTP/1.1\r\nHost: 127.0.0.1\r\n" + HEADER_LINE * 10 + b"\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head + HEALTH)
+        assert responses(sock) == [b"HTTP/1.1 431 "]
 
 
 def test_the_second_request_of_a_kept_connection_is_bounded_too(server: LiveServer) -> None:
