@@ -7,18 +7,20 @@ by itself (its `clearsessions` is left to a cron job). An attack review made 300
 8 s from fresh sessions: without this, each such row stayed for ever, in the database and in
 the instructors' class figures (exercises.stats).
 
-So every PRUNE_EVERY seconds, each web process (several at once do no harm: the deletes are
-idempotent) clears the expired sessions and deletes the anonymous rows whose key is in no live
-session. Rows made after the sessions were read are kept (their session may be brand new). With
-a session engine whose sessions cannot be listed (cache, signed cookies), only the first part
-runs.
+So every PRUNE_EVERY seconds (the first time a minute after start-up), each web process
+(several at once do no harm: the deletes are idempotent) clears the expired sessions and
+deletes the anonymous rows whose key is in no live session; `manage.py prune_progress` does the
+same pass at once. Rows younger than GRACE are kept: a row is written before the response saves
+the session that holds its key (a first «Comprobar»), so a pass in between would find no
+session for it. With a session engine whose sessions cannot be listed (cache, signed cookies),
+only the first part runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import import_module
 
 from asgiref.sync import sync_to_async
@@ -32,6 +34,8 @@ from exercises.progress import SESSION_KEY
 logger = logging.getLogger(__name__)
 
 PRUNE_EVERY = 3600.0
+FIRST_PRUNE_AFTER = 60.0
+GRACE = timedelta(hours=1)
 _DB_SESSIONS = ("django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db")
 _CHUNK = 500  # keys per DELETE: under SQLite's limit on query parameters
 
@@ -54,10 +58,11 @@ def prune() -> int:
     if settings.SESSION_ENGINE not in _DB_SESSIONS:
         return 0
     now = timezone.now()
+    old = now - GRACE
     live = live_anonymous_keys(now)
     keys = {
         key
-        for key in ExerciseProgress.objects.filter(anonymous_key__isnull=False, started_at__lt=now)
+        for key in ExerciseProgress.objects.filter(anonymous_key__isnull=False, started_at__lt=old)
         .values_list("anonymous_key", flat=True)
         .distinct()
         if key
@@ -67,7 +72,7 @@ def prune() -> int:
     for start in range(0, len(orphaned), _CHUNK):
         chunk = orphaned[start : start + _CHUNK]
         count, _by_model = ExerciseProgress.objects.filter(
-            anonymous_key__in=chunk, started_at__lt=now
+            anonymous_key__in=chunk, started_at__lt=old
         ).delete()
         deleted += count
     return deleted
@@ -75,8 +80,10 @@ def prune() -> int:
 
 async def periodic() -> None:
     """Background task of the server (tutorial.asgi's lifespan)."""
+    pause = FIRST_PRUNE_AFTER
     while True:
-        await asyncio.sleep(PRUNE_EVERY)
+        await asyncio.sleep(pause)
+        pause = PRUNE_EVERY
         try:
             deleted = await sync_to_async(prune, thread_sensitive=False)()
             if deleted:

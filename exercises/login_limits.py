@@ -5,7 +5,7 @@ Each failure (a wrong password, an unknown name) spends a token of the address's
 that address's logins are refused before any password is hashed (each hash is ~0.2 s of CPU, so
 guessing also loaded the server): on Muelle's login page with a Spanish message and a 429, and
 on every other login (the admin's) through the authentication backend. A success spends nothing.
-A failed sign-up spends a token too: its form says which names have an account.
+A sign-up refused for a name that exists spends a token too: it says which names have one.
 Per address and not per account: counting per account would let anyone lock a student out.
 """
 
@@ -75,8 +75,8 @@ class LimitedAuthenticationForm(AuthenticationForm):
 
 class LimitedSignupForm(UserCreationForm):  # type: ignore[type-arg]
     """The sign-up form, whose «Ya existe un usuario con ese nombre» says which names have an
-    account: a sign-up that fails spends a token of the same bucket as a failed login, and with
-    none left the form is not read at all (an attack review probed 300 names in 6 s)."""
+    account: a sign-up refused for that spends a token of the same bucket as a failed login,
+    and with none left the form is not read at all (an attack review probed 300 names in 6 s)."""
 
     retry_after = 0
 
@@ -96,6 +96,8 @@ class LimitedSignupForm(UserCreationForm):  # type: ignore[type-arg]
             self.add_error(None, _too_many(wait))
             return None
         super().full_clean()
-        if self._errors:
+        # Only the answer that tells a name exists spends a token: a class behind one address
+        # whose passwords the validators turn down must not lock itself out of logging in.
+        if self.has_error("username", code="unique"):
             failures.take(address)
         return None

@@ -132,3 +132,15 @@ def test_a_good_sign_up_spends_no_failure(client: Client, settings: Any) -> None
     client.logout()
     other = {"username": "otra", "password1": PASSWORD, "password2": PASSWORD}
     assert client.post(reverse("exercises:signup"), other).status_code == 302
+
+
+@pytest.mark.usefixtures("few_failures")
+def test_passwords_the_validators_turn_down_spend_nothing(client: Client) -> None:
+    # A class behind one address, some of them picking weak passwords: no lock-out.
+    weak = {"username": "nueva", "password1": "1234", "password2": "1234"}
+    for _attempt in range(5):
+        answer = client.post(reverse("exercises:signup"), weak)
+        assert answer.status_code == 200
+        assert "muchos intentos fallidos" not in answer.content.decode()
+    good = {"username": "nueva", "password1": PASSWORD, "password2": PASSWORD}
+    assert client.post(reverse("exercises:signup"), good).status_code == 302

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from exercises import views
 from exercises.models import ExerciseProgress
 from tutorial.session_rate import buckets as new_sessions
 
@@ -40,8 +41,13 @@ def test_a_reveal_without_a_session_is_refused_before_its_progress_row() -> None
 
 
 @pytest.mark.usefixtures("budget_spent")
-def test_a_check_without_a_session_is_refused_before_its_sandbox() -> None:
-    # Refused before the view reaches the engine: no sandbox, no row.
+def test_a_check_without_a_session_is_refused_before_its_sandbox(monkeypatch: Any) -> None:
+    # Refused before the view reaches the engine: no sandbox, no row. (The middleware's own 429
+    # comes after the view, so the status alone would not tell.)
+    def no_sandbox(*_args: Any) -> Any:
+        raise AssertionError("the check reached the student's sandbox")
+
+    monkeypatch.setattr(views, "_run_in_sandbox", no_sandbox)
     answer = Client().post(check_url("practica", "crea-archivo"))
     assert answer.status_code == 429
     assert ExerciseProgress.objects.count() == 0
