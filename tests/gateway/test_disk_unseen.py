@@ -58,6 +58,14 @@ def wait_for(student: Any, container: str, path: str) -> None:
     raise AssertionError(f"{path} never appeared in {container}")
 
 
+def stopped_past_the_limit(student: Any, container: str) -> None:
+    """Once `container` has written (it touches /hecho), the measure finds the student past the
+    limit and stops it."""
+    wait_for(student, container, "/hecho")
+    assert measure(student).used > LIMIT
+    assert state(student, container) == "exited"
+
+
 def test_a_file_deleted_while_held_open_counts_until_its_holder_stops(
     small_disk: GatewayConfig, student: Any
 ) -> None:
@@ -66,9 +74,7 @@ def test_a_file_deleted_while_held_open_counts_until_its_holder_stops(
     student.ok("run", "-d", "--name", "fantasma", IMAGE, "sh", "-c",
                "exec 3>/f; rm /f; dd if=/dev/zero bs=1M count=30 >&3 2>/dev/null; "
                "touch /hecho; exec sleep 600")  # fmt: skip
-    wait_for(student, "fantasma", "/hecho")
-    assert measure(student).used > LIMIT
-    assert state(student, "fantasma") == "exited"
+    stopped_past_the_limit(student, "fantasma")
     refusal = student.refused("run", "--rm", IMAGE, "true")
     assert "del disco del servidor, más de los 24 MiB" in refusal
     # Stopped, its file is closed and its blocks free: nothing is left to count.
@@ -85,9 +91,7 @@ def test_a_file_held_by_an_exec_not_a_child_of_the_first_process_counts_too(
     student.ok("exec", "-d", "anfitrion", "sh", "-c",
                "exec 3>/f; rm /f; dd if=/dev/zero bs=1M count=30 >&3 2>/dev/null; "
                "touch /hecho; exec sleep 600")  # fmt: skip
-    wait_for(student, "anfitrion", "/hecho")
-    assert measure(student).used > LIMIT
-    assert state(student, "anfitrion") == "exited"
+    stopped_past_the_limit(student, "anfitrion")
 
 
 def test_a_deleted_file_only_mapped_in_memory_counts_too(
@@ -109,9 +113,7 @@ def test_a_deleted_file_only_mapped_in_memory_counts_too(
         "open('/hecho', 'w').close(); time.sleep(600)\n"
     )
     student.ok("run", "-d", "--name", "mapa", PYTHON, "python3", "-c", program)
-    wait_for(student, "mapa", "/hecho")
-    assert measure(student).used > LIMIT
-    assert state(student, "mapa") == "exited"
+    stopped_past_the_limit(student, "mapa")
 
 
 def test_links_and_depth_count_against_the_file_limit(
@@ -140,9 +142,7 @@ def test_writing_to_the_engines_hosts_file_counts(small_disk: GatewayConfig, stu
     student.ok("run", "-d", "--name", "anfitriones", IMAGE, "sh", "-c",
                "dd if=/dev/zero of=/etc/hosts bs=1M count=30 2>/dev/null; "
                "touch /hecho; exec sleep 600")  # fmt: skip
-    wait_for(student, "anfitriones", "/hecho")
-    assert measure(student).used > LIMIT
-    assert state(student, "anfitriones") == "exited"
+    stopped_past_the_limit(student, "anfitriones")
 
 
 def test_blocks_allocated_without_a_size_count_in_a_container_and_in_a_volume(
