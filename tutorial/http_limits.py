@@ -56,19 +56,31 @@ class RequestLimits:
             piece, data = data[:room], data[room:]
             self._head_size += len(piece)
             super().data_received(piece)  # type: ignore[misc]
-            if self.transport.get_protocol() is not self:
-                return  # upgraded to a websocket: the rest is no longer this protocol's
+            if self.transport.get_protocol() is not self or self.transport.is_closing():
+                return  # upgraded to a websocket, or closed (a 400): the rest is not for us
             if self._reading_head and self._head_size > HEAD_MAX and not self._refused:
                 self._refuse()
 
     def on_headers_complete(self) -> None:
         if self._refused:
             return  # no request is made of what follows a refusal
-        self._reading_head = False
+        self._reading_head, self._head_size = False, 0
         super().on_headers_complete()  # type: ignore[misc]
         if len(self.pipeline) > PIPELINE_MAX:
             self._refused = True
             self.transport.abort()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._reading_head:
+            # A trailer (after a chunked body): fed whole, so counted here against the same
+            # bound (5 MB of them reached the app as 627 headers).
+            self._head_size += len(name) + len(value) + 4
+            if self._head_size > HEAD_MAX:
+                self._refused = True
+                self.transport.abort()
+                return
+        if not self._refused:
+            super().on_header(name, value)  # type: ignore[misc]
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:

@@ -54,7 +54,6 @@ class _Plan:
     trees: list[str] = field(default_factory=list)  # writable layers and volumes
     layers: list[str] = field(default_factory=list)  # own image layers (never change)
     processes: list[tuple[int, str]] = field(default_factory=list)  # first pid, container id
-    volumes: list[str] = field(default_factory=list)
 
 
 def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
@@ -93,11 +92,13 @@ class Listings:
 
     volumes: list[dict[str, Any]]
     images: list[dict[str, Any]]
+    at: float  # time.monotonic() when they were asked for: a measure is no newer than that
 
 
 async def listings(engine: Upstream) -> Listings:
+    at = time.monotonic()
     volumes = (await engine.json("GET", "/volumes") or {}).get("Volumes") or []
-    return Listings(volumes, await engine.json("GET", "/images/json") or [])
+    return Listings(volumes, await engine.json("GET", "/images/json") or [], at)
 
 
 async def _plan(
@@ -132,7 +133,6 @@ async def _plan(
             continue
         if (owns(volume.get("Labels")) or name in mounted) and volume.get("Mountpoint"):
             plan.trees.append(volume["Mountpoint"])
-            plan.volumes.append(volume["Mountpoint"])
     own: set[str] = set()
     shared: set[str] = set()
     for image in listed_here.images:
@@ -165,17 +165,11 @@ def _count(plan: _Plan, cap: int, cgroup_root: str) -> tuple[int, int, bool]:
         tally.bytes += known[0]
         tally.files += known[1]
         tally.capped = tally.capped or known[2] or tally.files > cap
-    # One set of devices for all their processes: a deleted file passed from one of their
-    # containers to another (over a unix socket in a shared volume) is on the first's overlay.
-    # A container's overlay is read through its first process's root: its merged folder is
-    # empty in a web container that mounts the engine's data root without its submounts.
-    roots = [f"/proc/{pid}/root" for pid, _id in plan.processes]
-    devices = {d for d in map(disk_walk.device, [*plan.volumes, *roots]) if d is not None}
     for pid, container_id in plan.processes:
         if tally.capped:
             break
         pids = disk_walk.container_pids(pid, container_id, cgroup_root)
-        disk_walk.held_deleted(pids, devices, tally)
+        disk_walk.held_deleted(pids, tally)
     # A walk that stopped early (the cap, or MAX_DEPTH) is past the limit whatever it counted:
     # what it did not reach may be anything.
     files = max(tally.files, cap + 1) if tally.capped else tally.files
@@ -214,9 +208,9 @@ async def usage(student: Student, listed_here: Listings | None = None) -> Usage 
     elsewhere. `listed_here`: the engine's listings, when several students share them."""
     if not await storage_here(student, await student.engine.address()):
         return None
-    started = time.monotonic()
     if listed_here is None:
         listed_here = await listings(student.engine)
+    started = listed_here.at
     planned = await _plan(student, listed_here)
     if planned is None:
         return None

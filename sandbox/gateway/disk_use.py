@@ -239,16 +239,18 @@ async def _host_measure(
     One at a time per student, shared by whoever asks meanwhile (the reaper, and requests sent
     at once after a delete), and HOST_MEASURES_AT_ONCE at a time in the process. _NotMeasured
     when a call to the engine failed (logged)."""
-    task = student.disk_task
     loop = asyncio.get_running_loop()
-    if task is not None and not task.done() and task.get_loop() is loop:
-        if student.disk_deleted > student.disk_task_started:
-            # Under way since before their last delete: it may still count what went. It
-            # ends first (a second walk of theirs at once would only cost twice).
-            await asyncio.wait([task])
-    if task is None or task.done() or task.get_loop() is not loop:
-        student.disk_task_started = time.monotonic()
-        task = student.disk_task = loop.create_task(_host_measure_once(student, listed_here))
+    while True:
+        task = student.disk_task
+        if task is None or task.done() or task.get_loop() is not loop:
+            student.disk_task_started = time.monotonic()
+            task = student.disk_task = loop.create_task(_host_measure_once(student, listed_here))
+            break
+        if student.disk_deleted <= student.disk_task_started:
+            break  # under way since their last delete: shared
+        # Under way since before their last delete: it may still count what went. It ends
+        # first; then the first caller starts a new one and the others share it.
+        await asyncio.wait([task])
     try:
         # Shielded: a caller that goes away (a heartbeat out of time) leaves it to the others.
         return await asyncio.shield(task)

@@ -19,6 +19,8 @@ links): a student who swaps a directory for a link while it is walked cannot sen
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import os
 import stat
 from collections.abc import Iterable
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 MAX_DEPTH = 128
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _DELETED = " (deleted)"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -119,12 +122,29 @@ def _read(fd: int, tally: Tally, device: int) -> list[str]:
     return subdirectories
 
 
-def held_deleted(pids: Iterable[int], devices: set[int], tally: Tally) -> None:
-    """Adds the regular files on `devices` that the processes `pids` hold with no name left
-    (deleted), open or mapped: their disk comes back only when the last holder lets go. Each
-    descriptor or mapping looked at counts against the tally's cap, as an entry of a walk
-    does: past it, the student is past the limit (a deleted file hidden behind a million).
-    Not seen: a descriptor in flight in a unix socket that nobody received (docs/gateway.md)."""
+# Filesystems in memory (statfs f_type): tmpfs, which also holds shared anonymous memory (a
+# database's shared buffers), System V segments and memfds; ramfs; hugetlbfs; mqueue. A deleted
+# file there is memory, bounded by the memory limit, not disk.
+_MEMORY_FILESYSTEMS = {0x01021994, 0x858458F6, 0x958458F6, 0x19800202}
+_libc = ctypes.CDLL(None, use_errno=True)
+_STATFS_SIZE = 256  # more than struct statfs; f_type is its first field, a C long
+
+
+def _filesystem_type(path: str) -> int | None:
+    buffer = ctypes.create_string_buffer(_STATFS_SIZE)
+    if _libc.statfs(os.fsencode(path), buffer) != 0:
+        return None
+    return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF
+
+
+def held_deleted(pids: Iterable[int], tally: Tally) -> None:
+    """Adds the deleted regular files the processes `pids` hold, open or mapped: their disk
+    comes back only when the last holder lets go. Any disk: a file passed from another of the
+    student's containers, even one stopped since, is on that container's overlay. Not counted:
+    what is memory (see _MEMORY_FILESYSTEMS). Each descriptor or mapping looked at counts
+    against the tally's cap, as an entry of a walk does: past it, the student is past the limit
+    (a deleted file hidden behind a million). Not seen: a descriptor in flight in a unix socket
+    that nobody received (docs/gateway.md). map_files needs CAP_SYS_ADMIN, as setns does."""
     for pid in pids:
         for kind in ("fd", "map_files"):
             base = f"/proc/{pid}/{kind}"
@@ -137,29 +157,30 @@ def held_deleted(pids: Iterable[int], devices: set[int], tally: Tally) -> None:
                 tally.capped = True
                 return
             for name in names:
-                _held(f"{base}/{name}", devices, tally)
+                _held(f"{base}/{name}", tally)
 
 
-def _held(path: str, devices: set[int], tally: Tally) -> None:
+def _held(path: str, tally: Tally) -> None:
     try:
         if not os.readlink(path).endswith(_DELETED):
             return
         st = os.stat(path)
     except OSError:
         return
-    if st.st_nlink or not stat.S_ISREG(st.st_mode) or st.st_dev not in devices:
+    if st.st_nlink or not stat.S_ISREG(st.st_mode):
         return
     key = (st.st_dev, st.st_ino)
-    if key not in tally.seen:
-        tally.seen.add(key)
-        tally.bytes += st.st_blocks * 512
+    if key in tally.seen or _filesystem_type(path) in _MEMORY_FILESYSTEMS:
+        return
+    tally.seen.add(key)
+    tally.bytes += st.st_blocks * 512
 
 
 def container_pids(pid: int, container_id: str, cgroup_root: str) -> list[int]:
     """The processes of the container whose first process is `pid`: its own cgroup's (an
     `exec` is not a child of the first process). Empty when `pid` is not in the container's
     cgroup (the process ended and its number went to another: its files are not theirs); only
-    `pid` when the cgroup's list cannot be read."""
+    `pid` when the cgroup's list cannot be read (logged)."""
     try:
         with open(f"/proc/{pid}/cgroup", encoding="ascii", errors="replace") as lines:
             groups = dict(
@@ -172,21 +193,22 @@ def container_pids(pid: int, container_id: str, cgroup_root: str) -> list[int]:
         return []
     if not any(container_id in path for path in groups.values()):
         return []
-    # `cgroup_root`: the host's hierarchy (in deploy/, the web container sees it elsewhere).
+    # `cgroup_root`: the host's hierarchy (in deploy/, the web container sees it elsewhere). A
+    # reader in its own cgroup namespace (cgroup v2's default for a container) sees other
+    # containers' paths as "/../…": the engine's own layouts are tried then.
     for controllers, mount in (("pids", f"{cgroup_root}/pids"), ("", cgroup_root)):
         path = groups.get(controllers)
         if path is None or container_id not in path:
             continue
-        try:
-            with open(f"{mount}{path}/cgroup.procs", encoding="ascii") as procs:
-                return [int(line) for line in procs if line.strip().isdigit()]
-        except OSError:
-            continue
+        candidates = [path] if not path.startswith("/..") else []
+        candidates += [f"/docker/{container_id}", f"/system.slice/docker-{container_id}.scope"]
+        for candidate in candidates:
+            try:
+                with open(f"{mount}{candidate}/cgroup.procs", encoding="ascii") as procs:
+                    found = [int(line) for line in procs if line.strip().isdigit()]
+            except OSError:
+                continue
+            if pid in found:
+                return found
+    logger.warning("disk: the cgroup of %s not found: only its first process", container_id[:12])
     return [pid]
-
-
-def device(path: str) -> int | None:
-    try:
-        return os.stat(path).st_dev
-    except OSError:
-        return None

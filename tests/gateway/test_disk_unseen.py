@@ -137,6 +137,42 @@ def test_links_and_depth_count_against_the_file_limit(
     assert "más de los 2000 archivos" in student.refused("run", "--rm", IMAGE, "true")
 
 
+def test_a_file_held_from_a_stopped_containers_layer_counts(
+    small_disk: GatewayConfig, student: Any
+) -> None:
+    # «capa» deletes a file it holds and stops; «guarda», sharing its process namespace, took a
+    # descriptor on it first and fills it: the file is on the layer of a container that no
+    # longer runs.
+    student.ok("run", "-d", "--name", "guarda", IMAGE, "sleep", "600")
+    student.ok("run", "-d", "--name", "capa", "--pid", "container:guarda", IMAGE, "sh", "-c",
+               "exec 3>/f; rm /f; touch /hecho; exec sleep 601")  # fmt: skip
+    wait_for(student, "capa", "/hecho")
+    student.ok("exec", "-d", "guarda", "sh", "-c",
+               "for d in /proc/[0-9]*; do case \"$(tr '\\000' ' ' < $d/cmdline 2>/dev/null)\" in "
+               "'sleep 601 ') p=${d#/proc/};; esac; done; "
+               "exec 4<>/proc/$p/fd/3; touch /tengo; "
+               "sleep 2; dd if=/dev/zero bs=1M count=30 >&4 2>/dev/null; "
+               "touch /hecho; exec sleep 600")  # fmt: skip
+    wait_for(student, "guarda", "/tengo")
+    student.ok("stop", "-t", "0", "capa")
+    stopped_past_the_limit(student, "guarda")
+
+
+def test_shared_memory_is_not_disk(small_disk: GatewayConfig, student: Any) -> None:
+    # A database's shared buffers are a deleted "file" in /proc (/dev/zero, mapped shared): 30
+    # MiB of memory, under the memory limit, not the disk's.
+    program = (
+        "import mmap, time\n"
+        "m = mmap.mmap(-1, 30 << 20, mmap.MAP_SHARED)\n"
+        "m.write(b'x' * (30 << 20))\n"
+        "open('/hecho', 'w').close(); time.sleep(600)\n"
+    )
+    student.ok("run", "-d", "--name", "memoria", PYTHON, "python3", "-c", program)
+    wait_for(student, "memoria", "/hecho")
+    assert measure(student).used < 2 * MiB
+    assert state(student, "memoria") == "running"
+
+
 def test_writing_to_the_engines_hosts_file_counts(small_disk: GatewayConfig, student: Any) -> None:
     # /etc/hosts is bind-mounted from the engine's folder for the container, not its layer.
     student.ok("run", "-d", "--name", "anfitriones", IMAGE, "sh", "-c",

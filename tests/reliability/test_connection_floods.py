@@ -103,6 +103,23 @@ def test_the_second_request_of_a_kept_connection_is_bounded_too(server: LiveServ
     assert sent < SENT_MAX
 
 
+def test_trailers_after_a_chunked_body_are_bounded_too(server: LiveServer) -> None:
+    head = (
+        b"POST /sandbox/salud/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n4\r\nhola\r\n0\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head)
+        sent = 0
+        try:
+            while sent < SENT_MAX:
+                sock.sendall(HEADER_LINE)
+                sent += len(HEADER_LINE)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+    assert sent < SENT_MAX
+
+
 def test_a_few_pipelined_requests_are_answered_and_a_flood_of_them_is_dropped(
     server: LiveServer,
 ) -> None:
