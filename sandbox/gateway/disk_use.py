@@ -245,6 +245,9 @@ async def _host_measure(
         if task is None or task.done() or task.get_loop() is not loop:
             student.disk_task_started = time.monotonic()
             task = student.disk_task = loop.create_task(_host_measure_once(student, listed_here))
+            # Every caller may have gone (a heartbeat out of time): its error is logged there,
+            # not as "never retrieved".
+            task.add_done_callback(_retrieved)
             break
         if student.disk_deleted <= student.disk_task_started:
             break  # under way since their last delete: shared
@@ -257,6 +260,11 @@ async def _host_measure(
     except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
         logger.warning("disk: %s not measured", student.owner[:12], exc_info=True)
         raise _NotMeasured from None
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("disk: a measure failed", exc_info=task.exception())
 
 
 async def _host_measure_once(
