@@ -43,8 +43,7 @@ _layer_tallies: dict[str, tuple[int, int, bool]] = {}  # directory -> bytes, fil
 @dataclass(frozen=True)
 class Usage:
     bytes: int
-    files: int | None  # None: not counted (the engine's accounting)
-    capped: bool = False  # more files than DOCKER_GATEWAY_MAX_FILES: past the limit
+    files: int  # past DOCKER_GATEWAY_MAX_FILES when a walk stopped early, whatever it saw
     started: float = 0.0  # time.monotonic() when the measure started
     containers: list[dict[str, Any]] = field(default_factory=list)  # Id and State of each
 
@@ -145,7 +144,7 @@ async def _plan(
     return plan, listed
 
 
-def _count(plan: _Plan, cap: int, cgroup_root: str) -> tuple[int, int, bool]:
+def _count(plan: _Plan, cap: int, cgroup_root: str) -> tuple[int, int]:
     """The walk itself, in a worker thread. On an engine whose storage is here, a directory
     that is not there was removed meanwhile: it holds nothing."""
     tally = disk_walk.Tally(cap=cap)
@@ -173,7 +172,7 @@ def _count(plan: _Plan, cap: int, cgroup_root: str) -> tuple[int, int, bool]:
     # A walk that stopped early (the cap, or MAX_DEPTH) is past the limit whatever it counted:
     # what it did not reach may be anything.
     files = max(tally.files, cap + 1) if tally.capped else tally.files
-    return tally.bytes, files, tally.capped
+    return tally.bytes, files
 
 
 # Walks run in threads of their own: however slow, they never hold up the default executor's
@@ -216,8 +215,8 @@ async def usage(student: Student, listed_here: Listings | None = None) -> Usage 
         return None
     plan, listed = planned
     config = student.config
-    used, files, capped = await asyncio.get_running_loop().run_in_executor(
+    used, files = await asyncio.get_running_loop().run_in_executor(
         _walkers, _count, plan, config.max_files, str(config.build_cgroup_root)
     )
     states = [{"Id": c.get("Id"), "State": c.get("State")} for c in listed]
-    return Usage(used, files, capped, started, states)
+    return Usage(used, files, started, states)

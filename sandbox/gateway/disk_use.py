@@ -59,8 +59,6 @@ DF_TIMEOUT = 60.0
 # The runs requests start (after a delete, or RECHECK_AFTER on) are at least this far apart
 # per engine: deleting in a loop must not keep the engine's one `system df` busy.
 REQUEST_GAP = 1.0
-# Students of the local engine measured at once (each walks their files in a thread of its own).
-HOST_MEASURES_AT_ONCE = disk_host.WALKERS
 # Images walked down to their base: ids are content hashes, so a known base never changes.
 _BASES_MAX = 4096
 _MAX_ANCESTORS = 512
@@ -237,8 +235,8 @@ async def _host_measure(
 ) -> disk_host.Usage | None:
     """The measure on this server's filesystem; None when the engine's storage is elsewhere.
     One at a time per student, shared by whoever asks meanwhile (the reaper, and requests sent
-    at once after a delete), and HOST_MEASURES_AT_ONCE at a time in the process. _NotMeasured
-    when a call to the engine failed (logged)."""
+    at once after a delete), and disk_host.WALKERS at a time in the process (one per walking
+    thread). _NotMeasured when a call to the engine failed (logged)."""
     loop = asyncio.get_running_loop()
     while True:
         task = student.disk_task
@@ -282,7 +280,7 @@ async def _host_measure_once(
     return found
 
 
-_host_gates: PerLoop[asyncio.Semaphore] = PerLoop(lambda: asyncio.Semaphore(HOST_MEASURES_AT_ONCE))
+_host_gates: PerLoop[asyncio.Semaphore] = PerLoop(lambda: asyncio.Semaphore(disk_host.WALKERS))
 
 
 class _NotMeasured(Exception):
