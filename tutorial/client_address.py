@@ -103,25 +103,30 @@ def request_address(request: HttpRequest) -> str:
 
 
 def limit_key(address: str) -> str:
-    """What the per-address limits count for `address`. An IPv6 client counts by its /64: a
-    home or a host is given a whole /64 and may use any of its 2^64 addresses, so counted one
-    by one, one client would never reach a limit (a shorter prefix would lump whole providers'
-    customers together). An IPv6 address that carries an IPv4 one (::ffff:192.0.2.1, 6to4,
-    Teredo, NAT64) is that IPv4."""
+    """What the per-address limits count for `address`. An IPv6 client counts by its /48: a
+    site is given a /48 (RFC 6177; any tunnel broker hands one out for free) and may route any
+    of its 65,536 /64s, so counted by /64, one person had 65,536 budgets of sessions, sandboxes
+    and terminals, enough to hold every sandbox. A /48 may hold several customers of one
+    provider (those given a /56 or /60): they share the budgets, as the customers behind one
+    carrier-grade NAT share an IPv4 address, and every budget is sized for a whole class behind
+    one address. An IPv6 address that carries an IPv4 one (::ffff:192.0.2.1, 6to4, Teredo,
+    NAT64) is that IPv4."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address
     if isinstance(ip, ipaddress.IPv6Address):
         # An IPv6 address that carries an IPv4 one counts as that IPv4: one IPv4 address is
-        # a whole 6to4 /48 (65,536 /64s), and behind NAT64 every IPv4 client shares one /64.
+        # a whole 6to4 /48, and behind NAT64 every IPv4 client shares one /48.
         embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
         if embedded is None and ip in _NAT64:
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             return str(embedded)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+        return str(ipaddress.IPv6Network((ip, SITE_PREFIX), strict=False))
     return address
 
 
+# What one site is given (RFC 6177), and so what one person may hold: see limit_key.
+SITE_PREFIX = 48
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052's well-known prefix

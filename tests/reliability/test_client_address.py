@@ -86,15 +86,18 @@ def test_a_bad_setting_stops_the_start(name, value):
     assert "ImproperlyConfigured" in result.stderr and name in result.stderr
 
 
-def test_an_ipv6_client_counts_by_its_64_and_a_mapped_ipv4_as_itself():
+def test_an_ipv6_client_counts_by_its_48_and_a_mapped_ipv4_as_itself():
     from tutorial.client_address import limit_key
 
+    # Any address of any /64 of one /48 is the same client: a site routes all of them.
     assert (
         limit_key("2001:db8:1:2::1")
         == limit_key("2001:db8:1:2:ffff:abcd:1234:5")
-        == ("2001:db8:1:2::/64")
+        == limit_key("2001:db8:1:ffff::9")
+        == limit_key("2001:db8:1::1")
+        == "2001:db8:1::/48"
     )
-    assert limit_key("2001:db8:1:3::1") != limit_key("2001:db8:1:2::1")
+    assert limit_key("2001:db8:2:2::1") != limit_key("2001:db8:1:2::1")
     assert limit_key("::ffff:192.0.2.7") == limit_key("192.0.2.7") == "192.0.2.7"
     assert limit_key("unknown") == "unknown"
     # IPv6 addresses that carry an IPv4 one count as it: 6to4 (a /48 per IPv4), Teredo (the

@@ -154,11 +154,12 @@ async def test_the_editor_of_a_student_waiting_in_the_address_line_answers_at_on
     await b.close()
 
 
-async def test_an_ipv6_client_counts_by_its_64_not_by_each_address(live):
+async def test_an_ipv6_client_counts_by_its_48_not_by_each_address_or_64(live):
     """Pass (CLIENT_SESSION_BURST=2, proxy 127.0.0.1 trusted): two new sessions from two
-    addresses of one IPv6 /64 use its whole burst, and a third address of the same /64 is
-    refused (429); an address of another /64 still gets its session. Before, each of the 2^64
-    addresses of a /64 had a burst of its own."""
+    addresses in two /64s of one IPv6 /48 use its whole burst, and an address of a third /64 of
+    the same /48 is refused (429); an address of another /48 still gets its session. Before,
+    each address had a burst of its own, and then each /64 (a free tunnel broker's /48 is
+    65,536 of them)."""
     server = live(
         CLIENT_SESSION_BURST="2", CLIENT_SESSIONS_PER_MINUTE="0.1", TRUSTED_PROXIES="127.0.0.1"
     )
@@ -168,7 +169,7 @@ async def test_an_ipv6_client_counts_by_its_64_not_by_each_address(live):
         headers = {**csrf_headers(), "X-Forwarded-For": address}
         return request(server.port, "POST", path, headers).status
 
-    same_64 = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:abcd::3"]
-    statuses = [await asyncio.to_thread(post_from, address) for address in same_64]
+    same_48 = ["2001:db8:1:2::1", "2001:db8:1:3::2", "2001:db8:1:abcd::3"]
+    statuses = [await asyncio.to_thread(post_from, address) for address in same_48]
     assert statuses == [204, 204, 429]
-    assert await asyncio.to_thread(post_from, "2001:db8:1:3::1") == 204
+    assert await asyncio.to_thread(post_from, "2001:db8:2:2::1") == 204
