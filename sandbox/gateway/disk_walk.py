@@ -176,13 +176,14 @@ def _held(path: str, tally: Tally) -> None:
     tally.bytes += st.st_blocks * 512
 
 
-def container_pids(pid: int, container_id: str, cgroup_root: str) -> list[int]:
+def container_pids(pid: int, container_id: str, cgroup_root: str, proc: str = "/proc") -> list[int]:
     """The processes of the container whose first process is `pid`: its own cgroup's (an
     `exec` is not a child of the first process). Empty when `pid` is not in the container's
     cgroup (the process ended and its number went to another: its files are not theirs); only
-    `pid` when the cgroup's list cannot be read (logged)."""
+    `pid` when the cgroup's list cannot be read (logged). `proc`: where /proc is (the tests of
+    cgroup v2's layouts, which these machines do not run, give one of their own)."""
     try:
-        with open(f"/proc/{pid}/cgroup", encoding="ascii", errors="replace") as lines:
+        with open(f"{proc}/{pid}/cgroup", encoding="ascii", errors="replace") as lines:
             groups = dict(
                 (controllers, path)
                 for _number, controllers, path in (
