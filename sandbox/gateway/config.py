@@ -63,6 +63,9 @@ class GatewayConfig:
     # Files and directories in the same (counted where the engine keeps its data on this
     # server): empty files take the disk's inodes, not bytes.
     max_files: int = _setting("DOCKER_GATEWAY_MAX_FILES")
+    # Free bytes kept on the disk of the engine's data, when this server sees it: below, every
+    # student stops writing (what no measure of one student sees); 0: not watched.
+    min_free_disk: int = _setting("DOCKER_GATEWAY_MIN_FREE_DISK", parse_size)
     # Pulls: Docker Hub repositories only, and only these (e.g. "hello-world", "library/nginx").
     # Empty unless given: a config built by hand pulls nothing (from_settings passes the list).
     pull_allowlist: frozenset[str] = frozenset()

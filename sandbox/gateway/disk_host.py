@@ -181,6 +181,7 @@ WALKERS = 4
 _walkers = concurrent.futures.ThreadPoolExecutor(WALKERS, thread_name_prefix="disk-walk")
 
 _visible: dict[str, bool] = {}  # an engine's address -> whether its storage is on this server
+_roots: dict[str, str] = {}  # an engine's address -> its data root, when it is on this server
 
 
 async def storage_here(student: Student, address: str) -> bool:
@@ -199,7 +200,23 @@ async def storage_here(student: Student, address: str) -> bool:
             and os.path.isdir(os.path.join(root, "overlay2"))
         )
         _visible[address] = known
+        if known:
+            _roots[address] = str(root)
     return known
+
+
+def _free(root: str) -> int:
+    found = os.statvfs(root)
+    return found.f_bavail * found.f_frsize
+
+
+async def free_space(address: str) -> int | None:
+    """Bytes free (for users other than root) on the disk of the engine's data, when
+    storage_here() found it on this server; else None."""
+    root = _roots.get(address)
+    if root is None:
+        return None
+    return await asyncio.get_running_loop().run_in_executor(_walkers, _free, root)
 
 
 async def usage(student: Student, listed_here: Listings | None = None) -> Usage | None:

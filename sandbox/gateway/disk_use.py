@@ -19,8 +19,13 @@ copy into a container) with a Spanish message saying how much and what to delete
 such request measures again: as soon as it may after they deleted something (REQUEST_GAP),
 otherwise at most every RECHECK_AFTER seconds.
 
-Not prevented: what a container writes between two measurements (SANDBOX_REAP_INTERVAL / 2, 15 s
-by default) can pass the limit before it is stopped. docs/gateway.md says how far.
+Not prevented by the measure: what a container writes between two measurements
+(SANDBOX_REAP_INTERVAL / 2, 15 s by default) can pass the limit before it is stopped, and a
+deleted file whose descriptor is in flight in a unix socket is held by no process, so no walk
+sees it. Hence a last line where the engine's data is on this server: when its disk has less
+than DOCKER_GATEWAY_MIN_FREE_DISK free, every student this process serves on that engine has
+their running containers stopped (a descriptor in flight goes with the last process holding its
+socket) and their writes refused, until the disk has that much free again. docs/gateway.md.
 """
 
 from __future__ import annotations
@@ -287,10 +292,14 @@ class _NotMeasured(Exception):
     pass
 
 
-async def _enforce_on_host(students: list[Student], measured: dict[str, Measure]) -> None:
+async def _enforce_on_host(
+    students: list[Student], measured: dict[str, Measure]
+) -> dict[str, list[dict[str, Any]]]:
     """The local engine's students, measured a few at a time (each walk runs in a thread), in
-    a new order at each pass: a pass cut short by the heartbeat's time leaves out others."""
+    a new order at each pass: a pass cut short by the heartbeat's time leaves out others.
+    Returns each measured student's containers (Id and State)."""
     listed_here = await disk_host.listings(students[0].engine)
+    containers: dict[str, list[dict[str, Any]]] = {}
 
     async def one(student: Student) -> None:
         try:
@@ -299,10 +308,50 @@ async def _enforce_on_host(students: list[Student], measured: dict[str, Measure]
             return
         if found is not None:
             measured[student.owner] = Measure(found.bytes, found.started, found.files)
+            containers[student.owner] = found.containers
 
     order = list(students)
     random.shuffle(order)
     await asyncio.gather(*(one(student) for student in order))
+    return containers
+
+
+async def _low_disk(address: str, reserve: int) -> int | None:
+    """The free bytes of the engine's disk when under `reserve`, else None (or not known)."""
+    if not reserve:
+        return None
+    free = await disk_host.free_space(address)
+    return free if free is not None and free < reserve else None
+
+
+async def _brake(
+    students: list[Student], address: str, containers: dict[str, list[dict[str, Any]]]
+) -> None:
+    """The last line: the engine's disk is almost full, whoever filled it (what no measure of
+    one student sees: a descriptor in flight, what was written since the last measure, or many
+    students each under their limit). Every student here stops writing until it is not."""
+    free = await _low_disk(address, students[0].config.min_free_disk)
+    for student in students:
+        student.disk_low = free is not None
+    if free is None:
+        return
+    logger.error(
+        "disk: %s free on the engine's disk, under DOCKER_GATEWAY_MIN_FREE_DISK (%s): the "
+        "running containers of its %d student(s) here are stopped",
+        mib(free),
+        mib(students[0].config.min_free_disk),
+        len(students),
+    )
+    for student in students:
+        try:
+            listed = containers.get(student.owner)
+            if listed is None:
+                listed = [
+                    {"Id": c.get("Id"), "State": c.get("State")} for c in await student.containers()
+                ]
+            await _stop_writing(student, listed, "on a disk under DOCKER_GATEWAY_MIN_FREE_DISK")
+        except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
+            logger.warning("disk: %s not stopped", student.owner[:12], exc_info=True)
 
 
 async def enforce(students: Iterable[Student]) -> dict[str, Measure]:
@@ -325,10 +374,17 @@ async def enforce(students: Iterable[Student]) -> dict[str, Measure]:
             logger.warning("disk: the engine did not answer", exc_info=True)
             continue
         if here:
+            listed: dict[str, list[dict[str, Any]]] | None
             try:
-                await _enforce_on_host(students_here, measured)
+                listed = await _enforce_on_host(students_here, measured)
             except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
                 logger.warning("disk: the engine's objects not listed", exc_info=True)
+                listed = None
+            try:
+                await _brake(students_here, address, listed or {})
+            except OSError:
+                logger.warning("disk: the engine's free space not read", exc_info=True)
+            if listed is None:
                 continue
             # Those the host could not measure (storage not here): the engine's accounting.
             group = [s for s in students_here if s.owner not in measured]
@@ -362,7 +418,9 @@ async def enforce(students: Iterable[Student]) -> dict[str, Measure]:
     return measured
 
 
-async def _stop_writing(student: Student, containers: list[dict[str, Any]]) -> None:
+async def _stop_writing(
+    student: Student, containers: list[dict[str, Any]], why: str = "past DOCKER_GATEWAY_MAX_DISK"
+) -> None:
     """Stops the student's `containers` (Id and State of each) that may write."""
     # Restarting too: one between two runs of its restart policy would write again at the next.
     # The engine takes a stop through its API for the user's own: the policy leaves it down.
@@ -375,9 +433,7 @@ async def _stop_writing(student: Student, containers: list[dict[str, Any]]) -> N
             logger.warning("disk: could not stop %s: %s", container_id[:12], response.message)
     if writing:
         logger.info(
-            "disk: student %s past DOCKER_GATEWAY_MAX_DISK, %d container(s) stopped",
-            student.owner[:12],
-            len(writing),
+            "disk: student %s %s, %d container(s) stopped", student.owner[:12], why, len(writing)
         )
 
 
@@ -391,7 +447,14 @@ async def check(student: Student) -> None:
     limit. Measured again first after a delete, or when the last measure is RECHECK_AFTER old;
     without a new measure (the engine did not give one), the last one stands."""
     limit = student.config.max_disk
-    if not limit or student.disk_over is None:
+    if not limit:
+        return
+    if student.disk_low:
+        free = await _low_disk(await student.engine.address(), student.config.min_free_disk)
+        student.disk_low = free is not None
+        if free is not None:
+            raise refused(_low_disk_refusal())
+    if student.disk_over is None:
         return
     now = time.monotonic()
     if student.disk_deleted > student.disk_measured or now - student.disk_measured >= RECHECK_AFTER:
@@ -428,6 +491,16 @@ async def _measure_again(student: Student) -> bool:
         logger.warning("disk: %s not measured", student.owner[:12], exc_info=True)
         return False
     return not _record(student, used, started)
+
+
+def _low_disk_refusal() -> str:
+    return _(
+        "El disco del servidor de Muelle está casi lleno, así que se han detenido los "
+        "contenedores en marcha y no puedes crear ni arrancar contenedores, construir o "
+        "descargar imágenes ni crear volúmenes. Si tienes contenedores, volúmenes o imágenes "
+        "que no necesitas, bórralos («docker rm», «docker volume rm», «docker rmi») y vuelve "
+        "a intentarlo en un momento; si no, avisa a quien administre este Muelle."
+    )
 
 
 def _refusal(student: Student) -> str:

@@ -1,0 +1,120 @@
+"""The disk limit's last line (sandbox/gateway/disk_use.py, DOCKER_GATEWAY_MIN_FREE_DISK): what
+no measure of one student sees still cannot fill the engine's disk. Here the attack the attack
+reviews left open: a file written, its descriptor sent over a unix socket and never received,
+then closed and deleted. No directory has the file and no process holds it (only the socket's
+queue does), so the student's measure finds nothing, while the disk has lost its blocks. Below
+the reserve, every student's running containers stop (the descriptor in flight goes with the
+last process holding its socket) and writes are refused; with the space back, they are not."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sandbox.gateway import lifecycle
+from sandbox.gateway.config import GatewayConfig
+
+from .conftest import IMAGE, MiB
+from .test_disk_unseen import PYTHON, measure, state, wait_for
+
+pytestmark = pytest.mark.docker
+
+HIDDEN = 1536 * MiB  # what the attack hides from every measure
+# The reserve is this far under what was free at the start: the hidden file takes the disk well
+# under it, and its release well over it, whatever the rest of a test run writes or frees
+# meanwhile (much less, in seconds).
+MARGIN = 512 * MiB
+
+
+def free_on_the_engines_disk() -> int:
+    root = subprocess.run(
+        ["docker", "info", "-f", "{{.DockerRootDir}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    found = os.statvfs(root)
+    return found.f_bavail * found.f_frsize
+
+
+def braked(gateway_config: GatewayConfig, kept: int) -> GatewayConfig:
+    # A student limit the attack never reaches by what is measured.
+    config = dataclasses.replace(gateway_config, max_disk=256 * MiB, min_free_disk=kept)
+    lifecycle.configure(config)
+    return config
+
+
+@pytest.fixture
+def reserve(gateway_config: GatewayConfig) -> Iterator[int]:
+    """A reserve MARGIN under what is free now."""
+    free = free_on_the_engines_disk()
+    if free < HIDDEN + 2 * MARGIN:
+        pytest.fail(f"this test needs {(HIDDEN + 2 * MARGIN) // MiB} MiB free on the engine's disk")
+    braked(gateway_config, free - MARGIN)
+    yield free - MARGIN
+    lifecycle.configure(gateway_config)
+
+
+@pytest.fixture
+def full_disk(gateway_config: GatewayConfig) -> Iterator[int]:
+    """A reserve the disk cannot meet: it stays under it whatever stops."""
+    kept = free_on_the_engines_disk() + 64 * 1024 * MiB
+    braked(gateway_config, kept)
+    yield kept
+    lifecycle.configure(gateway_config)
+
+
+PROGRAM = (
+    "import os, socket, time\n"
+    "keep, queue = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+    "fd = os.open('/f', os.O_RDWR | os.O_CREAT, 0o600)\n"
+    "chunk = b'x' * (1 << 20)\n"
+    f"for _ in range({HIDDEN // MiB}): os.write(fd, chunk)\n"
+    "os.fsync(fd)\n"
+    "socket.send_fds(keep, [b'x'], [fd])  # in flight in `queue`, never received\n"
+    "os.close(fd); os.unlink('/f')\n"
+    "open('/hecho', 'w').close(); time.sleep(600)\n"
+)
+
+
+def test_a_file_in_flight_in_a_socket_stops_everyone_below_the_reserve_then_not(
+    reserve: int, student: Any, other_student: Any
+) -> None:
+    other_student.ok("run", "-d", "--name", "vecino", IMAGE, "sleep", "600")
+    student.ok("run", "-d", "--name", "en-vuelo", PYTHON, "python3", "-c", PROGRAM)
+    wait_for(student, "en-vuelo", "/hecho")
+    # The hole: the disk lost it all, and the student's own measure sees none of it. That
+    # measure (the reaper's pass) also found the disk under the reserve.
+    assert free_on_the_engines_disk() < reserve
+    assert measure(student).used < 16 * MiB
+    assert state(student, "en-vuelo") == "exited"
+    assert state(other_student, "vecino") == "exited"
+    # Its process gone, the socket went and the file with it: the space is back, and so are
+    # the writes, at the next request.
+    assert free_on_the_engines_disk() >= reserve
+    assert student.ok("run", "--rm", IMAGE, "echo", "libre") == "libre\n"
+    other_student.ok("start", "vecino")
+    measure(student)
+    assert state(other_student, "vecino") == "running"
+
+
+def test_while_the_disk_stays_under_the_reserve_writes_are_refused_in_spanish(
+    full_disk: int, student: Any, other_student: Any
+) -> None:
+    other_student.ok("run", "-d", "--name", "vecino", IMAGE, "sleep", "600")
+    assert free_on_the_engines_disk() < full_disk
+    measure(student)
+    assert state(other_student, "vecino") == "exited"
+    refusal = student.refused("run", "--rm", IMAGE, "true")
+    assert "El disco del servidor de Muelle está casi lleno" in refusal
+    assert "está casi lleno" in other_student.refused("start", "vecino")
+    assert "está casi lleno" in student.refused("volume", "create", "otro")
+    # Reading and deleting still work: that is how a student makes room.
+    assert "vecino" in other_student.ok("ps", "-a")
+    other_student.ok("rm", "vecino")
