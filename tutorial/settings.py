@@ -497,8 +497,9 @@ DOCKER_GATEWAY_MAX_TOTAL_MEMORY = env_size("DOCKER_GATEWAY_MAX_TOTAL_MEMORY", "5
 DOCKER_GATEWAY_MAX_DISK = env_size("DOCKER_GATEWAY_MAX_DISK", "2g", minimum=0)
 # Files and directories in the same, counted with it where the engine's data is on this server.
 DOCKER_GATEWAY_MAX_FILES = env_int("DOCKER_GATEWAY_MAX_FILES", 100_000, minimum=1)
-# Free space kept on the disk of the engine's data (where this server sees it): below it, every
-# student's running containers stop and writes are refused (sandbox/gateway/disk_use.py).
+# Free space kept on the disk of the engine's data (where this server sees it), with
+# DOCKER_GATEWAY_MAX_DISK on: below it, every student's running containers stop and writes are
+# refused (sandbox/gateway/disk_use.py).
 DOCKER_GATEWAY_MIN_FREE_DISK = env_size("DOCKER_GATEWAY_MIN_FREE_DISK", "2g", minimum=0)
 # Docker Hub repositories a student may pull (no other registry, ever).
 DOCKER_GATEWAY_PULL_ALLOWLIST = env_list(

@@ -212,11 +212,12 @@ def _free(root: str) -> int:
 
 async def free_space(address: str) -> int | None:
     """Bytes free (for users other than root) on the disk of the engine's data, when
-    storage_here() found it on this server; else None."""
+    storage_here() found it on this server; else None. In the default executor, not the
+    walkers': a request's check must not wait behind the walks."""
     root = _roots.get(address)
     if root is None:
         return None
-    return await asyncio.get_running_loop().run_in_executor(_walkers, _free, root)
+    return await asyncio.get_running_loop().run_in_executor(None, _free, root)
 
 
 async def usage(student: Student, listed_here: Listings | None = None) -> Usage | None:

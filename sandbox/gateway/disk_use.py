@@ -24,8 +24,10 @@ Not prevented by the measure: what a container writes between two measurements
 deleted file whose descriptor is in flight in a unix socket is held by no process, so no walk
 sees it. Hence a last line where the engine's data is on this server: when its disk has less
 than DOCKER_GATEWAY_MIN_FREE_DISK free, every student this process serves on that engine has
-their running containers stopped (a descriptor in flight goes with the last process holding its
-socket) and their writes refused, until the disk has that much free again. docs/gateway.md.
+their running, restarting and paused containers stopped at the reaper's pass (before the walks:
+a pass that runs out of time still brakes; a descriptor in flight goes with the last process
+holding its socket), and every writing request reads the disk itself and is refused, until the
+disk has that much free again and a little more (HYSTERESIS_MAX). docs/gateway.md.
 """
 
 from __future__ import annotations
@@ -292,14 +294,10 @@ class _NotMeasured(Exception):
     pass
 
 
-async def _enforce_on_host(
-    students: list[Student], measured: dict[str, Measure]
-) -> dict[str, list[dict[str, Any]]]:
+async def _enforce_on_host(students: list[Student], measured: dict[str, Measure]) -> None:
     """The local engine's students, measured a few at a time (each walk runs in a thread), in
-    a new order at each pass: a pass cut short by the heartbeat's time leaves out others.
-    Returns each measured student's containers (Id and State)."""
+    a new order at each pass: a pass cut short by the heartbeat's time leaves out others."""
     listed_here = await disk_host.listings(students[0].engine)
-    containers: dict[str, list[dict[str, Any]]] = {}
 
     async def one(student: Student) -> None:
         try:
@@ -308,50 +306,67 @@ async def _enforce_on_host(
             return
         if found is not None:
             measured[student.owner] = Measure(found.bytes, found.started, found.files)
-            containers[student.owner] = found.containers
 
     order = list(students)
     random.shuffle(order)
     await asyncio.gather(*(one(student) for student in order))
-    return containers
 
 
-async def _low_disk(address: str, reserve: int) -> int | None:
-    """The free bytes of the engine's disk when under `reserve`, else None (or not known)."""
-    if not reserve:
+# Engines (by address) whose disk was under DOCKER_GATEWAY_MIN_FREE_DISK at the last look: the
+# state of the engine, not of a student, so a student who arrives meanwhile is braked too.
+_low: dict[str, bool] = {}
+# Once braked, the disk must have this much more than the reserve free to let writes go again:
+# one delete that brings it just over the line does not buy another full window of writing.
+HYSTERESIS_MAX = 256 * 1024 * 1024
+# Stops sent at once by the brake (each a call to the engine).
+_BRAKE_STOPS = 8
+
+
+async def _low_disk(student: Student, address: str) -> int | None:
+    """The free bytes of the engine's disk when under the reserve (with its hysteresis once
+    low), else None, also when the disk is not on this server. Records the state for every
+    student of that engine."""
+    reserve = student.config.min_free_disk
+    if not reserve or not await disk_host.storage_here(student, address):
         return None
     free = await disk_host.free_space(address)
-    return free if free is not None and free < reserve else None
+    if free is None:
+        return None
+    line = reserve + min(reserve // 8, HYSTERESIS_MAX) if _low.get(address) else reserve
+    low = _low[address] = free < line
+    return free if low else None
 
 
-async def _brake(
-    students: list[Student], address: str, containers: dict[str, list[dict[str, Any]]]
-) -> None:
+async def _brake(students: list[Student], address: str) -> None:
     """The last line: the engine's disk is almost full, whoever filled it (what no measure of
     one student sees: a descriptor in flight, what was written since the last measure, or many
-    students each under their limit). Every student here stops writing until it is not."""
-    free = await _low_disk(address, students[0].config.min_free_disk)
-    for student in students:
-        student.disk_low = free is not None
+    students each under their limit). Every student here stops writing until it is not. Run
+    before the walks, so a pass that runs out of time still brakes."""
+    reserve = students[0].config.min_free_disk
+    free = await _low_disk(students[0], address)
     if free is None:
         return
     logger.error(
         "disk: %s free on the engine's disk, under DOCKER_GATEWAY_MIN_FREE_DISK (%s): the "
         "running containers of its %d student(s) here are stopped",
         mib(free),
-        mib(students[0].config.min_free_disk),
+        mib(reserve),
         len(students),
     )
-    for student in students:
-        try:
-            listed = containers.get(student.owner)
-            if listed is None:
+    gate = asyncio.Semaphore(_BRAKE_STOPS)
+
+    async def stop(student: Student) -> None:
+        async with gate:
+            try:
+                # Listed now: what started since the last pass is stopped too.
                 listed = [
                     {"Id": c.get("Id"), "State": c.get("State")} for c in await student.containers()
                 ]
-            await _stop_writing(student, listed, "on a disk under DOCKER_GATEWAY_MIN_FREE_DISK")
-        except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
-            logger.warning("disk: %s not stopped", student.owner[:12], exc_info=True)
+                await _stop_writing(student, listed, "on a disk under DOCKER_GATEWAY_MIN_FREE_DISK")
+            except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
+                logger.warning("disk: %s not stopped", student.owner[:12], exc_info=True)
+
+    await asyncio.gather(*(stop(student) for student in students))
 
 
 async def enforce(students: Iterable[Student]) -> dict[str, Measure]:
@@ -374,17 +389,14 @@ async def enforce(students: Iterable[Student]) -> dict[str, Measure]:
             logger.warning("disk: the engine did not answer", exc_info=True)
             continue
         if here:
-            listed: dict[str, list[dict[str, Any]]] | None
             try:
-                listed = await _enforce_on_host(students_here, measured)
-            except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
-                logger.warning("disk: the engine's objects not listed", exc_info=True)
-                listed = None
-            try:
-                await _brake(students_here, address, listed or {})
+                await _brake(students_here, address)
             except OSError:
                 logger.warning("disk: the engine's free space not read", exc_info=True)
-            if listed is None:
+            try:
+                await _enforce_on_host(students_here, measured)
+            except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
+                logger.warning("disk: the engine's objects not listed", exc_info=True)
                 continue
             # Those the host could not measure (storage not here): the engine's accounting.
             group = [s for s in students_here if s.owner not in measured]
@@ -424,7 +436,9 @@ async def _stop_writing(
     """Stops the student's `containers` (Id and State of each) that may write."""
     # Restarting too: one between two runs of its restart policy would write again at the next.
     # The engine takes a stop through its API for the user's own: the policy leaves it down.
-    writing = [c["Id"] for c in containers if c.get("State") in ("running", "restarting")]
+    # Paused too: a paused process keeps what it holds (a deleted file, a descriptor in flight),
+    # and the engine stops a paused container as any other.
+    writing = [c["Id"] for c in containers if c.get("State") in ("running", "restarting", "paused")]
     for container_id in writing:
         response = await student.engine.request(
             "POST", f"/containers/{container_id}/stop", query={"t": "0"}
@@ -449,11 +463,15 @@ async def check(student: Student) -> None:
     limit = student.config.max_disk
     if not limit:
         return
-    if student.disk_low:
-        free = await _low_disk(await student.engine.address(), student.config.min_free_disk)
-        student.disk_low = free is not None
-        if free is not None:
-            raise refused(_low_disk_refusal())
+    # The engine's disk, read at each writing request (a statvfs): a disk that went under the
+    # reserve since the last pass refuses at once, and one with room again lets go at once.
+    try:
+        low = await _low_disk(student, await student.engine.address())
+    except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
+        logger.warning("disk: the engine's free space not read", exc_info=True)
+        low = None
+    if low is not None:
+        raise refused(_low_disk_refusal())
     if student.disk_over is None:
         return
     now = time.monotonic()

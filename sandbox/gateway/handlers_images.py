@@ -146,14 +146,45 @@ async def history(ex: Exchange) -> None:
 
 
 async def save(ex: Exchange) -> None:
+    """`docker save`. The engine first copies every layer of the images, uncompressed, to its
+    own disk, and removes the copy only when the stream ends: a reader that never reads holds
+    it. An attack review held many GiB that way, unseen by any measure. So one save at a time
+    per student, of images whose layers add up to at most DOCKER_GATEWAY_MAX_DISK, and none
+    while they are past it or the disk is almost full (routes: disk_use.check)."""
     if "name" in ex.params:
         names = [ex.params["name"]]
     else:
         names = ex.head.query_all("names")
-    refs = [(await _resolve(ex, name)).engine_ref for name in names]
-    if not refs:
+    images = [await _resolve(ex, name) for name in names]
+    if not images:
         raise bad_request(_("Indica qué imágenes guardar."))
-    await ex.forward("GET", "/images/get", query=[("names", r) for r in refs], mode="stream")
+    student = ex.student
+    if student.saving:
+        raise refused(
+            _("Ya estás guardando imágenes con «docker save»: espera a que termine y repite.")
+        )
+    limit = student.config.max_disk
+    if limit:
+        size = 0
+        for image_id in {image.id for image in images}:
+            info = await student.engine.get_or_none(f"/images/{image_id}/json") or {}
+            size += int(info.get("Size") or 0)
+        if size > limit:
+            raise refused(
+                _(
+                    "Esas imágenes ocupan %(size)s y «docker save» las copia enteras en el disco "
+                    "del servidor mientras las guarda: en Muelle puedes guardar hasta %(max)s a "
+                    "la vez. Guarda menos imágenes de una vez."
+                )
+                % {"size": quotas.mib(size), "max": quotas.mib(limit)}
+            )
+    student.saving = True
+    try:
+        await ex.forward(
+            "GET", "/images/get", query=[("names", i.engine_ref) for i in images], mode="stream"
+        )
+    finally:
+        student.saving = False
 
 
 def _own_target(student: Student, repo: str, tag: str | None) -> tuple[str, str]:

@@ -84,6 +84,9 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", rf"/containers/{_ID}/changes", containers.changes),
     ("GET", rf"/containers/{_ID}/export", containers.export),
     ("GET HEAD PUT", rf"/containers/{_ID}/archive", _writes(containers.archive, _puts)),
+    # Not _writes: an exec writes nothing to the engine's disk itself, and what it starts runs
+    # in a container that the limit and the brake stop like any other (a refused exec would only
+    # keep a student from looking inside).
     ("POST", rf"/containers/{_ID}/exec", containers.exec_create),
     ("DELETE", rf"/containers/{_ID}", _frees(containers.remove)),
     ("POST", rf"/exec/{_ID}/start", containers.exec_start),
@@ -92,13 +95,13 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", r"/images/json", images.list_images),
     ("POST", r"/images/create", _writes(images.create)),
     ("POST", r"/images/prune", images.prune),
-    ("GET", r"/images/get", images.save),
+    ("GET", r"/images/get", _writes(images.save)),
     ("POST", r"/build", _writes(build.build)),
     ("POST", r"/build/prune", system.build_cache_prune),
     ("POST", r"/commit", _writes(images.commit)),
     ("GET", rf"/images/{_NAME}/json", images.inspect),
     ("GET", rf"/images/{_NAME}/history", images.history),
-    ("GET", rf"/images/{_NAME}/get", images.save),
+    ("GET", rf"/images/{_NAME}/get", _writes(images.save)),
     ("POST", rf"/images/{_NAME}/tag", images.tag),
     ("POST", rf"/images/{_NAME}/push", registry.push),
     ("GET", r"/images/search", registry.search),

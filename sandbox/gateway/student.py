@@ -62,8 +62,9 @@ class Student:
         self.disk_deleted = 0.0
         # The files found by that measure when they were past DOCKER_GATEWAY_MAX_FILES.
         self.disk_files_over: int | None = None
-        # The engine's disk had less than DOCKER_GATEWAY_MIN_FREE_DISK free at the last look.
-        self.disk_low = False
+        # A `docker save` of theirs is being streamed (the engine copies the images to its
+        # disk first, until the stream ends): one at a time (handlers_images.save).
+        self.saving = False
         # The measure of their files under way (disk_use._host_measure), shared by its callers.
         self.disk_task: asyncio.Task[Any] | None = None
         self.disk_task_started = 0.0
