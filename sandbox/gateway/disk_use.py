@@ -12,12 +12,12 @@ serves: their containers' writable layers, their volumes and their own images' l
 - An engine elsewhere (a Swarm node): the engine's accounting, `GET /system/df`, one run per
   engine shared by the reaper and requests (`df_usage`), with the gaps docs/gateway.md lists.
 
-A student past DOCKER_GATEWAY_MAX_DISK (or the files limit) has their running (and restarting)
-containers stopped (what writes stops writing), and the gateway refuses what would write more
-(`check`: creating or starting a container, a build, a commit, a pull or import, a new volume, a
-copy into a container) with a Spanish message saying how much and what to delete. Their next
-such request measures again: as soon as it may after they deleted something (REQUEST_GAP),
-otherwise at most every RECHECK_AFTER seconds.
+A student past DOCKER_GATEWAY_MAX_DISK (or the files limit) has their running (and restarting,
+and paused) containers stopped (what writes stops writing), and the gateway refuses what would
+write more (`check`: creating or starting a container, a build, a commit, a pull or import, a
+save, a new volume, a copy into a container) with a Spanish message saying how much and what to
+delete. Their next such request measures again: as soon as it may after they deleted something
+(REQUEST_GAP), otherwise at most every RECHECK_AFTER seconds.
 
 Not prevented by the measure: what a container writes between two measurements
 (SANDBOX_REAP_INTERVAL / 2, 15 s by default) can pass the limit before it is stopped, and a
@@ -348,7 +348,7 @@ async def _brake(students: list[Student], address: str) -> None:
         return
     logger.error(
         "disk: %s free on the engine's disk, under DOCKER_GATEWAY_MIN_FREE_DISK (%s): the "
-        "running containers of its %d student(s) here are stopped",
+        "running, restarting and paused containers of its %d student(s) here are stopped",
         mib(free),
         mib(reserve),
         len(students),
