@@ -359,9 +359,7 @@ async def _brake(students: list[Student], address: str) -> None:
         async with gate:
             try:
                 # Listed now: what started since the last pass is stopped too.
-                listed = [
-                    {"Id": c.get("Id"), "State": c.get("State")} for c in await student.containers()
-                ]
+                listed = await student.containers()
                 await _stop_writing(student, listed, "on a disk under DOCKER_GATEWAY_MIN_FREE_DISK")
             except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
                 logger.warning("disk: %s not stopped", student.owner[:12], exc_info=True)
