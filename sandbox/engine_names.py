@@ -13,6 +13,8 @@ import re
 LABEL_MANAGED = "muelle.managed"
 LABEL_INSTANCE = "muelle.instance"
 LABEL_ROLE = "muelle.role"
+# The role of a student's sandbox, the container their terminal runs in (sandbox/hardening.py).
+SANDBOX_ROLE = "sandbox"
 # Whose it is: every object a student makes through their gateway carries it (and images built
 # FROM a course image inherit that image's labels, so only this one tells a student's apart).
 LABEL_STUDENT = "muelle.student"

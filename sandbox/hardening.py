@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
-from sandbox import project_volume
+from sandbox import engine_names, project_volume
 from tutorial.env import format_size, parse_size
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -38,7 +38,7 @@ LABEL_STORE = "muelle.store"
 # The name of the Docker gateway folder mounted at DOCKER_GATEWAY_MOUNT_TARGET (sandbox/gateway):
 # a warm container's folder is served once the container is handed out.
 LABEL_GATEWAY = "muelle.gateway"
-ROLE = "sandbox"
+ROLE = engine_names.SANDBOX_ROLE
 
 # Keeps the main process alive doing nothing; docker-init (init=True) is PID 1 and reaps zombies.
 COMMAND = ["sleep", "infinity"]

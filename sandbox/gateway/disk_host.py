@@ -8,7 +8,10 @@ them. Counted:
   engine's folder for it (its /etc/hosts, /etc/resolv.conf and /etc/hostname are mounted from
   there, writable by the container's root; its log is there);
 - the deleted files the processes of any of their containers hold open or mapped, on the disk
-  of any of their containers or volumes;
+  of any of their containers or volumes; and those their sandbox's processes hold (a descriptor
+  passed in through a unix socket in ~/proyecto: the only way a sandbox holds a file on disk,
+  its own files being read-only or memory). Past the limit, those sandbox processes are killed:
+  they are not stopped with the containers, and could write on through the descriptor;
 - each volume labelled theirs or mounted by one of their containers, except the project volume
   (a tmpfs bounded by its own size);
 - the layers of their own images (builds, commits, imports) that no image outside every
@@ -23,17 +26,22 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import project_volume
-from sandbox.engine_names import LABEL_STUDENT
+from sandbox.engine_names import LABEL_GATEWAY, LABEL_ROLE, LABEL_STUDENT, SANDBOX_ROLE
 
 from . import disk_walk
+from .config import GatewayConfig
 from .student import Student
 from .upstream import Upstream
+
+logger = logging.getLogger(__name__)
 
 _CACHE_MAX = 4096  # image ids and layer directories remembered; the oldest half goes when full
 _image_layers: dict[str, frozenset[str]] = {}
@@ -53,6 +61,7 @@ class _Plan:
     trees: list[str] = field(default_factory=list)  # writable layers and volumes
     layers: list[str] = field(default_factory=list)  # own image layers (never change)
     processes: list[tuple[int, str]] = field(default_factory=list)  # first pid, container id
+    sandboxes: list[tuple[int, str]] = field(default_factory=list)  # the same, of their sandbox
 
 
 def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
@@ -125,6 +134,7 @@ async def _plan(
         pid = (info.get("State") or {}).get("Pid")
         if isinstance(pid, int) and pid > 0:
             plan.processes.append((pid, str(info.get("Id"))))
+    plan.sandboxes = await sandboxes(student)
     owns = student.ns.owns_labels
     for volume in listed_here.volumes:
         name = volume.get("Name") or ""
@@ -144,9 +154,75 @@ async def _plan(
     return plan, listed
 
 
-def _count(plan: _Plan, cap: int, cgroup_root: str) -> tuple[int, int]:
+async def sandboxes(student: Student) -> list[tuple[int, str]]:
+    """(first pid, id) of the student's running sandbox: the one that mounts their gateway
+    folder (labels no student can set: the gateway refuses `muelle.*`)."""
+    folder = student.sandbox_folder()
+    if folder is None:
+        return []
+    filters = {"label": [f"{LABEL_GATEWAY}={folder}", f"{LABEL_ROLE}={SANDBOX_ROLE}"]}
+    listed = await student.engine.json(
+        "GET", "/containers/json", query={"filters": json.dumps(filters)}
+    )
+    found = []
+    for container in listed or []:
+        if (container.get("Labels") or {}).get(LABEL_STUDENT):
+            continue  # never one of theirs: those are counted as containers
+        info = await student.engine.get_or_none(f"/containers/{container['Id']}/json")
+        pid = ((info or {}).get("State") or {}).get("Pid")
+        if isinstance(pid, int) and pid > 0:
+            found.append((pid, str(container["Id"])))
+    return found
+
+
+def _sandbox_holders(
+    sandboxes: list[tuple[int, str]], tally: disk_walk.Tally, cgroup_root: str
+) -> list[tuple[set[int], str]]:
+    """Counts the deleted files on disk the sandboxes' processes hold; (holders, id) each."""
+    held = []
+    for pid, container_id in sandboxes:
+        holders: set[int] = set()
+        pids = disk_walk.container_pids(pid, container_id, cgroup_root)
+        disk_walk.held_deleted(pids, tally, holders)
+        held.append((holders, container_id))
+    return held
+
+
+def _stop_sandbox_holders(held: list[tuple[set[int], str]], owner: str, why: str) -> None:
+    for holders, container_id in held:
+        if holders and disk_walk.stop_holders(holders, container_id):
+            logger.warning(
+                "disk: student %s %s: killed %d process(es) of their sandbox %s that held a "
+                "deleted file on disk",
+                owner[:12],
+                why,
+                len(holders),
+                container_id[:12],
+            )
+
+
+async def stop_sandbox_holders(student: Student) -> None:
+    """For the brake (disk_use): kills the processes of the student's sandbox that hold a
+    deleted file on disk, whatever their measure says."""
+    found = await sandboxes(student)
+    if found:
+        await asyncio.get_running_loop().run_in_executor(
+            _walkers, _brake_sandboxes, found, student.config, student.owner
+        )
+
+
+def _brake_sandboxes(found: list[tuple[int, str]], config: GatewayConfig, owner: str) -> None:
+    held = _sandbox_holders(
+        found, disk_walk.Tally(cap=config.max_files), str(config.build_cgroup_root)
+    )
+    _stop_sandbox_holders(held, owner, "on a disk under DOCKER_GATEWAY_MIN_FREE_DISK")
+
+
+def _count(plan: _Plan, config: GatewayConfig, owner: str) -> tuple[int, int]:
     """The walk itself, in a worker thread. On an engine whose storage is here, a directory
     that is not there was removed meanwhile: it holds nothing."""
+    cap = config.max_files
+    cgroup_root = str(config.build_cgroup_root)
     tally = disk_walk.Tally(cap=cap)
     for tree in plan.trees:
         disk_walk.walk(tree, tally)
@@ -169,9 +245,19 @@ def _count(plan: _Plan, cap: int, cgroup_root: str) -> tuple[int, int]:
             break
         pids = disk_walk.container_pids(pid, container_id, cgroup_root)
         disk_walk.held_deleted(pids, tally)
+    # The sandbox's holders with a budget of their own, also past the cap: past the limit is
+    # when they must be found and stopped, and a student's many descriptors elsewhere must not
+    # make a process of their terminal look like one. A file both hold counts once (`seen`).
+    sandbox_tally = disk_walk.Tally(cap=cap, seen=tally.seen)
+    held = _sandbox_holders(plan.sandboxes, sandbox_tally, cgroup_root)
+    tally.bytes += sandbox_tally.bytes
+    tally.capped = tally.capped or sandbox_tally.capped
     # A walk that stopped early (the cap, or MAX_DEPTH) is past the limit whatever it counted:
     # what it did not reach may be anything.
     files = max(tally.files, cap + 1) if tally.capped else tally.files
+    if tally.bytes > config.max_disk or files > cap:
+        # Here, not after: the holders just found are still theirs (stop_holders checks).
+        _stop_sandbox_holders(held, owner, "past DOCKER_GATEWAY_MAX_DISK")
     return tally.bytes, files
 
 
@@ -234,7 +320,7 @@ async def usage(student: Student, listed_here: Listings | None = None) -> Usage 
     plan, listed = planned
     config = student.config
     used, files = await asyncio.get_running_loop().run_in_executor(
-        _walkers, _count, plan, config.max_files, str(config.build_cgroup_root)
+        _walkers, _count, plan, config, student.owner
     )
     states = [{"Id": c.get("Id"), "State": c.get("State")} for c in listed]
     return Usage(used, files, started, states)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import signal
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -137,14 +138,16 @@ def _filesystem_type(path: str) -> int | None:
     return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF
 
 
-def held_deleted(pids: Iterable[int], tally: Tally) -> None:
+def held_deleted(pids: Iterable[int], tally: Tally, holders: set[int] | None = None) -> None:
     """Adds the deleted regular files the processes `pids` hold, open or mapped: their disk
     comes back only when the last holder lets go. Any disk: a file passed from another of the
     student's containers, even one stopped since, is on that container's overlay. Not counted:
     what is memory (see _MEMORY_FILESYSTEMS). Each descriptor or mapping looked at counts
     against the tally's cap, as an entry of a walk does: past it, the student is past the limit
     (a deleted file hidden behind a million). Not seen: a descriptor in flight in a unix socket
-    that nobody received (docs/gateway.md). map_files needs CAP_SYS_ADMIN, as setns does."""
+    that nobody received (docs/gateway.md). map_files needs CAP_SYS_ADMIN, as setns does.
+    `holders`: gets each process that holds such a file (counted here or before), and the one
+    whose descriptors took the tally past its cap (it may hold one among them)."""
     for pid in pids:
         for kind in ("fd", "map_files"):
             base = f"/proc/{pid}/{kind}"
@@ -155,25 +158,58 @@ def held_deleted(pids: Iterable[int], tally: Tally) -> None:
             tally.looked += len(names)
             if tally.looked > tally.cap:
                 tally.capped = True
+                if holders is not None:
+                    holders.add(pid)  # not all looked at: it may hold one
                 return
             for name in names:
-                _held(f"{base}/{name}", tally)
+                if _held(f"{base}/{name}", tally) and holders is not None:
+                    holders.add(pid)
 
 
-def _held(path: str, tally: Tally) -> None:
+def _held(path: str, tally: Tally) -> bool:
+    """Counts `path` (a /proc link) once if it is a deleted file on disk; True if it is one."""
     try:
         if not os.readlink(path).endswith(_DELETED):
-            return
+            return False
         st = os.stat(path)
     except OSError:
-        return
+        return False
     if st.st_nlink or not stat.S_ISREG(st.st_mode):
-        return
+        return False
     key = (st.st_dev, st.st_ino)
-    if key in tally.seen or _filesystem_type(path) in _MEMORY_FILESYSTEMS:
-        return
+    if key in tally.seen:
+        return True
+    if _filesystem_type(path) in _MEMORY_FILESYSTEMS:
+        return False
     tally.seen.add(key)
     tally.bytes += st.st_blocks * 512
+    return True
+
+
+def stop_holders(holders: Iterable[int], container_id: str) -> int:
+    """Kills the processes `holders` that are still in the container `container_id` (its
+    cgroup, read through a pidfd, so a number reused by another process meanwhile is never
+    signalled); returns how many. For a student's sandbox: a descriptor passed into it is the
+    only way it holds a file on disk, and its processes are not stopped with their containers."""
+    stopped = 0
+    for pid in holders:
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            continue  # ended
+        try:
+            # Read after the pidfd pins the process. If it ended and its number went to
+            # another before this read, the signal below finds the pinned one gone (ESRCH).
+            with open(f"/proc/{pid}/cgroup", encoding="ascii", errors="replace") as lines:
+                theirs = container_id in lines.read()
+            if theirs:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                stopped += 1
+        except OSError:
+            continue  # ended meanwhile
+        finally:
+            os.close(pidfd)
+    return stopped
 
 
 def container_pids(pid: int, container_id: str, cgroup_root: str, proc: str = "/proc") -> list[int]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
 import time
@@ -109,7 +110,8 @@ def _student(owner: str, config: GatewayConfig) -> Student:
     student = _students.get(owner)
     if student is None:
         engine = Upstream(config.engine_socket, gateway_config.engine_resolver(owner))
-        student = _students[owner] = Student(owner, config, engine)
+        sandbox_folder = functools.partial(_folder_of, owner)
+        student = _students[owner] = Student(owner, config, engine, sandbox_folder)
     return student
 
 
@@ -140,7 +142,7 @@ async def open_gateway(owner: str, *, folder: Path | None = None) -> Path:
         if gateway is not None and gateway.student.owner != owner:
             raise ValueError(f"{folder} already serves another student")
         if gateway is not None and _alive_here(gateway) and _socket_is_ours(gateway):
-            port_tables.open_table(student, lambda: _folder_of(owner))
+            port_tables.open_table(student, student.sandbox_folder)
             return folder
         if gateway is not None and _alive_here(gateway):
             await _close(gateway)
@@ -151,7 +153,7 @@ async def open_gateway(owner: str, *, folder: Path | None = None) -> Path:
         _inodes[folder] = gateway.socket_path.stat().st_ino
         # Published ports follow the student's containers from now on (and those still
         # running from before a restart of Muelle are carried again).
-        port_tables.open_table(student, lambda: _folder_of(owner))
+        port_tables.open_table(student, student.sandbox_folder)
         return folder
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,11 +44,24 @@ def known_tags(tags: list[str] | None) -> list[str]:
     return [t for t in tags or [] if t and t != "<none>:<none>"]
 
 
+def _no_sandbox() -> str | None:
+    return None
+
+
 class Student:
-    def __init__(self, owner: str, config: GatewayConfig, engine: Upstream) -> None:
+    def __init__(
+        self,
+        owner: str,
+        config: GatewayConfig,
+        engine: Upstream,
+        sandbox_folder: Callable[[], str | None] = _no_sandbox,
+    ) -> None:
         self.owner = owner
         self.config = config
         self.engine = engine
+        # The gateway folder their sandbox mounts while it is served here (its `muelle.gateway`
+        # label names it): how their sandbox is found (published ports, the disk measure).
+        self.sandbox_folder = sandbox_folder
         self.ns = Namespace(owner, config.instance)
         # Serialises the check-then-create of objects counted by quotas.
         self.lock = asyncio.Lock()

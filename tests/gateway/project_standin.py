@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox import project_volume
+from sandbox.engine_names import LABEL_GATEWAY, LABEL_ROLE, SANDBOX_ROLE
 
 DOCKER = "/usr/bin/docker"
 SANDBOX_USER = "1000:1000"
@@ -48,7 +49,11 @@ def _engine(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start_standin(folder_name: str) -> ProjectSide:
+def start_standin(
+    folder_name: str, image: str = "muelle/busybox", as_sandbox: bool = False
+) -> ProjectSide:
+    """`as_sandbox`: with a sandbox's labels too (its role, its gateway folder), so that the
+    gateway finds it as the student's sandbox (the disk measure does)."""
     spec = project_volume.mount(folder_name)
     options = spec["VolumeOptions"]["DriverConfig"]["Options"]
     name = f"pytest-proyecto-{uuid.uuid4().hex[:10]}"
@@ -65,10 +70,18 @@ def start_standin(folder_name: str) -> ProjectSide:
             "volume-nocopy",
         ]
     )
+    labels = []
+    if as_sandbox:
+        labels = [
+            "--label",
+            f"{LABEL_ROLE}={SANDBOX_ROLE}",
+            "--label",
+            f"{LABEL_GATEWAY}={folder_name}",
+        ]
     result = _engine(
         "run", "-d", "--name", name, "--user", SANDBOX_USER, "--network", "none",
-        "--tmpfs", "/home/alumno:rw,uid=1000,gid=1000,mode=0700",
-        "--mount", mount, "muelle/busybox", "sleep", "900",
+        "--tmpfs", "/home/alumno:rw,uid=1000,gid=1000,mode=0700", *labels,
+        "--mount", mount, image, "sleep", "900",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return ProjectSide(result.stdout.strip(), spec["Source"], spec["Target"])
@@ -83,13 +96,13 @@ def engine_has_volume(name: str) -> bool:
     return _engine("volume", "inspect", name).returncode == 0
 
 
-def project_sides() -> Iterator[Callable[[Any], ProjectSide]]:
+def project_sides() -> Iterator[Callable[..., ProjectSide]]:
     """For a fixture `project_of`: `project_of(student)` is their project folder, as their
     sandbox would have it; every stand-in goes at teardown."""
     made: list[ProjectSide] = []
 
-    def make(student: Any) -> ProjectSide:
-        side = start_standin(student.folder.name)
+    def make(student: Any, **options: Any) -> ProjectSide:
+        side = start_standin(student.folder.name, **options)
         made.append(side)
         return side
 

@@ -21,7 +21,16 @@ from sandbox.gateway import disk_use, lifecycle
 from sandbox.gateway.config import GatewayConfig
 
 from .conftest import IMAGE, MiB
-from .test_disk_unseen import PYTHON, measure, state, wait_for
+from .project_standin import project_sides
+from .test_disk_unseen import (
+    PYTHON,
+    alive_in,
+    gone_in_time,
+    measure,
+    pass_a_file_into_the_sandbox,
+    state,
+    wait_for,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -122,3 +131,29 @@ def test_while_the_disk_stays_under_the_reserve_writes_are_refused_in_spanish(
     # Reading still works: that is how a student sees what to delete.
     assert student.ok("ps", "-a", "-q") == ""
     assert IMAGE in student.ok("images", "--format", "{{.Repository}}", IMAGE)
+
+
+@pytest.fixture
+def project_of() -> Iterator[Any]:
+    yield from project_sides()
+
+
+def test_below_the_reserve_a_sandbox_process_holding_a_file_on_disk_is_stopped(
+    student: Any, project_of: Any
+) -> None:
+    side = project_of(student, image=PYTHON, as_sandbox=True)
+    pass_a_file_into_the_sandbox(student, side, 1)
+    # Then the disk goes under a reserve it cannot meet. The gateway keeps the configuration
+    # its student was made with (set up without a reserve, or the pass would be refused).
+    served = lifecycle.serving(student.folder)
+    assert served is not None
+    served.student.config = dataclasses.replace(
+        served.student.config,
+        max_disk=256 * MiB,
+        min_free_disk=free_on_the_engines_disk() + 64 * 1024 * MiB,
+    )
+    # A file far under their limit: only the brake stops its holder, which could write on.
+    assert measure(student).used < 16 * MiB
+    assert gone_in_time(side, "tomador")
+    assert alive_in(side, "vecino")
+    assert side.sh("echo sigo") == "sigo\n"

@@ -6,6 +6,7 @@ container and in an image), and a walk that a link must not lead out of."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from sandbox.gateway.config import GatewayConfig
 from sandbox.gateway.disk_use import Measure
 
 from .conftest import IMAGE, MiB
+from .project_standin import DOCKER, SANDBOX_USER, ProjectSide, project_sides
 
 pytestmark = pytest.mark.docker
 
@@ -160,11 +162,12 @@ def test_a_file_held_from_a_stopped_containers_layer_counts(
 
 def test_shared_memory_is_not_disk(small_disk: GatewayConfig, student: Any) -> None:
     # A database's shared buffers are a deleted "file" in /proc (/dev/zero, mapped shared): 30
-    # MiB of memory, under the memory limit, not the disk's.
+    # MiB of memory, under the memory limit, not the disk's. Written a MiB at a time: one
+    # 30 MiB string beside the mapping took the container near its memory limit (OOM at times).
     program = (
         "import mmap, time\n"
         "m = mmap.mmap(-1, 30 << 20, mmap.MAP_SHARED)\n"
-        "m.write(b'x' * (30 << 20))\n"
+        "for _ in range(30): m.write(b'x' * (1 << 20))\n"
         "open('/hecho', 'w').close(); time.sleep(600)\n"
     )
     student.ok("run", "-d", "--name", "memoria", PYTHON, "python3", "-c", program)
@@ -237,3 +240,117 @@ def test_the_walk_does_not_follow_links_out_of_a_volume(
     assert found.files is not None and 5 <= found.files < 50
     assert found.used < MiB
     assert student.ok("run", "--rm", IMAGE, "echo", "sigo") == "sigo\n"
+
+
+@pytest.fixture
+def project_of() -> Iterator[Any]:
+    yield from project_sides()
+
+
+# A container of the student passes a descriptor on a file it then deletes, through a unix
+# socket in ~/proyecto (the folder their sandbox shares with the containers that bind it), to
+# a process of their sandbox, which fills the file: only the sandbox holds it now.
+PASSER = (
+    "import os, socket, time\n"
+    "server = socket.socket(socket.AF_UNIX)\n"
+    "server.bind('/p/pase'); os.chmod('/p/pase', 0o777); server.listen(1)\n"
+    "fd = os.open('/f', os.O_RDWR | os.O_CREAT, 0o600); os.unlink('/f')\n"
+    "conn, _ = server.accept()\n"
+    "socket.send_fds(conn, [b'x'], [fd]); conn.recv(1)\n"
+    "os.close(fd); conn.close(); server.close(); os.unlink('/p/pase')\n"
+    "open('/hecho', 'w').close(); time.sleep(600)\n"
+)
+
+
+def taker(mib_written: int, more_descriptors: int = 0) -> str:
+    return (
+        "import os, socket, time\n"
+        f"hiding = [os.open('/dev/null', os.O_RDONLY) for _ in range({more_descriptors})]\n"
+        "folder = '/home/alumno/proyecto'\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        "for _ in range(1200):\n"
+        "    try:\n"
+        "        s.connect(folder + '/pase'); break\n"
+        "    except OSError:\n"
+        "        time.sleep(0.1)\n"
+        "_, fds, _, _ = socket.recv_fds(s, 1, 1)\n"
+        "s.send(b'k'); s.close()\n"
+        f"for _ in range({mib_written}): os.write(fds[0], b'x' * (1 << 20))\n"
+        "os.fsync(fds[0])\n"
+        "open(folder + '/tomador', 'w').write(str(os.getpid()))\n"
+        "time.sleep(600)\n"
+    )
+
+
+# Beside it, a process of the sandbox that holds a deleted file of its own (in memory: a
+# sandbox writes on disk nowhere else) and must be left alone.
+BYSTANDER = (
+    "exec 3>/home/alumno/t; rm /home/alumno/t; echo $$ > /home/alumno/proyecto/vecino; "
+    "exec sleep 600"
+)
+
+
+def pass_a_file_into_the_sandbox(
+    student: Any, side: ProjectSide, mib_written: int, more_descriptors: int = 0
+) -> None:
+    """The pass above, done; the sandbox's holder and bystander have written their pids."""
+    side.sh(f"chmod 0777 {side.folder}")  # the container's root has no CAP_DAC_OVERRIDE
+    side.sh(f"nohup sh -c '{BYSTANDER}' >/dev/null 2>&1 &")
+    student.ok("run", "-d", "--name", "pasador", "-v", f"{side.folder}:/p", PYTHON,
+               "python3", "-c", PASSER)  # fmt: skip
+    result = subprocess.run(
+        [DOCKER, "exec", "-d", "-u", SANDBOX_USER, side.container, "python3", "-c",
+         taker(mib_written, more_descriptors)],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    wait_for(student, "pasador", "/hecho")
+    deadline = time.monotonic() + 120
+    while "tomador" not in side.sh(f"ls {side.folder}"):
+        assert time.monotonic() < deadline, "the sandbox never took the file"
+        time.sleep(0.3)
+
+
+def alive_in(side: ProjectSide, pid_file: str) -> bool:
+    pid = side.sh(f"cat {side.folder}/{pid_file}").strip()
+    return side.sh(f"test -d /proc/{pid} && echo vivo || echo no").strip() == "vivo"
+
+
+def gone_in_time(side: ProjectSide, pid_file: str) -> bool:
+    deadline = time.monotonic() + 30
+    while alive_in(side, pid_file):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_a_file_passed_into_the_sandbox_counts_and_its_holder_is_stopped(
+    small_disk: GatewayConfig, student: Any, project_of: Any
+) -> None:
+    side = project_of(student, image=PYTHON, as_sandbox=True)
+    pass_a_file_into_the_sandbox(student, side, 30)
+    # No container of theirs holds it: before, no measure saw it, and the sandbox could write
+    # on through it without bound. Now it counts, and past the limit its holder is killed.
+    assert measure(student).used > LIMIT
+    assert gone_in_time(side, "tomador")
+    # Only that process: the sandbox (the student's terminal) and its other processes go on.
+    assert alive_in(side, "vecino")
+    assert side.sh("echo sigo") == "sigo\n"
+    # Its holder gone, the file's blocks are free: the student is under the limit again.
+    assert measure(student).used < 2 * MiB
+    assert student.ok("run", "--rm", IMAGE, "echo", "libre") == "libre\n"
+
+
+def test_a_holder_hidden_among_more_descriptors_than_the_cap_is_stopped_too(
+    small_disk: GatewayConfig, student: Any, project_of: Any
+) -> None:
+    # A small file behind more descriptors than a measure looks at: the measure stops looking
+    # (past the files limit, as a walk that stops early), and the process it could not see
+    # through is the holder it stops.
+    side = project_of(student, image=PYTHON, as_sandbox=True)
+    pass_a_file_into_the_sandbox(student, side, 1, more_descriptors=MAX_FILES + 100)
+    found = measure(student)
+    assert found.files is not None and found.files > MAX_FILES
+    assert gone_in_time(side, "tomador")
+    assert alive_in(side, "vecino")
