@@ -8,10 +8,11 @@ them. Counted:
   engine's folder for it (its /etc/hosts, /etc/resolv.conf and /etc/hostname are mounted from
   there, writable by the container's root; its log is there);
 - the deleted files the processes of any of their containers hold open or mapped, on the disk
-  of any of their containers or volumes; and those their sandbox's processes hold (a descriptor
-  passed in through a unix socket in ~/proyecto: the only way a sandbox holds a file on disk,
-  its own files being read-only or memory). Past the limit, those sandbox processes are killed:
-  they are not stopped with the containers, and could write on through the descriptor;
+  of any of their containers or volumes; and those their sandbox's processes hold. A sandbox
+  holds a file on disk that is not its own root's only if one of their containers passed it in
+  (through a unix socket in ~/proyecto: its own files are read-only or memory), so any process
+  of it that holds one is killed at every measure, past the limit or not: it is not stopped
+  with the containers, and could write on through the descriptor without bound;
 - each volume labelled theirs or mounted by one of their containers, except the project volume
   (a tmpfs bounded by its own size);
 - the layers of their own images (builds, commits, imports) that no image outside every
@@ -62,6 +63,7 @@ class _Plan:
     layers: list[str] = field(default_factory=list)  # own image layers (never change)
     processes: list[tuple[int, str]] = field(default_factory=list)  # first pid, container id
     sandboxes: list[tuple[int, str]] = field(default_factory=list)  # the same, of their sandbox
+    data_root: str = ""  # the engine's data root (its filesystem is disk)
 
 
 def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
@@ -176,46 +178,55 @@ async def sandboxes(student: Student) -> list[tuple[int, str]]:
 
 
 def _sandbox_holders(
-    sandboxes: list[tuple[int, str]], tally: disk_walk.Tally, cgroup_root: str
+    sandboxes: list[tuple[int, str]], tally: disk_walk.Tally, cgroup_root: str, data_root: str
 ) -> list[tuple[set[int], str]]:
-    """Counts the deleted files on disk the sandboxes' processes hold; (holders, id) each."""
+    """Counts the deleted files on disk the sandboxes' processes hold; (holders, id) each: the
+    processes that hold a file on disk not their sandbox's own (disk_walk.Own)."""
     held = []
     for pid, container_id in sandboxes:
+        own = disk_walk.Own.of(pid, data_root)
+        if own is None:
+            continue  # ended
+        # Not the first process: the engine's docker-init, mapped from the server's disk (no
+        # student can make it hold anything).
+        pids = [p for p in disk_walk.container_pids(pid, container_id, cgroup_root) if p != pid]
         holders: set[int] = set()
-        pids = disk_walk.container_pids(pid, container_id, cgroup_root)
-        disk_walk.held_deleted(pids, tally, holders)
+        disk_walk.held(pids, tally, holders, own)
         held.append((holders, container_id))
     return held
 
 
-def _stop_sandbox_holders(held: list[tuple[set[int], str]], owner: str, why: str) -> None:
+def _stop_sandbox_holders(held: list[tuple[set[int], str]], owner: str) -> None:
     for holders, container_id in held:
         if holders and disk_walk.stop_holders(holders, container_id):
             logger.warning(
-                "disk: student %s %s: killed %d process(es) of their sandbox %s that held a "
-                "deleted file on disk",
+                "disk: student %s: killed %d process(es) of their sandbox %s that held a file "
+                "on disk passed in from a container (or could not be seen through)",
                 owner[:12],
-                why,
                 len(holders),
                 container_id[:12],
             )
 
 
 async def stop_sandbox_holders(student: Student) -> None:
-    """For the brake (disk_use): kills the processes of the student's sandbox that hold a
-    deleted file on disk, whatever their measure says."""
+    """For the brake (disk_use), at once: kills the processes of the student's sandbox that
+    hold a file on disk not its own."""
+    root = _roots.get(await student.engine.address())
+    if root is None:
+        return
     found = await sandboxes(student)
     if found:
         await asyncio.get_running_loop().run_in_executor(
-            _walkers, _brake_sandboxes, found, student.config, student.owner
+            _walkers, _brake_sandboxes, found, student.config, student.owner, root
         )
 
 
-def _brake_sandboxes(found: list[tuple[int, str]], config: GatewayConfig, owner: str) -> None:
-    held = _sandbox_holders(
-        found, disk_walk.Tally(cap=config.max_files), str(config.build_cgroup_root)
-    )
-    _stop_sandbox_holders(held, owner, "on a disk under DOCKER_GATEWAY_MIN_FREE_DISK")
+def _brake_sandboxes(
+    found: list[tuple[int, str]], config: GatewayConfig, owner: str, data_root: str
+) -> None:
+    tally = disk_walk.Tally(cap=config.max_files)
+    held = _sandbox_holders(found, tally, str(config.build_cgroup_root), data_root)
+    _stop_sandbox_holders(held, owner)
 
 
 def _count(plan: _Plan, config: GatewayConfig, owner: str) -> tuple[int, int]:
@@ -245,19 +256,18 @@ def _count(plan: _Plan, config: GatewayConfig, owner: str) -> tuple[int, int]:
             break
         pids = disk_walk.container_pids(pid, container_id, cgroup_root)
         disk_walk.held_deleted(pids, tally)
-    # The sandbox's holders with a budget of their own, also past the cap: past the limit is
-    # when they must be found and stopped, and a student's many descriptors elsewhere must not
-    # make a process of their terminal look like one. A file both hold counts once (`seen`).
+    # The sandbox's processes, with a budget of their own (a student's many descriptors
+    # elsewhere must not make a process of their terminal look like a holder), also past the
+    # cap. A file both hold counts once (`seen`). A sandbox holds a file on disk only if one
+    # of their containers passed it in: whatever the measure, its holders are stopped, here
+    # and not after (the ones just found are still theirs: stop_holders checks).
     sandbox_tally = disk_walk.Tally(cap=cap, seen=tally.seen)
-    held = _sandbox_holders(plan.sandboxes, sandbox_tally, cgroup_root)
+    held = _sandbox_holders(plan.sandboxes, sandbox_tally, cgroup_root, plan.data_root)
     tally.bytes += sandbox_tally.bytes
-    tally.capped = tally.capped or sandbox_tally.capped
+    _stop_sandbox_holders(held, owner)
     # A walk that stopped early (the cap, or MAX_DEPTH) is past the limit whatever it counted:
     # what it did not reach may be anything.
     files = max(tally.files, cap + 1) if tally.capped else tally.files
-    if tally.bytes > config.max_disk or files > cap:
-        # Here, not after: the holders just found are still theirs (stop_holders checks).
-        _stop_sandbox_holders(held, owner, "past DOCKER_GATEWAY_MAX_DISK")
     return tally.bytes, files
 
 
@@ -309,7 +319,8 @@ async def free_space(address: str) -> int | None:
 async def usage(student: Student, listed_here: Listings | None = None) -> Usage | None:
     """The student's disk and files on this server, or None when the engine keeps its data
     elsewhere. `listed_here`: the engine's listings, when several students share them."""
-    if not await storage_here(student, await student.engine.address()):
+    address = await student.engine.address()
+    if not await storage_here(student, address):
         return None
     if listed_here is None:
         listed_here = await listings(student.engine)
@@ -318,6 +329,7 @@ async def usage(student: Student, listed_here: Listings | None = None) -> Usage 
     if planned is None:
         return None
     plan, listed = planned
+    plan.data_root = _roots[address]
     config = student.config
     used, files = await asyncio.get_running_loop().run_in_executor(
         _walkers, _count, plan, config, student.owner

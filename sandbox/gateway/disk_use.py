@@ -14,8 +14,7 @@ serves: their containers' writable layers, their volumes and their own images' l
   engine shared by the reaper and requests (`df_usage`), with the gaps docs/gateway.md lists.
 
 A student past DOCKER_GATEWAY_MAX_DISK (or the files limit) has their running (and restarting,
-and paused) containers stopped (what writes stops writing), the processes of their sandbox that
-hold a deleted file on disk killed (disk_host), and the gateway refuses what would
+and paused) containers stopped (what writes stops writing), and the gateway refuses what would
 write more (`check`: creating or starting a container, a build, a commit, a pull or import, a
 save, a new volume, a copy into a container) with a Spanish message saying how much and what to
 delete. Their next such request measures again: as soon as it may after they deleted something
@@ -26,11 +25,12 @@ Not prevented by the measure: what a container writes between two measurements
 deleted file whose descriptor is in flight in a unix socket is held by no process, so no walk
 sees it. Hence a last line where the engine's data is on this server: when its disk has less
 than DOCKER_GATEWAY_MIN_FREE_DISK free, every student this process serves on that engine has
-their running, restarting and paused containers stopped (and their sandbox's holders of a
-deleted file on disk killed) at the reaper's pass (before the walks:
-a pass that runs out of time still brakes; a descriptor in flight goes with the last process
-holding its socket), and every writing request reads the disk itself and is refused, until the
-disk has that much free again and a little more (HYSTERESIS_MAX). docs/gateway.md.
+their running, restarting and paused containers stopped (and their sandbox's processes that
+hold a file on disk not its own killed, as every measure does: disk_host) at the reaper's
+pass (before the walks: a pass that runs out of time still brakes; a descriptor in flight goes
+with the last process holding its socket; one in a sandbox's socket stays until the sandbox
+ends), and every writing request reads the disk itself and is refused, until the disk has that
+much free again and a little more (HYSTERESIS_MAX). docs/gateway.md.
 """
 
 from __future__ import annotations
@@ -364,7 +364,8 @@ async def _brake(students: list[Student], address: str) -> None:
                 # Listed now: what started since the last pass is stopped too.
                 listed = await student.containers()
                 await _stop_writing(student, listed, "on a disk under DOCKER_GATEWAY_MIN_FREE_DISK")
-                # And what their sandbox holds (a descriptor passed in): it could write on.
+                # And their sandbox's holders of a file passed in (every measure stops them,
+                # but the measures come after the brake, and may not all run in time).
                 await disk_host.stop_sandbox_holders(student)
             except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
                 logger.warning("disk: %s not stopped", student.owner[:12], exc_info=True)

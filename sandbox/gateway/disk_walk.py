@@ -10,8 +10,9 @@ nothing else, so an attack review wrote past it unseen, without bound:
 So, where the engine keeps its data on this server (the local engine), Muelle walks each
 student's own directories itself and counts what the filesystem allocated (`st_blocks`) and how
 many entries there are, stopping at a cap (a student at the cap is past the limit: their walk
-never costs more than that), plus the files their containers' processes hold open after
-deleting them (`/proc/<pid>/fd`).
+never costs more than that), plus the files their containers' processes hold open or mapped
+after deleting them (`held`, from /proc). Their sandbox's processes may hold no file on disk
+but their own root's: `held` with `Own` names any that does, to be stopped.
 
 The walk goes by directory descriptors (`openat` with O_NOFOLLOW, `fstatat` without following
 links): a student who swaps a directory for a link while it is walked cannot send it elsewhere.
@@ -30,7 +31,6 @@ from dataclasses import dataclass, field
 # Deeper than this counts as past the cap: each level holds a directory descriptor open.
 MAX_DEPTH = 128
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_DELETED = " (deleted)"
 logger = logging.getLogger(__name__)
 
 
@@ -43,9 +43,12 @@ class Tally:
     bytes: int = 0
     files: int = 0
     capped: bool = False
-    looked: int = 0  # descriptors and mappings of their processes looked at (held_deleted)
+    looked: int = 0  # descriptors and mappings of their processes looked at (held)
     # (device, inode) of files with several links, or held open: their blocks count once.
     seen: set[tuple[int, int]] = field(default_factory=set)
+    # Filesystem type by device, for this measure only (a device number is reused after an
+    # unmount): a million deleted files in memory cost one statfs, not a million.
+    types: dict[int, int] = field(default_factory=dict)
 
     def add(self, st: os.stat_result) -> bool:
         """Counts one entry; False once past the cap. Every entry counts toward the cap, a
@@ -138,19 +141,75 @@ def _filesystem_type(path: str) -> int | None:
     return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF
 
 
-def held_deleted(pids: Iterable[int], tally: Tally, holders: set[int] | None = None) -> None:
+_OVERLAY = 0x794C7630  # statfs f_type of overlayfs: a container's root, the sandbox's too
+_SYS_KCMP = 312  # x86_64
+_KCMP_FILES = 2
+
+
+@dataclass(frozen=True)
+class Own:
+    """What a student's sandbox may hold on disk: the files of its own root (read-only), and the
+    engine's /etc files of it (`exempt`, (device, inode) each). `disk`: statfs types that are
+    disk here (overlayfs, and the filesystem of the engine's data). Any other regular file on
+    disk can only have come in through a descriptor passed from one of their containers."""
+
+    root_device: int
+    exempt: frozenset[tuple[int, int]]
+    disk: frozenset[int]
+
+    @classmethod
+    def of(cls, pid: int, data_root: str) -> Own | None:
+        """For the sandbox whose first process is `pid`; None when it ended."""
+        exempt = set()
+        for name in ("hosts", "resolv.conf", "hostname"):
+            try:
+                st = os.stat(f"/proc/{pid}/root/etc/{name}")
+            except OSError:
+                continue
+            exempt.add((st.st_dev, st.st_ino))
+        try:
+            root = os.stat(f"/proc/{pid}/root/").st_dev
+        except OSError:
+            return None
+        disk = {_OVERLAY}
+        data_type = _filesystem_type(data_root)
+        if data_type is not None:
+            disk.add(data_type)
+        return cls(root, frozenset(exempt), frozenset(disk))
+
+
+def held(
+    pids: Iterable[int],
+    tally: Tally,
+    holders: set[int] | None = None,
+    own: Own | None = None,
+) -> None:
     """Adds the deleted regular files the processes `pids` hold, open or mapped: their disk
     comes back only when the last holder lets go. Any disk: a file passed from another of the
-    student's containers, even one stopped since, is on that container's overlay. Not counted:
-    what is memory (see _MEMORY_FILESYSTEMS). Each descriptor or mapping looked at counts
-    against the tally's cap, as an entry of a walk does: past it, the student is past the limit
-    (a deleted file hidden behind a million). Not seen: a descriptor in flight in a unix socket
-    that nobody received (docs/gateway.md). map_files needs CAP_SYS_ADMIN, as setns does.
-    `holders`: gets each process that holds such a file (counted here or before), and the one
-    whose descriptors took the tally past its cap (it may hold one among them)."""
+    student's containers, even one removed since, is on that container's overlay. Not counted:
+    what is memory (see _MEMORY_FILESYSTEMS).
+
+    Deleted is what the file says (no links left), not its /proc name: a file whose container
+    was removed keeps its old name there, and a path too long is not even read. Every thread's
+    descriptor table is read (a thread cloned without CLONE_FILES has its own), and a process
+    the walk cannot see through is unmeasurable: its first thread ended while others go on
+    (its table and mappings read empty), or it has files registered with io_uring (held
+    without any descriptor). Each descriptor or mapping looked at counts against the cap, as
+    an entry of a walk does. Unmeasurable, or past the cap: for a container's process the
+    tally is capped (the student is past the limit); with `holders`, the process is a holder.
+
+    `holders` gets each process that holds a deleted file on disk (counted here or before)
+    and, with `own` (a sandbox's), any regular file on disk that is not its own. Not seen: a
+    descriptor in flight in a unix socket that nobody received (docs/gateway.md). map_files
+    needs CAP_SYS_ADMIN, as setns does."""
     for pid in pids:
-        for kind in ("fd", "map_files"):
-            base = f"/proc/{pid}/{kind}"
+        tables = _tables(pid)
+        if tables is None:
+            continue  # ended
+        if not tables:
+            _unseen(pid, tally, holders)
+            continue
+        for base in tables:
             try:
                 names = os.listdir(base)
             except OSError:
@@ -162,28 +221,102 @@ def held_deleted(pids: Iterable[int], tally: Tally, holders: set[int] | None = N
                     holders.add(pid)  # not all looked at: it may hold one
                 return
             for name in names:
-                if _held(f"{base}/{name}", tally) and holders is not None:
+                found = _entry(f"{base}/{name}", tally, own)
+                if found is _UNSEEN:
+                    _unseen(pid, tally, holders)
+                elif found and holders is not None:
                     holders.add(pid)
 
 
-def _held(path: str, tally: Tally) -> bool:
-    """Counts `path` (a /proc link) once if it is a deleted file on disk; True if it is one."""
+def held_deleted(pids: Iterable[int], tally: Tally) -> None:
+    """held() for a container's processes (no holders: the container itself is stopped)."""
+    held(pids, tally)
+
+
+def _unseen(pid: int, tally: Tally, holders: set[int] | None) -> None:
+    if holders is not None:
+        holders.add(pid)
+    else:
+        tally.capped = True
+
+
+_UNSEEN = object()
+
+
+def _tables(pid: int) -> list[str] | None:
+    """The /proc folders of `pid`'s descriptor tables and mappings; [] when it is unmeasurable
+    (its first thread ended while others go on); None when it ended."""
     try:
-        if not os.readlink(path).endswith(_DELETED):
-            return False
+        threads = os.listdir(f"/proc/{pid}/task")
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat_file:
+            state = stat_file.read().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return None
+    if state in ("Z", "X"):
+        return [] if len(threads) > 1 else None
+    tables = [f"/proc/{pid}/fd", f"/proc/{pid}/map_files"]
+    for thread in threads:
+        if thread != str(pid) and _kcmp(pid, int(thread), _KCMP_FILES) != 0:
+            tables.append(f"/proc/{pid}/task/{thread}/fd")
+    return tables
+
+
+_libc_syscall = _libc.syscall
+_libc_syscall.restype = ctypes.c_long
+
+
+def _kcmp(pid: int, other: int, kind: int) -> int:
+    """0 when the two share the resource; anything else (different, or kcmp unavailable) reads
+    the other's too."""
+    return int(_libc_syscall(_SYS_KCMP, pid, other, kind, 0, 0))
+
+
+def _entry(path: str, tally: Tally, own: Own | None) -> object:
+    """Counts `path` (a /proc link) once if it is a deleted file on disk. True if its holder
+    holds a file it must not (deleted on disk; or, for a sandbox, any file on disk not its own);
+    _UNSEEN for io_uring with registered files."""
+    try:
         st = os.stat(path)
     except OSError:
         return False
-    if st.st_nlink or not stat.S_ISREG(st.st_mode):
+    if stat.S_IFMT(st.st_mode) == 0:  # an anonymous inode: io_uring, epoll, eventfd...
+        return _UNSEEN if "/fd/" in path and _io_uring_with_files(path) else False
+    if not stat.S_ISREG(st.st_mode):
         return False
     key = (st.st_dev, st.st_ino)
-    if key in tally.seen:
+    if st.st_nlink == 0:
+        if key in tally.seen:
+            return True
+        if _type_of(path, st.st_dev, tally) in _MEMORY_FILESYSTEMS:
+            return False
+        tally.seen.add(key)
+        tally.bytes += st.st_blocks * 512
         return True
-    if _filesystem_type(path) in _MEMORY_FILESYSTEMS:
+    if own is None or st.st_dev == own.root_device or key in own.exempt:
         return False
-    tally.seen.add(key)
-    tally.bytes += st.st_blocks * 512
-    return True
+    return _type_of(path, st.st_dev, tally) in own.disk
+
+
+def _type_of(path: str, device: int, tally: Tally) -> int | None:
+    known = tally.types.get(device)
+    if known is None:
+        known = _filesystem_type(path)
+        if known is not None:  # None: the file went meanwhile; the next one asks again
+            tally.types[device] = known
+    return known
+
+
+def _io_uring_with_files(path: str) -> bool:
+    try:
+        if os.readlink(path) != "anon_inode:[io_uring]":
+            return False
+        with open(path.replace("/fd/", "/fdinfo/"), encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("UserFiles:"):
+                    return int(line.split()[1]) > 0
+    except (OSError, ValueError, IndexError):
+        return False
+    return False
 
 
 def stop_holders(holders: Iterable[int], container_id: str) -> int:

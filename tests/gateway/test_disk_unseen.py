@@ -247,24 +247,58 @@ def project_of() -> Iterator[Any]:
     yield from project_sides()
 
 
-# A container of the student passes a descriptor on a file it then deletes, through a unix
-# socket in ~/proyecto (the folder their sandbox shares with the containers that bind it), to
-# a process of their sandbox, which fills the file: only the sandbox holds it now.
-PASSER = (
-    "import os, socket, time\n"
-    "server = socket.socket(socket.AF_UNIX)\n"
-    "server.bind('/p/pase'); os.chmod('/p/pase', 0o777); server.listen(1)\n"
-    "fd = os.open('/f', os.O_RDWR | os.O_CREAT, 0o600); os.unlink('/f')\n"
-    "conn, _ = server.accept()\n"
-    "socket.send_fds(conn, [b'x'], [fd]); conn.recv(1)\n"
-    "os.close(fd); conn.close(); server.close(); os.unlink('/p/pase')\n"
-    "open('/hecho', 'w').close(); time.sleep(600)\n"
-)
-
-
-def taker(mib_written: int, more_descriptors: int = 0) -> str:
+# A container of the student passes a descriptor on a file of its layer, through a unix socket
+# in ~/proyecto (the folder their sandbox shares with the containers that bind it), to a process
+# of their sandbox, which fills the file: the sandbox can write on through it, whatever happens
+# to the container. Deleted first, or not; or at the end of a path too long for /proc to name.
+def passer(delete: bool = True, long_path: bool = False) -> str:
+    where = "/f"
+    opener = ""
+    if long_path:
+        opener = (
+            "os.chdir('/')\n"
+            "for i in range(17):\n"
+            "    name = 'd%d' % i + 'x' * 245; os.mkdir(name); os.chdir(name)\n"
+        )
+        where = "f"
     return (
         "import os, socket, time\n"
+        "server = socket.socket(socket.AF_UNIX)\n"
+        "server.bind('/p/pase'); os.chmod('/p/pase', 0o777); server.listen(1)\n"
+        + opener
+        + f"fd = os.open('{where}', os.O_RDWR | os.O_CREAT, 0o666)\n"
+        + (f"os.unlink('{where}')\n" if delete else "")
+        + "conn, _ = server.accept()\n"
+        "socket.send_fds(conn, [b'x'], [fd]); conn.recv(1)\n"
+        "os.close(fd); conn.close(); server.close(); os.unlink('/p/pase')\n"
+        "open('/hecho', 'w').close(); time.sleep(600)\n"
+    )
+
+
+# How the sandbox's process holds it: a plain descriptor; from a thread, once the first thread
+# has ended (/proc shows no descriptors and no mappings for such a process); or registered with
+# io_uring, its descriptor closed (the ring alone holds it).
+HOLDS = {
+    "plain": "hold()\n",
+    "thread": (
+        "import threading\n"
+        "threading.Thread(target=hold).start(); time.sleep(0.2)\n"
+        "ctypes.CDLL(None).pthread_exit(None)\n"
+    ),
+    "io_uring": (
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "params = (ctypes.c_char * 120)()\n"
+        "ring = libc.syscall(425, 8, params); assert ring >= 0, ctypes.get_errno()\n"
+        "files = (ctypes.c_int * 1)(fd)\n"
+        "assert libc.syscall(427, ring, 2, files, 1) == 0, ctypes.get_errno()\n"
+        "hold(close=True)\n"
+    ),
+}
+
+
+def taker(mib_written: int, more_descriptors: int = 0, holds: str = "plain") -> str:
+    return (
+        "import ctypes, os, socket, time\n"
         f"hiding = [os.open('/dev/null', os.O_RDONLY) for _ in range({more_descriptors})]\n"
         "folder = '/home/alumno/proyecto'\n"
         "s = socket.socket(socket.AF_UNIX)\n"
@@ -274,11 +308,13 @@ def taker(mib_written: int, more_descriptors: int = 0) -> str:
         "    except OSError:\n"
         "        time.sleep(0.1)\n"
         "_, fds, _, _ = socket.recv_fds(s, 1, 1)\n"
-        "s.send(b'k'); s.close()\n"
-        f"for _ in range({mib_written}): os.write(fds[0], b'x' * (1 << 20))\n"
-        "os.fsync(fds[0])\n"
-        "open(folder + '/tomador', 'w').write(str(os.getpid()))\n"
-        "time.sleep(600)\n"
+        "s.send(b'k'); s.close(); fd = fds[0]\n"
+        "def hold(close=False):\n"
+        f"    for _ in range({mib_written}): os.write(fd, b'x' * (1 << 20))\n"
+        "    os.fsync(fd)\n"
+        "    if close: os.close(fd)\n"
+        "    open(folder + '/tomador', 'w').write(str(os.getpid()))\n"
+        "    time.sleep(600)\n" + HOLDS[holds]
     )
 
 
@@ -291,16 +327,21 @@ BYSTANDER = (
 
 
 def pass_a_file_into_the_sandbox(
-    student: Any, side: ProjectSide, mib_written: int, more_descriptors: int = 0
+    student: Any,
+    side: ProjectSide,
+    mib_written: int,
+    more_descriptors: int = 0,
+    passing: str | None = None,
+    holds: str = "plain",
 ) -> None:
     """The pass above, done; the sandbox's holder and bystander have written their pids."""
     side.sh(f"chmod 0777 {side.folder}")  # the container's root has no CAP_DAC_OVERRIDE
     side.sh(f"nohup sh -c '{BYSTANDER}' >/dev/null 2>&1 &")
     student.ok("run", "-d", "--name", "pasador", "-v", f"{side.folder}:/p", PYTHON,
-               "python3", "-c", PASSER)  # fmt: skip
+               "python3", "-c", passing or passer())  # fmt: skip
     result = subprocess.run(
         [DOCKER, "exec", "-d", "-u", SANDBOX_USER, side.container, "python3", "-c",
-         taker(mib_written, more_descriptors)],
+         taker(mib_written, more_descriptors, holds)],
         capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -345,12 +386,80 @@ def test_a_file_passed_into_the_sandbox_counts_and_its_holder_is_stopped(
 def test_a_holder_hidden_among_more_descriptors_than_the_cap_is_stopped_too(
     small_disk: GatewayConfig, student: Any, project_of: Any
 ) -> None:
-    # A small file behind more descriptors than a measure looks at: the measure stops looking
-    # (past the files limit, as a walk that stops early), and the process it could not see
-    # through is the holder it stops.
+    # A file behind more descriptors than a measure looks at in a process: the measure stops
+    # looking there, and the process it could not see through is a holder it stops.
     side = project_of(student, image=PYTHON, as_sandbox=True)
     pass_a_file_into_the_sandbox(student, side, 1, more_descriptors=MAX_FILES + 100)
-    found = measure(student)
-    assert found.files is not None and found.files > MAX_FILES
+    measure(student)
     assert gone_in_time(side, "tomador")
     assert alive_in(side, "vecino")
+
+
+@pytest.mark.parametrize(
+    ("passing", "holds", "then"),
+    [
+        pytest.param(passer(delete=False), "plain", None, id="kept-in-the-layer"),
+        pytest.param(passer(delete=False), "plain", "rm", id="its-container-removed"),
+        pytest.param(passer(long_path=True), "plain", None, id="path-too-long-to-name"),
+        pytest.param(passer(), "thread", None, id="held-by-a-thread-its-first-ended"),
+        pytest.param(passer(), "io_uring", None, id="registered-with-io_uring"),
+    ],
+)
+def test_any_file_on_disk_held_in_the_sandbox_is_stopped_at_the_next_measure(
+    small_disk: GatewayConfig,
+    student: Any,
+    project_of: Any,
+    passing: str,
+    holds: str,
+    then: str | None,
+) -> None:
+    # An attack review found each of these past the first version, which stopped only a plain
+    # descriptor on a file /proc named as deleted, and only past the limit. A sandbox holds a
+    # file on disk only if a container passed it in, so its holder is stopped at once, under
+    # the limit too (1 MiB here): it could write on without bound.
+    side = project_of(student, image=PYTHON, as_sandbox=True)
+    pass_a_file_into_the_sandbox(student, side, 1, passing=passing, holds=holds)
+    if then == "rm":
+        student.ok("rm", "-f", "pasador")
+    measure(student)
+    assert gone_in_time(side, "tomador")
+    assert alive_in(side, "vecino")
+    assert side.sh("echo sigo") == "sigo\n"
+
+
+CONTAINER_HOLDS = {
+    "thread": (
+        "import threading\n"
+        "threading.Thread(target=time.sleep, args=(600,)).start(); time.sleep(0.2)\n"
+        "open('/hecho', 'w').close()\n"
+        "ctypes.CDLL(None).pthread_exit(None)\n"
+    ),
+    "io_uring": (
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "params = (ctypes.c_char * 120)()\n"
+        "ring = libc.syscall(425, 8, params); assert ring >= 0, ctypes.get_errno()\n"
+        "files = (ctypes.c_int * 1)(fd)\n"
+        "assert libc.syscall(427, ring, 2, files, 1) == 0, ctypes.get_errno()\n"
+        "os.close(fd); open('/hecho', 'w').close(); time.sleep(600)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("holds", sorted(CONTAINER_HOLDS))
+def test_a_container_process_the_measure_cannot_see_through_puts_them_past_the_limit(
+    small_disk: GatewayConfig, student: Any, holds: str
+) -> None:
+    # A deleted file held where /proc shows nothing: by a process whose first thread ended
+    # while another goes on, or registered with io_uring and its descriptor closed. What the
+    # measure cannot see may be anything: as a walk that stops early, past the limit.
+    program = (
+        "import ctypes, os, time\n"
+        "fd = os.open('/f', os.O_RDWR | os.O_CREAT, 0o600); os.unlink('/f')\n"
+        "os.write(fd, b'x' * (1 << 20))\n" + CONTAINER_HOLDS[holds]
+    )
+    # --init: `docker exec` (wait_for) enters through the first process, not a zombie one.
+    student.ok("run", "-d", "--init", "--name", "oculto", PYTHON, "python3", "-c", program)
+    wait_for(student, "oculto", "/hecho")
+    found = measure(student)
+    assert found.files is not None and found.files > MAX_FILES
+    assert state(student, "oculto") == "exited"
