@@ -187,12 +187,14 @@ def _sandbox_holders(
         own = disk_walk.Own.of(pid, data_root)
         if own is None:
             continue  # ended
-        # Not the first process: the engine's docker-init, mapped from the server's disk (no
-        # student can make it hold anything).
-        pids = [p for p in disk_walk.container_pids(pid, container_id, cgroup_root) if p != pid]
+        # The first process too: docker-init runs as the sandbox's user, who could make it
+        # hold something (ptrace); its own binary, mounted by the engine, is exempt (Own).
+        pids = disk_walk.container_pids(pid, container_id, cgroup_root)
         holders: set[int] = set()
         disk_walk.held(pids, tally, holders, own)
-        held.append((holders, container_id))
+        if holders:
+            confirmed = disk_walk.confirm(holders, disk_walk.Tally(cap=tally.cap), own)
+            held.append((confirmed, container_id))
     return held
 
 
@@ -256,6 +258,13 @@ def _count(plan: _Plan, config: GatewayConfig, owner: str) -> tuple[int, int]:
             break
         pids = disk_walk.container_pids(pid, container_id, cgroup_root)
         disk_walk.held_deleted(pids, tally)
+    if tally.unseen and not tally.capped:
+        # What the walk could not see through may be anything: past the limit, unless it was
+        # only passing (confirm).
+        again = disk_walk.Tally(cap=cap, seen=tally.seen)
+        disk_walk.confirm(tally.unseen, again)
+        tally.capped = bool(again.unseen) or again.capped
+        tally.bytes += again.bytes
     # The sandbox's processes, with a budget of their own (a student's many descriptors
     # elsewhere must not make a process of their terminal look like a holder), also past the
     # cap. A file both hold counts once (`seen`). A sandbox holds a file on disk only if one

@@ -23,8 +23,11 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import platform
+import re
 import signal
 import stat
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -49,6 +52,8 @@ class Tally:
     # Filesystem type by device, for this measure only (a device number is reused after an
     # unmount): a million deleted files in memory cost one statfs, not a million.
     types: dict[int, int] = field(default_factory=dict)
+    # Processes the walk could not see through (held()); confirm() looks at them again.
+    unseen: set[int] = field(default_factory=set)
 
     def add(self, st: os.stat_result) -> bool:
         """Counts one entry; False once past the cap. Every entry counts toward the cap, a
@@ -141,17 +146,24 @@ def _filesystem_type(path: str) -> int | None:
     return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF
 
 
+# held() names a process again after this long before it counts (confirm()).
+CONFIRM_AFTER = 0.5
 _OVERLAY = 0x794C7630  # statfs f_type of overlayfs: a container's root, the sandbox's too
-_SYS_KCMP = 312  # x86_64
+# kcmp's number differs by architecture; elsewhere it is not called (every thread's table is
+# read, which costs more and misses nothing).
+_SYS_KCMP = {"x86_64": 312, "aarch64": 272}.get(platform.machine())
 _KCMP_FILES = 2
 
 
 @dataclass(frozen=True)
 class Own:
-    """What a student's sandbox may hold on disk: the files of its own root (read-only), and the
-    engine's /etc files of it (`exempt`, (device, inode) each). `disk`: statfs types that are
-    disk here (overlayfs, and the filesystem of the engine's data). Any other regular file on
-    disk can only have come in through a descriptor passed from one of their containers."""
+    """What a student's sandbox may hold on disk: the files of its own root (read-only), and
+    what the engine mounts into it from the server's disk (`exempt`, (device, inode) of each
+    mount's root: its /etc/hosts, /etc/resolv.conf and /etc/hostname, the gateway folder,
+    docker-init), found in its mountinfo (a sandbox cannot mount anything: no CAP_SYS_ADMIN).
+    `disk`: statfs types that are disk here (overlayfs, and the filesystem of the engine's
+    data). Any other file or directory on disk can only have come in from one of their
+    containers, through a passed descriptor."""
 
     root_device: int
     exempt: frozenset[tuple[int, int]]
@@ -160,22 +172,29 @@ class Own:
     @classmethod
     def of(cls, pid: int, data_root: str) -> Own | None:
         """For the sandbox whose first process is `pid`; None when it ended."""
+        try:
+            root = os.stat(f"/proc/{pid}/root/").st_dev
+            with open(f"/proc/{pid}/mountinfo", encoding="utf-8", errors="replace") as lines:
+                points = [_unescape(line.split()[4]) for line in lines if len(line.split()) > 4]
+        except OSError:
+            return None
         exempt = set()
-        for name in ("hosts", "resolv.conf", "hostname"):
+        for point in points:
             try:
-                st = os.stat(f"/proc/{pid}/root/etc/{name}")
+                st = os.stat(f"/proc/{pid}/root{point}")
             except OSError:
                 continue
             exempt.add((st.st_dev, st.st_ino))
-        try:
-            root = os.stat(f"/proc/{pid}/root/").st_dev
-        except OSError:
-            return None
         disk = {_OVERLAY}
         data_type = _filesystem_type(data_root)
         if data_type is not None:
             disk.add(data_type)
         return cls(root, frozenset(exempt), frozenset(disk))
+
+
+def _unescape(path: str) -> str:
+    """A mountinfo path: spaces, tabs, newlines and backslashes come as octal escapes."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
 
 
 def held(
@@ -192,16 +211,18 @@ def held(
     Deleted is what the file says (no links left), not its /proc name: a file whose container
     was removed keeps its old name there, and a path too long is not even read. Every thread's
     descriptor table is read (a thread cloned without CLONE_FILES has its own), and a process
-    the walk cannot see through is unmeasurable: its first thread ended while others go on
-    (its table and mappings read empty), or it has files registered with io_uring (held
-    without any descriptor). Each descriptor or mapping looked at counts against the cap, as
-    an entry of a walk does. Unmeasurable, or past the cap: for a container's process the
-    tally is capped (the student is past the limit); with `holders`, the process is a holder.
+    the walk cannot see through goes to `tally.unseen` (to confirm(), then: for a container's
+    process, the student is past the limit): its first thread ended while others go on (its
+    table and mappings read empty), or it has files registered with io_uring (held without any
+    descriptor). Each descriptor or mapping looked at counts against the cap, as an entry of a
+    walk does; past it, the tally is capped.
 
-    `holders` gets each process that holds a deleted file on disk (counted here or before)
-    and, with `own` (a sandbox's), any regular file on disk that is not its own. Not seen: a
-    descriptor in flight in a unix socket that nobody received (docs/gateway.md). map_files
-    needs CAP_SYS_ADMIN, as setns does."""
+    `holders` gets each process that holds a deleted file on disk (counted here or before),
+    an unseen one, the one that took the tally past its cap, and, with `own` (a sandbox's),
+    any process with a file or directory on disk that is not its own: open, mapped, or as its
+    working or root directory. Not seen: a descriptor in flight in a unix socket that nobody
+    received, and a ring of io_uring registered and closed (docs/gateway.md). map_files needs
+    CAP_SYS_ADMIN, as setns does."""
     for pid in pids:
         tables = _tables(pid)
         if tables is None:
@@ -209,6 +230,8 @@ def held(
         if not tables:
             _unseen(pid, tally, holders)
             continue
+        if own is not None and _outside(pid, tally, own):
+            holders_add(holders, pid)
         for base in tables:
             try:
                 names = os.listdir(base)
@@ -234,10 +257,42 @@ def held_deleted(pids: Iterable[int], tally: Tally) -> None:
 
 
 def _unseen(pid: int, tally: Tally, holders: set[int] | None) -> None:
+    tally.unseen.add(pid)
+    holders_add(holders, pid)
+
+
+def holders_add(holders: set[int] | None, pid: int) -> None:
     if holders is not None:
         holders.add(pid)
-    else:
-        tally.capped = True
+
+
+def _outside(pid: int, tally: Tally, own: Own) -> bool:
+    """Whether a thread of `pid` works in (or was rooted in) a directory on disk not its own:
+    a passed directory descriptor it moved into, from which it can create files there."""
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for thread in threads:
+        for link in ("cwd", "root"):
+            if _entry(f"/proc/{pid}/task/{thread}/{link}", tally, own):
+                return True
+    return False
+
+
+def confirm(pids: Iterable[int], tally: Tally, own: Own | None = None) -> set[int]:
+    """Looks again, CONFIRM_AFTER seconds later, at processes held() named: returns the holders
+    it names again (and `tally.unseen` has the unseen ones again). A process caught in a
+    passing state is left alone: `docker exec` maps runc's binary (from the server's disk) for
+    a moment before its command runs, and a process that is ending may show its first thread
+    gone before the others."""
+    pids = sorted(pids)
+    if not pids:
+        return set()
+    time.sleep(CONFIRM_AFTER)
+    again: set[int] = set()
+    held(pids, tally, again, own)
+    return again
 
 
 _UNSEEN = object()
@@ -268,7 +323,10 @@ _libc_syscall.restype = ctypes.c_long
 def _kcmp(pid: int, other: int, kind: int) -> int:
     """0 when the two share the resource; anything else (different, or kcmp unavailable) reads
     the other's too."""
-    return int(_libc_syscall(_SYS_KCMP, pid, other, kind, 0, 0))
+    if _SYS_KCMP is None:
+        return -1
+    args = (ctypes.c_long(pid), ctypes.c_long(other), ctypes.c_long(kind))
+    return int(_libc_syscall(ctypes.c_long(_SYS_KCMP), *args, ctypes.c_long(0), ctypes.c_long(0)))
 
 
 def _entry(path: str, tally: Tally, own: Own | None) -> object:
@@ -281,10 +339,13 @@ def _entry(path: str, tally: Tally, own: Own | None) -> object:
         return False
     if stat.S_IFMT(st.st_mode) == 0:  # an anonymous inode: io_uring, epoll, eventfd...
         return _UNSEEN if "/fd/" in path and _io_uring_with_files(path) else False
-    if not stat.S_ISREG(st.st_mode):
+    regular = stat.S_ISREG(st.st_mode)
+    if not regular and not (own is not None and stat.S_ISDIR(st.st_mode)):
         return False
     key = (st.st_dev, st.st_ino)
-    if st.st_nlink == 0:
+    if own is not None and (st.st_dev == own.root_device or key in own.exempt):
+        return False
+    if regular and st.st_nlink == 0:
         if key in tally.seen:
             return True
         if _type_of(path, st.st_dev, tally) in _MEMORY_FILESYSTEMS:
@@ -292,9 +353,7 @@ def _entry(path: str, tally: Tally, own: Own | None) -> object:
         tally.seen.add(key)
         tally.bytes += st.st_blocks * 512
         return True
-    if own is None or st.st_dev == own.root_device or key in own.exempt:
-        return False
-    return _type_of(path, st.st_dev, tally) in own.disk
+    return own is not None and _type_of(path, st.st_dev, tally) in own.disk
 
 
 def _type_of(path: str, device: int, tally: Tally) -> int | None:
@@ -328,8 +387,11 @@ def stop_holders(holders: Iterable[int], container_id: str) -> int:
     for pid in holders:
         try:
             pidfd = os.pidfd_open(pid)
-        except OSError:
+        except ProcessLookupError:
             continue  # ended
+        except OSError:
+            logger.warning("disk: process %d not stopped", pid, exc_info=True)
+            continue
         try:
             # Read after the pidfd pins the process. If it ended and its number went to
             # another before this read, the signal below finds the pinned one gone (ESRCH).
@@ -338,8 +400,11 @@ def stop_holders(holders: Iterable[int], container_id: str) -> int:
             if theirs:
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)
                 stopped += 1
-        except OSError:
+        except (ProcessLookupError, FileNotFoundError):
             continue  # ended meanwhile
+        except OSError:
+            logger.warning("disk: process %d not stopped", pid, exc_info=True)
+            continue
         finally:
             os.close(pidfd)
     return stopped

@@ -12,6 +12,7 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sandbox import project_volume
@@ -50,10 +51,13 @@ def _engine(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def start_standin(
-    folder_name: str, image: str = "muelle/busybox", as_sandbox: bool = False
+    folder: Path, image: str = "muelle/busybox", as_sandbox: bool = False
 ) -> ProjectSide:
-    """`as_sandbox`: with a sandbox's labels too (its role, its gateway folder), so that the
-    gateway finds it as the student's sandbox (the disk measure does)."""
+    """`as_sandbox`: as a sandbox is (sandbox/hardening.py), so that the gateway finds it as the
+    student's sandbox (the disk measure does): its labels (role, gateway folder), docker-init
+    as its first process, a read-only root, no capabilities, and the gateway folder mounted
+    read-only at /run/muelle."""
+    folder_name = folder.name
     spec = project_volume.mount(folder_name)
     options = spec["VolumeOptions"]["DriverConfig"]["Options"]
     name = f"pytest-proyecto-{uuid.uuid4().hex[:10]}"
@@ -73,11 +77,10 @@ def start_standin(
     labels = []
     if as_sandbox:
         labels = [
-            "--label",
-            f"{LABEL_ROLE}={SANDBOX_ROLE}",
-            "--label",
-            f"{LABEL_GATEWAY}={folder_name}",
-        ]
+            "--label", f"{LABEL_ROLE}={SANDBOX_ROLE}", "--label", f"{LABEL_GATEWAY}={folder_name}",
+            "--init", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "-v", f"{folder}:/run/muelle:ro",
+        ]  # fmt: skip
     result = _engine(
         "run", "-d", "--name", name, "--user", SANDBOX_USER, "--network", "none",
         "--tmpfs", "/home/alumno:rw,uid=1000,gid=1000,mode=0700", *labels,
@@ -102,7 +105,7 @@ def project_sides() -> Iterator[Callable[..., ProjectSide]]:
     made: list[ProjectSide] = []
 
     def make(student: Any, **options: Any) -> ProjectSide:
-        side = start_standin(student.folder.name, **options)
+        side = start_standin(student.folder, **options)
         made.append(side)
         return side
 

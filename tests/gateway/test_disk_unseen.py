@@ -251,9 +251,21 @@ def project_of() -> Iterator[Any]:
 # in ~/proyecto (the folder their sandbox shares with the containers that bind it), to a process
 # of their sandbox, which fills the file: the sandbox can write on through it, whatever happens
 # to the container. Deleted first, or not; or at the end of a path too long for /proc to name.
-def passer(delete: bool = True, long_path: bool = False) -> str:
+def passer(delete: bool = True, long_path: bool = False, directory: bool = False) -> str:
     where = "/f"
     opener = ""
+    if directory:  # a folder of its layer: whoever holds it can make files there
+        return (
+            "import os, socket, time\n"
+            "server = socket.socket(socket.AF_UNIX)\n"
+            "server.bind('/p/pase'); os.chmod('/p/pase', 0o777); server.listen(1)\n"
+            "os.mkdir('/d'); os.chmod('/d', 0o777)\n"
+            "fd = os.open('/d', os.O_RDONLY | os.O_DIRECTORY)\n"
+            "conn, _ = server.accept()\n"
+            "socket.send_fds(conn, [b'x'], [fd]); conn.recv(1)\n"
+            "os.close(fd); conn.close(); server.close(); os.unlink('/p/pase')\n"
+            "open('/hecho', 'w').close(); time.sleep(600)\n"
+        )
     if long_path:
         opener = (
             "os.chdir('/')\n"
@@ -293,6 +305,14 @@ HOLDS = {
         "assert libc.syscall(427, ring, 2, files, 1) == 0, ctypes.get_errno()\n"
         "hold(close=True)\n"
     ),
+    # The folder's descriptor: moved into, then closed; each file made there is closed at once.
+    "working-directory": (
+        "os.fchdir(fd); os.close(fd)\n"
+        "open(folder + '/tomador', 'w').write(str(os.getpid()))\n"
+        "for i in range(6000):\n"
+        "    with open('g%d' % (i % 4), 'wb') as g: g.write(b'x' * 4096)\n"
+        "    time.sleep(0.1)\n"
+    ),
 }
 
 
@@ -319,10 +339,11 @@ def taker(mib_written: int, more_descriptors: int = 0, holds: str = "plain") -> 
 
 
 # Beside it, a process of the sandbox that holds a deleted file of its own (in memory: a
-# sandbox writes on disk nowhere else) and must be left alone.
+# sandbox writes on disk nowhere else), working in the gateway folder (on the server's disk,
+# but the engine mounted it there) and reading its /etc/hosts: it must be left alone.
 BYSTANDER = (
-    "exec 3>/home/alumno/t; rm /home/alumno/t; echo $$ > /home/alumno/proyecto/vecino; "
-    "exec sleep 600"
+    "cd /run/muelle; exec 3>/home/alumno/t 4</etc/hosts; rm /home/alumno/t; "
+    "echo $$ > /home/alumno/proyecto/vecino; exec sleep 600"
 )
 
 
@@ -403,6 +424,7 @@ def test_a_holder_hidden_among_more_descriptors_than_the_cap_is_stopped_too(
         pytest.param(passer(long_path=True), "plain", None, id="path-too-long-to-name"),
         pytest.param(passer(), "thread", None, id="held-by-a-thread-its-first-ended"),
         pytest.param(passer(), "io_uring", None, id="registered-with-io_uring"),
+        pytest.param(passer(directory=True), "working-directory", None, id="a-folder-moved-into"),
     ],
 )
 def test_any_file_on_disk_held_in_the_sandbox_is_stopped_at_the_next_measure(

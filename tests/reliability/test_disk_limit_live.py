@@ -34,3 +34,6 @@ async def test_the_server_stops_a_container_that_fills_its_disk_and_the_terminal
     await ana.shell("docker rm llena >/dev/null")
     again = await ana.shell("docker run --rm muelle/busybox echo de''nuevo")
     assert "denuevo" in again, again
+    # Every heartbeat also looked at the processes of her real sandbox (the shell, dtach, each
+    # `docker` as it ran): none holds a file on disk that is not its own, so none was stopped.
+    assert "process(es) of their sandbox" not in server.log.read_text(errors="replace")
