@@ -287,6 +287,17 @@ def passer(delete: bool = True, long_path: bool = False, directory: bool = False
     )
 
 
+# `fd` registered with io_uring (io_uring_setup, then io_uring_register IORING_REGISTER_FILES):
+# the ring holds the file, with or without its descriptor.
+REGISTER_WITH_IO_URING = (
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "params = (ctypes.c_char * 120)()\n"
+    "ring = libc.syscall(425, 8, params); assert ring >= 0, ctypes.get_errno()\n"
+    "files = (ctypes.c_int * 1)(fd)\n"
+    "assert libc.syscall(427, ring, 2, files, 1) == 0, ctypes.get_errno()\n"
+)
+
+
 # How the sandbox's process holds it: a plain descriptor; from a thread, once the first thread
 # has ended (/proc shows no descriptors and no mappings for such a process); or registered with
 # io_uring, its descriptor closed (the ring alone holds it).
@@ -297,14 +308,7 @@ HOLDS = {
         "threading.Thread(target=hold).start(); time.sleep(0.2)\n"
         "ctypes.CDLL(None).pthread_exit(None)\n"
     ),
-    "io_uring": (
-        "libc = ctypes.CDLL(None, use_errno=True)\n"
-        "params = (ctypes.c_char * 120)()\n"
-        "ring = libc.syscall(425, 8, params); assert ring >= 0, ctypes.get_errno()\n"
-        "files = (ctypes.c_int * 1)(fd)\n"
-        "assert libc.syscall(427, ring, 2, files, 1) == 0, ctypes.get_errno()\n"
-        "hold(close=True)\n"
-    ),
+    "io_uring": REGISTER_WITH_IO_URING + "hold(close=True)\n",
     # The folder's descriptor: moved into, then closed; each file made there is closed at once.
     "working-directory": (
         "os.fchdir(fd); os.close(fd)\n"
@@ -457,12 +461,7 @@ CONTAINER_HOLDS = {
         "ctypes.CDLL(None).pthread_exit(None)\n"
     ),
     "io_uring": (
-        "libc = ctypes.CDLL(None, use_errno=True)\n"
-        "params = (ctypes.c_char * 120)()\n"
-        "ring = libc.syscall(425, 8, params); assert ring >= 0, ctypes.get_errno()\n"
-        "files = (ctypes.c_int * 1)(fd)\n"
-        "assert libc.syscall(427, ring, 2, files, 1) == 0, ctypes.get_errno()\n"
-        "os.close(fd); open('/hecho', 'w').close(); time.sleep(600)\n"
+        REGISTER_WITH_IO_URING + "os.close(fd); open('/hecho', 'w').close(); time.sleep(600)\n"
     ),
 }
 
