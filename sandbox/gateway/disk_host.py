@@ -10,9 +10,10 @@ them. Counted:
 - the deleted files the processes of any of their containers hold open or mapped, on the disk
   of any of their containers or volumes; and those their sandbox's processes hold. A sandbox
   holds a file on disk that is not its own root's only if one of their containers passed it in
-  (through a unix socket in ~/proyecto: its own files are read-only or memory), so any process
-  of it that holds one is killed at every measure, past the limit or not: it is not stopped
-  with the containers, and could write on through the descriptor without bound;
+  (through a unix socket in ~/proyecto: its own files are read-only or memory), so a process
+  of it that holds one is killed, past the limit or not, if half a second later it (or another
+  process of the sandbox) still holds it: it is not stopped with the containers, and could
+  write on through the descriptor without bound (disk_walk.held says what counts as holding);
 - each volume labelled theirs or mounted by one of their containers, except the project volume
   (a tmpfs bounded by its own size);
 - the layers of their own images (builds, commits, imports) that no image outside every
@@ -193,19 +194,22 @@ def _sandbox_holders(
         holders: set[int] = set()
         disk_walk.held(pids, tally, holders, own)
         if holders:
-            confirmed = disk_walk.confirm(holders, disk_walk.Tally(cap=tally.cap), own)
+            # Listed again: a descriptor may have gone on to a process started since.
+            pids = disk_walk.container_pids(pid, container_id, cgroup_root)
+            confirmed = disk_walk.confirm(pids, holders, tally.flagged, own, tally.cap)
             held.append((confirmed, container_id))
     return held
 
 
 def _stop_sandbox_holders(held: list[tuple[set[int], str]], owner: str) -> None:
     for holders, container_id in held:
-        if holders and disk_walk.stop_holders(holders, container_id):
+        stopped = disk_walk.stop_holders(holders, container_id) if holders else 0
+        if stopped:
             logger.warning(
                 "disk: student %s: killed %d process(es) of their sandbox %s that held a file "
                 "on disk passed in from a container (or could not be seen through)",
                 owner[:12],
-                len(holders),
+                stopped,
                 container_id[:12],
             )
 
@@ -261,8 +265,9 @@ def _count(plan: _Plan, config: GatewayConfig, owner: str) -> tuple[int, int]:
     if tally.unseen and not tally.capped:
         # What the walk could not see through may be anything: past the limit, unless it was
         # only passing (confirm).
+        time.sleep(disk_walk.CONFIRM_AFTER)
         again = disk_walk.Tally(cap=cap, seen=tally.seen)
-        disk_walk.confirm(tally.unseen, again)
+        disk_walk.held_deleted(sorted(tally.unseen), again)
         tally.capped = bool(again.unseen) or again.capped
         tally.bytes += again.bytes
     # The sandbox's processes, with a budget of their own (a student's many descriptors

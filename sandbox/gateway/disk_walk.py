@@ -52,8 +52,10 @@ class Tally:
     # Filesystem type by device, for this measure only (a device number is reused after an
     # unmount): a million deleted files in memory cost one statfs, not a million.
     types: dict[int, int] = field(default_factory=dict)
-    # Processes the walk could not see through (held()); confirm() looks at them again.
+    # Processes the walk could not see through (held()), to be looked at again.
     unseen: set[int] = field(default_factory=set)
+    # (device, inode) of what a sandbox's processes hold that they must not (held() with Own).
+    flagged: set[tuple[int, int]] = field(default_factory=set)
 
     def add(self, st: os.stat_result) -> bool:
         """Counts one entry; False once past the cap. Every entry counts toward the cap, a
@@ -214,13 +216,15 @@ def held(
     the walk cannot see through goes to `tally.unseen` (to confirm(), then: for a container's
     process, the student is past the limit): its first thread ended while others go on (its
     table and mappings read empty), or it has files registered with io_uring (held without any
-    descriptor). Each descriptor or mapping looked at counts against the cap, as an entry of a
-    walk does; past it, the tally is capped.
+    descriptor). For a container's processes, each descriptor or mapping looked at counts
+    against the tally's cap, as an entry of a walk does (past it, the tally is capped); with
+    `holders`, each process has the cap to itself, and one past it is a holder.
 
     `holders` gets each process that holds a deleted file on disk (counted here or before),
-    an unseen one, the one that took the tally past its cap, and, with `own` (a sandbox's),
-    any process with a file or directory on disk that is not its own: open, mapped, or as its
-    working or root directory. Not seen: a descriptor in flight in a unix socket that nobody
+    an unseen one, one past the cap, and, with `own` (a sandbox's), any process with a file or
+    directory on disk that is not its own: open, mapped shared (a private mapping cannot write
+    to its file), or as a thread's working directory. Their (device, inode) go to
+    `tally.flagged`. Not seen: a descriptor in flight in a unix socket that nobody
     received, and a ring of io_uring registered and closed (docs/gateway.md). map_files needs
     CAP_SYS_ADMIN, as setns does."""
     for pid in pids:
@@ -232,18 +236,30 @@ def held(
             continue
         if own is not None and _outside(pid, tally, own):
             holders_add(holders, pid)
+        looked_here = 0
         for base in tables:
             try:
                 names = os.listdir(base)
             except OSError:
                 continue  # ended
-            tally.looked += len(names)
-            if tally.looked > tally.cap:
-                tally.capped = True
-                if holders is not None:
+            shared = _shared_mappings(pid) if base.endswith("/map_files") else None
+            if holders is not None:
+                # A budget per process: another's many descriptors must not hide this one's.
+                looked_here += len(names)
+                if looked_here > tally.cap:
                     holders.add(pid)  # not all looked at: it may hold one
-                return
+                    break
+            else:
+                tally.looked += len(names)
+                if tally.looked > tally.cap:
+                    tally.capped = True
+                    return
             for name in names:
+                if shared is not None and own is not None and name not in shared:
+                    # A private mapping cannot write to its file (runc's own binary, mapped
+                    # by every `docker exec` for a moment): its blocks, if deleted, still count.
+                    _entry(f"{base}/{name}", tally, None)
+                    continue
                 found = _entry(f"{base}/{name}", tally, own)
                 if found is _UNSEEN:
                     _unseen(pid, tally, holders)
@@ -274,25 +290,44 @@ def _outside(pid: int, tally: Tally, own: Own) -> bool:
     except OSError:
         return False
     for thread in threads:
-        for link in ("cwd", "root"):
-            if _entry(f"/proc/{pid}/task/{thread}/{link}", tally, own):
-                return True
+        if _entry(f"/proc/{pid}/task/{thread}/cwd", tally, own):
+            return True
     return False
 
 
-def confirm(pids: Iterable[int], tally: Tally, own: Own | None = None) -> set[int]:
-    """Looks again, CONFIRM_AFTER seconds later, at processes held() named: returns the holders
-    it names again (and `tally.unseen` has the unseen ones again). A process caught in a
-    passing state is left alone: `docker exec` maps runc's binary (from the server's disk) for
-    a moment before its command runs, and a process that is ending may show its first thread
-    gone before the others."""
-    pids = sorted(pids)
-    if not pids:
-        return set()
+def _shared_mappings(pid: int) -> set[str]:
+    """The address ranges (as map_files names them) of `pid`'s shared mappings: the only ones
+    through which it can write to a file."""
+    ranges = set()
+    try:
+        with open(f"/proc/{pid}/maps", encoding="ascii", errors="replace") as lines:
+            for line in lines:
+                fields = line.split(maxsplit=2)
+                if len(fields) >= 2 and fields[1].endswith("s"):
+                    start, _, end = fields[0].partition("-")
+                    ranges.add(f"{int(start, 16):x}-{int(end, 16):x}")
+    except (OSError, ValueError):
+        pass
+    return ranges
+
+
+def confirm(
+    pids: Iterable[int], first: set[int], flagged: set[tuple[int, int]], own: Own, cap: int
+) -> set[int]:
+    """Looks again at a sandbox's processes `pids`, CONFIRM_AFTER seconds after held() named
+    `first` (holding `flagged`): returns those it names again, being one of `first` or holding
+    one of the same files (a descriptor handed from process to process is still the same file).
+    A process caught in a passing state is left alone: a process that is ending may show its
+    first thread gone before the others."""
     time.sleep(CONFIRM_AFTER)
-    again: set[int] = set()
-    held(pids, tally, again, own)
-    return again
+    confirmed = set()
+    for pid in pids:
+        again = Tally(cap=cap)
+        named: set[int] = set()
+        held([pid], again, named, own)
+        if named and (pid in first or again.flagged & flagged):
+            confirmed.add(pid)
+    return confirmed
 
 
 _UNSEEN = object()
@@ -346,14 +381,16 @@ def _entry(path: str, tally: Tally, own: Own | None) -> object:
     if own is not None and (st.st_dev == own.root_device or key in own.exempt):
         return False
     if regular and st.st_nlink == 0:
-        if key in tally.seen:
-            return True
-        if _type_of(path, st.st_dev, tally) in _MEMORY_FILESYSTEMS:
-            return False
-        tally.seen.add(key)
-        tally.bytes += st.st_blocks * 512
-        return True
-    return own is not None and _type_of(path, st.st_dev, tally) in own.disk
+        if key not in tally.seen:
+            if _type_of(path, st.st_dev, tally) in _MEMORY_FILESYSTEMS:
+                return False
+            tally.seen.add(key)
+            tally.bytes += st.st_blocks * 512
+    elif own is None or _type_of(path, st.st_dev, tally) not in own.disk:
+        return False
+    if own is not None:
+        tally.flagged.add(key)
+    return True
 
 
 def _type_of(path: str, device: int, tally: Tally) -> int | None:

@@ -420,6 +420,29 @@ def test_a_holder_hidden_among_more_descriptors_than_the_cap_is_stopped_too(
     assert alive_in(side, "vecino")
 
 
+def test_a_holder_behind_other_processes_many_descriptors_is_stopped_too(
+    small_disk: GatewayConfig, student: Any, project_of: Any
+) -> None:
+    # Two processes started before the holder, with more descriptors between them than a
+    # measure looks at in one process: each process has a budget of its own, so the holder
+    # (read after them) is still seen, and the two are left alone.
+    side = project_of(student, image=PYTHON, as_sandbox=True)
+    for name, count in (("uno", MAX_FILES * 3 // 4), ("dos", MAX_FILES // 2)):
+        program = (
+            f"import os, time; held = [os.open('/dev/null', os.O_RDONLY) for _ in range({count})]; "
+            f"open('{side.folder}/{name}', 'w').write(str(os.getpid())); time.sleep(600)"
+        )
+        side.sh(f'nohup python3 -c "{program}" >/dev/null 2>&1 &')
+    deadline = time.monotonic() + 60
+    while not {"uno", "dos"} <= set(side.sh(f"ls {side.folder}").split()):
+        assert time.monotonic() < deadline, "the decoys never started"
+        time.sleep(0.2)
+    pass_a_file_into_the_sandbox(student, side, 1)
+    measure(student)
+    assert gone_in_time(side, "tomador")
+    assert alive_in(side, "uno") and alive_in(side, "dos") and alive_in(side, "vecino")
+
+
 @pytest.mark.parametrize(
     ("passing", "holds", "then"),
     [
