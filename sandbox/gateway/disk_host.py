@@ -261,13 +261,13 @@ def _count(plan: _Plan, config: GatewayConfig, owner: str) -> tuple[int, int]:
         if tally.capped:
             break
         pids = disk_walk.container_pids(pid, container_id, cgroup_root)
-        disk_walk.held_deleted(pids, tally)
+        disk_walk.held(pids, tally)
     if tally.unseen and not tally.capped:
         # What the walk could not see through may be anything: past the limit, unless it was
         # only passing (confirm).
         time.sleep(disk_walk.CONFIRM_AFTER)
         again = disk_walk.Tally(cap=cap, seen=tally.seen)
-        disk_walk.held_deleted(sorted(tally.unseen), again)
+        disk_walk.held(sorted(tally.unseen), again)
         tally.capped = bool(again.unseen) or again.capped
         tally.bytes += again.bytes
     # The sandbox's processes, with a budget of their own (a student's many descriptors

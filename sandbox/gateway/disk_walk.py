@@ -234,15 +234,17 @@ def held(
         if not tables:
             _unseen(pid, tally, holders)
             continue
-        if own is not None and _outside(pid, tally, own):
-            holders_add(holders, pid)
+        if own is not None and holders is not None and _outside(pid, tally, own):
+            holders.add(pid)
         looked_here = 0
         for base in tables:
             try:
                 names = os.listdir(base)
             except OSError:
                 continue  # ended
-            shared = _shared_mappings(pid) if base.endswith("/map_files") else None
+            # Only a sandbox's mappings are told apart (one read of its maps per process).
+            mapped = own is not None and base.endswith("/map_files")
+            shared = _shared_mappings(pid) if mapped else None
             if holders is not None:
                 # A budget per process: another's many descriptors must not hide this one's.
                 looked_here += len(names)
@@ -255,7 +257,7 @@ def held(
                     tally.capped = True
                     return
             for name in names:
-                if shared is not None and own is not None and name not in shared:
+                if shared is not None and name not in shared:
                     # A private mapping cannot write to its file (runc's own binary, mapped
                     # by every `docker exec` for a moment): its blocks, if deleted, still count.
                     _entry(f"{base}/{name}", tally, None)
@@ -267,17 +269,8 @@ def held(
                     holders.add(pid)
 
 
-def held_deleted(pids: Iterable[int], tally: Tally) -> None:
-    """held() for a container's processes (no holders: the container itself is stopped)."""
-    held(pids, tally)
-
-
 def _unseen(pid: int, tally: Tally, holders: set[int] | None) -> None:
     tally.unseen.add(pid)
-    holders_add(holders, pid)
-
-
-def holders_add(holders: set[int] | None, pid: int) -> None:
     if holders is not None:
         holders.add(pid)
 
