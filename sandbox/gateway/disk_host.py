@@ -56,6 +56,9 @@ class Usage:
     files: int  # past DOCKER_GATEWAY_MAX_FILES when a walk stopped early, whatever it saw
     started: float = 0.0  # time.monotonic() when the measure started
     containers: list[dict[str, Any]] = field(default_factory=list)  # Id and State of each
+    # A container's process the walk could not see through (still so at the second look): the
+    # student is past the limit (`files` too), and is told why.
+    unseen: bool = False
 
 
 @dataclass
@@ -235,9 +238,10 @@ def _brake_sandboxes(
     _stop_sandbox_holders(held, owner)
 
 
-def _count(plan: _Plan, config: GatewayConfig, owner: str) -> tuple[int, int]:
-    """The walk itself, in a worker thread. On an engine whose storage is here, a directory
-    that is not there was removed meanwhile: it holds nothing."""
+def _count(plan: _Plan, config: GatewayConfig, owner: str) -> tuple[int, int, bool]:
+    """The walk itself, in a worker thread: bytes, files, and whether a container's process
+    could not be seen through. On an engine whose storage is here, a directory that is not
+    there was removed meanwhile: it holds nothing."""
     cap = config.max_files
     cgroup_root = str(config.build_cgroup_root)
     tally = disk_walk.Tally(cap=cap)
@@ -262,13 +266,15 @@ def _count(plan: _Plan, config: GatewayConfig, owner: str) -> tuple[int, int]:
             break
         pids = disk_walk.container_pids(pid, container_id, cgroup_root)
         disk_walk.held(pids, tally)
+    unseen = False
     if tally.unseen and not tally.capped:
         # What the walk could not see through may be anything: past the limit, unless it was
         # only passing (confirm).
         time.sleep(disk_walk.CONFIRM_AFTER)
         again = disk_walk.Tally(cap=cap, seen=tally.seen)
         disk_walk.held(sorted(tally.unseen), again)
-        tally.capped = bool(again.unseen) or again.capped
+        unseen = bool(again.unseen)
+        tally.capped = unseen or again.capped
         tally.bytes += again.bytes
     # The sandbox's processes, with a budget of their own (a student's many descriptors
     # elsewhere must not make a process of their terminal look like a holder), also past the
@@ -282,7 +288,7 @@ def _count(plan: _Plan, config: GatewayConfig, owner: str) -> tuple[int, int]:
     # A walk that stopped early (the cap, or MAX_DEPTH) is past the limit whatever it counted:
     # what it did not reach may be anything.
     files = max(tally.files, cap + 1) if tally.capped else tally.files
-    return tally.bytes, files
+    return tally.bytes, files, unseen
 
 
 # Walks run in threads of their own: however slow, they never hold up the default executor's
@@ -345,8 +351,8 @@ async def usage(student: Student, listed_here: Listings | None = None) -> Usage 
     plan, listed = planned
     plan.data_root = _roots[address]
     config = student.config
-    used, files = await asyncio.get_running_loop().run_in_executor(
+    used, files, unseen = await asyncio.get_running_loop().run_in_executor(
         _walkers, _count, plan, config, student.owner
     )
     states = [{"Id": c.get("Id"), "State": c.get("State")} for c in listed]
-    return Usage(used, files, started, states)
+    return Usage(used, files, started, states, unseen)

@@ -86,6 +86,7 @@ class Measure:
     used: int  # bytes
     started: float  # when the measure started (time.monotonic())
     files: int | None = None  # None: not counted (the engine's accounting)
+    unseen: bool = False  # a container's process could not be seen through (disk_host.Usage)
 
 
 # One `/system/df` per engine at a time in this process, shared by the reaper and requests;
@@ -227,16 +228,20 @@ async def df_usage(df: dict[str, Any], student: Student) -> int:
     return used
 
 
-def _record(student: Student, used: int, started: float, files: int | None = None) -> bool:
+def _record(
+    student: Student, used: int, started: float, files: int | None = None, unseen: bool = False
+) -> bool:
     """Keeps a measure, unless the student has a newer one; True if the student is past the
-    limit (of bytes, or of files: `files` past DOCKER_GATEWAY_MAX_FILES)."""
+    limit (of bytes, or of files: `files` past DOCKER_GATEWAY_MAX_FILES, as when a process of
+    theirs could not be seen through: `unseen`)."""
     if started < student.disk_measured:
         return student.disk_over is not None
     student.disk_measured = started
     too_many = files is not None and files > student.config.max_files
-    past = used > student.config.max_disk or too_many
+    past = used > student.config.max_disk or too_many or unseen
     student.disk_over = used if past else None
     student.disk_files_over = files if too_many else None
+    student.disk_unseen = unseen and past
     return past
 
 
@@ -282,7 +287,9 @@ async def _host_measure_once(
     out of time) still stops what writes, and a refusal sees it."""
     async with _host_gates.get():
         found = await disk_host.usage(student, listed_here)
-    if found is not None and _record(student, found.bytes, found.started, found.files):
+    if found is not None and _record(
+        student, found.bytes, found.started, found.files, found.unseen
+    ):
         try:
             await _stop_writing(student, found.containers)
         except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
@@ -308,7 +315,7 @@ async def _enforce_on_host(students: list[Student], measured: dict[str, Measure]
         except _NotMeasured:
             return
         if found is not None:
-            measured[student.owner] = Measure(found.bytes, found.started, found.files)
+            measured[student.owner] = Measure(found.bytes, found.started, found.files, found.unseen)
 
     order = list(students)
     random.shuffle(order)
@@ -530,7 +537,15 @@ def _refusal(student: Student) -> str:
         "used": mib(student.disk_over or 0),
         "max": mib(student.config.max_disk),
     }
-    if student.disk_files_over is not None:
+    if student.disk_unseen:
+        what = {}
+        reason = _(
+            "Uno de tus contenedores tiene un proceso cuyos archivos Muelle no puede ver (por "
+            "ejemplo, uno que usa io_uring o cuyo primer hilo terminó mientras los demás "
+            "siguen), así que cuenta como si pasaras tu límite de disco. Detén o borra ese "
+            "contenedor («docker ps» te dice cuáles siguen en marcha)."
+        )
+    elif student.disk_files_over is not None:
         what = {"max": student.config.max_files}
         reason = _(
             "Tus contenedores, volúmenes e imágenes tienen más de los %(max)d archivos y "

@@ -76,6 +76,8 @@ class Student:
         self.disk_deleted = 0.0
         # The files found by that measure when they were past DOCKER_GATEWAY_MAX_FILES.
         self.disk_files_over: int | None = None
+        # That measure found a process of a container of theirs it could not see through.
+        self.disk_unseen = False
         # A `docker save` of theirs is being streamed (the engine copies the images to its
         # disk first, until the stream ends): one at a time (handlers_images.save).
         self.saving = False

@@ -505,5 +505,9 @@ def test_a_container_process_the_measure_cannot_see_through_puts_them_past_the_l
     student.ok("run", "-d", "--init", "--name", "oculto", PYTHON, "python3", "-c", program)
     wait_for(student, "oculto", "/hecho")
     found = measure(student)
-    assert found.files is not None and found.files > MAX_FILES
+    assert found.unseen and found.files is not None and found.files > MAX_FILES
     assert state(student, "oculto") == "exited"
+    # Told why, not «more than the N files»: what they have is a process Muelle cannot read.
+    refusal = student.refused("volume", "create", "otro")
+    assert "un proceso cuyos archivos Muelle no puede ver" in refusal, refusal
+    assert "archivos y carpetas que puedes tener" not in refusal, refusal
