@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import logging
 import os
 import time
@@ -36,9 +35,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import project_volume
-from sandbox.engine_names import LABEL_GATEWAY, LABEL_ROLE, LABEL_STUDENT, SANDBOX_ROLE
+from sandbox.engine_names import LABEL_STUDENT
 
-from . import disk_walk
+from . import disk_walk, sandbox_lookup
 from .config import GatewayConfig
 from .student import Student
 from .upstream import Upstream
@@ -161,23 +160,15 @@ async def _plan(
 
 
 async def sandboxes(student: Student) -> list[tuple[int, str]]:
-    """(first pid, id) of the student's running sandbox: the one that mounts their gateway
-    folder (labels no student can set: the gateway refuses `muelle.*`)."""
-    folder = student.sandbox_folder()
-    if folder is None:
-        return []
-    filters = {"label": [f"{LABEL_GATEWAY}={folder}", f"{LABEL_ROLE}={SANDBOX_ROLE}"]}
-    listed = await student.engine.json(
-        "GET", "/containers/json", query={"filters": json.dumps(filters)}
-    )
+    """(first pid, id) of the student's running sandbox (sandbox_lookup)."""
     found = []
-    for container in listed or []:
-        if (container.get("Labels") or {}).get(LABEL_STUDENT):
-            continue  # never one of theirs: those are counted as containers
-        info = await student.engine.get_or_none(f"/containers/{container['Id']}/json")
+    for sandbox_id in await sandbox_lookup.running_sandboxes(
+        student.engine, student.sandbox_folder()
+    ):
+        info = await student.engine.get_or_none(f"/containers/{sandbox_id}/json")
         pid = ((info or {}).get("State") or {}).get("Pid")
         if isinstance(pid, int) and pid > 0:
-            found.append((pid, str(container["Id"])))
+            found.append((pid, sandbox_id))
     return found
 
 

@@ -33,6 +33,7 @@ from typing import Any, Protocol, TypeVar
 from django.utils.translation import gettext as _
 
 from sandbox.deadlines import Deadlines
+from sandbox.gateway.sandbox_lookup import running_sandboxes
 from sandbox.gateway.upstream import API, Upstream
 from sandbox.gateway.wire import (
     encode_request_head,
@@ -350,12 +351,8 @@ class PortTable:
         self.listeners[host_port] = servers
 
     async def _sandbox_id(self) -> str | None:
-        folder = self.sandbox_folder()
-        if folder is None:
-            return None
-        filters = json.dumps({"label": [f"muelle.gateway={folder}", "muelle.role=sandbox"]})
-        found = await self.engine.json("GET", "/containers/json", query={"filters": filters})
-        return str(found[0]["Id"]) if found else None
+        found = await running_sandboxes(self.engine, self.sandbox_folder())
+        return found[0] if found else None
 
     async def _node_loopback(self) -> LoopbackCarrier | None:
         """The sandbox's loopback carrier on its node (node_loopback), started once per
