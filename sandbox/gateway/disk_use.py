@@ -371,11 +371,16 @@ async def _brake(students: list[Student], address: str) -> None:
                 # Listed now: what started since the last pass is stopped too.
                 listed = await student.containers()
                 await _stop_writing(student, listed, "on a disk under DOCKER_GATEWAY_MIN_FREE_DISK")
-                # And their sandbox's holders of a file passed in (every measure stops them,
-                # but the measures come after the brake, and may not all run in time).
-                await disk_host.stop_sandbox_holders(student)
             except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
                 logger.warning("disk: %s not stopped", student.owner[:12], exc_info=True)
+        # And their sandbox's holders of a file passed in (every measure stops them, but the
+        # measures come after the brake, and may not all run in time). Out of the gate: this
+        # waits for a walker thread (and half a second to confirm), and must not hold up the
+        # other students' containers meanwhile.
+        try:
+            await disk_host.stop_sandbox_holders(student)
+        except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
+            logger.warning("disk: %s's terminal not looked at", student.owner[:12], exc_info=True)
 
     await asyncio.gather(*(stop(student) for student in students))
 

@@ -8,16 +8,18 @@ last process holding its socket) and writes are refused; with the space back, th
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from sandbox.gateway import disk_use, lifecycle
+from sandbox.gateway import disk_host, disk_use, lifecycle
 from sandbox.gateway.config import GatewayConfig
 
 from .conftest import IMAGE, MiB
@@ -159,3 +161,40 @@ def test_below_the_reserve_a_sandbox_process_holding_a_file_on_disk_is_stopped(
     assert gone_in_time(side, "tomador")
     assert alive_in(side, "vecino")
     assert side.sh("echo sigo") == "sigo\n"
+
+
+def test_the_brake_stops_containers_while_a_terminal_waits_for_a_walker_thread(
+    student: Any, other_student: Any, project_of: Any, monkeypatch: Any
+) -> None:
+    # The brake also looks at each student's terminal, in a walker thread, which measures may
+    # all be using. One student's terminal waiting for a thread must not hold up the stop of
+    # another's containers: here every walker thread is busy and the brake stops one student
+    # at a time, the one with a terminal first.
+    project_of(student, image=PYTHON, as_sandbox=True)
+    other_student.ok("run", "-d", "--name", "vecino", IMAGE, "sleep", "600")
+    served = [lifecycle.serving(s.folder) for s in (student, other_student)]
+    assert served[0] is not None and served[1] is not None
+    under = free_on_the_engines_disk() + 64 * 1024 * MiB
+    for one in served:
+        one.student.config = dataclasses.replace(
+            one.student.config, max_disk=256 * MiB, min_free_disk=under
+        )
+    students = [one.student for one in served]
+    address = student.loop.run(students[0].engine.address())
+    monkeypatch.setattr(disk_use, "_BRAKE_STOPS", 1)
+    release = threading.Event()
+    busy = [disk_host._walkers.submit(release.wait, 120) for _ in range(disk_host.WALKERS)]
+    try:
+        braking = asyncio.run_coroutine_threadsafe(
+            disk_use._brake(students, address), student.loop.loop
+        )
+        deadline = time.monotonic() + 60
+        while state(other_student, "vecino") != "exited":
+            assert time.monotonic() < deadline, "the other student's container was not stopped"
+            time.sleep(0.2)
+        # Still waiting for a walker thread for the first student's terminal.
+        assert not braking.done()
+    finally:
+        release.set()
+    braking.result(60)
+    assert all(job.result(10) for job in busy)
