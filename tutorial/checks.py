@@ -7,10 +7,11 @@ production start) fails on them, while a developer's DEBUG run is not blocked.
 from __future__ import annotations
 
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register  # noqa: A004
 
 
 @register(Tags.security, deploy=True)
@@ -83,4 +84,38 @@ def check_sandbox_hardening(app_configs: Any, **kwargs: Any) -> list[Error]:
             id="muelle.E004",
         )
         for problem in _hardening_problems()
+    ]
+
+
+# Linux ≥ 6.6: 0 lets every process use io_uring, 1 only the privileged (a student's container
+# and terminal have no capabilities), 2 no one. Older kernels have no switch.
+IO_URING_SWITCH = Path("/proc/sys/kernel/io_uring_disabled")
+
+
+@register(Tags.security, deploy=True)
+def check_io_uring(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """With the disk limit on: a student's process can register a file with an io_uring ring,
+    close the ring's descriptor and write on through it, unseen by the disk measure
+    (docs/gateway.md, «Huecos que quedan»). Docker 20.10's default seccomp profile lets
+    containers use io_uring. A warning, not an error: it is the server's kernel, not Muelle's
+    configuration, and the brake (DOCKER_GATEWAY_MIN_FREE_DISK) still keeps the disk from
+    filling."""
+    if not settings.DOCKER_GATEWAY_MAX_DISK:
+        return []
+    try:
+        value = IO_URING_SWITCH.read_text().strip()
+    except OSError:
+        value = ""
+    if value in {"1", "2"}:
+        return []
+    return [
+        Warning(
+            "io_uring is open to the students' containers and terminals "
+            + (f"(kernel.io_uring_disabled is {value})" if value else "(this kernel has no switch)")
+            + ": a process can write to disk past the disk measure through a registered ring.",
+            hint="Set kernel.io_uring_disabled=2 on the server that runs the engine (Linux 6.6 "
+            "or later; docs/despliegue.md), or give the engine a seccomp profile without "
+            "io_uring.",
+            id="muelle.W001",
+        )
     ]
