@@ -266,7 +266,9 @@ def _http(check: HttpCheck, result: StepResult) -> Outcome:
         not separator
         or len(parts) < 2
         or not parts[0].startswith("HTTP/")
-        or not parts[1].isdigit()
+        # ASCII digits only: str.isdigit() is also true of «²» (latin-1 from the student's
+        # server), which int() refuses.
+        or not (parts[1].isascii() and parts[1].isdigit())
     ):
         if not raw:
             return Outcome(

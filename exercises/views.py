@@ -23,7 +23,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from exercises import cards, catalog, progress
+from exercises import cards, catalog, check_slots, progress
 from exercises.checks import Outcome, run_checks
 from exercises.spec import ANSWER_MAX, Exercise
 from sandbox import engine
@@ -149,8 +149,7 @@ def check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> HttpRespo
             "title": blocked_by.title
         }
     else:
-        # On the server's event loop, where the sandbox's agent channel lives.
-        outcomes, error = async_to_sync(_run_in_sandbox)(
+        outcomes, error = _checked(
             owner_key(session_key), request_address(request), exercise, answer
         )
     if outcomes:
@@ -160,6 +159,19 @@ def check(request: HttpRequest, lesson_slug: str, exercise_id: str) -> HttpRespo
         lesson, exercise, student, outcomes=outcomes, error=error, answer=answer, just_checked=True
     )
     return _respond(request, card)
+
+
+def _checked(
+    owner: str, address: str, exercise: Exercise, answer: str
+) -> tuple[list[Outcome], str]:
+    with check_slots.slot(owner) as taken:
+        if not taken:
+            return [], _(
+                "Ya estamos comprobando otros ejercicios tuyos. Espera a que terminen y vuelve "
+                "a pulsar «Comprobar»."
+            )
+        # On the server's event loop, where the sandbox's agent channel lives.
+        return async_to_sync(_run_in_sandbox)(owner, address, exercise, answer)
 
 
 @require_POST

@@ -47,12 +47,23 @@ _EXISTS = 14
 _NOT_A_FOLDER = 15
 _WRITE_FAILED = 20
 _NO_SPACE = 21
+_DENIED = 22
 
 # $1 home, $2 operation, then the operation's arguments (paths relative to the home).
 SCRIPT = r"""
 home=$1; op=$2; shift 2
 under() { case "$1" in "$home"/*) return 0;; esac; return 1; }
 at_or_under() { [ "$1" = "$home" ] || under "$1"; }
+# A write that failed, by what the tool said: the disk full, permission (a folder the student
+# made read-only), a file where a folder should be, or anything else.
+failed() {
+  case "$1" in
+    *"No space"*|*"quota"*) exit 21;;
+    *"ermission denied"*|*"not permitted"*|*"Read-only file system"*) exit 22;;
+    *"Not a directory"*|*"File exists"*) exit 15;;
+  esac
+  exit 20
+}
 # (Builtins where they do: every process spawned here is part of each save's latency.)
 digest() { set -- $(sha256sum < "$1"); printf '%s' "$1"; }
 # The entry itself (not what a symlink points to): its real parent folder and its name.
@@ -84,36 +95,35 @@ write)
     if [ "$now" != "$2" ]; then printf '%s' "$now"; exit 9; fi
   fi
   dir=${p%/*}
-  [ -d "$dir" ] || mkdir -p -- "$dir" 2>/dev/null || exit 15
-  tmp=$(mktemp -- "$dir/.muelle-XXXXXX" 2>&1) || {
-    case "$tmp" in *"No space"*|*"quota"*) exit 21;; esac; exit 20; }
+  if [ ! -d "$dir" ]; then
+    [ -e "$dir" ] && exit 15
+    err=$(mkdir -p -- "$dir" 2>&1) || failed "$err"
+  fi
+  tmp=$(mktemp -- "$dir/.muelle-XXXXXX" 2>&1) || failed "$tmp"
   if ! err=$(cat 2>&1 >"$tmp"); then
     rm -f -- "$tmp"
-    case "$err" in *"No space"*|*"quota"*) exit 21;; esac
-    exit 20
+    failed "$err"
   fi
   if [ -f "$p" ]; then chmod --reference="$p" -- "$tmp"; else chmod 0644 -- "$tmp"; fi
-  mv -f -- "$tmp" "$p" 2>/dev/null || { rm -f -- "$tmp"; exit 20; }
+  err=$(mv -f -- "$tmp" "$p" 2>&1) || { rm -f -- "$tmp"; failed "$err"; }
   ;;
 mkdir)
   p=$(realpath -m -- "$home/$1" 2>/dev/null) || exit 10
   under "$p" || exit 11
   [ -e "$p" ] && exit 14
-  err=$(mkdir -p -- "$p" 2>&1) || {
-    case "$err" in *"No space"*|*"quota"*) exit 21;; esac; exit 20; }
+  err=$(mkdir -p -- "$p" 2>&1) || failed "$err"
   ;;
 rename)
   entry "$1"; from=$e
   [ -e "$from" ] || [ -L "$from" ] || exit 10
   entry "$2"; to=$e
   [ -e "$to" ] || [ -L "$to" ] && exit 14
-  err=$(mv -T -- "$from" "$to" 2>&1) || {
-    case "$err" in *"No space"*|*"quota"*) exit 21;; esac; exit 20; }
+  err=$(mv -T -- "$from" "$to" 2>&1) || failed "$err"
   ;;
 delete)
   entry "$1"
   [ -e "$e" ] || [ -L "$e" ] || exit 10
-  rm -rf -- "$e" 2>/dev/null || exit 20
+  err=$(rm -rf -- "$e" 2>&1) || failed "$err"
   ;;
 esac
 """
@@ -235,6 +245,15 @@ def _failure(code: int | None, path: str) -> WorkspaceError:
                 "archivo grande (du -sh ~/* te dice cuáles) y vuelve a intentarlo."
             ),
             507,
+        ),
+        _DENIED: (
+            _(
+                "No tienes permiso para cambiar «%(path)s» o algo de lo que contiene: ¿está en "
+                "una carpeta de solo lectura? Dale permiso de escritura en la terminal (por "
+                "ejemplo, chmod -R u+w sobre esa carpeta) y vuelve a intentarlo. Si estabas "
+                "borrando una carpeta, puede que una parte ya se haya borrado."
+            ),
+            403,
         ),
     }
     if code == _TOO_BIG:

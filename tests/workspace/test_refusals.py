@@ -113,3 +113,35 @@ async def test_a_full_home_refuses_the_save_and_keeps_the_old_file(
     assert "No queda espacio" in refused.value.message
     code, out = await shell(sandbox, "cat ~/app.py; ls -A ~")
     assert out == b"print('antes')\napp.py\nrelleno\n"  # no half-written temporary left behind
+
+
+@pytest.mark.docker
+async def test_a_read_only_folder_is_a_clear_refusal_not_a_server_error(sandbox: Any) -> None:
+    # An attack review's 500s («Vuelve a intentarlo», logged as a server error) for a folder the
+    # student made read-only: the tool's «Permission denied» is now said as what it is.
+    await shell(
+        sandbox,
+        "mkdir -p ~/ro ~/arbol/sub && echo hola > ~/ro/f && touch ~/arbol/sub/x && "
+        "chmod 555 ~/ro ~/arbol/sub",
+    )
+    attempts = [
+        workspace.write_file(sandbox, "ro/f", "adiós", workspace.OVERWRITE),
+        workspace.write_file(sandbox, "ro/nuevo", "x", ""),
+        workspace.write_file(sandbox, "ro/dentro/nuevo", "x", ""),
+        workspace.create(sandbox, "ro/carpeta", folder=True),
+        workspace.create(sandbox, "ro/vacio", folder=False),
+        workspace.rename(sandbox, "ro/f", "f2"),
+        workspace.delete(sandbox, "arbol"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(workspace.WorkspaceError) as refused:
+            await attempt
+        assert refused.value.status == 403, refused.value.message
+        assert "No tienes permiso" in refused.value.message
+    code, out = await shell(sandbox, "cat ~/ro/f; ls ~/ro; ls ~/arbol/sub")
+    assert out == b"hola\nf\nx\n"
+    # A file where a folder should be is still the folder's message, not a server error.
+    await shell(sandbox, "echo x > ~/archivo")
+    with pytest.raises(workspace.WorkspaceError) as refused:
+        await workspace.write_file(sandbox, "archivo/sub/nuevo", "x", "")
+    assert refused.value.status == 400 and "no es una carpeta" in refused.value.message
