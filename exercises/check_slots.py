@@ -3,9 +3,10 @@
 A check waits on the student's sandbox (each step up to SANDBOX_RUN_TIMEOUT, and the sandbox's
 check agent answers one check at a time), holding a request thread all along. Without a bound,
 an attack review's student made each check wait (a FIFO where the check reads a file) and sent
-60 at once: 60 threads, and with PostgreSQL every connection, so every other visitor's page
-got a 500. A check goes on after its client hangs up (docs/reliability.md), so hanging up freed
-nothing. Two at once lets a student check one exercise while the previous one finishes.
+60 at once: 60 threads waiting, and on a PostgreSQL with 40 connections other visitors' pages
+got 500s («too many clients»). A check goes on after its client hangs up
+(docs/reliability.md), so hanging up freed nothing. Two at once lets a student check one
+exercise while the previous one finishes.
 
 Per process, as the sandboxes' leases are (a student's requests go to one process: the route
 cookie). The views are sync, each request in a thread of its own: hence the lock.
