@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from . import dockerfile_parse
+from . import dockerfile_parse, health_interval
 from .dockerfile_parse import (
     Node,
     continues,
@@ -204,6 +204,13 @@ def _plain(node: Node) -> _Out:
         for name, value in flags.items():
             if not _HEALTHCHECK_FLAGS[name].match(value):
                 raise _refuse(node.line, _("Valor no válido para --%(n)s.") % {"n": name})
+        interval = flags.get("interval")
+        if interval is not None:
+            found = health_interval.duration_ns(interval)
+            if found is None:
+                raise _refuse(node.line, _("Valor no válido para --interval."))
+            if health_interval.too_short(found):
+                raise _refuse(node.line, health_interval.message())
         return _Out("healthcheck", tuple(f"--{n}={v}" for n, v in flags.items()), node.args)
     _flag_values(node, [])
     if node.keyword == "label":

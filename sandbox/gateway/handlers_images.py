@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from sandbox.loop_state import PerLoop
 
-from . import copy_archive, dockerfile_parse, quotas, schemas
+from . import copy_archive, dockerfile_parse, health_interval, quotas, schemas
 from . import handlers_registry as registry
 from .errors import GatewayError, bad_request, not_found, refused
 from .names import LABEL_COURSE, PREFIXED, ImageRef, parse_image_ref
@@ -301,6 +301,8 @@ async def commit(ex: Exchange) -> None:
     body = await ex.json_body(schemas.CONTAINER_CONFIG)
     if body.get("OnBuild"):
         raise refused(_("ONBUILD no está permitido en docker commit en Muelle."))
+    if health_interval.config_too_short(body.get("Healthcheck")):
+        raise refused(health_interval.message())
     body["Labels"] = own_labels(student, body.get("Labels"))
     cid = await student.container_id(ex.q("container") or "")
     query = [("container", cid)]

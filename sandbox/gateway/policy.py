@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from sandbox import project_volume
 from sandbox.ports import bindings as port_bindings
 
-from . import project, quotas
+from . import health_interval, project, quotas
 from .errors import GatewayError, bad_request, refused
 from .names import OBJECT_NAME, is_reserved_label
 from .schemas import CONTAINER_CONFIG_FIELDS, HOST_CONFIG_FIELDS
@@ -639,6 +639,13 @@ async def _labels(student: Student, src: dict[str, Any], out: dict[str, Any]) ->
     out["Labels"] = labels(student, src.get("Labels"))
 
 
+async def _healthcheck(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
+    if "Healthcheck" in src:
+        if health_interval.config_too_short(src["Healthcheck"]):
+            raise refused(health_interval.message())
+        out["Healthcheck"] = src["Healthcheck"]
+
+
 CONFIG_RULES: dict[str, Rule] = {
     **{
         k: _copy(k)
@@ -655,7 +662,6 @@ CONFIG_RULES: dict[str, Rule] = {
             "StdinOnce",
             "Env",
             "Cmd",
-            "Healthcheck",
             "ArgsEscaped",
             "WorkingDir",
             "Entrypoint",
@@ -666,6 +672,7 @@ CONFIG_RULES: dict[str, Rule] = {
             "Shell",
         )
     },
+    "Healthcheck": _healthcheck,
     # A committed container keeps its OnBuild: triggers would run in later builds.
     "OnBuild": _zero("OnBuild"),
     "Volumes": _volumes_map,

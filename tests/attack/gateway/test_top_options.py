@@ -67,7 +67,10 @@ def only_their_own(answer: Any, pids: set[str]) -> None:
 
 def test_the_review_s_attack_is_refused_and_lists_nothing(spying: tuple[Any, set[str]]) -> None:
     bob, _pids = spying
-    for options in (ATTACK, "-eoargs=PID", "-eo pid,args --sort=-pid", "-e -o rtprio=PID,args"):
+    # The review's, and a second review's: another column named PID as the first word (uid or
+    # a process's age in seconds, matched against the container's pids).
+    for options in (ATTACK, "-eoargs=PID", "-eo pid,args --sort=-pid", "-e -o rtprio=PID,args",
+                    "-ouid=PID,pid,args axfe", "-oetimes=PID,pid,comm axf"):  # fmt: skip
         status, answer = top(bob, "espia", options)
         assert status == 400, (options, answer)
         assert "Opciones de ps no admitidas" in str(answer)
