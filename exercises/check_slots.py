@@ -40,4 +40,3 @@ def slot(owner: str) -> Iterator[bool]:
                 _in_flight[owner] -= 1
                 if not _in_flight[owner]:
                     del _in_flight[owner]
-

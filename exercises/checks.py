@@ -266,9 +266,10 @@ def _http(check: HttpCheck, result: StepResult) -> Outcome:
         not separator
         or len(parts) < 2
         or not parts[0].startswith("HTTP/")
-        # ASCII digits only: str.isdigit() is also true of «²» (latin-1 from the student's
-        # server), which int() refuses.
-        or not (parts[1].isascii() and parts[1].isdigit())
+        # Three ASCII digits: str.isdigit() is also true of «²» (latin-1 from the student's
+        # server), and int() refuses more than 4,300 digits; either was an error that hid the
+        # click's other checks.
+        or not (len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit())
     ):
         if not raw:
             return Outcome(

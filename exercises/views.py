@@ -167,8 +167,8 @@ def _checked(
     with check_slots.slot(owner) as taken:
         if not taken:
             return [], _(
-                "Ya estamos comprobando otros ejercicios tuyos. Espera a que terminen y vuelve "
-                "a pulsar «Comprobar»."
+                "Todavía estamos comprobando lo que enviaste antes. Espera a que termine y "
+                "vuelve a pulsar «Comprobar»."
             )
         # On the server's event loop, where the sandbox's agent channel lives.
         return async_to_sync(_run_in_sandbox)(owner, address, exercise, answer)

@@ -25,9 +25,9 @@ TERM = "xterm-256color"
 
 # Labels: every Muelle container carries managed + instance; `role` keeps the sandbox reaper off
 # containers that other parts of Muelle label (the Docker gateway's student containers).
-LABEL_MANAGED = "muelle.managed"
-LABEL_INSTANCE = "muelle.instance"
-LABEL_ROLE = "muelle.role"
+LABEL_MANAGED = engine_names.LABEL_MANAGED
+LABEL_INSTANCE = engine_names.LABEL_INSTANCE
+LABEL_ROLE = engine_names.LABEL_ROLE
 LABEL_OWNER = "muelle.owner"
 LABEL_POOL = "muelle.pool"
 LABEL_CREATED = "muelle.created"
@@ -37,7 +37,7 @@ LABEL_EXPIRES = "muelle.expires"
 LABEL_STORE = "muelle.store"
 # The name of the Docker gateway folder mounted at DOCKER_GATEWAY_MOUNT_TARGET (sandbox/gateway):
 # a warm container's folder is served once the container is handed out.
-LABEL_GATEWAY = "muelle.gateway"
+LABEL_GATEWAY = engine_names.LABEL_GATEWAY
 ROLE = engine_names.SANDBOX_ROLE
 
 # Keeps the main process alive doing nothing; docker-init (init=True) is PID 1 and reaps zombies.

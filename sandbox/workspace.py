@@ -250,8 +250,10 @@ def _failure(code: int | None, path: str) -> WorkspaceError:
             _(
                 "No tienes permiso para cambiar «%(path)s» o algo de lo que contiene: ¿está en "
                 "una carpeta de solo lectura? Dale permiso de escritura en la terminal (por "
-                "ejemplo, chmod -R u+w sobre esa carpeta) y vuelve a intentarlo. Si estabas "
-                "borrando una carpeta, puede que una parte ya se haya borrado."
+                "ejemplo, chmod -R u+w sobre esa carpeta) y vuelve a intentarlo. Si lo creó un "
+                "contenedor como root, cambia su dueño desde otro contenedor (por ejemplo, "
+                "docker run --rm -v ~/proyecto:/p muelle/busybox chown -R 1000:1000 /p). Si "
+                "estabas borrando una carpeta, puede que una parte ya se haya borrado."
             ),
             403,
         ),
@@ -394,7 +396,9 @@ async def rename(sandbox: engine.Sandbox, raw_from: object, raw_to: object) -> s
         raise WorkspaceError(_("No puedes mover una carpeta dentro de sí misma."))
     result = await _script(sandbox, "rename", source, target)
     if result.exit_code != 0:
-        shown = target if result.exit_code == _EXISTS else source
+        # A refused permission may be either folder's: both are named.
+        named = {_EXISTS: target, _DENIED: f"{source} → {target}"}
+        shown = named.get(result.exit_code or 0, source)
         raise _failure(result.exit_code, shown)
     return target
 

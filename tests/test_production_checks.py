@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import pytest
+from django.core.checks import WARNING, run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
@@ -124,27 +125,39 @@ def test_a_malformed_setting_stops_the_start(tmp_path) -> None:  # noqa: ANN001
 def test_it_warns_when_io_uring_is_open_to_students_with_the_disk_limit_on(
     tmp_path: Any, monkeypatch: Any
 ) -> None:
-    switch = tmp_path / "io_uring_disabled"
+    switch, group = tmp_path / "io_uring_disabled", tmp_path / "io_uring_group"
     monkeypatch.setattr(checks, "IO_URING_SWITCH", switch)
-    with override_settings(DOCKER_GATEWAY_MAX_DISK=2 << 30):
+    monkeypatch.setattr(checks, "IO_URING_GROUP", group)
+    with override_settings(DOCKER_GATEWAY_ENABLED=True, DOCKER_GATEWAY_MAX_DISK=2 << 30):
         switch.write_text("0\n")
         found = checks.check_io_uring(None)
         assert _ids(found) == {"muelle.W001"}
         assert "kernel.io_uring_disabled is 0" in found[0].msg
         switch.unlink()  # a kernel older than 6.6
         assert "has no switch" in checks.check_io_uring(None)[0].msg
-        for closed in ("1", "2"):  # only the privileged, or no one: students have no capability
-            switch.write_text(closed + "\n")
-            assert checks.check_io_uring(None) == []
-    switch.write_text("0\n")
-    with override_settings(DOCKER_GATEWAY_MAX_DISK=0):  # no disk limit: nothing to hide from
+        switch.write_text("2\n")  # no one
         assert checks.check_io_uring(None) == []
+        switch.write_text("1\n")  # the privileged only (students have no capability)...
+        assert checks.check_io_uring(None) == []
+        group.write_text("-1\n")
+        assert checks.check_io_uring(None) == []
+        group.write_text("1000\n")  # ...and a group, which a student can join (--user 0:1000)
+        assert _ids(checks.check_io_uring(None)) == {"muelle.W001"}
+    switch.write_text("0\n")
+    with override_settings(DOCKER_GATEWAY_ENABLED=True, DOCKER_GATEWAY_MAX_DISK=0):
+        assert checks.check_io_uring(None) == []  # no disk limit: nothing to hide from
+    with override_settings(DOCKER_GATEWAY_ENABLED=False, DOCKER_GATEWAY_MAX_DISK=2 << 30):
+        assert checks.check_io_uring(None) == []  # no gateway: no disk measure
 
 
-def test_the_io_uring_warning_does_not_stop_a_deploy_check(tmp_path: Any, monkeypatch: Any) -> None:
+def test_the_io_uring_warning_is_said_by_check_deploy_and_does_not_stop_it(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
     switch = tmp_path / "io_uring_disabled"
     switch.write_text("0\n")
     monkeypatch.setattr(checks, "IO_URING_SWITCH", switch)
-    with override_settings(DOCKER_GATEWAY_MAX_DISK=2 << 30):
-        assert _ids(checks.check_io_uring(None)) == {"muelle.W001"}
-        assert "muelle.W001" not in _deploy_check_ids()
+    with override_settings(DOCKER_GATEWAY_ENABLED=True, DOCKER_GATEWAY_MAX_DISK=2 << 30):
+        found = [m for m in run_checks(include_deployment_checks=True) if m.id == "muelle.W001"]
+        assert [m.id for m in run_checks()].count("muelle.W001") == 0  # --deploy only
+    # Registered for --deploy, as a warning: below ERROR, the level that stops a start.
+    assert len(found) == 1 and found[0].level == WARNING

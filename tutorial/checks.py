@@ -87,9 +87,17 @@ def check_sandbox_hardening(app_configs: Any, **kwargs: Any) -> list[Error]:
     ]
 
 
-# Linux ≥ 6.6: 0 lets every process use io_uring, 1 only the privileged (a student's container
-# and terminal have no capabilities), 2 no one. Older kernels have no switch.
+# Linux ≥ 6.6: 0 lets every process use io_uring, 1 only the privileged and the members of
+# kernel.io_uring_group (-1: none), 2 no one. Older kernels have no switch.
 IO_URING_SWITCH = Path("/proc/sys/kernel/io_uring_disabled")
+IO_URING_GROUP = Path("/proc/sys/kernel/io_uring_group")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 @register(Tags.security, deploy=True)
@@ -99,23 +107,23 @@ def check_io_uring(app_configs: Any, **kwargs: Any) -> list[Warning]:
     (docs/gateway.md, «Huecos que quedan»). Docker 20.10's default seccomp profile lets
     containers use io_uring. A warning, not an error: it is the server's kernel, not Muelle's
     configuration, and the brake (DOCKER_GATEWAY_MIN_FREE_DISK) still keeps the disk from
-    filling."""
-    if not settings.DOCKER_GATEWAY_MAX_DISK:
+    filling. Only this machine's kernel is read: with SANDBOX_PLACEMENT=swarm, each node's
+    is the deployer's to set (docs/despliegue.md)."""
+    if not (settings.DOCKER_GATEWAY_ENABLED and settings.DOCKER_GATEWAY_MAX_DISK):
         return []
-    try:
-        value = IO_URING_SWITCH.read_text().strip()
-    except OSError:
-        value = ""
-    if value in {"1", "2"}:
+    value = _read(IO_URING_SWITCH)
+    # A student chooses their container's groups (--user 0:<gid>): a group opens it to them.
+    if value == "2" or (value == "1" and _read(IO_URING_GROUP) in ("", "-1")):
         return []
+    said = f"kernel.io_uring_disabled is {value}" if value else "this kernel has no switch"
     return [
         Warning(
-            "io_uring is open to the students' containers and terminals "
-            + (f"(kernel.io_uring_disabled is {value})" if value else "(this kernel has no switch)")
-            + ": a process can write to disk past the disk measure through a registered ring.",
-            hint="Set kernel.io_uring_disabled=2 on the server that runs the engine (Linux 6.6 "
-            "or later; docs/despliegue.md), or give the engine a seccomp profile without "
-            "io_uring.",
+            f"io_uring is open to the students' containers and terminals ({said}, on this "
+            "machine): a process can write to disk past the disk measure through a registered "
+            "ring.",
+            hint="Set kernel.io_uring_disabled=2 on every server that runs a students' engine "
+            "(Linux 6.6 or later; docs/despliegue.md), or give the engine a seccomp profile "
+            "without io_uring.",
             id="muelle.W001",
         )
     ]

@@ -364,6 +364,8 @@ async def _brake(students: list[Student], address: str) -> None:
         len(students),
     )
     gate = asyncio.Semaphore(_BRAKE_STOPS)
+    # The terminals' looks (engine calls, then a walker thread) have places of their own.
+    looks = asyncio.Semaphore(_BRAKE_STOPS)
 
     async def stop(student: Student) -> None:
         async with gate:
@@ -378,7 +380,8 @@ async def _brake(students: list[Student], address: str) -> None:
         # waits for a walker thread (and half a second to confirm), and must not hold up the
         # other students' containers meanwhile.
         try:
-            await disk_host.stop_sandbox_holders(student)
+            async with looks:
+                await disk_host.stop_sandbox_holders(student)
         except (OSError, TimeoutError, ProtocolError, EngineError, ValueError):
             logger.warning("disk: %s's terminal not looked at", student.owner[:12], exc_info=True)
 
@@ -543,14 +546,14 @@ def _refusal(student: Student) -> str:
         "max": mib(student.config.max_disk),
     }
     if student.disk_unseen:
-        what = {}
-        reason = _(
-            "Uno de tus contenedores tiene un proceso cuyos archivos Muelle no puede ver (por "
+        return _(
+            "Uno de tus contenedores tenía un proceso cuyos archivos Muelle no puede ver (por "
             "ejemplo, uno que usa io_uring o cuyo primer hilo terminó mientras los demás "
-            "siguen), así que cuenta como si pasaras tu límite de disco. Detén o borra ese "
-            "contenedor («docker ps» te dice cuáles siguen en marcha)."
+            "siguían), así que cuenta como si pasaras tu límite de disco, y Muelle ha detenido "
+            "tus contenedores. Vuelve a intentarlo en unos segundos; si arrancas otra vez ese "
+            "contenedor, volverá a pasar."
         )
-    elif student.disk_files_over is not None:
+    if student.disk_files_over is not None:
         what = {"max": student.config.max_files}
         reason = _(
             "Tus contenedores, volúmenes e imágenes tienen más de los %(max)d archivos y "

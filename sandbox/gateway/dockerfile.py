@@ -208,7 +208,7 @@ def _plain(node: Node) -> _Out:
         if interval is not None:
             found = health_interval.duration_ns(interval)
             if found is None:
-                raise _refuse(node.line, _("Valor no válido para --interval."))
+                raise _refuse(node.line, _("Valor no válido para --%(n)s.") % {"n": "interval"})
             if health_interval.too_short(found):
                 raise _refuse(node.line, health_interval.message())
         return _Out("healthcheck", tuple(f"--{n}={v}" for n, v in flags.items()), node.args)

@@ -301,8 +301,7 @@ async def commit(ex: Exchange) -> None:
     body = await ex.json_body(schemas.CONTAINER_CONFIG)
     if body.get("OnBuild"):
         raise refused(_("ONBUILD no está permitido en docker commit en Muelle."))
-    if health_interval.config_too_short(body.get("Healthcheck")):
-        raise refused(health_interval.message())
+    health_interval.check_config(body.get("Healthcheck"))
     body["Labels"] = own_labels(student, body.get("Labels"))
     cid = await student.container_id(ex.q("container") or "")
     query = [("container", cid)]

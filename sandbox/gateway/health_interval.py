@@ -6,9 +6,11 @@ runc, outside the student's container and its CPU limit, for as long as the cont
 about 0.3 of a core of the engine's per container at 1 ms, about 2.5 cores for one student's
 eight containers. Real health checks run every few seconds or more.
 
-Checked wherever an interval reaches the engine: a container's configuration (`docker run
---health-interval`, and `docker commit`'s), a Dockerfile's HEALTHCHECK (built or given as a
-`--change`). An image carries only what one of these made (or a course image's own).
+Checked wherever a student's interval reaches the engine: a container's configuration
+(`docker run --health-interval`, and `docker commit`'s) and a Dockerfile's HEALTHCHECK (`docker
+commit --change` takes no HEALTHCHECK flags at all). An image they have was made by one of
+these, or is a course image, or was pulled from DOCKER_GATEWAY_PULL_ALLOWLIST: an image there
+with a shorter interval of its own would bring it along (an operator's choice to make).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import re
 from typing import Any
 
 from django.utils.translation import gettext as _
+
+from .errors import refused
 
 MIN_SECONDS = 1
 _NS_PER_SECOND = 1_000_000_000
@@ -63,15 +67,17 @@ def duration_ns(text: str) -> int | None:
 
 def message() -> str:
     return _(
-        "--health-interval: en Muelle las comprobaciones de salud van al menos cada %(s)d s "
-        "(cada una es trabajo del motor, fuera de tu contenedor)."
+        "En Muelle las comprobaciones de salud (HEALTHCHECK, --health-interval) van como mucho "
+        "una por segundo: el intervalo entre una y otra tiene que ser de %(s)d s o más (cada "
+        "una es trabajo del motor, fuera de tu contenedor)."
     ) % {"s": MIN_SECONDS}
 
 
-def config_too_short(healthcheck: Any) -> bool:
-    """Whether a configuration's Healthcheck (the API's, intervals in nanoseconds) asks for
-    checks more often than MIN_SECONDS."""
+def check_config(healthcheck: Any) -> None:
+    """Refuses (GatewayError) a configuration's Healthcheck (the API's, intervals in
+    nanoseconds) that asks for checks more often than MIN_SECONDS."""
     if not isinstance(healthcheck, dict):
-        return False
+        return
     interval = healthcheck.get("Interval")
-    return isinstance(interval, int) and too_short(interval)
+    if isinstance(interval, int) and too_short(interval):
+        raise refused(message())

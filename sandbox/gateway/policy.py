@@ -641,8 +641,7 @@ async def _labels(student: Student, src: dict[str, Any], out: dict[str, Any]) ->
 
 async def _healthcheck(student: Student, src: dict[str, Any], out: dict[str, Any]) -> None:
     if "Healthcheck" in src:
-        if health_interval.config_too_short(src["Healthcheck"]):
-            raise refused(health_interval.message())
+        health_interval.check_config(src["Healthcheck"])
         out["Healthcheck"] = src["Healthcheck"]
 
 

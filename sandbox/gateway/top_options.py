@@ -1,20 +1,22 @@
 """Which `ps` options a student's `docker top` may pass to the engine.
 
-The engine runs the **host's** `ps` with them, for every process on the host when the options
-select them (`-e`, or when `ps` refuses the `-q <pids>` the engine adds), and keeps the rows
-whose PID column holds one of the container's pids. It finds that column as the first header
-named PID and splits each row on whitespace. An attack review fooled it (every process of the
-host listed, with its environment: other students' secrets, the server's): a custom header
-(`rtprio=PID`) named another column PID; a process of the student's set its own name to
-«! <its pid>», so a column before PID split in two and the row matched; every row after a
-matching one whose PID is «-» is kept (the engine's reading of thread rows), and `--sort` put
-every other process there; and the BSD `e` shows each one's environment.
+The engine runs the **host's** `ps` with them and `-q<the container's pids>`; when `ps` refuses
+that (with a forest, `-H` or `f`), it runs them again without it, over every process on the
+host. Then it keeps the rows whose PID column holds one of the container's pids: it finds that
+column as the first header named PID and splits each row on whitespace. An attack review
+fooled it (every process of the host listed, with its environment: other students' secrets,
+the server's): a custom header (`rtprio=PID`) named another column PID; a process of the
+student's set its own name to «! <its pid>», so a column before PID split in two and the row
+matched; every row after a matching one whose PID is «-» is kept (the engine's reading of
+thread rows), and `--sort` put every other process there; and the BSD `e` shows each one's
+environment.
 
 So only what keeps that column exact passes: no custom headers (no «=»), no sorting, no
 options that take an argument other than the output format, and an output format only with
 `pid` first (nothing before it to split). The predefined formats put before PID only columns
 that are one word each (F, S, UID, USER, PPID). What `ps` itself then refuses is its error,
-about the student's own words.
+about the student's own words. (This holds while the engine runs without PS_PERSONALITY or
+PS_FORMAT in its environment, as Debian's and Docker's packages start it.)
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ from django.utils.translation import gettext as _
 from .errors import GatewayError, bad_request
 
 # Letters of UNIX-style options (after «-») that select or format without an argument:
-# -A/-e every process, -f/-F full, -l long, -j jobs, -y (with -l), -H hierarchy, -L/-T threads.
-_UNIX = frozenset("AefFljyHLT")
+# -A/-e every process, -f/-F full, -l long, -j jobs, -y (with -l), -H hierarchy, -L/-T threads,
+# -w wide.
+_UNIX = frozenset("AefFljyHLTw")
+# «ps -aux» or «-ax», a habit: procps reads them as BSD «aux», «ax» (with a warning); so does
+# the gateway.
+_BSD_WITH_A_DASH = frozenset("aux")
 # BSD-style letters (no dash): a, x (every process), u, j, l, s, v (formats), e (environment),
 # f (forest), m (threads), w (wide), c (true name), n (numeric), h is left out (no header: the
 # engine would find no PID column).
@@ -49,6 +55,8 @@ def checked(value: str) -> str:
     while index < len(words):
         word = words[index]
         index += 1
+        if word.startswith("-") and len(word) > 1 and set(word[1:]) <= _BSD_WITH_A_DASH:
+            word = word[1:]
         dashed = word.startswith("-")
         letters, allowed = (word[1:], _UNIX) if dashed else (word, _BSD)
         if not letters or word.startswith("--"):

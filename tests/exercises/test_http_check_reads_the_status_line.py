@@ -1,5 +1,6 @@
 """The `http` check reads the answer of the student's own server: hostile bytes. A status that
-is not three ASCII digits is «no habla HTTP», never an error out of the check (an attack review
+is not three ASCII digits is «no habla HTTP», never an error out of the check (5,000 digits
+passed int()'s limit) (an attack review
 answered «HTTP/1.1 ²00»: str.isdigit() took the latin-1 «²» for a digit and int() failed, so the
 student saw «Algo ha fallado…» and every other check of the click was hidden)."""
 
@@ -22,9 +23,18 @@ def judged(answer: bytes) -> checks.Outcome:
 
 @pytest.mark.parametrize(
     "status",
-    [b"\xb200", b"\xb9\xb2\xb3", "٢٠٠".encode(), "２００".encode(), b"2x0", b""],
+    [
+        b"\xb200",
+        b"\xb9\xb2\xb3",
+        "٢٠٠".encode(),
+        "２００".encode(),
+        b"2x0",
+        b"",
+        b"2" * 5000,
+        b"2000",
+    ],  # fmt: skip
 )
-def test_a_status_that_is_not_ascii_digits_is_not_http(status: bytes) -> None:
+def test_a_status_that_is_not_three_ascii_digits_is_not_http(status: bytes) -> None:
     found = judged(b"HTTP/1.1 " + status + b" OK\r\n\r\nWelcome to nginx")
     assert not found.passed
     assert "no habla HTTP" in found.detail, found.detail
