@@ -172,12 +172,15 @@ async def sandboxes(student: Student) -> list[tuple[int, str]]:
     return found
 
 
-def _sandbox_holders(
-    sandboxes: list[tuple[int, str]], tally: disk_walk.Tally, cgroup_root: str, data_root: str
-) -> list[tuple[set[int], str]]:
-    """Counts the deleted files on disk the sandboxes' processes hold; (holders, id) each: the
-    processes that hold a file on disk not their sandbox's own (disk_walk.Own)."""
-    held = []
+def _stop_sandbox_holders(
+    sandboxes: list[tuple[int, str]],
+    tally: disk_walk.Tally,
+    cgroup_root: str,
+    data_root: str,
+    owner: str,
+) -> None:
+    """Counts the deleted files on disk the sandboxes' processes hold, and kills the processes
+    that hold a file on disk not their sandbox's own (disk_walk.Own), once confirmed."""
     for pid, container_id in sandboxes:
         own = disk_walk.Own.of(pid, data_root)
         if own is None:
@@ -187,17 +190,12 @@ def _sandbox_holders(
         pids = disk_walk.container_pids(pid, container_id, cgroup_root)
         holders: set[int] = set()
         disk_walk.held(pids, tally, holders, own)
-        if holders:
-            # Listed again: a descriptor may have gone on to a process started since.
-            pids = disk_walk.container_pids(pid, container_id, cgroup_root)
-            confirmed = disk_walk.confirm(pids, holders, tally.flagged, own, tally.cap)
-            held.append((confirmed, container_id))
-    return held
-
-
-def _stop_sandbox_holders(held: list[tuple[set[int], str]], owner: str) -> None:
-    for holders, container_id in held:
-        stopped = disk_walk.stop_holders(holders, container_id) if holders else 0
+        if not holders:
+            continue
+        # Listed again: a descriptor may have gone on to a process started since.
+        pids = disk_walk.container_pids(pid, container_id, cgroup_root)
+        confirmed = disk_walk.confirm(pids, holders, tally.flagged, own, tally.cap)
+        stopped = disk_walk.stop_holders(confirmed, container_id) if confirmed else 0
         if stopped:
             logger.warning(
                 "disk: student %s: killed %d process(es) of their sandbox %s that held a file "
@@ -225,8 +223,7 @@ def _brake_sandboxes(
     found: list[tuple[int, str]], config: GatewayConfig, owner: str, data_root: str
 ) -> None:
     tally = disk_walk.Tally(cap=config.max_files)
-    held = _sandbox_holders(found, tally, str(config.build_cgroup_root), data_root)
-    _stop_sandbox_holders(held, owner)
+    _stop_sandbox_holders(found, tally, str(config.build_cgroup_root), data_root, owner)
 
 
 def _count(plan: _Plan, config: GatewayConfig, owner: str) -> tuple[int, int, bool]:
@@ -273,9 +270,8 @@ def _count(plan: _Plan, config: GatewayConfig, owner: str) -> tuple[int, int, bo
     # of their containers passed it in: whatever the measure, its holders are stopped, here
     # and not after (the ones just found are still theirs: stop_holders checks).
     sandbox_tally = disk_walk.Tally(cap=cap, seen=tally.seen)
-    held = _sandbox_holders(plan.sandboxes, sandbox_tally, cgroup_root, plan.data_root)
+    _stop_sandbox_holders(plan.sandboxes, sandbox_tally, cgroup_root, plan.data_root, owner)
     tally.bytes += sandbox_tally.bytes
-    _stop_sandbox_holders(held, owner)
     # A walk that stopped early (the cap, or MAX_DEPTH) is past the limit whatever it counted:
     # what it did not reach may be anything.
     files = max(tally.files, cap + 1) if tally.capped else tally.files

@@ -241,7 +241,7 @@ def _record(
     past = used > student.config.max_disk or too_many or unseen
     student.disk_over = used if past else None
     student.disk_files_over = files if too_many else None
-    student.disk_unseen = unseen and past
+    student.disk_unseen = unseen
     return past
 
 
@@ -541,10 +541,6 @@ def _low_disk_refusal() -> str:
 
 
 def _refusal(student: Student) -> str:
-    what: dict[str, object] = {
-        "used": mib(student.disk_over or 0),
-        "max": mib(student.config.max_disk),
-    }
     if student.disk_unseen:
         return _(
             "Uno de tus contenedores tenía un proceso cuyos archivos Muelle no puede ver (por "
@@ -553,6 +549,10 @@ def _refusal(student: Student) -> str:
             "tus contenedores. Vuelve a intentarlo en unos segundos; si arrancas otra vez ese "
             "contenedor, volverá a pasar."
         )
+    what: dict[str, object] = {
+        "used": mib(student.disk_over or 0),
+        "max": mib(student.config.max_disk),
+    }
     if student.disk_files_over is not None:
         what = {"max": student.config.max_files}
         reason = _(
