@@ -3,7 +3,8 @@ their browser session as the terminal finds it, and sandbox.workspace for every 
 
 Reads are GET, changes are POST with a JSON body (a save: the text itself) and Django's CSRF
 token (X-CSRFToken header). Every answer is JSON; a refusal is {"error": "<Spanish text>"} with a
-4xx/5xx status.
+4xx/5xx status; the one refusal the editor mends by itself (no session open yet) also says
+{"session": "missing"}.
 """
 
 from __future__ import annotations
@@ -55,7 +56,13 @@ async def _owner(request: HttpRequest) -> str | None:
 async def _in_sandbox(request: HttpRequest, operation: Operation) -> JsonResponse:
     owner = await _owner(request)
     if owner is None:
-        return _error(_("Tu sesión no está abierta. Recarga la página para usar el editor."), 403)
+        # `session` tells the editor this 403 is the one it may mend (by opening the session
+        # and sending again); a permission refused inside the sandbox must not be sent twice.
+        return _error(
+            _("Tu sesión no está abierta. Recarga la página para usar el editor."),
+            403,
+            session="missing",
+        )
     if _in_flight.get(owner, 0) >= MAX_IN_FLIGHT:
         return _error(
             _("Vas demasiado rápido: espera a que termine lo anterior y vuelve a intentarlo."), 429

@@ -131,23 +131,28 @@ function setUp() {
             },
             body: plain ? text : JSON.stringify(body),
           });
-    let response;
-    try {
-      response = await send();
-      if (response.status === 403 && !state.sessionTried) {
-        await session();
-        response = await send();
+    const answer = async () => {
+      const response = await send();
+      let data = {};
+      try {
+        data = await response.json();
+      } catch (error) {
+        data = { error: say("failed") };
       }
+      return { ok: response.ok, status: response.status, data };
+    };
+    try {
+      let result = await answer();
+      // Only the refusal that says no session is open yet is mended and sent again: any other
+      // 403 (a read-only folder, a path outside the home) was carried out once and stays said.
+      if (result.status === 403 && result.data.session === "missing" && !state.sessionTried) {
+        await session();
+        result = await answer();
+      }
+      return result;
     } catch (error) {
       return { ok: false, status: 0, data: { error: say("failed") } };
     }
-    let data = {};
-    try {
-      data = await response.json();
-    } catch (error) {
-      data = { error: say("failed") };
-    }
-    return { ok: response.ok, status: response.status, data };
   }
 
   // --- Tree --------------------------------------------------------------------------------

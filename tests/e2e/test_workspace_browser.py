@@ -173,6 +173,41 @@ def test_the_file_tree_creates_renames_and_deletes(page: Any, lesson_url: str) -
     run(page, "test -e ~/sitio || echo ya-no''-existe")
     _terminal_shows(page, "ya-no-existe")
 
+    # A save the sandbox refuses (a read-only folder) is carried out once and says why: only
+    # the «no session yet» refusal is mended by opening the session and sending again.
+    run(
+        page,
+        "mkdir ~/cerrada && echo hola > ~/cerrada/nota.txt"
+        " && chmod a-w ~/cerrada/nota.txt ~/cerrada && echo lis''to",
+    )
+    _terminal_shows(page, "listo")
+    urls = page.evaluate(
+        "() => { const d = document.querySelector('[data-save-url]').dataset;"
+        " return [d.saveUrl, d.sessionUrl]; }"
+    )
+    sent: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            sent.append(request.url)
+            if request.method == "POST" and any(url in request.url for url in urls)
+            else None
+        ),
+    )
+    page.evaluate("() => window.muelleEditor.open('cerrada/nota.txt')")
+    page.wait_for_function("() => window.muelleEditor.path === 'cerrada/nota.txt'")
+    page.locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("más\n")
+    page.evaluate("() => window.muelleEditor.save()")
+    notice = page.locator("[data-editor-notice]")
+    page.wait_for_function(
+        "() => document.querySelector('[data-editor-notice]').textContent.includes('permiso')"
+    )
+    assert "No tienes permiso para cambiar «cerrada/nota.txt»" in notice.inner_text()
+    assert len(sent) == 1 and urls[0] in sent[0], sent
+    assert page.evaluate("() => window.muelleEditor.dirty") is True
+
 
 def test_the_tabs_work_from_the_keyboard(page: Any, lesson_url: str) -> None:
     page.goto(lesson_url)

@@ -79,10 +79,15 @@ async def test_each_student_sees_only_their_own_sandbox(remove_sandboxes: None) 
 
 
 async def test_without_a_session_nothing_starts(remove_sandboxes: None) -> None:
-    answer = await AsyncClient().get(reverse("sandbox:workspace-tree"))
+    client = AsyncClient()
+    answer = await client.get(reverse("sandbox:workspace-tree"))
     assert answer.status_code == 403
     assert "sesión" in answer.json()["error"]
+    # The one refusal the editor mends by itself (it opens the session and sends again).
+    assert answer.json()["session"] == "missing"
     assert await engine.list_managed() == []
+    assert (await client.post(reverse("sandbox:session"))).status_code == 204
+    assert (await client.get(reverse("sandbox:workspace-tree"))).status_code == 200
 
 
 async def test_a_made_up_session_cookie_starts_nothing(remove_sandboxes: None) -> None:
@@ -148,6 +153,7 @@ async def test_refusals_are_spanish_json(remove_sandboxes: None) -> None:
     outside = await client.get(reverse("sandbox:workspace-read"), {"ruta": "../../etc/passwd"})
     assert outside.status_code == 403
     assert "carpeta personal" in outside.json()["error"]
+    assert "session" not in outside.json()  # not to be sent again by the editor
     broken = await client.post(
         reverse("sandbox:workspace-delete"), "no es json", content_type="application/json"
     )
