@@ -433,6 +433,12 @@ def mounts(
             if source:
                 if source.startswith("/"):
                     raise _host_path_refusal(source)
+                if not OBJECT_NAME.match(source):
+                    # As -v's names: the engine would refuse it too, but only once the prefixed
+                    # name reached it (`../x` is no name the student can own).
+                    raise bad_request(
+                        _("--mount: nombre de volumen no válido: «%(v)s».") % {"v": source}
+                    )
                 item["Source"] = _volume_name(pending, student, source, labels)
             if options.get("NoCopy"):
                 item["VolumeOptions"] = {"NoCopy": True}

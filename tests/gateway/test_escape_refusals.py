@@ -21,6 +21,8 @@ RUN_ESCAPES = [
         ],
         "driver local sin opciones",
     ),
+    (["--mount", "type=volume,source=../v,target=/x"], "nombre de volumen no válido"),
+    (["--mount", "type=volume,source=v/../w,target=/x"], "nombre de volumen no válido"),
     (["--pid", "host"], "--pid host no está permitido"),
     (["--network", "host"], "--network host no está permitido"),
     (["--network", "bridge"], "--network bridge no está permitido"),
