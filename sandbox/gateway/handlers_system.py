@@ -6,6 +6,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from . import object_events
 from .errors import GatewayError, refused
 from .handlers_containers import event_lines
 from .server import SUPPORTED_VERSIONS, Exchange
@@ -70,11 +71,27 @@ async def events(ex: Exchange) -> None:
             filters[key] = [student.ns.object_prefix + v for v in filters[key]]
     for key in ("daemon", "node", "service", "secret", "config", "plugin", "scope"):
         filters.pop(key, None)
-    query = [("filters", student.filters(filters))]
-    for key in ("since", "until"):
-        if ex.q(key):
-            query.append((key, ex.q(key) or ""))
-    await ex.forward("GET", "/events", query=query, mode="stream", lines=event_lines(ex))
+    times = [(key, ex.q(key) or "") for key in ("since", "until") if ex.q(key)]
+    query = [("filters", student.filters(filters)), *times]
+    # The student's networks and volumes come from a second stream (object_events: the engine
+    # puts no labels on their events), mixed in as they come.
+    wanted = object_events.object_filters(filters)
+    if wanted is None:
+        await ex.forward("GET", "/events", query=query, mode="stream", lines=event_lines(ex))
+        return
+    conn = await ex.gateway.connect_engine()
+    try:
+        framing = await object_events.open_stream(conn, wanted, times)
+        also = (
+            None
+            if framing is None
+            else object_events.own_batches(conn, framing, student.ns, ex.gateway.byte_rate.take)
+        )
+        await ex.forward(
+            "GET", "/events", query=query, mode="stream", lines=event_lines(ex), also=also
+        )
+    finally:
+        conn.close()
 
 
 async def plugin_not_found(ex: Exchange) -> None:

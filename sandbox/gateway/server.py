@@ -44,6 +44,7 @@ from .wire import (
     REASONS,
     BodyTooLarge,
     Framing,
+    LineBatch,
     ProtocolError,
     RequestHead,
     ResponseHead,
@@ -52,6 +53,7 @@ from .wire import (
     encode_response_head,
     iter_body,
     line_batches,
+    merged_batches,
     read_body,
     read_request_head,
     read_response_head,
@@ -222,12 +224,14 @@ class Exchange:
         mode: str = "buffer",
         rewrite: JsonRewrite | None = None,
         lines: LineRewrite | None = None,
+        also: AsyncIterator[LineBatch] | None = None,
     ) -> int:
         """Sends the gateway's own request to the engine and relays the answer to the student.
 
         mode: "buffer" (JSON answer, rewritten and stripped of prefixes), "stream" (relayed as it
         comes; JSON-lines rewritten with `lines`), or "hijack" (attach/exec: spliced both ways).
-        Returns the engine's status.
+        `also`: more lines for a stream with `lines`, from elsewhere, mixed in as they come (the
+        stream ends when both have). Returns the engine's status.
         """
         if isinstance(query, dict):
             query = list(query.items())
@@ -263,8 +267,8 @@ class Exchange:
                 # The engine may answer and close before reading a body (e.g. /wait).
                 await conn.writer.drain()
             if mode == "hijack" or not self.body_consumed:
-                return await self._relay(method, conn, mode, rewrite, lines)
-            return await self._relay_watching_client(method, conn, mode, rewrite, lines)
+                return await self._relay(method, conn, mode, rewrite, lines, also)
+            return await self._relay_watching_client(method, conn, mode, rewrite, lines, also)
         finally:
             conn.close()
 
@@ -286,6 +290,7 @@ class Exchange:
         mode: str,
         rewrite: JsonRewrite | None,
         lines: LineRewrite | None,
+        also: AsyncIterator[LineBatch] | None = None,
     ) -> int:
         """Relays, and gives up (closing the engine connection) if the student goes away.
 
@@ -295,7 +300,7 @@ class Exchange:
         `carry` for the next request head, like Go's server does in its background read. Taking
         it for "the client left" closed the connection and the CLI's next request got EOF.
         """
-        relay = self.gateway.spawn(self._relay(method, conn, mode, rewrite, lines))
+        relay = self.gateway.spawn(self._relay(method, conn, mode, rewrite, lines, also))
         watch = self.gateway.spawn(self.reader.read(1))
         done, _pending = await asyncio.wait({relay, watch}, return_when=asyncio.FIRST_COMPLETED)
         if watch not in done:
@@ -325,6 +330,7 @@ class Exchange:
         mode: str,
         rewrite: JsonRewrite | None,
         lines: LineRewrite | None,
+        also: AsyncIterator[LineBatch] | None = None,
     ) -> int:
         try:
             response = await read_response_head(conn.reader)
@@ -358,7 +364,7 @@ class Exchange:
                 self.writer.write(data)
             await self.writer.drain()
             return response.status
-        await self._stream(response, conn, framing, lines)
+        await self._stream(response, conn, framing, lines, also)
         return response.status
 
     async def _rewrite_buffered(
@@ -389,6 +395,7 @@ class Exchange:
         conn: EngineConnection,
         framing: Framing,
         lines: LineRewrite | None,
+        also: AsyncIterator[LineBatch] | None = None,
     ) -> None:
         headers = self._response_headers(response)
         self.responded = True
@@ -405,10 +412,15 @@ class Exchange:
         self.writer.write(encode_response_head(response.status, response.reason, headers))
         await self.writer.drain()
         pieces = paced(iter_body(conn.reader, framing), self.gateway.byte_rate)
-        async for batch in line_batches(pieces):
-            data = batch.rewritten(lines)
-            self.writer.write(chunk(data) if chunked else data)
-            await self.writer.drain()
+        batches = line_batches(pieces)
+        if also is not None:
+            batches = merged_batches(batches, also)
+        # Closed here, not left to the collector: a merge has tasks reading its sources.
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                data = batch.rewritten(lines)
+                self.writer.write(chunk(data) if chunked else data)
+                await self.writer.drain()
         if chunked:
             self.writer.write(LAST_CHUNK)
         await self.writer.drain()

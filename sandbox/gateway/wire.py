@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
@@ -303,7 +303,7 @@ class LineBatch:
 
 async def line_batches(
     pieces: AsyncIterator[bytes], cap: int = LINE_CAP
-) -> AsyncIterator[LineBatch]:
+) -> AsyncGenerator[LineBatch, None]:
     """Regroups a body's pieces into whole lines. A piece with no line end (a long line, or a
     read that caught part of a chunk, common under load) is kept for the next one: dropping it
     once gave the docker CLI half a JSON message («invalid character»)."""
@@ -319,6 +319,50 @@ async def line_batches(
             pending = b""
     if pending:
         yield LineBatch([], pending)
+
+
+async def merged_batches(
+    first: AsyncIterator[LineBatch], second: AsyncIterator[LineBatch]
+) -> AsyncGenerator[LineBatch, None]:
+    """Both sources' batches as each arrives, until both have ended. An error of `first` (the
+    engine's answer being relayed) ends the merge with it; `second` only adds lines, so its
+    error just ends its part."""
+    # Bounded: a student who reads slowly holds the sources back (as the engine's own stream
+    # is held back by TCP), rather than the gateway reading ahead for them.
+    queue: asyncio.Queue[tuple[int, LineBatch | BaseException | None]] = asyncio.Queue(2)
+
+    async def pump(index: int, source: AsyncIterator[LineBatch]) -> None:
+        try:
+            async for batch in source:
+                await queue.put((index, batch))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # handed to the reader, which decides
+            await queue.put((index, exc))
+            return
+        finally:
+            # A source waiting at its yield when the merge ends is closed now, not by the
+            # collector some time later.
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        await queue.put((index, None))
+
+    pumps = [asyncio.create_task(pump(i, s)) for i, s in enumerate((first, second))]
+    running = len(pumps)
+    try:
+        while running:
+            index, item = await queue.get()
+            if item is None or isinstance(item, BaseException):
+                running -= 1
+                if isinstance(item, BaseException) and index == 0:
+                    raise item
+                continue
+            yield item
+    finally:
+        for task in pumps:
+            task.cancel()
+        await asyncio.gather(*pumps, return_exceptions=True)
 
 
 async def read_body(

@@ -13,6 +13,12 @@ from .conftest import DOCKER, IMAGE
 
 pytestmark = pytest.mark.docker
 
+# One line per event: what, done, to whom (a volume's name is its ID; the rest have a name).
+FORMAT = (
+    "{{.Type}} {{.Action}} "
+    "{{if .Actor.Attributes.name}}{{.Actor.Attributes.name}}{{else}}{{.Actor.ID}}{{end}}"
+)
+
 
 def not_found(error: str) -> bool:
     # The gateway says "No existe ..."; for some 404s the CLI prints its own "No such ...".
@@ -118,7 +124,7 @@ def test_events_show_only_the_students_own_objects(student, other_student):
             "--since",
             since,
             "--format",
-            "{{.Action}} {{.Actor.Attributes.name}} {{json .Actor}}",
+            FORMAT + " {{json .Actor}}",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -130,19 +136,62 @@ def test_events_show_only_the_students_own_objects(student, other_student):
     ).start()
     seen: list[str] = []
 
-    def read_until(prefix: str) -> None:
-        while not (seen and seen[-1].startswith(prefix)):
+    def read_until(*prefixes: str) -> None:
+        # Container events and network/volume events come by two streams of the engine: each
+        # awaited on its own, whatever their order.
+        while not all(any(line.startswith(p) for line in seen) for p in prefixes):
             seen.append(lines.get(timeout=60))  # a bound, not a speed assertion
 
     try:
-        read_until("create senal")
+        read_until("container create senal")
+        # The other student's networks and volumes reach the gateway in the same engine stream
+        # as the student's own (the engine gives them no labels to filter on), before them.
+        other_student.ok("network", "create", "ajena-red")
+        other_student.ok("volume", "create", "ajeno-vol")
         other_student.ok("run", "--rm", "--name", "ajeno", IMAGE, "true")
+        student.ok("network", "create", "propia-red")
+        student.ok("volume", "create", "propio-vol")
         student.ok("run", "--rm", "--name", "propio", IMAGE, "true")
-        read_until("destroy propio")  # live stream: ends with our container's destroy event
+        student.ok("network", "rm", "propia-red")
+        student.ok("volume", "rm", "propio-vol")
+        read_until(
+            "container destroy propio",
+            "network destroy propia-red",
+            "volume destroy propio-vol",
+        )
     finally:
         watcher.kill()
         watcher.wait()
+        other_student.ok("network", "rm", "ajena-red")
+        other_student.ok("volume", "rm", "ajeno-vol")
     text = "".join(seen)
-    assert "start propio" in text
-    assert "ajeno" not in text
+    assert "container start propio" in text
+    assert "network create propia-red" in text
+    assert "volume create propio-vol" in text
+    assert "ajen" not in text and "ajeno" not in text
     assert "muelle.student" not in text
+
+    # A bounded replay has them too, and the engine's own filters still apply to them.
+    until = str(int(time.time()) + 1)
+    replay = student.ok("events", "--since", since, "--until", until, "--format", FORMAT)
+    assert "network create propia-red" in replay and "volume destroy propio-vol" in replay
+    assert "container destroy propio" in replay and "ajen" not in replay
+    only_volumes = student.ok(
+        "events", "--since", since, "--until", until, "--filter", "type=volume", "--format", FORMAT
+    )
+    assert only_volumes.split("\n")[:-1] == [
+        "volume create propio-vol",
+        "volume destroy propio-vol",
+    ]
+    of_a_container = student.ok(
+        "events",
+        "--since",
+        since,
+        "--until",
+        until,
+        "--filter",
+        "container=senal",
+        "--format",
+        FORMAT,
+    )
+    assert of_a_container == "container create senal\n"
