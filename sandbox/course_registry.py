@@ -181,6 +181,7 @@ def start(
     config = write_config(folder, port, host, tls)
     garbage_collect(config)
     drop_uploads(folder)
+    drop_empty_repositories(folder)
     # Appending: trim_log empties it under the running server.
     log = open(folder / LOG_NAME, "ab")  # noqa: SIM115 - the child keeps it
     process = subprocess.Popen(
@@ -263,6 +264,32 @@ def drop_uploads(folder: Path) -> None:
     if repositories.is_dir():
         for uploads in list(repositories.rglob("_uploads")):
             shutil.rmtree(uploads, ignore_errors=True)
+
+
+def drop_empty_repositories(folder: Path) -> None:
+    """A repository whose last tag was deleted (a student's objects gone) keeps its folder, and
+    the catalog lists it for ever: every push, pull and search of every student reads the
+    whole catalog, so it grew with each sandbox the registry ever saw (attack review). Its
+    layer links go with it (garbage_collect already freed what no manifest uses). Only with
+    the registry stopped, after the collection."""
+    repositories = folder / "storage" / "docker" / "registry" / "v2" / "repositories"
+    if not repositories.is_dir():
+        return
+    for manifests in list(repositories.rglob("_manifests")):
+        tags = manifests / "tags"
+        if tags.is_dir() and any(tags.iterdir()):
+            continue
+        for part in ("_manifests", "_layers", "_uploads"):
+            shutil.rmtree(manifests.parent / part, ignore_errors=True)
+    # Folders left empty (a student's namespace, a repository's parents), deepest first.
+    folders = sorted(
+        (p for p in repositories.rglob("*") if p.is_dir() and not p.is_symlink()),
+        key=lambda p: len(p.parts),
+        reverse=True,
+    )
+    for path in folders:
+        with contextlib.suppress(OSError):
+            path.rmdir()  # only if empty
 
 
 def running_pid(folder: Path) -> int | None:

@@ -332,8 +332,11 @@ async def create(ex: Exchange) -> None:
     student = ex.student
     image = ex.q("fromImage") or ""
     tag_name = ex.q("tag") or ""
+    # The CLI sends a pull by digest as tag=sha256:…: joined with «:» it read as no name at all,
+    # and a pull by digest from the course registry was told «never from other registries».
+    joint = "@" if tag_name.startswith("sha256:") else ":"
     text = image + (
-        f":{tag_name}"
+        f"{joint}{tag_name}"
         if tag_name and ":" not in image.rpartition("/")[2] and "@" not in image
         else ""
     )

@@ -82,6 +82,16 @@ def _engine_repo(student: Student, ref: ImageRef) -> str:
     return f"{student.config.registry_address}/{_remote_repo(student, ref)}"
 
 
+def _says_error(line: bytes) -> bool:
+    """The engine's progress line reporting a failure. Read as JSON: a tag or layer named
+    `error` (`"id":"error"`) is progress, and a pull of `app:error` was taken for a failure."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(message, dict) and ("error" in message or "errorDetail" in message)
+
+
 async def _engine_stream(
     ex: Exchange,
     path: str,
@@ -118,7 +128,7 @@ async def _engine_stream(
         await ex.writer.drain()
         failed = False
         async for batch in line_batches(iter_body(conn.reader, framing)):
-            failed = failed or any(b'"error"' in line for line in [*batch.lines, batch.rest])
+            failed = failed or any(_says_error(line) for line in [*batch.lines, batch.rest])
             ex.writer.write(chunk(batch.rewritten(rewrite)))
             await ex.writer.drain()
         await finish(failed)
@@ -204,15 +214,6 @@ async def push(ex: Exchange) -> None:
             for t in image.get("RepoTags") or []
             if t.rpartition(":")[0] == own_repo
         ]
-    images: dict[str, int] = {}
-    for t in tags:
-        info = await student.engine.get_or_none(f"/images/{own_repo}:{t}/json")
-        if info is None:
-            raise not_found(
-                _("No tienes ninguna imagen «%(r)s:%(t)s»: ponle ese nombre con docker tag.")
-                % {"r": f"{config.registry_name}/{ref.path}", "t": t}
-            )
-        images[info["Id"]] = int(info.get("Size") or 0)
     if not tags:
         raise not_found(
             _("No tienes ninguna imagen «%(r)s»: ponle ese nombre con docker tag.")
@@ -221,6 +222,20 @@ async def push(ex: Exchange) -> None:
     remote = _remote_repo(student, ref)
     engine_repo = _engine_repo(student, ref)
     async with _lock(student), registry_space.in_use():
+        # Read under the lock, and what is pushed is tagged from these ids, not by name: a
+        # `docker tag` onto the same name while the push waited for the lock (an attack review
+        # measured a small image, then pushed a 40 MiB one past the quota) changes nothing.
+        ids: dict[str, str] = {}
+        images: dict[str, int] = {}
+        for t in tags:
+            info = await student.engine.get_or_none(f"/images/{own_repo}:{t}/json")
+            if info is None:
+                raise not_found(
+                    _("No tienes ninguna imagen «%(r)s:%(t)s»: ponle ese nombre con docker tag.")
+                    % {"r": f"{config.registry_name}/{ref.path}", "t": t}
+                )
+            ids[t] = info["Id"]
+            images[info["Id"]] = int(info.get("Size") or 0)
         usage = await _usage(client, student)
         new = [t for t in tags if (remote, t) not in usage.tags]
         if len(usage.tags) + len(new) > config.registry_max_images:
@@ -259,9 +274,7 @@ async def push(ex: Exchange) -> None:
         try:
             for t in tags:
                 await student.engine.json(
-                    "POST",
-                    f"/images/{own_repo}:{t}/tag",
-                    query={"repo": engine_repo, "tag": t},
+                    "POST", f"/images/{ids[t]}/tag", query={"repo": engine_repo, "tag": t}
                 )
 
             async def finish(failed: bool) -> None:

@@ -45,14 +45,15 @@ def course_names(config: GatewayConfig, ns: Namespace) -> Callable[[bytes], byte
     name = config.registry_name.encode()
     key = ns.key.encode()
     # The engine mounts a layer it pushed before from any repository of the registry, and says
-    # whose: "Mounted from <another student's key>/<their repository>".
+    # whose: "Mounted from <another student's key>/<their repository>". It reads "Pushed", as
+    # if nobody had it: even a bare "Mounted" told that someone had pushed that very layer.
     others = re.compile(rb"Mounted from [0-9a-f]{%d}/[^\"\\]*" % len(key))
 
     def rewrite(line: bytes) -> bytes:
         line = ns.strip_bytes(line)
         line = line.replace(address + b"/" + key + b"/", name + b"/")
         line = line.replace(key + b"/", b"")
-        line = others.sub(b"Mounted", line)
+        line = others.sub(b"Pushed", line)
         return line.replace(address, name)
 
     return rewrite

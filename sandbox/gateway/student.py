@@ -256,6 +256,11 @@ class Student:
                 found = await self._inspect_visible(own)
                 if found and found[0] == "own":
                     return ResolvedImage(own, found[1]["Id"], True)
+            elif ref.domain:
+                # Any other registry's name is none of the student's: such a tag on the engine
+                # is a push or pull of another student's under way (the course registry's real
+                # address), and answering it told who was pushing what (attack review).
+                return None
             shared_text = tagged.text()
             found = await self._inspect_visible(shared_text)
             if found:

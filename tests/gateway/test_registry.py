@@ -7,14 +7,17 @@ import asyncio
 import dataclasses
 import json
 import socket
+import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sandbox import course_registry
-from sandbox.gateway import lifecycle
+from sandbox.gateway import handlers_registry, lifecycle
 from sandbox.gateway.config import GatewayConfig
+from sandbox.gateway.names import student_key
 from sandbox.gateway.registry_client import RegistryClient
 
 from .conftest import IMAGE
@@ -179,6 +182,59 @@ def test_quota_on_the_size_of_pushed_images(make_student, _registry_config):
     assert _remote_tags(_registry_config, student) == {}
 
 
+async def _take_push_turn(key: str) -> asyncio.Lock:
+    """The student's turn for pushes and pulls, taken as another push of theirs would hold it."""
+    lock = asyncio.Lock()
+    handlers_registry._LOCKS[key] = lock
+    await lock.acquire()
+    return lock
+
+
+async def _until_someone_waits(lock: asyncio.Lock) -> None:
+    while not getattr(lock, "_waiters", None):
+        await asyncio.sleep(0.01)
+
+
+async def _give_back(lock: asyncio.Lock) -> None:
+    lock.release()
+
+
+def test_a_tag_moved_while_the_push_waits_for_its_turn_changes_nothing(
+    make_student, _registry_config, gateway_loop, tmp_path
+):
+    # The attack review's race: the size was checked for the image the name meant before the
+    # push's turn came, and the name was pushed as it was after (here 20 MiB past 16).
+    lifecycle.configure(dataclasses.replace(_registry_config, registry_max_size=16 * 1024 * 1024))
+    student = make_student()
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {IMAGE}\nRUN head -c 20971520 /dev/urandom > /grande\n"
+    )
+    student.ok("build", "-q", "-t", f"{NAME}/grande:1", str(tmp_path), timeout=240)
+    student.ok("tag", IMAGE, f"{NAME}/x:1")
+    small = student.ok("image", "inspect", "-f", "{{.Id}}", IMAGE).strip()
+    turn = gateway_loop.run(_take_push_turn(student_key(_registry_config.instance, student.owner)))
+    pushed: list[subprocess.CompletedProcess[str]] = []
+    pushing = threading.Thread(
+        target=lambda: pushed.append(student.docker("push", f"{NAME}/x:1", timeout=240))
+    )
+    pushing.start()
+    try:
+        gateway_loop.run(_until_someone_waits(turn))
+        student.ok("tag", f"{NAME}/grande:1", f"{NAME}/x:1")
+    finally:
+        gateway_loop.run(_give_back(turn))
+        pushing.join()
+    # Checked and pushed is the same image: the one the name means when the push's turn comes.
+    assert pushed[0].returncode != 0
+    assert "No cabe en tu espacio del registro del curso" in pushed[0].stderr
+    assert _remote_tags(_registry_config, student) == {}
+    student.ok("tag", IMAGE, f"{NAME}/x:1")
+    student.ok("push", f"{NAME}/x:1")
+    student.ok("rmi", f"{NAME}/x:1")
+    student.ok("pull", f"{NAME}/x:1")
+    assert student.ok("image", "inspect", "-f", "{{.Id}}", f"{NAME}/x:1").strip() == small
+
+
 def test_push_to_any_other_registry_is_refused(student):
     with host_listener("127.0.0.1") as listener:
         error = student.refused("push", f"127.0.0.1:{listener.port}/robada:1")
@@ -270,8 +326,6 @@ def test_the_reaper_deletes_what_orphaned_students_pushed(make_student, _registr
 
 
 def _direct(*args: str) -> str:
-    import subprocess
-
     result = subprocess.run(["docker", *args], capture_output=True, text=True, check=True)
     return result.stdout
 
@@ -284,6 +338,15 @@ def test_push_all_tags_and_a_missing_tag(student, _registry_config):
     out = student.ok("push", "--all-tags", f"{NAME}/varias")
     assert "1: digest:" in out and "2: digest:" in out
     assert _remote_tags(_registry_config, student) == {"varias": ["1", "2"]}
+    # A tag named «error» is a tag like any other: the engine's progress names it (`"id":
+    # "error"`), and a pull of it was taken for a failed one (the image never got its name).
+    student.ok("tag", IMAGE, f"{NAME}/varias:error")
+    student.ok("push", f"{NAME}/varias:error")
+    student.ok("rmi", f"{NAME}/varias:error")
+    student.ok("pull", f"{NAME}/varias:error")
+    assert student.ok("images", "-q", f"{NAME}/varias:error").strip()
+    error = student.refused("pull", f"{NAME}/varias@sha256:{'a' * 64}")
+    assert "Descarga una etiqueta, no un digest" in error, error
 
 
 def test_the_students_events_never_show_the_real_address(student, registry, tmp_path):
@@ -297,3 +360,22 @@ def test_the_students_events_never_show_the_real_address(student, registry, tmp_
     events = student.ok("events", "--since", since.strip(), "--until", until.strip())
     assert "eventos" in events  # the student's own image events are there...
     assert registry.address not in events  # ...under the course name only
+
+
+def test_a_push_or_pull_under_way_is_not_seen_by_its_real_name(
+    make_student, _registry_config, registry
+):
+    # While Ana pushes or pulls, the engine holds her image under the registry's real address
+    # and her key (handlers_registry._engine_repo). Made here as it is then: Bea asking for
+    # that name learnt what Ana was pushing (an attack review, polling during the push).
+    ana, bea = make_student(), make_student()
+    real = f"{registry.address}/{student_key(_registry_config.instance, ana.owner)}/curso:1"
+    _direct("tag", IMAGE, real)
+    try:
+        for student in (bea, ana):
+            error = student.refused("image", "inspect", real)
+            assert "No existe" in error or "No such" in error, error
+            error = student.refused("run", "--rm", "--pull", "never", real, "echo", "corrió")
+            assert "No existe la imagen" in error, error
+    finally:
+        _direct("rmi", real)

@@ -18,8 +18,8 @@ import pytest
 from sandbox import course_registry
 from sandbox.gateway import lifecycle, registry_space
 from sandbox.gateway.config import GatewayConfig
-from sandbox.gateway.names import student_key
-from sandbox.gateway.registry_client import RegistryClient
+from sandbox.gateway.names import Namespace, student_key
+from sandbox.gateway.registry_client import RegistryClient, course_names
 
 from .conftest import IMAGE
 
@@ -388,6 +388,35 @@ def test_a_push_does_not_name_another_students_repository(registry_folder, confi
     beto.ok("push", f"{NAME}/beto-examen-final:1")
     ana.ok("tag", IMAGE, f"{NAME}/mia:1")
     out = ana.ok("push", f"{NAME}/mia:1")
-    assert "Mounted" in out  # the case this is about happened
     beto_key = student_key(config.instance, beto.owner)
     assert beto_key not in out and "beto-examen-final" not in out, out
+    # Not even that someone had that layer: a mount from another student's repository reads
+    # as a layer pushed (here every layer was beto's first).
+    assert "Mounted" not in out and "Pushed" in out, out
+    rewrite = course_names(config, Namespace(ana.owner, config.instance))
+    engine_says = b'{"status":"Mounted from %s/beto-examen-final","id":"383d9e9e1d79"}'
+    assert rewrite(engine_says % beto_key.encode()) == b'{"status":"Pushed","id":"383d9e9e1d79"}'
+
+
+def test_a_students_emptied_repositories_leave_the_catalog_at_the_collection(
+    registry_folder, config, make_student
+):
+    # Every push, pull and search reads the whole catalog: a repository whose images were all
+    # deleted (the student's objects gone) stayed in it for ever, one more for each sandbox.
+    gone, kept = make_student(), make_student()
+    gone.ok("tag", IMAGE, f"{NAME}/app:1")
+    gone.ok("tag", IMAGE, f"{NAME}/otra/app:1")
+    gone.ok("push", f"{NAME}/app:1")
+    gone.ok("push", f"{NAME}/otra/app:1")
+    kept.ok("tag", IMAGE, f"{NAME}/app:1")
+    kept.ok("push", f"{NAME}/app:1")
+    client = RegistryClient(config)
+    gone_key = student_key(config.instance, gone.owner)
+    kept_key = student_key(config.instance, kept.owner)
+    assert asyncio.run(client.delete_student(gone_key)) == 2
+    course_registry.restart(registry_folder)
+    assert asyncio.run(client.all_repositories()) == [f"{kept_key}/app"]
+    repositories = registry_folder / "storage/docker/registry/v2/repositories"
+    assert sorted(p.name for p in repositories.iterdir()) == [kept_key]
+    kept.ok("rmi", f"{NAME}/app:1")
+    kept.ok("pull", f"{NAME}/app:1")  # what stays is whole
