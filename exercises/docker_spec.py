@@ -542,7 +542,7 @@ def validate_answer(check: Mapping[str, Any], path: tuple[str | int, ...], repor
         report(path, _("«dato» necesita «contenedor» (de qué contenedor sale la respuesta)"))
     _name_key(check, "contenedor", path, report)
     field = check.get("dato")
-    if field not in ANSWER_FIELDS:
+    if not isinstance(field, str) or field not in ANSWER_FIELDS:
         report(
             (*path, "dato") if "dato" in check else path,
             _("«dato» debe ser uno de: %(values)s") % {"values": ", ".join(ANSWER_FIELDS)},

@@ -7,6 +7,7 @@ exercises.checks runs. Nothing here runs anything.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from django.utils.translation import gettext as _
 from exercises import docker_spec
 from exercises.docker_spec import AnswerFromDocker, StateCheck
 from exercises.readonly import changing_docker_command
+
+logger = logging.getLogger(__name__)
 
 KEY = "ejercicios"
 EXERCISE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -166,6 +169,28 @@ def validate(
     `source` is the YAML text the mapping came from and `first_line` the file line where that
     text starts: with them each problem carries the line of the offending key.
     """
+    try:
+        return _validate(front_matter, source, first_line)
+    except Exception:  # a shape no rule foresaw: a problem of the lesson, never a 500
+        logger.exception("ejercicios: validación fallida")
+        return [_unforeseen(source, first_line)]
+
+
+def _unforeseen(source: str | None, first_line: int) -> Problem:
+    line = _LineFinder(source, first_line).find((KEY,))
+    return Problem(
+        _(
+            "no se pudieron leer los ejercicios: algún valor no tiene la forma esperada (una "
+            "lista o un mapa donde va un texto, o al revés); revisa sus valores"
+        ),
+        KEY,
+        line,
+    )
+
+
+def _validate(
+    front_matter: Mapping[str, Any], source: str | None, first_line: int
+) -> list[Problem]:
     lines = _LineFinder(source, first_line)
     problems: list[Problem] = []
 
@@ -294,7 +319,7 @@ def _check_checks(item: Mapping[str, Any], path: Path, report: Any) -> None:
             report(check_path, _("cada comprobación debe ser un mapa con «tipo», «ok» y «error»"))
             continue
         kind = check.get("tipo")
-        if kind not in CHECK_KEYS:
+        if not isinstance(kind, str) or kind not in CHECK_KEYS:
             report(
                 (*check_path, "tipo") if "tipo" in check else check_path,
                 _("tipo de comprobación desconocido: %(kind)r (se admiten: %(kinds)s)")
@@ -454,7 +479,11 @@ def parse(
     problems = validate(front_matter, source=source, first_line=first_line)
     if problems:
         raise InvalidExercises(problems)
-    return [_exercise(item) for item in front_matter.get(KEY) or []]
+    try:
+        return [_exercise(item) for item in front_matter.get(KEY) or []]
+    except Exception as exc:  # validated, so a gap in the rules: the lesson's problem all the same
+        logger.exception("ejercicios: lectura fallida")
+        raise InvalidExercises([_unforeseen(source, first_line)]) from exc
 
 
 def _text(value: Any) -> str:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from django.conf import settings
@@ -242,11 +243,17 @@ def _discover(root: Path) -> tuple[list[_Source], list[Problem]]:
                         )
                     )
                     continue
+                if not S_ISREG(stat.st_mode):
+                    problems.append(_not_a_file(index))
+                    continue
                 sources.append(
                     _Source(index, path, stat.st_mtime_ns, stat.st_size, _asset_signature(path))
                 )
             elif name.lower().endswith(".md"):
                 stat = entry.stat()
+                if not S_ISREG(stat.st_mode):
+                    problems.append(_not_a_file(path))
+                    continue
                 sources.append(_Source(path, None, stat.st_mtime_ns, stat.st_size))
             else:
                 problems.append(
@@ -263,6 +270,33 @@ def _discover(root: Path) -> tuple[list[_Source], list[Problem]]:
         except OSError as exc:
             problems.append(error(path, 1, _("no se puede leer: %(e)s") % {"e": exc}))
     return sources, problems
+
+
+def _not_a_file(path: Path) -> Problem:
+    # A FIFO hung every reader of the catalog (the whole site), and a link to /dev/zero, whose
+    # size reads 0, was read without end.
+    return error(
+        path,
+        1,
+        _(
+            "no es un archivo normal (¿un enlace a un dispositivo, o una tubería?): una lección "
+            "es un archivo .md"
+        ),
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The lesson's bytes, at most MAX_LESSON_BYTES + 1 of them, from a regular file only: it
+    may have been swapped for something else since the folder was listed. Opened without
+    blocking, so a FIFO put in its place answers at once instead of hanging the catalog."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(_("no es un archivo normal"))
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            return file.read(MAX_LESSON_BYTES + 1)
+    finally:
+        os.close(fd)
 
 
 # --- Reading one lesson --------------------------------------------------------------------------
@@ -397,23 +431,24 @@ def load_lesson(source: _Source) -> Lesson:
         )
 
 
+def _too_big(path: Path) -> Problem:
+    return error(
+        path,
+        1,
+        _("la lección ocupa más de %(max)d KiB; divídela en varias")
+        % {"max": MAX_LESSON_BYTES // 1024},
+        blocking=True,
+    )
+
+
 def _load(lesson: Lesson) -> Lesson:
     path = lesson.path
     problems: list[Problem] = []
     if lesson.size > MAX_LESSON_BYTES:
-        return replace(
-            lesson,
-            problems=(
-                error(
-                    path,
-                    1,
-                    _("la lección ocupa más de %(max)d KiB; divídela en varias")
-                    % {"max": MAX_LESSON_BYTES // 1024},
-                    blocking=True,
-                ),
-            ),
-        )
-    raw = path.read_bytes()
+        return replace(lesson, problems=(_too_big(path),))
+    raw = _read_bytes(path)
+    if len(raw) > MAX_LESSON_BYTES:  # it grew since it was listed
+        return replace(lesson, size=len(raw), problems=(_too_big(path),))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -570,13 +605,13 @@ def _cross_check(lessons: list[Lesson]) -> list[Lesson]:
         if lesson.scan is None:
             continue
         for link in lesson.scan.links:
-            target = links.resolve(link.url, refs[lesson.path], index, is_image=link.is_image)
-            if target.problem:
-                extra[lesson.path].append(error(lesson.path, link.line, target.problem))
-            elif target.fragment and target.lesson_slug in by_slug:
-                problem = _anchor_problem(by_slug[target.lesson_slug], target.fragment)
-                if problem:
-                    extra[lesson.path].append(error(lesson.path, link.line, problem))
+            try:
+                problem = _link_problem(link, refs[lesson.path], index, by_slug)
+            except Exception:  # one link must never take the whole catalog (and site) down
+                logger.exception("lecciones: enlace sin comprobar en %s", lesson.path)
+                problem = _("no se pudo comprobar este enlace: «%(url)s»") % {"url": link.url}
+            if problem:
+                extra[lesson.path].append(error(lesson.path, link.line, problem))
 
     result = []
     for lesson in lessons:
@@ -585,6 +620,17 @@ def _cross_check(lessons: list[Lesson]) -> list[Lesson]:
         )
         result.append(replace(lesson, problems=tuple(problems)))
     return result
+
+
+def _link_problem(
+    link: scanning.Link, ref: links.LessonRef, index: links.LinkIndex, by_slug: dict[str, Lesson]
+) -> str | None:
+    target = links.resolve(link.url, ref, index, is_image=link.is_image)
+    if target.problem:
+        return target.problem
+    if target.fragment and target.lesson_slug in by_slug:
+        return _anchor_problem(by_slug[target.lesson_slug], target.fragment)
+    return None
 
 
 def _link_ref(lesson: Lesson) -> links.LessonRef:
@@ -612,7 +658,14 @@ _ID_ATTRIBUTE = re.compile(r"""\sid=["']([^"']+)["']""")
 
 
 def _anchor_problem(target: Lesson, fragment: str) -> str | None:
-    ids = _anchor_ids(target)
+    try:
+        ids = _anchor_ids(target)
+    except Exception:  # RecursionError on absurd nesting, for one: that lesson says so itself
+        logger.exception("lecciones: anclas sin leer en %s", target.path)
+        return _(
+            "no se pudo comprobar el ancla «#%(anchor)s»: la lección «%(lesson)s» no se puede "
+            "mostrar"
+        ) % {"anchor": fragment, "lesson": target.source_name}
     if links.prefix_fragment(fragment) in ids:
         return None
     headings = sorted(i.removeprefix(links.ID_PREFIX) for i in ids if i.startswith(links.ID_PREFIX))

@@ -597,8 +597,40 @@ def _remembered(yaml_text: str, first_line: int, language: str) -> FrontMatter:
     return _read(yaml_text, first_line)
 
 
+# What PyYAML's reader refuses (its NON_PRINTABLE, before any parsing: the error came out in
+# English at line 1), and the Unicode line breaks it counts as new lines where no editor shows
+# one (every line number after them was off).
+_UNREADABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\x85\u2028\u2029]"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unreadable_character(text: str, first_line: int, where: str) -> tuple[int, str] | None:
+    """The line of the first character YAML would refuse or miscount in `text`, and what to do
+    about it; `where` names the text in the message («la cabecera», «el glosario»)."""
+    found = _UNREADABLE.search(text)
+    if found is None:
+        return None
+    line = first_line + text.count("\n", 0, found.start())
+    code = f"U+{ord(found.group()):04X}"
+    if found.group() in "\x85\u2028\u2029":
+        return line, _(
+            "%(where)s lleva un salto de línea de Unicode (%(code)s) que los editores no "
+            "muestran: bórralo o cámbialo por un salto de línea normal"
+        ) % {"where": where, "code": code}
+    return line, _("%(where)s lleva un carácter de control invisible (%(code)s): bórralo") % {
+        "where": where,
+        "code": code,
+    }
+
+
 def _read(yaml_text: str, first_line: int) -> FrontMatter:
     result = FrontMatter()
+    unreadable = unreadable_character(yaml_text, first_line, _("la cabecera"))
+    if unreadable is not None:
+        result.error(*unreadable)
+        return result
     loader = FrontMatterLoader(yaml_text)
     try:
         try:
@@ -627,6 +659,16 @@ def _read(yaml_text: str, first_line: int) -> FrontMatter:
 
         duplicates = False
         for node in _walk(root):
+            if isinstance(node, ScalarNode) and _SURROGATE.search(node.value):
+                # "\ud800" in a double-quoted value: no page can be written with it.
+                result.error(
+                    first_line + node.start_mark.line,
+                    _(
+                        "un valor lleva un código de Unicode que no es ningún carácter (una mitad "
+                        "de un par sustituto, como \\ud800): bórralo"
+                    ),
+                )
+                return result
             if not isinstance(node, MappingNode):
                 continue
             seen: dict[str, int] = {}

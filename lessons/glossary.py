@@ -13,12 +13,14 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 import yaml
 from django.conf import settings
 from django.utils.translation import gettext as _
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from lessons.frontmatter import unreadable_character
 from lessons.problems import Problem, error
 
 KEYS = {"termino", "docker", "definicion", "leccion"}
@@ -61,8 +63,10 @@ def _scalar(node: MappingNode, key: str) -> tuple[str | None, int]:
 
 def read(path: Path) -> Glossary:
     try:
-        raw = path.read_text(encoding="utf-8")
         stat = path.stat()
+        if not S_ISREG(stat.st_mode):  # a FIFO would hang every lesson page reading it
+            raise OSError(_("no es un archivo normal"))
+        raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Glossary((), (), "none")
     except (OSError, UnicodeDecodeError) as exc:
@@ -71,6 +75,9 @@ def read(path: Path) -> Glossary:
         )
     version = f"{stat.st_mtime_ns}-{stat.st_size}"
     problems: list[Problem] = []
+    unreadable = unreadable_character(raw, 1, _("el glosario"))
+    if unreadable is not None:
+        return Glossary((), (error(path, *unreadable),), version)
     try:
         root = yaml.compose(raw, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -78,6 +85,12 @@ def read(path: Path) -> Glossary:
         line = mark.line + 1 if mark else 1
         return Glossary(
             (), (error(path, line, _("el glosario no es YAML válido en esta línea")),), version
+        )
+    except yaml.YAMLError:
+        return Glossary((), (error(path, 1, _("el glosario no es YAML válido")),), version)
+    except RecursionError:
+        return Glossary(
+            (), (error(path, 1, _("el glosario está anidado a demasiada profundidad")),), version
         )
     if not isinstance(root, SequenceNode):
         return Glossary(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
 from lessons import assets
@@ -62,12 +62,25 @@ class Target:
     fragment: str = ""
 
 
-def lesson_url(slug: str) -> str:
-    return reverse("lessons:detail", args=[slug])
+def lesson_url(slug: str) -> str | None:
+    """The lesson's page; None for a slug no page can have (a broken lesson's stand-in)."""
+    try:
+        return reverse("lessons:detail", args=[slug])
+    except NoReverseMatch:
+        return None
 
 
-def asset_url(slug: str, relative: str) -> str:
-    return reverse("lessons:asset", args=[slug, relative])
+def asset_url(slug: str, relative: str) -> str | None:
+    """A file of the lesson's folder; None when no URL can name it (see lesson_url)."""
+    try:
+        return reverse("lessons:asset", args=[slug, relative])
+    except NoReverseMatch:
+        return None
+
+
+# The base that relative links of a lesson without a usable slug are read against: any valid
+# slug gives the same answer for `../otra/` and `/lecciones/otra/`.
+_ANY_LESSON = "/lecciones/leccion/"
 
 
 def prefix_fragment(fragment: str) -> str:
@@ -89,7 +102,11 @@ def _with_fragment(href: str, fragment: str) -> str:
 
 
 def _asset_target(ref: LessonRef, relative: str, fragment: str, is_image: bool) -> Target:
-    href = _with_fragment(asset_url(ref.slug, relative), fragment)
+    url = asset_url(ref.slug, relative)
+    if url is None:
+        # A lesson that cannot be served has no files to link to (its own problems say why).
+        return Target(None)
+    href = _with_fragment(url, fragment)
     if assets.locate(ref.folder, relative) is not None:
         return Target(href)
     if ref.folder is None:
@@ -109,6 +126,14 @@ def _asset_target(ref: LessonRef, relative: str, fragment: str, is_image: bool) 
     return Target(href, problem)
 
 
+def _lesson_target(slug: str, fragment: str) -> Target:
+    url = lesson_url(slug)
+    if url is None:
+        # A lesson without a usable slug: unavailable, and its own problems say why.
+        return Target(None)
+    return Target(_with_fragment(url, fragment), lesson_slug=slug, fragment=fragment)
+
+
 def resolve(url: str, lesson: LessonRef, index: LinkIndex, *, is_image: bool = False) -> Target:
     raw = url.strip()
     if not raw:
@@ -126,6 +151,11 @@ def resolve(url: str, lesson: LessonRef, index: LinkIndex, *, is_image: bool = F
         )
 
     path = unquote(parts.path)
+    if any(ord(c) < 0x20 or c == "\x7f" for c in path):
+        # `%0A` and its kind: no file has such a name, and no URL of the site may carry it.
+        return Target(
+            None, _("enlace no válido: «%(url)s» lleva caracteres de control") % {"url": raw}
+        )
     if not path.startswith("/") and path.lower().endswith(".md"):
         target_file = (lesson.path.parent / path).resolve()
         slug = index.by_source.get(target_file)
@@ -136,9 +166,7 @@ def resolve(url: str, lesson: LessonRef, index: LinkIndex, *, is_image: bool = F
                 raw,
                 _("enlace roto: «%(path)s» no es ninguna lección") % {"path": path},
             )
-        return Target(
-            _with_fragment(lesson_url(slug), fragment), lesson_slug=slug, fragment=fragment
-        )
+        return _lesson_target(slug, fragment)
 
     if not path.startswith(("/", "../")):
         # Relative to the lesson: a file in its folder (a single-file lesson has none).
@@ -146,7 +174,7 @@ def resolve(url: str, lesson: LessonRef, index: LinkIndex, *, is_image: bool = F
         if not relative.startswith("../"):
             return _asset_target(lesson, relative, fragment, is_image)
 
-    absolute = urljoin(lesson_url(lesson.slug), parts.path)
+    absolute = urljoin(lesson_url(lesson.slug) or _ANY_LESSON, parts.path)
     if match := _LESSON_URL.match(absolute):
         slug = unquote(match["slug"])
         if slug not in index.by_slug:
@@ -154,9 +182,7 @@ def resolve(url: str, lesson: LessonRef, index: LinkIndex, *, is_image: bool = F
                 absolute,
                 _("enlace roto: no hay ninguna lección con el slug «%(slug)s»") % {"slug": slug},
             )
-        return Target(
-            _with_fragment(lesson_url(slug), fragment), lesson_slug=slug, fragment=fragment
-        )
+        return _lesson_target(slug, fragment)
     if match := _ASSET_URL.match(absolute):
         ref = index.by_slug.get(unquote(match["slug"]))
         if ref is None:

@@ -6,6 +6,7 @@ absolute stays absolute), so each line can be pasted into an editor's "go to fil
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from lessons import catalog, extra_checks, glossary
-from lessons.problems import Problem, display_path
+from lessons import catalog, extra_checks, glossary, rendering
+from lessons.problems import Problem, display_path, error, warning
 
 
 class Command(BaseCommand):
@@ -59,6 +60,7 @@ class Command(BaseCommand):
             entries = list(course.entries)
             problems = course.all_problems()
         problems += extra_checks.run(entries)
+        problems += _render_problems(course, entries)
         if single is None:
             problems += _glossary_problems(course, root)
 
@@ -81,6 +83,54 @@ class Command(BaseCommand):
         if errors:
             raise CommandError(summary, returncode=1)
         self.stdout.write(self.style.SUCCESS(summary) if not warnings else summary)
+
+
+# Real lessons render in milliseconds; one that takes this long (thousands of unclosed «[», a
+# list nested hundreds deep) would hold a server thread on each visit until its page is cached.
+SLOW_RENDER_SECONDS = 5.0
+
+
+def _render_problems(course: catalog.Catalog, entries: list[catalog.Lesson]) -> list[Problem]:
+    """Each available lesson rendered as its page will be: a body that cannot be shown (it
+    passed every other check and gave students a 503) is an error here, a slow one a warning."""
+    found: list[Problem] = []
+    for lesson in entries:
+        if not lesson.available:
+            continue
+        started = time.perf_counter()
+        try:
+            rendering.render_lesson(lesson, course.link_index, course.version)
+        except RecursionError:
+            found.append(
+                error(
+                    lesson.path,
+                    lesson.body_line,
+                    _(
+                        "no se puede mostrar: hay listas o citas anidadas a demasiada "
+                        "profundidad (unas dentro de otras cientos de veces)"
+                    ),
+                )
+            )
+            continue
+        except Exception as exc:
+            found.append(
+                error(lesson.path, lesson.body_line, _("no se puede mostrar: %(e)s") % {"e": exc})
+            )
+            continue
+        took = time.perf_counter() - started
+        if took > SLOW_RENDER_SECONDS:
+            found.append(
+                warning(
+                    lesson.path,
+                    lesson.body_line,
+                    _(
+                        "tarda %(s)s s en mostrarse: simplifícala (¿miles de «[» sin cerrar, o "
+                        "listas anidadas a mucha profundidad?)"
+                    )
+                    % {"s": f"{took:.1f}".replace(".", ",")},
+                )
+            )
+    return found
 
 
 def _glossary_problems(course: catalog.Catalog, root: Path) -> list[Problem]:
