@@ -3,6 +3,7 @@ recent output for a page that reattaches."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 
@@ -76,4 +77,23 @@ class ReplayBuffer:
             cut = data.find(b"\n", 0, 4096)
             if cut != -1:
                 data = data[cut + 1 :]
-        return data
+        # A query a program asked the terminal (busybox's shell asks where the cursor is at every
+        # prompt) is answered by xterm.js as typed input. Replayed after a reload, the program is
+        # long gone and the answers landed in the shell: «;5R;5R…» before the student's next
+        # command, which then failed. The replay is a picture of the past: no questions in it.
+        return TERMINAL_QUERIES.sub(b"", data)
+
+
+# What xterm.js answers (sends back as input) when it reads it: device status and cursor
+# position reports (CSI n), device attributes (CSI c, >c, =c), mode reports (CSI $p), window
+# reports (CSI t), its version (CSI >q), colour queries (OSC 4/10-19 with «?») and setting
+# queries (DCS $q, DCS +q). Only 7-bit forms: 8-bit CSI is a UTF-8 continuation byte here.
+TERMINAL_QUERIES = re.compile(
+    rb"\x1b\[\??[0-9;]*n"
+    rb"|\x1b\[[>=]?[0-9;]*c"
+    rb"|\x1b\[\??[0-9;]*\$p"
+    rb"|\x1b\[[0-9;]*t"
+    rb"|\x1b\[>[0-9]*q"
+    rb"|\x1b\](?:4;[0-9]+|1[0-9]);\?(?:\x07|\x1b\\)"
+    rb"|\x1bP[$+]q[^\x07\x1b]{0,256}(?:\x07|\x1b\\)"
+)

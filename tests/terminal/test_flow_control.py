@@ -71,3 +71,14 @@ def test_the_token_bucket_asks_to_wait_for_its_debt():
     assert bucket.take(500) == 0
     assert bucket.take(1000) == pytest.approx(1.0, abs=0.05)
     assert not bucket.try_take(1)
+
+
+def test_the_replay_asks_the_terminal_nothing() -> None:
+    # xterm.js answers a query as typed input: replayed after a reload, the answers of a
+    # busybox prompt's cursor questions went to the shell and broke the next command.
+    from sandbox.terminal_buffers import ReplayBuffer
+
+    ring = ReplayBuffer(1024)
+    ring.append(b"\x1b[31m$ \x1b[6nls\r\n\x1b[0mfile\r\n\x1b]11;?\x07\x1b[c\x1b[>c$ \x1b[6")
+    ring.append(b"n\x1b]0;title\x07")  # a question cut across two reads of the shell
+    assert ring.snapshot() == b"\x1b[31m$ ls\r\n\x1b[0mfile\r\n$ \x1b]0;title\x07"
