@@ -57,6 +57,11 @@ function setUp() {
     selected: "", // the entry «Renombrar» and «Borrar» act on: the open file, or a folder
   };
   const language = new Compartment();
+  // Read-only while no file is open and while one is being opened: keys typed meanwhile went
+  // into the file open before (or were lost when the new one arrived), unseen.
+  // Still focusable (a keyboard user reaches it and reads it): only user input is refused.
+  const lock = new Compartment();
+  const locked = (on) => EditorState.readOnly.of(on);
 
   function languageFor(path) {
     const name = path.split("/").pop().toLowerCase();
@@ -64,7 +69,9 @@ function setUp() {
     if (name === "dockerfile" || name === "containerfile" || ext === "dockerfile" ||
         name.startsWith("dockerfile.")) return StreamLanguage.define(dockerFile);
     if (ext === "yml" || ext === "yaml") return yaml();
-    if (ext === "html" || ext === "htm") return html();
+    // Without closing tags by itself: a student types `<h1>Hola</h1>` as the lesson shows it,
+    // and the tag it had added stayed behind (`<h1>Hola</h1></h1>`).
+    if (ext === "html" || ext === "htm") return html({ autoCloseTags: false });
     if (ext === "css") return css();
     if (["js", "mjs", "cjs"].includes(ext)) return javascript();
     if (ext === "py") return python();
@@ -85,7 +92,7 @@ function setUp() {
         language.of([]),
         EditorView.updateListener.of((update) => update.docChanged && showDirty()),
         EditorView.contentAttributes.of({ "aria-label": say("noFile") }),
-        EditorState.readOnly.of(false),
+        lock.of(locked(true)),
       ],
     }),
   });
@@ -226,7 +233,7 @@ function setUp() {
     hideConflict();
     view.dispatch({
       changes: { from: 0, to: view.state.doc.length, insert: text },
-      effects: language.reconfigure(languageFor(path)),
+      effects: [language.reconfigure(languageFor(path)), lock.reconfigure(locked(false))],
     });
     view.contentDOM.setAttribute("aria-label", path);
     for (const name of ["save", "rename", "delete"]) {
@@ -248,9 +255,11 @@ function setUp() {
       return false;
     }
     notice(say("loading"));
+    view.dispatch({ effects: lock.reconfigure(locked(true)) });
     const answer = await read(path);
     if (!answer.ok) {
       notice(answer.data.error || say("failed"));
+      view.dispatch({ effects: lock.reconfigure(locked(!state.path)) });
       return false;
     }
     load(answer.data.path, answer.data.text, answer.data.version);
@@ -379,10 +388,18 @@ function setUp() {
     // they come: `notas ` is another file than `notas`).
     const path = (window.prompt(say(folder ? "askNewFolder" : "askNewFile"), base) || "").trim();
     if (!path) return;
+    if (!folder) {
+      // From the click on: the new file, not the one open now, gets what is typed next.
+      notice(say("loading"));
+      view.dispatch({ effects: lock.reconfigure(locked(true)) });
+    }
     const answer = await call(root.dataset.createUrl, {
       body: { ruta: path, tipo: folder ? "carpeta" : "archivo" },
     });
-    if (!answer.ok) return notice(answer.data.error || say("failed"));
+    if (!answer.ok) {
+      view.dispatch({ effects: lock.reconfigure(locked(!state.path)) });
+      return notice(answer.data.error || say("failed"));
+    }
     await refreshTree();
     if (!folder) await open(answer.data.path);
   }
@@ -412,7 +429,10 @@ function setUp() {
     if (state.path === path || state.path.startsWith(path + "/")) {
       state.path = "";
       state.saved = "";
-      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: "" } });
+      view.dispatch({
+        changes: { from: 0, to: view.state.doc.length, insert: "" },
+        effects: lock.reconfigure(locked(true)),
+      });
       for (const name of ["save", "rename", "delete"]) {
         $(`[data-editor-action="${name}"]`).disabled = true;
       }
