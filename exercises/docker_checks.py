@@ -411,10 +411,13 @@ async def _image(check: ImageCheck, view: StudentDocker) -> Verdict:
                     "want": shown(_command_text(wanted), 120),
                 }
             )
-    if check.user is not None and str(config.get("User") or "") != check.user:
+    if check.user is not None and str(config.get("User") or "") not in check.user:
         problems.append(
             _("su USER es %(got)s; se esperaba %(want)s")
-            % {"got": shown(config.get("User") or "root"), "want": shown(check.user)}
+            % {
+                "got": shown(config.get("User") or "root"),
+                "want": _(" o ").join(shown(user) for user in check.user),
+            }
         )
     if check.label is not None:
         labels = config.get("Labels") or {}
@@ -445,7 +448,7 @@ async def _image(check: ImageCheck, view: StudentDocker) -> Verdict:
         )
     problems += await _image_more_problems(check, info, view)
     if problems:
-        return False, _("La imagen %(name)s %(problems)s.") % {
+        return False, _("La imagen %(name)s: %(problems)s.") % {
             "name": shown(check.name),
             "problems": "; ".join(problems),
         }

@@ -139,7 +139,7 @@ class ImageCheck:
     exists: bool
     cmd: tuple[str, ...] | str | None
     entrypoint: tuple[str, ...] | str | None
-    user: str | None
+    user: tuple[str, ...] | None  # any of them
     label: str | None
     exposes: str | None  # "80/tcp"
     env: str | None
@@ -251,6 +251,14 @@ def _text(value: Any) -> bool:
 
 def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _user_form(value: Any) -> bool:
+    """A user as USER takes it, or several that all mean the same one (`[alumno, 1000]`: the
+    name and its number both run as that user)."""
+    if isinstance(value, list):
+        return bool(value) and all(_text(v) or _int(v) for v in value)
+    return _text(value) or _int(value)
 
 
 def _port_number(text: str | None) -> bool:
@@ -498,8 +506,11 @@ def _validate_image(check: Mapping[str, Any], path: tuple[str | int, ...], repor
         path,
         report,
     )
-    if "usuario" in check and not (_text(check["usuario"]) or _int(check["usuario"])):
-        report((*path, "usuario"), _("«usuario» debe ser un nombre o un número"))
+    if "usuario" in check and not _user_form(check["usuario"]):
+        report(
+            (*path, "usuario"),
+            _("«usuario» debe ser un nombre o un número, o una lista de ellos (alumno y 1000)"),
+        )
     _keys_must(
         check,
         ("etiqueta", "directorio"),
@@ -676,6 +687,12 @@ def _strip(value: Any) -> str | None:
     return None if value is None else str(value).strip()
 
 
+def _users(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(str(v).strip() for v in (value if isinstance(value, list) else [value]))
+
+
 def _command(value: Any) -> tuple[str, ...] | str | None:
     if value is None:
         return None
@@ -719,7 +736,7 @@ def parse(kind: str, index: int, ok: str, error: str, raw: Mapping[str, Any]) ->
             exists=exists,
             cmd=_command(raw.get("cmd")),
             entrypoint=_command(raw.get("entrypoint")),
-            user=_strip(raw.get("usuario")),
+            user=_users(raw.get("usuario")),
             label=_strip(raw.get("etiqueta")),
             exposes=exposed_port(raw["expone"]) if "expone" in raw else None,
             env=raw.get("variable"),

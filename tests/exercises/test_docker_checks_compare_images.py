@@ -51,7 +51,7 @@ async def test_healthcheck_size_and_parent_of_a_built_image(sandbox) -> None:
         ("vigilado:1.0", "healthcheck: curl", "su HEALTHCHECK es «["),
         ("vigilado:1.0", "healthcheck: curl", "wget -qO /dev/null"),
         ("vigilado:1.0", "healthcheck: curl", "que no contiene «curl»"),
-        ("muelle/busybox", "healthcheck: x", "La imagen «muelle/busybox» no tiene HEALTHCHECK."),
+        ("muelle/busybox", "healthcheck: x", "La imagen «muelle/busybox»: no tiene HEALTHCHECK."),
         ("vigilado:1.0", "menos_de_mb: 1", "ocupa 2.0 MB; debe ocupar menos de 1 MB"),
         ("vigilado:1.0", "padre: false", "tiene una imagen padre, la de su construcción"),
         ("muelle/busybox", "padre: true", "no tiene imagen padre (se bajó de un registro)"),

@@ -115,7 +115,12 @@ async def test_imagen_cmd_user_label_expose_env_workdir(sandbox) -> None:
     passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: mi-app:1\netiqueta: curso=otro")
     assert not passed and "su etiqueta «curso» vale «muelle», no «otro»" in detail
     passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: mi-app:1\nusuario: root")
-    assert not passed and "su USER es «1000»" in detail
+    assert not passed and "La imagen «mi-app:1»: su USER es «1000»" in detail
+    # A user's name or its number: either is the same user (lesson 11's `USER 1000`).
+    either = "tipo: imagen\nnombre: mi-app:1\nusuario: [alumno, 1000]"
+    assert await outcome(sandbox, either) == (True, "")
+    passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: mi-app:1\nusuario: [a, b]")
+    assert not passed and "su USER es «1000»; se esperaba «a» o «b»" in detail
     passed, detail = await outcome(sandbox, "tipo: imagen\nnombre: mi-app:1\nexpone: 80")
     assert not passed and "no expone el puerto 80/tcp; expone: «8000/tcp»" in detail
 
