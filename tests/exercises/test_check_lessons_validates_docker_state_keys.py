@@ -73,7 +73,7 @@ def test_valid_docker_state_checks_pass_and_parse() -> None:
     assert container.mount.volume == "notas" and container.mount.destination == "/datos"
     assert by_image.state == "parado" and by_image.exit_code == 0
     assert gone.state == "no-existe"
-    assert image.cmd == ("python", "app.py") and image.user == "1000"
+    assert image.cmd == ("python", "app.py") and image.user == ("1000",)
     assert image.exposes == "80/tcp"
     assert volume.path == "a.txt" and network.containers == ("web", "db")
     assert compose.services == ("web", "db") and http.path == "/index.html"

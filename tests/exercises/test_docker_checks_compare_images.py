@@ -28,7 +28,7 @@ async def test_misma_que_and_distinta_de_compare_image_ids(sandbox) -> None:
     await sh(sandbox, "docker tag muelle/hola saludo:v1 && docker tag muelle/busybox otra:1")
     assert await outcome(sandbox, same) == (True, "")
     detail = await failure(sandbox, "tipo: imagen\nnombre: saludo:v1\nmisma_que: otra:1")
-    assert detail.startswith("La imagen «saludo:v1» es otra imagen que «otra:1» (ID «")
+    assert detail.startswith("La imagen «saludo:v1»: es otra imagen que «otra:1» (ID «")
     detail = await failure(sandbox, "tipo: imagen\nnombre: saludo:v1\ndistinta_de: muelle/hola")
     assert "es la misma imagen que «muelle/hola» (las dos tienen el ID «" in detail
     assert (await outcome(sandbox, "tipo: imagen\nnombre: saludo:v1\ndistinta_de: otra:1"))[0]
