@@ -202,7 +202,13 @@ def _command(check: CommandCheck, result: StepResult) -> Outcome:
             % {"got": result.exit_code, "want": check.exit_code}
         )
     if check.output is not None and not check.output.search(_text(result)):
-        reasons.append(_("La salida del comando de comprobación no es la esperada."))
+        # What it wrote, or its end: lessons say «debajo ves qué respondió MariaDB», and the
+        # student saw only that it was not what was expected.
+        written = " ".join(_text(result).split())
+        reasons.append(
+            _("La salida del comando de comprobación no es la esperada; escribió: %(out)s.")
+            % {"out": docker_checks.shown(written[-300:], 300) if written else _("nada")}
+        )
     return Outcome(check, not reasons, " ".join(reasons))
 
 

@@ -46,10 +46,12 @@ def shown(value: Any, limit: int = SHOWN_MAX) -> str:
     return f"«{text}»"
 
 
-def listed(values: Iterable[Any], limit: int = LISTED_MAX) -> str:
+def listed(values: Iterable[Any], limit: int = LISTED_MAX, *, feminine: bool = False) -> str:
+    """The values for a message; «ninguno», or «ninguna» for feminine nouns (redes, imágenes,
+    etiquetas: «Redes que ves: ninguno» read wrong)."""
     items = list(values)
     if not items:
-        return _("ninguno")
+        return _("ninguna") if feminine else _("ninguno")
     text = ", ".join(shown(v) for v in items[:limit])
     if len(items) > limit:
         rest = len(items) - limit
@@ -113,7 +115,7 @@ async def _container(check: ContainerCheck, view: StudentDocker) -> Verdict:
             return False, _(
                 "No hay ningún contenedor de la imagen %(image)s. Imágenes de tus contenedores: "
                 "%(others)s."
-            ) % {"image": shown(check.image), "others": listed(images)}
+            ) % {"image": shown(check.image), "others": listed(images, feminine=True)}
     if check.state == "no-existe":
         names = [n for s in found for n in _names(s)]
         return False, _("Todavía existe: %(names)s.") % {"names": listed(names)}
@@ -150,7 +152,9 @@ def container_problems(check: ContainerCheck, info: dict[str, Any]) -> list[str]
     state = info.get("State") or {}
     running = bool(state.get("Running"))
     code = state.get("ExitCode")
-    if check.state == "en-marcha" and not running:
+    if check.state == "en-marcha" and state.get("Status") == "created":
+        problems.append(_("existe pero nunca se ha arrancado (está creado: usa docker start)"))
+    elif check.state == "en-marcha" and not running:
         problems.append(
             _("existe pero está parado (salió con el código %(code)s)") % {"code": code}
         )
@@ -235,12 +239,12 @@ def container_problems(check: ContainerCheck, info: dict[str, Any]) -> list[str]
     if check.network is not None and check.network not in networks:
         problems.append(
             _("no está conectado a la red %(net)s; está en: %(have)s")
-            % {"net": shown(check.network), "have": listed(networks)}
+            % {"net": shown(check.network), "have": listed(networks, feminine=True)}
         )
     if check.not_network is not None and check.not_network in networks:
         problems.append(
             _("está conectado a la red %(net)s, y no debe estarlo (está en: %(have)s)")
-            % {"net": shown(check.not_network), "have": listed(networks)}
+            % {"net": shown(check.not_network), "have": listed(networks, feminine=True)}
         )
     if check.restart is not None:
         policy = (host.get("RestartPolicy") or {}).get("Name") or "no"
@@ -392,7 +396,7 @@ async def _image(check: ImageCheck, view: StudentDocker) -> Verdict:
         )
         return False, _("No hay ninguna imagen %(name)s. Imágenes que ves: %(tags)s.") % {
             "name": shown(check.name),
-            "tags": listed(tags),
+            "tags": listed(tags, feminine=True),
         }
     if not check.exists:
         return False, _("La imagen %(name)s todavía existe.") % {"name": shown(check.name)}
@@ -425,7 +429,7 @@ async def _image(check: ImageCheck, view: StudentDocker) -> Verdict:
         if key not in labels:
             problems.append(
                 _("no tiene la etiqueta %(key)s; tiene: %(have)s")
-                % {"key": shown(key), "have": listed(sorted(labels))}
+                % {"key": shown(key), "have": listed(sorted(labels), feminine=True)}
             )
         elif equals and str(labels[key]) != value:
             problems.append(
@@ -551,7 +555,7 @@ async def answer_value(source: AnswerFromDocker, view: StudentDocker) -> tuple[s
             ) % {
                 "name": shown(name),
                 "net": shown(source.network),
-                "have": listed(sorted(networks)),
+                "have": listed(sorted(networks), feminine=True),
             }
         return str(address), ""
     if source.field == "puerto":
@@ -649,7 +653,7 @@ async def _network(check: NetworkCheck, view: StudentDocker) -> Verdict:
         names = sorted(str(n.get("Name")) for n in await view.networks())
         return False, _("No hay ninguna red llamada %(name)s. Redes que ves: %(names)s.") % {
             "name": shown(check.name),
-            "names": listed(names),
+            "names": listed(names, feminine=True),
         }
     if not check.exists:
         return False, _("La red %(name)s todavía existe.") % {"name": shown(check.name)}
@@ -698,7 +702,7 @@ async def _registry(check: RegistryCheck, view: StudentDocker) -> Verdict:
     if check.tag not in tags:
         return False, _(
             "El registro del curso tiene %(name)s, pero sin la etiqueta %(tag)s; tiene: %(tags)s."
-        ) % {"name": shown(check.repository), "tag": shown(check.tag), "tags": listed(tags)}
+        ) % {"name": shown(check.repository), "tag": shown(check.tag), "tags": listed(tags, feminine=True)}
     return True, ""
 
 

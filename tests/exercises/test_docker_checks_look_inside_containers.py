@@ -123,7 +123,7 @@ async def test_proceso_and_sin_red(sandbox) -> None:
     # Stopped: no processes to look at, and the state says why.
     await sh(sandbox, "docker create -m 16m --name quieto muelle/busybox httpd -f >/dev/null")
     detail = await failure(sandbox, "tipo: contenedor\nnombre: quieto\nproceso: httpd")
-    assert "existe pero está parado" in detail
+    assert "existe pero nunca se ha arrancado" in detail
 
     away = "tipo: contenedor\nnombre: api\nsin_red: backend"
     detail = await failure(sandbox, away)

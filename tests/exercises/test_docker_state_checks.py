@@ -52,6 +52,15 @@ async def test_contenedor_by_name_state_and_exit_code(sandbox) -> None:
     passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: sale")
     assert not passed
     assert detail == "El contenedor «sale» existe pero está parado (salió con el código 3)."
+    # Created and never started: no exit code to speak of (a walkthrough read «salió con el
+    # código 0» for a container that never ran).
+    await sh(sandbox, "docker create --name nuevo muelle/busybox true >/dev/null")
+    passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: nuevo")
+    assert not passed and detail == (
+        "El contenedor «nuevo» existe pero nunca se ha arrancado (está creado: usa docker start)."
+    )
+    passed, detail = await outcome(sandbox, "tipo: red\nnombre: nada")
+    assert not passed and detail.endswith("Redes que ves: ninguna.")
     assert (await outcome(sandbox, "tipo: contenedor\nnombre: sale\ncodigo: 3"))[0]
     passed, detail = await outcome(sandbox, "tipo: contenedor\nnombre: sale\ncodigo: 0")
     assert not passed and "salió con el código 3; se esperaba 0" in detail
