@@ -122,7 +122,8 @@
     if (wanted.join() !== have.join()) {
       while (select.options.length > 1) select.remove(1);
       for (const link of links) {
-        const option = new Option(link.textContent.trim(), link.dataset.previewLink);
+        // The port itself: the list is labelled «Puerto publicado» («Abrir 8080» read as a button).
+        const option = new Option(link.dataset.previewLink, link.dataset.previewLink);
         option.dataset.href = link.href;
         option.dataset.frame = link.dataset.previewFrame;
         select.add(option);
@@ -130,6 +131,12 @@
       select.value = wanted.includes(chosen) ? chosen : "";
     }
     empty.hidden = links.length > 0;
+    if (active === "preview" && select.value === "" && wanted.length === 1) {
+      // One port published: shown at once, instead of an empty panel asking to choose it.
+      select.value = wanted[0];
+      select.dispatchEvent(new Event("change"));
+      return;
+    }
     if (select.value === "" && !frame.hidden) {
       frame.hidden = true;
       frame.removeAttribute("src");
