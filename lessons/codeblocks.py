@@ -23,6 +23,8 @@ raw HTML cannot forge a runnable block.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import re
 from typing import Any
 
@@ -128,14 +130,28 @@ def add_actions(html: str, nonce: str, files: list[str] | None = None) -> str:
     run = escape(_("Ejecutar"))
     open_file = escape(_("Abrir en el editor"))
     files = files or []
+    count = itertools.count(1)
+    # The same for the same text (pages are compared and cached whole), another for another
+    # render on the same page (a lesson's body and an exercise's solution).
+    prefix = "codigo-" + hashlib.sha256(html.replace(nonce, "").encode()).hexdigest()[:10]
 
     def block(match: re.Match[str]) -> str:
         runnable = match.group(1) == "run"
         index = int(match.group(2)) if match.group(2) else None
         path = files[index] if index is not None and index < len(files) else ""
-        buttons = f'<button type="button" class="code-copy" data-action="copy">{copy}</button>'
+        # Every block's buttons are named alike («Ejecutar»): each is described by its own code,
+        # so a screen reader says which command it runs.
+        code_id = f"{prefix}-{next(count)}"
+        described = f'aria-describedby="{code_id}"'
+        buttons = (
+            f'<button type="button" class="code-copy" data-action="copy" {described}>'
+            f"{copy}</button>"
+        )
         if runnable:
-            buttons += f'<button type="button" class="code-run" data-action="run">{run}</button>'
+            buttons += (
+                f'<button type="button" class="code-run" data-action="run" {described}>'
+                f"{run}</button>"
+            )
         if path:
             label = escape(_("Abrir %(path)s en el editor") % {"path": path})
             buttons += (
@@ -146,9 +162,11 @@ def add_actions(html: str, nonce: str, files: list[str] | None = None) -> str:
         return (
             f'<div class="code-block" data-runnable="{"true" if runnable else "false"}"'
             f"{file_attribute}>"
-            f'<div class="code-actions">{buttons}</div>'
+            f'<div class="code-actions">{buttons}</div><pre id="{code_id}">'
         )
 
     return re.sub(
-        rf'<div data-muelle-code="{re.escape(nonce)}:(run|copy)(?::f([0-9]{{1,5}}))?">', block, html
+        rf'<div data-muelle-code="{re.escape(nonce)}:(run|copy)(?::f([0-9]{{1,5}}))?"><pre>',
+        block,
+        html,
     )

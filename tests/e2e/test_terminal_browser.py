@@ -48,7 +48,7 @@ def lesson_urls(live_asgi_server: str, page: Any, sandbox_settings: Any) -> list
 
 
 RUNNABLE_BLOCK = re.compile(
-    r'<div class="code-block" data-runnable="true">.*?<pre><code>(.*?)</code></pre>', re.S
+    r'<div class="code-block" data-runnable="true">.*?<pre[^>]*><code>(.*?)</code></pre>', re.S
 )
 PLAIN_ECHO = re.compile(r'echo "([^"$`\\]*)"')
 

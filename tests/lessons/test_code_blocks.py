@@ -6,19 +6,26 @@ import re
 
 from lessons import rendering
 
+# Each button is described by its block's code (aria-describedby → the <pre>'s id), so a screen
+# reader tells one «Ejecutar» from the next.
 BLOCK = re.compile(
     r'<div class="code-block" data-runnable="(true|false)">'
     r'<div class="code-actions">'
-    r'<button type="button" class="code-copy" data-action="copy">Copiar</button>'
-    r'(<button type="button" class="code-run" data-action="run">Ejecutar</button>)?'
-    r"</div><pre>.*?<code>(.*?)</code></pre></div>",
+    r'<button type="button" class="code-copy" data-action="copy" '
+    r'aria-describedby="(codigo-[0-9a-f]{10}-[0-9]+)">Copiar</button>'
+    r'(<button type="button" class="code-run" data-action="run" aria-describedby="\2">'
+    r"Ejecutar</button>)?"
+    r'</div><pre id="\2">.*?<code>(.*?)</code></pre></div>',
     re.DOTALL,
 )
 
 
 def _blocks(markdown_text: str) -> list[tuple[str, bool, str]]:
     html = rendering.render_markdown(markdown_text).html
-    return [(m.group(1), bool(m.group(2)), m.group(3)) for m in BLOCK.finditer(html)]
+    found = [(m.group(1), bool(m.group(3)), m.group(4)) for m in BLOCK.finditer(html)]
+    ids = [m.group(2) for m in BLOCK.finditer(html)]
+    assert len(ids) == len(set(ids)), ids  # one description per block
+    return found
 
 
 def test_a_block_marked_ejecutable_gets_both_buttons() -> None:
