@@ -702,7 +702,11 @@ async def _registry(check: RegistryCheck, view: StudentDocker) -> Verdict:
     if check.tag not in tags:
         return False, _(
             "El registro del curso tiene %(name)s, pero sin la etiqueta %(tag)s; tiene: %(tags)s."
-        ) % {"name": shown(check.repository), "tag": shown(check.tag), "tags": listed(tags, feminine=True)}
+        ) % {
+            "name": shown(check.repository),
+            "tag": shown(check.tag),
+            "tags": listed(tags, feminine=True),
+        }
     return True, ""
 
 
