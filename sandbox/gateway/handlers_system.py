@@ -10,7 +10,6 @@ from . import object_events
 from .errors import GatewayError, refused
 from .handlers_containers import event_lines
 from .server import SUPPORTED_VERSIONS, Exchange
-from .wire import Also
 
 
 async def ping(ex: Exchange) -> None:
@@ -83,11 +82,11 @@ async def events(ex: Exchange) -> None:
     conn = await ex.gateway.connect_engine()
     try:
         framing = await object_events.open_stream(conn, wanted, times)
-        also = None
-        if framing is not None:
-            own = object_events.own_batches(conn, framing, student.ns, ex.gateway.byte_rate.take)
-            ordered = object_events.ended(ex.q("until"))
-            also = Also(own, object_events.in_time_order if ordered else None)
+        also = (
+            None
+            if framing is None
+            else object_events.own_batches(conn, framing, student.ns, ex.gateway.byte_rate.take)
+        )
         await ex.forward(
             "GET", "/events", query=query, mode="stream", lines=event_lines(ex), also=also
         )

@@ -9,9 +9,6 @@ events of objects named with the student's prefix are kept. Every other student'
 here, before anything is written: the test in tests/gateway/test_isolation_between_students.py
 watches both students at once.
 
-The two streams are mixed as their lines come. A replay that ends in the past (`--until` a time
-gone by: both streams end) is put in time order before it is sent, as one stream would have it.
-
 The engine matches filters the same way for both streams (keys AND, values OR): a `container`,
 `image` or `label` filter matches no network or volume event, and a `type` filter without
 network or volume excludes them, so then there is no second stream at all.
@@ -19,10 +16,8 @@ network or volume excludes them, so then there is no second stream at all.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from .names import Namespace
@@ -108,45 +103,3 @@ async def own_batches(
         if kept:
             await take(sum(len(line) + 1 for line in kept))
             yield LineBatch(kept)
-
-
-# A replay holds at most this many lines to sort them (the engine keeps only its last events
-# in memory, far fewer); past it, what is held goes out as it is and the rest follows.
-MAX_SORTED = 50_000
-
-
-def ended(until: str | None) -> bool:
-    """Whether `until` (as the CLI sends it: seconds since the epoch, maybe with a fraction) is
-    already past, so the replay's streams both end."""
-    try:
-        return until is not None and float(until) <= time.time()
-    except ValueError:
-        return False
-
-
-def _when(line: bytes) -> int:
-    try:
-        event = json.loads(line)
-        return int(event.get("timeNano") or 0) if isinstance(event, dict) else 0
-    except (ValueError, TypeError):
-        return 0
-
-
-async def in_time_order(
-    batches: AsyncGenerator[LineBatch, None],
-) -> AsyncGenerator[LineBatch, None]:
-    """The mixed replay's lines in the order of their times (a stable sort: one stream's lines
-    of the same nanosecond keep their order)."""
-    held: list[bytes] = []
-    async with contextlib.aclosing(batches):
-        async for batch in batches:
-            if len(held) >= MAX_SORTED:
-                yield batch
-                continue
-            held.extend(batch.lines)
-            if batch.rest:
-                held.append(batch.rest)
-            if len(held) >= MAX_SORTED:
-                yield LineBatch(held)
-        if len(held) < MAX_SORTED and held:
-            yield LineBatch(sorted(held, key=_when))

@@ -42,9 +42,9 @@ from .wire import (
     MAX_HEAD,
     READ_SIZE,
     REASONS,
-    Also,
     BodyTooLarge,
     Framing,
+    LineBatch,
     ProtocolError,
     RequestHead,
     ResponseHead,
@@ -224,7 +224,7 @@ class Exchange:
         mode: str = "buffer",
         rewrite: JsonRewrite | None = None,
         lines: LineRewrite | None = None,
-        also: Also | None = None,
+        also: AsyncIterator[LineBatch] | None = None,
     ) -> int:
         """Sends the gateway's own request to the engine and relays the answer to the student.
 
@@ -290,7 +290,7 @@ class Exchange:
         mode: str,
         rewrite: JsonRewrite | None,
         lines: LineRewrite | None,
-        also: Also | None = None,
+        also: AsyncIterator[LineBatch] | None = None,
     ) -> int:
         """Relays, and gives up (closing the engine connection) if the student goes away.
 
@@ -330,7 +330,7 @@ class Exchange:
         mode: str,
         rewrite: JsonRewrite | None,
         lines: LineRewrite | None,
-        also: Also | None = None,
+        also: AsyncIterator[LineBatch] | None = None,
     ) -> int:
         try:
             response = await read_response_head(conn.reader)
@@ -395,7 +395,7 @@ class Exchange:
         conn: EngineConnection,
         framing: Framing,
         lines: LineRewrite | None,
-        also: Also | None = None,
+        also: AsyncIterator[LineBatch] | None = None,
     ) -> None:
         headers = self._response_headers(response)
         self.responded = True
@@ -414,9 +414,7 @@ class Exchange:
         pieces = paced(iter_body(conn.reader, framing), self.gateway.byte_rate)
         batches = line_batches(pieces)
         if also is not None:
-            batches = merged_batches(batches, also.source)
-            if also.regroup is not None:
-                batches = also.regroup(batches)
+            batches = merged_batches(batches, also)
         # Closed here, not left to the collector: a merge has tasks reading its sources.
         async with contextlib.aclosing(batches):
             async for batch in batches:

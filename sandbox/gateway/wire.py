@@ -321,17 +321,6 @@ async def line_batches(
         yield LineBatch([], pending)
 
 
-@dataclass(frozen=True)
-class Also:
-    """More lines for a relayed JSON-lines stream (Exchange.forward): `source`, mixed in as they
-    come, and `regroup`, which may reorder the mixed batches (a replay put in time order)."""
-
-    source: AsyncIterator[LineBatch]
-    regroup: Callable[[AsyncGenerator[LineBatch, None]], AsyncGenerator[LineBatch, None]] | None = (
-        None
-    )
-
-
 async def merged_batches(
     first: AsyncIterator[LineBatch], second: AsyncIterator[LineBatch]
 ) -> AsyncGenerator[LineBatch, None]:

@@ -119,24 +119,3 @@ async def test_closing_the_merge_stops_reading_both_sources() -> None:
     await merged.aclose()
     await asyncio.sleep(0)
     assert sorted(stopped) == ["a", "b"]
-
-
-def _timed(nano: int, name: str) -> bytes:
-    return json.dumps({"Type": "network", "Action": name, "timeNano": nano}).encode()
-
-
-async def test_a_replay_that_ended_comes_in_time_order() -> None:
-    # As the two streams arrive: all the label stream's past events, then the other's.
-    containers = _source([LineBatch([_timed(1, "a"), _timed(5, "c")]), LineBatch([_timed(9, "e")])])
-    networks = _source([LineBatch([_timed(3, "b"), _timed(7, "d")])])
-    ordered = object_events.in_time_order(merged_batches(containers, networks))
-    lines = [line async for batch in ordered for line in batch.lines]
-    assert [json.loads(line)["Action"] for line in lines] == ["a", "b", "c", "d", "e"]
-
-
-def test_only_a_replay_whose_end_is_gone_by_is_reordered() -> None:
-    assert object_events.ended("1000000000.000000000")
-    assert object_events.ended("1000000000")
-    assert not object_events.ended(str(10**12))
-    assert not object_events.ended(None)
-    assert not object_events.ended("mañana")
