@@ -350,6 +350,11 @@ async def merged_batches(
 
     pumps = [asyncio.create_task(pump(i, s)) for i, s in enumerate((first, second))]
     running = len(pumps)
+    # A line of `first` longer than LINE_CAP comes in pieces (a batch of `rest` only, until a
+    # batch whose first line ends it): `second`'s lines wait meanwhile, or they would land
+    # inside it and break its JSON.
+    mid_line = False
+    waiting: list[LineBatch] = []
     try:
         while running:
             index, item = await queue.get()
@@ -357,8 +362,22 @@ async def merged_batches(
                 running -= 1
                 if isinstance(item, BaseException) and index == 0:
                     raise item
+                if index == 0:
+                    mid_line = False
+                    for batch in waiting:
+                        yield batch
+                    waiting.clear()
+                continue
+            if index == 1 and mid_line:
+                waiting.append(item)
                 continue
             yield item
+            if index == 0:
+                mid_line = bool(item.rest) and not item.lines
+                if not mid_line and waiting:
+                    for batch in waiting:
+                        yield batch
+                    waiting.clear()
     finally:
         for task in pumps:
             task.cancel()

@@ -119,3 +119,24 @@ async def test_closing_the_merge_stops_reading_both_sources() -> None:
     await merged.aclose()
     await asyncio.sleep(0)
     assert sorted(stopped) == ["a", "b"]
+
+
+async def test_a_long_line_in_pieces_is_never_cut_by_the_other_streams_lines() -> None:
+    # A line past LINE_CAP comes as a batch of `rest` and ends in the next batch's first line:
+    # a line of the other stream between the two pieces broke the CLI's JSON.
+    other_sent = asyncio.Event()
+
+    async def long_line() -> AsyncIterator[LineBatch]:
+        yield LineBatch([], b'{"Action":"start","x":"aaa')
+        await other_sent.wait()
+        yield LineBatch([b'bbb"}', b'{"Action":"die"}'])
+
+    async def other() -> AsyncIterator[LineBatch]:
+        yield LineBatch([b'{"Action":"create"}'])
+        other_sent.set()
+
+    pieces = []
+    async for batch in merged_batches(long_line(), other()):
+        pieces.extend([*batch.lines, *([batch.rest] if batch.rest else [])])
+    assert pieces[:2] == [b'{"Action":"start","x":"aaa', b'bbb"}']
+    assert sorted(pieces[2:]) == [b'{"Action":"create"}', b'{"Action":"die"}']
