@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from lessons.frontmatter import unreadable_character
+from lessons.frontmatter import surrogate_line, surrogate_message, unreadable_character
 from lessons.problems import Problem, error
 
 KEYS = {"termino", "docker", "definicion", "leccion"}
@@ -92,6 +92,9 @@ def read(path: Path) -> Glossary:
         return Glossary(
             (), (error(path, 1, _("el glosario está anidado a demasiada profundidad")),), version
         )
+    surrogate = surrogate_line(root)
+    if surrogate is not None:
+        return Glossary((), (error(path, surrogate, surrogate_message()),), version)
     if not isinstance(root, SequenceNode):
         return Glossary(
             (), (error(path, 1, _("el glosario debe ser una lista de términos")),), version

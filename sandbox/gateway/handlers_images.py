@@ -345,6 +345,13 @@ async def create(ex: Exchange) -> None:
         assert ref is not None
         await registry.pull(ex, ref)
         return
+    if ref is not None and ref.on_docker_hub and ref.digest:
+        # A digest names no tag: the image would come untagged, seen by no one (not even its
+        # student), counted by no quota and removed by no clean-up; and the allowlist is a
+        # list of tags.
+        raise refused(
+            _("Descarga una etiqueta, no un digest: docker pull %(n)s:…") % {"n": ref.hub_path()}
+        )
     if ref is not None and ref.on_docker_hub:
         text = ref.hub_path() + (f":{ref.tag}" if ref.tag else "")
     allowed = sorted(student.config.pull_allowlist)

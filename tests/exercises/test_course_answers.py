@@ -23,8 +23,8 @@ def _answer_check(lesson: str, exercise: str) -> AnswerCheck:
         (
             "que-es-docker",
             "cambios-efimeros",
-            ["No", "no.", "No, no estará", "no, porque es otro contenedor"],
-            ["sí", "nope", "Sí, no"],
+            ["No", "no.", "No, no estará", "no no está"],
+            ["sí", "nope", "Sí, no", "No sé", "no lo sé", "No, sí estará"],
         ),
         ("imagenes-y-capas", "capa-propia", ["2", "Dos", "2 capas", "dos capa"], ["3", "12"]),
     ],

@@ -21,6 +21,11 @@ def test_pull_outside_the_allowlist_is_refused(student):
     error = student.refused("pull", "nginx")
     assert "No se puede descargar «nginx:latest»" in error
     assert "hello-world" in error
+    # By digest, even of an allowed image: it would come untagged, invisible to its student
+    # and outside every quota and clean-up (a review: the allowlist saw no digest).
+    for name in ("hello-world", "library/hello-world", "docker.io/hello-world"):
+        error = student.refused("pull", f"{name}@sha256:{'a' * 64}")
+        assert "Descarga una etiqueta, no un digest: docker pull hello-world:…" in error, error
 
 
 def test_running_a_missing_image_explains_why_it_cannot_be_pulled(student):

@@ -158,6 +158,11 @@ def test_a_broken_glossary_is_a_problem_and_lessons_still_show(
     output = _check()
     assert "glosario.yaml:3: error: el glosario lleva un carácter de control" in output, output
     _site_answers(client, "/lecciones/a/")
+    glossary.write_text(
+        '- termino: sitio\n  docker: site\n  definicion: "Un sitio\\ud800"\n', encoding="utf-8"
+    )
+    assert "glosario.yaml:3: error: un valor lleva un código de Unicode" in _check()
+    _site_answers(client, "/lecciones/a/")
     glossary.write_text("[" * 2000 + "]" * 2000, encoding="utf-8")
     assert "glosario.yaml:1: error:" in _check()
     _site_answers(client, "/lecciones/a/")

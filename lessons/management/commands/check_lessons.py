@@ -6,6 +6,7 @@ absolute stays absolute), so each line can be pasted into an editor's "go to fil
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from django.utils.translation import ngettext
 
 from lessons import catalog, extra_checks, glossary, rendering
 from lessons.problems import Problem, display_path, error, warning
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -112,9 +115,15 @@ def _render_problems(course: catalog.Catalog, entries: list[catalog.Lesson]) -> 
                 )
             )
             continue
-        except Exception as exc:
+        except Exception as exc:  # its text is the library's, in English: the type says enough
+            logger.exception("check_lessons: %s no se puede mostrar", lesson.path)
             found.append(
-                error(lesson.path, lesson.body_line, _("no se puede mostrar: %(e)s") % {"e": exc})
+                error(
+                    lesson.path,
+                    lesson.body_line,
+                    _("no se puede mostrar (%(kind)s): revisa el cuerpo de la lección")
+                    % {"kind": type(exc).__name__},
+                )
             )
             continue
         took = time.perf_counter() - started
