@@ -53,6 +53,8 @@ function setUp() {
     saved: "",
     conflictVersion: null,
     sessionTried: false,
+    loads: 0, // each file load takes a number; only the newest one's answer is used
+    inFlight: 0, // the number of the load in flight, 0 when none
     saving: null,
     selected: "", // the entry «Renombrar» and «Borrar» act on: the open file, or a folder
   };
@@ -250,16 +252,32 @@ function setUp() {
     return call(root.dataset.readUrl, { params: { ruta: path } });
   }
 
-  async function open(path, { focus = true } = {}) {
-    if (path !== state.path && dirty() && !window.confirm(say("askDiscard", { path: state.path }))) {
-      return false;
-    }
+  // While a file is being loaded the editor takes no input; the load's number says whether its
+  // answer is still the one wanted (two clicks: the last one wins, whatever order they come).
+  function startLoad() {
     notice(say("loading"));
     view.dispatch({ effects: lock.reconfigure(locked(true)) });
+    state.inFlight = ++state.loads;
+    return state.inFlight;
+  }
+
+  function endLoad(ticket) {
+    if (ticket !== state.inFlight) return false; // a later load took over
+    state.inFlight = 0;
+    view.dispatch({ effects: lock.reconfigure(locked(!state.path)) });
+    return true;
+  }
+
+  async function open(path, { focus = true, asked = false } = {}) {
+    if (!asked && path !== state.path && dirty() &&
+        !window.confirm(say("askDiscard", { path: state.path }))) {
+      return false;
+    }
+    const ticket = startLoad();
     const answer = await read(path);
+    if (!endLoad(ticket)) return false;
     if (!answer.ok) {
       notice(answer.data.error || say("failed"));
-      view.dispatch({ effects: lock.reconfigure(locked(!state.path)) });
       return false;
     }
     load(answer.data.path, answer.data.text, answer.data.version);
@@ -317,7 +335,9 @@ function setUp() {
   async function reload() {
     const path = state.path;
     state.saved = view.state.doc.toString(); // discard on purpose: no "unsaved" question
+    const ticket = startLoad();
     const answer = await read(path);
+    if (!endLoad(ticket)) return;
     if (!answer.ok) {
       notice(answer.data.error || say("failed"));
       hideConflict();
@@ -330,9 +350,10 @@ function setUp() {
   async function checkOpenFile() {
     // A change made in the terminal: reloaded at once when nothing here is unsaved, otherwise
     // the student chooses (the same question a stale save gets).
-    if (!state.path || !conflictEl.hidden) return;
+    if (!state.path || !conflictEl.hidden || state.inFlight) return;
     const answer = await read(state.path);
-    if (!answer.ok || answer.data.version === state.version) return;
+    // A file being opened meanwhile is the one that counts: this answer is about the old one.
+    if (state.inFlight || !answer.ok || answer.data.version === state.version) return;
     if (dirty()) return showConflict(answer.data.version);
     const hadFocus = view.hasFocus;
     load(answer.data.path, answer.data.text, answer.data.version);
@@ -349,25 +370,31 @@ function setUp() {
     if (state.path && dirty() && !window.confirm(say("askDiscard", { path: state.path }))) {
       return false;
     }
+    const ticket = startLoad();
     const current = await read(path);
+    if (ticket !== state.inFlight) return false;
     let version = "";
     if (current.ok) {
       if (current.data.text === text) {
+        endLoad(ticket);
         load(current.data.path, current.data.text, current.data.version);
         notice(say("opened", { path: current.data.path }));
         refreshTree();
         return true;
       }
       if (!window.confirm(say("askReplace", { path: current.data.path }))) {
+        endLoad(ticket);
         load(current.data.path, current.data.text, current.data.version);
         return true;
       }
       version = current.data.version;
     } else if (current.status !== 404) {
+      endLoad(ticket);
       notice(current.data.error || say("failed"));
       return false;
     }
     const answer = await write(path, text, version);
+    if (!endLoad(ticket)) return false;
     if (!answer.ok) {
       notice(answer.data.error || say("failed"));
       return false;
@@ -388,20 +415,21 @@ function setUp() {
     // they come: `notas ` is another file than `notas`).
     const path = (window.prompt(say(folder ? "askNewFolder" : "askNewFile"), base) || "").trim();
     if (!path) return;
-    if (!folder) {
-      // From the click on: the new file, not the one open now, gets what is typed next.
-      notice(say("loading"));
-      view.dispatch({ effects: lock.reconfigure(locked(true)) });
+    // Asked before anything is made: declining keeps the open file, and makes nothing.
+    if (!folder && state.path && dirty() && !window.confirm(say("askDiscard", { path: state.path }))) {
+      return;
     }
+    // From the click on, the new file, not the one open now, gets what is typed next.
+    const ticket = folder ? 0 : startLoad();
     const answer = await call(root.dataset.createUrl, {
       body: { ruta: path, tipo: folder ? "carpeta" : "archivo" },
     });
     if (!answer.ok) {
-      view.dispatch({ effects: lock.reconfigure(locked(!state.path)) });
+      if (ticket) endLoad(ticket);
       return notice(answer.data.error || say("failed"));
     }
     await refreshTree();
-    if (!folder) await open(answer.data.path);
+    if (!folder && ticket === state.inFlight) await open(answer.data.path, { asked: true });
   }
 
   async function rename(path = state.selected || state.path) {

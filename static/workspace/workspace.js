@@ -113,6 +113,9 @@
   const openLink = root.querySelector("[data-preview-open]");
   const note = root.querySelector("[data-preview-note]");
 
+  let closedByStudent = false; // the student chose «Elige un puerto»: not opened again for them
+  let choosing = false; // the change below is this code's, not the student's
+
   function syncPorts() {
     // The terminal panel polls the «Puertos publicados» list; its links are the choices here.
     const links = Array.from(document.querySelectorAll("[data-preview-link]"));
@@ -131,10 +134,13 @@
       select.value = wanted.includes(chosen) ? chosen : "";
     }
     empty.hidden = links.length > 0;
-    if (active === "preview" && select.value === "" && wanted.length === 1) {
-      // One port published: shown at once, instead of an empty panel asking to choose it.
+    if (active === "preview" && select.value === "" && wanted.length === 1 && !closedByStudent) {
+      // One port published: shown at once, instead of an empty panel asking to choose it (unless
+      // the student closed it: the list's next refresh opened it again).
       select.value = wanted[0];
+      choosing = true;
       select.dispatchEvent(new Event("change"));
+      choosing = false;
       return;
     }
     if (select.value === "" && !frame.hidden) {
@@ -146,6 +152,7 @@
   }
 
   select.addEventListener("change", () => {
+    if (!choosing) closedByStudent = !select.value;
     const option = select.selectedOptions[0];
     if (!option || !option.value) {
       frame.hidden = true;

@@ -165,7 +165,10 @@ def test_the_file_tree_creates_renames_and_deletes(page: Any, lesson_url: str) -
     page.get_by_role("button", name="Nuevo archivo").click()
     while not held:  # until the editor asks for the new file (a bound: the route's arrival)
         page.wait_for_timeout(50)
+    page.locator(".cm-content").click()  # in the editor, which still shows the old file
     page.keyboard.type("perdido")
+    assert page.evaluate("() => window.muelleEditor.view.state.doc.toString()") == "<h1>Hola</h1>"
+    assert page.evaluate("() => window.muelleEditor.dirty") is False
     held[0].continue_()
     page.wait_for_function("() => window.muelleEditor.path === 'web/otro.txt'")
     assert page.evaluate("() => window.muelleEditor.view.state.doc.toString()") == ""

@@ -57,6 +57,14 @@ def test_a_published_port_shows_in_the_vista_tab(
     # The only published port is shown without choosing it (the panel asked to, empty).
     page.wait_for_function("() => document.querySelector('[data-preview-port]').value === '8080'")
     assert page.locator("[data-preview-port] option[value='8080']").inner_text() == "8080"
+    # Closed by the student, it stays closed when the ports list refreshes.
+    page.select_option("[data-preview-port]", "")
+    page.evaluate(
+        """() => new Promise((done) => document.body.addEventListener("htmx:afterSwap",
+             (e) => { if (e.target.closest("[data-terminal-ports]")) done(); }))"""
+    )
+    assert page.evaluate("() => document.querySelector('[data-preview-port]').value") == ""
+    page.select_option("[data-preview-port]", "8080")
     # The frame goes to the port's own preview origin, never to Muelle's.
     preview_frame = re.compile(r"^http://8080-[0-9a-f]{12}[.]vista[.]localhost:\d+/")
     for _ in range(100):
