@@ -358,23 +358,18 @@ async def merged_batches(
     try:
         while running:
             index, item = await queue.get()
-            if item is None or isinstance(item, BaseException):
+            if isinstance(item, LineBatch):
+                if index == 1 and mid_line:
+                    waiting.append(item)
+                    continue
+                yield item
+            else:  # that source ended
                 running -= 1
-                if isinstance(item, BaseException) and index == 0:
+                if item is not None and index == 0:
                     raise item
-                if index == 0:
-                    mid_line = False
-                    for batch in waiting:
-                        yield batch
-                    waiting.clear()
-                continue
-            if index == 1 and mid_line:
-                waiting.append(item)
-                continue
-            yield item
             if index == 0:
-                mid_line = bool(item.rest) and not item.lines
-                if not mid_line and waiting:
+                mid_line = isinstance(item, LineBatch) and bool(item.rest) and not item.lines
+                if not mid_line:
                     for batch in waiting:
                         yield batch
                     waiting.clear()
