@@ -13,6 +13,8 @@ version: "3.8"
 services:
   web:
     image: muelle/web
+    # As lesson 12 writes it: with an init, «down» stops BusyBox's httpd at once.
+    init: true
   cliente:
     image: muelle/busybox
     command: sh -c "until wget -q -O - http://web/ > /tmp/pagina; do sleep 0.2; done; sleep 300"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import pytest
 
@@ -24,6 +25,15 @@ def test_compose_project_round_trip(student, tmp_path):
     up = compose("up", "-d")
     assert up.returncode == 0, up.stderr
     assert "proyecto_web_1" in compose("ps").stdout
+    # `init: true` reaches the engine (lesson 12 relies on it for a quick «down»).
+    init = subprocess.run(
+        ["docker", "inspect", "-f", "{{.HostConfig.Init}}", "proyecto_web_1"],
+        env=student.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert init.stdout.strip() == "true", (init.stdout, init.stderr)
     page = compose(
         "exec",
         "-T",
