@@ -346,3 +346,49 @@ def test_an_idle_sandbox_warns_ends_and_offers_a_new_one(
     wait_ready(page)
     assert page.evaluate("sessionStorage.getItem('muelle.terminal.id')") != old_id
     assert "nuevo" in page.locator("[data-terminal-notice]").inner_text()
+
+
+def test_the_separator_widens_the_terminal_and_the_shell_gets_its_size(
+    lesson_urls: list[str], page: Any
+) -> None:
+    # The page's 1280 px: the terminal had 53 columns before the separator and the even split.
+    open_lesson(page, lesson_urls[0])
+    cols = "window.muelleTerminal.term.cols"
+    first = page.evaluate(cols)
+    assert first >= 60, first
+    separator = page.get_by_role("separator", name="Ancho de la lección frente a la terminal")
+    assert separator.get_attribute("aria-valuenow") == "50"
+
+    separator.focus()
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert separator.get_attribute("aria-valuenow") == "40"
+    assert separator.get_attribute("aria-valuetext") == "La lección ocupa el 40 % del ancho"
+    page.wait_for_function("n => window.muelleTerminal.term.cols > n", arg=first)
+    wider = page.evaluate(cols)
+    # The shell sees the new width, not only xterm.js.
+    type_in_terminal(page, 'echo "tamano:$(stty size)"\n')
+    assert wait_for_line(page, r"^tamano:\d+ \d+$").split()[-1] == str(wider)
+
+    # Dragged to 65 % of the layout: the lesson wins width back, the terminal loses columns.
+    box = separator.bounding_box()
+    layout = page.locator(".lesson-layout").bounding_box()
+    assert box is not None and layout is not None
+    page.mouse.move(box["x"] + box["width"] / 2, 450)
+    page.mouse.down()
+    page.mouse.move(layout["x"] + layout["width"] * 0.65, 450, steps=5)
+    page.mouse.up()
+    assert separator.get_attribute("aria-valuenow") == "65"
+    page.wait_for_function("n => window.muelleTerminal.term.cols < n", arg=first)
+
+    # Remembered: the next page opens with the student's split; End is the widest lesson.
+    page.reload()
+    wait_ready(page)
+    assert separator.get_attribute("aria-valuenow") == "65"
+    separator.focus()
+    page.keyboard.press("End")
+    assert separator.get_attribute("aria-valuenow") == "70"
+
+    # Stacked on a phone: nothing to drag.
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert not separator.is_visible()
