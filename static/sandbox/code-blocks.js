@@ -71,8 +71,8 @@
         announce(text("noTerminal"));
         return;
       }
-      window.muelleTerminal.run(codeText(block));
-      announce(text("sentToTerminal"));
+      // False: a command has the terminal; this one waits for the prompt, as the panel says.
+      if (window.muelleTerminal.run(codeText(block)) !== false) announce(text("sentToTerminal"));
     }
   });
 })();

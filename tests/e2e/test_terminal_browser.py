@@ -392,3 +392,74 @@ def test_the_separator_widens_the_terminal_and_the_shell_gets_its_size(
     # Stacked on a phone: nothing to drag.
     page.set_viewport_size({"width": 375, "height": 800})
     assert not separator.is_visible()
+
+
+def test_ejecutar_waits_for_the_prompt_while_a_command_has_the_terminal(
+    echo_block: tuple[str, str, str], page: Any
+) -> None:
+    # As a student still inside `docker exec -it caja sh` clicks the next block: the command
+    # went to the container's shell («docker: not found»), or was lost at the next Ctrl+C.
+    url, command, printed = echo_block
+    open_lesson(page, url)
+    run = (
+        runnable_block(page)
+        .filter(has=page.get_by_text(command, exact=True))
+        .first.locator("[data-action='run']")
+    )
+    notice = page.locator("[data-terminal-notice]")
+    send_now = page.get_by_role("button", name="Enviarlo ya")
+    drop = page.get_by_role("button", name="No enviarlo")
+    assert not send_now.is_visible() and not drop.is_visible()
+
+    def printed_lines() -> int:
+        return sum(line == printed for line in lines(page))
+
+    def end_cat() -> None:
+        page.locator("[data-terminal-screen]").click()
+        page.keyboard.press("Control+C")
+
+    type_in_terminal(page, "cat\n")  # a program that reads what is typed
+    page.wait_for_function("() => window.muelleTerminal.busy")
+    run.click()
+    run.click()
+    assert "Hay un comando en marcha en esta terminal" in notice.inner_text()
+    assert send_now.is_visible() and drop.is_visible()
+    page.wait_for_timeout(300)  # what would have been typed would show by now (echo)
+    assert not any(command in line for line in lines(page)), lines(page)
+
+    # The prompt is back: both commands run in the shell, one after the other.
+    end_cat()
+    page.wait_for_function(
+        "p => window.muelleTerminal.lines().filter(l => l === p).length === 2", arg=printed
+    )
+    assert notice.inner_text() == ""
+    assert not send_now.is_visible() and not drop.is_visible()
+
+    # «No enviarlo»: nothing is typed when the prompt comes back.
+    type_in_terminal(page, "cat\n")
+    page.wait_for_function("() => window.muelleTerminal.busy")
+    run.click()
+    drop.click()
+    assert notice.inner_text() == "" and not drop.is_visible()
+    end_cat()
+    page.wait_for_function("() => !window.muelleTerminal.busy")
+    type_in_terminal(page, 'echo "despues:$?"\n')
+    wait_for_line(page, r"^despues:\d+$")
+    assert printed_lines() == 2
+
+    # «Enviarlo ya»: typed into the program on purpose.
+    type_in_terminal(page, "cat\n")
+    page.wait_for_function("() => window.muelleTerminal.busy")
+    run.click()
+    send_now.click()
+    assert not send_now.is_visible()
+    page.wait_for_function(
+        "c => window.muelleTerminal.lines().filter(l => l === c).length >= 2", arg=command
+    )  # the terminal's echo, and cat's own copy
+
+    # After a reload the replayed screen carries the marks: cat still has the terminal.
+    page.reload()
+    wait_ready(page)
+    page.wait_for_function("() => window.muelleTerminal.busy")
+    end_cat()
+    page.wait_for_function("() => !window.muelleTerminal.busy")

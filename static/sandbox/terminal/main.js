@@ -133,6 +133,8 @@ function start(panel) {
     if (label) buttons.reconnect.textContent = t(label);
     buttons.fresh.hidden = active.offer !== "fresh";
     buttons.reload.hidden = active.offer !== "reload";
+    buttons["send-now"].hidden = active.held.length === 0;
+    buttons["drop-held"].hidden = active.held.length === 0;
     const atCap = !list.canAdd();
     buttons["new-tab"].setAttribute("aria-disabled", String(atCap));
     buttons["close-tab"].setAttribute("aria-disabled", String(records.length < 2));
@@ -207,8 +209,28 @@ function start(panel) {
       offer: null,
       lastReady: null,
       everReady: false, // a later `ready` (reattach, new shell after a restart) is announced
+      busy: false, // a command, not the shell's prompt, has this terminal
+      held: [], // lesson commands «Ejecutar» keeps until the prompt is back, in order
     };
     fitRecord(record);
+    // The sandbox's bash marks each prompt (OSC 133;A) and each command it starts (OSC 133;C):
+    // sandbox/images/sandbox/muelle-bashrc.sh. Between the two a program has the terminal: a
+    // container's shell (`docker exec -it`), `docker logs -f`, a server in the foreground. A
+    // replay after a reload brings the marks back with the screen.
+    term.parser.registerOscHandler(133, (data) => {
+      const mark = data.charAt(0);
+      if (mark === "C") record.busy = true;
+      else if (mark === "A") {
+        record.busy = false;
+        // The prompt is back: the next held command goes to the shell now, the others after it.
+        if (record.held.length) typeCommand(record, record.held.shift());
+        if (!record.held.length && record.notice.message === t("busy")) {
+          record.notice = { message: "", level: "info" };
+        }
+        if (record === active) render();
+      }
+      return true;
+    });
     const output = new OutputPump(term);
     let sendResize = () => {};
     const view = {
@@ -252,6 +274,10 @@ function start(panel) {
         },
         ready(message) {
           output.restart();
+          // A new screen: the replay that follows marks it again. Its old prompts must not
+          // send what was held, so a reconnect drops it (the notice goes with it).
+          record.busy = false;
+          record.held = [];
           const said = record.everReady || message.reattached || message.fresh ? message.message : "";
           view.showNotice(said, "info");
           record.everReady = true;
@@ -428,6 +454,22 @@ function start(panel) {
     active.term.focus();
   });
   buttons.reload.addEventListener("click", () => location.reload());
+  function dropHeld() {
+    const record = active;
+    const held = record.held;
+    record.held = [];
+    if (record.notice.message === t("busy")) record.notice = { message: "", level: "info" };
+    render();
+    return held;
+  }
+  buttons["send-now"].addEventListener("click", () => {
+    dropHeld().forEach((command) => typeCommand(active, command));
+    focus();
+  });
+  buttons["drop-held"].addEventListener("click", () => {
+    dropHeld();
+    focus();
+  });
   window.addEventListener("pagehide", () => records.forEach((r) => r.connection.pageHidden()));
   window.addEventListener("pageshow", (event) =>
     records.forEach((r) => r.connection.pageShown(event.persisted)),
@@ -435,6 +477,12 @@ function start(panel) {
   window.addEventListener("online", () => records.forEach((r) => r.connection.online()));
 
   // --- Public API: always the active tab ------------------------------------------------------
+  function typeCommand(record, command) {
+    record.connection.ensureConnected();
+    noteInput(record);
+    record.connection.sendBytes(encoder.encode(commandKeys(command)));
+  }
+
   function focus() {
     if (panel.scrollIntoView) panel.scrollIntoView({ block: "nearest" });
     active.term.focus();
@@ -447,14 +495,28 @@ function start(panel) {
       noteInput(active);
       active.connection.sendBytes(encoder.encode(String(text)));
     },
-    /** Runs a command (or several lines) in the active tab: each line ends with Enter. */
+    /** Runs a command (or several lines) in the active tab: each line ends with Enter. While
+     * a command has that terminal (a container's shell, `docker logs -f`, a slow pull), the
+     * command waits for the prompt and this returns false: the panel says so, with «Enviarlo
+     * ya» (to the program) and «No enviarlo». */
     run(command) {
-      this.send(commandKeys(command));
+      if (active.busy || active.held.length) {
+        active.held.push(String(command));
+        active.notice = { message: t("busy"), level: "warning" };
+        render(); // the notice is a live region: it is read out
+        return false;
+      }
+      typeCommand(active, String(command));
       focus();
+      return true;
     },
     focus,
     get state() {
       return active.connection.state;
+    },
+    /** True while a program, not the shell's prompt, has the active tab (OSC 133 marks). */
+    get busy() {
+      return active.busy;
     },
     /** The active tab's xterm.js instance (tests read term.buffer.active). */
     get term() {
