@@ -48,15 +48,15 @@ class Card:
 
     @property
     def statement_html(self) -> str:
-        return markdown_html(self.exercise.statement)
+        return markdown_html(self.exercise.statement, f"{self.exercise.id}:enunciado")
 
     @property
     def hint_html(self) -> str:
-        return markdown_html(self.exercise.hint)
+        return markdown_html(self.exercise.hint, f"{self.exercise.id}:pista")
 
     @property
     def solution_html(self) -> str:
-        return markdown_html(self.exercise.solution or "")
+        return markdown_html(self.exercise.solution or "", f"{self.exercise.id}:solucion")
 
     @property
     def dom_id(self) -> str:

@@ -12,10 +12,12 @@ from lessons.rendering import render_markdown
 
 
 @lru_cache(maxsize=1024)
-def _render(text: str, language: str | None) -> SafeString:
-    return render_markdown(text).html
+def _render(text: str, language: str | None, where: str) -> SafeString:
+    return render_markdown(text, where=where).html
 
 
-def markdown_html(text: str) -> SafeString:
-    # The language is part of the key: button labels are translated.
-    return _render(text, get_language())
+def markdown_html(text: str, where: str) -> SafeString:
+    """`where` (the exercise and the part) keeps the code blocks' ids apart from those of any
+    other render on the page, even of the same text. The language is part of the key: button
+    labels are translated."""
+    return _render(text, get_language(), where)

@@ -123,17 +123,21 @@ def superfences_config() -> dict[str, Any]:
     }
 
 
-def add_actions(html: str, nonce: str, files: list[str] | None = None) -> str:
+def add_actions(html: str, nonce: str, files: list[str] | None = None, where: str = "") -> str:
     """Turn the sanitized markers of this render into the code block markup with its buttons.
-    `files` are the render's `archivo=` paths, named by index in the markers (`:f0`)."""
+    `files` are the render's `archivo=` paths, named by index in the markers (`:f0`). `where`
+    names this render among the others of its page (an exercise's statement, hint, solution):
+    two renders of the same text on one page must not give their blocks the same ids."""
     copy = escape(_("Copiar"))
     run = escape(_("Ejecutar"))
     open_file = escape(_("Abrir en el editor"))
     files = files or []
     count = itertools.count(1)
-    # The same for the same text (pages are compared and cached whole), another for another
-    # render on the same page (a lesson's body and an exercise's solution).
-    prefix = "codigo-" + hashlib.sha256(html.replace(nonce, "").encode()).hexdigest()[:10]
+    # The same for the same text in the same place (pages are compared and cached whole),
+    # another for another render on the same page (a lesson's body and an exercise's solution,
+    # or two exercises with the same hint).
+    source = where.encode() + b"\0" + html.replace(nonce, "").encode()
+    prefix = "codigo-" + hashlib.sha256(source).hexdigest()[:10]
 
     def block(match: re.Match[str]) -> str:
         runnable = match.group(1) == "run"

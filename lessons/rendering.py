@@ -92,9 +92,13 @@ def _toc(tokens: list[dict[str, Any]]) -> tuple[TocEntry, ...]:
 
 
 def render_markdown(
-    body: str, *, rewrite_relative_url: Callable[[str], str | None] | None = None
+    body: str,
+    *,
+    rewrite_relative_url: Callable[[str], str | None] | None = None,
+    where: str = "",
 ) -> Rendered:
-    """Render markdown to sanitized HTML (no cache; see render_lesson)."""
+    """Render markdown to sanitized HTML (no cache; see render_lesson). `where` names the render
+    among the others of its page (codeblocks.add_actions: the code blocks' ids)."""
     nonce = secrets.token_hex(8)
     md = markdown.Markdown(extensions=EXTENSIONS, extension_configs=_extension_configs())
     setattr(md, codeblocks.NONCE_ATTRIBUTE, nonce)
@@ -102,7 +106,8 @@ def render_markdown(
     toc = _toc(getattr(md, "toc_tokens", []))
     clean = sanitize.clean(raw_html, nonce=nonce, rewrite_relative_url=rewrite_relative_url)
     files = getattr(md, codeblocks.FILES_ATTRIBUTE, [])
-    return Rendered(html=mark_safe(codeblocks.add_actions(clean, nonce, files)), toc=toc)  # noqa: S308
+    html = codeblocks.add_actions(clean, nonce, files, where)
+    return Rendered(html=mark_safe(html), toc=toc)  # noqa: S308
 
 
 _cache: dict[str, tuple[tuple[Any, ...], Rendered]] = {}
