@@ -133,8 +133,8 @@ function start(panel) {
     if (label) buttons.reconnect.textContent = t(label);
     buttons.fresh.hidden = active.offer !== "fresh";
     buttons.reload.hidden = active.offer !== "reload";
-    buttons["send-now"].hidden = active.held.length === 0;
-    buttons["drop-held"].hidden = active.held.length === 0;
+    buttons["send-now"].hidden = active.held === null;
+    buttons["drop-held"].hidden = active.held === null;
     const atCap = !list.canAdd();
     buttons["new-tab"].setAttribute("aria-disabled", String(atCap));
     buttons["close-tab"].setAttribute("aria-disabled", String(records.length < 2));
@@ -209,24 +209,28 @@ function start(panel) {
       offer: null,
       lastReady: null,
       everReady: false, // a later `ready` (reattach, new shell after a restart) is announced
+      marks: false, // this shell prints the prompt marks (an older image may not)
       busy: false, // a command, not the shell's prompt, has this terminal
-      held: [], // lesson commands «Ejecutar» keeps until the prompt is back, in order
+      pending: false, // a command was typed and no mark has come back yet
+      held: null, // the lesson command «Ejecutar» did not type, until sent or dropped
     };
     fitRecord(record);
     // The sandbox's bash marks each prompt (OSC 133;A) and each command it starts (OSC 133;C):
-    // sandbox/images/sandbox/muelle-bashrc.sh. Between the two a program has the terminal: a
-    // container's shell (`docker exec -it`), `docker logs -f`, a server in the foreground. A
-    // replay after a reload brings the marks back with the screen.
+    // sandbox/images/sandbox/muelle-bashrc.sh. Between the two a command has the terminal: a
+    // container's shell (`docker exec -it`), `docker logs -f`, a slow pull. A replay after a
+    // reload brings the marks back with the screen (within its size). Marks only set state:
+    // nothing is ever typed because of one (a replayed or redrawn prompt is no prompt to type at).
     term.parser.registerOscHandler(133, (data) => {
       const mark = data.charAt(0);
-      if (mark === "C") record.busy = true;
-      else if (mark === "A") {
-        record.busy = false;
-        // The prompt is back: the next held command goes to the shell now, the others after it.
-        if (record.held.length) typeCommand(record, record.held.shift());
-        if (!record.held.length && record.notice.message === t("busy")) {
-          record.notice = { message: "", level: "info" };
-        }
+      if (mark !== "A" && mark !== "C") return true;
+      record.marks = true;
+      record.busy = mark === "C";
+      record.pending = false;
+      if (mark === "A" && record.held !== null) {
+        // The prompt is back: «Ejecutar» types again; the student clicks it (nothing is sent
+        // by itself, so a held command never lands in a later program by surprise).
+        record.held = null;
+        record.notice = { message: t("free"), level: "info" };
         if (record === active) render();
       }
       return true;
@@ -270,14 +274,16 @@ function start(panel) {
         output: (bytes) => output.push(bytes),
         closed() {
           record.lastReady = null;
+          // No shell now: «Ejecutar» reconnects as it always did (Connection.ensureConnected).
+          record.busy = record.pending = false;
+          record.held = null;
           if (record === active) countdown.stop();
         },
         ready(message) {
           output.restart();
-          // A new screen: the replay that follows marks it again. Its old prompts must not
-          // send what was held, so a reconnect drops it (the notice goes with it).
-          record.busy = false;
-          record.held = [];
+          // A new screen: the replay that follows marks it again.
+          record.busy = record.pending = false;
+          record.held = null;
           const said = record.everReady || message.reattached || message.fresh ? message.message : "";
           view.showNotice(said, "info");
           record.everReady = true;
@@ -455,32 +461,32 @@ function start(panel) {
   });
   buttons.reload.addEventListener("click", () => location.reload());
   function dropHeld() {
-    const record = active;
-    const held = record.held;
-    record.held = [];
-    if (record.notice.message === t("busy")) record.notice = { message: "", level: "info" };
+    const held = active.held;
+    active.held = null;
+    if (active.notice.message === t("busy")) active.notice = { message: "", level: "info" };
     render();
     return held;
   }
   buttons["send-now"].addEventListener("click", () => {
-    dropHeld().forEach((command) => typeCommand(active, command));
+    const held = dropHeld();
+    if (held !== null) typeCommand(active, held);
     focus();
   });
   buttons["drop-held"].addEventListener("click", () => {
     dropHeld();
     focus();
   });
-  window.addEventListener("pagehide", () => records.forEach((r) => r.connection.pageHidden()));
-  window.addEventListener("pageshow", (event) =>
-    records.forEach((r) => r.connection.pageShown(event.persisted)),
-  );
-  window.addEventListener("online", () => records.forEach((r) => r.connection.online()));
-
-  // --- Public API: always the active tab ------------------------------------------------------
   function typeCommand(record, command) {
     record.connection.ensureConnected();
     noteInput(record);
     record.connection.sendBytes(encoder.encode(commandKeys(command)));
+    // Until its mark comes back, a second click (a double click on `docker exec -it …`) must
+    // not go into what this one starts.
+    record.pending = record.marks;
+  }
+
+  function commandRuns(record) {
+    return record.connection.state === "ready" && (record.busy || record.pending);
   }
 
   function focus() {
@@ -495,18 +501,23 @@ function start(panel) {
       noteInput(active);
       active.connection.sendBytes(encoder.encode(String(text)));
     },
-    /** Runs a command (or several lines) in the active tab: each line ends with Enter. While
-     * a command has that terminal (a container's shell, `docker logs -f`, a slow pull), the
-     * command waits for the prompt and this returns false: the panel says so, with «Enviarlo
-     * ya» (to the program) and «No enviarlo». */
+    /** Runs a command (or several lines) in the active tab: each line ends with Enter. While a
+     * command has that terminal (a container's shell, `docker logs -f`, a slow pull), nothing
+     * is typed and this returns false: the panel says to wait for the prompt and click again,
+     * and offers «Enviarlo ya» (to that program) and «No enviarlo». */
     run(command) {
-      if (active.busy || active.held.length) {
-        active.held.push(String(command));
+      if (commandRuns(active)) {
+        const again = active.notice.message === t("busy");
+        active.held = String(command);
         active.notice = { message: t("busy"), level: "warning" };
-        render(); // the notice is a live region: it is read out
+        render(); // the notice is a live region: it is read out...
+        if (again) announce(t("busy")); // ...but not when its text stays the same
         return false;
       }
+      active.held = null;
+      if (active.notice.message === t("free")) active.notice = { message: "", level: "info" };
       typeCommand(active, String(command));
+      render();
       focus();
       return true;
     },
@@ -514,7 +525,7 @@ function start(panel) {
     get state() {
       return active.connection.state;
     },
-    /** True while a program, not the shell's prompt, has the active tab (OSC 133 marks). */
+    /** True while a command, not the shell's prompt, has the active tab (OSC 133 marks). */
     get busy() {
       return active.busy;
     },
