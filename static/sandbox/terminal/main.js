@@ -460,6 +460,13 @@ function start(panel) {
     active.term.focus();
   });
   buttons.reload.addEventListener("click", () => location.reload());
+  window.addEventListener("pagehide", () => records.forEach((r) => r.connection.pageHidden()));
+  window.addEventListener("pageshow", (event) =>
+    records.forEach((r) => r.connection.pageShown(event.persisted)),
+  );
+  window.addEventListener("online", () => records.forEach((r) => r.connection.online()));
+
+  // --- «Ejecutar» while a command has the terminal (OSC 133 marks, above) ----------------------
   function dropHeld() {
     const held = active.held;
     active.held = null;
@@ -489,6 +496,7 @@ function start(panel) {
     return record.connection.state === "ready" && (record.busy || record.pending);
   }
 
+  // --- Public API: always the active tab ------------------------------------------------------
   function focus() {
     if (panel.scrollIntoView) panel.scrollIntoView({ block: "nearest" });
     active.term.focus();
