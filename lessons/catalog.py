@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from lessons import codeblocks, frontmatter, links, mojibake, rendering, scanning
 from lessons.problems import Problem, error, warning
+from lessons.regular_files import read_regular
 
 logger = logging.getLogger(__name__)
 
@@ -285,20 +286,6 @@ def _not_a_file(path: Path) -> Problem:
     )
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The lesson's bytes, at most MAX_LESSON_BYTES + 1 of them, from a regular file only: it
-    may have been swapped for something else since the folder was listed. Opened without
-    blocking, so a FIFO put in its place answers at once instead of hanging the catalog."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        if not S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(_("no es un archivo normal"))
-        with os.fdopen(fd, "rb", closefd=False) as file:
-            return file.read(MAX_LESSON_BYTES + 1)
-    finally:
-        os.close(fd)
-
-
 # --- Reading one lesson --------------------------------------------------------------------------
 
 
@@ -446,7 +433,7 @@ def _load(lesson: Lesson) -> Lesson:
     problems: list[Problem] = []
     if lesson.size > MAX_LESSON_BYTES:
         return replace(lesson, problems=(_too_big(path),))
-    raw = _read_bytes(path)
+    raw, _stat = read_regular(path, MAX_LESSON_BYTES + 1)  # one over: «too big» is told
     if len(raw) > MAX_LESSON_BYTES:  # it grew since it was listed
         return replace(lesson, size=len(raw), problems=(_too_big(path),))
     try:

@@ -625,22 +625,19 @@ def unreadable_character(text: str, first_line: int, where: str) -> tuple[int, s
     }
 
 
-def surrogate_line(root: Node | None) -> int | None:
-    """The 1-based line of the first value holding a lone surrogate («"\\ud800"» in a
-    double-quoted value): no page can be written with it (every page showing it was a 500)."""
+def lone_surrogate(root: Node | None, first_line: int) -> tuple[int, str] | None:
+    """The line of the first value holding a lone surrogate («"\\ud800"» in a double-quoted
+    value; `root` was composed from text starting at `first_line`), and what to do about it: no
+    page can be written with it (every page showing it was a 500)."""
     if root is None:
         return None
     for node in _walk(root):
         if isinstance(node, ScalarNode) and _SURROGATE.search(node.value):
-            return node.start_mark.line + 1
+            return first_line + node.start_mark.line, _(
+                "un valor lleva un código de Unicode que no es ningún carácter (una mitad de un "
+                "par sustituto, como \\ud800): bórralo"
+            )
     return None
-
-
-def surrogate_message() -> str:
-    return _(
-        "un valor lleva un código de Unicode que no es ningún carácter (una mitad de un par "
-        "sustituto, como \\ud800): bórralo"
-    )
 
 
 def _read(yaml_text: str, first_line: int) -> FrontMatter:
@@ -675,9 +672,9 @@ def _read(yaml_text: str, first_line: int) -> FrontMatter:
             )
             return result
 
-        surrogate = surrogate_line(root)
+        surrogate = lone_surrogate(root, first_line)
         if surrogate is not None:
-            result.error(first_line + surrogate - 1, surrogate_message())
+            result.error(*surrogate)
             return result
         duplicates = False
         for node in _walk(root):

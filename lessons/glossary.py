@@ -13,15 +13,15 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from stat import S_ISREG
 
 import yaml
 from django.conf import settings
 from django.utils.translation import gettext as _
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from lessons.frontmatter import surrogate_line, surrogate_message, unreadable_character
+from lessons.frontmatter import lone_surrogate, unreadable_character
 from lessons.problems import Problem, error
+from lessons.regular_files import read_regular
 
 KEYS = {"termino", "docker", "definicion", "leccion"}
 REQUIRED = ("termino", "docker", "definicion")
@@ -63,10 +63,8 @@ def _scalar(node: MappingNode, key: str) -> tuple[str | None, int]:
 
 def read(path: Path) -> Glossary:
     try:
-        stat = path.stat()
-        if not S_ISREG(stat.st_mode):  # a FIFO would hang every lesson page reading it
-            raise OSError(_("no es un archivo normal"))
-        raw = path.read_text(encoding="utf-8")
+        data, stat = read_regular(path)
+        raw = data.decode("utf-8")
     except FileNotFoundError:
         return Glossary((), (), "none")
     except (OSError, UnicodeDecodeError) as exc:
@@ -92,9 +90,9 @@ def read(path: Path) -> Glossary:
         return Glossary(
             (), (error(path, 1, _("el glosario está anidado a demasiada profundidad")),), version
         )
-    surrogate = surrogate_line(root)
+    surrogate = lone_surrogate(root, 1)
     if surrogate is not None:
-        return Glossary((), (error(path, surrogate, surrogate_message()),), version)
+        return Glossary((), (error(path, *surrogate),), version)
     if not isinstance(root, SequenceNode):
         return Glossary(
             (), (error(path, 1, _("el glosario debe ser una lista de términos")),), version

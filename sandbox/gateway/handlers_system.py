@@ -76,22 +76,21 @@ async def events(ex: Exchange) -> None:
     # The student's networks and volumes come from a second stream (object_events: the engine
     # puts no labels on their events), mixed in as they come.
     wanted = object_events.object_filters(filters)
-    if wanted is None:
-        await ex.forward("GET", "/events", query=query, mode="stream", lines=event_lines(ex))
-        return
-    conn = await ex.gateway.connect_engine()
+    conn = None
+    also = None
     try:
-        framing = await object_events.open_stream(conn, wanted, times)
-        also = (
-            None
-            if framing is None
-            else object_events.own_batches(conn, framing, student.ns, ex.gateway.byte_rate.take)
-        )
+        if wanted is not None:
+            conn = await ex.gateway.connect_engine()
+            framing = await object_events.open_stream(conn, wanted, times)
+            if framing is not None:
+                take = ex.gateway.byte_rate.take
+                also = object_events.own_batches(conn, framing, student.ns, take)
         await ex.forward(
             "GET", "/events", query=query, mode="stream", lines=event_lines(ex), also=also
         )
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
 
 
 async def plugin_not_found(ex: Exchange) -> None:

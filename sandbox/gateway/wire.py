@@ -335,9 +335,7 @@ async def merged_batches(
         try:
             async for batch in source:
                 await queue.put((index, batch))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # handed to the reader, which decides
+        except Exception as exc:  # handed to the reader (a cancellation is no Exception)
             await queue.put((index, exc))
             return
         finally:
