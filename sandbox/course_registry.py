@@ -257,10 +257,14 @@ def trim_log(folder: Path, limit: int) -> bool:
     return True
 
 
+def _repositories(folder: Path) -> Path:
+    return folder / "storage" / "docker" / "registry" / "v2" / "repositories"
+
+
 def drop_uploads(folder: Path) -> None:
     """Uploads that never finished (a push cut off) are not blobs, and garbage-collect leaves
     them; the server's own purge starts up to an hour after a start. Only with it stopped."""
-    repositories = folder / "storage" / "docker" / "registry" / "v2" / "repositories"
+    repositories = _repositories(folder)
     if repositories.is_dir():
         for uploads in list(repositories.rglob("_uploads")):
             shutil.rmtree(uploads, ignore_errors=True)
@@ -271,15 +275,15 @@ def drop_empty_repositories(folder: Path) -> None:
     the catalog lists it for ever: every push, pull and search of every student reads the
     whole catalog, so it grew with each sandbox the registry ever saw (attack review). Its
     layer links go with it (garbage_collect already freed what no manifest uses). Only with
-    the registry stopped, after the collection."""
-    repositories = folder / "storage" / "docker" / "registry" / "v2" / "repositories"
+    the registry stopped, after the collection and drop_uploads."""
+    repositories = _repositories(folder)
     if not repositories.is_dir():
         return
     for manifests in list(repositories.rglob("_manifests")):
         tags = manifests / "tags"
         if tags.is_dir() and any(tags.iterdir()):
             continue
-        for part in ("_manifests", "_layers", "_uploads"):
+        for part in ("_manifests", "_layers"):
             shutil.rmtree(manifests.parent / part, ignore_errors=True)
     # Folders left empty (a student's namespace, a repository's parents), deepest first.
     folders = sorted(

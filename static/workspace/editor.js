@@ -100,6 +100,8 @@ function setUp() {
   });
 
   const dirty = () => state.path !== "" && view.state.doc.toString() !== state.saved;
+  // The open file has unsaved changes and the student would rather keep them than open another.
+  const keepsUnsaved = () => dirty() && !window.confirm(say("askDiscard", { path: state.path }));
 
   function showDirty() {
     const isDirty = dirty();
@@ -269,10 +271,7 @@ function setUp() {
   }
 
   async function open(path, { focus = true, asked = false } = {}) {
-    if (!asked && path !== state.path && dirty() &&
-        !window.confirm(say("askDiscard", { path: state.path }))) {
-      return false;
-    }
+    if (!asked && path !== state.path && keepsUnsaved()) return false;
     const ticket = startLoad();
     const answer = await read(path);
     if (!endLoad(ticket)) return false;
@@ -367,9 +366,7 @@ function setUp() {
   }
 
   async function openWith(path, text) {
-    if (state.path && dirty() && !window.confirm(say("askDiscard", { path: state.path }))) {
-      return false;
-    }
+    if (keepsUnsaved()) return false;
     const ticket = startLoad();
     const current = await read(path);
     if (ticket !== state.inFlight) return false;
@@ -416,9 +413,7 @@ function setUp() {
     const path = (window.prompt(say(folder ? "askNewFolder" : "askNewFile"), base) || "").trim();
     if (!path) return;
     // Asked before anything is made: declining keeps the open file, and makes nothing.
-    if (!folder && state.path && dirty() && !window.confirm(say("askDiscard", { path: state.path }))) {
-      return;
-    }
+    if (!folder && keepsUnsaved()) return;
     // From the click on, the new file, not the one open now, gets what is typed next.
     const ticket = folder ? 0 : startLoad();
     const answer = await call(root.dataset.createUrl, {

@@ -114,7 +114,21 @@
   const note = root.querySelector("[data-preview-note]");
 
   let closedByStudent = false; // the student chose «Elige un puerto»: not opened again for them
-  let choosing = false; // the change below is this code's, not the student's
+
+  function showChosen() {
+    // The frame and its links follow the list's choice («Elige un puerto»: none).
+    const option = select.selectedOptions[0];
+    const chosen = option && option.value ? option : null;
+    frame.hidden = !chosen;
+    openLink.hidden = !chosen;
+    note.hidden = !chosen;
+    if (!chosen) {
+      frame.removeAttribute("src");
+      return;
+    }
+    frame.src = option.dataset.frame || option.dataset.href;
+    openLink.href = option.dataset.href;
+  }
 
   function syncPorts() {
     // The terminal panel polls the «Puertos publicados» list; its links are the choices here.
@@ -138,34 +152,15 @@
       // One port published: shown at once, instead of an empty panel asking to choose it (unless
       // the student closed it: the list's next refresh opened it again).
       select.value = wanted[0];
-      choosing = true;
-      select.dispatchEvent(new Event("change"));
-      choosing = false;
+      showChosen();
       return;
     }
-    if (select.value === "" && !frame.hidden) {
-      frame.hidden = true;
-      frame.removeAttribute("src");
-      openLink.hidden = true;
-      note.hidden = true;
-    }
+    if (select.value === "" && !frame.hidden) showChosen(); // its port is gone
   }
 
   select.addEventListener("change", () => {
-    if (!choosing) closedByStudent = !select.value;
-    const option = select.selectedOptions[0];
-    if (!option || !option.value) {
-      frame.hidden = true;
-      frame.removeAttribute("src");
-      openLink.hidden = true;
-      note.hidden = true;
-      return;
-    }
-    frame.src = option.dataset.frame || option.dataset.href;
-    frame.hidden = false;
-    openLink.href = option.dataset.href;
-    openLink.hidden = false;
-    note.hidden = false;
+    closedByStudent = !select.value;
+    showChosen();
   });
 
   document.body.addEventListener("htmx:afterSwap", (event) => {
