@@ -479,3 +479,71 @@ def test_ejecutar_types_nothing_while_a_command_has_the_terminal(
     page.wait_for_function(
         "p => window.muelleTerminal.lines().includes(p)", arg=printed, timeout=OUTPUT_MS
     )
+
+
+# What the browser reports when the network drops a websocket (1006, never sent by a server),
+# made on demand: each socket the page opens gets a drop() that hands the page's own close
+# handler that event and then closes the socket for real. Only the network is stood in for.
+DROPPABLE_SOCKETS = """
+(() => {
+  const Native = window.WebSocket;
+  const made = (window.__muelleSockets = []);
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      made.push(this);
+    }
+    drop() {
+      if (this.onclose) this.onclose(new CloseEvent("close", { code: 1006 }));
+      this.close();
+    }
+  };
+})();
+"""
+
+
+def test_the_page_lifecycle_brings_the_terminal_back_at_once(
+    lesson_urls: list[str], page: Any
+) -> None:
+    """`online` and a page restored from the back/forward cache reconnect without waiting out
+    the backoff; while the page is being left (`pagehide`), a dropped socket starts no
+    reconnect. The page's timers are paused, so only these events can bring the socket back."""
+    page.add_init_script(DROPPABLE_SOCKETS)
+    page.clock.install()
+    open_lesson(page, lesson_urls[0])
+    before = shell_pid(page, "antes")
+    page.clock.pause_at(page.evaluate("() => Date.now()") + 1_000)
+
+    def sockets() -> int:
+        return int(page.evaluate("() => window.__muelleSockets.length"))
+
+    def drop() -> None:
+        page.evaluate("() => window.__muelleSockets.at(-1).drop()")
+
+    def fire(script: str) -> None:
+        page.evaluate(script)
+
+    # The network comes back: the next attempt goes now, not when the backoff timer says.
+    made = sockets()
+    drop()
+    assert page.evaluate("window.muelleTerminal.state") == "reconnecting"
+    fire("() => window.dispatchEvent(new Event('online'))")
+    wait_ready(page)
+    assert sockets() == made + 1
+
+    # Leaving the page: the socket the browser closes is not reconnected...
+    notice = page.locator("[data-terminal-notice]")
+    said = notice.inner_text()
+    fire("() => window.dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true }))")
+    drop()
+    assert page.evaluate("window.muelleTerminal.state") != "reconnecting"
+    assert notice.inner_text() == said  # no «Se ha cortado la conexión…» either
+    assert sockets() == made + 1
+    # ...and the page restored from the back/forward cache connects again at once.
+    fire("() => window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }))")
+    wait_ready(page)
+    assert sockets() == made + 2
+
+    # Both times the same shell came back (the terminal's id was kept).
+    page.clock.resume()
+    assert shell_pid(page, "despues") == before
