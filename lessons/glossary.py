@@ -24,6 +24,9 @@ from lessons.problems import Problem, error
 from lessons.regular_files import read_regular
 
 KEYS = {"termino", "docker", "definicion", "leccion"}
+# Read again on every change, on every web process: a file past this (the course's is 10 KB)
+# is refused with its reason, as a lesson past its own bound is, instead of being parsed.
+MAX_GLOSSARY_BYTES = 256 * 1024
 REQUIRED = ("termino", "docker", "definicion")
 
 
@@ -63,7 +66,7 @@ def _scalar(node: MappingNode, key: str) -> tuple[str | None, int]:
 
 def read(path: Path) -> Glossary:
     try:
-        data, stat = read_regular(path)
+        data, stat = read_regular(path, MAX_GLOSSARY_BYTES + 1)  # one over: «too big» is told
         raw = data.decode("utf-8")
     except FileNotFoundError:
         return Glossary((), (), "none")
@@ -72,6 +75,11 @@ def read(path: Path) -> Glossary:
             (), (error(path, 1, _("no se puede leer el glosario: %(e)s") % {"e": exc}),), "x"
         )
     version = f"{stat.st_mtime_ns}-{stat.st_size}"
+    if len(data) > MAX_GLOSSARY_BYTES:
+        message = _("el glosario pasa de %(max)s KB: acórtalo") % {
+            "max": MAX_GLOSSARY_BYTES // 1024
+        }
+        return Glossary((), (error(path, 1, message),), version)
     problems: list[Problem] = []
     unreadable = unreadable_character(raw, 1, _("el glosario"))
     if unreadable is not None:

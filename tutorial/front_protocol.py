@@ -91,6 +91,10 @@ class FrontProtocol(asyncio.Protocol):
         self.access_log = _access_log_on()
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.buffer = b""
+        # How much of the buffer's head is known to hold no end of a head: a head sent a byte
+        # at a time is searched once, not once per byte (the attack review measured 0.3 s of
+        # CPU for one 16 KiB head dripped in single bytes, searched whole on every read).
+        self.searched = 0
         self.serving: FrontBrowser | None = None  # the request being answered
         self.closing = False  # a shutdown asked: close after the answer being served
         self.lost = False
@@ -156,11 +160,19 @@ class FrontProtocol(asyncio.Protocol):
         if self.handed_over:
             return False
         buffer = self.buffer
-        end = buffer.find(b"\r\n\r\n")
+        # From three bytes back: an end split between two reads is found whole.
+        start = max(0, self.searched - 3)
+        end = buffer.find(b"\r\n\r\n", start)
         if end < 0:
             # A head ended by bare LFs, or too large, is uvicorn's to read (or refuse).
-            if len(buffer) > HEAD_LIMIT or b"\n\n" in buffer or b"\n\r\n" in buffer:
+            if (
+                len(buffer) > HEAD_LIMIT
+                or buffer.find(b"\n\n", start) >= 0
+                or buffer.find(b"\n\r\n", start) >= 0
+            ):
                 self._hand_over()
+            else:
+                self.searched = len(buffer)
             return False
         fast_path, quick_exchange, _ = _preview()
         try:
@@ -172,6 +184,7 @@ class FrontProtocol(asyncio.Protocol):
             self._hand_over()
             return False
         self.buffer = buffer[end + 4 :]
+        self.searched = 0
         self._disarm()
         browser = self.serving = FrontBrowser(self, planned)
         try:

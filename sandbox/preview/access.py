@@ -28,13 +28,21 @@ def grant_from_cookies(scope: dict[str, Any], target: addresses.PreviewHost) -> 
     return None
 
 
+# What a cookie's name and value are trimmed of (RFC 6265 5.2: spaces and tabs), the same in
+# the reader that grants and in the one that keeps Muelle's cookies from the container:
+# str.strip() also trims \x85 and \xa0, so a name such as "\x85muelle_vista" granted access
+# and still went on to the container.
+_WSP = " \t"
+
+
 def _our_cookies(scope: dict[str, Any]) -> list[tuple[str, str]]:
     found = []
     for header in _cookie_headers(scope):
         for part in header.split(";"):
             name, sep, value = part.partition("=")
-            if sep and name.strip() in tokens.COOKIE_NAMES:
-                found.append((name.strip(), value.strip().strip('"')))
+            name = name.strip(_WSP)
+            if sep and name in tokens.COOKIE_NAMES:
+                found.append((name, value.strip(_WSP).strip('"')))
     return found
 
 
@@ -46,12 +54,13 @@ _OUR_NAMES = {name.encode() for name in tokens.COOKIE_NAMES}
 
 
 def without_our_cookie(value: bytes) -> bytes | None:
+    wsp = _WSP.encode()
     kept = [
         part
         for part in value.split(b";")
-        if part.strip() and part.split(b"=", 1)[0].strip() not in _OUR_NAMES
+        if part.strip(wsp) and part.split(b"=", 1)[0].strip(wsp) not in _OUR_NAMES
     ]
-    return b";".join(kept).strip() or None
+    return b";".join(kept).strip(wsp) or None
 
 
 def table_for(target: addresses.PreviewHost) -> PortTable | None:

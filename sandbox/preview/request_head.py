@@ -27,6 +27,7 @@ _TARGET = re.compile(rb"/[\x21-\x22\x24-\x7e]*")
 # otherwise, such as two lengths), an upgrade, an expectation.
 _NOT_PLAIN = {b"content-length", b"transfer-encoding", b"upgrade", b"expect"}
 MAX_HEADERS = 100  # as many as uvicorn's h11 takes; beyond, uvicorn answers
+_CONNECTION = {b"connection", b"proxy-connection"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,9 @@ def parse(head: bytes) -> Head | None:
         if name in _NOT_PLAIN:
             return None
         value = value.lstrip(b" \t")  # as httptools gives it to uvicorn: trailing OWS kept
-        if name == b"connection" and b"close" in (t.strip().lower() for t in value.split(b",")):
+        # llhttp reads Proxy-Connection as it reads Connection (a close there ends uvicorn's
+        # keep-alive too), so the front must as well.
+        if name in _CONNECTION and b"close" in (t.strip().lower() for t in value.split(b",")):
             keep_alive = False
         headers.append((name, value))
     raw_path, _, query = target.partition(b"?")

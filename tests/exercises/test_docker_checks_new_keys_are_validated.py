@@ -119,8 +119,9 @@ def test_check_lessons_names_file_and_line_of_a_wrong_new_key(lessons_dir) -> No
 
 
 def test_the_course_checks_run_no_docker_cli_but_where_only_an_exec_can_look() -> None:
-    """Every course check that ran `docker …` in the sandbox now asks the gateway, except the
-    one whose data (rows in MariaDB) only a `docker exec` can read."""
+    """Every course check that ran `docker …` in the sandbox now asks the gateway, except those
+    whose data only a `docker exec` can read: rows in MariaDB, and what a container reaches
+    over the network (another container by its name, or its own port)."""
     from exercises import catalog
     from exercises.spec import AnswerCheck, CommandCheck
 
@@ -131,7 +132,12 @@ def test_the_course_checks_run_no_docker_cli_but_where_only_an_exec_can_look() -
         for c in exercise.checks
         if isinstance(c, CommandCheck | AnswerCheck) and "docker" in (c.command or "")
     ]
-    assert with_cli == ["variables-de-entorno/biblioteca"]
+    assert with_cli == [
+        "variables-de-entorno/biblioteca",
+        "redes/app-y-datos",
+        "redes/frontend-aislado",
+        "construir-imagenes/tarjeta-en-marcha",
+    ]
 
 
 def test_the_documented_answer_from_a_container_validates() -> None:

@@ -78,6 +78,18 @@ def test_check_lessons_reports_each_problem_of_the_glossary_with_its_line(
     assert "glosario.yaml:11: error: falta «definicion»" in text
 
 
+def test_a_glossary_past_its_size_is_refused_with_its_reason(course: Path) -> None:
+    padding = "# " + "x" * 1000 + "\n"
+    course.write_text(GLOSSARY + padding * (glossary.MAX_GLOSSARY_BYTES // len(padding) + 1))
+    found = glossary.read(course)
+    assert found.terms == ()
+    assert [(p.line, p.message) for p in found.problems] == [
+        (1, f"el glosario pasa de {glossary.MAX_GLOSSARY_BYTES // 1024} KB: acórtalo")
+    ]
+    course.write_text(GLOSSARY)  # back under the bound, read again
+    assert len(glossary.read(course).terms) == 2
+
+
 def test_an_unknown_lesson_in_the_glossary_is_an_error(course: Path) -> None:
     found = glossary.read(course)
     problems = glossary.lesson_problems(found, {"otra"}, course)

@@ -141,11 +141,12 @@ def test_heads_in_doubt_are_left_to_uvicorn(name):
 
 
 def test_connection_close_in_any_spelling_ends_keep_alive_as_uvicorn_says():
-    for value in (b"close", b"Close", b"keep-alive, close", b" CLOSE ", b"close,"):
-        head = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: " + value
-        read = request_head.parse(head)
-        assert read is not None and read.keep_alive is False, value
-        assert httptools_reads(head) == front_reads(head)
+    for name in (b"Connection", b"Proxy-Connection", b"proxy-CONNECTION"):
+        for value in (b"close", b"Close", b"keep-alive, close", b" CLOSE ", b"close,"):
+            head = b"GET / HTTP/1.1\r\nHost: x\r\n" + name + b": " + value
+            read = request_head.parse(head)
+            assert read is not None and read.keep_alive is False, head
+            assert httptools_reads(head) == front_reads(head)
 
 
 # Bytes an attacker reaches for: line ends, separators, controls, the high half.
@@ -163,6 +164,8 @@ LINES = [
     b"Expect: 100-continue",
     b"Connection: close",
     b"Connection: keep-alive",
+    b"Proxy-Connection: close",
+    b"Proxy-Connection: keep-alive",
     b"Host: other.example",
 ]
 
