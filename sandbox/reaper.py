@@ -105,7 +105,8 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
     grace = ORPHAN_GRACE_SECONDS if orphan_grace is None else orphan_grace
     report = ReapReport()
     listed_at = time.monotonic()
-    containers = await sandboxes.managed_containers()
+    seen = await sandboxes.managed_containers()
+    containers = seen.containers
     rows = {
         row.container_id: row
         async for row in SandboxRecord.objects.filter(instance=settings.SANDBOX_INSTANCE)
@@ -126,8 +127,37 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
             report.errors.append(f"{item.name}: {exc}")
 
     await asyncio.gather(*(remove(item, reason) for item, reason in doomed))
+    if seen.complete:
+        report.forgotten_rows = await _forget_missing(
+            rows, containers, listed_at, now, grace, everything
+        )
+    else:
+        # A node that may hold sandboxes did not answer (or Swarm is unsure of it): a row or a
+        # warm shell whose container was not seen may belong to one alive there. Forgetting
+        # them would end those students' gateways and remove what they made.
+        logger.warning("reaper: not every node answered; sandboxes not seen are kept")
+        report.errors.append(_("no respondieron todos los nodos"))
+    if settings.DOCKER_GATEWAY_ENABLED:
+        await _reap_gateways(report, grace)
+    if report.removed:
+        logger.info(
+            "reaper removed %d sandbox(es): %s",
+            len(report.removed),
+            ", ".join(f"{name} ({why})" for name, why in report.removed),
+        )
+    return report
 
-    # Rows whose container is gone (removed by hand, engine reset) only hold capacity.
+
+async def _forget_missing(
+    rows: dict[str, SandboxRecord],
+    containers: list[ManagedContainer],
+    listed_at: float,
+    now: datetime,
+    grace: float,
+    everything: bool,
+) -> int:
+    """Rows whose container is gone (removed by hand, engine reset) only hold capacity: they
+    are deleted (how many is returned), once past `grace` unless `everything`."""
     present = {item.id for item in containers}
     # Shells started ahead in warm containers that went that way hold a socket each.
     warm_shells.forget_missing(present, listed_at)
@@ -139,18 +169,10 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
         and not sandboxes.is_inflight(cid)
         and (everything or row.created_at <= cutoff)
     ]
-    if gone:
-        deleted, _ = await SandboxRecord.objects.filter(container_id__in=gone).adelete()
-        report.forgotten_rows = deleted
-    if settings.DOCKER_GATEWAY_ENABLED:
-        await _reap_gateways(report, grace)
-    if report.removed:
-        logger.info(
-            "reaper removed %d sandbox(es): %s",
-            len(report.removed),
-            ", ".join(f"{name} ({why})" for name, why in report.removed),
-        )
-    return report
+    if not gone:
+        return 0
+    deleted, _ = await SandboxRecord.objects.filter(container_id__in=gone).adelete()
+    return deleted
 
 
 async def _live_owners() -> set[str]:
@@ -173,7 +195,8 @@ async def _reap_gateways(report: ReapReport, grace: float) -> None:
         engines = await placement.student_engines()
         report.students_cleaned = await docker_gateway.sweep_orphans(live | busy, engines=engines)
         in_use = await sandboxes.gateway_folders_in_use()
-        report.folders_removed = docker_gateway.sweep_folders(in_use, grace=grace)
+        if in_use is not None:  # else a folder in use on a node that did not answer may go
+            report.folders_removed = docker_gateway.sweep_folders(in_use, grace=grace)
     except asyncio.CancelledError:
         raise
     except EngineUnavailable:

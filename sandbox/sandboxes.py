@@ -30,7 +30,6 @@ from sandbox import gateway as docker_gateway
 from sandbox.docker_api import containers as docker_containers
 from sandbox.docker_api import execs
 from sandbox.docker_api.client import SandboxGone, call, executor, in_pool
-from sandbox.docker_api.containers import ManagedContainer
 from sandbox.loop_state import PerLoop
 from sandbox.models import SandboxRecord
 from sandbox.owner_locks import OwnerLocks
@@ -335,18 +334,19 @@ def is_inflight(container_id: str) -> bool:
     return container_id in _inflight_ids or container_id in _releasing
 
 
-async def gateway_folders_in_use() -> set[str]:
-    """The gateway folder names that containers on the engine mount (any instance)."""
+async def gateway_folders_in_use() -> set[str] | None:
+    """The gateway folder names that containers on the engine mount (any instance); None when
+    an engine that may hold some did not answer."""
     return await placement.gateway_folders()
 
 
-async def managed_containers() -> list[ManagedContainer]:
+async def managed_containers() -> placement.Seen:
     return await placement.managed()
 
 
 async def list_managed() -> list[Sandbox]:
     """Every sandbox of this instance on the engine (described by its row, or its labels)."""
-    containers = await managed_containers()
+    containers = (await managed_containers()).containers
     rows = {
         row.container_id: row
         async for row in SandboxRecord.objects.filter(instance=settings.SANDBOX_INSTANCE)

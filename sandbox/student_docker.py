@@ -30,6 +30,7 @@ from typing import Any
 from django.conf import settings
 
 from sandbox.gateway import SOCKET_NAME, open_gateway
+from sandbox.gateway.config import engine_resolver
 from sandbox.gateway.lifecycle import current_config
 from sandbox.gateway.names import Namespace
 from sandbox.gateway.student import Student
@@ -147,7 +148,7 @@ class StudentDocker:
             student = Student(self.owner, config, Upstream(config.engine_socket))
             own: list[dict[str, Any]] = []
             shared: list[dict[str, Any]] = []
-            for image in await engine_images():
+            for image in await engine_images(await _engine_address(self.owner)):
                 tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
                 visibility = student.image_visibility(tags, image.get("Labels"))
                 if visibility is None:
@@ -202,24 +203,40 @@ async def for_owner(owner: str) -> StudentDocker:
     return StudentDocker(folder / SOCKET_NAME, owner)
 
 
-_in_flight: dict[asyncio.AbstractEventLoop, asyncio.Future[list[dict[str, Any]]]] = {}
+def _owner_engine(owner: str) -> Upstream:
+    """The engine that holds `owner`'s objects: this server's, or with sandboxes placed across
+    a Swarm the engine of their sandbox's node (an attack review found the checks reading
+    images and volumes on this server's engine instead)."""
+    config = current_config()
+    return Upstream(config.engine_socket, engine_resolver(owner))
 
 
-async def engine_images() -> list[dict[str, Any]]:
-    """The engine's GET /images/json, one call shared by everyone who asks while it is under way
-    (no answer is kept after it: the next caller gets a fresh list)."""
-    loop = asyncio.get_running_loop()
-    pending = _in_flight.get(loop)
+async def _engine_address(owner: str) -> str:
+    try:
+        return await _owner_engine(owner).address()
+    except ConnectionRefusedError as exc:  # no sandbox of theirs known here: nothing to read
+        raise DockerStateUnavailable(str(exc)) from exc
+
+
+_Key = tuple[asyncio.AbstractEventLoop, str]
+_in_flight: dict[_Key, asyncio.Future[list[dict[str, Any]]]] = {}
+
+
+async def engine_images(address: str) -> list[dict[str, Any]]:
+    """GET /images/json of the engine at `address`, one call shared by everyone who asks while
+    it is under way (no answer is kept after it: the next caller gets a fresh list)."""
+    key = (asyncio.get_running_loop(), address)
+    pending = _in_flight.get(key)
     if pending is None:
-        pending = loop.create_task(_list_engine_images())
-        _in_flight[loop] = pending
-        pending.add_done_callback(lambda _task: _in_flight.pop(loop, None))
+        pending = key[0].create_task(_list_engine_images(address))
+        _in_flight[key] = pending
+        pending.add_done_callback(lambda _task: _in_flight.pop(key, None))
     return list(await asyncio.shield(pending))
 
 
-async def _list_engine_images() -> list[dict[str, Any]]:
+async def _list_engine_images(address: str) -> list[dict[str, Any]]:
     try:
-        return list(await Upstream(current_config().engine_socket).json("GET", "/images/json"))
+        return list(await Upstream(address).json("GET", "/images/json"))
     except Exception as exc:
         raise DockerStateUnavailable(str(exc)) from exc
 
@@ -328,7 +345,7 @@ async def read_volume_file(
 
 async def _read_with_reader(owner: str, volume: str, inside: str, cap: int) -> FileRead:
     config = current_config()
-    engine = Upstream(config.engine_socket)
+    engine = _owner_engine(owner)
     names = Namespace(owner, config.instance)
     try:
         info = await engine.get_or_none(f"/volumes/{_quote(names.object_prefix + volume)}")
@@ -397,7 +414,7 @@ async def snapshot(owner: str) -> dict[str, list[str]]:
     config = current_config()
     names = Namespace(owner, config.instance)
     try:
-        listed = await Upstream(config.engine_socket).json("GET", "/images/json")
+        listed = await _owner_engine(owner).json("GET", "/images/json")
     except Exception as exc:
         raise DockerStateUnavailable(str(exc)) from exc
     images = []

@@ -372,6 +372,17 @@ if any(_swarm_tls.values()) and not all(_swarm_tls.values()):
 for _name, _file in _swarm_tls.items():
     if _file and not Path(_file).is_file():
         raise ImproperlyConfigured(f"{_name}: no such file: {_file}")
+# Only the two schemes the rules below understand: the Docker library also takes TCP://,
+# http:// and an address with no scheme, all of them plain TCP, which the check for tcp://
+# below would let through without TLS (found by an attack review).
+for _name, _address in (
+    ("SANDBOX_SWARM_MANAGER", SANDBOX_SWARM_MANAGER),
+    ("SANDBOX_SWARM_ENGINE", SANDBOX_SWARM_ENGINE),
+):
+    if SANDBOX_PLACEMENT == "swarm" and not _address.startswith(("unix://", "tcp://")):
+        raise ImproperlyConfigured(
+            f"{_name} must start with unix:// or tcp:// (in lower case), not {_address!r}"
+        )
 if (
     SANDBOX_PLACEMENT == "swarm"
     and "tcp://" in SANDBOX_SWARM_ENGINE + SANDBOX_SWARM_MANAGER

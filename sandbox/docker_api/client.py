@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -23,6 +24,8 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from . import node_tls
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -48,6 +51,15 @@ class SandboxGone(Exception):
 
 
 def no_engine_message(host: str | None = None) -> str:
+    """What a student (or whoever runs this Muelle) reads when an engine does not answer. A
+    Swarm node's address is logged, not shown: the message reaches students' terminals, and
+    the addresses of the nodes are nothing of theirs (found by an attack review)."""
+    if host is not None and host != engine_address():
+        logger.warning("no answer from the engine at %s", host)
+        return _(
+            "No responde el motor de Docker de uno de los servidores de práctica. Vuelve a "
+            "intentarlo dentro de un rato."
+        )
     return _(
         "No responde ningún motor de Docker (en %(host)s). Arráncalo (por ejemplo: sudo "
         "systemctl start docker) o instálalo si falta (sudo apt-get install docker.io); "

@@ -50,9 +50,17 @@ async def info(ex: Exchange) -> None:
             NoProxy="",
             Labels=[],
         )
-        swarm = info.get("Swarm")
-        if isinstance(swarm, dict):
-            swarm.update(NodeID="", NodeAddr="", RemoteManagers=None)
+        # As an engine outside any Swarm says it: the student's engine is not in one (every
+        # Swarm call answers so), and a node's block would show the cluster's id, its CA and
+        # managers (found by an attack review).
+        info["Swarm"] = {
+            "NodeID": "",
+            "NodeAddr": "",
+            "LocalNodeState": "inactive",
+            "ControlAvailable": False,
+            "Error": "",
+            "RemoteManagers": None,
+        }
         return info
 
     await ex.forward("GET", "/info", rewrite=rewrite)

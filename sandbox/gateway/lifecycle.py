@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterable
@@ -43,6 +44,7 @@ from .upstream import Upstream
 SOCKET_NAME = "docker.sock"
 # Folder names: a student's own (their key) or one reserved for a warm-pool container.
 FOLDER_NAME = engine_names.GATEWAY_FOLDER
+RESERVED_NAME = re.compile(r"^p[0-9a-f]{16}\Z")  # reserve_folder()'s, for a warm container
 
 _gateways: dict[Path, Gateway] = {}
 # The socket file each gateway put in place (inode): with several web processes, another one
@@ -228,10 +230,13 @@ async def close_all(*, cleanup: bool = False) -> None:
 
 def discard_folder(folder: Path | str) -> None:
     """Removes a reserved folder nobody is served in (a warm container removed before it was
-    handed out). Never touches a folder a gateway serves."""
+    handed out). Never touches a folder a gateway serves, nor a student's own folder: that one
+    is every sandbox of theirs, so the removal of an old one (in the background) could take it
+    while their next sandbox's gateway was opening in it (the socket's bind then failed, a
+    flaky CI failure); close_gateway and the reaper's sweep remove it."""
     config = current_config()
     path = config.socket_dir / Path(folder).name
-    if path in _gateways or not FOLDER_NAME.match(path.name):
+    if path in _gateways or not RESERVED_NAME.match(path.name):
         return
     with contextlib.suppress(OSError):
         path.rmdir()

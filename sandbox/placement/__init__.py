@@ -218,11 +218,25 @@ def bind_owner(owner: str, container_id: str) -> None:
 # --- Nodes ------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class Seen:
+    """The sandboxes a look at the nodes found, and whether it looked at every node that may
+    hold some. When not, a sandbox missing from `containers` may be alive on a node that was
+    not looked at: its row, its placeholder and its gateway folder must stay."""
+
+    containers: list[ManagedContainer]
+    complete: bool
+
+
 def _engines() -> list[tuple[swarm.Node, str]]:
-    """(node, engine address) of every node that takes part (ready; drained ones too: their
-    sandboxes still live until their students move)."""
+    """(node, engine address) of every node that may hold sandboxes: all but those Swarm
+    knows are down. Drained ones too (their sandboxes live until their students move), and
+    those whose state Swarm is unsure of: after a change of leader every node is «unknown»
+    until it checks in again, and one whose session dropped is «disconnected», while their
+    sandboxes may still run (an attack review found a pass of the reaper, in such a moment,
+    forgetting them all)."""
     found = call_on_sync(_manager(), swarm.nodes)
-    return [(node, engine_address(node)) for node in found if node.state == "ready"]
+    return [(node, engine_address(node)) for node in found if node.state != "down"]
 
 
 def _locate(container_id: str) -> str | None:
@@ -232,13 +246,15 @@ def _locate(container_id: str) -> str | None:
     return engine_of(container_id)
 
 
-def _scan() -> list[ManagedContainer]:
+def _scan() -> Seen:
+    complete = True
     found: list[ManagedContainer] = []
     for _node, address in _engines():
         try:
             items = call_on_sync(address, docker_containers.managed)
         except EngineUnavailable:
-            continue  # down, and Swarm does not know yet
+            complete = False  # down and Swarm does not know yet, or only slow to answer
+            continue
         for item in items:
             bind_engine(item.id, address)
             service = item.labels.get(LABEL_PLACEMENT)
@@ -246,20 +262,23 @@ def _scan() -> list[ManagedContainer]:
                 with _lock:
                     _placeholder_of.setdefault(item.id, service)
         found.extend(items)
-    return found
+    return Seen(found, complete)
 
 
-async def managed() -> list[ManagedContainer]:
+async def managed() -> Seen:
     """Every sandbox of this instance on every engine (for the reaper); also removes the
-    placeholders whose sandbox is nowhere (a crash between the two, a node lost)."""
+    placeholders whose sandbox is nowhere (a crash between the two, a node lost), when every
+    node was looked at."""
     if not enabled():
-        return await call(docker_containers.managed)
+        return Seen(await call(docker_containers.managed), complete=True)
     return await in_pool(_managed_everywhere)
 
 
-def _managed_everywhere() -> list[ManagedContainer]:
-    found = _scan()
-    wanted = {item.labels.get(LABEL_PLACEMENT) for item in found}
+def _managed_everywhere() -> Seen:
+    seen = _scan()
+    if not seen.complete:
+        return seen
+    wanted = {item.labels.get(LABEL_PLACEMENT) for item in seen.containers}
     services = call_on_sync(_manager(), swarm.placeholders, settings.SANDBOX_INSTANCE)
     now = datetime.now(UTC)
     for name, created in services.items():
@@ -272,7 +291,7 @@ def _managed_everywhere() -> list[ManagedContainer]:
         if (now - born).total_seconds() > SWEEP_GRACE:
             with contextlib.suppress(EngineUnavailable):
                 call_on_sync(_manager(), swarm.remove_service, name)
-    return found
+    return seen
 
 
 async def student_engines() -> list[str] | None:
@@ -283,16 +302,19 @@ async def student_engines() -> list[str] | None:
     return await in_pool(lambda: [address for _node, address in _engines()])
 
 
-async def gateway_folders() -> set[str]:
-    """The gateway folder names that containers mount, on every engine."""
+async def gateway_folders() -> set[str] | None:
+    """The gateway folder names that containers mount, on every engine; None when a node that
+    may hold some could not be asked (then no folder may be taken for unused)."""
     if not enabled():
         return await call(docker_containers.gateway_folders)
 
-    def everywhere() -> set[str]:
+    def everywhere() -> set[str] | None:
         folders: set[str] = set()
         for _node, address in _engines():
-            with contextlib.suppress(EngineUnavailable):
+            try:
                 folders |= call_on_sync(address, docker_containers.gateway_folders)
+            except EngineUnavailable:
+                return None
         return folders
 
     return await in_pool(everywhere)
@@ -319,8 +341,10 @@ def _move_reason(container_id: str) -> str | None:
     nodes = {engine_address(node): node for node in call_on_sync(_manager(), swarm.nodes)}
     address = engine_of(container_id) or _locate(container_id)
     node = nodes.get(address or "")
-    if node is None or node.state != "ready":
+    if node is None or node.state == "down":
         return lost_message()
+    # Ready, or a state Swarm is unsure of for now (unknown after a change of leader,
+    # disconnected): the node's own engine answering is what says it still serves.
     if node.availability != "active":
         return drained_message()
     try:

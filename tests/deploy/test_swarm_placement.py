@@ -10,6 +10,7 @@ testbed.sh), always torn down."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from harness.swarm_bed import SwarmBed, run
-from sandbox import engine, placement
+from sandbox import engine, placement, student_docker
 from sandbox.docker_api.client import engine_of
 from sandbox.gateway import lifecycle
 from sandbox.gateway.student import Student
@@ -55,7 +56,7 @@ def placeholders(bed: SwarmBed) -> list[str]:
         "docker", "-H", bed.socks[0], "service", "ls", "-q",
         "--filter", f"label=muelle.placeholder={INSTANCE}",
     )  # fmt: skip
-    return out.split()
+    return sorted(out.split())
 
 
 def task_node(bed: SwarmBed, service: str) -> str:
@@ -123,12 +124,24 @@ async def test_a_students_docker_run_lands_on_the_node_of_their_sandbox(swarm: S
         box,
         ["bash", "-c", "docker run -d --name web muelle/busybox sleep 300 >/dev/null && "
          "echo por-tls | docker run -i --rm muelle/busybox cat && "
+         "docker info -f 'swarm={{json .Swarm}}' && docker tag muelle/busybox mia:1 && "
+         "docker run --rm -v notas:/d muelle/busybox sh -c 'echo hola-nodo > /d/f.txt' && "
          "docker run --rm muelle/hola && docker ps --format '{{.Names}}'"],
         timeout=90,
     )  # fmt: skip
     output = result.output.decode()
     assert result.exit_code == 0, output
     assert "¡Hola desde Muelle!" in output and output.split()[-1] == "web"
+    # The node is in a Swarm, but the student's engine is not: no cluster, CA or managers.
+    swarm_line = next(line for line in output.splitlines() if line.startswith("swarm="))
+    assert json.loads(swarm_line.removeprefix("swarm=")) == {
+        "NodeID": "",
+        "NodeAddr": "",
+        "LocalNodeState": "inactive",
+        "ControlAvailable": False,
+        "Error": "",
+        "RemoteManagers": None,
+    }
     # Its stdin's end crossed the gateway and the TLS to the node (cat ended).
     assert output.split()[0] == "por-tls"
     # The gateway reached the node's engine at its TLS port (the only one it listens on).
@@ -141,6 +154,12 @@ async def test_a_students_docker_run_lands_on_the_node_of_their_sandbox(swarm: S
     ]
     assert len(here) == 1 and "web" in here[0]["Names"][0]
     assert elsewhere == [[], [], []]
+    # «Comprobar» reads the student's images and volumes on their node, not on this server's
+    # engine (where they are not).
+    view = await student_docker.for_owner(owner)
+    assert "mia:1" in [tag for image in await view.images() for tag in image["RepoTags"]]
+    read = await student_docker.read_volume_file(owner, view, "notas", "f.txt", 1024)
+    assert read.kind == "file" and read.data == b"hola-nodo\n"
     # The end of the sandbox cleans the student's containers on that node too.
     await engine.remove_now(box.container_id)
     assert await Student(owner, config, Upstream(bed.socks[n])).containers() == []
@@ -281,6 +300,66 @@ async def test_the_reapers_sweep_removes_what_a_dead_web_process_left_on_every_n
     cleaned = await docker_gateway.sweep_orphans([live_owner], engines=[nowhere, *bed.engines])
     assert cleaned == [dead] and left_by(dead, bed.socks[0]) == []
     await engine.remove_now(box.container_id)
+
+
+async def test_a_reaper_pass_while_a_node_does_not_answer_forgets_none_of_its_sandboxes(
+    swarm: SwarmBed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attack review found a pass of the reaper, while one node's engine did not answer (or
+    Swarm was unsure of it, as every node is «unknown» after a change of leader), taking every
+    sandbox there for gone: their rows deleted, their placeholders removed (their slots free for
+    others), their students' gateways ended and what they had made removed. A node's dockerd
+    stopped (SIGSTOP: Swarm still says «ready» for some seconds) stands for it. The pass keeps
+    all of it, says so, and the next pass, with the node back, finds everything in place."""
+    from sandbox import reaper
+    from sandbox.gateway import lifecycle as gateway_lifecycle
+
+    bed = swarm
+    manager = bed.node_id(0)
+    # The node stopped must not be the manager, whom the reaper asks for the nodes.
+    run("docker", "-H", bed.socks[0], "node", "update", "--availability", "drain", manager)
+    try:
+        owner = "owner-quiet-node"
+        box = await engine.acquire(owner)
+        n = bed.node_of(engine_of(box.container_id))
+        assert n in (1, 2) and gateway_lifecycle.is_open(owner)
+        # Only the passes of this test: a background one after Swarm marks the stopped node
+        # down (its calls there take a TLS timeout each) would rightly take its sandbox for lost.
+        await engine.stop_background_tasks()
+        await gateway_lifecycle.open_gateway(owner)  # which that stop closed, keeping it all
+        # Any age counts from here (once the sandbox exists, its placeholder is wanted): a
+        # placeholder or row the pass took for gone would go at once.
+        monkeypatch.setattr(placement, "SWEEP_GRACE", 0.0)
+        held = placeholders(bed)
+        pid = int((bed.dir / f"node{n + 1}" / "docker.pid").read_text())
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            report = await reaper.reap(orphan_grace=0.0)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert "no respondieron todos los nodos" in report.errors
+        assert report.forgotten_rows == 0
+        assert await SandboxRecord.objects.filter(container_id=box.container_id).aexists()
+        assert placeholders(bed) == held
+        assert gateway_lifecycle.is_open(owner) and owner not in report.students_cleaned
+        # The node answers again (and Swarm says so): the next pass sees the sandbox and
+        # leaves it be.
+        node = bed.node_id(n)
+
+        def ready() -> bool:
+            state = run(
+                "docker", "-H", bed.socks[0], "node", "inspect", "-f", "{{.Status.State}}", node
+            )
+            return state.strip() == "ready"
+
+        assert await eventually(ready)
+        again = await reaper.reap()
+        assert again.errors == [] and again.forgotten_rows == 0
+        assert on_node(bed, n, box.container_id) and placeholders(bed) == held
+        assert b"sigo" in (await engine.run(box, ["echo", "sigo"])).output
+        await engine.remove_now(box.container_id)
+    finally:
+        run("docker", "-H", bed.socks[0], "node", "update", "--availability", "active", manager)
 
 
 async def test_curl_localhost_in_a_sandbox_on_a_node_reaches_its_students_published_port(

@@ -206,3 +206,9 @@ def test_settings_refuse_a_swarm_over_plain_tcp_without_the_insecure_opt_in(
     assert missing.returncode != 0 and "SANDBOX_SWARM_TLS_KEY: no such file" in missing.stderr
     partial = start(SANDBOX_SWARM_TLS_CA=str(pem))
     assert partial.returncode != 0 and "set all three" in partial.stderr
+    # Other spellings of plain TCP the Docker library accepts are refused, not let through.
+    for manager in ("TCP://10.0.0.1:2376", "http://10.0.0.1:2375", "10.0.0.1:2375"):
+        other = start(SANDBOX_SWARM_MANAGER=manager)
+        assert other.returncode != 0 and "must start with unix:// or tcp://" in other.stderr
+    engine = start(SANDBOX_SWARM_INSECURE_TCP="1", SANDBOX_SWARM_ENGINE="http://{addr}:2375")
+    assert engine.returncode != 0 and "SANDBOX_SWARM_ENGINE must start" in engine.stderr

@@ -99,10 +99,10 @@ async def test_a_failing_check_lists_only_the_students_images_from_one_shared_en
     calls = 0
     real = student_docker._list_engine_images
 
-    async def counted() -> list:
+    async def counted(address: str) -> list:
         nonlocal calls
         calls += 1
-        return await real()
+        return await real(address)
 
     monkeypatch.setattr(student_docker, "_list_engine_images", counted)
     views = [await student_docker.for_owner(box.owner) for box in (sandbox, other) * 5]

@@ -153,3 +153,24 @@ def test_a_stale_socket_is_replaced_in_one_step(student):
     assert stat.S_IMODE(info.st_mode) == 0o660
     assert list(student.folder.iterdir()) == [student.socket]
     assert student.ok("version", "--format", "{{.Server.APIVersion}}").strip() == "1.41"
+
+
+def test_the_removal_of_an_old_sandbox_never_takes_the_students_own_folder(gateway_loop):
+    """A sandbox's removal runs in the background and then discards its gateway folder when it
+    was a reserved one. A student's own folder is every sandbox of theirs: taken while their
+    next sandbox's gateway was opening in it, the socket's bind failed («Algo ha fallado al
+    abrir tu terminal», seen once in CI after `exit` and «Ejecutar»)."""
+    owner = uuid.uuid4().hex
+    own = lifecycle.socket_dir(owner)
+    own.mkdir(parents=True)  # as open_gateway prepares it, before it serves it
+    try:
+        lifecycle.discard_folder(own.name)
+        assert own.is_dir()
+        assert gateway_loop.run(lifecycle.open_gateway(owner)) == own
+    finally:
+        gateway_loop.run(lifecycle.close_gateway(owner))
+    assert not own.exists()
+    # A reserved folder nobody was served in still goes.
+    reserved = gateway_loop.run(_reserve())
+    lifecycle.discard_folder(reserved.name)
+    assert not reserved.exists()

@@ -85,3 +85,18 @@ def test_health_is_503_when_the_course_image_is_missing(client, settings) -> Non
 
 def test_health_only_answers_get(client) -> None:  # noqa: ANN001
     assert client.post(reverse("sandbox:salud")).status_code == 405
+
+
+def test_a_swarm_node_that_does_not_answer_is_not_named_to_the_student(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The message reaches the student's terminal: a node's address is logged, not shown
+    (found by an attack review of the Swarm code)."""
+    from sandbox.docker_api.client import client_for
+
+    node = "tcp://127.0.0.1:1"  # nothing listens on port 1: refused at once
+    with pytest.raises(engine.EngineUnavailable) as error:
+        client_for(node)
+    assert "127.0.0.1" not in error.value.message
+    assert "uno de los servidores de práctica" in error.value.message
+    assert node in caplog.text
