@@ -67,19 +67,25 @@ def _scalar(node: MappingNode, key: str) -> tuple[str | None, int]:
 def read(path: Path) -> Glossary:
     try:
         data, stat = read_regular(path, MAX_GLOSSARY_BYTES + 1)  # one over: «too big» is told
-        raw = data.decode("utf-8")
     except FileNotFoundError:
         return Glossary((), (), "none")
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         return Glossary(
             (), (error(path, 1, _("no se puede leer el glosario: %(e)s") % {"e": exc}),), "x"
         )
     version = f"{stat.st_mtime_ns}-{stat.st_size}"
+    # Before decoding: the read stops one byte past the bound, maybe inside a letter.
     if len(data) > MAX_GLOSSARY_BYTES:
-        message = _("el glosario pasa de %(max)s KB: acórtalo") % {
+        message = _("el glosario pasa de %(max)s KiB: acórtalo") % {
             "max": MAX_GLOSSARY_BYTES // 1024
         }
         return Glossary((), (error(path, 1, message),), version)
+    try:
+        raw = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Glossary(
+            (), (error(path, 1, _("no se puede leer el glosario: %(e)s") % {"e": exc}),), version
+        )
     problems: list[Problem] = []
     unreadable = unreadable_character(raw, 1, _("el glosario"))
     if unreadable is not None:

@@ -55,6 +55,8 @@ def stale_after() -> timedelta:
 class ReapReport:
     removed: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
     forgotten_rows: int = 0
+    # Not every node that may hold sandboxes answered: rows of sandboxes that may be there stay.
+    incomplete: bool = False
     errors: list[str] = field(default_factory=list)
     # Docker gateway: students whose leftovers were removed, gateway folders deleted.
     students_cleaned: list[str] = field(default_factory=list)
@@ -127,18 +129,15 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
             report.errors.append(f"{item.name}: {exc}")
 
     await asyncio.gather(*(remove(item, reason) for item, reason in doomed))
-    if seen.complete:
-        report.forgotten_rows = await _forget_missing(
-            rows, containers, listed_at, now, grace, everything
-        )
-    else:
-        # A node that may hold sandboxes did not answer (or Swarm is unsure of it): a row or a
-        # warm shell whose container was not seen may belong to one alive there. Forgetting
-        # them would end those students' gateways and remove what they made.
-        logger.warning("reaper: not every node answered; sandboxes not seen are kept")
-        report.errors.append(_("no respondieron todos los nodos"))
+    if not seen.complete:
+        # A node that may hold sandboxes did not answer (or Swarm is unsure of it): a row whose
+        # container was not seen may belong to one alive there. Forgetting it would end that
+        # student's gateway and remove what they made.
+        logger.warning("reaper: not every node answered; sandboxes there are kept")
+        report.incomplete = True
+    report.forgotten_rows = await _forget_missing(rows, seen, listed_at, now, grace, everything)
     if settings.DOCKER_GATEWAY_ENABLED:
-        await _reap_gateways(report, grace)
+        await _reap_gateways(report, grace, seen)
     if report.removed:
         logger.info(
             "reaper removed %d sandbox(es): %s",
@@ -150,22 +149,25 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
 
 async def _forget_missing(
     rows: dict[str, SandboxRecord],
-    containers: list[ManagedContainer],
+    seen: placement.Seen,
     listed_at: float,
     now: datetime,
     grace: float,
     everything: bool,
 ) -> int:
-    """Rows whose container is gone (removed by hand, engine reset) only hold capacity: they
-    are deleted (how many is returned), once past `grace` unless `everything`."""
-    present = {item.id for item in containers}
-    # Shells started ahead in warm containers that went that way hold a socket each.
-    warm_shells.forget_missing(present, listed_at)
+    """Rows whose container is gone (removed by hand, engine reset, its node lost) only hold
+    capacity: they are deleted (how many is returned), once past `grace` unless `everything`,
+    when the look at the engines would have seen their container."""
+    present = {item.id for item in seen.containers}
+    if seen.complete:
+        # Shells started ahead in warm containers that went that way hold a socket each.
+        warm_shells.forget_missing(present, listed_at)
     cutoff = now - timedelta(seconds=grace)
     gone = [
         cid
         for cid, row in rows.items()
         if cid not in present
+        and seen.covers(cid)
         and not sandboxes.is_inflight(cid)
         and (everything or row.created_at <= cutoff)
     ]
@@ -182,7 +184,7 @@ async def _live_owners() -> set[str]:
     return {owner async for owner in rows if owner}
 
 
-async def _reap_gateways(report: ReapReport, grace: float) -> None:
+async def _reap_gateways(report: ReapReport, grace: float, seen: placement.Seen) -> None:
     """Ends what the sandboxes just removed (or removed behind our back) left of the gateway."""
     try:
         live = await _live_owners()
@@ -192,9 +194,9 @@ async def _reap_gateways(report: ReapReport, grace: float) -> None:
             if owner not in live and owner not in busy:
                 await sandboxes.end_gateway(owner)
         # On every Swarm node too: a web process that died leaves its students' objects there.
-        engines = await placement.student_engines()
+        engines = await placement.student_engines(seen)
         report.students_cleaned = await docker_gateway.sweep_orphans(live | busy, engines=engines)
-        in_use = await sandboxes.gateway_folders_in_use()
+        in_use = await sandboxes.gateway_folders_in_use(seen)
         if in_use is not None:  # else a folder in use on a node that did not answer may go
             report.folders_removed = docker_gateway.sweep_folders(in_use, grace=grace)
     except asyncio.CancelledError:

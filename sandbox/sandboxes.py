@@ -334,10 +334,10 @@ def is_inflight(container_id: str) -> bool:
     return container_id in _inflight_ids or container_id in _releasing
 
 
-async def gateway_folders_in_use() -> set[str] | None:
-    """The gateway folder names that containers on the engine mount (any instance); None when
-    an engine that may hold some did not answer."""
-    return await placement.gateway_folders()
+async def gateway_folders_in_use(seen: placement.Seen) -> set[str] | None:
+    """The gateway folder names that containers on the engines `seen` looked at mount (any
+    instance); None when an engine that may hold some did not answer."""
+    return await placement.gateway_folders(seen)
 
 
 async def managed_containers() -> placement.Seen:

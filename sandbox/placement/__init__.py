@@ -12,7 +12,8 @@ no sandbox.
 Everything per engine follows the sandbox: the container (and its exec sessions) are bound to
 their node's engine in docker_api.client, so every container call goes there; the student's
 Docker gateway forwards to the engine of their sandbox (client.owner_engine); the reaper lists every
-node (managed, gateway_folders, student_engines: its sweep of students' leftovers).
+node (managed, then gateway_folders and student_engines of what that look found: its sweep of
+students' leftovers).
 
     container_id = await create_and_start(spec, inflight)
     folder = remove_sync(container_id)          # blocking; also frees the Swarm slot
@@ -226,6 +227,13 @@ class Seen:
 
     containers: list[ManagedContainer]
     complete: bool
+    answered: frozenset[str] = frozenset()  # the engines looked at (with placement on)
+
+    def covers(self, container_id: str) -> bool:
+        """Whether this look would have seen `container_id`: every node was looked at, or the
+        engine it was on answered (so a node that never answers does not keep every other
+        node's lost rows for ever)."""
+        return self.complete or engine_of(container_id) in self.answered
 
 
 def _engines() -> list[tuple[swarm.Node, str]]:
@@ -248,6 +256,7 @@ def _locate(container_id: str) -> str | None:
 
 def _scan() -> Seen:
     complete = True
+    answered: set[str] = set()
     found: list[ManagedContainer] = []
     for _node, address in _engines():
         try:
@@ -255,6 +264,7 @@ def _scan() -> Seen:
         except EngineUnavailable:
             complete = False  # down and Swarm does not know yet, or only slow to answer
             continue
+        answered.add(address)
         for item in items:
             bind_engine(item.id, address)
             service = item.labels.get(LABEL_PLACEMENT)
@@ -262,7 +272,7 @@ def _scan() -> Seen:
                 with _lock:
                     _placeholder_of.setdefault(item.id, service)
         found.extend(items)
-    return Seen(found, complete)
+    return Seen(found, complete, frozenset(answered))
 
 
 async def managed() -> Seen:
@@ -294,23 +304,32 @@ def _managed_everywhere() -> Seen:
     return seen
 
 
-async def student_engines() -> list[str] | None:
-    """Where students' objects can be: every node's engine (for the reaper's sweep of what
-    students without a sandbox left); None with local placement (this server's engine)."""
+# The reaper's other looks at the nodes go by its scan (`seen`), not by a new list of nodes:
+# a node that did not answer the scan is not asked again in the same pass (each ask would wait
+# out a TLS timeout, long enough for Swarm to mark it down meanwhile), and a node marked down
+# meanwhile is not taken as looked at.
+
+
+async def student_engines(seen: Seen) -> list[str] | None:
+    """Where students' objects can be, of the nodes that answered the scan (for the reaper's
+    sweep of what students without a sandbox left); None with local placement (this server's
+    engine)."""
     if not enabled():
         return None
-    return await in_pool(lambda: [address for _node, address in _engines()])
+    return sorted(seen.answered)
 
 
-async def gateway_folders() -> set[str] | None:
+async def gateway_folders(seen: Seen) -> set[str] | None:
     """The gateway folder names that containers mount, on every engine; None when a node that
     may hold some could not be asked (then no folder may be taken for unused)."""
     if not enabled():
         return await call(docker_containers.gateway_folders)
+    if not seen.complete:
+        return None
 
     def everywhere() -> set[str] | None:
         folders: set[str] = set()
-        for _node, address in _engines():
+        for address in seen.answered:
             try:
                 folders |= call_on_sync(address, docker_containers.gateway_folders)
             except EngineUnavailable:

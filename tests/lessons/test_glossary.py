@@ -79,12 +79,21 @@ def test_check_lessons_reports_each_problem_of_the_glossary_with_its_line(
 
 
 def test_a_glossary_past_its_size_is_refused_with_its_reason(course: Path) -> None:
-    padding = "# " + "x" * 1000 + "\n"
-    course.write_text(GLOSSARY + padding * (glossary.MAX_GLOSSARY_BYTES // len(padding) + 1))
+    # Two-byte letters, placed so that the read (one byte past the bound) ends inside one:
+    # that must not turn «too big» into «cannot be read».
+    def oversized(shift: int) -> str:
+        lines = ("# " + " " * shift + "ñ" * 500 + "\n") * (glossary.MAX_GLOSSARY_BYTES // 1000 + 1)
+        return GLOSSARY + lines
+
+    def cut_inside_a_letter(text: str) -> bool:
+        read = text.encode()[: glossary.MAX_GLOSSARY_BYTES + 1]
+        return read.decode("utf-8", "ignore").encode() != read
+
+    course.write_text(next(t for t in map(oversized, range(4)) if cut_inside_a_letter(t)))
     found = glossary.read(course)
     assert found.terms == ()
     assert [(p.line, p.message) for p in found.problems] == [
-        (1, f"el glosario pasa de {glossary.MAX_GLOSSARY_BYTES // 1024} KB: acórtalo")
+        (1, f"el glosario pasa de {glossary.MAX_GLOSSARY_BYTES // 1024} KiB: acórtalo")
     ]
     course.write_text(GLOSSARY)  # back under the bound, read again
     assert len(glossary.read(course).terms) == 2

@@ -99,27 +99,29 @@ def test_a_head_handed_over_half_sent_keeps_the_time_it_had_left(server):
 
 async def test_heads_dripped_a_byte_at_a_time_are_each_found_once_whole(server):
     """The front searches only what arrived since its last search (from three bytes back, so an
-    end of head split between two reads, "\\r\\n\\r" then "\\n", is still found): two requests
-    on one connection, each sent one byte per segment, are both answered, and the second
-    is searched from its own start."""
+    end of head split between two reads, "\\r\\n\\r" then "\\n", is still found). A head sent one
+    byte per segment is answered; so is a shorter one that comes whole in the same segment as
+    the first head's last byte (its search starts again from its own start)."""
     ana = await asyncio.to_thread(Student, server)
     await ana.shell(serve_python("goteo", 8062, PAGE))
     host, cookie = await asyncio.to_thread(ana.enter, 8062)
     await asyncio.to_thread(wait_for_page, server, host, cookie, "pagina-frente")
-    head = f"GET / HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n\r\n".encode()
+    head = f"GET / HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n"
+    long_head = (head + f"X-Relleno: {'a' * 200}\r\n\r\n").encode()
+    short_head = (head + "\r\n").encode()
 
     def drip() -> bytes:
         answers = b""
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            for sent in (1, 2):
-                for byte in head:
-                    sock.sendall(bytes([byte]))
-                    time.sleep(0.001)  # one read per byte on the server's side
-                while answers.count(b"pagina-frente") < sent:
-                    piece = sock.recv(65536)
-                    assert piece, answers
-                    answers += piece
+            for byte in long_head[:-1]:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.001)  # one read per byte on the server's side
+            sock.sendall(long_head[-1:] + short_head)
+            while answers.count(b"pagina-frente") < 2:
+                piece = sock.recv(65536)
+                assert piece, answers
+                answers += piece
         return answers
 
     answers = await asyncio.to_thread(drip)

@@ -52,6 +52,13 @@ class Command(BaseCommand):
                 _("Olvidados %(n)d registros de contenedores que ya no existían.")
                 % {"n": report.forgotten_rows}
             )
+        if report.incomplete:
+            self.stdout.write(
+                _(
+                    "No respondieron todos los nodos: lo que pueda haber en ellos se mira en "
+                    "la próxima pasada."
+                )
+            )
         for error in report.errors:
             self.stderr.write(_("No se pudo retirar %(what)s") % {"what": error})
         if report.errors:
