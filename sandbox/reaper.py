@@ -194,7 +194,7 @@ async def _reap_gateways(report: ReapReport, grace: float, seen: placement.Seen)
             if owner not in live and owner not in busy:
                 await sandboxes.end_gateway(owner)
         # On every Swarm node too: a web process that died leaves its students' objects there.
-        engines = await placement.student_engines(seen)
+        engines = placement.student_engines(seen)
         report.students_cleaned = await docker_gateway.sweep_orphans(live | busy, engines=engines)
         in_use = await sandboxes.gateway_folders_in_use(seen)
         if in_use is not None:  # else a folder in use on a node that did not answer may go

@@ -55,7 +55,6 @@ def no_engine_message(host: str | None = None) -> str:
     Swarm node's address is logged, not shown: the message reaches students' terminals, and
     the addresses of the nodes are nothing of theirs (found by an attack review)."""
     if host is not None and host != engine_address():
-        logger.warning("no answer from the engine at %s", host)
         return _(
             "No responde el motor de Docker de uno de los servidores de práctica. Vuelve a "
             "intentarlo dentro de un rato."
@@ -65,6 +64,14 @@ def no_engine_message(host: str | None = None) -> str:
         "systemctl start docker) o instálalo si falta (sudo apt-get install docker.io); "
         "./scripts/serve hace las dos cosas cuando puede."
     ) % {"host": host or engine_address()}
+
+
+def _unavailable(address: str | None) -> EngineUnavailable:
+    """The error for an engine that did not answer; a node's address goes to the log, since
+    the message (no_engine_message) does not show it."""
+    if address is not None and address != engine_address():
+        logger.warning("no answer from the engine at %s", address)
+    return EngineUnavailable(no_engine_message(address))
 
 
 def image_missing_message() -> str:
@@ -132,7 +139,7 @@ def client_for(address: str) -> docker.APIClient:
             base_url=node_tls.local_address(address), version="auto", timeout=PING_TIMEOUT
         )
     except docker.errors.DockerException as exc:
-        raise EngineUnavailable(no_engine_message(address)) from exc
+        raise _unavailable(address) from exc
     api.timeout = API_TIMEOUT
     with _client_lock:
         return _engines.setdefault(address, api)
@@ -201,7 +208,7 @@ def engine_errors(address: str | None = None) -> Iterator[None]:
     ) as exc:
         if address is None:
             _forget_client()
-        raise EngineUnavailable(no_engine_message(address)) from exc
+        raise _unavailable(address) from exc
     except docker.errors.ImageNotFound as exc:
         raise ImageMissing(image_missing_message()) from exc
 

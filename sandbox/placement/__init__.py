@@ -310,7 +310,7 @@ def _managed_everywhere() -> Seen:
 # meanwhile is not taken as looked at.
 
 
-async def student_engines(seen: Seen) -> list[str] | None:
+def student_engines(seen: Seen) -> list[str] | None:
     """Where students' objects can be, of the nodes that answered the scan (for the reaper's
     sweep of what students without a sandbox left); None with local placement (this server's
     engine)."""
