@@ -83,7 +83,7 @@ class _RemovalWatch:
     async def _poll(self) -> None:
         while self.waiting:
             try:
-                listed = {sandbox.container_id for sandbox in await sandboxes.list_managed()}
+                seen = await sandboxes.managed_containers()
             except asyncio.CancelledError:
                 raise
             except EngineUnavailable as exc:
@@ -97,7 +97,10 @@ class _RemovalWatch:
                 logger.warning("could not list sandboxes at shutdown", exc_info=True)
             else:
                 for cid in list(self.waiting):
-                    if cid not in listed:
+                    # Missing from a look that could not see its node (one engine of several
+                    # did not answer) is not gone: it stays waited for, and is reported as
+                    # not removed if its node does not answer within the budget.
+                    if seen.shows_removed(cid):
                         self._settle(cid, True)
             if self.waiting:
                 await asyncio.sleep(POLL_EVERY)

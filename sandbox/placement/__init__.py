@@ -193,6 +193,7 @@ def remove_sync(container_id: str) -> str:
         return call_sync(docker_containers.remove, container_id)
     address = engine_of(container_id) or _locate(container_id)
     folder = ""
+    unanswered = False
     if address is not None:
         try:
             folder = call_on_sync(address, docker_containers.remove, container_id)
@@ -200,12 +201,16 @@ def remove_sync(container_id: str) -> str:
             # Lost with its node. Should the node come back, the reaper finds the container
             # there without a row and removes it.
             logger.warning("sandbox %s: its node %s is gone", container_id[:12], address)
+            unanswered = True
     with _lock:
         service = _placeholder_of.pop(container_id, None)
     if service is not None:
         with contextlib.suppress(EngineUnavailable):
             call_on_sync(_manager(), swarm.remove_service, service)
-    unbind_engine(container_id)
+    if not unanswered:
+        # Kept bound when its node did not answer: a watch for its removal (sandbox.shutdown)
+        # then knows it may still run there, and does not count it removed.
+        unbind_engine(container_id)
     return folder
 
 
@@ -234,6 +239,15 @@ class Seen:
         engine it was on answered (so a node that never answers does not keep every other
         node's lost rows for ever)."""
         return self.complete or engine_of(container_id) in self.answered
+
+    def shows_removed(self, container_id: str) -> bool:
+        """For a container this process is removing: whether this look shows it gone. Not
+        found, and its engine was looked at, or every engine was, or it is bound to none (its
+        removal is done; one its node did not answer keeps it bound there, see remove_sync)."""
+        if any(item.id == container_id for item in self.containers):
+            return False
+        address = engine_of(container_id)
+        return self.complete or address is None or address in self.answered
 
 
 def _engines() -> list[tuple[swarm.Node, str]]:
