@@ -42,18 +42,28 @@ class TokenBucket:
 
 
 class ReplayBuffer:
-    """The last `limit` bytes of a terminal's output, replayed when a page reattaches."""
+    """The last `limit` bytes of a terminal's output, replayed when a page reattaches.
+
+    The sandbox's bash marks each prompt and each command it starts (OSC 133 A and C, see
+    sandbox/images/sandbox/muelle-bashrc.sh); the page reads from them whether a command has
+    the terminal, so that «Ejecutar» types nothing into it. A command that printed more than
+    the replay holds (`docker logs -f`) pushed its mark out of it, and after a reload the page
+    took the terminal for free. So the last mark trimmed away is kept, and a replay starts
+    with it: the state the replayed bytes start from."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.chunks: deque[bytes] = deque()
         self.size = 0
         self.trimmed = False
+        self.mark = b""  # the last prompt mark in the bytes trimmed away
+        self._dropped_tail = b""  # their last bytes: a mark cut between two trims is found
 
     def append(self, data: bytes) -> None:
         if self.limit <= 0 or not data:
             return
         if len(data) >= self.limit:
+            self._drop(b"".join(self.chunks) + data[: -self.limit])
             self.chunks.clear()
             data = data[-self.limit :]
             self.size = 0
@@ -64,24 +74,48 @@ class ReplayBuffer:
             head = self.chunks.popleft()
             excess = self.size - self.limit
             if len(head) > excess:
+                self._drop(head[:excess])
                 self.chunks.appendleft(head[excess:])
                 self.size -= excess
             else:
+                self._drop(head)
                 self.size -= len(head)
             self.trimmed = True
 
+    def _drop(self, dropped: bytes) -> None:
+        scanned = self._dropped_tail + dropped
+        self.mark = last_prompt_mark(scanned) or self.mark
+        self._dropped_tail = scanned[-(len(PROMPT_MARK_START) + 1) :]
+
     def snapshot(self) -> bytes:
         data = b"".join(self.chunks)
+        mark = self.mark
         if self.trimmed:
             # Start the replay at a line boundary rather than in the middle of a line.
             cut = data.find(b"\n", 0, 4096)
             if cut != -1:
+                mark = last_prompt_mark(self._dropped_tail + data[: cut + 1]) or mark
                 data = data[cut + 1 :]
+            data = mark + data
         # A query a program asked the terminal (busybox's shell asks where the cursor is at every
         # prompt) is answered by xterm.js as typed input. Replayed after a reload, the program is
         # long gone and the answers landed in the shell: «;5R;5R…» before the student's next
         # command, which then failed. The replay is a picture of the past: no questions in it.
         return TERMINAL_QUERIES.sub(b"", data)
+
+
+PROMPT_MARK_START = b"\x1b]133;"
+
+
+def last_prompt_mark(data: bytes) -> bytes:
+    """The last prompt mark (OSC 133;A, the prompt; OSC 133;C, a command started) in `data`,
+    as a whole sequence to replay; b"" if none."""
+    at = len(data)
+    while (at := data.rfind(PROMPT_MARK_START, 0, at)) != -1:
+        kind = data[at + len(PROMPT_MARK_START) : at + len(PROMPT_MARK_START) + 1]
+        if kind in (b"A", b"C"):
+            return PROMPT_MARK_START + kind + b"\x07"
+    return b""
 
 
 # What xterm.js answers (sends back as input) when it reads it: device status and cursor

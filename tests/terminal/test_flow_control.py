@@ -82,3 +82,38 @@ def test_the_replay_asks_the_terminal_nothing() -> None:
     ring.append(b"\x1b[31m$ \x1b[6nls\r\n\x1b[0mfile\r\n\x1b]11;?\x07\x1b[c\x1b[>c$ \x1b[6")
     ring.append(b"n\x1b]0;title\x07")  # a question cut across two reads of the shell
     assert ring.snapshot() == b"\x1b[31m$ ls\r\n\x1b[0mfile\r\n$ \x1b]0;title\x07"
+
+
+def test_a_replay_starts_from_the_last_prompt_mark_it_no_longer_holds() -> None:
+    # The page reads from the sandbox bash's marks (OSC 133;A a prompt, C a command started)
+    # whether a command has the terminal. A command printing more than the replay holds pushed
+    # its mark out, and after a reload «Ejecutar» typed into that command.
+    from sandbox.terminal_buffers import ReplayBuffer
+
+    prompt, started = b"\x1b]133;A\x07", b"\x1b]133;C\x07"
+    line = b"linea de registro\r\n"  # 19 bytes
+    ring = ReplayBuffer(64)
+    ring.append(prompt + b"$ docker logs -f web\r\n" + started)
+    assert ring.snapshot() == prompt + b"$ docker logs -f web\r\n" + started  # as it is
+    for _ in range(10):
+        ring.append(line)
+    # 64 bytes: the end of a line (cut at the line boundary) and three whole lines.
+    assert ring.snapshot() == started + line * 3
+    # The prompt back, then more output pushed it out too: the last mark wins.
+    ring.append(prompt + b"$ ")
+    ring.append(b"x" * 200 + b"\r\n" + b"fin\r\n")
+    assert ring.snapshot() == prompt + b"fin\r\n"
+    # A mark dripped a byte at a time, and so trimmed a byte at a time, is found whole.
+    ring = ReplayBuffer(12)
+    for byte in started + b"0123456789\r\nabc\r\n":
+        ring.append(bytes([byte]))
+    assert ring.snapshot() == started + b"abc\r\n"
+    # And pushed out by one read larger than the whole replay.
+    ring = ReplayBuffer(12)
+    ring.append(started)
+    ring.append(b"y" * 30 + b"\r\nabc\r\n")
+    assert ring.snapshot() == started + b"abc\r\n"
+    # The other OSC 133 marks (B, D) say nothing about who has the terminal: no prefix.
+    ring = ReplayBuffer(16)
+    ring.append(b"\x1b]133;B\x07\x1b]133;D;0\x07" + b"y" * 40 + b"\n" + b"z" * 10)
+    assert ring.snapshot() == b"z" * 10

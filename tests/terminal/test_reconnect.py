@@ -71,3 +71,25 @@ async def test_output_printed_while_away_is_replayed_on_return(open_tab, session
 
     await again.expect(b"mientras-fuera-42")
     assert again.events[0]["reattached"] is True
+
+
+async def test_a_command_that_printed_more_than_the_replay_holds_still_has_the_terminal_on_return(
+    open_tab, session_key
+):
+    # The page reads from the prompt marks of the sandbox's bash (OSC 133: A a prompt, C a
+    # command started) whether «Ejecutar» may type. A command that printed more than the
+    # replay holds (64 KiB) pushed its mark out of it: after a reload the page took the
+    # terminal for free and typed the lesson's next command into that program.
+    terminal_id = new_terminal_id()
+    first = await open_tab(session_key, terminal_id)
+    await first.run("echo listo", "fin-listo")
+    await first.type("head -c 100000 /dev/zero | tr '\\0' x; echo; echo fin-''salida; cat\r")
+    await first.expect(b"fin-salida", timeout=30)
+    await first.hang_up()
+
+    again = await open_tab(session_key, terminal_id)
+
+    await again.expect(b"fin-salida")
+    assert again.events[0]["reattached"] is True
+    marks = re.findall(rb"\x1b\]133;([AC])", bytes(again.output))
+    assert marks[-1:] == [b"C"], f"the replay's marks: {marks}"
