@@ -46,9 +46,11 @@ def create_placeholder(
     user: str,
     instance: str,
     avoid: tuple[str, ...] = (),
+    on_node: str = "",
 ) -> str:
-    """A one-task service that only sleeps and reserves one `sandbox` slot where Swarm puts it.
-    It never runs student code, yet it is as locked down as a service can be."""
+    """A one-task service that only sleeps and reserves one `sandbox` slot where Swarm puts it
+    (on `on_node` only, when given). It never runs student code, yet it is as locked down as a
+    service can be."""
     spec = docker.types.ContainerSpec(
         image,
         command=["sleep", "infinity"],
@@ -64,7 +66,10 @@ def create_placeholder(
         restart_policy=docker.types.RestartPolicy(condition="none"),
         # Nodes whose engine did not answer although Swarm still counts them (it notices a
         # dead node only some seconds later).
-        placement=docker.types.Placement(constraints=[f"node.id!={n}" for n in avoid]),
+        placement=docker.types.Placement(
+            constraints=[f"node.id!={n}" for n in avoid]
+            + ([f"node.id=={on_node}"] if on_node else [])
+        ),
     )
     service = api.create_service(template, name=name, labels={LABEL_PLACEHOLDER: instance})
     return str(service["ID"])
@@ -100,6 +105,53 @@ def placeholders(api: docker.APIClient, instance: str) -> dict[str, str]:
     """{service name: creation time} of the instance's placeholder services."""
     found = api.services(filters={"label": f"{LABEL_PLACEHOLDER}={instance}"})
     return {str(s["Spec"]["Name"]): str(s.get("CreatedAt") or "") for s in found}
+
+
+# A task in one of these states holds no slot any more, and a placeholder's is never restarted.
+ENDED_STATES = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
+
+
+def ended_placeholders(api: docker.APIClient, instance: str) -> set[str]:
+    """The names of the instance's placeholder services whose newest task has ended."""
+    services = api.services(filters={"label": f"{LABEL_PLACEHOLDER}={instance}"})
+    names = {str(s["ID"]): str(s["Spec"]["Name"]) for s in services}
+    if not names:
+        return set()
+    newest: dict[str, dict] = {}
+    for task in api.tasks(filters={"service": sorted(names)}):
+        service = str(task.get("ServiceID") or "")
+        if service in names and task.get("CreatedAt", "") >= newest.get(service, {}).get(
+            "CreatedAt", ""
+        ):
+            newest[service] = task
+    return {
+        names[service]
+        for service, task in newest.items()
+        if (task.get("Status") or {}).get("State") in ENDED_STATES
+    }
+
+
+def hold_again_on(api: docker.APIClient, name: str, node_id: str) -> None:
+    """Replaces the placeholder `name` (same name, image and user) with one pinned to
+    `node_id`: its sandbox is there, whatever Swarm would choose now."""
+    try:
+        spec = api.inspect_service(name)["Spec"]
+        api.remove_service(name)
+    except docker.errors.NotFound:
+        return  # its sandbox was removed meanwhile, or another web process did this
+    container = spec["TaskTemplate"]["ContainerSpec"]
+    try:
+        create_placeholder(
+            api,
+            name=name,
+            image=str(container["Image"]),
+            user=str(container.get("User") or ""),
+            instance=str((spec.get("Labels") or {}).get(LABEL_PLACEHOLDER, "")),
+            on_node=node_id,
+        )
+    except docker.errors.APIError as exc:
+        if exc.status_code != 409:  # 409: another web process's reaper held it first
+            raise
 
 
 def remove_service(api: docker.APIClient, name_or_id: str) -> None:

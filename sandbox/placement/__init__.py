@@ -165,7 +165,8 @@ def _unreachable_nodes() -> tuple[str, ...]:
 
 def _assigned_node(manager: str, service: str) -> swarm.Node:
     """The node Swarm assigned the placeholder's task to. Assigned is enough: the slot is
-    reserved from then on, and the sandbox need not wait for the placeholder to run."""
+    reserved from then on, and the sandbox need not wait for the placeholder to run (should
+    its task end later, the reaper makes it again: _hold_ended_placeholders)."""
     deadline = time.monotonic() + PLACE_TIMEOUT
     full_since: float | None = None
     while True:
@@ -233,6 +234,7 @@ class Seen:
     containers: list[ManagedContainer]
     complete: bool
     answered: frozenset[str] = frozenset()  # the engines looked at (with placement on)
+    node_ids: tuple[tuple[str, str], ...] = ()  # (engine address, Swarm node id) looked at
 
     def covers(self, container_id: str) -> bool:
         """Whether this look would have seen `container_id`: every node was looked at, or the
@@ -271,14 +273,16 @@ def _locate(container_id: str) -> str | None:
 def _scan() -> Seen:
     complete = True
     answered: set[str] = set()
+    node_ids: list[tuple[str, str]] = []
     found: list[ManagedContainer] = []
-    for _node, address in _engines():
+    for node, address in _engines():
         try:
             items = call_on_sync(address, docker_containers.managed)
         except EngineUnavailable:
             complete = False  # down and Swarm does not know yet, or only slow to answer
             continue
         answered.add(address)
+        node_ids.append((address, node.id))
         for item in items:
             bind_engine(item.id, address)
             service = item.labels.get(LABEL_PLACEMENT)
@@ -286,7 +290,7 @@ def _scan() -> Seen:
                 with _lock:
                     _placeholder_of.setdefault(item.id, service)
         found.extend(items)
-    return Seen(found, complete, frozenset(answered))
+    return Seen(found, complete, frozenset(answered), tuple(node_ids))
 
 
 async def managed() -> Seen:
@@ -315,7 +319,28 @@ def _managed_everywhere() -> Seen:
         if (now - born).total_seconds() > SWEEP_GRACE:
             with contextlib.suppress(EngineUnavailable):
                 call_on_sync(_manager(), swarm.remove_service, name)
+    _hold_ended_placeholders(seen)
     return seen
+
+
+def _hold_ended_placeholders(seen: Seen) -> None:
+    """A placeholder is never restarted: once its task ends (its container killed or stopped,
+    its node's engine restarted) it holds no slot, and Swarm counts that node one sandbox short
+    and sends it one more. Such a placeholder of a running sandbox is made again, pinned to the
+    sandbox's node (where it waits, pending, if the node filled meanwhile). Found by a review:
+    only the first assignment was ever checked."""
+    ended = call_on_sync(_manager(), swarm.ended_placeholders, settings.SANDBOX_INSTANCE)
+    if not ended:
+        return
+    node_of_engine = dict(seen.node_ids)
+    for item in seen.containers:
+        service = item.labels.get(LABEL_PLACEMENT, "")
+        node_id = node_of_engine.get(engine_of(item.id) or "")
+        if not item.running or service not in ended or node_id is None:
+            continue
+        logger.warning("placeholder %s had ended: held again on node %s", service, node_id)
+        with contextlib.suppress(EngineUnavailable):
+            call_on_sync(_manager(), swarm.hold_again_on, service, node_id)
 
 
 # The reaper's other looks at the nodes go by its scan (`seen`), not by a new list of nodes:

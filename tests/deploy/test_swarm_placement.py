@@ -60,6 +60,14 @@ def placeholders(bed: SwarmBed) -> list[str]:
     return sorted(out.split())
 
 
+def placeholders_by_name(bed: SwarmBed) -> list[str]:
+    out = run(
+        "docker", "-H", bed.socks[0], "service", "ls", "--format", "{{.Name}}",
+        "--filter", f"label=muelle.placeholder={INSTANCE}",
+    )  # fmt: skip
+    return sorted(out.split())
+
+
 def task_node(bed: SwarmBed, service: str) -> str:
     """The node id of the service's task (every node here has the same host name)."""
     task = run("docker", "-H", bed.socks[0], "service", "ps", "-q", "--no-trunc", service)
@@ -429,6 +437,59 @@ async def test_a_sandbox_whose_node_does_not_answer_is_not_counted_removed_at_sh
         assert await shutdown.wait_until_gone([box.container_id], timeout=10.0) == set()
     finally:
         run("docker", "-H", bed.socks[0], "node", "update", "--availability", "active", manager)
+
+
+async def test_a_placeholder_that_ended_under_a_running_sandbox_holds_its_slot_again(
+    swarm: SwarmBed,
+) -> None:
+    """A placeholder is never restarted: once its task ends (here its container is killed on
+    the node, as an engine restart or a stray `docker kill` would) it holds no slot, and Swarm
+    would send that node one sandbox more than it has room for. A review found that only the
+    first assignment was ever checked. The reaper's pass makes it again, pinned to the
+    sandbox's node."""
+    from sandbox import reaper
+
+    bed = swarm
+    box = await engine.acquire("owner-ended-placeholder")
+    n = bed.node_of(engine_of(box.container_id))
+    service = run(
+        "docker", "-H", bed.socks[n], "inspect", "-f",
+        '{{index .Config.Labels "muelle.placement"}}', box.container_id,
+    )  # fmt: skip
+    assert service in placeholders_by_name(bed)
+
+    def placeholder_container() -> str:
+        return run(
+            "docker", "-H", bed.socks[n], "ps", "-q",
+            "--filter", f"label=com.docker.swarm.service.name={service}",
+        )  # fmt: skip
+
+    # A sandbox starts once its placeholder is assigned; the placeholder's container follows.
+    assert await eventually(lambda: bool(placeholder_container()))
+    run("docker", "-H", bed.socks[n], "kill", placeholder_container())
+
+    def task_state() -> str:
+        return run(
+            "docker", "-H", bed.socks[0], "service", "ps", "--no-trunc",
+            "--format", "{{.CurrentState}}", service,
+        ).split("\n")[0]  # fmt: skip
+
+    assert await eventually(lambda: task_state().startswith("Failed"))
+    await engine.stop_background_tasks()  # this test's pass only
+    report = await reaper.reap()
+    assert report.errors == [] and not report.incomplete
+
+    assert await eventually(lambda: task_state().startswith("Running"))
+    assert task_node(bed, service) == bed.node_id(n)
+    constraints = run(
+        "docker", "-H", bed.socks[0], "service", "inspect", "-f",
+        "{{json .Spec.TaskTemplate.Placement.Constraints}}", service,
+    )  # fmt: skip
+    assert f"node.id=={bed.node_id(n)}" in json.loads(constraints)
+    # The sandbox is untouched, and its removal takes the new placeholder with it.
+    assert b"sigo" in (await engine.run(box, ["echo", "sigo"])).output
+    await engine.remove_now(box.container_id)
+    assert service not in placeholders_by_name(bed)
 
 
 async def test_curl_localhost_in_a_sandbox_on_a_node_reaches_its_students_published_port(
