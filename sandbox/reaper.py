@@ -129,6 +129,18 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
             report.errors.append(f"{item.name}: {exc}")
 
     await asyncio.gather(*(remove(item, reason) for item, reason in doomed))
+    if not everything:
+        removed = {item.id for item, _ in doomed}
+        keep = {
+            item.id
+            for item in containers
+            if item.running and item.id not in removed and not sandboxes.is_inflight(item.id)
+        }
+        try:
+            await placement.hold_ended_placeholders(seen, keep)
+        except Exception:
+            # A repair, not the pass's job: the pass goes on, the next one tries again.
+            logger.warning("reaper: could not hold ended placeholders again", exc_info=True)
     if not seen.complete:
         # A node that may hold sandboxes did not answer (or Swarm is unsure of it): a row whose
         # container was not seen may belong to one alive there. Forgetting it would end that

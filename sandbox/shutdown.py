@@ -46,8 +46,9 @@ POLL_EVERY = 0.2
 
 
 class _RemovalWatch:
-    """Waiters for containers to disappear from sandboxes.list_managed(), with one poller per event
-    loop however many terminals wait (a server stopping with a class connected has dozens)."""
+    """Waiters for containers to disappear from a look at the engines (sandboxes.
+    managed_containers), with one poller per event loop however many terminals wait (a server
+    stopping with a class connected has dozens)."""
 
     def __init__(self) -> None:
         self.waiting: dict[str, list[asyncio.Future[bool]]] = {}

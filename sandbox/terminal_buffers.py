@@ -96,6 +96,17 @@ class ReplayBuffer:
             if cut != -1:
                 mark = last_prompt_mark(self._dropped_tail + data[: cut + 1]) or mark
                 data = data[cut + 1 :]
+            else:
+                # No line boundary near: the replay starts where the trim fell, maybe inside a
+                # mark whose start went with the trimmed bytes. That mark is the state, and
+                # the rest of it is no text to show.
+                tail = self._dropped_tail
+                joined = tail + data[: len(PROMPT_MARK_START) + 1]
+                at = joined.rfind(PROMPT_MARK_START)
+                if 0 <= at < len(tail) < at + len(PROMPT_MARK_START) + 1:
+                    mark = last_prompt_mark(joined[at:]) or mark
+                    end = data.find(b"\x07", 0, 16)
+                    data = data[end + 1 :] if end != -1 else data
             data = mark + data
         # A query a program asked the terminal (busybox's shell asks where the cursor is at every
         # prompt) is answered by xterm.js as typed input. Replayed after a reload, the program is

@@ -132,25 +132,30 @@ def ended_placeholders(api: docker.APIClient, instance: str) -> set[str]:
 
 
 def hold_again_on(api: docker.APIClient, name: str, node_id: str) -> None:
-    """Replaces the placeholder `name` (same name, image and user) with one pinned to
-    `node_id`: its sandbox is there, whatever Swarm would choose now."""
+    """Starts a new task of the placeholder `name`, pinned to `node_id`: an update of the same
+    service (forced, so a task is replaced even when nothing else changed), so its sandbox's
+    label keeps naming it and at no moment is there no service to hold the slot."""
     try:
-        spec = api.inspect_service(name)["Spec"]
-        api.remove_service(name)
+        service = api.inspect_service(name)
     except docker.errors.NotFound:
-        return  # its sandbox was removed meanwhile, or another web process did this
-    container = spec["TaskTemplate"]["ContainerSpec"]
+        return  # its sandbox was removed meanwhile
+    template = service["Spec"]["TaskTemplate"]
+    placement = template.get("Placement") or {}
+    constraints = [c for c in placement.get("Constraints") or [] if not c.startswith("node.id")]
     try:
-        create_placeholder(
-            api,
-            name=name,
-            image=str(container["Image"]),
-            user=str(container.get("User") or ""),
-            instance=str((spec.get("Labels") or {}).get(LABEL_PLACEHOLDER, "")),
-            on_node=node_id,
+        api.update_service(
+            service["ID"],
+            service["Version"]["Index"],
+            task_template={
+                "Placement": {**placement, "Constraints": [*constraints, f"node.id=={node_id}"]},
+                "ForceUpdate": int(template.get("ForceUpdate") or 0) + 1,
+            },
+            fetch_current_spec=True,
         )
+    except docker.errors.NotFound:
+        return
     except docker.errors.APIError as exc:
-        if exc.status_code != 409:  # 409: another web process's reaper held it first
+        if "out of sequence" not in str(exc):  # another web process's reaper did it first
             raise
 
 

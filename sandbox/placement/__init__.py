@@ -59,6 +59,7 @@ SWEEP_GRACE = 120.0  # a placeholder this old without its sandbox anywhere was l
 
 _lock = threading.Lock()
 _placeholder_of: dict[str, str] = {}  # container id -> placeholder service name
+_held_again: set[str] = set()  # placeholders this process started again (once each)
 _moved: dict[str, str] = {}  # owner -> why their sandbox was replaced (said once)
 _unreachable: dict[str, float] = {}  # node id -> when its engine last refused us
 
@@ -188,8 +189,9 @@ def _assigned_node(manager: str, service: str) -> swarm.Node:
 
 
 def remove_sync(container_id: str) -> str:
-    """Blocking: removes the sandbox (a node that no longer answers is taken as gone with its
-    containers) and its placeholder; returns its gateway folder label ("" if none)."""
+    """Blocking: removes the sandbox and its placeholder; returns its gateway folder label (""
+    if none). A node that does not answer is taken as gone with its containers, but the id
+    stays bound to it, so a watch for the removal knows it may still run there."""
     if not enabled():
         return call_sync(docker_containers.remove, container_id)
     address = engine_of(container_id) or _locate(container_id)
@@ -205,6 +207,7 @@ def remove_sync(container_id: str) -> str:
             unanswered = True
     with _lock:
         service = _placeholder_of.pop(container_id, None)
+        _held_again.discard(service or "")
     if service is not None:
         with contextlib.suppress(EngineUnavailable):
             call_on_sync(_manager(), swarm.remove_service, service)
@@ -319,28 +322,35 @@ def _managed_everywhere() -> Seen:
         if (now - born).total_seconds() > SWEEP_GRACE:
             with contextlib.suppress(EngineUnavailable):
                 call_on_sync(_manager(), swarm.remove_service, name)
-    _hold_ended_placeholders(seen)
     return seen
 
 
-def _hold_ended_placeholders(seen: Seen) -> None:
-    """A placeholder is never restarted: once its task ends (its container killed or stopped,
-    its node's engine restarted) it holds no slot, and Swarm counts that node one sandbox short
-    and sends it one more. Such a placeholder of a running sandbox is made again, pinned to the
-    sandbox's node (where it waits, pending, if the node filled meanwhile). Found by a review:
-    only the first assignment was ever checked."""
+async def hold_ended_placeholders(seen: Seen, keep: set[str]) -> None:
+    """For the reaper, after its removals: the placeholders of the sandboxes in `keep` (running,
+    not being removed) whose task ended are started again, each pinned to its sandbox's node."""
+    if enabled() and seen.complete and keep:
+        await in_pool(_hold_ended_placeholders, seen, keep)
+
+
+def _hold_ended_placeholders(seen: Seen, keep: set[str]) -> None:
+    # A placeholder is never restarted: once its task ends (its container killed or stopped,
+    # the node drained) it holds no slot, and Swarm counts that node one sandbox short and
+    # sends it one more. On its sandbox's node it waits, pending, if the node filled meanwhile
+    # (or is drained). Once per placeholder and process: one its node rejects every time would
+    # otherwise be started again at every pass.
     ended = call_on_sync(_manager(), swarm.ended_placeholders, settings.SANDBOX_INSTANCE)
-    if not ended:
-        return
     node_of_engine = dict(seen.node_ids)
     for item in seen.containers:
         service = item.labels.get(LABEL_PLACEMENT, "")
         node_id = node_of_engine.get(engine_of(item.id) or "")
-        if not item.running or service not in ended or node_id is None:
+        if item.id not in keep or service not in ended or node_id is None:
             continue
+        with _lock:
+            if service in _held_again:
+                continue
+            _held_again.add(service)
         logger.warning("placeholder %s had ended: held again on node %s", service, node_id)
-        with contextlib.suppress(EngineUnavailable):
-            call_on_sync(_manager(), swarm.hold_again_on, service, node_id)
+        call_on_sync(_manager(), swarm.hold_again_on, service, node_id)
 
 
 # The reaper's other looks at the nodes go by its scan (`seen`), not by a new list of nodes:

@@ -443,14 +443,15 @@ async def test_a_placeholder_that_ended_under_a_running_sandbox_holds_its_slot_a
     swarm: SwarmBed,
 ) -> None:
     """A placeholder is never restarted: once its task ends (here its container is killed on
-    the node, as an engine restart or a stray `docker kill` would) it holds no slot, and Swarm
-    would send that node one sandbox more than it has room for. A review found that only the
-    first assignment was ever checked. The reaper's pass makes it again, pinned to the
+    the node, as a stray `docker kill` would) it holds no slot, and Swarm would send that node
+    one sandbox more than it has room for. A review found that only the first assignment was
+    ever checked. The reaper's pass starts it again (the same service), pinned to the
     sandbox's node."""
     from sandbox import reaper
 
     bed = swarm
     box = await engine.acquire("owner-ended-placeholder")
+    await engine.stop_background_tasks()  # this test's reaper pass only
     n = bed.node_of(engine_of(box.container_id))
     service = run(
         "docker", "-H", bed.socks[n], "inspect", "-f",
@@ -475,7 +476,6 @@ async def test_a_placeholder_that_ended_under_a_running_sandbox_holds_its_slot_a
         ).split("\n")[0]  # fmt: skip
 
     assert await eventually(lambda: task_state().startswith("Failed"))
-    await engine.stop_background_tasks()  # this test's pass only
     report = await reaper.reap()
     assert report.errors == [] and not report.incomplete
 
@@ -575,6 +575,9 @@ async def test_curl_localhost_in_a_sandbox_on_a_node_reaches_its_students_publis
 async def test_a_drained_node_gets_no_new_sandboxes_and_its_student_moves(swarm: SwarmBed) -> None:
     bed = swarm
     first = await engine.acquire("owner-drain")
+    # No reaper pass of the background: one would start the stopped placeholder again, pinned
+    # to the drained node (where it waits until the node is active again).
+    await engine.stop_background_tasks()
     drained = bed.node_of(engine_of(first.container_id))
     node_id = bed.node_id(drained)
     run("docker", "-H", bed.socks[0], "node", "update", "--availability", "drain", node_id)

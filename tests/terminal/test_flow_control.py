@@ -113,6 +113,12 @@ def test_a_replay_starts_from_the_last_prompt_mark_it_no_longer_holds() -> None:
     ring.append(started)
     ring.append(b"y" * 30 + b"\r\nabc\r\n")
     assert ring.snapshot() == started + b"abc\r\n"
+    # No line boundary to cut at, and the trim fell inside a mark: that mark, whole, is the
+    # state (not the one trimmed before it), and its rest is not shown as text.
+    ring = ReplayBuffer(20)
+    ring.append(started + prompt)
+    ring.append(b"y" * 15)  # trims the C mark and the A mark's first 3 bytes
+    assert ring.snapshot() == prompt + b"y" * 15
     # The other OSC 133 marks (B, D) say nothing about who has the terminal: no prefix.
     ring = ReplayBuffer(16)
     ring.append(b"\x1b]133;B\x07\x1b]133;D;0\x07" + b"y" * 40 + b"\n" + b"z" * 10)

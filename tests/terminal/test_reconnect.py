@@ -74,12 +74,13 @@ async def test_output_printed_while_away_is_replayed_on_return(open_tab, session
 
 
 async def test_a_command_that_printed_more_than_the_replay_holds_still_has_the_terminal_on_return(
-    open_tab, session_key
+    open_tab, session_key, settings
 ):
     # The page reads from the prompt marks of the sandbox's bash (OSC 133: A a prompt, C a
     # command started) whether «Ejecutar» may type. A command that printed more than the
     # replay holds (64 KiB) pushed its mark out of it: after a reload the page took the
     # terminal for free and typed the lesson's next command into that program.
+    settings.TERMINAL_REPLAY_BYTES = 64 * 1024  # less than the command prints
     terminal_id = new_terminal_id()
     first = await open_tab(session_key, terminal_id)
     await first.run("echo listo", "fin-listo")

@@ -218,7 +218,8 @@ function start(panel) {
     // The sandbox's bash marks each prompt (OSC 133;A) and each command it starts (OSC 133;C):
     // sandbox/images/sandbox/muelle-bashrc.sh. Between the two a command has the terminal: a
     // container's shell (`docker exec -it`), `docker logs -f`, a slow pull. A replay after a
-    // reload brings the marks back with the screen (within its size). Marks only set state:
+    // reload brings the marks back with the screen, starting with the last one it no longer
+    // holds (sandbox/terminal_buffers.py). Marks only set state:
     // nothing is ever typed because of one (a replayed or redrawn prompt is no prompt to type at).
     term.parser.registerOscHandler(133, (data) => {
       const mark = data.charAt(0);
