@@ -125,19 +125,28 @@ up() {
 
 down() {
   local n p
+  # The nodes at once (each step is a CLI call that waits for its engine).
   for n in $(seq 1 $NODES); do
-    if dk "$n" version >/dev/null 2>&1; then
-      if [ "$n" = 1 ]; then
-        dk 1 service ls -q 2>/dev/null | xargs -r docker -H "$(sock 1)" service rm >/dev/null 2>&1 || true
+    (
+      if dk "$n" version >/dev/null 2>&1; then
+        if [ "$n" = 1 ]; then
+          dk 1 service ls -q 2>/dev/null | xargs -r docker -H "$(sock 1)" service rm >/dev/null 2>&1 || true
+        fi
+        dk "$n" ps -aq | xargs -r docker -H "$(sock "$n")" rm -f -v >/dev/null 2>&1 || true
+        dk "$n" swarm leave --force >/dev/null 2>&1 || true
       fi
-      dk "$n" ps -aq | xargs -r docker -H "$(sock "$n")" rm -f -v >/dev/null 2>&1 || true
-      dk "$n" swarm leave --force >/dev/null 2>&1 || true
+    ) &
+  done
+  wait
+  # Every engine is asked to stop before waiting for any: each takes some seconds to exit.
+  for n in $(seq 1 $NODES); do
+    if [ -s "$DIR/node$n/docker.pid" ]; then
+      kill -TERM "$(cat "$DIR/node$n/docker.pid")" 2>/dev/null || true
     fi
   done
   for n in $(seq 1 $NODES); do
     if [ -s "$DIR/node$n/docker.pid" ]; then
       p="$(cat "$DIR/node$n/docker.pid")"
-      kill -TERM "$p" 2>/dev/null || true
       for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
       kill -KILL "$p" 2>/dev/null || true
     fi
