@@ -31,6 +31,10 @@ T = TypeVar("T")
 
 PING_TIMEOUT = 3.0  # an absent engine must fail fast
 API_TIMEOUT = 60.0
+# A look at a node (its list of sandboxes): a healthy engine answers in milliseconds, and a node
+# that hangs (its dockerd stopped, its machine swapping) must not hold a reaper pass or the
+# shutdown's watch for a minute: the look is taken as not answered, which forgets nothing.
+LOOK_TIMEOUT = 3.0
 
 # The SDK's base error, for callers that must catch it without importing `docker` (status.py).
 DockerException = docker.errors.DockerException
@@ -88,6 +92,7 @@ _executor: ThreadPoolExecutor | None = None
 # address, and the engine each container (or exec session) lives on. Every container call names
 # its container first, so call_sync() routes it there and no caller has to know about nodes.
 _engines: dict[str, docker.APIClient] = {}
+_lookers: dict[str, docker.APIClient] = {}  # the same engines, with LOOK_TIMEOUT
 _engine_of: dict[str, str] = {}
 _execs_of: dict[str, list[str]] = {}  # forgotten with their container
 # A student's Docker gateway forwards to the engine of their newest sandbox (placement binds it).
@@ -126,12 +131,14 @@ def _forget_client() -> None:
         _client = None
 
 
-def client_for(address: str) -> docker.APIClient:
+def client_for(address: str, *, look: bool = False) -> docker.APIClient:
     """The client of the engine at `address` (unix:// or tcp://); blocking, like client(). A
     tcp:// engine is reached through mutual TLS when it is configured (node_tls: the SDK, and
-    the exec streams it hijacks, talk to a local relay that carries each connection in TLS)."""
+    the exec streams it hijacks, talk to a local relay that carries each connection in TLS).
+    `look`: another client of it, whose calls give up after LOOK_TIMEOUT."""
+    cache = _lookers if look else _engines
     with _client_lock:
-        api = _engines.get(address)
+        api = cache.get(address)
     if api is not None:
         return api
     try:
@@ -140,9 +147,9 @@ def client_for(address: str) -> docker.APIClient:
         )
     except docker.errors.DockerException as exc:
         raise _unavailable(address) from exc
-    api.timeout = API_TIMEOUT
+    api.timeout = LOOK_TIMEOUT if look else API_TIMEOUT
     with _client_lock:
-        return _engines.setdefault(address, api)
+        return cache.setdefault(address, api)
 
 
 def bind_engine(object_id: str, address: str) -> None:
@@ -232,6 +239,12 @@ def call_on_sync(address: str, fn: Callable[..., T], *args: Any, **kwargs: Any) 
     """fn(api, *args, **kwargs) against the engine at `address`; blocking."""
     with engine_errors(address):
         return fn(client_for(address), *args, **kwargs)
+
+
+def look_on_sync(address: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """call_on_sync for a quick read (LOOK_TIMEOUT): a hung engine is EngineUnavailable soon."""
+    with engine_errors(address):
+        return fn(client_for(address, look=True), *args, **kwargs)
 
 
 async def call_on(address: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -27,6 +27,7 @@ import dataclasses
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +46,7 @@ from sandbox.docker_api.client import (
     call_sync,
     engine_of,
     in_pool,
+    look_on_sync,
     unbind_engine,
 )
 from sandbox.docker_api.containers import ManagedContainer
@@ -60,6 +62,8 @@ SWEEP_GRACE = 120.0  # a placeholder this old without its sandbox anywhere was l
 _lock = threading.Lock()
 _placeholder_of: dict[str, str] = {}  # container id -> placeholder service name
 _held_again: set[str] = set()  # placeholders this process started again (once each)
+# The nodes are looked at all at once: one that hangs costs a pass LOOK_TIMEOUT, not one each.
+_lookers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="muelle-node-look")
 _moved: dict[str, str] = {}  # owner -> why their sandbox was replaced (said once)
 _unreachable: dict[str, float] = {}  # node id -> when its engine last refused us
 
@@ -278,9 +282,14 @@ def _scan() -> Seen:
     answered: set[str] = set()
     node_ids: list[tuple[str, str]] = []
     found: list[ManagedContainer] = []
-    for node, address in _engines():
+    engines = _engines()
+    looks = [
+        _lookers.submit(look_on_sync, address, docker_containers.managed)
+        for _node, address in engines
+    ]
+    for (node, address), look in zip(engines, looks, strict=True):
         try:
-            items = call_on_sync(address, docker_containers.managed)
+            items = look.result()
         except EngineUnavailable:
             complete = False  # down and Swarm does not know yet, or only slow to answer
             continue
@@ -355,7 +364,7 @@ def _hold_ended_placeholders(seen: Seen, keep: set[str]) -> None:
 
 # The reaper's other looks at the nodes go by its scan (`seen`), not by a new list of nodes:
 # a node that did not answer the scan is not asked again in the same pass (each ask would wait
-# out a TLS timeout, long enough for Swarm to mark it down meanwhile), and a node marked down
+# out a timeout, long enough for Swarm to mark it down meanwhile), and a node marked down
 # meanwhile is not taken as looked at.
 
 

@@ -85,10 +85,10 @@ def on_main_engine(container_id: str) -> bool:
 
 @contextlib.contextmanager
 def calls_time_out_after(address: str, seconds: float) -> Iterator[None]:
-    """Muelle's calls to that engine give up after `seconds` instead of the usual minute: a
-    stopped node is then seen not answering well within Swarm's heartbeat grace (10-15 s), so
-    Swarm still says «ready», as in the moment these tests stand for, and no test waits a
-    minute for each call there."""
+    """Muelle's calls to that engine (not its looks, which give up after LOOK_TIMEOUT) give
+    up after `seconds` instead of the usual minute: a stopped node is then seen not answering
+    well within Swarm's heartbeat grace (10-15 s), so Swarm still says «ready», as in the
+    moment these tests stand for."""
     api = client_for(address)
     before = api.timeout
     api.timeout = seconds
@@ -353,7 +353,7 @@ async def test_a_reaper_pass_while_a_node_does_not_answer_forgets_none_of_its_sa
         elsewhere = others[-1]
         assert bed.node_of(engine_of(elsewhere.container_id)) == n
         # Only the passes of this test: a background one after Swarm marks the stopped node
-        # down (its calls there take a TLS timeout each) would rightly take its sandbox for lost.
+        # down would rightly take its sandbox for lost.
         await engine.stop_background_tasks()  # (their gateways stop too, keeping their folders)
         await gateway_lifecycle.open_gateway(owner)
         their_folder = gateway_lifecycle.socket_dir(elsewhere.owner)
@@ -363,12 +363,13 @@ async def test_a_reaper_pass_while_a_node_does_not_answer_forgets_none_of_its_sa
         monkeypatch.setattr(placement, "SWEEP_GRACE", 0.0)
         held = placeholders(bed)
         pid = int((bed.dir / f"node{n + 1}" / "docker.pid").read_text())
-        with calls_time_out_after(engine_of(box.container_id) or "", 3.0):
-            os.kill(pid, signal.SIGSTOP)
-            try:
-                report = await reaper.reap(orphan_grace=0.0)
-            finally:
-                os.kill(pid, signal.SIGCONT)
+        # The pass's look at the stopped node gives up after LOOK_TIMEOUT (3 s): well within
+        # Swarm's heartbeat grace, so Swarm still says «ready».
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            report = await reaper.reap(orphan_grace=0.0)
+        finally:
+            os.kill(pid, signal.SIGCONT)
         assert report.incomplete and report.errors == []
         assert report.forgotten_rows == 0
         assert await SandboxRecord.objects.filter(container_id=box.container_id).aexists()
@@ -414,8 +415,18 @@ async def test_a_sandbox_whose_node_does_not_answer_is_not_counted_removed_at_sh
         assert address is not None
         n = bed.node_of(address)
         assert n in (1, 2)
+        # Another sandbox, on the other node: Swarm spreads, so the next one goes there.
+        extra = []
+        for i in range(4):
+            extra.append(await engine.acquire(f"owner-unanswered-removal-other-{i}"))
+            if bed.node_of(engine_of(extra[-1].container_id)) != n:
+                break
+        other = extra.pop()
+        assert bed.node_of(engine_of(other.container_id)) not in (0, n)
         await engine.stop_background_tasks()  # only this test's looks at the nodes
         pid = int((bed.dir / f"node{n + 1}" / "docker.pid").read_text())
+        # The removal's calls give up after 2 s (not the usual minute); the watch's looks at
+        # the nodes after LOOK_TIMEOUT (3 s): it sees the node not answer before it gives up.
         with calls_time_out_after(address, 2.0):
             os.kill(pid, signal.SIGSTOP)
             try:
@@ -435,6 +446,18 @@ async def test_a_sandbox_whose_node_does_not_answer_is_not_counted_removed_at_sh
         assert not on_node(bed, n, box.container_id)
         assert engine_of(box.container_id) is None
         assert await shutdown.wait_until_gone([box.container_id], timeout=10.0) == set()
+        # A node that hangs does not hold the watch for the others: its look gives up after
+        # LOOK_TIMEOUT (3 s), not a call's minute, so a sandbox removed from a node that
+        # answers is seen gone within the budget.
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            await engine.remove_now(other.container_id)
+            left = await shutdown.wait_until_gone([other.container_id], timeout=6.0)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert left == set()
+        for sandbox in extra:
+            await engine.remove_now(sandbox.container_id)
     finally:
         run("docker", "-H", bed.socks[0], "node", "update", "--availability", "active", manager)
 
