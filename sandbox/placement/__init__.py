@@ -287,9 +287,15 @@ def _scan() -> Seen:
         _lookers.submit(look_on_sync, address, docker_containers.managed)
         for _node, address in engines
     ]
+    # A node that did not answer is asked once more, all of them at once: one busy for a
+    # moment (its engine just back, the machine loaded) is then not a pass that sees too little.
+    again = {}
+    for (_node, address), look in zip(engines, looks, strict=True):
+        if look.exception() is not None:
+            again[address] = _lookers.submit(look_on_sync, address, docker_containers.managed)
     for (node, address), look in zip(engines, looks, strict=True):
         try:
-            items = look.result()
+            items = again[address].result() if address in again else look.result()
         except EngineUnavailable:
             complete = False  # down and Swarm does not know yet, or only slow to answer
             continue

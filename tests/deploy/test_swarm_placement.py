@@ -363,8 +363,8 @@ async def test_a_reaper_pass_while_a_node_does_not_answer_forgets_none_of_its_sa
         monkeypatch.setattr(placement, "SWEEP_GRACE", 0.0)
         held = placeholders(bed)
         pid = int((bed.dir / f"node{n + 1}" / "docker.pid").read_text())
-        # The pass's look at the stopped node gives up after LOOK_TIMEOUT (3 s): well within
-        # Swarm's heartbeat grace, so Swarm still says «ready».
+        # The pass's look at the stopped node gives up after LOOK_TIMEOUT (3 s), twice: well
+        # within Swarm's heartbeat grace (~13 s here), so Swarm still says «ready».
         os.kill(pid, signal.SIGSTOP)
         try:
             report = await reaper.reap(orphan_grace=0.0)
@@ -426,7 +426,7 @@ async def test_a_sandbox_whose_node_does_not_answer_is_not_counted_removed_at_sh
         await engine.stop_background_tasks()  # only this test's looks at the nodes
         pid = int((bed.dir / f"node{n + 1}" / "docker.pid").read_text())
         # The removal's calls give up after 2 s (not the usual minute); the watch's looks at
-        # the nodes after LOOK_TIMEOUT (3 s): it sees the node not answer before it gives up.
+        # the nodes after LOOK_TIMEOUT (3 s, twice): it sees the node not answer.
         with calls_time_out_after(address, 2.0):
             os.kill(pid, signal.SIGSTOP)
             try:
@@ -447,12 +447,12 @@ async def test_a_sandbox_whose_node_does_not_answer_is_not_counted_removed_at_sh
         assert engine_of(box.container_id) is None
         assert await shutdown.wait_until_gone([box.container_id], timeout=10.0) == set()
         # A node that hangs does not hold the watch for the others: its look gives up after
-        # LOOK_TIMEOUT (3 s), not a call's minute, so a sandbox removed from a node that
-        # answers is seen gone within the budget.
+        # LOOK_TIMEOUT (3 s, twice), not a call's minute, so a sandbox removed from a node
+        # that answers is seen gone within the shutdown's budget.
         os.kill(pid, signal.SIGSTOP)
         try:
             await engine.remove_now(other.container_id)
-            left = await shutdown.wait_until_gone([other.container_id], timeout=6.0)
+            left = await shutdown.wait_until_gone([other.container_id], timeout=shutdown.BUDGET)
         finally:
             os.kill(pid, signal.SIGCONT)
         assert left == set()
