@@ -130,7 +130,7 @@ async def reap(*, everything: bool = False, orphan_grace: float | None = None) -
 
     await asyncio.gather(*(remove(item, reason) for item, reason in doomed))
     if not everything:
-        removed = {item.id for item, _ in doomed}
+        removed = {item.id for item, _why in doomed}
         keep = {
             item.id
             for item in containers

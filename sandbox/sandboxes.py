@@ -340,8 +340,8 @@ async def gateway_folders_in_use(seen: placement.Seen) -> set[str] | None:
     return await placement.gateway_folders(seen)
 
 
-async def managed_containers() -> placement.Seen:
-    return await placement.managed()
+async def managed_containers(*, ask_again: bool = True) -> placement.Seen:
+    return await placement.managed(ask_again=ask_again)
 
 
 async def list_managed() -> list[Sandbox]:

@@ -84,7 +84,8 @@ class _RemovalWatch:
     async def _poll(self) -> None:
         while self.waiting:
             try:
-                seen = await sandboxes.managed_containers()
+                # Each look once: it looks again in a moment anyway, within its budget.
+                seen = await sandboxes.managed_containers(ask_again=False)
             except asyncio.CancelledError:
                 raise
             except EngineUnavailable as exc:

@@ -101,9 +101,12 @@ class ReplayBuffer:
                 # mark whose start went with the trimmed bytes. That mark is the state, and
                 # the rest of it is no text to show.
                 tail = self._dropped_tail
-                joined = tail + data[: len(PROMPT_MARK_START) + 1]
-                at = joined.rfind(PROMPT_MARK_START)
-                if 0 <= at < len(tail) < at + len(PROMPT_MARK_START) + 1:
+                joined = tail + data[: len(PROMPT_MARK_START) + 2]
+                # The last mark begun in the trimmed bytes (it may end in the kept ones).
+                at = joined.rfind(PROMPT_MARK_START, 0, len(tail) + len(PROMPT_MARK_START) - 1)
+                closing = joined.find(b"\x07", at) if at >= 0 else -1
+                if 0 <= at < len(tail) and (closing == -1 or closing >= len(tail)):
+                    # Begun in the trimmed bytes, and not closed there.
                     mark = last_prompt_mark(joined[at:]) or mark
                     end = data.find(b"\x07", 0, 16)
                     data = data[end + 1 :] if end != -1 else data

@@ -125,6 +125,13 @@ up() {
 
 down() {
   local n p
+  # An engine a test stopped (SIGSTOP) and could not resume, its run killed meanwhile, would
+  # hang every call below and ignore SIGTERM.
+  for n in $(seq 1 $NODES); do
+    if [ -s "$DIR/node$n/docker.pid" ]; then
+      kill -CONT "$(cat "$DIR/node$n/docker.pid")" 2>/dev/null || true
+    fi
+  done
   # The nodes at once (each step is a CLI call that waits for its engine).
   for n in $(seq 1 $NODES); do
     (

@@ -33,7 +33,8 @@ PING_TIMEOUT = 3.0  # an absent engine must fail fast
 API_TIMEOUT = 60.0
 # A look at a node (its list of sandboxes): a healthy engine answers in milliseconds, and a node
 # that hangs (its dockerd stopped, its machine swapping) must not hold a reaper pass or the
-# shutdown's watch for a minute: the look is taken as not answered, which forgets nothing.
+# shutdown's watch for a minute: the look is taken as not answered, which forgets nothing
+# and moves no student (placement: a sandbox not found while a node did not answer is kept).
 LOOK_TIMEOUT = 3.0
 
 # The SDK's base error, for callers that must catch it without importing `docker` (status.py).

@@ -27,6 +27,12 @@ class Node:
 
 
 @dataclass(frozen=True)
+class EndedTask:
+    id: str
+    state: str
+
+
+@dataclass(frozen=True)
 class Task:
     node_id: str
     state: str  # new, pending, assigned, ..., running, failed, rejected, orphaned
@@ -46,11 +52,9 @@ def create_placeholder(
     user: str,
     instance: str,
     avoid: tuple[str, ...] = (),
-    on_node: str = "",
 ) -> str:
-    """A one-task service that only sleeps and reserves one `sandbox` slot where Swarm puts it
-    (on `on_node` only, when given). It never runs student code, yet it is as locked down as a
-    service can be."""
+    """A one-task service that only sleeps and reserves one `sandbox` slot where Swarm puts it.
+    It never runs student code, yet it is as locked down as a service can be."""
     spec = docker.types.ContainerSpec(
         image,
         command=["sleep", "infinity"],
@@ -66,10 +70,7 @@ def create_placeholder(
         restart_policy=docker.types.RestartPolicy(condition="none"),
         # Nodes whose engine did not answer although Swarm still counts them (it notices a
         # dead node only some seconds later).
-        placement=docker.types.Placement(
-            constraints=[f"node.id!={n}" for n in avoid]
-            + ([f"node.id=={on_node}"] if on_node else [])
-        ),
+        placement=docker.types.Placement(constraints=[f"node.id!={n}" for n in avoid]),
     )
     service = api.create_service(template, name=name, labels={LABEL_PLACEHOLDER: instance})
     return str(service["ID"])
@@ -108,37 +109,45 @@ def placeholders(api: docker.APIClient, instance: str) -> dict[str, str]:
 
 
 # A task in one of these states holds no slot any more, and a placeholder's is never restarted.
-ENDED_STATES = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
+# "rejected" is not among them here: a task its node refused would be refused there again.
+ENDED_STATES = frozenset({"complete", "failed", "shutdown", "orphaned", "remove"})
 
 
-def ended_placeholders(api: docker.APIClient, instance: str) -> set[str]:
-    """The names of the instance's placeholder services whose newest task has ended."""
+def _newest_tasks(api: docker.APIClient, service_ids: list[str]) -> dict[str, dict]:
+    newest: dict[str, dict] = {}
+    for task in api.tasks(filters={"service": service_ids}):
+        service = str(task.get("ServiceID") or "")
+        if task.get("CreatedAt", "") >= newest.get(service, {}).get("CreatedAt", ""):
+            newest[service] = task
+    return newest
+
+
+def ended_placeholders(api: docker.APIClient, instance: str) -> dict[str, EndedTask]:
+    """{service name: its newest task} of the instance's placeholders whose newest task ended."""
     services = api.services(filters={"label": f"{LABEL_PLACEHOLDER}={instance}"})
     names = {str(s["ID"]): str(s["Spec"]["Name"]) for s in services}
     if not names:
-        return set()
-    newest: dict[str, dict] = {}
-    for task in api.tasks(filters={"service": sorted(names)}):
-        service = str(task.get("ServiceID") or "")
-        if service in names and task.get("CreatedAt", "") >= newest.get(service, {}).get(
-            "CreatedAt", ""
-        ):
-            newest[service] = task
-    return {
-        names[service]
-        for service, task in newest.items()
-        if (task.get("Status") or {}).get("State") in ENDED_STATES
-    }
+        return {}
+    ended = {}
+    for service, task in _newest_tasks(api, sorted(names)).items():
+        state = str((task.get("Status") or {}).get("State") or "")
+        if service in names and state in ENDED_STATES:
+            ended[names[service]] = EndedTask(id=str(task.get("ID") or ""), state=state)
+    return ended
 
 
-def hold_again_on(api: docker.APIClient, name: str, node_id: str) -> None:
-    """Starts a new task of the placeholder `name`, pinned to `node_id`: an update of the same
-    service (forced, so a task is replaced even when nothing else changed), so its sandbox's
-    label keeps naming it and at no moment is there no service to hold the slot."""
+def hold_again_on(api: docker.APIClient, name: str, ended_task: str, node_id: str) -> None:
+    """Starts a new task of the placeholder `name`, pinned to `node_id`, if its newest task is
+    still `ended_task` (another web process's reaper may have done it meanwhile). An update of
+    the same service, forced so that a task is replaced even when nothing else changed: its
+    sandbox's label keeps naming it, and at no moment is there no service to hold the slot."""
     try:
         service = api.inspect_service(name)
     except docker.errors.NotFound:
         return  # its sandbox was removed meanwhile
+    newest = _newest_tasks(api, [str(service["ID"])]).get(str(service["ID"]), {})
+    if str(newest.get("ID") or "") != ended_task:
+        return
     template = service["Spec"]["TaskTemplate"]
     placement = template.get("Placement") or {}
     constraints = [c for c in placement.get("Constraints") or [] if not c.startswith("node.id")]

@@ -27,7 +27,7 @@ import dataclasses
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +47,7 @@ from sandbox.docker_api.client import (
     engine_of,
     in_pool,
     look_on_sync,
+    no_engine_message,
     unbind_engine,
 )
 from sandbox.docker_api.containers import ManagedContainer
@@ -61,9 +62,10 @@ SWEEP_GRACE = 120.0  # a placeholder this old without its sandbox anywhere was l
 
 _lock = threading.Lock()
 _placeholder_of: dict[str, str] = {}  # container id -> placeholder service name
-_held_again: set[str] = set()  # placeholders this process started again (once each)
-# The nodes are looked at all at once: one that hangs costs a pass LOOK_TIMEOUT, not one each.
-_lookers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="muelle-node-look")
+_held_again: set[str] = set()  # ended placeholder tasks this process started again (by task id)
+# The nodes are looked at all at once: one that hangs costs a look LOOK_TIMEOUT (twice for a
+# reaper pass, which asks again), not that for each node.
+_look_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="muelle-node-look")
 _moved: dict[str, str] = {}  # owner -> why their sandbox was replaced (said once)
 _unreachable: dict[str, float] = {}  # node id -> when its engine last refused us
 
@@ -171,7 +173,7 @@ def _unreachable_nodes() -> tuple[str, ...]:
 def _assigned_node(manager: str, service: str) -> swarm.Node:
     """The node Swarm assigned the placeholder's task to. Assigned is enough: the slot is
     reserved from then on, and the sandbox need not wait for the placeholder to run (should
-    its task end later, the reaper makes it again: _hold_ended_placeholders)."""
+    its task end later, the reaper starts it again: _hold_ended_placeholders)."""
     deadline = time.monotonic() + PLACE_TIMEOUT
     full_since: float | None = None
     while True:
@@ -198,9 +200,12 @@ def remove_sync(container_id: str) -> str:
     stays bound to it, so a watch for the removal knows it may still run there."""
     if not enabled():
         return call_sync(docker_containers.remove, container_id)
-    address = engine_of(container_id) or _locate(container_id)
     folder = ""
     unanswered = False
+    try:
+        address = engine_of(container_id) or _locate(container_id)
+    except EngineUnavailable:
+        address = None  # nowhere to be seen: it is taken as gone with its node, as below
     if address is not None:
         try:
             folder = call_on_sync(address, docker_containers.remove, container_id)
@@ -211,7 +216,6 @@ def remove_sync(container_id: str) -> str:
             unanswered = True
     with _lock:
         service = _placeholder_of.pop(container_id, None)
-        _held_again.discard(service or "")
     if service is not None:
         with contextlib.suppress(EngineUnavailable):
             call_on_sync(_manager(), swarm.remove_service, service)
@@ -272,27 +276,32 @@ def _engines() -> list[tuple[swarm.Node, str]]:
 
 def _locate(container_id: str) -> str | None:
     """Finds which node's engine holds a container (after a restart of Muelle nothing is bound
-    yet); binds and returns it, or None."""
-    _scan()
-    return engine_of(container_id)
+    yet); binds and returns it, or None when no node holds it. EngineUnavailable when it was
+    not found while a node that may hold it did not answer: a slow node is not a lost one."""
+    seen = _scan()
+    address = engine_of(container_id)
+    if address is None and not seen.complete:
+        raise EngineUnavailable(no_engine_message(None))
+    return address
 
 
-def _scan() -> Seen:
+def _scan(*, ask_again: bool = True) -> Seen:
     complete = True
     answered: set[str] = set()
     node_ids: list[tuple[str, str]] = []
     found: list[ManagedContainer] = []
     engines = _engines()
     looks = [
-        _lookers.submit(look_on_sync, address, docker_containers.managed)
+        _look_pool.submit(look_on_sync, address, docker_containers.managed)
         for _node, address in engines
     ]
     # A node that did not answer is asked once more, all of them at once: one busy for a
     # moment (its engine just back, the machine loaded) is then not a pass that sees too little.
-    again = {}
+    # Not for the shutdown's watch, which looks again every moment and has a budget to keep.
+    again: dict[str, Future[list[ManagedContainer]]] = {}
     for (_node, address), look in zip(engines, looks, strict=True):
-        if look.exception() is not None:
-            again[address] = _lookers.submit(look_on_sync, address, docker_containers.managed)
+        if ask_again and look.exception() is not None:
+            again[address] = _look_pool.submit(look_on_sync, address, docker_containers.managed)
     for (node, address), look in zip(engines, looks, strict=True):
         try:
             items = again[address].result() if address in again else look.result()
@@ -311,17 +320,17 @@ def _scan() -> Seen:
     return Seen(found, complete, frozenset(answered), tuple(node_ids))
 
 
-async def managed() -> Seen:
+async def managed(*, ask_again: bool = True) -> Seen:
     """Every sandbox of this instance on every engine (for the reaper); also removes the
     placeholders whose sandbox is nowhere (a crash between the two, a node lost), when every
-    node was looked at."""
+    node was looked at. `ask_again=False`: a node that did not answer is not asked twice."""
     if not enabled():
         return Seen(await call(docker_containers.managed), complete=True)
-    return await in_pool(_managed_everywhere)
+    return await in_pool(_managed_everywhere, ask_again)
 
 
-def _managed_everywhere() -> Seen:
-    seen = _scan()
+def _managed_everywhere(ask_again: bool) -> Seen:
+    seen = _scan(ask_again=ask_again)
     if not seen.complete:
         return seen
     wanted = {item.labels.get(LABEL_PLACEMENT) for item in seen.containers}
@@ -351,21 +360,30 @@ def _hold_ended_placeholders(seen: Seen, keep: set[str]) -> None:
     # A placeholder is never restarted: once its task ends (its container killed or stopped,
     # the node drained) it holds no slot, and Swarm counts that node one sandbox short and
     # sends it one more. On its sandbox's node it waits, pending, if the node filled meanwhile
-    # (or is drained). Once per placeholder and process: one its node rejects every time would
-    # otherwise be started again at every pass.
+    # (or is drained). Once per ended task and process; a task the node rejected is left (see
+    # swarm.ended_placeholders): started again there it would be rejected again, every pass.
     ended = call_on_sync(_manager(), swarm.ended_placeholders, settings.SANDBOX_INSTANCE)
+    with _lock:
+        _held_again.intersection_update(task.id for task in ended.values())
     node_of_engine = dict(seen.node_ids)
     for item in seen.containers:
         service = item.labels.get(LABEL_PLACEMENT, "")
         node_id = node_of_engine.get(engine_of(item.id) or "")
         if item.id not in keep or service not in ended or node_id is None:
             continue
+        task = ended[service]
         with _lock:
-            if service in _held_again:
+            if task.id in _held_again:
                 continue
-            _held_again.add(service)
         logger.warning("placeholder %s had ended: held again on node %s", service, node_id)
-        call_on_sync(_manager(), swarm.hold_again_on, service, node_id)
+        try:
+            call_on_sync(_manager(), swarm.hold_again_on, service, task.id, node_id)
+        except Exception:
+            # The others still get theirs; this one is tried again at the next pass.
+            logger.warning("could not hold placeholder %s again", service, exc_info=True)
+            continue
+        with _lock:
+            _held_again.add(task.id)
 
 
 # The reaper's other looks at the nodes go by its scan (`seen`), not by a new list of nodes:

@@ -119,6 +119,11 @@ def test_a_replay_starts_from_the_last_prompt_mark_it_no_longer_holds() -> None:
     ring.append(started + prompt)
     ring.append(b"y" * 15)  # trims the C mark and the A mark's first 3 bytes
     assert ring.snapshot() == prompt + b"y" * 15
+    # The same, the trim falling just before the mark's closing BEL.
+    ring = ReplayBuffer(20)
+    ring.append(started + b"q" * 5 + prompt)
+    ring.append(b"y" * 19)  # keeps only the A mark's BEL and the y's
+    assert ring.snapshot() == prompt + b"y" * 19
     # The other OSC 133 marks (B, D) say nothing about who has the terminal: no prefix.
     ring = ReplayBuffer(16)
     ring.append(b"\x1b]133;B\x07\x1b]133;D;0\x07" + b"y" * 40 + b"\n" + b"z" * 10)
