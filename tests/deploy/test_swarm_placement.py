@@ -98,6 +98,18 @@ def calls_time_out_after(address: str, seconds: float) -> Iterator[None]:
         api.timeout = before
 
 
+@contextlib.contextmanager
+def manager_drained(bed: SwarmBed) -> Iterator[None]:
+    """Sandboxes go to the two workers only, while it lasts: a node a test stops is then
+    never the manager, whom Muelle asks for the nodes."""
+    manager = bed.node_id(0)
+    run("docker", "-H", bed.socks[0], "node", "update", "--availability", "drain", manager)
+    try:
+        yield
+    finally:
+        run("docker", "-H", bed.socks[0], "node", "update", "--availability", "active", manager)
+
+
 async def eventually(check: Any, within: float = 60.0) -> bool:
     """Waits for something Swarm or the background does (a bound, not a speed assertion)."""
     deadline = time.monotonic() + within
@@ -335,10 +347,8 @@ async def test_a_reaper_pass_while_a_node_does_not_answer_forgets_none_of_its_sa
     from sandbox.gateway import lifecycle as gateway_lifecycle
 
     bed = swarm
-    manager = bed.node_id(0)
     # The node stopped must not be the manager, whom the reaper asks for the nodes.
-    run("docker", "-H", bed.socks[0], "node", "update", "--availability", "drain", manager)
-    try:
+    with manager_drained(bed):
         owner = "owner-quiet-node"
         box = await engine.acquire(owner)
         n = bed.node_of(engine_of(box.container_id))
@@ -393,8 +403,6 @@ async def test_a_reaper_pass_while_a_node_does_not_answer_forgets_none_of_its_sa
         assert b"sigo" in (await engine.run(box, ["echo", "sigo"])).output
         for sandbox in (box, *others):
             await engine.remove_now(sandbox.container_id)
-    finally:
-        run("docker", "-H", bed.socks[0], "node", "update", "--availability", "active", manager)
 
 
 async def test_a_sandbox_whose_node_does_not_answer_is_not_counted_removed_at_shutdown(
@@ -407,9 +415,7 @@ async def test_a_sandbox_whose_node_does_not_answer_is_not_counted_removed_at_sh
     from sandbox import shutdown
 
     bed = swarm
-    manager = bed.node_id(0)
-    run("docker", "-H", bed.socks[0], "node", "update", "--availability", "drain", manager)
-    try:
+    with manager_drained(bed):
         box = await engine.acquire("owner-unanswered-removal")
         address = engine_of(box.container_id)
         assert address is not None
@@ -460,8 +466,6 @@ async def test_a_sandbox_whose_node_does_not_answer_is_not_counted_removed_at_sh
         assert left == set()
         for sandbox in extra:
             await engine.remove_now(sandbox.container_id)
-    finally:
-        run("docker", "-H", bed.socks[0], "node", "update", "--availability", "active", manager)
 
 
 async def test_a_placeholder_that_ended_under_a_running_sandbox_holds_its_slot_again(
