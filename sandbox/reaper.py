@@ -170,7 +170,7 @@ async def _forget_missing(
     """Rows whose container is gone (removed by hand, engine reset, its node lost) only hold
     capacity: they are deleted (how many is returned), once past `grace` unless `everything`,
     when the look at the engines would have seen their container."""
-    present = {item.id for item in seen.containers}
+    present = seen.listed
     if seen.complete:
         # Shells started ahead in warm containers that went that way hold a socket each.
         warm_shells.forget_missing(present, listed_at)

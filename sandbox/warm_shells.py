@@ -19,6 +19,7 @@ import select
 import socket
 import threading
 import time
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from sandbox import hardening
@@ -97,7 +98,7 @@ def discard(container_id: str) -> None:
         _close(opened)
 
 
-def forget_missing(present: set[str], listed_at: float) -> int:
+def forget_missing(present: AbstractSet[str], listed_at: float) -> int:
     """Closes the shells of containers that were gone from the engine's list taken at
     `listed_at` (time.monotonic()): removed behind this process's back (by hand, by another
     process's prune). Shells kept after that list are left alone. Returns how many."""

@@ -27,12 +27,6 @@ class Node:
 
 
 @dataclass(frozen=True)
-class EndedTask:
-    id: str
-    state: str
-
-
-@dataclass(frozen=True)
 class Task:
     node_id: str
     state: str  # new, pending, assigned, ..., running, failed, rejected, orphaned
@@ -122,8 +116,9 @@ def _newest_tasks(api: docker.APIClient, service_ids: list[str]) -> dict[str, di
     return newest
 
 
-def ended_placeholders(api: docker.APIClient, instance: str) -> dict[str, EndedTask]:
-    """{service name: its newest task} of the instance's placeholders whose newest task ended."""
+def ended_placeholders(api: docker.APIClient, instance: str) -> dict[str, str]:
+    """{service name: its newest task's id} of the instance's placeholders whose newest task
+    ended."""
     services = api.services(filters={"label": f"{LABEL_PLACEHOLDER}={instance}"})
     names = {str(s["ID"]): str(s["Spec"]["Name"]) for s in services}
     if not names:
@@ -132,7 +127,7 @@ def ended_placeholders(api: docker.APIClient, instance: str) -> dict[str, EndedT
     for service, task in _newest_tasks(api, sorted(names)).items():
         state = str((task.get("Status") or {}).get("State") or "")
         if service in names and state in ENDED_STATES:
-            ended[names[service]] = EndedTask(id=str(task.get("ID") or ""), state=state)
+            ended[names[service]] = str(task.get("ID") or "")
     return ended
 
 

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -62,7 +64,6 @@ SWEEP_GRACE = 120.0  # a placeholder this old without its sandbox anywhere was l
 
 _lock = threading.Lock()
 _placeholder_of: dict[str, str] = {}  # container id -> placeholder service name
-_held_again: set[str] = set()  # ended placeholder tasks this process started again (by task id)
 # The nodes are looked at all at once: one that hangs costs a look LOOK_TIMEOUT (twice for a
 # reaper pass, which asks again), not that for each node.
 _look_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="muelle-node-look")
@@ -244,8 +245,13 @@ class Seen:
 
     containers: list[ManagedContainer]
     complete: bool
-    answered: frozenset[str] = frozenset()  # the engines looked at (with placement on)
-    node_ids: tuple[tuple[str, str], ...] = ()  # (engine address, Swarm node id) looked at
+    # The engines looked at (with placement on): engine address -> its Swarm node's id.
+    answered: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @functools.cached_property
+    def listed(self) -> frozenset[str]:
+        """The ids of `containers`."""
+        return frozenset(item.id for item in self.containers)
 
     def covers(self, container_id: str) -> bool:
         """Whether this look would have seen `container_id`: every node was looked at, or the
@@ -255,12 +261,11 @@ class Seen:
 
     def shows_removed(self, container_id: str) -> bool:
         """For a container this process is removing: whether this look shows it gone. Not
-        found, and its engine was looked at, or every engine was, or it is bound to none (its
-        removal is done; one its node did not answer keeps it bound there, see remove_sync)."""
-        if any(item.id == container_id for item in self.containers):
+        found, and the look covers it, or it is bound to no engine (its removal is done; one
+        its node did not answer keeps it bound there, see remove_sync)."""
+        if container_id in self.listed:
             return False
-        address = engine_of(container_id)
-        return self.complete or address is None or address in self.answered
+        return engine_of(container_id) is None or self.covers(container_id)
 
 
 def _engines() -> list[tuple[swarm.Node, str]]:
@@ -287,8 +292,7 @@ def _locate(container_id: str) -> str | None:
 
 def _scan(*, ask_again: bool = True) -> Seen:
     complete = True
-    answered: set[str] = set()
-    node_ids: list[tuple[str, str]] = []
+    answered: dict[str, str] = {}
     found: list[ManagedContainer] = []
     engines = _engines()
     looks = [
@@ -308,8 +312,7 @@ def _scan(*, ask_again: bool = True) -> Seen:
         except EngineUnavailable:
             complete = False  # down and Swarm does not know yet, or only slow to answer
             continue
-        answered.add(address)
-        node_ids.append((address, node.id))
+        answered[address] = node.id
         for item in items:
             bind_engine(item.id, address)
             service = item.labels.get(LABEL_PLACEMENT)
@@ -317,7 +320,7 @@ def _scan(*, ask_again: bool = True) -> Seen:
                 with _lock:
                     _placeholder_of.setdefault(item.id, service)
         found.extend(items)
-    return Seen(found, complete, frozenset(answered), tuple(node_ids))
+    return Seen(found, complete, answered)
 
 
 async def managed(*, ask_again: bool = True) -> Seen:
@@ -360,30 +363,21 @@ def _hold_ended_placeholders(seen: Seen, keep: set[str]) -> None:
     # A placeholder is never restarted: once its task ends (its container killed or stopped,
     # the node drained) it holds no slot, and Swarm counts that node one sandbox short and
     # sends it one more. On its sandbox's node it waits, pending, if the node filled meanwhile
-    # (or is drained). Once per ended task and process; a task the node rejected is left (see
-    # swarm.ended_placeholders): started again there it would be rejected again, every pass.
+    # (or is drained). Once per ended task: the task that replaces it is the newest from then
+    # on. A task the node rejected is left (see swarm.ended_placeholders): started again there
+    # it would be rejected again, every pass.
     ended = call_on_sync(_manager(), swarm.ended_placeholders, settings.SANDBOX_INSTANCE)
-    with _lock:
-        _held_again.intersection_update(task.id for task in ended.values())
-    node_of_engine = dict(seen.node_ids)
     for item in seen.containers:
         service = item.labels.get(LABEL_PLACEMENT, "")
-        node_id = node_of_engine.get(engine_of(item.id) or "")
+        node_id = seen.answered.get(engine_of(item.id) or "")
         if item.id not in keep or service not in ended or node_id is None:
             continue
-        task = ended[service]
-        with _lock:
-            if task.id in _held_again:
-                continue
         logger.warning("placeholder %s had ended: held again on node %s", service, node_id)
         try:
-            call_on_sync(_manager(), swarm.hold_again_on, service, task.id, node_id)
+            call_on_sync(_manager(), swarm.hold_again_on, service, ended[service], node_id)
         except Exception:
             # The others still get theirs; this one is tried again at the next pass.
             logger.warning("could not hold placeholder %s again", service, exc_info=True)
-            continue
-        with _lock:
-            _held_again.add(task.id)
 
 
 # The reaper's other looks at the nodes go by its scan (`seen`), not by a new list of nodes:

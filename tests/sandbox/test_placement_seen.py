@@ -19,12 +19,12 @@ def test_a_look_shows_removed_only_what_it_could_have_seen() -> None:
     bind_engine("on-silent", SILENT)
     bind_engine("still-there", ANSWERED)
     try:
-        partial = Seen([listed("still-there")], complete=False, answered=frozenset({ANSWERED}))
+        partial = Seen([listed("still-there")], complete=False, answered={ANSWERED: "node-a"})
         assert not partial.shows_removed("still-there")  # listed
         assert partial.shows_removed("on-answered")  # its node answered, and it was not there
         assert not partial.shows_removed("on-silent")  # its node did not answer
         assert partial.shows_removed("unbound")  # removed already: bound to no node
-        whole = Seen([listed("still-there")], complete=True, answered=frozenset({ANSWERED}))
+        whole = Seen([listed("still-there")], complete=True, answered={ANSWERED: "node-a"})
         assert whole.shows_removed("on-silent")  # every node that may hold it was seen
         assert not whole.shows_removed("still-there")
     finally:
